@@ -1,0 +1,12 @@
+//! Docker Engine API wire types shared by the server and the client.
+//!
+//! Field names follow the Engine API (PascalCase). No I/O lives here.
+
+pub mod container;
+pub mod error;
+pub mod image;
+pub mod system;
+pub mod version;
+
+pub use error::ErrorBody;
+pub use version::ApiVersion;

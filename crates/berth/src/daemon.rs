@@ -1,0 +1,93 @@
+//! `berth daemon`: opens the engine and serves the Engine API on a unix socket.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "berth daemon", about = "Run the Berth daemon")]
+struct Args {
+    /// Socket to listen on (unix://PATH).
+    #[arg(short = 'H', long = "host", env = "BERTH_HOST")]
+    host: Option<String>,
+    /// Root of persistent state.
+    #[arg(long, default_value = "/var/lib/berth")]
+    root: PathBuf,
+    /// Root of runtime state (socket, pid file).
+    #[arg(long = "exec-root", default_value = "/run/berth")]
+    exec_root: PathBuf,
+    /// Log level filter (error, warn, info, debug, trace).
+    #[arg(long = "log-level", default_value = "info")]
+    log_level: String,
+}
+
+pub fn main(args: &[String]) -> i32 {
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("berth daemon: starting the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("berth daemon: {e:#}");
+            1
+        }
+    }
+}
+
+fn socket_path(args: &Args) -> anyhow::Result<PathBuf> {
+    match args.host.as_deref().filter(|h| !h.is_empty()) {
+        None => Ok(args.exec_root.join("berth.sock")),
+        Some(h) => h
+            .strip_prefix("unix://")
+            .map(PathBuf::from)
+            .with_context(|| format!("unsupported host {h}: only unix://PATH is supported")),
+    }
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let socket = socket_path(&args)?;
+    let config = berth_engine::EngineConfig {
+        paths: berth_engine::Paths::new(&args.root, &args.exec_root),
+        monitor_exe: std::env::current_exe().context("finding the berth binary")?,
+    };
+    let engine = berth_engine::Engine::open(config).await.context("opening the engine")?;
+    let pid_file = args.exec_root.join("berth.pid");
+    std::fs::write(&pid_file, std::process::id().to_string())
+        .with_context(|| format!("writing {}", pid_file.display()))?;
+    let shutdown = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    };
+    tracing::info!(socket = %socket.display(), root = %args.root.display(), "berth daemon listening");
+    let served = berth_server::serve_unix(engine, &socket, shutdown)
+        .await
+        .with_context(|| format!("serving on {}", socket.display()));
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&pid_file);
+    tracing::info!("berth daemon stopped");
+    served
+}

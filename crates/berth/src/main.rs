@@ -1,0 +1,32 @@
+//! The one `berth` binary: the CLI, `berth daemon`, and the hidden
+//! per-container monitor entry (`berth __monitor <bundle>`).
+
+mod daemon;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let code = match args.get(1).map(String::as_str) {
+        // The monitor must stay single-threaded: it forks. No runtime here.
+        Some("__monitor") => match args.get(2) {
+            Some(bundle) => berth_runtime::monitor::run(std::path::Path::new(bundle)),
+            None => {
+                eprintln!("berth __monitor: missing bundle directory");
+                125
+            }
+        },
+        Some("daemon") => daemon::main(&args[1..]),
+        _ => cli_main(args),
+    };
+    std::process::exit(code);
+}
+
+fn cli_main(args: Vec<String>) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("berth: starting the async runtime: {e}");
+            return berth_cli::EXIT_BERTH;
+        }
+    };
+    runtime.block_on(berth_cli::main(args))
+}

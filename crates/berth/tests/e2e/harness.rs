@@ -1,0 +1,243 @@
+//! The shared daemon, helpers to run `berth`, and the test loop.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub type TestFn = fn(&Ctx);
+
+/// A running daemon on a private root, exec root and socket.
+pub struct Ctx {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+    pub socket: PathBuf,
+    pub busybox_tar: PathBuf,
+    daemon: Option<Child>,
+}
+
+pub fn berth_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_berth")
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl Ctx {
+    pub fn start() -> Ctx {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the end-to-end tests need root (namespaces, overlayfs, mounts): run them as root"
+        );
+        let dir = tempfile::Builder::new().prefix("berth-e2e-").tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        let exec_root = dir.path().join("run");
+        let socket = exec_root.join("berth.sock");
+        let busybox_tar = dir.path().join("busybox-rootfs.tar");
+        let made = Command::new(repo_root().join("scripts/make-busybox-image.sh"))
+            .arg(&busybox_tar)
+            .output()
+            .expect("running scripts/make-busybox-image.sh");
+        assert!(made.status.success(), "making the busybox rootfs failed: {}", String::from_utf8_lossy(&made.stderr));
+        let mut ctx = Ctx { dir, root, exec_root, socket, busybox_tar, daemon: None };
+        ctx.start_daemon();
+        let out = ctx.berth(&["import", "--change", "CMD [\"sh\"]", ctx.busybox_tar.to_str().expect("utf8"), "busybox:latest"]);
+        assert!(out.status.success(), "importing busybox failed: {}", stderr(&out));
+        ctx
+    }
+
+    pub fn start_daemon(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .expect("daemon log");
+        let child = Command::new(berth_bin())
+            .args(["daemon", "--root"])
+            .arg(&self.root)
+            .arg("--exec-root")
+            .arg(&self.exec_root)
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("starting berth daemon");
+        self.daemon = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.berth(&["version"]).status.success() {
+            assert!(Instant::now() < deadline, "the daemon did not answer within 20s; log:\n{}", self.daemon_log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the daemon with SIGTERM (by the pid we started) and waits.
+    pub fn stop_daemon(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Runs `berth ARGS` against this daemon.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        Command::new(berth_bin())
+            .args(args)
+            .env("BERTH_HOST", self.host())
+            .stdin(Stdio::null())
+            .output()
+            .expect("running berth")
+    }
+
+    /// Runs `berth ARGS` with `input` on stdin.
+    pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = Command::new(berth_bin())
+            .args(args)
+            .env("BERTH_HOST", self.host())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running berth");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("berth output");
+        let _ = writer.join();
+        out
+    }
+
+    /// Runs `berth ARGS`, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    pub fn containers_root(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    /// Host mounts that mention this test's directory.
+    pub fn our_mounts(&self) -> Vec<String> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let needle = self.dir.path().to_string_lossy().into_owned();
+        info.lines().filter(|l| l.contains(&needle)).map(str::to_string).collect()
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // Remove whatever containers are left, then stop the daemon.
+        if self.daemon.is_some() {
+            let ids = self.berth(&["ps", "-aq", "--no-trunc"]);
+            for id in stdout(&ids).lines() {
+                let _ = self.berth(&["rm", "-f", id]);
+            }
+        }
+        self.stop_daemon();
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs every test (or those whose name contains a filter word), each
+/// isolated by catch_unwind; prints a libtest-like summary.
+pub fn run_all(tests: &[(&str, TestFn)], filter: &[String], start: fn() -> Ctx) -> i32 {
+    let selected: Vec<&(&str, TestFn)> = tests
+        .iter()
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} end-to-end tests", selected.len());
+    if selected.is_empty() {
+        return 0;
+    }
+    let ctx = match std::panic::catch_unwind(start) {
+        Ok(c) => c,
+        Err(_) => {
+            eprintln!("e2e setup failed (see the panic above)");
+            return 1;
+        }
+    };
+    let mut failed = Vec::new();
+    for (name, f) in &selected {
+        let t0 = Instant::now();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&ctx)));
+        let status = if result.is_ok() { "ok" } else { "FAILED" };
+        println!("test {name} ... {status} ({:.2}s)", t0.elapsed().as_secs_f64());
+        if result.is_err() {
+            failed.push(*name);
+        }
+    }
+    if !failed.is_empty() {
+        println!("\n--- daemon log (tail) ---");
+        let log = ctx.daemon_log();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        for l in tail.into_iter().rev() {
+            println!("{l}");
+        }
+    }
+    let leftover_mounts = {
+        let mut ctx = ctx;
+        if let Ok(list) = std::fs::read_dir(ctx.containers_root()) {
+            for e in list.flatten() {
+                let _ = ctx.berth(&["rm", "-f", &e.file_name().to_string_lossy()]);
+            }
+        }
+        ctx.stop_daemon();
+        let m = ctx.our_mounts();
+        drop(ctx);
+        m
+    };
+    if !leftover_mounts.is_empty() {
+        println!("mounts left behind: {leftover_mounts:#?}");
+        failed.push("cleanup: no mounts left");
+    }
+    println!(
+        "\ntest result: {}. {} passed; {} failed",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        selected.len() + usize::from(!leftover_mounts.is_empty()) - failed.len(),
+        failed.len()
+    );
+    for f in &failed {
+        println!("    {f}");
+    }
+    i32::from(!failed.is_empty())
+}

@@ -1,0 +1,19 @@
+//! End-to-end tests: one `berth daemon` on a temporary root and socket,
+//! driven through the real `berth` binary (and the real docker CLI, skopeo
+//! and podman where the test needs them). A custom harness, so the shared
+//! daemon is started once and always stopped and cleaned up at the end.
+
+mod api;
+mod containers;
+mod harness;
+mod images;
+mod interop;
+
+use harness::{Ctx, TestFn};
+
+fn main() {
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let tests: Vec<(&str, TestFn)> = [containers::TESTS, images::TESTS, api::TESTS, interop::TESTS].concat();
+    let code = harness::run_all(&tests, &filter, Ctx::start);
+    std::process::exit(code);
+}

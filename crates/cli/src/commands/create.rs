@@ -1,0 +1,234 @@
+//! `berth create` and the container flags it shares with `run`.
+
+use std::collections::BTreeMap;
+
+use berth_api::container::{ContainerConfig, CreateRequest, HostConfig};
+use berth_client::Client;
+
+use crate::connect::Target;
+use crate::EXIT_BERTH;
+
+/// Flags that describe a container (`create` and `run`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ContainerFlags {
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to take it from this shell).
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read a file of environment variables.
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image ("" resets it).
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name.
+    #[arg(long = "hostname")]
+    pub hostname: Option<String>,
+    /// Set metadata on the container.
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Automatically remove the container and its resources when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Security options (no-new-privileges).
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Network mode: "none" (loopback only) until networking lands.
+    #[arg(long = "network", alias = "net")]
+    pub network: Option<String>,
+    /// Keep STDIN open (not supported yet).
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY (not supported yet).
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Set platform (only linux/amd64).
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub flags: ContainerFlags,
+    /// The image to create the container from.
+    pub image: String,
+    /// Command and arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Docker's env-file rules: `KEY=VALUE` lines taken verbatim, `KEY` alone
+/// taken from this environment, `#` comments and blank lines skipped.
+pub fn parse_env_file(text: &str, path: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match trimmed.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (trimmed.trim_end(), None),
+        };
+        if key.is_empty() {
+            return Err(format!("{path}:{}: no variable name on line {line:?}", n + 1));
+        }
+        if key.contains(char::is_whitespace) {
+            return Err(format!("variable '{key}' contains whitespaces"));
+        }
+        match value {
+            Some(v) => out.push(format!("{key}={v}")),
+            None => {
+                if let Ok(v) = std::env::var(key) {
+                    out.push(format!("{key}={v}"));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn env_flag(e: &str) -> Option<String> {
+    if e.contains('=') {
+        Some(e.to_string())
+    } else {
+        std::env::var(e).ok().map(|v| format!("{e}={v}"))
+    }
+}
+
+/// The API body for these flags.
+pub fn build_request(flags: &ContainerFlags, image: &str, command: &[String]) -> Result<CreateRequest, String> {
+    if flags.interactive || flags.tty {
+        return Err("interactive containers (-i, -t) are not supported yet".into());
+    }
+    let mut env = Vec::new();
+    for path in &flags.env_file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("open {path}: {e}"))?;
+        env.extend(parse_env_file(&text, path)?);
+    }
+    env.extend(flags.env.iter().filter_map(|e| env_flag(e)));
+    let mut labels = BTreeMap::new();
+    for l in &flags.label {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let entrypoint = match flags.entrypoint.as_deref() {
+        None => None,
+        Some("") => Some(vec![String::new()]),
+        Some(e) => Some(vec![e.to_string()]),
+    };
+    let network_mode = match flags.network.as_deref() {
+        None | Some("default") => "default".to_string(),
+        Some("none") => "none".to_string(),
+        Some(other) => return Err(format!("network {other} is not supported yet: berth containers have loopback only (--network none)")),
+    };
+    let config = ContainerConfig {
+        hostname: flags.hostname.clone().unwrap_or_default(),
+        user: flags.user.clone().unwrap_or_default(),
+        attach_stdout: true,
+        attach_stderr: true,
+        env,
+        cmd: (!command.is_empty()).then(|| command.to_vec()),
+        image: image.to_string(),
+        working_dir: flags.workdir.clone().unwrap_or_default(),
+        entrypoint,
+        labels,
+        ..Default::default()
+    };
+    let host_config = HostConfig {
+        auto_remove: flags.rm,
+        network_mode,
+        security_opt: flags.security_opt.clone(),
+        ..Default::default()
+    };
+    Ok(CreateRequest { config, host_config, networking_config: None, unknown: Default::default() })
+}
+
+/// Creates the container, telling the user when the image is missing locally
+/// and trying to pull it as docker does.
+pub async fn create_container(client: &Client, flags: &ContainerFlags, image: &str, command: &[String]) -> Result<String, String> {
+    if let Some(p) = flags.platform.as_deref() {
+        if !matches!(p, "linux" | "linux/amd64") {
+            return Err(format!("platform {p} is not supported"));
+        }
+    }
+    let req = build_request(flags, image, command)?;
+    match client.container_create(&req, flags.name.as_deref()).await {
+        Ok(r) => {
+            for w in r.warnings {
+                eprintln!("WARNING: {w}");
+            }
+            Ok(r.id)
+        }
+        Err(e) if e.is_not_found() && e.to_string().contains("No such image") => {
+            let (repo, tag) = split_tag(image);
+            eprintln!("Unable to find image '{repo}:{tag}' locally");
+            let stream = client.image_pull(&repo, &tag).await.map_err(|e| e.to_string())?;
+            super::print_messages(stream).await?;
+            let r = client.container_create(&req, flags.name.as_deref()).await.map_err(|e| e.to_string())?;
+            Ok(r.id)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `name[:tag]` -> (name, tag or "latest"); a digest keeps its name.
+pub fn split_tag(image: &str) -> (String, String) {
+    if image.contains('@') {
+        return (image.to_string(), String::new());
+    }
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[slash..].rfind(':') {
+        Some(i) => (image[..slash + i].to_string(), image[slash + i + 1..].to_string()),
+        None => (image.to_string(), "latest".to_string()),
+    }
+}
+
+pub async fn run(args: CreateArgs, target: &Target) -> i32 {
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            return EXIT_BERTH;
+        }
+    };
+    match create_container(&client, &args.flags, &args.image, &args.command).await {
+        Ok(id) => {
+            println!("{id}");
+            0
+        }
+        Err(e) => {
+            eprintln!("berth: {e}");
+            EXIT_BERTH
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files() {
+        std::env::set_var("BERTH_TEST_FROM_ENV", "x");
+        let got = parse_env_file("# c\nA=1\n\nB= 2\nBERTH_TEST_FROM_ENV\nNOT_SET_ANYWHERE_42\nC=\"q\"\n", "f").unwrap();
+        assert_eq!(got, vec!["A=1", "B= 2", "BERTH_TEST_FROM_ENV=x", "C=\"q\""]);
+        assert!(parse_env_file("A B=1\n", "f").is_err());
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(split_tag("busybox"), ("busybox".into(), "latest".into()));
+        assert_eq!(split_tag("localhost:5000/a:1"), ("localhost:5000/a".into(), "1".into()));
+        assert_eq!(split_tag("localhost:5000/a"), ("localhost:5000/a".into(), "latest".into()));
+    }
+}

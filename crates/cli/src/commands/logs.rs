@@ -1,0 +1,70 @@
+//! `berth logs`.
+
+use berth_client::demux::{Demuxer, StreamKind};
+use tokio::io::AsyncWriteExt;
+
+use crate::connect::Target;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Follow log output.
+    #[arg(short = 'f', long = "follow")]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs ("all" by default).
+    #[arg(short = 'n', long = "tail", default_value = "all")]
+    pub tail: String,
+    /// Show timestamps.
+    #[arg(short = 't', long = "timestamps")]
+    pub timestamps: bool,
+    /// Show logs since a timestamp (RFC 3339 or unix seconds).
+    #[arg(long, default_value = "")]
+    pub since: String,
+    /// Show logs before a timestamp (RFC 3339 or unix seconds).
+    #[arg(long, default_value = "")]
+    pub until: String,
+    pub container: String,
+}
+
+pub async fn run(args: Args, target: &Target) -> i32 {
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let mut stream = match client
+        .container_logs(&args.container, args.follow, &args.tail, args.timestamps, &args.since, &args.until)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return super::fail(e),
+    };
+    let tty = client
+        .container_inspect(&args.container)
+        .await
+        .ok()
+        .and_then(|v| v["Config"]["Tty"].as_bool())
+        .unwrap_or(false);
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    let mut demux = Demuxer::default();
+    loop {
+        let chunk = match stream.next().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => return super::fail(e),
+        };
+        if tty {
+            let _ = stdout.write_all(&chunk).await;
+        } else {
+            demux.feed(&chunk);
+            while let Some((kind, payload)) = demux.next_frame() {
+                let _ = match kind {
+                    StreamKind::Stderr => stderr.write_all(&payload).await,
+                    _ => stdout.write_all(&payload).await,
+                };
+            }
+        }
+        let _ = stdout.flush().await;
+        let _ = stderr.flush().await;
+    }
+    0
+}

@@ -1,0 +1,139 @@
+//! `berth run`: create, attach, wait, start, stream output, exit with the
+//! container's code.
+
+use berth_client::demux::{Demuxer, StreamKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::create::{create_container, ContainerFlags};
+use crate::connect::Target;
+use crate::EXIT_BERTH;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub flags: ContainerFlags,
+    /// Run the container in the background and print its id.
+    #[arg(short = 'd', long = "detach")]
+    pub detach: bool,
+    /// The image to run.
+    pub image: String,
+    /// Command and arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Docker's mapping of a failed start to an exit code: 127 when the command
+/// does not exist, 126 when it cannot be invoked, else 125.
+pub fn start_failure_code(message: &str) -> i32 {
+    if message.contains("executable file not found") || message.contains("no such file or directory") {
+        127
+    } else if message.contains("permission denied") || message.contains("is a directory") || message.contains("exec format error") {
+        126
+    } else {
+        EXIT_BERTH
+    }
+}
+
+pub async fn run(args: Args, target: &Target) -> i32 {
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            return EXIT_BERTH;
+        }
+    };
+    let id = match create_container(&client, &args.flags, &args.image, &args.command).await {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            eprintln!("Run 'berth run --help' for more information");
+            return EXIT_BERTH;
+        }
+    };
+    if args.detach {
+        if let Err(e) = client.container_start(&id).await {
+            let msg = e.to_string();
+            eprintln!("berth: {msg}");
+            return start_failure_code(&msg);
+        }
+        println!("{id}");
+        return 0;
+    }
+    let attached = match client.container_attach(&id).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            return EXIT_BERTH;
+        }
+    };
+    let condition = if args.flags.rm { "removed" } else { "next-exit" };
+    let waiter = match client.container_wait(&id, condition).await {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            return EXIT_BERTH;
+        }
+    };
+    let output = tokio::spawn(copy_output(attached));
+    if let Err(e) = client.container_start(&id).await {
+        let msg = e.to_string();
+        eprintln!("berth: {msg}");
+        output.abort();
+        return start_failure_code(&msg);
+    }
+    let status = waiter.await;
+    let _ = output.await;
+    match status {
+        Ok(w) => {
+            if let Some(err) = w.error {
+                eprintln!("berth: {}", err.message);
+                return EXIT_BERTH;
+            }
+            w.status_code as i32
+        }
+        Err(e) => {
+            eprintln!("berth: {e}");
+            EXIT_BERTH
+        }
+    }
+}
+
+/// Copies demultiplexed frames to our stdout and stderr until the stream ends.
+pub async fn copy_output(upgraded: hyper::upgrade::Upgraded) {
+    let mut io = hyper_util_io(upgraded);
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    let mut demux = Demuxer::default();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match io.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        demux.feed(&buf[..n]);
+        while let Some((kind, payload)) = demux.next_frame() {
+            let _ = match kind {
+                StreamKind::Stderr => stderr.write_all(&payload).await,
+                _ => stdout.write_all(&payload).await,
+            };
+        }
+        let _ = stdout.flush().await;
+        let _ = stderr.flush().await;
+    }
+}
+
+fn hyper_util_io(u: hyper::upgrade::Upgraded) -> impl tokio::io::AsyncRead + Unpin {
+    hyper_util::rt::TokioIo::new(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_for_start_failures() {
+        assert_eq!(start_failure_code("exec: \"nosuchcmd\": executable file not found in $PATH"), 127);
+        assert_eq!(start_failure_code("exec: \"/etc\": is a directory"), 126);
+        assert_eq!(start_failure_code("something else"), 125);
+    }
+}

@@ -1,0 +1,148 @@
+//! The `berth` command line: Docker's commands, flags, output and exit
+//! codes, talking to the daemon only through the Engine API.
+
+pub mod commands;
+pub mod connect;
+pub mod format;
+pub mod human;
+
+use clap::{Parser, Subcommand};
+
+use commands::*;
+
+/// Exit code when berth itself fails (docker's 125).
+pub const EXIT_BERTH: i32 = 125;
+
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about = "A container engine that speaks the Docker Engine API", disable_help_subcommand = true)]
+pub struct Cli {
+    /// Daemon socket to connect to (unix://PATH); also BERTH_HOST.
+    #[arg(short = 'H', long = "host", global = true, env = "BERTH_HOST")]
+    pub host: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the client and daemon versions.
+    Version(version::Args),
+    /// Show system-wide information.
+    Info(info::Args),
+    /// List images.
+    #[command(alias = "image-ls")]
+    Images(images::Args),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(tag::Args),
+    /// Remove one or more images.
+    Rmi(rmi::Args),
+    /// Import a rootfs tarball to create an image.
+    Import(import::Args),
+    /// Load images from a tar archive.
+    Load(load::Args),
+    /// Save images to a tar archive.
+    Save(save::Args),
+    /// Create a new container.
+    Create(create::CreateArgs),
+    /// Start stopped containers.
+    Start(start::Args),
+    /// Create and run a new container from an image.
+    Run(run::Args),
+    /// List containers.
+    Ps(ps::Args),
+    /// Fetch the logs of a container.
+    Logs(logs::Args),
+    /// Remove one or more containers.
+    Rm(rm::Args),
+    /// Return low-level information on containers or images.
+    Inspect(inspect::Args),
+    /// Block until containers stop, then print their exit codes.
+    Wait(wait::Args),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images.
+    #[command(alias = "list")]
+    Ls(images::Args),
+    /// Display detailed information on one or more images.
+    Inspect(inspect::ImageArgs),
+    /// Remove one or more images.
+    Rm(rmi::Args),
+    /// Create a tag.
+    Tag(tag::Args),
+    /// Import a rootfs tarball.
+    Import(import::Args),
+    /// Load images from a tar archive.
+    Load(load::Args),
+    /// Save images to a tar archive.
+    Save(save::Args),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// List containers.
+    #[command(alias = "list")]
+    Ls(ps::Args),
+    Create(create::CreateArgs),
+    Start(start::Args),
+    Run(run::Args),
+    Logs(logs::Args),
+    Rm(rm::Args),
+    Inspect(inspect::ContainerArgs),
+    Wait(wait::Args),
+}
+
+/// Parses `args` (without the program name check) and runs the command;
+/// returns the process exit code.
+pub async fn main(args: Vec<String>) -> i32 {
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => EXIT_BERTH,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let target = match connect::Target::from_host(cli.host.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            return EXIT_BERTH;
+        }
+    };
+    run_command(cli.command, &target).await
+}
+
+async fn run_command(command: Command, target: &connect::Target) -> i32 {
+    match command {
+        Command::Version(a) => version::run(a, target).await,
+        Command::Info(a) => info::run(a, target).await,
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(a, target).await,
+        Command::Image(ImageCommand::Inspect(a)) => inspect::run_image(a, target).await,
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(a, target).await,
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(a, target).await,
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(a, target).await,
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => load::run(a, target).await,
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::run(a, target).await,
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => create::run(a, target).await,
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => start::run(a, target).await,
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run::run(a, target).await,
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ps::run(a, target).await,
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => logs::run(a, target).await,
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => rm::run(a, target).await,
+        Command::Inspect(a) => inspect::run(a, target).await,
+        Command::Container(ContainerCommand::Inspect(a)) => inspect::run_container(a, target).await,
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => wait::run(a, target).await,
+    }
+}

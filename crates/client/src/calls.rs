@@ -1,0 +1,216 @@
+//! Typed calls, one per endpoint the CLI uses.
+
+use berth_api::container::{ContainerSummary, CreateRequest, CreateResponse, WaitResponse};
+use berth_api::image::{DeleteItem, ImageSummary};
+use berth_api::system::VersionInfo;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Method, Response};
+use serde_json::Value;
+
+use crate::transport::{check, empty, encode, query, RequestBody};
+use crate::{Client, Error};
+
+/// A response body as a sequence of chunks.
+pub struct BodyStream {
+    body: Incoming,
+}
+
+impl BodyStream {
+    pub fn new(resp: Response<Incoming>) -> BodyStream {
+        BodyStream { body: resp.into_body() }
+    }
+
+    /// The next chunk of data; `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, Error> {
+        loop {
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn flag(v: bool) -> String {
+    if v { "1" } else { "0" }.to_string()
+}
+
+impl Client {
+    pub async fn ping(&self) -> Result<(), Error> {
+        let resp = self.send(Method::GET, "/_ping", empty(), None, false).await?;
+        check(resp).await?.into_body().collect().await?;
+        Ok(())
+    }
+
+    pub async fn version(&self) -> Result<VersionInfo, Error> {
+        self.get_json("/version").await
+    }
+
+    pub async fn info(&self) -> Result<Value, Error> {
+        self.get_json("/info").await
+    }
+
+    pub async fn images(&self, all: bool, filters: &str) -> Result<Vec<ImageSummary>, Error> {
+        let mut q = vec![("all", flag(all))];
+        if !filters.is_empty() {
+            q.push(("filters", filters.to_string()));
+        }
+        self.get_json(&format!("/images/json{}", query(&q))).await
+    }
+
+    pub async fn image_inspect(&self, name: &str) -> Result<Value, Error> {
+        self.get_json(&format!("/images/{name}/json")).await
+    }
+
+    pub async fn image_tag(&self, source: &str, repo: &str, tag: &str) -> Result<(), Error> {
+        let q = query(&[("repo", repo.to_string()), ("tag", tag.to_string())]);
+        self.request_empty(Method::POST, &format!("/images/{source}/tag{q}")).await
+    }
+
+    pub async fn image_remove(&self, name: &str, force: bool, no_prune: bool) -> Result<Vec<DeleteItem>, Error> {
+        let q = query(&[("force", flag(force)), ("noprune", flag(no_prune))]);
+        let resp = self.call(Method::DELETE, &format!("/images/{name}{q}"), empty(), None).await?;
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    /// `POST /images/load`; the answer is a JSON message stream.
+    pub async fn image_load(&self, body: RequestBody, quiet: bool) -> Result<BodyStream, Error> {
+        let q = query(&[("quiet", flag(quiet))]);
+        let resp = self.call(Method::POST, &format!("/images/load{q}"), body, Some("application/x-tar")).await?;
+        Ok(BodyStream::new(resp))
+    }
+
+    /// `GET /images/get?names=...`: the tarball.
+    pub async fn image_save(&self, names: &[String]) -> Result<BodyStream, Error> {
+        let q: Vec<(&str, String)> = names.iter().map(|n| ("names", n.clone())).collect();
+        let resp = self.call(Method::GET, &format!("/images/get{}", query(&q)), empty(), None).await?;
+        Ok(BodyStream::new(resp))
+    }
+
+    /// `POST /images/create?fromSrc=-`: imports the body.
+    pub async fn image_import(
+        &self,
+        body: RequestBody,
+        repo: &str,
+        tag: &str,
+        message: &str,
+        changes: &[String],
+    ) -> Result<BodyStream, Error> {
+        let mut q = vec![("fromSrc", "-".to_string())];
+        if !repo.is_empty() {
+            q.push(("repo", repo.to_string()));
+        }
+        if !tag.is_empty() {
+            q.push(("tag", tag.to_string()));
+        }
+        if !message.is_empty() {
+            q.push(("message", message.to_string()));
+        }
+        for c in changes {
+            q.push(("changes", c.clone()));
+        }
+        let resp = self
+            .call(Method::POST, &format!("/images/create{}", query(&q)), body, Some("application/x-tar"))
+            .await?;
+        Ok(BodyStream::new(resp))
+    }
+
+    /// `POST /images/create?fromImage=`: pulls.
+    pub async fn image_pull(&self, image: &str, tag: &str) -> Result<BodyStream, Error> {
+        let q = query(&[("fromImage", image.to_string()), ("tag", tag.to_string())]);
+        let resp = self.call(Method::POST, &format!("/images/create{q}"), empty(), None).await?;
+        Ok(BodyStream::new(resp))
+    }
+
+    pub async fn container_create(&self, req: &CreateRequest, name: Option<&str>) -> Result<CreateResponse, Error> {
+        let q = match name {
+            Some(n) => format!("?name={}", encode(n)),
+            None => String::new(),
+        };
+        self.post_json(&format!("/containers/create{q}"), req).await
+    }
+
+    pub async fn container_start(&self, id: &str) -> Result<(), Error> {
+        self.request_empty(Method::POST, &format!("/containers/{id}/start")).await
+    }
+
+    /// Sends `wait` and returns once the daemon answered with headers; the
+    /// returned future resolves when the condition is met.
+    pub async fn container_wait(
+        &self,
+        id: &str,
+        condition: &str,
+    ) -> Result<impl std::future::Future<Output = Result<WaitResponse, Error>>, Error> {
+        let q = query(&[("condition", condition.to_string())]);
+        let resp = self.call(Method::POST, &format!("/containers/{id}/wait{q}"), empty(), None).await?;
+        Ok(async move {
+            let bytes = resp.into_body().collect().await?.to_bytes();
+            Ok(serde_json::from_slice(&bytes)?)
+        })
+    }
+
+    pub async fn containers(&self, all: bool, limit: Option<i64>, filters: &str) -> Result<Vec<ContainerSummary>, Error> {
+        let mut q = vec![("all", flag(all))];
+        if let Some(l) = limit {
+            q.push(("limit", l.to_string()));
+        }
+        if !filters.is_empty() {
+            q.push(("filters", filters.to_string()));
+        }
+        self.get_json(&format!("/containers/json{}", query(&q))).await
+    }
+
+    pub async fn container_inspect(&self, id: &str) -> Result<Value, Error> {
+        self.get_json(&format!("/containers/{id}/json")).await
+    }
+
+    pub async fn container_remove(&self, id: &str, force: bool, volumes: bool) -> Result<(), Error> {
+        let q = query(&[("force", flag(force)), ("v", flag(volumes))]);
+        self.request_empty(Method::DELETE, &format!("/containers/{id}{q}")).await
+    }
+
+    pub async fn container_logs(
+        &self,
+        id: &str,
+        follow: bool,
+        tail: &str,
+        timestamps: bool,
+        since: &str,
+        until: &str,
+    ) -> Result<BodyStream, Error> {
+        let mut q = vec![
+            ("stdout", flag(true)),
+            ("stderr", flag(true)),
+            ("follow", flag(follow)),
+            ("timestamps", flag(timestamps)),
+            ("tail", tail.to_string()),
+        ];
+        if !since.is_empty() {
+            q.push(("since", since.to_string()));
+        }
+        if !until.is_empty() {
+            q.push(("until", until.to_string()));
+        }
+        let resp = self.call(Method::GET, &format!("/containers/{id}/logs{}", query(&q)), empty(), None).await?;
+        Ok(BodyStream::new(resp))
+    }
+
+    /// Attaches to stdout and stderr through an upgraded connection.
+    pub async fn container_attach(&self, id: &str) -> Result<hyper::upgrade::Upgraded, Error> {
+        let q = query(&[("stream", flag(true)), ("stdout", flag(true)), ("stderr", flag(true))]);
+        let resp = self.send(Method::POST, &format!("/containers/{id}/attach{q}"), empty(), None, true).await?;
+        let resp = check(resp).await?;
+        if resp.status().as_u16() != 101 {
+            return Err(Error::Api { status: resp.status().as_u16(), message: "the daemon did not upgrade the attach connection".into() });
+        }
+        Ok(hyper::upgrade::on(resp).await?)
+    }
+}

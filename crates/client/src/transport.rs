@@ -1,0 +1,160 @@
+//! HTTP/1.1 over the daemon's unix socket: one connection per request, which
+//! keeps hijacked (attach) connections independent.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+
+use crate::Error;
+
+/// Request bodies: empty, in memory, or streamed.
+pub type RequestBody = BoxBody<Bytes, std::io::Error>;
+
+pub fn empty() -> RequestBody {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+pub fn full(bytes: impl Into<Bytes>) -> RequestBody {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+/// The API version this client speaks in its paths.
+pub const API_PREFIX: &str = "/v1.50";
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    socket: PathBuf,
+}
+
+impl Client {
+    pub fn new(socket: impl Into<PathBuf>) -> Client {
+        Client { socket: socket.into() }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    async fn connect(&self) -> Result<UnixStream, Error> {
+        UnixStream::connect(&self.socket)
+            .await
+            .map_err(|source| Error::Connect { socket: self.socket.clone(), source })
+    }
+
+    /// Sends a request and returns the response, whatever its status.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: RequestBody,
+        content_type: Option<&str>,
+        upgrade: bool,
+    ) -> Result<Response<Incoming>, Error> {
+        let stream = self.connect().await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("{API_PREFIX}{path}"))
+            .header(hyper::header::HOST, "berth")
+            .header(hyper::header::USER_AGENT, concat!("berth-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(ct) = content_type {
+            builder = builder.header(hyper::header::CONTENT_TYPE, ct);
+        }
+        if upgrade {
+            builder = builder.header(hyper::header::CONNECTION, "Upgrade").header(hyper::header::UPGRADE, "tcp");
+        }
+        let req = builder.body(body)?;
+        Ok(sender.send_request(req).await?)
+    }
+
+    /// Sends a request; an error status becomes `Error::Api` with the
+    /// daemon's message.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: RequestBody,
+        content_type: Option<&str>,
+    ) -> Result<Response<Incoming>, Error> {
+        let resp = self.send(method, path, body, content_type, false).await?;
+        check(resp).await
+    }
+
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let resp = self.call(Method::GET, path, empty(), None).await?;
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        let bytes = serde_json::to_vec(body)?;
+        let resp = self.call(Method::POST, path, full(bytes), Some("application/json")).await?;
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    /// A request whose answer carries no body of interest.
+    pub async fn request_empty(&self, method: Method, path: &str) -> Result<(), Error> {
+        let resp = self.call(method, path, empty(), None).await?;
+        resp.into_body().collect().await?;
+        Ok(())
+    }
+}
+
+/// Turns an error status into `Error::Api`.
+pub async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>, Error> {
+    let status = resp.status();
+    if status.is_success() || status.as_u16() == 101 || status.as_u16() == 304 {
+        return Ok(resp);
+    }
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    let message = serde_json::from_slice::<berth_api::ErrorBody>(&bytes)
+        .map(|b| b.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).trim().to_string());
+    Err(Error::Api { status: status.as_u16(), message })
+}
+
+/// Percent-encodes a query component.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Builds `?k=v&...` from pairs, skipping nothing (callers filter).
+pub fn query(pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    format!("?{}", parts.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_queries() {
+        assert_eq!(query(&[("name", "a b".into()), ("x", "{\"k\":1}".into())]), "?name=a%20b&x=%7B%22k%22%3A1%7D");
+        assert_eq!(query(&[]), "");
+    }
+}

@@ -1,0 +1,216 @@
+//! Validation of a create request and its merge with the image's defaults.
+//! Pure: no I/O, tested with tables.
+
+use std::collections::BTreeMap;
+
+use berth_api::container::{unsupported_settings, ContainerConfig, CreateRequest, HostConfig};
+use serde_json::Value;
+
+use crate::Error;
+
+/// HostConfig fields the docker CLI always sends that carry nothing Berth
+/// must act on.
+const IGNORED_HOST_FIELDS: &[&str] = &["ConsoleSize", "Isolation", "CgroupnsMode"];
+
+/// Rejects settings Berth does not implement yet, naming them.
+pub fn validate(req: &CreateRequest) -> Result<(), Error> {
+    let mut unsupported = unsupported_settings("HostConfig", &req.host_config.other, IGNORED_HOST_FIELDS);
+    let hc = &req.host_config;
+    match hc.network_mode.as_str() {
+        "" | "default" | "none" => {}
+        other => unsupported.push(format!("HostConfig.NetworkMode={other}")),
+    }
+    match hc.log_config.kind.as_str() {
+        "" | "json-file" => {}
+        other => unsupported.push(format!("log driver {other}")),
+    }
+    if !hc.log_config.config.is_empty() {
+        unsupported.push("HostConfig.LogConfig.Config".into());
+    }
+    match hc.restart_policy.name.as_str() {
+        "" | "no" => {}
+        other => unsupported.push(format!("restart policy {other}")),
+    }
+    for opt in &hc.security_opt {
+        if no_new_privileges(opt).is_none() {
+            unsupported.push(format!("security option {opt}"));
+        }
+    }
+    if req.config.tty || req.config.open_stdin || req.config.attach_stdin {
+        unsupported.push("interactive containers (-i/-t)".into());
+    }
+    if let Some(net) = &req.networking_config {
+        if !berth_api::container::is_zero(net) {
+            unsupported.push("NetworkingConfig".into());
+        }
+    }
+    if let Some(h) = &req.config.healthcheck {
+        if !berth_api::container::is_zero(h) {
+            unsupported.push("Healthcheck".into());
+        }
+    }
+    if unsupported.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "berth does not support these settings yet: {}",
+            unsupported.join(", ")
+        )))
+    }
+}
+
+/// `no-new-privileges`, `no-new-privileges:true`, `no-new-privileges=false`.
+pub fn no_new_privileges(opt: &str) -> Option<bool> {
+    let rest = opt.strip_prefix("no-new-privileges")?;
+    match rest {
+        "" | ":true" | "=true" => Some(true),
+        ":false" | "=false" => Some(false),
+        _ => None,
+    }
+}
+
+pub fn wants_no_new_privileges(hc: &HostConfig) -> bool {
+    hc.security_opt.iter().filter_map(|o| no_new_privileges(o)).next_back().unwrap_or(false)
+}
+
+/// The container config after applying the image's defaults, as Docker does:
+/// env merged by key, entrypoint override drops the image's CMD, labels merged.
+pub fn merge_image_config(req: &ContainerConfig, image_config: &Value) -> ContainerConfig {
+    let img = image_config.get("config").or_else(|| image_config.get("Config"));
+    let field = |name: &str| img.and_then(|c| c.get(name)).filter(|v| !v.is_null());
+    let strings = |name: &str| -> Option<Vec<String>> {
+        field(name).and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
+    };
+    let string = |name: &str| field(name).and_then(Value::as_str).unwrap_or("").to_string();
+
+    let mut merged = req.clone();
+    merged.env = merge_env(&strings("Env").unwrap_or_default(), &req.env);
+    if req.entrypoint.is_none() {
+        merged.entrypoint = strings("Entrypoint");
+        if req.cmd.is_none() {
+            merged.cmd = strings("Cmd");
+        }
+    }
+    if merged.working_dir.is_empty() {
+        merged.working_dir = string("WorkingDir");
+    }
+    if merged.user.is_empty() {
+        merged.user = string("User");
+    }
+    if merged.stop_signal.is_none() {
+        merged.stop_signal = field("StopSignal").and_then(Value::as_str).map(str::to_string);
+    }
+    if merged.exposed_ports.is_none() {
+        merged.exposed_ports = field("ExposedPorts").and_then(|v| serde_json::from_value(v.clone()).ok());
+    }
+    if merged.volumes.is_none() {
+        merged.volumes = field("Volumes").and_then(|v| serde_json::from_value(v.clone()).ok());
+    }
+    if merged.on_build.is_none() {
+        merged.on_build = strings("OnBuild");
+    }
+    if merged.shell.is_none() {
+        merged.shell = strings("Shell");
+    }
+    let mut labels: BTreeMap<String, String> = field("Labels")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    labels.extend(req.labels.clone());
+    merged.labels = labels;
+    merged
+}
+
+/// Image env first; a request entry replaces the image's entry with the same key.
+pub fn merge_env(image: &[String], request: &[String]) -> Vec<String> {
+    let key = |e: &String| e.split_once('=').map_or(e.clone(), |(k, _)| k.to_string());
+    let mut out: Vec<String> = Vec::with_capacity(image.len() + request.len());
+    for e in image.iter().chain(request) {
+        let k = key(e);
+        if let Some(slot) = out.iter_mut().find(|x| key(x) == k) {
+            *slot = e.clone();
+        } else {
+            out.push(e.clone());
+        }
+    }
+    out
+}
+
+/// `Path` and `Args` from the merged entrypoint and cmd.
+pub fn command(config: &ContainerConfig) -> Result<(String, Vec<String>), Error> {
+    let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
+    if argv.len() == 1 && argv[0].is_empty() {
+        argv.clear();
+    }
+    argv.extend(config.cmd.clone().unwrap_or_default());
+    let mut it = argv.into_iter();
+    match it.next() {
+        Some(path) if !path.is_empty() => Ok((path, it.collect())),
+        _ => Err(Error::InvalidArgument("no command specified".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn image() -> Value {
+        json!({"config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sh"], "Entrypoint": null,
+                          "WorkingDir": "/app", "Labels": {"l": "img", "k": "img"}}})
+    }
+
+    #[test]
+    fn image_defaults_apply() {
+        let req = ContainerConfig { env: vec!["A=2".into(), "B=3".into()], ..Default::default() };
+        let m = merge_image_config(&req, &image());
+        assert_eq!(m.env, vec!["PATH=/bin", "A=2", "B=3"]);
+        assert_eq!(m.cmd, Some(vec!["sh".to_string()]));
+        assert_eq!(m.working_dir, "/app");
+        assert_eq!(command(&m).unwrap(), ("sh".to_string(), vec![]));
+    }
+
+    #[test]
+    fn entrypoint_override_drops_image_cmd() {
+        let req = ContainerConfig { entrypoint: Some(vec!["echo".into()]), ..Default::default() };
+        let m = merge_image_config(&req, &image());
+        assert_eq!(m.cmd, None);
+        assert_eq!(command(&m).unwrap(), ("echo".to_string(), vec![]));
+    }
+
+    #[test]
+    fn cmd_override_and_labels() {
+        let mut labels = BTreeMap::new();
+        labels.insert("k".to_string(), "ctr".to_string());
+        let req = ContainerConfig { cmd: Some(vec!["echo".into(), "hi".into()]), labels, ..Default::default() };
+        let m = merge_image_config(&req, &image());
+        assert_eq!(command(&m).unwrap(), ("echo".to_string(), vec!["hi".to_string()]));
+        assert_eq!(m.labels["k"], "ctr");
+        assert_eq!(m.labels["l"], "img");
+    }
+
+    #[test]
+    fn empty_command_is_an_error() {
+        let req = ContainerConfig { entrypoint: Some(vec![String::new()]), ..Default::default() };
+        let m = merge_image_config(&req, &json!({"config": {}}));
+        assert_eq!(command(&m).unwrap_err().to_string(), "no command specified");
+    }
+
+    #[test]
+    fn unsupported_settings_are_named() {
+        let req: CreateRequest = serde_json::from_value(json!({
+            "Image": "busybox", "HostConfig": {"Memory": 1024, "ConsoleSize": [1, 2], "RestartPolicy": {"Name": "always"}}
+        }))
+        .unwrap();
+        let err = validate(&req).unwrap_err().to_string();
+        assert!(err.contains("HostConfig.Memory"), "{err}");
+        assert!(err.contains("restart policy always"), "{err}");
+        assert!(!err.contains("ConsoleSize"), "{err}");
+    }
+
+    #[test]
+    fn security_opts() {
+        assert_eq!(no_new_privileges("no-new-privileges"), Some(true));
+        assert_eq!(no_new_privileges("no-new-privileges:false"), Some(false));
+        assert_eq!(no_new_privileges("seccomp=unconfined"), None);
+    }
+}

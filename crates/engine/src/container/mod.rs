@@ -1,0 +1,415 @@
+//! The container service: owns every container record, its state and its
+//! per-container monitor.
+
+pub mod create;
+mod monitor;
+pub mod record;
+mod view;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use berth_api::container::{ContainerInspect, ContainerSummary, CreateRequest, WaitResponse};
+use tokio::sync::watch;
+
+use crate::images::ImageService;
+use crate::paths::ContainerPaths;
+use crate::{ids, time, EngineConfig, Error};
+pub use record::{ContainerRecord, Snapshot, Status};
+
+/// One live container: its record, the state published to waiters, and a lock
+/// that serialises lifecycle operations (start, remove).
+pub struct Container {
+    pub paths: ContainerPaths,
+    record: Mutex<ContainerRecord>,
+    state: watch::Sender<Snapshot>,
+    op: tokio::sync::Mutex<()>,
+}
+
+impl Container {
+    fn new(paths: ContainerPaths, record: ContainerRecord) -> Arc<Container> {
+        let snapshot = Snapshot { status: record.status, exit_code: record.exit_code, exits: 0, removed: false };
+        Arc::new(Container {
+            paths,
+            record: Mutex::new(record),
+            state: watch::channel(snapshot).0,
+            op: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// A copy of the record.
+    pub fn record(&self) -> ContainerRecord {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ContainerRecord> {
+        // A panic while holding the lock leaves a consistent record (every
+        // update is a plain field assignment), so poisoning is ignored.
+        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.state.subscribe()
+    }
+
+    /// Applies `f` to the record, persists it and publishes the new state.
+    fn update(&self, exited: bool, f: impl FnOnce(&mut ContainerRecord)) -> Result<(), Error> {
+        let (status, exit_code, bytes) = {
+            let mut rec = self.lock();
+            f(&mut rec);
+            let bytes = serde_json::to_vec_pretty(&*rec)
+                .map_err(|e| Error::Internal(format!("serialising container record: {e}")))?;
+            (rec.status, rec.exit_code, bytes)
+        };
+        self.state.send_modify(|s| {
+            s.status = status;
+            s.exit_code = exit_code;
+            if exited {
+                s.exits += 1;
+            }
+        });
+        write_atomic(&self.paths.record(), &bytes)
+    }
+}
+
+pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(Error::io("writing", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(Error::io("renaming", path))
+}
+
+#[derive(Default)]
+struct Table {
+    by_id: HashMap<String, Arc<Container>>,
+    /// name (without slash) -> id
+    names: HashMap<String, String>,
+}
+
+/// Which state change `wait` returns on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl std::str::FromStr for WaitCondition {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(Error::InvalidArgument(format!("invalid condition: \"{other}\""))),
+        }
+    }
+}
+
+/// Options of `GET /containers/json`.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    pub all: bool,
+    pub limit: Option<usize>,
+    pub filters: HashMap<String, Vec<String>>,
+}
+
+#[derive(Clone)]
+pub struct ContainerService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<EngineConfig>,
+    images: ImageService,
+    table: RwLock<Table>,
+}
+
+impl ContainerService {
+    pub async fn open(config: Arc<EngineConfig>, images: ImageService) -> Result<ContainerService, Error> {
+        let svc = ContainerService {
+            inner: Arc::new(Inner { config, images, table: RwLock::new(Table::default()) }),
+        };
+        svc.load_existing()?;
+        Ok(svc)
+    }
+
+    fn table(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.inner.table.read().unwrap_or_else(|p| p.into_inner())
+    }
+    fn table_mut(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.inner.table.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the records of an earlier daemon. A container that was running
+    /// is re-adopted: its exit is picked up from the monitor's exit file.
+    fn load_existing(&self) -> Result<(), Error> {
+        let root = self.inner.config.paths.containers_root();
+        let entries = std::fs::read_dir(&root).map_err(Error::io("reading", &root))?;
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let paths = self.inner.config.paths.container(&id);
+            let Ok(bytes) = std::fs::read(paths.record()) else {
+                tracing::warn!(%id, "container directory without a record; removing it");
+                let _ = std::fs::remove_dir_all(paths.dir());
+                continue;
+            };
+            let mut record: ContainerRecord = match serde_json::from_slice(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(%id, error = %e, "unreadable container record; skipping");
+                    continue;
+                }
+            };
+            if record.status == Status::Removing {
+                record.status = Status::Dead;
+            }
+            let running = record.status == Status::Running;
+            let container = Container::new(paths, record.clone());
+            {
+                let mut t = self.table_mut();
+                t.names.insert(record.name.clone(), id.clone());
+                t.by_id.insert(id, container.clone());
+            }
+            if running {
+                monitor::readopt(self.clone(), container);
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds a container by full id, name (with or without `/`), or unique id prefix.
+    pub fn get(&self, name_or_id: &str) -> Result<Arc<Container>, Error> {
+        let t = self.table();
+        let key = name_or_id.strip_prefix('/').unwrap_or(name_or_id);
+        if let Some(c) = t.by_id.get(key) {
+            return Ok(c.clone());
+        }
+        if let Some(id) = t.names.get(key) {
+            if let Some(c) = t.by_id.get(id) {
+                return Ok(c.clone());
+            }
+        }
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_hexdigit()) {
+            let mut matches = t.by_id.iter().filter(|(id, _)| id.starts_with(key));
+            if let Some((_, c)) = matches.next() {
+                if matches.next().is_some() {
+                    return Err(Error::InvalidArgument(format!(
+                        "multiple IDs found with provided prefix: {key}"
+                    )));
+                }
+                return Ok(c.clone());
+            }
+        }
+        Err(Error::NoSuchContainer(name_or_id.to_string()))
+    }
+
+    /// `POST /containers/create`.
+    pub async fn create(&self, req: CreateRequest, name: Option<String>) -> Result<(String, Vec<String>), Error> {
+        create::validate(&req)?;
+        if req.config.image.is_empty() {
+            return Err(Error::InvalidArgument("config cannot be empty in order to create a container".into()));
+        }
+        let image = self.inner.images.resolve(&req.config.image).await?;
+        let image_config = self.inner.images.config_json(&image.id).await?;
+        let mut config = create::merge_image_config(&req.config, &image_config);
+        let (path, args) = create::command(&config)?;
+        let id = ids::new_id();
+        if config.hostname.is_empty() {
+            config.hostname = ids::short(&id).to_string();
+        }
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                let n = n.strip_prefix('/').unwrap_or(&n).to_string();
+                if !ids::valid_name(&n) {
+                    return Err(Error::InvalidArgument(format!(
+                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                n
+            }
+            None => self.unused_random_name(),
+        };
+        let record = ContainerRecord {
+            id: id.clone(),
+            name: name.clone(),
+            created: time::now(),
+            image_name: req.config.image.clone(),
+            image_id: image.id.clone(),
+            config,
+            host_config: req.host_config,
+            path,
+            args,
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: time::ZERO.into(),
+            finished_at: time::ZERO.into(),
+            restart_count: 0,
+        };
+        let paths = self.inner.config.paths.container(&id);
+        {
+            let mut t = self.table_mut();
+            if let Some(other) = t.names.get(&name) {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+                    ),
+                });
+            }
+            t.names.insert(name.clone(), id.clone());
+        }
+        let persisted = std::fs::create_dir_all(paths.dir())
+            .map_err(Error::io("creating", paths.dir()))
+            .and_then(|()| {
+                let bytes = serde_json::to_vec_pretty(&record)
+                    .map_err(|e| Error::Internal(format!("serialising container record: {e}")))?;
+                write_atomic(&paths.record(), &bytes)
+            });
+        if let Err(e) = persisted {
+            self.table_mut().names.remove(&name);
+            let _ = std::fs::remove_dir_all(paths.dir());
+            return Err(e);
+        }
+        let container = Container::new(paths, record);
+        self.table_mut().by_id.insert(id.clone(), container);
+        Ok((id, Vec::new()))
+    }
+
+    fn unused_random_name(&self) -> String {
+        let t = self.table();
+        loop {
+            let n = ids::random_name();
+            if !t.names.contains_key(&n) {
+                return n;
+            }
+        }
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start(&self, name_or_id: &str) -> Result<(), Error> {
+        let c = self.get(name_or_id)?;
+        let _op = c.op.lock().await;
+        let rec = c.record();
+        if rec.status.is_running() {
+            return Err(Error::AlreadyRunning(rec.id));
+        }
+        if !rec.status.can_start() {
+            return Err(Error::Conflict {
+                message: format!("cannot start container {}: it is {}", rec.id, rec.status.as_str()),
+            });
+        }
+        let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
+        monitor::start(self, &c, &rec, layers).await
+    }
+
+    /// Called when a container stopped: removes it when it asked for `--rm`.
+    async fn on_exit(&self, c: &Arc<Container>) {
+        if c.record().host_config.auto_remove {
+            let id = c.record().id;
+            if let Err(e) = self.remove(&id, true).await {
+                tracing::warn!(%id, error = %e, "auto-removing container failed");
+            }
+        }
+    }
+
+    /// `POST /containers/{id}/wait`.
+    pub async fn wait(&self, name_or_id: &str, condition: WaitCondition) -> Result<WaitResponse, Error> {
+        let c = self.get(name_or_id)?;
+        let mut rx = c.subscribe();
+        let first = rx.borrow_and_update().clone();
+        let done = |s: &Snapshot| match condition {
+            WaitCondition::NotRunning => !s.status.is_running(),
+            WaitCondition::NextExit => s.exits > first.exits,
+            WaitCondition::Removed => s.removed,
+        };
+        drop(c);
+        let mut last = first.clone();
+        loop {
+            if done(&last) {
+                break;
+            }
+            if rx.changed().await.is_err() {
+                break;
+            }
+            last = rx.borrow_and_update().clone();
+        }
+        Ok(WaitResponse { status_code: last.exit_code, error: None })
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove(&self, name_or_id: &str, force: bool) -> Result<(), Error> {
+        let c = self.get(name_or_id)?;
+        let _op = c.op.lock().await;
+        let rec = c.record();
+        if rec.status == Status::Removing {
+            return Err(Error::Conflict { message: format!("removal of container {} is already in progress", rec.id) });
+        }
+        if rec.status.is_running() {
+            if !force {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                        rec.name
+                    ),
+                });
+            }
+            monitor::kill_and_wait(&c, libc::SIGKILL).await?;
+        }
+        let _ = c.update(false, |r| r.status = Status::Removing);
+        let dir = c.paths.dir().to_path_buf();
+        let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir).map_err(Error::io("removing", dir)))
+            .await
+            .map_err(|e| Error::Internal(format!("removal task failed: {e}")))?;
+        if let Err(e) = removed {
+            let _ = c.update(false, |r| r.status = Status::Dead);
+            return Err(e);
+        }
+        {
+            let mut t = self.table_mut();
+            t.by_id.remove(&rec.id);
+            if t.names.get(&rec.name) == Some(&rec.id) {
+                t.names.remove(&rec.name);
+            }
+        }
+        c.state.send_modify(|s| s.removed = true);
+        Ok(())
+    }
+
+    /// `GET /containers/{id}/json`.
+    pub fn inspect(&self, name_or_id: &str) -> Result<ContainerInspect, Error> {
+        let c = self.get(name_or_id)?;
+        Ok(view::inspect(&c.record(), &c.paths))
+    }
+
+    /// `GET /containers/json`.
+    pub fn list(&self, opts: &ListOptions) -> Result<Vec<ContainerSummary>, Error> {
+        let filter = view::Filter::parse(&opts.filters)?;
+        let mut records: Vec<ContainerRecord> = self.table().by_id.values().map(|c| c.record()).collect();
+        records.sort_by(|a, b| b.created.cmp(&a.created));
+        let now = chrono::Utc::now();
+        let mut out: Vec<ContainerSummary> = records
+            .iter()
+            .filter(|r| opts.all || r.status.is_running() || filter.mentions_status())
+            .filter(|r| filter.matches(r))
+            .map(|r| view::summary(r, now))
+            .collect();
+        if let Some(limit) = opts.limit {
+            out.truncate(limit);
+        }
+        Ok(out)
+    }
+
+    /// Whether any container uses the image; its id if so.
+    pub fn user_of_image(&self, image_id: &str) -> Option<String> {
+        self.table().by_id.values().map(|c| c.record()).find(|r| r.image_id == image_id).map(|r| r.id)
+    }
+
+    /// Counts by status for `/info`: (total, running, stopped).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let t = self.table();
+        let total = t.by_id.len();
+        let running = t.by_id.values().filter(|c| c.record().status.is_running()).count();
+        (total, running, total - running)
+    }
+}

@@ -1,0 +1,216 @@
+//! The daemon's side of the per-container monitor: writing the bundle,
+//! starting `berth __monitor <bundle>`, and following its events.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_runtime::monitor::{MonitorConfig, MonitorEvent, Overlay};
+use berth_runtime::spec::{build_spec, SpecOptions};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::{create, Container, ContainerRecord, ContainerService, Status};
+use crate::{ids, time, Error};
+
+/// Docker's daemon environment, which the container's own env overrides by key.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn prepare_bundle(c: &Container, rec: &ContainerRecord, layers: Vec<PathBuf>) -> Result<(), Error> {
+    let p = &c.paths;
+    for dir in [p.upper(), p.work(), p.bundle(), p.rootfs()] {
+        std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+    }
+    match std::fs::remove_file(p.exit_file()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("removing", p.exit_file())(e)),
+    }
+    let spec = build_spec(&SpecOptions {
+        args: std::iter::once(rec.path.clone()).chain(rec.args.iter().cloned()).collect(),
+        env: create::merge_env(
+            &[DEFAULT_PATH.to_string(), format!("HOSTNAME={}", rec.config.hostname)],
+            &rec.config.env,
+        ),
+        cwd: if rec.config.working_dir.is_empty() { "/".into() } else { rec.config.working_dir.clone() },
+        user: rec.config.user.clone(),
+        hostname: rec.config.hostname.clone(),
+        no_new_privileges: create::wants_no_new_privileges(&rec.host_config),
+        rootfs: p.rootfs(),
+    })
+    .map_err(|e| Error::Internal(format!("building the runtime spec: {e}")))?;
+    let spec_json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::Internal(format!("serialising spec: {e}")))?;
+    super::write_atomic(&p.bundle().join("config.json"), &spec_json)?;
+    let monitor = MonitorConfig {
+        id: rec.id.clone(),
+        overlay: Some(Overlay { lower: layers, upper: p.upper(), work: p.work() }),
+        log_path: p.log(),
+        exit_path: p.exit_file(),
+    };
+    let monitor_json =
+        serde_json::to_vec_pretty(&monitor).map_err(|e| Error::Internal(format!("serialising monitor config: {e}")))?;
+    super::write_atomic(&p.bundle().join("monitor.json"), &monitor_json)
+}
+
+/// Starts the container's monitor and waits until the user's process runs
+/// (or failed to start).
+pub(super) async fn start(
+    svc: &ContainerService,
+    c: &Arc<Container>,
+    rec: &ContainerRecord,
+    layers: Vec<PathBuf>,
+) -> Result<(), Error> {
+    {
+        let c = c.clone();
+        let rec = rec.clone();
+        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, layers))
+            .await
+            .map_err(|e| Error::Internal(format!("bundle task failed: {e}")))??;
+    }
+    let exe = &svc.inner.config.monitor_exe;
+    let mut child = tokio::process::Command::new(exe)
+        .arg("__monitor")
+        .arg(c.paths.bundle())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(Error::io("starting monitor", exe))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Internal("monitor stdout was not captured".into()))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines
+        .next_line()
+        .await
+        .map_err(Error::io("reading monitor events of", c.paths.bundle()))?;
+    let event = first.as_deref().map(serde_json::from_str::<MonitorEvent>);
+    match event {
+        Some(Ok(MonitorEvent::Started { pid })) => {
+            c.update(false, |r| {
+                r.status = Status::Running;
+                r.pid = i64::from(pid);
+                r.exit_code = 0;
+                r.error.clear();
+                r.started_at = time::now();
+                r.finished_at = time::ZERO.into();
+            })?;
+            let (svc, c) = (svc.clone(), c.clone());
+            tokio::spawn(async move {
+                let mut exited = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Ok(MonitorEvent::Exited { exit_code, finished_at }) = serde_json::from_str(&line) {
+                        exited = Some((exit_code, finished_at));
+                        break;
+                    }
+                }
+                let _ = child.wait().await;
+                let (code, at) = match exited {
+                    Some(e) => e,
+                    None => read_exit_file(&c).unwrap_or((255, time::now())),
+                };
+                mark_exited(&c, code, at, String::new());
+                svc.on_exit(&c).await;
+            });
+            Ok(())
+        }
+        Some(Ok(MonitorEvent::Failed { message, exit_code })) => {
+            let _ = child.wait().await;
+            let message = format!("failed to start container {}: {message}", ids::short(&rec.id));
+            mark_exited(c, exit_code, time::now(), message.clone());
+            let svc = svc.clone();
+            let c2 = c.clone();
+            // The lifecycle lock is held by our caller: remove after it returns.
+            tokio::spawn(async move { svc.on_exit(&c2).await });
+            Err(Error::StartFailed { message, exit_code })
+        }
+        other => {
+            let _ = child.kill().await;
+            let detail = match other {
+                Some(Err(e)) => format!("unreadable event: {e}"),
+                _ => "it exited without starting the container; see the daemon log".into(),
+            };
+            let message = format!("container monitor failed: {detail}");
+            mark_exited(c, 128, time::now(), message.clone());
+            Err(Error::Internal(message))
+        }
+    }
+}
+
+fn mark_exited(c: &Container, code: i32, finished_at: String, error: String) {
+    let result = c.update(true, |r| {
+        r.status = Status::Exited;
+        r.pid = 0;
+        r.exit_code = i64::from(code);
+        r.finished_at = finished_at;
+        r.error = error;
+    });
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "persisting container exit failed");
+    }
+}
+
+fn read_exit_file(c: &Container) -> Option<(i32, String)> {
+    let bytes = std::fs::read(c.paths.exit_file()).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        MonitorEvent::Exited { exit_code, finished_at } => Some((exit_code, finished_at)),
+        MonitorEvent::Failed { exit_code, .. } => Some((exit_code, time::now())),
+        MonitorEvent::Started { .. } => None,
+    }
+}
+
+fn pid_alive(pid: i64) -> bool {
+    pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Follows a container that was running when an earlier daemon stopped: its
+/// monitor still runs and will write the exit file.
+pub(super) fn readopt(svc: ContainerService, c: Arc<Container>) {
+    tokio::spawn(async move {
+        loop {
+            if let Some((code, at)) = read_exit_file(&c) {
+                mark_exited(&c, code, at, String::new());
+                break;
+            }
+            if !pid_alive(c.record().pid) {
+                // Give a monitor that is just writing the file a moment.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let (code, at) = read_exit_file(&c).unwrap_or((255, time::now()));
+                mark_exited(&c, code, at, String::new());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        svc.on_exit(&c).await;
+    });
+}
+
+/// Sends `signal` to the container's init and waits until it has exited.
+pub(super) async fn kill_and_wait(c: &Container, signal: i32) -> Result<(), Error> {
+    let mut rx = c.subscribe();
+    let pid = c.record().pid;
+    if pid > 0 {
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        let sig = nix::sys::signal::Signal::try_from(signal)
+            .map_err(|e| Error::InvalidArgument(format!("invalid signal {signal}: {e}")))?;
+        if let Err(e) = nix::sys::signal::kill(pid, sig) {
+            if e != nix::errno::Errno::ESRCH {
+                return Err(Error::Internal(format!("killing container process {pid}: {e}")));
+            }
+        }
+    }
+    let wait = async {
+        loop {
+            if !rx.borrow_and_update().status.is_running() {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .map_err(|_| Error::Internal(format!("container {} did not exit after signal {signal}", c.record().id)))
+}

@@ -1,0 +1,99 @@
+//! The persisted container record and its state machine.
+
+use serde::{Deserialize, Serialize};
+
+use berth_api::container::{ContainerConfig, HostConfig};
+
+/// Where a container is in its life. Transitions are checked with the
+/// `can_*` methods, never with loose booleans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+    Removing,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+            Status::Removing => "removing",
+            Status::Dead => "dead",
+        }
+    }
+    pub fn can_start(self) -> bool {
+        matches!(self, Status::Created | Status::Exited)
+    }
+    /// Whether `rm` without force may proceed.
+    pub fn can_remove(self) -> bool {
+        matches!(self, Status::Created | Status::Exited | Status::Dead)
+    }
+    pub fn is_running(self) -> bool {
+        self == Status::Running
+    }
+}
+
+/// Everything the engine knows about a container, stored as
+/// `containers/<id>/container.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    /// Without the leading slash.
+    pub name: String,
+    pub created: String,
+    /// The image as the user named it.
+    pub image_name: String,
+    /// `sha256:<hex>` of the image config.
+    pub image_id: String,
+    /// The effective config: the image's defaults merged with the request.
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    pub path: String,
+    pub args: Vec<String>,
+    pub status: Status,
+    pub pid: i64,
+    pub exit_code: i64,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub restart_count: i64,
+}
+
+impl ContainerRecord {
+    pub fn command_line(&self) -> String {
+        std::iter::once(self.path.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// What waiters and followers observe, published on every change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub status: Status,
+    pub exit_code: i64,
+    /// How many times the container has exited (or failed to start) so far.
+    pub exits: u64,
+    pub removed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions() {
+        assert!(Status::Created.can_start());
+        assert!(Status::Exited.can_start());
+        assert!(!Status::Running.can_start());
+        assert!(!Status::Running.can_remove());
+        assert!(!Status::Removing.can_start());
+        assert_eq!(serde_json::to_string(&Status::Exited).unwrap(), "\"exited\"");
+    }
+}

@@ -1,0 +1,63 @@
+//! Engine errors with a kind the server maps to an HTTP status.
+
+use std::path::PathBuf;
+
+/// What went wrong, independent of transport (moby's errdefs classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    Conflict,
+    InvalidArgument,
+    NotModified,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("{message}")]
+    Conflict { message: String },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("container {0} is already running")]
+    AlreadyRunning(String),
+    #[error("{0}")]
+    Image(#[from] berth_image::Error),
+    #[error("{message}")]
+    StartFailed { message: String, exit_code: i32 },
+    #[error("{context} {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NoSuchContainer(_) => ErrorKind::NotFound,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::AlreadyRunning(_) => ErrorKind::NotModified,
+            Error::Image(e) => match e.kind() {
+                berth_image::ErrorKind::NotFound => ErrorKind::NotFound,
+                berth_image::ErrorKind::Conflict => ErrorKind::Conflict,
+                berth_image::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
+                berth_image::ErrorKind::Internal => ErrorKind::Internal,
+            },
+            // Docker answers 400 when the command cannot be run.
+            Error::StartFailed { .. } => ErrorKind::InvalidArgument,
+            Error::Io { .. } | Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub fn io(context: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { context, path, source }
+    }
+}

@@ -1,0 +1,103 @@
+//! The image service: the daemon's async face of `berth_image::ImageStore`.
+//!
+//! Store calls are blocking file work; each runs on the blocking pool.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use berth_image::{ImageInfo, ImageStore, ImportOptions, Loaded, Removed};
+
+use crate::{Error, Paths};
+
+#[derive(Clone)]
+pub struct ImageService {
+    store: Arc<ImageStore>,
+}
+
+async fn blocking<T, F>(f: F) -> Result<T, Error>
+where
+    F: FnOnce() -> Result<T, Error> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("image task failed: {e}")))?
+}
+
+impl ImageService {
+    pub async fn open(paths: &Paths) -> Result<ImageService, Error> {
+        let root = paths.image_root();
+        let store = blocking(move || Ok(ImageStore::open(&root)?)).await?;
+        Ok(ImageService { store: Arc::new(store) })
+    }
+
+    pub fn store(&self) -> &Arc<ImageStore> {
+        &self.store
+    }
+
+    pub async fn list(&self) -> Result<Vec<ImageInfo>, Error> {
+        let store = self.store.clone();
+        blocking(move || Ok(store.list()?)).await
+    }
+
+    pub async fn resolve(&self, name: &str) -> Result<ImageInfo, Error> {
+        let store = self.store.clone();
+        let name = name.to_string();
+        blocking(move || Ok(store.resolve(&name)?)).await
+    }
+
+    /// The image's config file as stored, parsed.
+    pub async fn config_json(&self, id: &str) -> Result<serde_json::Value, Error> {
+        let store = self.store.clone();
+        let id = id.to_string();
+        blocking(move || {
+            let bytes = store.config_bytes(&id)?;
+            serde_json::from_slice(&bytes).map_err(|e| Error::Internal(format!("image config of {id} is not JSON: {e}")))
+        })
+        .await
+    }
+
+    pub async fn tag(&self, source: &str, target: &str) -> Result<(), Error> {
+        let store = self.store.clone();
+        let (source, target) = (source.to_string(), target.to_string());
+        blocking(move || Ok(store.tag(&source, &target)?)).await
+    }
+
+    pub async fn remove(
+        &self,
+        name: &str,
+        force: bool,
+        used_by: Box<dyn Fn(&str) -> Option<String> + Send>,
+    ) -> Result<Vec<Removed>, Error> {
+        let store = self.store.clone();
+        let name = name.to_string();
+        blocking(move || Ok(store.remove(&name, force, &*used_by)?)).await
+    }
+
+    /// Loads an archive read from `reader` (a blocking reader, e.g. a bridge
+    /// from the request body).
+    pub async fn load(&self, mut reader: Box<dyn Read + Send>) -> Result<Vec<Loaded>, Error> {
+        let store = self.store.clone();
+        blocking(move || Ok(store.load(&mut reader)?)).await
+    }
+
+    pub async fn save(&self, names: Vec<String>, mut writer: Box<dyn Write + Send>) -> Result<(), Error> {
+        let store = self.store.clone();
+        blocking(move || {
+            store.save(&names, &mut writer)?;
+            writer.flush().map_err(Error::io("writing archive", "-"))
+        })
+        .await
+    }
+
+    pub async fn import(&self, mut reader: Box<dyn Read + Send>, opts: ImportOptions) -> Result<ImageInfo, Error> {
+        let store = self.store.clone();
+        blocking(move || Ok(store.import(&mut reader, &opts)?)).await
+    }
+
+    pub async fn layer_dirs(&self, id: &str) -> Result<Vec<std::path::PathBuf>, Error> {
+        let store = self.store.clone();
+        let id = id.to_string();
+        blocking(move || Ok(store.layer_dirs(&id)?)).await
+    }
+}

@@ -1,0 +1,46 @@
+//! The daemon's domain: images and containers, each owned by one service.
+//!
+//! The server crate translates HTTP into calls on [`Engine`]'s services; this
+//! crate never sees HTTP. Errors carry an [`ErrorKind`] that the server maps
+//! to a status code in one table.
+
+pub mod container;
+pub mod error;
+pub mod ids;
+pub mod images;
+pub mod logs;
+pub mod paths;
+pub mod time;
+
+use std::sync::Arc;
+
+pub use error::{Error, ErrorKind};
+pub use paths::Paths;
+
+/// Engine settings from the daemon's command line.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub paths: Paths,
+    /// The binary re-executed as the per-container monitor (`berth __monitor`).
+    pub monitor_exe: std::path::PathBuf,
+}
+
+/// The engine: a handful of services, each owning its own store.
+#[derive(Clone)]
+pub struct Engine {
+    pub images: images::ImageService,
+    pub containers: container::ContainerService,
+    pub config: Arc<EngineConfig>,
+}
+
+impl Engine {
+    /// Opens the stores under the configured roots and re-adopts containers
+    /// left by an earlier daemon.
+    pub async fn open(config: EngineConfig) -> Result<Engine, Error> {
+        config.paths.create_dirs()?;
+        let config = Arc::new(config);
+        let images = images::ImageService::open(&config.paths).await?;
+        let containers = container::ContainerService::open(config.clone(), images.clone()).await?;
+        Ok(Engine { images, containers, config })
+    }
+}

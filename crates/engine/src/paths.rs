@@ -1,0 +1,87 @@
+//! Every path the engine writes, built in one place.
+//!
+//! On-disk layout:
+//!
+//! ```text
+//! <root>/                      --root, default /var/lib/berth
+//!   image/                     owned by berth-image (blobs, layers, tags)
+//!   containers/<id>/
+//!     container.json           the container record (atomic rename)
+//!     <id>-json.log            json-file log written by the monitor
+//!     upper/ work/             overlay upper and work dirs
+//!     bundle/config.json       OCI runtime spec
+//!     bundle/monitor.json      monitor settings
+//!     bundle/exit.json         exit status, written by the monitor
+//!     bundle/rootfs/           mount point of the overlay (inside the
+//!                              container's own mount namespace only)
+//! <exec-root>/                 --exec-root, default /run/berth
+//!   berth.sock                 API socket (default)
+//!   daemon.log                 log of a daemon the CLI started
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: impl Into<PathBuf>, exec_root: impl Into<PathBuf>) -> Paths {
+        Paths { root: root.into(), exec_root: exec_root.into() }
+    }
+
+    pub fn create_dirs(&self) -> Result<(), Error> {
+        for dir in [self.image_root(), self.containers_root(), self.exec_root.clone()] {
+            std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+        }
+        Ok(())
+    }
+
+    pub fn image_root(&self) -> PathBuf {
+        self.root.join("image")
+    }
+    pub fn containers_root(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+    pub fn container(&self, id: &str) -> ContainerPaths {
+        ContainerPaths { dir: self.containers_root().join(id), id: id.to_string() }
+    }
+}
+
+/// Paths of one container.
+#[derive(Debug, Clone)]
+pub struct ContainerPaths {
+    pub dir: PathBuf,
+    id: String,
+}
+
+impl ContainerPaths {
+    pub fn record(&self) -> PathBuf {
+        self.dir.join("container.json")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.dir.join(format!("{}-json.log", self.id))
+    }
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+    pub fn bundle(&self) -> PathBuf {
+        self.dir.join("bundle")
+    }
+    pub fn rootfs(&self) -> PathBuf {
+        self.bundle().join("rootfs")
+    }
+    pub fn exit_file(&self) -> PathBuf {
+        self.bundle().join("exit.json")
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}

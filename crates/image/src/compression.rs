@@ -1,0 +1,114 @@
+//! Compression detection by magic bytes (gzip, zstd, plain) and transparent
+//! decompression of tar streams.
+
+use std::io::{self, Cursor, Read};
+
+/// How a stream is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Not compressed.
+    None,
+    /// gzip (one or more members).
+    Gzip,
+    /// zstd (one or more frames).
+    Zstd,
+}
+
+const GZIP: &[u8] = &[0x1f, 0x8b];
+const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
+const BZIP2: &[u8] = b"BZh";
+
+impl Compression {
+    /// Detects the compression from the first bytes of a stream. xz and bzip2 are
+    /// recognised and refused.
+    pub fn detect(prefix: &[u8]) -> io::Result<Self> {
+        if prefix.starts_with(GZIP) {
+            Ok(Self::Gzip)
+        } else if prefix.starts_with(ZSTD) {
+            Ok(Self::Zstd)
+        } else if prefix.starts_with(XZ) {
+            Err(unsupported("xz"))
+        } else if prefix.starts_with(BZIP2) {
+            Err(unsupported("bzip2"))
+        } else {
+            Ok(Self::None)
+        }
+    }
+}
+
+fn unsupported(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("unsupported compression: {what}"),
+    )
+}
+
+/// Peeks at the start of `r`, detects its compression and returns a reader of the
+/// decompressed bytes.
+pub fn decompress<'a, R: Read + 'a>(mut r: R) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
+    let mut prefix = [0u8; 6];
+    let mut n = 0;
+    while n < prefix.len() {
+        match r.read(&mut prefix[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let c = Compression::detect(&prefix[..n])?;
+    let whole = Cursor::new(prefix[..n].to_vec()).chain(r);
+    let out: Box<dyn Read + 'a> = match c {
+        Compression::None => Box::new(whole),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(whole)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(whole)?),
+    };
+    Ok((c, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn roundtrip(c: Compression, data: &[u8]) -> Vec<u8> {
+        match c {
+            Compression::None => data.to_vec(),
+            Compression::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Compression::Zstd => zstd::encode_all(data, 1).unwrap(),
+        }
+    }
+
+    #[test]
+    fn detects_and_decodes() {
+        let data = b"hello world, hello world, hello world".repeat(100);
+        for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let enc = roundtrip(c, &data);
+            let (got, mut r) = decompress(&enc[..]).unwrap();
+            assert_eq!(got, c);
+            let mut out = Vec::new();
+            r.read_to_end(&mut out).unwrap();
+            assert_eq!(out, data);
+        }
+        let (c, mut r) = decompress(&b"ab"[..]).unwrap();
+        assert_eq!(c, Compression::None);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"ab");
+    }
+
+    #[test]
+    fn refuses_xz_and_flags_truncated_gzip() {
+        assert!(decompress(&XZ[..]).is_err());
+        assert!(decompress(&b"BZh91AY"[..]).is_err());
+        let enc = roundtrip(Compression::Gzip, &b"x".repeat(10000));
+        let (_, mut r) = decompress(&enc[..enc.len() / 2]).unwrap();
+        let mut out = Vec::new();
+        assert!(r.read_to_end(&mut out).is_err());
+    }
+}

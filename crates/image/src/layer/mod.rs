@@ -1,0 +1,348 @@
+//! Layers: chain ids, and the layer store `layers/<chain-id-hex>/`, where each layer
+//! is unpacked exactly once (into a temp directory, renamed into place when complete)
+//! together with a record of its diff id, parent and unpacked size. The uncompressed
+//! tar of each layer is kept as the blob named by its diff id, so `save` can write
+//! exactly the bytes the config's diff ids name.
+
+pub mod extract;
+
+pub use extract::{unpack, UnpackOptions, UnpackStats};
+
+use crate::compression::{self, Compression};
+use crate::content::{BlobWriter, ContentError, ContentStore, PendingBlob};
+use crate::digest::{Digest, HashingReader};
+use crate::error::{is_local_failure, ErrorKind};
+use crate::layout::{Layout, LAYER_DIFF, TMP_PREFIX};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// Errors from unpacking or managing layers.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// The tar stream is unreadable: truncated, corrupt, or badly compressed.
+    #[error("invalid tar stream: {0}")]
+    Tar(#[source] io::Error),
+    /// An entry's path leaves the layer root.
+    #[error("invalid tar entry {path:?}: path escapes the layer root")]
+    Breakout {
+        /// The entry's path.
+        path: String,
+    },
+    /// A hardlink points outside the layer root.
+    #[error("invalid tar entry {path:?}: hardlink target {target:?} is outside the layer root")]
+    LinkOutside {
+        /// The entry's path.
+        path: String,
+        /// The link target.
+        target: String,
+    },
+    /// An entry cannot be represented.
+    #[error("invalid tar entry {path:?}: {reason}")]
+    Entry {
+        /// The entry's path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Creating an entry failed.
+    #[error("unpacking {path:?}: {source}")]
+    Apply {
+        /// The entry's path.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The tar's digest differs from the expected diff id.
+    #[error("layer diff id mismatch: expected {expected}, got {actual}")]
+    DiffIdMismatch {
+        /// The diff id named by the image config.
+        expected: Digest,
+        /// The digest of the uncompressed tar.
+        actual: Digest,
+    },
+    /// No layer with that chain id.
+    #[error("layer {0} not found")]
+    NotFound(Digest),
+    /// The layer's tar blob could not be stored.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// A filesystem operation in the layer store failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// The operation.
+        op: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl LayerError {
+    /// The kind, for mapping to a status code.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LayerError::Tar(e) if is_local_failure(e) => ErrorKind::Internal,
+            LayerError::Tar(_)
+            | LayerError::Breakout { .. }
+            | LayerError::LinkOutside { .. }
+            | LayerError::Entry { .. }
+            | LayerError::DiffIdMismatch { .. } => ErrorKind::InvalidArgument,
+            LayerError::Apply { source, .. } => match source.raw_os_error() {
+                // Conflicts inside the archive itself: a file where a directory is
+                // needed, a hardlink to a missing file or a directory, and so on.
+                Some(
+                    libc::ENOTDIR | libc::EEXIST | libc::ENOENT | libc::ELOOP | libc::EPERM
+                    | libc::EISDIR | libc::ENOTEMPTY | libc::EINVAL | libc::ENAMETOOLONG,
+                ) => ErrorKind::InvalidArgument,
+                _ => ErrorKind::Internal,
+            },
+            LayerError::NotFound(_) => ErrorKind::NotFound,
+            LayerError::Content(e) => e.kind(),
+            LayerError::Io { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> LayerError + '_ {
+    move |source| LayerError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The chain id of a layer on top of `parent` (OCI: `sha256(parent + " " + diff_id)`).
+pub fn chain_id(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
+    match parent {
+        None => diff_id.clone(),
+        Some(p) => Digest::of_bytes(format!("{p} {diff_id}").as_bytes()),
+    }
+}
+
+/// Chain ids for a stack of diff ids, lowest first.
+pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
+    let mut out: Vec<Digest> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let c = chain_id(out.last(), d);
+        out.push(c);
+    }
+    out
+}
+
+/// `layers/<chain>/layer.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRecord {
+    /// The layer's chain id (its directory name).
+    pub chain_id: Digest,
+    /// Digest of the uncompressed tar.
+    pub diff_id: Digest,
+    /// Chain id of the layer below, if any.
+    pub parent: Option<Digest>,
+    /// Bytes of regular file content.
+    pub size: u64,
+}
+
+/// What to do with the uncompressed tar while unpacking.
+#[derive(Debug, Clone)]
+pub enum KeepTar {
+    /// Copy it into a new blob as it streams by.
+    Copy,
+    /// The input is this file (on the store's filesystem): if it is uncompressed,
+    /// move it into the blob store instead of copying; otherwise copy.
+    AdoptIfPlain(PathBuf),
+}
+
+/// The layer directory.
+#[derive(Debug, Clone)]
+pub struct LayerStore {
+    layout: Layout,
+}
+
+impl LayerStore {
+    /// A layer store in `layout` (directories must exist).
+    pub fn new(layout: Layout) -> Self {
+        Self { layout }
+    }
+
+    /// True if the layer is unpacked.
+    pub fn exists(&self, chain_id: &Digest) -> bool {
+        self.layout.layer_meta(chain_id).is_file()
+    }
+
+    /// The unpacked tree of a layer.
+    pub fn diff_dir(&self, chain_id: &Digest) -> PathBuf {
+        self.layout.layer_diff(chain_id)
+    }
+
+    /// The layer's record.
+    pub fn record(&self, chain_id: &Digest) -> Result<LayerRecord, LayerError> {
+        let p = self.layout.layer_meta(chain_id);
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(LayerError::NotFound(chain_id.clone()))
+            }
+            Err(e) => return Err(io_err("read", &p)(e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map_err(|e| io_err("parse", &p)(io::Error::new(io::ErrorKind::InvalidData, e)))
+    }
+
+    /// Chain ids of every unpacked layer.
+    pub fn list(&self) -> Result<Vec<Digest>, LayerError> {
+        let dir = self.layout.layers_dir();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(io_err("read dir", &dir))? {
+            let e = e.map_err(io_err("read dir", &dir))?;
+            if let Ok(d) = Digest::from_hex(&e.file_name().to_string_lossy()) {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes an unpacked layer: renamed aside first, so it vanishes at once.
+    pub fn remove(&self, chain_id: &Digest) -> Result<(), LayerError> {
+        let dir = self.layout.layer_dir(chain_id);
+        let aside = self
+            .layout
+            .layers_dir()
+            .join(format!("{TMP_PREFIX}rm-{}", chain_id.hex()));
+        match std::fs::rename(&dir, &aside) {
+            Ok(()) => std::fs::remove_dir_all(&aside).map_err(io_err("remove", &aside)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("rename", &dir)(e)),
+        }
+    }
+
+    /// Unpacks a layer (gzip, zstd or plain, detected) on top of `parent` into a temp
+    /// directory, verifying the diff id if one is expected. Nothing is visible in the
+    /// store until [`PreparedLayer::commit`]; dropping the result removes everything.
+    pub fn prepare(
+        &self,
+        parent: Option<&Digest>,
+        input: &mut dyn Read,
+        expected_diff_id: Option<&Digest>,
+        keep: KeepTar,
+        content: &ContentStore,
+    ) -> Result<PreparedLayer, LayerError> {
+        let layers_dir = self.layout.layers_dir();
+        let tmp = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .tempdir_in(&layers_dir)
+            .map_err(io_err("create temp dir in", &layers_dir))?;
+        let diff = tmp.path().join(LAYER_DIFF);
+        std::fs::create_dir(&diff).map_err(io_err("create", &diff))?;
+        set_mode(&diff, 0o755).map_err(io_err("chmod", &diff))?;
+
+        let (compression, plain) = compression::decompress(input).map_err(LayerError::Tar)?;
+        let mut sink = match (keep, compression) {
+            (KeepTar::AdoptIfPlain(p), Compression::None) => TarSink::Adopt(p),
+            _ => TarSink::Copy(content.writer()?),
+        };
+        let tee = match &mut sink {
+            TarSink::Copy(w) => Some(w),
+            TarSink::Adopt(_) => None,
+        };
+        let mut hr = HashingReader::with_opt_tee(plain, tee);
+        let stats = unpack(&mut hr, &diff, &UnpackOptions::default())?;
+        hr.drain().map_err(LayerError::Tar)?;
+        let (diff_id, tar_size, _) = hr.finish();
+        if let Some(want) = expected_diff_id {
+            if *want != diff_id {
+                return Err(LayerError::DiffIdMismatch {
+                    expected: want.clone(),
+                    actual: diff_id,
+                });
+            }
+        }
+        let blob = match sink {
+            TarSink::Adopt(path) => PendingBlob::adopt(content, path, diff_id.clone(), tar_size),
+            TarSink::Copy(w) => w.finish("layer tar", Some(&diff_id), Some(tar_size))?,
+        };
+        let chain = chain_id(parent, &diff_id);
+        let record = LayerRecord {
+            chain_id: chain.clone(),
+            diff_id,
+            parent: parent.cloned(),
+            size: stats.size,
+        };
+        let meta = tmp.path().join(crate::layout::LAYER_META);
+        let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
+        std::fs::write(&meta, json).map_err(io_err("write", &meta))?;
+        Ok(PreparedLayer {
+            dest: self.layout.layer_dir(&chain),
+            tmp,
+            record,
+            blob,
+        })
+    }
+}
+
+enum TarSink {
+    Adopt(PathBuf),
+    Copy(BlobWriter),
+}
+
+fn set_mode(p: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+}
+
+/// An unpacked layer not yet visible in the store.
+pub struct PreparedLayer {
+    tmp: tempfile::TempDir,
+    dest: PathBuf,
+    record: LayerRecord,
+    blob: PendingBlob,
+}
+
+/// What a commit created (so a failed transaction can undo exactly that).
+#[derive(Debug, Default, Clone)]
+pub struct Committed {
+    /// The layer directory, if this commit created it.
+    pub layer_dir: Option<PathBuf>,
+    /// The tar blob, if this commit created it.
+    pub blob: Option<PathBuf>,
+}
+
+impl PreparedLayer {
+    /// The layer's record.
+    pub fn record(&self) -> &LayerRecord {
+        &self.record
+    }
+
+    /// Moves the tar blob and the layer directory into place. A layer or blob that
+    /// appeared meanwhile is kept and ours discarded.
+    pub fn commit(self) -> Result<Committed, LayerError> {
+        let mut out = Committed::default();
+        let blob_dest = self.blob.dest().to_path_buf();
+        if self.blob.commit()? {
+            out.blob = Some(blob_dest);
+        }
+        match std::fs::rename(self.tmp.path(), &self.dest) {
+            Ok(()) => {
+                self.tmp.keep();
+                out.layer_dir = Some(self.dest);
+            }
+            Err(e) if self.dest.join(crate::layout::LAYER_META).is_file() => {
+                tracing::debug!("layer {} appeared concurrently: {e}", self.record.chain_id);
+            }
+            Err(e) => {
+                if let Some(b) = &out.blob {
+                    let _ = std::fs::remove_file(b);
+                }
+                return Err(io_err("rename into", &self.dest)(e));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;

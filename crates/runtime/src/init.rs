@@ -1,0 +1,358 @@
+//! What the container's first process does between `fork` and `execve`.
+//!
+//! It runs as pid 1 of the new pid namespace, in a copy of the monitor's
+//! (single-threaded) address space: stdio, namespaces, root filesystem,
+//! devices, hostname, `pivot_root`, masking, user, capabilities, and the
+//! executable lookup. Any failure is written to the sync pipe as one JSON
+//! [`ExecError`]; a successful `execve` closes the pipe (it is close-on-exec)
+//! and the monitor reads EOF with nothing.
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::resource::Resource;
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use crate::exec::{ExecError, EXIT_SETUP_FAILED};
+use crate::monitor::Overlay;
+use crate::mounts::errno_text;
+use crate::sys::Sys;
+use crate::{caps, devices, exec, mounts, user, USER_ANNOTATION};
+
+/// Descriptors the child starts with.
+pub(crate) struct ChildFds {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+    pub sync: OwnedFd,
+}
+
+/// The child's whole life: set up, exec, or report and `_exit`.
+pub(crate) fn child_main(
+    sys: &dyn Sys,
+    spec: &Spec,
+    root: &Path,
+    overlay: Option<&Overlay>,
+    fds: ChildFds,
+) -> ! {
+    let ChildFds {
+        stdin,
+        stdout,
+        stderr,
+        sync,
+    } = fds;
+    // A panic must never unwind into the monitor's code in this child.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        setup_and_exec(sys, spec, root, overlay, stdin, stdout, stderr)
+    }));
+    let err = match outcome {
+        Ok(Ok(never)) => match never {},
+        Ok(Err(e)) => e,
+        Err(_) => setup_err("container setup panicked"),
+    };
+    let mut sync = std::fs::File::from(sync);
+    if let Ok(text) = serde_json::to_vec(&err) {
+        let _ = sync.write_all(&text);
+    }
+    drop(sync);
+    // SAFETY: _exit ends this forked child without running the parent's
+    // atexit handlers or flushing stdio buffers copied from the monitor.
+    unsafe { libc::_exit(err.exit_code) }
+}
+
+fn setup_err(what: impl std::fmt::Display) -> ExecError {
+    ExecError {
+        message: what.to_string(),
+        exit_code: EXIT_SETUP_FAILED,
+    }
+}
+
+fn errno_err(op: &str, e: Errno) -> ExecError {
+    setup_err(format!("{op}: {}", errno_text(e)))
+}
+
+fn install_stdio(stdin: OwnedFd, stdout: OwnedFd, stderr: OwnedFd) -> Result<(), ExecError> {
+    nix::unistd::dup2_stdin(&stdin).map_err(|e| errno_err("dup2 stdin", e))?;
+    nix::unistd::dup2_stdout(&stdout).map_err(|e| errno_err("dup2 stdout", e))?;
+    nix::unistd::dup2_stderr(&stderr).map_err(|e| errno_err("dup2 stderr", e))?;
+    Ok(())
+}
+
+/// Undoes the monitor's signal setup: the container starts with default
+/// dispositions (Rust ignores SIGPIPE) and nothing blocked.
+fn reset_signals() -> Result<(), ExecError> {
+    for sig in [Signal::SIGPIPE, Signal::SIGCHLD] {
+        // SAFETY: installing SIG_DFL runs no Rust code in signal context.
+        unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }
+            .map_err(|e| errno_err("resetting signals", e))?;
+    }
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(|e| errno_err("unblocking signals", e))
+}
+
+/// Which namespaces the container has apart from the host's.
+struct OwnNamespaces {
+    /// Created here (not joined).
+    created: CloneFlags,
+    /// Created or joined.
+    private: CloneFlags,
+}
+
+/// Enters or creates every namespace but pid (the monitor did that one).
+fn enter_namespaces(sys: &dyn Sys, spec: &Spec) -> Result<OwnNamespaces, ExecError> {
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let mut new = CloneFlags::empty();
+    let mut joined = CloneFlags::empty();
+    for ns in &namespaces {
+        let flag = match ns.typ() {
+            LinuxNamespaceType::Pid => continue,
+            LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+            LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+            LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+            LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+            LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            other => return Err(setup_err(format!("{other} namespaces are not supported"))),
+        };
+        match ns.path() {
+            Some(path) => {
+                sys.setns(path, flag).map_err(|e| {
+                    errno_err(
+                        &format!("joining {} namespace {}", ns.typ(), path.display()),
+                        e,
+                    )
+                })?;
+                joined |= flag;
+            }
+            None => new |= flag,
+        }
+    }
+    if !new.contains(CloneFlags::CLONE_NEWNS) {
+        return Err(setup_err("the container needs its own mount namespace"));
+    }
+    sys.unshare(new)
+        .map_err(|e| errno_err("creating namespaces", e))?;
+    Ok(OwnNamespaces {
+        created: new,
+        private: new | joined,
+    })
+}
+
+fn rlimit_resource(name: &str) -> Option<Resource> {
+    Some(match name {
+        "RLIMIT_CPU" => Resource::RLIMIT_CPU,
+        "RLIMIT_FSIZE" => Resource::RLIMIT_FSIZE,
+        "RLIMIT_DATA" => Resource::RLIMIT_DATA,
+        "RLIMIT_STACK" => Resource::RLIMIT_STACK,
+        "RLIMIT_CORE" => Resource::RLIMIT_CORE,
+        "RLIMIT_RSS" => Resource::RLIMIT_RSS,
+        "RLIMIT_NPROC" => Resource::RLIMIT_NPROC,
+        "RLIMIT_NOFILE" => Resource::RLIMIT_NOFILE,
+        "RLIMIT_MEMLOCK" => Resource::RLIMIT_MEMLOCK,
+        "RLIMIT_AS" => Resource::RLIMIT_AS,
+        "RLIMIT_LOCKS" => Resource::RLIMIT_LOCKS,
+        "RLIMIT_SIGPENDING" => Resource::RLIMIT_SIGPENDING,
+        "RLIMIT_MSGQUEUE" => Resource::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => Resource::RLIMIT_NICE,
+        "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
+        _ => return None,
+    })
+}
+
+/// Applies the spec's rlimits. A hard limit above the caller's fails
+/// (root lacks CAP_SYS_RESOURCE on some machines); it is never raised quietly.
+fn apply_rlimits(spec: &Spec) -> Result<(), ExecError> {
+    let limits = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.rlimits().clone())
+        .unwrap_or_default();
+    for l in limits {
+        let name = serde_json::to_value(l.typ())
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let res =
+            rlimit_resource(&name).ok_or_else(|| setup_err(format!("unknown rlimit {name}")))?;
+        nix::sys::resource::setrlimit(res, l.soft(), l.hard())
+            .map_err(|e| errno_err(&format!("setting {name}"), e))?;
+    }
+    Ok(())
+}
+
+fn create_cwd(cwd: &Path) -> Result<(), ExecError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !cwd.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(cwd)
+            .map_err(|e| setup_err(format!("creating working directory {}: {e}", cwd.display())))?;
+    }
+    nix::unistd::chdir(cwd).map_err(|e| {
+        let mut err = setup_err(format!(
+            "chdir to cwd ({:?}) set in config.json failed: {}",
+            cwd.display().to_string(),
+            errno_text(e)
+        ));
+        err.exit_code = exec::exit_code_for(e);
+        err
+    })
+}
+
+fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), ExecError> {
+    nix::sys::prctl::set_keepcaps(true).map_err(|e| errno_err("PR_SET_KEEPCAPS", e))?;
+    let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&groups).map_err(|e| errno_err("setgroups", e))?;
+    let gid = Gid::from_raw(gid);
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| errno_err("setgid", e))?;
+    let uid = Uid::from_raw(uid);
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| errno_err("setuid", e))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(|e| errno_err("PR_SET_KEEPCAPS", e))
+}
+
+/// Mounts the root filesystem and the spec's mounts, fills `/dev`, pivots
+/// into the root and hides what Docker hides.
+fn build_rootfs(
+    sys: &dyn Sys,
+    spec: &Spec,
+    root: &Path,
+    overlay: Option<&Overlay>,
+) -> Result<(), ExecError> {
+    let linux = spec.linux().as_ref();
+    mounts::mount_root(sys, root, overlay).map_err(setup_err)?;
+    let spec_mounts = spec.mounts().clone().unwrap_or_default();
+    for m in &spec_mounts {
+        mounts::mount_one(sys, root, m).map_err(setup_err)?;
+    }
+    let own_dev = spec_mounts
+        .iter()
+        .any(|m| m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs"));
+    if own_dev {
+        let spec_devices = linux.and_then(|l| l.devices().as_deref());
+        let mut nodes = devices::default_nodes();
+        nodes.extend(devices::spec_nodes(spec_devices.unwrap_or_default()).map_err(setup_err)?);
+        devices::create_nodes(sys, root, &nodes).map_err(setup_err)?;
+        let kcore = Path::new("/proc/kcore").exists();
+        devices::create_links(sys, root, &devices::default_links(kcore)).map_err(setup_err)?;
+    }
+    mounts::pivot(sys, root).map_err(setup_err)?;
+    let slash = Path::new("/");
+    let masked = linux.and_then(|l| l.masked_paths().as_deref());
+    mounts::mask_paths(sys, slash, masked.unwrap_or_default()).map_err(setup_err)?;
+    let readonly = linux.and_then(|l| l.readonly_paths().as_deref());
+    mounts::readonly_paths(sys, slash, readonly.unwrap_or_default()).map_err(setup_err)?;
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        mounts::remount_readonly(sys, slash).map_err(setup_err)?;
+    }
+    Ok(())
+}
+
+/// Who the process runs as, and its supplementary groups. With the
+/// [`USER_ANNOTATION`] the user is resolved as Docker does; without it the
+/// spec's numeric ids are used as they stand (runc's behaviour).
+fn identity(spec: &Spec, process: &Process) -> Result<(user::ExecUser, Vec<u32>), ExecError> {
+    let spec_user = process.user();
+    let slash = Path::new("/");
+    let who = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(USER_ANNOTATION));
+    let resolved = match who {
+        Some(u) => user::resolve_in(slash, u, 0),
+        None => user::resolve_in(slash, "", spec_user.uid()).map(|mut r| {
+            r.uid = spec_user.uid();
+            r.gid = spec_user.gid();
+            r.sgids.clear();
+            r
+        }),
+    }
+    .map_err(setup_err)?;
+    // Docker puts the primary group into the supplementary list too
+    // (CVE-2022-36109); the spec's additional gids (`--group-add`) follow.
+    let mut candidates = Vec::new();
+    if who.is_some() {
+        candidates.push(resolved.gid);
+        candidates.extend(&resolved.sgids);
+    }
+    candidates.extend(spec_user.additional_gids().clone().unwrap_or_default());
+    let mut groups = Vec::new();
+    for g in candidates {
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    Ok((resolved, groups))
+}
+
+fn setup_and_exec(
+    sys: &dyn Sys,
+    spec: &Spec,
+    root: &Path,
+    overlay: Option<&Overlay>,
+    stdin: OwnedFd,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+) -> Result<std::convert::Infallible, ExecError> {
+    install_stdio(stdin, stdout, stderr)?;
+    reset_signals()?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| setup_err("config.json has no process"))?;
+    let ns = enter_namespaces(sys, spec)?;
+    if ns.created.contains(CloneFlags::CLONE_NEWNET) {
+        sys.loopback_up()
+            .map_err(|e| errno_err("bringing up lo", e))?;
+    }
+    if let Some(h) = spec.hostname() {
+        if !ns.private.contains(CloneFlags::CLONE_NEWUTS) {
+            return Err(setup_err(
+                "unable to set hostname without a private UTS namespace",
+            ));
+        }
+        sys.sethostname(h)
+            .map_err(|e| errno_err("sethostname", e))?;
+    }
+    build_rootfs(sys, spec, root, overlay)?;
+
+    let (resolved, groups) = identity(spec, process)?;
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", resolved.home));
+    }
+    create_cwd(process.cwd())?;
+    apply_rlimits(spec)?;
+    // No capabilities section: leave them as they are (as runc does).
+    let capabilities = process.capabilities().as_ref();
+    if let Some(c) = capabilities {
+        caps::drop_bounding(c.bounding()).map_err(setup_err)?;
+    }
+    switch_user(resolved.uid, resolved.gid, &groups)?;
+    if let Some(c) = capabilities {
+        caps::apply_sets(c).map_err(setup_err)?;
+    }
+    if process.no_new_privileges() == Some(true) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| errno_err("PR_SET_NO_NEW_PRIVS", e))?;
+    }
+    let umask = process.user().umask().unwrap_or(0o022);
+    sys.umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+
+    let args = process
+        .args()
+        .clone()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| setup_err("config.json has no process args"))?;
+    let path: PathBuf = exec::find_executable(&args[0], exec::path_of(&env))?;
+    exec::cloexec_from_3()?;
+    Err(exec::execve(&path, &args, &env))
+}

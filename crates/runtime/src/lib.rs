@@ -1,0 +1,33 @@
+//! Berth's own low-level container runtime.
+//!
+//! This crate is sync only and owns everything that happens between "the engine
+//! wrote a bundle" and "the container's pid 1 has exited":
+//!
+//! * [`spec`] builds the OCI runtime spec (`config.json`) for a container with
+//!   Docker's defaults. It is pure and golden-tested.
+//! * [`monitor`] is the per-container monitor process (`berth __monitor
+//!   <bundle>`): it creates the container, writes its log, reports events on
+//!   stdout and records the exit status.
+//! * The other modules are the steps the container's first process takes
+//!   before `execve`: namespaces, the root filesystem ([`mounts`]), device
+//!   nodes ([`devices`]), the user ([`user`]), capabilities ([`caps`]) and the
+//!   executable lookup ([`exec`]), all going through the narrow syscall seam in
+//!   [`sys`].
+#![allow(unsafe_code)]
+
+pub mod caps;
+pub mod devices;
+pub mod exec;
+mod init;
+pub mod log;
+pub mod monitor;
+pub mod mounts;
+pub mod spec;
+pub mod sys;
+pub mod user;
+
+/// Annotation holding the raw `docker run -u` string (possibly empty),
+/// resolved inside the container against its own `/etc/passwd` and
+/// `/etc/group` with Docker's rules. Without it the runtime uses the spec's
+/// numeric `process.user` as it stands, as runc does.
+pub const USER_ANNOTATION: &str = "berth.user";

@@ -1,0 +1,625 @@
+//! The container's mount table: root filesystem (overlay or bind), the spec's
+//! mounts, `pivot_root`, masked and read-only paths.
+//!
+//! All of it runs inside the container's own mount namespace, after `/` was
+//! made recursively private, so nothing here is ever visible on the host.
+//! Paths inside the root filesystem are resolved with [`secure_join`] so an
+//! image's symlinks cannot point a mount outside the root.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use oci_spec::runtime::Mount;
+
+use crate::monitor::Overlay;
+use crate::sys::Sys;
+
+/// Longest `mount(2)` data string the kernel takes (one page, with its NUL).
+const MAX_MOUNT_DATA: usize = 4095;
+
+/// Lower-case text of an errno, as Go (and so runc and Docker) prints it.
+pub fn errno_text(e: Errno) -> String {
+    let desc = e.desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => desc.to_string(),
+    }
+}
+
+/// Errors while building the container's mount table.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    /// A syscall on a path failed.
+    #[error("{op} {}: {}", .path.display(), errno_text(*.errno))]
+    Sys {
+        op: &'static str,
+        path: PathBuf,
+        errno: Errno,
+    },
+    /// Creating a mount point failed.
+    #[error("creating mount point {}: {source}", .path.display())]
+    MountPoint {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A bind mount's source is missing.
+    #[error("bind mount source {}: {source}", .path.display())]
+    BindSource {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The spec asks for something this runtime does not do.
+    #[error("mount {}: {what} is not supported", .path.display())]
+    Unsupported { path: PathBuf, what: String },
+}
+
+fn sys_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> MountError + 'a {
+    move |errno| MountError::Sys {
+        op,
+        path: path.to_path_buf(),
+        errno,
+    }
+}
+
+/// A spec mount's `options` split into flags, propagation and fs data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// Flags for `mount(2)` (including `MS_BIND`/`MS_REC` for binds).
+    pub flags: MsFlags,
+    /// Propagation changes to apply after mounting, in order.
+    pub propagation: Vec<MsFlags>,
+    /// Everything else, comma-joined, for the file system.
+    pub data: String,
+}
+
+/// Parses OCI mount options.
+pub fn parse_options(options: &[String]) -> MountOptions {
+    let mut out = MountOptions {
+        flags: MsFlags::empty(),
+        propagation: Vec::new(),
+        data: String::new(),
+    };
+    let mut data = Vec::new();
+    for opt in options {
+        let (set, clear) = match opt.as_str() {
+            "defaults" => (MsFlags::empty(), MsFlags::empty()),
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
+            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty()),
+            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
+            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
+            "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
+            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
+            other => {
+                let prop = match other {
+                    "private" => Some(MsFlags::MS_PRIVATE),
+                    "rprivate" => Some(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+                    "shared" => Some(MsFlags::MS_SHARED),
+                    "rshared" => Some(MsFlags::MS_SHARED | MsFlags::MS_REC),
+                    "slave" => Some(MsFlags::MS_SLAVE),
+                    "rslave" => Some(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+                    "unbindable" => Some(MsFlags::MS_UNBINDABLE),
+                    "runbindable" => Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
+                    _ => None,
+                };
+                match prop {
+                    Some(p) => out.propagation.push(p),
+                    None => data.push(other.to_string()),
+                }
+                continue;
+            }
+        };
+        out.flags.insert(set);
+        out.flags.remove(clear);
+    }
+    out.data = data.join(",");
+    out
+}
+
+/// Joins `path` onto `root`, resolving symlinks as if `root` were `/`:
+/// neither `..` nor an absolute link target can leave `root`. Missing
+/// components are kept as they are.
+pub fn secure_join(root: &Path, path: &Path) -> io::Result<PathBuf> {
+    let mut pending: VecDeque<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut resolved = PathBuf::new();
+    let mut links = 0;
+    while let Some(part) = pending.pop_front() {
+        if part == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = root.join(&resolved).join(&part);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(md) if md.file_type().is_symlink() => {
+                links += 1;
+                if links > 255 {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target = std::fs::read_link(&candidate)?;
+                if target.is_absolute() {
+                    resolved = PathBuf::new();
+                }
+                let parts: Vec<OsString> = target
+                    .components()
+                    .filter_map(|c| match c {
+                        Component::Normal(n) => Some(n.to_os_string()),
+                        Component::ParentDir => Some("..".into()),
+                        _ => None,
+                    })
+                    .collect();
+                for p in parts.into_iter().rev() {
+                    pending.push_front(p);
+                }
+            }
+            _ => resolved.push(part),
+        }
+    }
+    Ok(root.join(resolved))
+}
+
+/// How the overlay for a root filesystem gets mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverlayMount {
+    /// Classic `mount(2)` with this data string.
+    Legacy(String),
+    /// The new mount API with these `fsconfig` keys, for data strings longer
+    /// than a page or paths holding `:` or `,`.
+    FsConfig(Vec<(&'static str, String)>),
+}
+
+/// Chooses how to mount `overlay`. `lowerdir=` lists the highest layer first;
+/// [`Overlay::lower`] holds the lowest first.
+pub fn overlay_mount(overlay: &Overlay) -> OverlayMount {
+    let lowers: Vec<String> = overlay
+        .lower
+        .iter()
+        .rev()
+        .map(|p| p.display().to_string())
+        .collect();
+    let upper = overlay.upper.display().to_string();
+    let work = overlay.work.display().to_string();
+    let data = format!(
+        "lowerdir={},upperdir={upper},workdir={work}",
+        lowers.join(":")
+    );
+    let awkward = lowers
+        .iter()
+        .chain([&upper, &work])
+        .any(|p| p.contains([':', ',']));
+    if data.len() <= MAX_MOUNT_DATA && !awkward {
+        return OverlayMount::Legacy(data);
+    }
+    let mut config: Vec<(&'static str, String)> =
+        lowers.into_iter().map(|l| ("lowerdir+", l)).collect();
+    config.push(("upperdir", upper));
+    config.push(("workdir", work));
+    OverlayMount::FsConfig(config)
+}
+
+fn mkdir_all(path: &Path) -> Result<(), MountError> {
+    std::fs::create_dir_all(path).map_err(|source| MountError::MountPoint {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Makes the mount tree private, then mounts the root filesystem on `root`
+/// (the overlay, or `root` bound onto itself so it is a mount point).
+pub fn mount_root(sys: &dyn Sys, root: &Path, overlay: Option<&Overlay>) -> Result<(), MountError> {
+    let slash = Path::new("/");
+    sys.mount(
+        None,
+        slash,
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )
+    .map_err(sys_err("making private", slash))?;
+    match overlay.map(overlay_mount) {
+        Some(OverlayMount::Legacy(data)) => sys
+            .mount(
+                Some("overlay"),
+                root,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(&data),
+            )
+            .map_err(sys_err("mounting overlay on", root)),
+        Some(OverlayMount::FsConfig(config)) => sys
+            .mount_fs("overlay", &config, root)
+            .map_err(sys_err("mounting overlay on", root)),
+        None => {
+            let src = root.to_string_lossy();
+            sys.mount(
+                Some(&src),
+                root,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )
+            .map_err(sys_err("bind mounting", root))
+        }
+    }
+}
+
+/// Performs one spec mount inside `root`.
+pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError> {
+    let opts = parse_options(m.options().as_deref().unwrap_or_default());
+    let typ = m.typ().as_deref().unwrap_or_default();
+    let dest = secure_join(root, m.destination()).map_err(|source| MountError::MountPoint {
+        path: m.destination().clone(),
+        source,
+    })?;
+    let is_bind = typ == "bind" || opts.flags.contains(MsFlags::MS_BIND);
+    if is_bind {
+        let src = m.source().clone().unwrap_or_default();
+        let md = std::fs::metadata(&src).map_err(|source| MountError::BindSource {
+            path: src.clone(),
+            source,
+        })?;
+        if md.is_dir() {
+            mkdir_all(&dest)?;
+        } else if !dest.exists() {
+            if let Some(parent) = dest.parent() {
+                mkdir_all(parent)?;
+            }
+            std::fs::File::create(&dest).map_err(|source| MountError::MountPoint {
+                path: dest.clone(),
+                source,
+            })?;
+        }
+        let src_text = src.to_string_lossy();
+        let bind = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+        sys.mount(Some(&src_text), &dest, None, bind, None)
+            .map_err(sys_err("bind mounting", &dest))?;
+        let rest = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !rest.is_empty() {
+            sys.mount(
+                None,
+                &dest,
+                None,
+                rest | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
+                None,
+            )
+            .map_err(sys_err("remounting", &dest))?;
+        }
+    } else {
+        if matches!(typ, "cgroup" | "cgroup2") {
+            return Err(MountError::Unsupported {
+                path: m.destination().clone(),
+                what: format!("type {typ}"),
+            });
+        }
+        mkdir_all(&dest)?;
+        let src = m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned());
+        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+        sys.mount(
+            Some(src.as_deref().unwrap_or(typ)),
+            &dest,
+            Some(typ),
+            opts.flags,
+            data,
+        )
+        .map_err(sys_err("mounting", &dest))?;
+    }
+    for prop in &opts.propagation {
+        sys.mount(None, &dest, None, *prop, None)
+            .map_err(sys_err("setting propagation of", &dest))?;
+    }
+    Ok(())
+}
+
+/// Moves `root` to `/` with `pivot_root(".", ".")` and detaches the old root.
+pub fn pivot(sys: &dyn Sys, root: &Path) -> Result<(), MountError> {
+    let dot = Path::new(".");
+    sys.chdir(root).map_err(sys_err("chdir", root))?;
+    sys.pivot_root(dot, dot)
+        .map_err(sys_err("pivot_root", root))?;
+    sys.umount(dot, MntFlags::MNT_DETACH)
+        .map_err(sys_err("unmounting old root", root))?;
+    let slash = Path::new("/");
+    sys.chdir(slash).map_err(sys_err("chdir", slash))
+}
+
+fn in_root(root: &Path, path: &str) -> PathBuf {
+    root.join(path.trim_start_matches('/'))
+}
+
+/// Hides each of `paths` (relative to `root`, which is `/` after the pivot):
+/// files get `/dev/null` bound over them, directories an empty read-only
+/// tmpfs. Missing paths are skipped.
+pub fn mask_paths(sys: &dyn Sys, root: &Path, paths: &[String]) -> Result<(), MountError> {
+    let null = in_root(root, "/dev/null");
+    let null_text = null.to_string_lossy();
+    for p in paths {
+        let full = in_root(root, p);
+        let md = match std::fs::metadata(&full) {
+            Ok(md) => md,
+            Err(_) => continue,
+        };
+        let res = if md.is_dir() {
+            sys.mount(
+                Some("tmpfs"),
+                &full,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+            )
+        } else {
+            sys.mount(Some(&null_text), &full, None, MsFlags::MS_BIND, None)
+        };
+        match res {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(sys_err("masking", &full)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Makes each of `paths` (relative to `root`) read-only, keeping the
+/// mount's other flags. Missing paths are skipped.
+pub fn readonly_paths(sys: &dyn Sys, root: &Path, paths: &[String]) -> Result<(), MountError> {
+    for p in paths {
+        let full = in_root(root, p);
+        if std::fs::symlink_metadata(&full).is_err() {
+            continue;
+        }
+        let text = full.to_string_lossy();
+        match sys.mount(
+            Some(&text),
+            &full,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        ) {
+            Ok(()) => {}
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(sys_err("bind mounting", &full)(e)),
+        }
+        remount_readonly(sys, &full)?;
+    }
+    Ok(())
+}
+
+/// Remounts the bind mount at `path` read-only, keeping its other flags.
+pub fn remount_readonly(sys: &dyn Sys, path: &Path) -> Result<(), MountError> {
+    let keep = sys
+        .mount_flags(path)
+        .map_err(sys_err("reading mount flags of", path))?;
+    sys.mount(
+        None,
+        path,
+        None,
+        keep | MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        None,
+    )
+    .map_err(sys_err("remounting read-only", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::RecordingSys;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_flags_data_and_propagation() {
+        let o = parse_options(&s(&["nosuid", "strictatime", "mode=755", "size=65536k"]));
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(o.data, "mode=755,size=65536k");
+        let o = parse_options(&s(&["rbind", "ro", "rw", "rprivate", "slave"]));
+        assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+        assert_eq!(
+            o.propagation,
+            vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC, MsFlags::MS_SLAVE]
+        );
+    }
+
+    #[test]
+    fn overlay_lists_highest_layer_first() {
+        let ov = Overlay {
+            lower: vec!["/l/0".into(), "/l/1".into()],
+            upper: "/u".into(),
+            work: "/w".into(),
+        };
+        assert_eq!(
+            overlay_mount(&ov),
+            OverlayMount::Legacy("lowerdir=/l/1:/l/0,upperdir=/u,workdir=/w".into())
+        );
+    }
+
+    #[test]
+    fn overlay_uses_fsconfig_when_too_long_or_awkward() {
+        let long = Overlay {
+            lower: (0..100)
+                .map(|i| format!("/{}/{i}", "x".repeat(60)).into())
+                .collect(),
+            upper: "/u".into(),
+            work: "/w".into(),
+        };
+        match overlay_mount(&long) {
+            OverlayMount::FsConfig(cfg) => {
+                assert_eq!(cfg.len(), 102);
+                assert_eq!(cfg[0], ("lowerdir+", format!("/{}/99", "x".repeat(60))));
+                assert_eq!(cfg[101], ("workdir", "/w".to_string()));
+            }
+            other => panic!("{other:?}"),
+        }
+        let colon = Overlay {
+            lower: vec!["/a:b".into()],
+            upper: "/u".into(),
+            work: "/w".into(),
+        };
+        assert!(matches!(overlay_mount(&colon), OverlayMount::FsConfig(_)));
+    }
+
+    #[test]
+    fn secure_join_stays_inside_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc", root.join("etc/up")).unwrap();
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert_eq!(
+            secure_join(root, Path::new("/abs/x")).unwrap(),
+            root.join("etc/x")
+        );
+        assert_eq!(
+            secure_join(root, Path::new("/etc/up")).unwrap(),
+            root.join("etc")
+        );
+        assert_eq!(
+            secure_join(root, Path::new("/../../x")).unwrap(),
+            root.join("x")
+        );
+        assert_eq!(
+            secure_join(root, Path::new("/a/./b")).unwrap(),
+            root.join("a/b")
+        );
+        assert!(secure_join(root, Path::new("/loop")).is_err());
+    }
+
+    #[test]
+    fn root_and_default_mounts_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let sys = RecordingSys::new();
+        let ov = Overlay {
+            lower: vec!["/l0".into()],
+            upper: "/u".into(),
+            work: "/w".into(),
+        };
+        mount_root(&sys, root, Some(&ov)).unwrap();
+        for m in crate::spec::default_mounts().unwrap() {
+            mount_one(&sys, root, &m).unwrap();
+        }
+        let r = root.display();
+        assert_eq!(
+            sys.calls(),
+            vec![
+                "mount - / - MS_REC|MS_PRIVATE -".to_string(),
+                format!("mount overlay {r} overlay 0 lowerdir=/l0,upperdir=/u,workdir=/w"),
+                format!("mount proc {r}/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC -"),
+                format!("mount tmpfs {r}/dev tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k"),
+                format!("mount devpts {r}/dev/pts devpts MS_NOSUID|MS_NOEXEC newinstance,ptmxmode=0666,mode=0620,gid=5"),
+                format!("mount sysfs {r}/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -"),
+                format!("mount mqueue {r}/dev/mqueue mqueue MS_NOSUID|MS_NODEV|MS_NOEXEC -"),
+                format!("mount shm {r}/dev/shm tmpfs MS_NOSUID|MS_NODEV|MS_NOEXEC mode=1777,size=67108864"),
+            ]
+        );
+        assert!(root.join("dev/shm").is_dir());
+    }
+
+    #[test]
+    fn bind_mount_creates_file_target_and_remounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let src = dir.path().join("hosts");
+        std::fs::write(&src, "x").unwrap();
+        let m = oci_spec::runtime::MountBuilder::default()
+            .destination("/etc/hosts")
+            .typ("bind")
+            .source(&src)
+            .options(s(&["rbind", "ro", "rprivate"]))
+            .build()
+            .unwrap();
+        let sys = RecordingSys::new();
+        mount_one(&sys, &root, &m).unwrap();
+        assert!(root.join("etc/hosts").is_file());
+        let d = root.join("etc/hosts");
+        assert_eq!(
+            sys.calls(),
+            vec![
+                format!("mount {} {} - MS_BIND|MS_REC -", src.display(), d.display()),
+                format!("mount - {} - MS_RDONLY|MS_REMOUNT|MS_BIND -", d.display()),
+                format!("mount - {} - MS_REC|MS_PRIVATE -", d.display()),
+            ]
+        );
+    }
+
+    #[test]
+    fn pivot_mask_and_readonly() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("proc/acpi")).unwrap();
+        std::fs::create_dir_all(root.join("proc/sys")).unwrap();
+        std::fs::write(root.join("proc/keys"), "").unwrap();
+        let sys = RecordingSys::new();
+        pivot(&sys, Path::new("/new")).unwrap();
+        mask_paths(&sys, root, &s(&["/proc/acpi", "/proc/keys", "/proc/kcore"])).unwrap();
+        readonly_paths(&sys, root, &s(&["/proc/sys", "/proc/bus"])).unwrap();
+        let r = root.display();
+        assert_eq!(
+            sys.calls(),
+            vec![
+                "chdir /new".to_string(),
+                "pivot_root . .".to_string(),
+                "umount . MNT_DETACH".to_string(),
+                "chdir /".to_string(),
+                format!("mount tmpfs {r}/proc/acpi tmpfs MS_RDONLY -"),
+                format!("mount {r}/dev/null {r}/proc/keys - MS_BIND -"),
+                format!("mount {r}/proc/sys {r}/proc/sys - MS_BIND|MS_REC -"),
+                format!("mount - {r}/proc/sys - MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND -"),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_path_and_errno() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = RecordingSys::new();
+        sys.fail_on("mount overlay", Errno::EINVAL);
+        let ov = Overlay {
+            lower: vec!["/l0".into()],
+            upper: "/u".into(),
+            work: "/w".into(),
+        };
+        let err = mount_root(&sys, dir.path(), Some(&ov)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "mounting overlay on {}: invalid argument",
+                dir.path().display()
+            )
+        );
+    }
+}

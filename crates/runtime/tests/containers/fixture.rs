@@ -1,0 +1,290 @@
+//! The test fixture: a busybox root filesystem, bundles, and running the
+//! monitor as a separate process (this same binary, re-executed).
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use berth_runtime::monitor::{MonitorConfig, MonitorEvent, Overlay};
+use berth_runtime::spec::{build_spec, to_json, SpecOptions};
+
+/// Env var that turns this binary into a monitor for the bundle it names.
+pub const MONITOR_ENV: &str = "BERTH_RT_TEST_MONITOR";
+/// Env var: make `/` rshared in a fresh mount namespace before the monitor starts.
+pub const SHARED_ROOT_ENV: &str = "BERTH_RT_TEST_SHARED_ROOT";
+/// Env var: leave a non-close-on-exec descriptor open in the monitor.
+pub const LEAK_FD_ENV: &str = "BERTH_RT_TEST_LEAK_FD";
+
+pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n\
+alice:x:1000:1000:Alice:/home/alice:/bin/sh\n";
+pub const GROUP: &str = "root:x:0:\n\
+wheel:x:10:alice\n\
+alice:x:1000:\n\
+nogroup:x:65534:\n";
+
+/// Builds a busybox root filesystem at `dir`.
+pub fn build_rootfs(dir: &Path) {
+    for d in [
+        "bin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "home/alice",
+    ] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", dir.join("bin/busybox")).unwrap();
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    assert!(list.status.success(), "busybox --list failed");
+    for applet in String::from_utf8(list.stdout).unwrap().lines() {
+        if applet != "busybox" {
+            symlink("busybox", dir.join("bin").join(applet)).unwrap();
+        }
+    }
+    std::fs::write(dir.join("etc/passwd"), PASSWD).unwrap();
+    std::fs::write(dir.join("etc/group"), GROUP).unwrap();
+    std::fs::write(dir.join("etc/which"), "base\n").unwrap();
+}
+
+/// Shared state for all tests.
+pub struct Fixture {
+    pub tmp: tempfile::TempDir,
+    /// The busybox layer, used as the lowest overlay layer.
+    pub base: PathBuf,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("berth-rt-test-")
+            .tempdir()
+            .unwrap();
+        let base = tmp.path().join("layers/base");
+        build_rootfs(&base);
+        Fixture { tmp, base }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+}
+
+/// How to run one container.
+pub struct Run {
+    pub name: &'static str,
+    pub opts: SpecOptions,
+    /// Layers below the container's upper dir (lowest first); `None` runs
+    /// without an overlay on a private copy of the busybox root.
+    pub lower: Option<Vec<PathBuf>>,
+    pub env: Vec<(&'static str, &'static str)>,
+}
+
+impl Run {
+    pub fn new(name: &'static str, fx: &Fixture, args: &[&str]) -> Self {
+        Run {
+            name,
+            opts: SpecOptions {
+                args: args.iter().map(|s| s.to_string()).collect(),
+                hostname: "berthtest".into(),
+                ..Default::default()
+            },
+            lower: Some(vec![fx.base.clone()]),
+            env: Vec::new(),
+        }
+    }
+}
+
+/// What a run produced.
+pub struct Outcome {
+    pub events: Vec<MonitorEvent>,
+    pub exit_file: MonitorEvent,
+    pub log: Vec<serde_json::Value>,
+    pub dir: PathBuf,
+    pub upper: PathBuf,
+}
+
+impl Outcome {
+    /// The concatenated `log` values of one stream.
+    pub fn stream(&self, name: &str) -> String {
+        self.log
+            .iter()
+            .filter(|e| e["stream"] == name)
+            .map(|e| e["log"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stream("stdout")
+    }
+
+    /// The exit code of a container that started and exited.
+    pub fn exit_code(&self) -> i32 {
+        match self.events.as_slice() {
+            [MonitorEvent::Started { .. }, MonitorEvent::Exited { exit_code, .. }] => *exit_code,
+            other => panic!("expected started+exited, got {other:?}"),
+        }
+    }
+
+    pub fn started_pid(&self) -> i32 {
+        match self.events.first() {
+            Some(MonitorEvent::Started { pid }) => *pid,
+            other => panic!("expected started, got {other:?}"),
+        }
+    }
+}
+
+fn mountinfo_lines_with(needle: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(String::from)
+        .collect()
+}
+
+/// Runs a container through a monitor process; `on_started` sees the
+/// container's host pid as soon as it is reported.
+pub fn run_with(fx: &Fixture, run: Run, on_started: &mut dyn FnMut(i32)) -> Outcome {
+    let dir = fx.path().join("runs").join(run.name);
+    let bundle = dir.join("bundle");
+    let upper = dir.join("upper");
+    let work = dir.join("work");
+    let rootfs = dir.join("rootfs");
+    for d in [&bundle, &upper, &work, &rootfs] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let overlay = match run.lower {
+        Some(lower) => Some(Overlay {
+            lower,
+            upper: upper.clone(),
+            work,
+        }),
+        None => {
+            build_rootfs(&rootfs);
+            None
+        }
+    };
+    let spec = build_spec(&SpecOptions {
+        rootfs: rootfs.clone(),
+        ..run.opts
+    })
+    .unwrap();
+    std::fs::write(bundle.join("config.json"), to_json(&spec).unwrap()).unwrap();
+    let cfg = MonitorConfig {
+        id: run.name.to_string(),
+        overlay,
+        log_path: dir.join("container.log"),
+        exit_path: dir.join("exit.json"),
+    };
+    std::fs::write(
+        bundle.join("monitor.json"),
+        serde_json::to_vec(&cfg).unwrap(),
+    )
+    .unwrap();
+
+    let tmp_text = fx.path().display().to_string();
+    let before = mountinfo_lines_with(&tmp_text);
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env(MONITOR_ENV, &bundle)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in &run.env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut events = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let ev: MonitorEvent =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad event line {line:?}: {e}"));
+        if let MonitorEvent::Started { pid } = ev {
+            on_started(pid);
+        }
+        events.push(ev);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "monitor exited with {status}");
+
+    // Nothing may remain: no child of ours, no container process, no mount.
+    assert_eq!(
+        nix::sys::wait::waitpid(
+            nix::unistd::Pid::from_raw(-1),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG)
+        ),
+        Err(nix::errno::Errno::ECHILD),
+        "a child process remains"
+    );
+    if let Some(MonitorEvent::Started { pid }) = events.first() {
+        assert_eq!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), None),
+            Err(nix::errno::Errno::ESRCH),
+            "container pid {pid} still exists"
+        );
+    }
+    let after = mountinfo_lines_with(&tmp_text);
+    assert_eq!(after, before, "mounts leaked into the host");
+
+    let exit_file: MonitorEvent =
+        serde_json::from_slice(&std::fs::read(&cfg.exit_path).unwrap()).unwrap();
+    assert_eq!(
+        Some(&exit_file),
+        events.last(),
+        "exit file differs from last event"
+    );
+    let log = match std::fs::read_to_string(&cfg.log_path) {
+        Ok(text) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Outcome {
+        events,
+        exit_file,
+        log,
+        dir,
+        upper,
+    }
+}
+
+pub fn run(fx: &Fixture, run: Run) -> Outcome {
+    run_with(fx, run, &mut |_| {})
+}
+
+/// The monitor side: called from `main` when [`MONITOR_ENV`] is set.
+pub fn monitor_main(bundle: &str) -> ! {
+    use nix::mount::MsFlags;
+    if std::env::var_os(SHARED_ROOT_ENV).is_some() {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .unwrap();
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let root = info
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .unwrap();
+        assert!(root.contains("shared:"), "/ is not shared: {root}");
+    }
+    if std::env::var_os(LEAK_FD_ENV).is_some() {
+        let fd = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDONLY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        std::mem::forget(fd);
+    }
+    std::process::exit(berth_runtime::monitor::run(Path::new(bundle)))
+}

@@ -1,0 +1,125 @@
+//! The Docker Engine API over HTTP: routes per resource, one error-to-status
+//! table, API version handling, and the unix socket listener.
+
+pub mod error;
+pub mod params;
+pub mod routes;
+pub mod stream;
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use berth_api::ApiVersion;
+use berth_engine::Engine;
+use tower::ServiceExt;
+
+pub use error::ApiError;
+
+/// The routes of every resource, without version handling.
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .merge(routes::system::router())
+        .merge(routes::images::router())
+        .merge(routes::containers::router())
+        .with_state(engine)
+}
+
+/// Strips a `/v1.NN` prefix, rejects versions outside what the server
+/// accepts with Docker's 400, and adds the `Api-Version` and `Server`
+/// headers to every answer.
+pub async fn handle(router: Router, mut req: Request<Body>) -> Response {
+    let path = req.uri().path().to_string();
+    let (version, rest) = ApiVersion::split_path(&path);
+    if let Some(v) = version {
+        let refused = match ApiVersion::parse(v) {
+            None => Some(format!("invalid API version: {v}")),
+            Some(parsed) if parsed < ApiVersion::MIN => Some(format!(
+                "client version {v} is too old. Minimum supported API version is {}, please upgrade your client to a newer version",
+                ApiVersion::MIN
+            )),
+            Some(parsed) if parsed > ApiVersion::CURRENT => Some(format!(
+                "client version {v} is too new. Maximum supported API version is {}",
+                ApiVersion::CURRENT
+            )),
+            Some(_) => None,
+        };
+        if let Some(message) = refused {
+            return with_headers(ApiError::new(StatusCode::BAD_REQUEST, message).into_response());
+        }
+        let new_uri = match req.uri().query() {
+            Some(q) => format!("{rest}?{q}"),
+            None => rest.to_string(),
+        };
+        match new_uri.parse() {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => return with_headers(ApiError::new(StatusCode::BAD_REQUEST, "invalid request path").into_response()),
+        }
+    }
+    let response = match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    with_headers(response)
+}
+
+fn with_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static("1.50"));
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert(
+        "Server",
+        HeaderValue::from_static(concat!("Berth/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
+    response
+}
+
+/// Serves the API on a unix socket until `shutdown` resolves. A stale socket
+/// file is replaced; the socket is made group-less root-only (0660).
+pub async fn serve_unix(
+    engine: Engine,
+    socket: &Path,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = tokio::net::UnixListener::bind(socket)?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))?;
+    let router = router(engine);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let router = router.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let router = router.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(router, req.map(Body::new)).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,199 @@
+//! `/containers/...`: create, start, wait, list, inspect, logs, delete, attach.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use berth_api::container::{ContainerInspect, ContainerSummary, CreateRequest, CreateResponse};
+use berth_engine::container::{ListOptions, WaitCondition};
+use berth_engine::logs::{LogOptions, StartAt};
+use berth_engine::Engine;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::stream::{body_from, json_line};
+
+pub fn router() -> Router<Engine> {
+    Router::new()
+        .route("/containers/create", post(create))
+        .route("/containers/json", get(list))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}", delete(remove))
+}
+
+async fn create(State(engine): State<Engine>, RawQuery(q): RawQuery, body: axum::body::Bytes) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref());
+    if body.is_empty() {
+        return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
+    }
+    let req: CreateRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    if let Some(platform) = params.get("platform").filter(|p| !p.is_empty()) {
+        if !matches!(platform, "linux" | "linux/amd64") {
+            return Err(ApiError::bad_request(format!("platform {platform} is not supported")));
+        }
+    }
+    let (id, warnings) = engine.containers.create(req, params.get("name").map(str::to_string)).await?;
+    Ok((StatusCode::CREATED, Json(CreateResponse { id, warnings })).into_response())
+}
+
+async fn start(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.containers.start(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Answers with headers at once and the body when the condition is met:
+/// clients send `wait` before `start` and block on the headers.
+async fn wait(State(engine): State<Engine>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref());
+    let condition: WaitCondition = params.get("condition").unwrap_or("").parse()?;
+    engine.containers.get(&id)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let line = match engine.containers.wait(&id, condition).await {
+            Ok(r) => json_line(&r),
+            Err(e) => json_line(&serde_json::json!({"StatusCode": -1, "Error": {"Message": e.to_string()}})),
+        };
+        let _ = tx.send(line).await;
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], body_from(rx)).into_response())
+}
+
+async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Json<Vec<ContainerSummary>>> {
+    let params = Params::parse(q.as_deref());
+    let limit: Option<i64> = params.number("limit")?;
+    let opts = ListOptions {
+        all: params.flag("all"),
+        limit: limit.filter(|l| *l > 0).map(|l| l as usize),
+        filters: params.filters()?,
+    };
+    Ok(Json(engine.containers.list(&opts)?))
+}
+
+async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Json<ContainerInspect>> {
+    Ok(Json(engine.containers.inspect(&id)?))
+}
+
+async fn remove(State(engine): State<Engine>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<StatusCode> {
+    let params = Params::parse(q.as_deref());
+    if params.flag("link") {
+        return Err(ApiError::bad_request("container links are not supported yet"));
+    }
+    engine.containers.remove(&id, params.flag("force")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn parse_time(v: Option<&str>, key: &str) -> ApiResult<Option<f64>> {
+    match v {
+        None | Some("") | Some("0") => Ok(None),
+        Some(s) => s
+            .parse::<f64>()
+            .map(Some)
+            .or_else(|_| berth_engine::time::parse(s).map(|t| Some(t.timestamp() as f64)).ok_or(()))
+            .map_err(|()| ApiError::bad_request(format!("invalid value for {key}: {s}"))),
+    }
+}
+
+fn stream_content_type(tty: bool) -> HeaderValue {
+    HeaderValue::from_static(if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    })
+}
+
+async fn logs(State(engine): State<Engine>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref());
+    let (stdout, stderr) = (params.flag("stdout"), params.flag("stderr"));
+    if !stdout && !stderr {
+        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+    }
+    let tail = match params.get("tail") {
+        None | Some("") | Some("all") => None,
+        Some(n) => Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid value for tail: {n}")))?),
+    }
+    .map(|n| n.max(0) as usize);
+    let opts = LogOptions {
+        stdout,
+        stderr,
+        follow: params.flag("follow"),
+        tail,
+        timestamps: params.flag("timestamps"),
+        since: parse_time(params.get("since"), "since")?,
+        until: parse_time(params.get("until"), "until")?,
+    };
+    let tty = engine.containers.get(&id)?.record().config.tty;
+    let rx = engine.containers.log_stream(&id, opts, StartAt::Beginning)?;
+    let mut r = body_from(rx).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, stream_content_type(tty));
+    Ok(r)
+}
+
+/// Hijacks the connection (`101 UPGRADED`) and streams the container's
+/// output from now until it exits. Old clients that do not ask for an
+/// upgrade get the same stream as a plain 200 body.
+async fn attach(State(engine): State<Engine>, Path(id): Path<String>, mut req: Request) -> ApiResult<Response> {
+    let params = Params::parse(req.uri().query());
+    if params.flag("stdin") {
+        // Output-only attach still works for clients that also ask for stdin
+        // but never send any; interactive stdin arrives with `-i`.
+        tracing::debug!("attach: stdin is not forwarded yet");
+    }
+    let c = engine.containers.get(&id)?;
+    let tty = c.record().config.tty;
+    let opts = LogOptions {
+        stdout: params.flag("stdout") || !params.flag("stderr") && !params.flag("stdout"),
+        stderr: params.flag("stderr") || !params.flag("stderr") && !params.flag("stdout"),
+        follow: true,
+        tail: None,
+        timestamps: false,
+        since: None,
+        until: None,
+    };
+    let start = if params.flag("logs") { StartAt::Beginning } else { StartAt::End };
+    let upgrade_requested = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| !v.is_empty());
+    if !params.flag("stream") && !params.flag("logs") {
+        return Err(ApiError::bad_request("attach needs stream=1 or logs=1"));
+    }
+    let mut rx = engine.containers.log_stream(&id, opts, start)?;
+    if !upgrade_requested {
+        let mut r = body_from(rx).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, stream_content_type(tty));
+        return Ok(r);
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "attach upgrade failed");
+                return;
+            }
+        };
+        let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        while let Some(chunk) = rx.recv().await {
+            if io.write_all(&chunk).await.is_err() {
+                return;
+            }
+            let _ = io.flush().await;
+        }
+        let _ = io.shutdown().await;
+    });
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, stream_content_type(tty));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    Ok(r)
+}

@@ -1,0 +1,267 @@
+//! `/images/...`: list, inspect, tag, delete, load, save, import.
+//!
+//! Image names contain slashes (`localhost:5000/a/b:1`), so everything under
+//! `/images/` is routed through one dispatcher that splits off the action.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_api::image::{DeleteItem, ImageInspect, ImageSummary, StreamMessage};
+use berth_engine::Engine;
+use berth_image::{ImageInfo, ImportOptions, Removed};
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::stream::{json_line, BodyReader, BodyWriter};
+
+pub fn router() -> Router<Engine> {
+    Router::new()
+        .route("/images/json", get(list))
+        .route("/images/load", post(load))
+        .route("/images/get", get(save_many))
+        .route("/images/create", post(create))
+        .route("/images/{*rest}", get(dispatch).post(dispatch).delete(dispatch))
+}
+
+fn created_unix(info: &ImageInfo) -> i64 {
+    info.created
+        .as_deref()
+        .and_then(berth_engine::time::parse)
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
+fn summary(info: &ImageInfo) -> ImageSummary {
+    ImageSummary {
+        id: info.id.clone(),
+        parent_id: info.parent.clone(),
+        repo_tags: info.repo_tags.clone(),
+        repo_digests: info.repo_digests.clone(),
+        created: created_unix(info),
+        size: info.size as i64,
+        shared_size: -1,
+        labels: info.labels.clone(),
+        containers: -1,
+    }
+}
+
+async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Json<Vec<ImageSummary>>> {
+    let params = Params::parse(q.as_deref());
+    let filters = params.filters()?;
+    let mut refs: Vec<String> = Vec::new();
+    let mut dangling: Option<bool> = None;
+    for (k, values) in &filters {
+        match k.as_str() {
+            "reference" => refs.extend(values.iter().cloned()),
+            "dangling" => dangling = values.first().map(|v| v == "true" || v == "1"),
+            other => return Err(ApiError::bad_request(format!("invalid filter '{other}'"))),
+        }
+    }
+    let all = engine.images.list().await?;
+    let mut out: Vec<ImageSummary> = all
+        .iter()
+        .filter(|i| dangling.is_none_or(|d| d == i.repo_tags.is_empty()))
+        .filter(|i| refs.is_empty() || i.repo_tags.iter().any(|t| refs.iter().any(|r| reference_matches(r, t))))
+        .map(summary)
+        .collect();
+    out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    Ok(Json(out))
+}
+
+/// Docker's `reference=` filter: a pattern with `*` wildcards, compared with
+/// the tag as shown (`busybox:latest`) or its repository alone.
+fn reference_matches(pattern: &str, tag: &str) -> bool {
+    let repo = tag.rsplit_once(':').map_or(tag, |(r, t)| if t.contains('/') { tag } else { r });
+    glob(pattern, tag) || glob(pattern, repo)
+}
+
+/// `path.Match`-style: `*` matches any run of characters except `/`.
+fn glob(pattern: &str, text: &str) -> bool {
+    fn m(p: &[u8], t: &[u8]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some((b'*', rest)) => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != b'/')
+                .any(|i| m(rest, &t[i..])),
+            Some((c, rest)) => t.first() == Some(c) && m(rest, &t[1..]),
+        }
+    }
+    m(pattern.as_bytes(), text.as_bytes())
+}
+
+async fn dispatch(
+    State(engine): State<Engine>,
+    method: Method,
+    Path(rest): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let params = Params::parse(q.as_deref());
+    let result = if method == Method::DELETE {
+        delete(&engine, &rest, &params).await
+    } else if let Some(name) = rest.strip_suffix("/json").filter(|_| method == Method::GET) {
+        inspect(&engine, name).await
+    } else if let Some(name) = rest.strip_suffix("/tag").filter(|_| method == Method::POST) {
+        tag(&engine, name, &params).await
+    } else if let Some(name) = rest.strip_suffix("/get").filter(|_| method == Method::GET) {
+        save(&engine, vec![name.to_string()]).await
+    } else {
+        Err(ApiError::not_found(format!("page not found: {method} /images/{rest}")))
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn inspect(engine: &Engine, name: &str) -> ApiResult<Response> {
+    let info = engine.images.resolve(name).await?;
+    let config = engine.images.config_json(&info.id).await?;
+    let field = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let comment = config
+        .get("history")
+        .and_then(Value::as_array)
+        .and_then(|h| h.last())
+        .and_then(|h| h.get("comment"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let body = ImageInspect {
+        id: info.id.clone(),
+        repo_tags: info.repo_tags.clone(),
+        repo_digests: info.repo_digests.clone(),
+        parent: info.parent.clone(),
+        comment,
+        created: info.created.clone().unwrap_or_default(),
+        docker_version: field("docker_version"),
+        author: field("author"),
+        config: config.get("config").cloned().unwrap_or(Value::Null),
+        architecture: field("architecture"),
+        os: field("os"),
+        size: info.size as i64,
+        graph_driver: json!({"Name": "overlay", "Data": null}),
+        root_fs: json!({"Type": "layers", "Layers": info.layers}),
+        metadata: json!({"LastTagTime": "0001-01-01T00:00:00Z"}),
+    };
+    Ok(Json(body).into_response())
+}
+
+async fn tag(engine: &Engine, name: &str, params: &Params) -> ApiResult<Response> {
+    let repo = params.get("repo").unwrap_or("");
+    if repo.is_empty() {
+        return Err(ApiError::bad_request("repository name must have at least one component"));
+    }
+    let target = match params.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo.to_string(),
+    };
+    engine.images.tag(name, &target).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+async fn delete(engine: &Engine, name: &str, params: &Params) -> ApiResult<Response> {
+    let force = params.flag("force");
+    let containers = engine.containers.clone();
+    let used_by = Box::new(move |id: &str| containers.user_of_image(id));
+    let removed = engine.images.remove(name, force, used_by).await?;
+    let items: Vec<DeleteItem> = removed
+        .into_iter()
+        .map(|r| match r {
+            Removed::Untagged(t) => DeleteItem::Untagged(t),
+            Removed::Deleted(d) => DeleteItem::Deleted(d),
+        })
+        .collect();
+    Ok(Json(items).into_response())
+}
+
+async fn load(State(engine): State<Engine>, body: Body) -> Response {
+    match engine.images.load(Box::new(BodyReader::new(body))).await {
+        Ok(loaded) => {
+            let mut out = Vec::new();
+            for l in loaded {
+                if l.tags.is_empty() {
+                    out.extend_from_slice(&json_line(&StreamMessage::stream(format!("Loaded image ID: {}\n", l.id))));
+                }
+                for t in l.tags {
+                    out.extend_from_slice(&json_line(&StreamMessage::stream(format!("Loaded image: {t}\n"))));
+                }
+            }
+            ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn save_many(State(engine): State<Engine>, RawQuery(q): RawQuery) -> Response {
+    let names = Params::parse(q.as_deref()).all("names");
+    save(&engine, names).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn save(engine: &Engine, names: Vec<String>) -> ApiResult<Response> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no image names given"));
+    }
+    for n in &names {
+        engine.images.resolve(n).await?;
+    }
+    let (writer, body) = BodyWriter::new();
+    let images = engine.images.clone();
+    tokio::spawn(async move {
+        if let Err(e) = images.save(names, Box::new(writer)).await {
+            tracing::warn!(error = %e, "saving images failed mid-stream");
+        }
+    });
+    Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
+}
+
+/// `POST /images/create`: `fromSrc=-` imports the body; `fromImage` (pull)
+/// arrives with the registry issue.
+async fn create(State(engine): State<Engine>, RawQuery(q): RawQuery, body: Body) -> Response {
+    let params = Params::parse(q.as_deref());
+    if let Some(image) = params.get("fromImage") {
+        let tag = params.get("tag").filter(|t| !t.is_empty());
+        let name = match tag {
+            Some(t) => format!("{image}:{t}"),
+            None => image.to_string(),
+        };
+        return ApiError::not_found(format!(
+            "pull access denied for {name}: berth cannot pull from registries yet (import or load the image instead)"
+        ))
+        .into_response();
+    }
+    match params.get("fromSrc") {
+        Some("-") => {}
+        Some(other) => {
+            return ApiError::bad_request(format!("importing from {other} is not supported yet: send the tarball in the body with fromSrc=-"))
+                .into_response()
+        }
+        None => return ApiError::bad_request("fromImage or fromSrc is required").into_response(),
+    }
+    let reference = params.get("repo").filter(|r| !r.is_empty()).map(|repo| match params.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo.to_string(),
+    });
+    let opts = ImportOptions {
+        reference,
+        changes: params.all("changes"),
+        message: params.get("message").filter(|m| !m.is_empty()).map(str::to_string),
+    };
+    match engine.images.import(Box::new(BodyReader::new(body)), opts).await {
+        Ok(info) => ([(header::CONTENT_TYPE, "application/json")], json_line(&StreamMessage::status(info.id))).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_filter() {
+        assert!(reference_matches("busybox", "busybox:latest"));
+        assert!(reference_matches("busybox:latest", "busybox:latest"));
+        assert!(reference_matches("busy*", "busybox:latest"));
+        assert!(!reference_matches("alpine", "busybox:latest"));
+        assert!(reference_matches("localhost:5000/a", "localhost:5000/a:1"));
+    }
+}

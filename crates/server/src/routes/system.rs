@@ -1,0 +1,156 @@
+//! `/_ping`, `/version`, `/info`.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use berth_api::system::{Platform, VersionComponent, VersionInfo};
+use berth_api::ApiVersion;
+use berth_engine::Engine;
+use serde_json::json;
+
+pub fn router() -> Router<Engine> {
+    Router::new()
+        .route("/_ping", get(ping).head(ping))
+        .route("/version", get(version))
+        .route("/info", get(info))
+}
+
+async fn ping() -> Response {
+    let mut r = (StatusCode::OK, "OK").into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert("Builder-Version", HeaderValue::from_static("1"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn kernel_version() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+pub fn version_info() -> VersionInfo {
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    VersionInfo {
+        platform: Platform { name: "Berth Engine".into() },
+        components: vec![VersionComponent {
+            name: "Engine".into(),
+            version: version.clone(),
+            details: json!({
+                "ApiVersion": ApiVersion::CURRENT.to_string(),
+                "MinAPIVersion": ApiVersion::MIN.to_string(),
+                "Os": "linux",
+                "Arch": "amd64",
+                "KernelVersion": kernel_version(),
+            }),
+        }],
+        version,
+        api_version: ApiVersion::CURRENT.to_string(),
+        min_api_version: ApiVersion::MIN.to_string(),
+        git_commit: option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown").into(),
+        go_version: "n/a (Rust)".into(),
+        os: "linux".into(),
+        arch: std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64"),
+        kernel_version: kernel_version(),
+        build_time: String::new(),
+    }
+}
+
+async fn version() -> Json<VersionInfo> {
+    Json(version_info())
+}
+
+fn mem_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+fn cgroup_version() -> &'static str {
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    }
+}
+
+async fn info(State(engine): State<Engine>) -> Response {
+    let (total, running, stopped) = engine.containers.counts();
+    let images = engine.images.list().await.map(|l| l.len()).unwrap_or(0);
+    let paths = &engine.config.paths;
+    Json(json!({
+        "ID": "",
+        "Containers": total,
+        "ContainersRunning": running,
+        "ContainersPaused": 0,
+        "ContainersStopped": stopped,
+        "Images": images,
+        "Driver": "overlay",
+        "DriverStatus": [["Backing Filesystem", "extfs"]],
+        "Plugins": {"Volume": [], "Network": [], "Authorization": null, "Log": ["json-file"]},
+        "MemoryLimit": false,
+        "SwapLimit": false,
+        "CpuCfsPeriod": false,
+        "CpuCfsQuota": false,
+        "CPUShares": false,
+        "CPUSet": false,
+        "PidsLimit": false,
+        "IPv4Forwarding": false,
+        "Debug": false,
+        "NFd": 0,
+        "NGoroutines": 0,
+        "SystemTime": berth_engine::time::now(),
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": cgroup_version(),
+        "NEventsListener": 0,
+        "KernelVersion": kernel_version(),
+        "OperatingSystem": os_name(),
+        "OSVersion": "",
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem_total(),
+        "DockerRootDir": paths.root.display().to_string(),
+        "Name": hostname(),
+        "Labels": [],
+        "ExperimentalBuild": false,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "Runtimes": {"berth": {"path": "berth __monitor"}},
+        "DefaultRuntime": "berth",
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
+        "LiveRestoreEnabled": false,
+        "Isolation": "",
+        "InitBinary": "",
+        "SecurityOptions": [],
+        "Warnings": null
+    }))
+    .into_response()
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Berth's build, demo and tests need (only the
+# missing ones). Needs root.
+set -euo pipefail
+pkgs=(busybox-static skopeo podman runc hyperfine nftables libseccomp-dev uidmap tar)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "error: cargo is required (https://rustup.rs)" >&2; exit 1; }
