@@ -74,7 +74,7 @@ impl ContentError {
     }
 }
 
-fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ContentError + '_ {
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ContentError + 'a {
     move |source| ContentError::Io {
         op,
         path: path.to_path_buf(),

@@ -1,10 +1,27 @@
-//! berth-image: references, digests, the content store, image configs, layers,
-//! image records and archives (`docker save`/`load`, `docker import`).
+//! berth-image: image references, digests, the content store, image configs,
+//! layers (secure unpacking, chain ids), image records, archives (`docker save` /
+//! `docker load`) and `docker import`. Synchronous: the daemon calls it from
+//! blocking tasks. The on-disk layout is documented in [`layout`].
 
-pub mod digest;
-pub mod reference;
+pub mod archive;
+pub mod changes;
 pub mod compression;
 pub mod config;
 pub mod content;
+pub mod digest;
+pub mod error;
+pub mod import;
 pub mod layer;
 pub mod layout;
+pub mod records;
+pub mod reference;
+mod remove;
+mod store;
+mod txn;
+
+pub use config::ImageConfig;
+pub use digest::Digest;
+pub use error::{Error, ErrorKind};
+pub use reference::Reference;
+pub use store::{ImageInfo, ImageStore, ImportOptions, Loaded, Removed};
+pub use txn::{LayerInput, NewImage};

@@ -28,7 +28,11 @@ impl Pos {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before[line_start..].chars().count() + 1;
-        Pos { offset, line, column }
+        Pos {
+            offset,
+            line,
+            column,
+        }
     }
 }
 

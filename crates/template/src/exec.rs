@@ -51,9 +51,21 @@ enum Flow {
 }
 
 /// Runs `nodes` with `data` as dot and `$`.
-pub(crate) fn execute<'a>(src: &'a str, nodes: &'a [Node], data: &'a Json) -> Result<String, Error> {
-    let root = if data.is_null() { Val::Missing } else { Val::Json(Cow::Borrowed(data)) };
-    let mut st = State { src, out: String::new(), vars: vec![("$".to_string(), root.clone())] };
+pub(crate) fn execute<'a>(
+    src: &'a str,
+    nodes: &'a [Node],
+    data: &'a Json,
+) -> Result<String, Error> {
+    let root = if data.is_null() {
+        Val::Missing
+    } else {
+        Val::Json(Cow::Borrowed(data))
+    };
+    let mut st = State {
+        src,
+        out: String::new(),
+        vars: vec![("$".to_string(), root.clone())],
+    };
     st.walk(&root, nodes)?;
     Ok(st.out)
 }
@@ -158,7 +170,10 @@ impl<'a> State<'a> {
             Cow::Borrowed(Json::Null) => Items::Arr(Vec::new()),
             Cow::Borrowed(Json::Array(a)) => Items::Arr(a.iter().map(Cow::Borrowed).collect()),
             Cow::Borrowed(Json::Object(m)) => {
-                let mut e: Vec<_> = m.iter().map(|(k, v)| (k.clone(), Cow::Borrowed(v))).collect();
+                let mut e: Vec<_> = m
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Cow::Borrowed(v)))
+                    .collect();
                 e.sort_by(|a, b| a.0.cmp(&b.0));
                 Items::Obj(e)
             }
@@ -170,23 +185,40 @@ impl<'a> State<'a> {
                 Items::Obj(e)
             }
             other => {
-                let n = other.as_number().and_then(gofmt::int_of).and_then(|i| i64::try_from(i).ok());
+                let n = other
+                    .as_number()
+                    .and_then(gofmt::int_of)
+                    .and_then(|i| i64::try_from(i).ok());
                 match n {
                     Some(_) if pipe.decl.len() > 1 => {
                         return Err(Error::Exec {
                             pos: self.at(pipe.pos),
-                            message: format!("can't use {} to iterate over more than one variable", gofmt::to_v(&other)),
+                            message: format!(
+                                "can't use {} to iterate over more than one variable",
+                                gofmt::to_v(&other)
+                            ),
                         });
                     }
                     Some(n) => Items::Int(n.max(0)),
-                    None => return Err(Error::RangeOver { pos: self.at(pipe.pos), value: gofmt::to_v(&other) }),
+                    None => {
+                        return Err(Error::RangeOver {
+                            pos: self.at(pipe.pos),
+                            value: gofmt::to_v(&other),
+                        })
+                    }
                 }
             }
         };
         Ok(items)
     }
 
-    fn set_range_vars(&mut self, pipe: &Pipeline, top: usize, key: Json, elem: Val<'a>) -> Result<(), Error> {
+    fn set_range_vars(
+        &mut self,
+        pipe: &Pipeline,
+        top: usize,
+        key: Json,
+        elem: Val<'a>,
+    ) -> Result<(), Error> {
         let key = Val::owned(key);
         if pipe.is_assign {
             match pipe.decl.as_slice() {
@@ -224,14 +256,20 @@ impl<'a> State<'a> {
                 slot.1 = v;
                 Ok(())
             }
-            None => Err(Error::UndefinedVariable { pos: self.at(pos), name: name.to_string() }),
+            None => Err(Error::UndefinedVariable {
+                pos: self.at(pos),
+                name: name.to_string(),
+            }),
         }
     }
 
     fn var(&self, pos: usize, name: &str) -> Result<Val<'a>, Error> {
         match self.vars.iter().rev().find(|(n, _)| n == name) {
             Some((_, v)) => Ok(v.clone()),
-            None => Err(Error::UndefinedVariable { pos: self.at(pos), name: name.to_string() }),
+            None => Err(Error::UndefinedVariable {
+                pos: self.at(pos),
+                name: name.to_string(),
+            }),
         }
     }
 
@@ -256,14 +294,25 @@ impl<'a> State<'a> {
         Ok(value)
     }
 
-    fn command(&mut self, dot: &Val<'a>, cmd: &'a Command, fin: Option<Val<'a>>) -> Result<Val<'a>, Error> {
-        let Some((first, rest)) = cmd.args.split_first() else { return Ok(Val::Missing) };
+    fn command(
+        &mut self,
+        dot: &Val<'a>,
+        cmd: &'a Command,
+        fin: Option<Val<'a>>,
+    ) -> Result<Val<'a>, Error> {
+        let Some((first, rest)) = cmd.args.split_first() else {
+            return Ok(Val::Missing);
+        };
         match &first.term {
             Term::Func(f) => self.call(dot, *f, first.pos, rest, fin),
-            Term::Nil => Err(Error::Exec { pos: self.at(first.pos), message: "nil is not a command".into() }),
-            term if !rest.is_empty() || fin.is_some() => {
-                Err(Error::NotAFunction { pos: self.at(first.pos), name: term.describe() })
-            }
+            Term::Nil => Err(Error::Exec {
+                pos: self.at(first.pos),
+                message: "nil is not a command".into(),
+            }),
+            term if !rest.is_empty() || fin.is_some() => Err(Error::NotAFunction {
+                pos: self.at(first.pos),
+                name: term.describe(),
+            }),
             _ => self.arg(dot, first),
         }
     }
@@ -302,7 +351,10 @@ impl<'a> State<'a> {
         let check = |j: &Json| -> Result<(), Error> {
             match j {
                 Json::Object(_) => Ok(()),
-                Json::Null => Err(Error::NilPointer { pos: self.at(pos), field: name.to_string() }),
+                Json::Null => Err(Error::NilPointer {
+                    pos: self.at(pos),
+                    field: name.to_string(),
+                }),
                 other => Err(Error::Field {
                     pos: self.at(pos),
                     field: name.to_string(),
@@ -312,7 +364,9 @@ impl<'a> State<'a> {
         };
         check(&j)?;
         Ok(match j {
-            Cow::Borrowed(Json::Object(m)) => m.get(name).map_or(Val::Missing, |v| Val::Json(Cow::Borrowed(v))),
+            Cow::Borrowed(Json::Object(m)) => m
+                .get(name)
+                .map_or(Val::Missing, |v| Val::Json(Cow::Borrowed(v))),
             Cow::Owned(Json::Object(mut m)) => m.remove(name).map_or(Val::Missing, Val::owned),
             _ => Val::Missing,
         })
@@ -328,7 +382,12 @@ impl<'a> State<'a> {
     ) -> Result<Val<'a>, Error> {
         let got = args.len() + usize::from(fin.is_some());
         if let Some(want) = f.arity().mismatch(got) {
-            return Err(Error::ArgCount { pos: self.at(pos), name: f.name().into(), want, got });
+            return Err(Error::ArgCount {
+                pos: self.at(pos),
+                name: f.name().into(),
+                want,
+                got,
+            });
         }
         if matches!(f, Func::And | Func::Or) {
             // Arguments are evaluated only as far as needed.
@@ -353,9 +412,17 @@ impl<'a> State<'a> {
         funcs::call(f, &vals).map(Val::owned).map_err(|e| {
             let (pos, name) = (self.at(pos), f.name().to_string());
             match e {
-                FnError::WrongType { index, expected, got } => {
-                    Error::WrongType { pos, name, index, expected: expected.into(), got: got.into() }
-                }
+                FnError::WrongType {
+                    index,
+                    expected,
+                    got,
+                } => Error::WrongType {
+                    pos,
+                    name,
+                    index,
+                    expected: expected.into(),
+                    got: got.into(),
+                },
                 FnError::Msg(message) => Error::Call { pos, name, message },
             }
         })
@@ -387,7 +454,10 @@ impl<'a> Items<'a> {
     /// The key (index or member name) and element at `i`.
     fn get(&self, i: usize) -> (Json, Val<'a>) {
         match self {
-            Items::Arr(a) => (Json::from(i), a.get(i).map_or(Val::Missing, |v| Val::Json(v.clone()))),
+            Items::Arr(a) => (
+                Json::from(i),
+                a.get(i).map_or(Val::Missing, |v| Val::Json(v.clone())),
+            ),
             Items::Obj(o) => match o.get(i) {
                 Some((k, v)) => (Json::String(k.clone()), Val::Json(v.clone())),
                 None => (Json::Null, Val::Missing),

@@ -90,17 +90,29 @@ impl Func {
     }
 
     pub(crate) fn name(self) -> &'static str {
-        FUNCS.iter().find(|(_, f)| *f == self).map_or("?", |(n, _)| n)
+        FUNCS
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
     }
 
     pub(crate) fn arity(self) -> Arity {
         match self {
-            Func::And | Func::Or | Func::Index | Func::Slice | Func::Printf | Func::Eq => Arity::AtLeast(1),
-            Func::Print | Func::Println => Arity::Any,
-            Func::Not | Func::Len | Func::Json | Func::Title | Func::Lower | Func::Upper => Arity::Exact(1),
-            Func::Ne | Func::Lt | Func::Le | Func::Gt | Func::Ge | Func::Join | Func::Split | Func::Truncate => {
-                Arity::Exact(2)
+            Func::And | Func::Or | Func::Index | Func::Slice | Func::Printf | Func::Eq => {
+                Arity::AtLeast(1)
             }
+            Func::Print | Func::Println => Arity::Any,
+            Func::Not | Func::Len | Func::Json | Func::Title | Func::Lower | Func::Upper => {
+                Arity::Exact(1)
+            }
+            Func::Ne
+            | Func::Lt
+            | Func::Le
+            | Func::Gt
+            | Func::Ge
+            | Func::Join
+            | Func::Split
+            | Func::Truncate => Arity::Exact(2),
             Func::Pad => Arity::Exact(3),
         }
     }
@@ -110,7 +122,11 @@ impl Func {
 #[derive(Debug)]
 pub(crate) enum FnError {
     /// Argument `index` (from 1) has the wrong type.
-    WrongType { index: usize, expected: &'static str, got: &'static str },
+    WrongType {
+        index: usize,
+        expected: &'static str,
+        got: &'static str,
+    },
     Msg(String),
 }
 
@@ -142,7 +158,11 @@ fn arg<'a>(args: &'a [Cow<'_, Json>], i: usize) -> &'a Json {
 fn str_arg<'a>(args: &'a [Cow<'_, Json>], i: usize) -> Result<&'a str, FnError> {
     match arg(args, i) {
         Json::String(s) => Ok(s),
-        other => Err(FnError::WrongType { index: i + 1, expected: "string", got: type_name(other) }),
+        other => Err(FnError::WrongType {
+            index: i + 1,
+            expected: "string",
+            got: type_name(other),
+        }),
     }
 }
 
@@ -160,15 +180,27 @@ fn as_int(v: &Json) -> Option<i64> {
 
 fn int_arg(args: &[Cow<'_, Json>], i: usize) -> Result<i64, FnError> {
     let v = arg(args, i);
-    as_int(v).ok_or(FnError::WrongType { index: i + 1, expected: "int", got: type_name(v) })
+    as_int(v).ok_or(FnError::WrongType {
+        index: i + 1,
+        expected: "int",
+        got: type_name(v),
+    })
 }
 
 /// Calls `f` on evaluated arguments (the arity is already checked).
 pub(crate) fn call(f: Func, args: &[Cow<'_, Json>]) -> Result<Json, FnError> {
     let refs = || args.iter().map(AsRef::as_ref).collect::<Vec<&Json>>();
     Ok(match f {
-        Func::And => args.iter().find(|a| !truth(a)).or(args.last()).map_or(Json::Null, |a| a.as_ref().clone()),
-        Func::Or => args.iter().find(|a| truth(a)).or(args.last()).map_or(Json::Null, |a| a.as_ref().clone()),
+        Func::And => args
+            .iter()
+            .find(|a| !truth(a))
+            .or(args.last())
+            .map_or(Json::Null, |a| a.as_ref().clone()),
+        Func::Or => args
+            .iter()
+            .find(|a| truth(a))
+            .or(args.last())
+            .map_or(Json::Null, |a| a.as_ref().clone()),
         Func::Not => Json::Bool(!truth(arg(args, 0))),
         Func::Len => Json::from(len(arg(args, 0))?),
         Func::Index => index(arg(args, 0), args.get(1..).unwrap_or_default())?,
@@ -189,9 +221,23 @@ pub(crate) fn call(f: Func, args: &[Cow<'_, Json>]) -> Result<Json, FnError> {
         Func::Join => Json::String(join(args)?),
         Func::Split => split(str_arg(args, 0)?, str_arg(args, 1)?),
         Func::Title => Json::String(title(str_arg(args, 0)?)),
-        Func::Lower => Json::String(str_arg(args, 0)?.chars().flat_map(char::to_lowercase).collect()),
-        Func::Upper => Json::String(str_arg(args, 0)?.chars().flat_map(char::to_uppercase).collect()),
-        Func::Pad => Json::String(pad(str_arg(args, 0)?, int_arg(args, 1)?, int_arg(args, 2)?)?),
+        Func::Lower => Json::String(
+            str_arg(args, 0)?
+                .chars()
+                .flat_map(char::to_lowercase)
+                .collect(),
+        ),
+        Func::Upper => Json::String(
+            str_arg(args, 0)?
+                .chars()
+                .flat_map(char::to_uppercase)
+                .collect(),
+        ),
+        Func::Pad => Json::String(pad(
+            str_arg(args, 0)?,
+            int_arg(args, 1)?,
+            int_arg(args, 2)?,
+        )?),
         Func::Truncate => Json::String(truncate(str_arg(args, 0)?, int_arg(args, 1)?)?),
     })
 }
@@ -209,7 +255,10 @@ fn len(v: &Json) -> Result<usize, FnError> {
 /// An index that must be below `limit`.
 fn position(i: &Json, limit: usize) -> Result<usize, FnError> {
     let Some(x) = as_int(i) else {
-        return Err(msg(format!("cannot index slice/array with type {}", type_name(i))));
+        return Err(msg(format!(
+            "cannot index slice/array with type {}",
+            type_name(i)
+        )));
     };
     match usize::try_from(x) {
         Ok(u) if u < limit => Ok(u),
@@ -234,7 +283,12 @@ fn index(item: &Json, idx: &[Cow<'_, Json>]) -> Result<Json, FnError> {
                     Some(v) => cur = v,
                     None => return Ok(Json::Null),
                 },
-                other => return Err(msg(format!("value has type {}; should be string", type_name(other)))),
+                other => {
+                    return Err(msg(format!(
+                        "value has type {}; should be string",
+                        type_name(other)
+                    )))
+                }
             },
             Json::String(s) => {
                 let k = position(i, s.len())?;
@@ -244,7 +298,12 @@ fn index(item: &Json, idx: &[Cow<'_, Json>]) -> Result<Json, FnError> {
                 return Ok(Json::from(s.as_bytes().get(k).copied().unwrap_or(0)));
             }
             Json::Null => return Ok(Json::Null),
-            other => return Err(msg(format!("can't index item of type {}", type_name(other)))),
+            other => {
+                return Err(msg(format!(
+                    "can't index item of type {}",
+                    type_name(other)
+                )))
+            }
         }
     }
     Ok(cur.clone())
@@ -259,7 +318,12 @@ fn slice(item: &Json, idx: &[Cow<'_, Json>]) -> Result<Json, FnError> {
         Json::String(s) => s.len(),
         Json::Array(a) => a.len(),
         Json::Null => return Ok(Json::Null),
-        other => return Err(msg(format!("can't slice item of type {}", type_name(other)))),
+        other => {
+            return Err(msg(format!(
+                "can't slice item of type {}",
+                type_name(other)
+            )))
+        }
     };
     let mut ix = [0, len, len];
     for (n, v) in idx.iter().enumerate() {
@@ -272,7 +336,9 @@ fn slice(item: &Json, idx: &[Cow<'_, Json>]) -> Result<Json, FnError> {
         return Err(msg(format!("invalid slice index: {} > {}", ix[1], ix[2])));
     }
     Ok(match item {
-        Json::String(s) => Json::String(String::from_utf8_lossy(&s.as_bytes()[ix[0]..ix[1]]).into_owned()),
+        Json::String(s) => {
+            Json::String(String::from_utf8_lossy(&s.as_bytes()[ix[0]..ix[1]]).into_owned())
+        }
         Json::Array(a) => Json::Array(a[ix[0]..ix[1]].to_vec()),
         _ => Json::Null,
     })
@@ -325,7 +391,9 @@ fn order(a: &Json, b: &Json) -> Result<Ordering, FnError> {
         return Err(msg("invalid type for comparison"));
     }
     match (a, b) {
-        (Json::Number(x), Json::Number(y)) => num_cmp(x, y).ok_or_else(|| msg("invalid type for comparison")),
+        (Json::Number(x), Json::Number(y)) => {
+            num_cmp(x, y).ok_or_else(|| msg("invalid type for comparison"))
+        }
         (Json::String(x), Json::String(y)) => Ok(x.cmp(y)),
         _ => Err(msg("incompatible types for comparison")),
     }
@@ -345,7 +413,11 @@ fn join(args: &[Cow<'_, Json>]) -> Result<String, FnError> {
             Ok(parts.join(sep))
         }
         Json::Null => Ok(String::new()),
-        other => Err(FnError::WrongType { index: 1, expected: "[]string", got: type_name(other) }),
+        other => Err(FnError::WrongType {
+            index: 1,
+            expected: "[]string",
+            got: type_name(other),
+        }),
     }
 }
 

@@ -24,7 +24,9 @@ pub(crate) fn type_name(v: &Json) -> &'static str {
 
 /// The value of an integral JSON number (one written without fraction or exponent).
 pub(crate) fn int_of(n: &Number) -> Option<i128> {
-    n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from))
+    n.as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from))
 }
 
 /// Object entries in Go's map printing order (sorted by key).
@@ -50,7 +52,13 @@ pub(crate) fn write_v(out: &mut String, v: &Json) {
             Some(i) => {
                 let _ = write!(out, "{i}");
             }
-            None => out.push_str(&format_g(n.as_f64().unwrap_or(0.0), None, false)),
+            None => {
+                let f = n.as_f64().unwrap_or(0.0);
+                if f.is_sign_negative() {
+                    out.push('-');
+                }
+                out.push_str(&format_g(f.abs(), None, false));
+            }
         },
         Json::String(s) => out.push_str(s),
         Json::Array(a) => {
@@ -288,7 +296,14 @@ fn pad_number(out: &mut String, spec: Spec, sign: &str, digits: &str, zero_ok: b
         out.push_str(digits);
     } else {
         let s = format!("{sign}{digits}");
-        pad(out, Spec { zero: false, ..spec }, &s);
+        pad(
+            out,
+            Spec {
+                zero: false,
+                ..spec
+            },
+            &s,
+        );
     }
 }
 
@@ -340,7 +355,11 @@ fn fmt_arg(out: &mut String, spec: Spec, verb: char, v: &Json) {
             'x' | 'X' => {
                 let mut h = String::with_capacity(s.len() * 2);
                 for b in s.bytes() {
-                    let _ = if verb == 'x' { write!(h, "{b:02x}") } else { write!(h, "{b:02X}") };
+                    let _ = if verb == 'x' {
+                        write!(h, "{b:02x}")
+                    } else {
+                        write!(h, "{b:02X}")
+                    };
                 }
                 pad(out, spec, &h);
             }
@@ -380,12 +399,18 @@ fn fmt_int(out: &mut String, spec: Spec, verb: char, i: i128, v: &Json) {
         'x' => (format!("{abs:x}"), "0x"),
         'X' => (format!("{abs:X}"), "0X"),
         'c' => {
-            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{fffd}');
             pad(out, spec, &c.to_string());
             return;
         }
         'q' => {
-            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{fffd}');
             pad(out, spec, &quote_char(c));
             return;
         }
@@ -410,8 +435,18 @@ fn fmt_int(out: &mut String, spec: Spec, verb: char, i: i128, v: &Json) {
         }
     }
     let sign = sign_of(spec, i < 0);
-    let prefix = if spec.sharp && verb != 'd' && verb != 'v' { prefix } else { "" };
-    pad_number(out, spec, &format!("{sign}{prefix}"), &digits, spec.prec.is_none());
+    let prefix = if spec.sharp && verb != 'd' && verb != 'v' {
+        prefix
+    } else {
+        ""
+    };
+    pad_number(
+        out,
+        spec,
+        &format!("{sign}{prefix}"),
+        &digits,
+        spec.prec.is_none(),
+    );
 }
 
 fn fmt_float(out: &mut String, spec: Spec, verb: char, f: f64, v: &Json) {
@@ -483,7 +518,10 @@ pub(crate) fn format_e(d: &[u8], dp: i32, prec: usize) -> String {
 /// Plain decimal with `prec` digits after the point.
 pub(crate) fn format_f(d: &[u8], dp: i32, prec: usize) -> String {
     let digit = |i: i64| -> char {
-        usize::try_from(i).ok().and_then(|i| d.get(i)).map_or('0', |&c| char::from(c))
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| d.get(i))
+            .map_or('0', |&c| char::from(c))
     };
     let mut s = String::new();
     if dp > 0 {
@@ -616,22 +654,49 @@ mod tests {
         assert_eq!(g(0.0001), "0.0001");
         assert_eq!(g(0.00001), "1e-05");
         assert_eq!(g(1e100), "1e+100");
-        assert_eq!(format_g(3.14159, Some(3), false), "3.14");
+        assert_eq!(format_g(1.23456, Some(3), false), "1.23");
         assert_eq!(format_g(100.0, Some(5), false), "100");
         assert_eq!(format_g(123456.0, Some(2), false), "1.2e+05");
     }
 
     #[test]
     fn printf_verbs() {
-        assert_eq!(pf("%s|%d|%v|%t", &[json!("a"), json!(5), json!([1, "b"]), json!(true)]), "a|5|[1 b]|true");
-        assert_eq!(pf("%-5s|%5s|%.2s", &[json!("ab"), json!("cd"), json!("xyz")]), "ab   |   cd|xy");
-        assert_eq!(pf("%05d|%+d|%x|%X|%#x", &[json!(42), json!(3), json!(255), json!(255), json!(255)]), "00042|+3|ff|FF|0xff");
+        assert_eq!(
+            pf(
+                "%s|%d|%v|%t",
+                &[json!("a"), json!(5), json!([1, "b"]), json!(true)]
+            ),
+            "a|5|[1 b]|true"
+        );
+        assert_eq!(
+            pf("%-5s|%5s|%.2s", &[json!("ab"), json!("cd"), json!("xyz")]),
+            "ab   |   cd|xy"
+        );
+        assert_eq!(
+            pf(
+                "%05d|%+d|%x|%X|%#x",
+                &[json!(42), json!(3), json!(255), json!(255), json!(255)]
+            ),
+            "00042|+3|ff|FF|0xff"
+        );
         assert_eq!(pf("%x", &[json!(-255)]), "-ff");
-        assert_eq!(pf("%.2f|%f|%8.3f|%e", &[json!(3.14159), json!(2.5), json!(-1.5), json!(1234.5678)]), "3.14|2.500000|  -1.500|1.234568e+03");
-        assert_eq!(pf("%q|%q", &[json!("a\"b\n"), json!(97)]), "\"a\\\"b\\n\"|'a'");
+        assert_eq!(
+            pf(
+                "%.2f|%f|%8.3f|%e",
+                &[json!(1.23456), json!(2.5), json!(-1.5), json!(1234.5678)]
+            ),
+            "1.23|2.500000|  -1.500|1.234568e+03"
+        );
+        assert_eq!(
+            pf("%q|%q", &[json!("a\"b\n"), json!(97)]),
+            "\"a\\\"b\\n\"|'a'"
+        );
         assert_eq!(pf("%x", &[json!("hi")]), "6869");
         assert_eq!(pf("100%%", &[]), "100%");
-        assert_eq!(pf("%T %T %T", &[json!(1), json!("s"), json!(null)]), "int string <nil>");
+        assert_eq!(
+            pf("%T %T %T", &[json!(1), json!("s"), json!(null)]),
+            "int string <nil>"
+        );
     }
 
     #[test]
@@ -641,10 +706,16 @@ mod tests {
         assert_eq!(pf("%d", &[json!(1.5)]), "%!d(float64=1.5)");
         assert_eq!(pf("%s", &[json!(null)]), "%!s(<nil>)");
         assert_eq!(pf("%s %s", &[json!("a")]), "a %!s(MISSING)");
-        assert_eq!(pf("%s", &[json!("a"), json!(1), json!("b")]), "a%!(EXTRA int=1, string=b)");
+        assert_eq!(
+            pf("%s", &[json!("a"), json!(1), json!("b")]),
+            "a%!(EXTRA int=1, string=b)"
+        );
         assert_eq!(pf("%z", &[json!(1)]), "%!z(int=1)");
         assert_eq!(pf("abc%", &[]), "abc%!(NOVERB)");
-        assert_eq!(pf("%*d|%-*d|", &[json!(4), json!(7), json!(3), json!(1)]), "   7|1  |");
+        assert_eq!(
+            pf("%*d|%-*d|", &[json!(4), json!(7), json!(3), json!(1)]),
+            "   7|1  |"
+        );
     }
 
     #[test]
@@ -660,7 +731,10 @@ mod tests {
 
     #[test]
     fn values() {
-        assert_eq!(to_v(&json!({"b": [1, 2.5, null], "a": {"x": true}})), "map[a:map[x:true] b:[1 2.5 <nil>]]");
+        assert_eq!(
+            to_v(&json!({"b": [1, 2.5, null], "a": {"x": true}})),
+            "map[a:map[x:true] b:[1 2.5 <nil>]]"
+        );
         assert_eq!(quote("é\u{1}\u{7f}"), "\"é\\x01\\x7f\"");
     }
 }

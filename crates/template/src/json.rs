@@ -71,7 +71,8 @@ fn float(out: &mut String, f: f64) {
             None => out.push_str(&s),
         }
     } else {
-        let frac = usize::try_from(i64::try_from(d.len()).unwrap_or(0) - i64::from(dp)).unwrap_or(0);
+        let frac =
+            usize::try_from(i64::try_from(d.len()).unwrap_or(0) - i64::from(dp)).unwrap_or(0);
         out.push_str(&format_f(&d, dp, frac));
     }
 }
@@ -106,7 +107,10 @@ mod tests {
 
     #[test]
     fn like_go() {
-        assert_eq!(encode(&json!({"b": 1, "a": [true, null, "x<y&z"]})), r#"{"b":1,"a":[true,null,"x<y&z"]}"#);
+        assert_eq!(
+            encode(&json!({"b": 1, "a": [true, null, "x<y&z"]})),
+            r#"{"b":1,"a":[true,null,"x<y&z"]}"#
+        );
         assert_eq!(encode(&json!(2.0)), "2");
         assert_eq!(encode(&json!(1.5)), "1.5");
         assert_eq!(encode(&json!(-0.25)), "-0.25");
@@ -114,6 +118,9 @@ mod tests {
         assert_eq!(encode(&json!(1e20)), "100000000000000000000");
         assert_eq!(encode(&json!(1.5e-7)), "1.5e-7");
         assert_eq!(encode(&json!(0.000001)), "0.000001");
-        assert_eq!(encode(&json!("a\"\\\n\u{1}\u{2028}")), r#""a\"\\\n\u0001\u2028""#);
+        assert_eq!(
+            encode(&json!("a\"\\\n\u{1}\u{2028}")),
+            r#""a\"\\\n\u0001\u2028""#
+        );
     }
 }

@@ -138,7 +138,12 @@ pub(crate) struct Token {
 
 /// Tokenizes `src`. The result always ends with [`Tok::Eof`] or [`Tok::Error`].
 pub(crate) fn lex(src: &str) -> Vec<Token> {
-    let mut lx = Lexer { src, pos: 0, toks: Vec::new(), trim_next: false };
+    let mut lx = Lexer {
+        src,
+        pos: 0,
+        toks: Vec::new(),
+        trim_next: false,
+    };
     lx.run();
     lx.toks
 }
@@ -223,7 +228,9 @@ impl Lexer<'_> {
             self.pos = end + if left_trim { 4 } else { 2 };
             if self.rest().starts_with("/*") {
                 let Some(close) = self.rest()[2..].find("*/") else {
-                    self.fail(Error::UnclosedComment { pos: Pos::locate(self.src, end) });
+                    self.fail(Error::UnclosedComment {
+                        pos: Pos::locate(self.src, end),
+                    });
                     return;
                 };
                 self.pos += 2 + close + 2;
@@ -258,7 +265,9 @@ impl Lexer<'_> {
             }
             let p = self.pos;
             let Some(c) = self.rest().chars().next() else {
-                self.fail(Error::UnclosedAction { pos: Pos::locate(self.src, start) });
+                self.fail(Error::UnclosedAction {
+                    pos: Pos::locate(self.src, start),
+                });
                 return false;
             };
             let ok = match c {
@@ -353,7 +362,10 @@ impl Lexer<'_> {
 
     /// Length in bytes of the run of letters, digits and `_` starting at `from`.
     fn alnum_run(&self, from: usize) -> usize {
-        self.src[from..].char_indices().find(|&(_, c)| !is_alnum(c)).map_or(self.src.len() - from, |(i, _)| i)
+        self.src[from..]
+            .char_indices()
+            .find(|&(_, c)| !is_alnum(c))
+            .map_or(self.src.len() - from, |(i, _)| i)
     }
 
     /// After a word, only a separator may follow.
@@ -447,7 +459,9 @@ impl Lexer<'_> {
 
     fn quoted(&mut self) -> bool {
         let p = self.pos;
-        let Some(end) = self.scan_quoted('"', "quoted string") else { return false };
+        let Some(end) = self.scan_quoted('"', "quoted string") else {
+            return false;
+        };
         let raw = &self.src[p..end];
         match unescape(&raw[1..raw.len() - 1], '"') {
             Some(s) => {
@@ -480,7 +494,9 @@ impl Lexer<'_> {
 
     fn char_constant(&mut self) -> bool {
         let p = self.pos;
-        let Some(end) = self.scan_quoted('\'', "character constant") else { return false };
+        let Some(end) = self.scan_quoted('\'', "character constant") else {
+            return false;
+        };
         let raw = &self.src[p..end];
         let value = unescape(&raw[1..raw.len() - 1], '\'').and_then(|s| {
             let mut it = s.chars();
@@ -548,12 +564,23 @@ fn unescape(body: &str, quote: char) -> Option<String> {
                 let v = e.to_digit(8)? * 64 + rest;
                 out.push(u8::try_from(v).ok()?);
             }
-            'u' => out.extend_from_slice(char::from_u32(take(4, 16)?)?.encode_utf8(&mut buf).as_bytes()),
-            'U' => out.extend_from_slice(char::from_u32(take(8, 16)?)?.encode_utf8(&mut buf).as_bytes()),
+            'u' => out.extend_from_slice(
+                char::from_u32(take(4, 16)?)?
+                    .encode_utf8(&mut buf)
+                    .as_bytes(),
+            ),
+            'U' => out.extend_from_slice(
+                char::from_u32(take(8, 16)?)?
+                    .encode_utf8(&mut buf)
+                    .as_bytes(),
+            ),
             _ => return None,
         }
     }
-    Some(String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Some(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 #[cfg(test)]
@@ -593,12 +620,24 @@ mod tests {
             ]
         );
         // `{{-3}}` is the number -3, not a trim marker.
-        assert_eq!(kinds("x {{-3}}"), vec![Tok::Text("x ".into()), Tok::Left, Tok::Num("-3".into()), Tok::Right, Tok::Eof]);
+        assert_eq!(
+            kinds("x {{-3}}"),
+            vec![
+                Tok::Text("x ".into()),
+                Tok::Left,
+                Tok::Num("-3".into()),
+                Tok::Right,
+                Tok::Eof
+            ]
+        );
     }
 
     #[test]
     fn escapes() {
-        assert_eq!(unescape(r"a\tb\x41\101\u00e9", '"').as_deref(), Some("a\tbAAé"));
+        assert_eq!(
+            unescape(r"a\tb\x41\101\u00e9", '"').as_deref(),
+            Some("a\tbAAé")
+        );
         assert_eq!(unescape(r"\q", '"'), None);
         assert_eq!(kinds("{{'a'}}")[1], Tok::CharLit(97));
     }

@@ -127,7 +127,10 @@ impl Template {
     /// Parses template source.
     pub fn parse(src: &str) -> Result<Template, Error> {
         let nodes = parse::parse(src)?;
-        Ok(Template { src: src.to_string(), nodes })
+        Ok(Template {
+            src: src.to_string(),
+            nodes,
+        })
     }
 
     /// Runs the template with `data` as dot and `$`.

@@ -87,12 +87,25 @@ impl Term {
 
 /// Parses a whole template.
 pub(crate) fn parse(src: &str) -> Result<Vec<Node>, Error> {
-    let mut p = Parser { src, toks: lex(src), idx: 0, vars: vec!["$".into()], range_depth: 0, depth: 0 };
+    let mut p = Parser {
+        src,
+        toks: lex(src),
+        idx: 0,
+        vars: vec!["$".into()],
+        range_depth: 0,
+        depth: 0,
+    };
     let (list, stop) = p.item_list()?;
     match stop {
         Stop::Eof => Ok(list),
-        Stop::End(pos) => Err(Error::UnexpectedKeyword { pos: p.at(pos), keyword: "end".into() }),
-        Stop::Else { pos, .. } => Err(Error::UnexpectedKeyword { pos: p.at(pos), keyword: "else".into() }),
+        Stop::End(pos) => Err(Error::UnexpectedKeyword {
+            pos: p.at(pos),
+            keyword: "end".into(),
+        }),
+        Stop::Else { pos, .. } => Err(Error::UnexpectedKeyword {
+            pos: p.at(pos),
+            keyword: "else".into(),
+        }),
     }
 }
 
@@ -123,19 +136,31 @@ impl Parser<'_> {
     }
 
     fn syntax(&self, offset: usize, message: impl Into<String>) -> Error {
-        Error::Syntax { pos: self.at(offset), message: message.into() }
+        Error::Syntax {
+            pos: self.at(offset),
+            message: message.into(),
+        }
     }
 
     fn unexpected(&self, t: &Token, context: &str) -> Error {
-        Error::Unexpected { pos: self.at(t.pos), found: t.tok.describe(), context: context.into() }
+        Error::Unexpected {
+            pos: self.at(t.pos),
+            found: t.tok.describe(),
+            context: context.into(),
+        }
     }
 
     fn peek(&self) -> Result<Token, Error> {
         let t = self.toks.get(self.idx).or_else(|| self.toks.last());
         match t {
-            Some(Token { tok: Tok::Error(e), .. }) => Err((**e).clone()),
+            Some(Token {
+                tok: Tok::Error(e), ..
+            }) => Err((**e).clone()),
             Some(t) => Ok(t.clone()),
-            None => Ok(Token { tok: Tok::Eof, pos: self.src.len() }),
+            None => Ok(Token {
+                tok: Tok::Eof,
+                pos: self.src.len(),
+            }),
         }
     }
 
@@ -148,7 +173,13 @@ impl Parser<'_> {
     }
 
     fn skip_spaces(&mut self) {
-        while matches!(self.toks.get(self.idx), Some(Token { tok: Tok::Space, .. })) {
+        while matches!(
+            self.toks.get(self.idx),
+            Some(Token {
+                tok: Tok::Space,
+                ..
+            })
+        ) {
             self.idx += 1;
         }
     }
@@ -220,10 +251,17 @@ impl Parser<'_> {
                         Kw::Range => nodes.push(Node::Range(self.control(Kw::Range, k.pos)?)),
                         Kw::Break | Kw::Continue => {
                             if self.range_depth == 0 {
-                                return Err(self.syntax(k.pos, format!("{{{{{}}}}} outside {{{{range}}}}", kw.name())));
+                                return Err(self.syntax(
+                                    k.pos,
+                                    format!("{{{{{}}}}} outside {{{{range}}}}", kw.name()),
+                                ));
                             }
                             self.expect_right(kw.name())?;
-                            nodes.push(if kw == Kw::Break { Node::Break } else { Node::Continue });
+                            nodes.push(if kw == Kw::Break {
+                                Node::Break
+                            } else {
+                                Node::Continue
+                            });
                         }
                         Kw::Define | Kw::Template | Kw::Block => {
                             return Err(Error::Unsupported {
@@ -251,7 +289,10 @@ impl Parser<'_> {
         if kw == Kw::Range {
             self.range_depth -= 1;
         }
-        let unclosed = |p: &Self| Error::UnclosedBlock { pos: p.at(pos), keyword: ctx.into() };
+        let unclosed = |p: &Self| Error::UnclosedBlock {
+            pos: p.at(pos),
+            keyword: ctx.into(),
+        };
         let else_list = match stop {
             Stop::End(_) => None,
             Stop::Eof => return Err(unclosed(self)),
@@ -265,17 +306,35 @@ impl Parser<'_> {
                     }
                 }
             }
-            Stop::Else { chain: Some(c), pos: p } if c == kw => {
+            Stop::Else {
+                chain: Some(c),
+                pos: p,
+            } if c == kw => {
                 let inner = self.control(c, p)?;
-                Some(vec![if c == Kw::If { Node::If(inner) } else { Node::With(inner) }])
+                Some(vec![if c == Kw::If {
+                    Node::If(inner)
+                } else {
+                    Node::With(inner)
+                }])
             }
-            Stop::Else { chain: Some(c), pos: p } => {
-                return Err(Error::Unexpected { pos: self.at(p), found: format!("<{}>", c.name()), context: "else".into() });
+            Stop::Else {
+                chain: Some(c),
+                pos: p,
+            } => {
+                return Err(Error::Unexpected {
+                    pos: self.at(p),
+                    found: format!("<{}>", c.name()),
+                    context: "else".into(),
+                });
             }
         };
         self.vars.truncate(mark);
         self.depth -= 1;
-        Ok(Branch { pipe, list, else_list })
+        Ok(Branch {
+            pipe,
+            list,
+            else_list,
+        })
     }
 
     /// Parses a pipeline through its closing `}}` (or `)` when `paren`).
@@ -308,12 +367,17 @@ impl Parser<'_> {
                     }
                     decl = vec![name.clone(), second_name];
                 }
-                Tok::Comma => return Err(self.syntax(after.pos, format!("too many declarations in {ctx}"))),
+                Tok::Comma => {
+                    return Err(self.syntax(after.pos, format!("too many declarations in {ctx}")))
+                }
                 _ => self.idx = save,
             }
             if is_assign {
                 if let Some(missing) = decl.iter().find(|d| !self.vars.contains(d)) {
-                    return Err(Error::UndefinedVariable { pos: self.at(pos), name: missing.clone() });
+                    return Err(Error::UndefinedVariable {
+                        pos: self.at(pos),
+                        name: missing.clone(),
+                    });
                 }
             }
         }
@@ -347,19 +411,30 @@ impl Parser<'_> {
             return Err(self.syntax(end, "missing command after |"));
         }
         if cmds.is_empty() {
-            return Err(Error::MissingValue { pos: self.at(pos), context: ctx.into() });
+            return Err(Error::MissingValue {
+                pos: self.at(pos),
+                context: ctx.into(),
+            });
         }
         for (i, c) in cmds.iter().enumerate().skip(1) {
             if let Some(first) = c.args.first() {
                 if matches!(first.term, Term::Dot | Term::Nil | Term::Lit(_)) {
-                    return Err(self.syntax(first.pos, format!("non executable command in pipeline stage {}", i + 1)));
+                    return Err(self.syntax(
+                        first.pos,
+                        format!("non executable command in pipeline stage {}", i + 1),
+                    ));
                 }
             }
         }
         if !is_assign {
             self.vars.extend(decl.iter().cloned());
         }
-        Ok(Pipeline { pos, decl, is_assign, cmds })
+        Ok(Pipeline {
+            pos,
+            decl,
+            is_assign,
+            cmds,
+        })
     }
 
     /// Parses one command; the bool is true when it ended at a `|`.
@@ -391,9 +466,15 @@ impl Parser<'_> {
 
     /// A term followed by any `.Field` chain written right after it.
     fn operand(&mut self) -> Result<Option<Arg>, Error> {
-        let Some(arg) = self.term()? else { return Ok(None) };
+        let Some(arg) = self.term()? else {
+            return Ok(None);
+        };
         let mut fields = Vec::new();
-        while let Some(Token { tok: Tok::Field(name), .. }) = self.toks.get(self.idx) {
+        while let Some(Token {
+            tok: Tok::Field(name),
+            ..
+        }) = self.toks.get(self.idx)
+        {
             fields.push(name.clone());
             self.idx += 1;
         }
@@ -414,12 +495,25 @@ impl Parser<'_> {
                 Term::Pipe(p, f)
             }
             Term::Func(func) => {
-                let call = Command { args: vec![Arg { pos: arg.pos, term: Term::Func(func) }] };
-                let pipe = Pipeline { pos: arg.pos, decl: Vec::new(), is_assign: false, cmds: vec![call] };
+                let call = Command {
+                    args: vec![Arg {
+                        pos: arg.pos,
+                        term: Term::Func(func),
+                    }],
+                };
+                let pipe = Pipeline {
+                    pos: arg.pos,
+                    decl: Vec::new(),
+                    is_assign: false,
+                    cmds: vec![call],
+                };
                 Term::Pipe(Box::new(pipe), fields)
             }
             other => {
-                return Err(self.syntax(arg.pos, format!("unexpected . after term {:?}", other.describe())));
+                return Err(self.syntax(
+                    arg.pos,
+                    format!("unexpected . after term {:?}", other.describe()),
+                ));
             }
         };
         Ok(Some(Arg { pos: arg.pos, term }))
@@ -431,7 +525,12 @@ impl Parser<'_> {
         let term = match t.tok {
             Tok::Ident(name) => match Func::lookup(&name) {
                 Some(f) => Term::Func(f),
-                None => return Err(Error::UndefinedFunction { pos: self.at(t.pos), name }),
+                None => {
+                    return Err(Error::UndefinedFunction {
+                        pos: self.at(t.pos),
+                        name,
+                    })
+                }
             },
             Tok::Dot => Term::Dot,
             Tok::Nil => Term::Nil,
@@ -439,17 +538,25 @@ impl Parser<'_> {
             Tok::Field(n) => Term::Field(vec![n]),
             Tok::Var(n) => {
                 if !self.vars.contains(&n) {
-                    return Err(Error::UndefinedVariable { pos: self.at(t.pos), name: n });
+                    return Err(Error::UndefinedVariable {
+                        pos: self.at(t.pos),
+                        name: n,
+                    });
                 }
                 Term::Var(n, Vec::new())
             }
             Tok::Num(text) => {
                 if text.ends_with('i') {
-                    return Err(Error::Unsupported { pos: self.at(t.pos), feature: "complex number".into() });
+                    return Err(Error::Unsupported {
+                        pos: self.at(t.pos),
+                        feature: "complex number".into(),
+                    });
                 }
                 match parse_number(&text) {
                     Some(n) => Term::Lit(Json::Number(n)),
-                    None => return Err(self.syntax(t.pos, format!("illegal number syntax: {text:?}"))),
+                    None => {
+                        return Err(self.syntax(t.pos, format!("illegal number syntax: {text:?}")))
+                    }
                 }
             }
             Tok::CharLit(c) => Term::Lit(Json::from(c)),
@@ -544,7 +651,10 @@ mod tests {
         assert_eq!(parse_number("1.5"), Number::from_f64(1.5));
         assert_eq!(parse_number("1e3"), Number::from_f64(1000.0));
         assert_eq!(parse_number(".5"), Number::from_f64(0.5));
-        assert_eq!(parse_number("18446744073709551615"), Some(Number::from(u64::MAX)));
+        assert_eq!(
+            parse_number("18446744073709551615"),
+            Some(Number::from(u64::MAX))
+        );
         assert_eq!(parse_number("-"), None);
         assert_eq!(parse_number("0x"), None);
     }

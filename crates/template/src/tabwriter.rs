@@ -107,7 +107,14 @@ impl TabWriter {
 
     /// Lays out `lines[from..to]`, whose columns left of `widths.len()`
     /// already have their widths.
-    fn format_block(&self, lines: &[Line<'_>], from: usize, to: usize, widths: &mut Vec<usize>, out: &mut String) {
+    fn format_block(
+        &self,
+        lines: &[Line<'_>],
+        from: usize,
+        to: usize,
+        widths: &mut Vec<usize>,
+        out: &mut String,
+    ) {
         let column = widths.len();
         let in_column = |l: &Line<'_>| l.cells.len() > column + 1;
         let mut written = from;
@@ -174,7 +181,10 @@ impl TabWriter {
             let n = cell_width.saturating_sub(text_width);
             out.extend(std::iter::repeat_n('\t', n.div_ceil(self.tab_width)));
         } else {
-            out.extend(std::iter::repeat_n(self.pad_char, cell_width.saturating_sub(text_width)));
+            out.extend(std::iter::repeat_n(
+                self.pad_char,
+                cell_width.saturating_sub(text_width),
+            ));
         }
     }
 }
@@ -182,7 +192,11 @@ impl TabWriter {
 /// Splits text into cells and lines, in sections separated by `\f`.
 fn split_lines(text: &str) -> Vec<Vec<Line<'_>>> {
     fn cell(s: &str, htab: bool) -> Cell<'_> {
-        Cell { text: s, width: s.chars().count(), htab }
+        Cell {
+            text: s,
+            width: s.chars().count(),
+            htab,
+        }
     }
     let mut sections = Vec::new();
     let mut lines = Vec::new();
@@ -197,7 +211,10 @@ fn split_lines(text: &str) -> Vec<Vec<Line<'_>>> {
             '\n' | '\u{c}' => {
                 cells.push(cell(&text[start..i], false));
                 start = i + 1;
-                lines.push(Line { cells: std::mem::take(&mut cells), newline: true });
+                lines.push(Line {
+                    cells: std::mem::take(&mut cells),
+                    newline: true,
+                });
                 if c == '\u{c}' {
                     sections.push(std::mem::take(&mut lines));
                 }
@@ -209,7 +226,10 @@ fn split_lines(text: &str) -> Vec<Vec<Line<'_>>> {
         cells.push(cell(&text[start..], false));
     }
     if !cells.is_empty() {
-        lines.push(Line { cells, newline: false });
+        lines.push(Line {
+            cells,
+            newline: false,
+        });
     }
     if !lines.is_empty() {
         sections.push(lines);
@@ -234,13 +254,18 @@ mod tests {
         // tabwriter.Writer.Init(w, 5, 0, 1, ' ', tabwriter.AlignRight)
         let tw = TabWriter::new(5, 0, 1, ' ').with_align_right(true);
         let got = tw.format("a\tb\tc\td\t.\n123\t12345\t1234567\t123456789\t.\n");
-        assert_eq!(got, "    a     b       c         d.\n  123 12345 1234567 123456789.\n");
+        assert_eq!(
+            got,
+            "    a     b       c         d.\n  123 12345 1234567 123456789.\n"
+        );
     }
 
     #[test]
     fn go_doc_example_elastic() {
         // tabwriter.NewWriter(w, 0, 0, 1, '.', tabwriter.AlignRight|tabwriter.Debug)
-        let tw = TabWriter::new(0, 0, 1, '.').with_align_right(true).with_debug(true);
+        let tw = TabWriter::new(0, 0, 1, '.')
+            .with_align_right(true)
+            .with_debug(true);
         let got = tw.format("a\tb\tc\naa\tbb\tcc\naaa\t\naaaa\tdddd\teeee\n");
         assert_eq!(got, "....a|..b|c\n...aa|.bb|cc\n..aaa|\n.aaaa|.dddd|eeee\n");
     }

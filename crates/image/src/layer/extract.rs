@@ -169,11 +169,12 @@ fn proc_path(dir: &OwnedFd, name: &OsStr) -> OsString {
 
 fn read_meta<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta, LayerError> {
     let h = e.header();
-    let mut uid = h.uid().map_err(LayerError::Tar)?;
-    let mut gid = h.gid().map_err(LayerError::Tar)?;
-    let mode = h.mode().map_err(LayerError::Tar)? & 0o7777;
+    let old = h.as_old();
+    let mut uid = lenient(h.uid(), &old.uid)?;
+    let mut gid = lenient(h.gid(), &old.gid)?;
+    let mode = lenient(h.mode().map(u64::from), &old.mode)? as u32 & 0o7777;
     let mut mtime = Timespec {
-        tv_sec: h.mtime().map_err(LayerError::Tar)? as i64,
+        tv_sec: lenient(h.mtime(), &old.mtime)? as i64,
         tv_nsec: 0,
     };
     let mut xattrs = Vec::new();
@@ -210,6 +211,15 @@ fn read_meta<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta, LayerError> {
         mtime,
         xattrs,
     })
+}
+
+/// Empty numeric fields (all NUL or spaces) read as 0, as Go's archive/tar does.
+fn lenient(v: io::Result<u64>, raw: &[u8]) -> Result<u64, LayerError> {
+    match v {
+        Ok(n) => Ok(n),
+        Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
+        Err(e) => Err(LayerError::Tar(e)),
+    }
 }
 
 fn parse_num(v: &[u8]) -> Option<u64> {
@@ -264,7 +274,7 @@ impl Unpacker<'_> {
         let Some((name, parent)) = comps.split_last() else {
             // The root itself ("./"): only directory metadata applies.
             if kind == EntryType::Directory {
-                let fd = rfs::dup(&self.root).map_err(apply)?;
+                let fd = rustix::io::dup(&self.root).map_err(apply)?;
                 self.set_fd_meta(&fd, &meta).map_err(apply)?;
                 self.dirs.push((Vec::new(), meta.mtime));
             }
@@ -345,8 +355,20 @@ impl Unpacker<'_> {
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let h = e.header();
-                let major = h.device_major().map_err(LayerError::Tar)?.unwrap_or(0);
-                let minor = h.device_minor().map_err(LayerError::Tar)?.unwrap_or(0);
+                let (major, minor) = match h.as_ustar() {
+                    Some(u) => (
+                        lenient(h.device_major().map(|d| d.unwrap_or(0).into()), &u.dev_major)?,
+                        lenient(h.device_minor().map(|d| d.unwrap_or(0).into()), &u.dev_minor)?,
+                    ),
+                    None => match h.as_gnu() {
+                        Some(g) => (
+                            lenient(h.device_major().map(|d| d.unwrap_or(0).into()), &g.dev_major)?,
+                            lenient(h.device_minor().map(|d| d.unwrap_or(0).into()), &g.dev_minor)?,
+                        ),
+                        None => (0, 0),
+                    },
+                };
+                let (major, minor) = (major as u32, minor as u32);
                 let ft = match kind {
                     EntryType::Char => FileType::CharacterDevice,
                     EntryType::Block => FileType::BlockDevice,
@@ -378,7 +400,7 @@ impl Unpacker<'_> {
             Err(Errno::NOENT) => {}
             other => return other,
         }
-        let mut cur = rfs::dup(&self.root)?;
+        let mut cur = rustix::io::dup(&self.root)?;
         for i in 0..comps.len() {
             cur = match open_in_root(&self.root, &comps[..=i]) {
                 Ok(fd) => fd,
@@ -479,14 +501,29 @@ impl Unpacker<'_> {
     }
 
     /// Directory times last, so creating their contents does not change them.
+    /// Directories replaced by later entries are skipped.
     fn finish_dirs(&mut self) -> Result<(), LayerError> {
         for (comps, t) in self.dirs.iter().rev() {
             let apply = |source: Errno| LayerError::Apply {
                 path: join(comps).to_string_lossy().into_owned(),
                 source: source.into(),
             };
-            let fd = open_in_root(&self.root, comps).map_err(apply)?;
-            rfs::futimens(&fd, &times(*t)).map_err(apply)?;
+            let fd = match comps.split_last() {
+                None => rustix::io::dup(&self.root),
+                Some((name, parent)) => open_in_root(&self.root, parent).and_then(|p| {
+                    rfs::openat(
+                        &p,
+                        name.as_os_str(),
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                }),
+            };
+            match fd {
+                Ok(fd) => rfs::futimens(&fd, &times(*t)).map_err(apply)?,
+                Err(Errno::NOTDIR | Errno::NOENT | Errno::LOOP) => {}
+                Err(e) => return Err(apply(e)),
+            }
         }
         Ok(())
     }

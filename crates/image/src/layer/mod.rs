@@ -107,7 +107,7 @@ impl LayerError {
     }
 }
 
-fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> LayerError + '_ {
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LayerError + 'a {
     move |source| LayerError::Io {
         op,
         path: path.to_path_buf(),
@@ -327,7 +327,7 @@ impl PreparedLayer {
         }
         match std::fs::rename(self.tmp.path(), &self.dest) {
             Ok(()) => {
-                self.tmp.keep();
+                let _renamed = self.tmp.keep();
                 out.layer_dir = Some(self.dest);
             }
             Err(e) if self.dest.join(crate::layout::LAYER_META).is_file() => {
