@@ -28,8 +28,24 @@ pub enum ChangeError {
 }
 
 const ALL_INSTRUCTIONS: &[&str] = &[
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
-    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
 ];
 
 /// Applies `changes` (each one or more Dockerfile lines) to `cfg`, in order.
@@ -86,7 +102,10 @@ fn env_map(cfg: &ContainerConfig) -> BTreeMap<String, String> {
     cfg.env
         .iter()
         .flatten()
-        .filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|e| {
+            e.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 
@@ -99,7 +118,12 @@ fn need_args(instr: &str, rest: &str) -> Result<(), ChangeError> {
     Ok(())
 }
 
-fn apply_one(cfg: &mut ContainerConfig, instr: &str, rest: &str, cmd_set: &mut bool) -> Result<(), ChangeError> {
+fn apply_one(
+    cfg: &mut ContainerConfig,
+    instr: &str,
+    rest: &str,
+    cmd_set: &mut bool,
+) -> Result<(), ChangeError> {
     let env = env_map(cfg);
     match instr {
         "CMD" => {
@@ -117,7 +141,10 @@ fn apply_one(cfg: &mut ContainerConfig, instr: &str, rest: &str, cmd_set: &mut b
             for (k, v) in key_values(instr, rest, &env)? {
                 let list = cfg.env.get_or_insert_with(Vec::new);
                 let entry = format!("{k}={v}");
-                match list.iter_mut().find(|e| e.split_once('=').map(|p| p.0) == Some(&k)) {
+                match list
+                    .iter_mut()
+                    .find(|e| e.split_once('=').map(|p| p.0) == Some(&k))
+                {
                     Some(slot) => *slot = entry,
                     None => list.push(entry),
                 }
@@ -223,16 +250,25 @@ fn json_array(rest: &str) -> Option<Vec<String>> {
 }
 
 /// `k=v k2="v 2"`, or the legacy single `k value with spaces`.
-fn key_values(instr: &str, rest: &str, env: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, ChangeError> {
+fn key_values(
+    instr: &str,
+    rest: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, ChangeError> {
     let words = split_words(rest);
     let Some(first) = words.first() else {
-        return Err(ChangeError::Invalid(format!("{instr} requires at least one argument")));
+        return Err(ChangeError::Invalid(format!(
+            "{instr} requires at least one argument"
+        )));
     };
     if !first.contains('=') {
         let (k, v) = rest
             .split_once(char::is_whitespace)
             .ok_or_else(|| ChangeError::Invalid(format!("{instr} must have two arguments")))?;
-        return Ok(vec![(process_word(k, env)?, process_word(v.trim_start(), env)?)]);
+        return Ok(vec![(
+            process_word(k, env)?,
+            process_word(v.trim_start(), env)?,
+        )]);
     }
     let mut out = Vec::new();
     for w in words {
@@ -242,7 +278,9 @@ fn key_values(instr: &str, rest: &str, env: &BTreeMap<String, String>) -> Result
             ))
         })?;
         if k.is_empty() {
-            return Err(ChangeError::Invalid(format!("{instr} names can not be blank")));
+            return Err(ChangeError::Invalid(format!(
+                "{instr} names can not be blank"
+            )));
         }
         out.push((process_word(k, env)?, process_word(v, env)?));
     }
@@ -319,7 +357,9 @@ pub(crate) fn process_word(s: &str, env: &BTreeMap<String, String>) -> Result<St
         i += 1;
     }
     if quote.is_some() {
-        return Err(ChangeError::Invalid(format!("unexpected end of statement while looking for matching quote: {s}")));
+        return Err(ChangeError::Invalid(format!(
+            "unexpected end of statement while looking for matching quote: {s}"
+        )));
     }
     Ok(out)
 }
@@ -340,10 +380,18 @@ fn expand(rest: &[char], env: &BTreeMap<String, String>) -> Result<(String, usiz
         let value = match op {
             "" => val.cloned().unwrap_or_default(),
             o if o.starts_with(":-") => {
-                if set_nonempty { val.cloned().unwrap_or_default() } else { process_word(&o[2..], env)? }
+                if set_nonempty {
+                    val.cloned().unwrap_or_default()
+                } else {
+                    process_word(&o[2..], env)?
+                }
             }
             o if o.starts_with(":+") => {
-                if set_nonempty { process_word(&o[2..], env)? } else { String::new() }
+                if set_nonempty {
+                    process_word(&o[2..], env)?
+                } else {
+                    String::new()
+                }
             }
             o if o.starts_with('-') => match val {
                 Some(v) => v.clone(),
@@ -353,7 +401,11 @@ fn expand(rest: &[char], env: &BTreeMap<String, String>) -> Result<(String, usiz
                 Some(_) => process_word(&o[1..], env)?,
                 None => String::new(),
             },
-            _ => return Err(ChangeError::Invalid(format!("bad substitution: ${{{inner}}}"))),
+            _ => {
+                return Err(ChangeError::Invalid(format!(
+                    "bad substitution: ${{{inner}}}"
+                )))
+            }
         };
         return Ok((value, end + 1));
     }
@@ -406,7 +458,10 @@ fn valid_signal(s: &str) -> bool {
         return (1..=64).contains(&n);
     }
     let name = s.strip_prefix("SIG").unwrap_or(s);
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'+' || b == b'-')
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'+' || b == b'-')
 }
 
 fn healthcheck(rest: &str) -> Result<Healthcheck, ChangeError> {
@@ -423,9 +478,10 @@ fn healthcheck(rest: &str) -> Result<Healthcheck, ChangeError> {
             "start-period" => hc.start_period = Some(duration_ns(value)?),
             "start-interval" => hc.start_interval = Some(duration_ns(value)?),
             "retries" => {
-                hc.retries = Some(value.parse().map_err(|_| {
-                    ChangeError::Invalid(format!("invalid retries value: {value}"))
-                })?)
+                hc.retries =
+                    Some(value.parse().map_err(|_| {
+                        ChangeError::Invalid(format!("invalid retries value: {value}"))
+                    })?)
             }
             _ => return Err(ChangeError::Invalid(format!("unknown flag: {name}"))),
         }
@@ -462,7 +518,9 @@ fn duration_ns(s: &str) -> Result<i64, ChangeError> {
             .ok_or_else(bad)?;
         let num: f64 = rest[..n].parse().map_err(|_| bad())?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..u] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,

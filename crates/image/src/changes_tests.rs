@@ -16,7 +16,10 @@ fn cmd_and_entrypoint_forms() {
     let c = apply(&[r#"CMD ["/bin/sh", "-c", "echo hi"]"#]).unwrap();
     assert_eq!(c.cmd.unwrap(), strs(&["/bin/sh", "-c", "echo hi"]));
     let c = apply(&["CMD echo $HOME && true"]).unwrap();
-    assert_eq!(c.cmd.unwrap(), strs(&["/bin/sh", "-c", "echo $HOME && true"]));
+    assert_eq!(
+        c.cmd.unwrap(),
+        strs(&["/bin/sh", "-c", "echo $HOME && true"])
+    );
     let c = apply(&["cmd [not json"]).unwrap();
     assert_eq!(c.cmd.unwrap(), strs(&["/bin/sh", "-c", "[not json"]));
     let c = apply(&["CMD [\"a\"]", "ENTRYPOINT [\"/e\"]"]).unwrap();
@@ -73,13 +76,19 @@ fn expose_volume_stopsignal_onbuild_healthcheck() {
     ])
     .unwrap();
     let ports: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
-    assert_eq!(ports, strs(&["53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp"]));
+    assert_eq!(
+        ports,
+        strs(&["53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp"])
+    );
     let vols: Vec<_> = c.volumes.unwrap().into_keys().collect();
     assert_eq!(vols, strs(&["/cache", "/data", "/logs", "/tmp/x"]));
     assert_eq!(c.stop_signal.unwrap(), "SIGQUIT");
     assert_eq!(c.on_build.unwrap(), strs(&["RUN echo hi"]));
     let hc = c.healthcheck.unwrap();
-    assert_eq!(hc.test.unwrap(), strs(&["CMD-SHELL", "curl -f http://localhost/"]));
+    assert_eq!(
+        hc.test.unwrap(),
+        strs(&["CMD-SHELL", "curl -f http://localhost/"])
+    );
     assert_eq!(hc.interval, Some(30_000_000_000));
     assert_eq!(hc.timeout, Some(90_000_000_000));
     assert_eq!(hc.retries, Some(3));
@@ -116,7 +125,10 @@ fn errors() {
 
 #[test]
 fn words_and_durations() {
-    assert_eq!(split_words(r#"a "b c" d\ e 'f g'"#), strs(&["a", "\"b c\"", "d\\ e", "'f g'"]));
+    assert_eq!(
+        split_words(r#"a "b c" d\ e 'f g'"#),
+        strs(&["a", "\"b c\"", "d\\ e", "'f g'"])
+    );
     let env = BTreeMap::from([("X".to_string(), "1".to_string())]);
     assert_eq!(process_word(r#"'$X'"#, &env).unwrap(), "$X");
     assert_eq!(process_word(r#""$X""#, &env).unwrap(), "1");

@@ -1,7 +1,9 @@
 //! Compression detection by magic bytes (gzip, zstd, plain) and transparent
 //! decompression of tar streams.
 
-use std::io::{self, Cursor, Read};
+use std::io::{self, BufReader, Cursor, Read};
+
+const BUF_SIZE: usize = 256 * 1024;
 
 /// How a stream is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,11 +60,18 @@ pub fn decompress<'a, R: Read + 'a>(mut r: R) -> io::Result<(Compression, Box<dy
         }
     }
     let c = Compression::detect(&prefix[..n])?;
-    let whole = Cursor::new(prefix[..n].to_vec()).chain(r);
+    // One buffer for everything above: tar reads headers 512 bytes at a time.
+    let whole = BufReader::with_capacity(BUF_SIZE, Cursor::new(prefix[..n].to_vec()).chain(r));
     let out: Box<dyn Read + 'a> = match c {
         Compression::None => Box::new(whole),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(whole)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(whole)?),
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            BUF_SIZE,
+            flate2::bufread::MultiGzDecoder::new(whole),
+        )),
+        Compression::Zstd => Box::new(BufReader::with_capacity(
+            BUF_SIZE,
+            zstd::stream::read::Decoder::with_buffer(whole)?,
+        )),
     };
     Ok((c, out))
 }
@@ -104,7 +113,7 @@ mod tests {
 
     #[test]
     fn refuses_xz_and_flags_truncated_gzip() {
-        assert!(decompress(&XZ[..]).is_err());
+        assert!(decompress(XZ).is_err());
         assert!(decompress(&b"BZh91AY"[..]).is_err());
         let enc = roundtrip(Compression::Gzip, &b"x".repeat(10000));
         let (_, mut r) = decompress(&enc[..enc.len() / 2]).unwrap();

@@ -39,7 +39,11 @@ pub struct ImageConfig {
     #[serde(default, deserialize_with = "nullable")]
     pub rootfs: RootFs,
     /// How each layer was made.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub history: Vec<History>,
     /// Every other field (Docker's `container`, `container_config`, `docker_version`,
     /// `comment`, ...), kept as is.
@@ -227,7 +231,10 @@ mod tests {
         assert_eq!(cc.env.as_deref(), Some(&["PATH=/bin".to_string()][..]));
         assert_eq!(cc.on_build.as_ref().unwrap()[0], "RUN x");
         assert_eq!(cc.shell.as_ref().unwrap()[0], "/bin/bash");
-        assert_eq!(cc.healthcheck.as_ref().unwrap().interval, Some(1_000_000_000));
+        assert_eq!(
+            cc.healthcheck.as_ref().unwrap().interval,
+            Some(1_000_000_000)
+        );
         assert_eq!(cc.entrypoint, None);
         assert_eq!(cc.extra["Hostname"], "");
         assert_eq!(c.extra["docker_version"], "20.10");

@@ -4,7 +4,7 @@
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{is_local_failure, ErrorKind};
-use crate::layout::TMP_PREFIX;
+use crate::layout::{Layout, TMP_PREFIX};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -85,18 +85,22 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Con
 /// The blob directory.
 #[derive(Debug, Clone)]
 pub struct ContentStore {
+    layout: Layout,
     dir: PathBuf,
 }
 
 impl ContentStore {
-    /// A store over `dir` (`<root>/blobs/sha256`), which must exist.
-    pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
+    /// The store of `layout` (its `blobs/sha256/` must exist).
+    pub fn new(layout: Layout) -> Self {
+        Self {
+            dir: layout.blobs_dir(),
+            layout,
+        }
     }
 
     /// Where the blob lives (whether or not it exists).
     pub fn path(&self, d: &Digest) -> PathBuf {
-        self.dir.join(d.hex())
+        self.layout.blob(d)
     }
 
     /// True if the blob exists.
@@ -135,7 +139,9 @@ impl ContentStore {
     /// Removes the blob; a missing blob is not an error.
     pub fn remove(&self, d: &Digest) -> Result<(), ContentError> {
         match std::fs::remove_file(self.path(d)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("remove", &self.path(d))(e)),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(io_err("remove", &self.path(d))(e))
+            }
             _ => Ok(()),
         }
     }
@@ -162,12 +168,16 @@ impl ContentStore {
         Ok(BlobWriter {
             tmp,
             hasher: Hasher::new(),
-            dir: self.dir.clone(),
+            layout: self.layout.clone(),
         })
     }
 
     /// Writes `bytes` as a blob, checking `expected` if given.
-    pub fn put_bytes(&self, bytes: &[u8], expected: Option<&Digest>) -> Result<Digest, ContentError> {
+    pub fn put_bytes(
+        &self,
+        bytes: &[u8],
+        expected: Option<&Digest>,
+    ) -> Result<Digest, ContentError> {
         let mut w = self.writer()?;
         w.write_all(bytes).map_err(io_err("write", &self.dir))?;
         let pending = w.finish("blob", expected, Some(bytes.len() as u64))?;
@@ -197,7 +207,7 @@ impl ContentStore {
 pub struct BlobWriter {
     tmp: NamedTempFile,
     hasher: Hasher,
-    dir: PathBuf,
+    layout: Layout,
 }
 
 impl BlobWriter {
@@ -217,7 +227,8 @@ impl BlobWriter {
                     })
                 }
             };
-            self.write_all(&buf[..n]).map_err(io_err("write", &self.dir))?;
+            self.write_all(&buf[..n])
+                .map_err(io_err("write", self.tmp.path()))?;
             total += n as u64;
         }
     }
@@ -229,7 +240,7 @@ impl BlobWriter {
         expected: Option<&Digest>,
         size: Option<u64>,
     ) -> Result<PendingBlob, ContentError> {
-        self.tmp.flush().map_err(io_err("write", &self.dir))?;
+        self.tmp.flush().map_err(io_err("write", self.tmp.path()))?;
         let len = self.hasher.len();
         let digest = self.hasher.finish();
         if let Some(want) = size {
@@ -253,10 +264,10 @@ impl BlobWriter {
         self.tmp
             .as_file()
             .sync_data()
-            .map_err(io_err("sync", &self.dir))?;
+            .map_err(io_err("sync", self.tmp.path()))?;
         Ok(PendingBlob {
             src: BlobSource::Temp(self.tmp.into_temp_path()),
-            dest: self.dir.join(digest.hex()),
+            dest: self.layout.blob(&digest),
             digest,
             size: len,
         })
@@ -338,7 +349,9 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, ContentStore) {
         let t = tempfile::tempdir().unwrap();
-        let s = ContentStore::new(t.path().to_path_buf());
+        let layout = Layout::new(t.path());
+        layout.create().unwrap();
+        let s = ContentStore::new(layout);
         (t, s)
     }
 
@@ -365,6 +378,11 @@ mod tests {
             .put_reader(&mut &b"abc"[..], "layer", None, Some(4))
             .unwrap_err();
         assert!(matches!(err, ContentError::SizeMismatch { .. }));
-        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(t.path().join("blobs/sha256"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 }

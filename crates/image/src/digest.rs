@@ -41,7 +41,9 @@ pub fn is_full_hex(s: &str) -> bool {
 
 /// True if `s` is non-empty and made only of lowercase hex characters.
 pub fn is_lower_hex(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl Digest {

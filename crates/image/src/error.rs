@@ -54,11 +54,16 @@ pub enum Error {
         image: String,
     },
     /// Removing an image other images name as parent.
-    #[error("conflict: unable to delete {image} (cannot be forced) - image has dependent child images")]
+    #[error(
+        "conflict: unable to delete {image} (cannot be forced) - image has dependent child images"
+    )]
     HasChildren {
         /// Short image id.
         image: String,
     },
+    /// A new image's parts do not fit together.
+    #[error("invalid image: {0}")]
+    InvalidImage(String),
     /// A stored or supplied image config is not valid JSON of the right shape.
     #[error("invalid image config: {0}")]
     Config(#[source] serde_json::Error),
@@ -93,7 +98,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::NoSuchImage(_) => ErrorKind::NotFound,
-            Error::Reference(_) | Error::Config(_) | Error::Change(_) => {
+            Error::Reference(_) | Error::Config(_) | Error::Change(_) | Error::InvalidImage(_) => {
                 ErrorKind::InvalidArgument
             }
             Error::MultipleRepositories { .. }

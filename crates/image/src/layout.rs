@@ -91,6 +91,12 @@ impl Layout {
         self.layer_dir(chain_id).join(LAYER_META)
     }
 
+    /// `layers/.tmp-rm-<chain hex>`: where a layer goes to be deleted.
+    pub fn layer_trash(&self, chain_id: &Digest) -> PathBuf {
+        self.layers_dir()
+            .join(format!("{TMP_PREFIX}rm-{}", chain_id.hex()))
+    }
+
     /// `images/`
     pub fn images_dir(&self) -> PathBuf {
         self.root.join("images")

@@ -55,7 +55,9 @@ impl Repositories {
                     (Ok(r), Ok(id)) => {
                         out.set(r, id);
                     }
-                    _ => tracing::warn!("skipping bad reference {r:?} -> {id:?} in repositories.json"),
+                    _ => tracing::warn!(
+                        "skipping bad reference {r:?} -> {id:?} in repositories.json"
+                    ),
                 }
             }
         }
@@ -81,9 +83,7 @@ impl Repositories {
 
     /// Points `r` at `id`; returns the image it pointed to before.
     pub fn set(&mut self, r: Reference, id: Digest) -> Option<Digest> {
-        self.refs
-            .insert(r.to_string(), (r, id))
-            .map(|(_, old)| old)
+        self.refs.insert(r.to_string(), (r, id)).map(|(_, old)| old)
     }
 
     /// Removes `r`; returns the image it pointed to.
@@ -136,13 +136,22 @@ mod tests {
         let mut r = Repositories::default();
         r.set(Reference::parse_docker("busybox").unwrap(), a.clone());
         r.set(Reference::parse_docker("busybox:1").unwrap(), a.clone());
-        r.set(Reference::parse_docker("localhost:5000/x/y:2").unwrap(), b.clone());
+        r.set(
+            Reference::parse_docker("localhost:5000/x/y:2").unwrap(),
+            b.clone(),
+        );
         let dig = format!("busybox@{b}");
         r.set(Reference::parse_docker(&dig).unwrap(), a.clone());
         let json: serde_json::Value = serde_json::from_slice(&r.to_json()).unwrap();
-        assert_eq!(json["Repositories"]["busybox"]["busybox:latest"], a.to_string());
+        assert_eq!(
+            json["Repositories"]["busybox"]["busybox:latest"],
+            a.to_string()
+        );
         assert_eq!(json["Repositories"]["busybox"][&dig], a.to_string());
-        assert_eq!(json["Repositories"]["localhost:5000/x/y"]["localhost:5000/x/y:2"], b.to_string());
+        assert_eq!(
+            json["Repositories"]["localhost:5000/x/y"]["localhost:5000/x/y:2"],
+            b.to_string()
+        );
         let back = Repositories::from_json(&r.to_json()).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.refs_of(&a).len(), 3);

@@ -5,29 +5,73 @@ const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b
 /// (input, full normalised string, familiar string)
 const GOOD: &[(&str, &str, &str)] = &[
     ("busybox", "docker.io/library/busybox", "busybox"),
-    ("busybox:latest", "docker.io/library/busybox:latest", "busybox:latest"),
-    ("busybox:1.36.1-musl", "docker.io/library/busybox:1.36.1-musl", "busybox:1.36.1-musl"),
+    (
+        "busybox:latest",
+        "docker.io/library/busybox:latest",
+        "busybox:latest",
+    ),
+    (
+        "busybox:1.36.1-musl",
+        "docker.io/library/busybox:1.36.1-musl",
+        "busybox:1.36.1-musl",
+    ),
     ("library/busybox", "docker.io/library/busybox", "busybox"),
     ("docker.io/busybox", "docker.io/library/busybox", "busybox"),
-    ("index.docker.io/busybox", "docker.io/library/busybox", "busybox"),
-    ("docker.io/library/busybox:1", "docker.io/library/busybox:1", "busybox:1"),
+    (
+        "index.docker.io/busybox",
+        "docker.io/library/busybox",
+        "busybox",
+    ),
+    (
+        "docker.io/library/busybox:1",
+        "docker.io/library/busybox:1",
+        "busybox:1",
+    ),
     ("user/app", "docker.io/user/app", "user/app"),
     ("user/app:v2", "docker.io/user/app:v2", "user/app:v2"),
-    ("docker.io/library/a/b", "docker.io/library/a/b", "library/a/b"),
+    (
+        "docker.io/library/a/b",
+        "docker.io/library/a/b",
+        "library/a/b",
+    ),
     ("a/b/c", "docker.io/a/b/c", "a/b/c"),
     ("localhost/x", "localhost/x", "localhost/x"),
     ("localhost/x:1", "localhost/x:1", "localhost/x:1"),
     ("localhost:5000/a", "localhost:5000/a", "localhost:5000/a"),
-    ("localhost:5000/a:1", "localhost:5000/a:1", "localhost:5000/a:1"),
-    ("host:5000/a/b:tag", "host:5000/a/b:tag", "host:5000/a/b:tag"),
+    (
+        "localhost:5000/a:1",
+        "localhost:5000/a:1",
+        "localhost:5000/a:1",
+    ),
+    (
+        "host:5000/a/b:tag",
+        "host:5000/a/b:tag",
+        "host:5000/a/b:tag",
+    ),
     ("example.com/a", "example.com/a", "example.com/a"),
-    ("registry.example.com:443/team/app:2.0", "registry.example.com:443/team/app:2.0", "registry.example.com:443/team/app:2.0"),
+    (
+        "registry.example.com:443/team/app:2.0",
+        "registry.example.com:443/team/app:2.0",
+        "registry.example.com:443/team/app:2.0",
+    ),
     ("127.0.0.1:5000/x", "127.0.0.1:5000/x", "127.0.0.1:5000/x"),
     ("[::1]:5000/x:t", "[::1]:5000/x:t", "[::1]:5000/x:t"),
     ("Foo/bar", "Foo/bar", "Foo/bar"),
-    ("a_b.c__d-e---f", "docker.io/library/a_b.c__d-e---f", "a_b.c__d-e---f"),
-    ("busybox:_tag", "docker.io/library/busybox:_tag", "busybox:_tag"),
-    ("busybox:Tag.With-Caps", "docker.io/library/busybox:Tag.With-Caps", "busybox:Tag.With-Caps"),
+    (
+        "a_b.c__d-e---f",
+        "docker.io/library/a_b.c__d-e---f",
+        "a_b.c__d-e---f",
+    ),
+    (
+        "busybox:_tag",
+        "docker.io/library/busybox:_tag",
+        "busybox:_tag",
+    ),
+    (
+        "busybox:Tag.With-Caps",
+        "docker.io/library/busybox:Tag.With-Caps",
+        "busybox:Tag.With-Caps",
+    ),
 ];
 
 #[test]
@@ -61,7 +105,9 @@ fn digests_and_tags() {
     assert_eq!(r.familiar(), "busybox:latest");
     let r = Reference::parse_docker(&format!("busybox:1@{D}")).unwrap();
     assert_eq!(r.familiar(), format!("busybox@{D}"));
-    assert!(Reference::parse_normalized("busybox").unwrap().is_name_only());
+    assert!(Reference::parse_normalized("busybox")
+        .unwrap()
+        .is_name_only());
 
     let r = Reference::parse_docker("busybox").unwrap();
     assert_eq!(r.name(), "docker.io/library/busybox");
@@ -77,9 +123,15 @@ fn long_tag_limit() {
     let ok = format!("busybox:{}", "a".repeat(128));
     assert!(Reference::parse_normalized(&ok).is_ok());
     let bad = format!("busybox:{}", "a".repeat(129));
-    assert_eq!(Reference::parse_normalized(&bad), Err(ReferenceError::Format));
+    assert_eq!(
+        Reference::parse_normalized(&bad),
+        Err(ReferenceError::Format)
+    );
     let long = format!("a/{}", "b".repeat(300));
-    assert_eq!(Reference::parse_normalized(&long), Err(ReferenceError::TooLong));
+    assert_eq!(
+        Reference::parse_normalized(&long),
+        Err(ReferenceError::TooLong)
+    );
 }
 
 #[test]
@@ -126,7 +178,14 @@ fn helper_grammars() {
     for bad in ["", "A", "a.", ".a", "a.-b", "a._b", "a___b", "a/b"] {
         assert!(!is_path_component(bad), "{bad}");
     }
-    for ok in ["localhost", "a.b", "a-b.c:5000", "[::1]", "[fe80::1]:80", "A.com"] {
+    for ok in [
+        "localhost",
+        "a.b",
+        "a-b.c:5000",
+        "[::1]",
+        "[fe80::1]:80",
+        "A.com",
+    ] {
         assert!(is_domain(ok), "{ok}");
     }
     for bad in ["", "-a", "a-", "a:", "a:x", "[::1", "[zz]", "a..b"] {

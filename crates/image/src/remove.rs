@@ -35,11 +35,19 @@ impl ImageStore {
         force: bool,
         used_by: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Vec<Removed>, Error> {
+        // Ask about containers without holding our locks: the caller may take its own.
+        let first = resolve_in(&self.lock(), name)?.0;
+        let used = used_by(&first.to_string());
         let _gc = self.gc_exclusive();
         let mut idx = self.lock();
         let (id, by) = resolve_in(&idx, name)?;
+        if id != first {
+            // The name moved to another image meanwhile: start over.
+            drop(idx);
+            drop(_gc);
+            return self.remove(name, force, used_by);
+        }
         let short = id.short().to_string();
-        let used = used_by(&id.to_string());
         let mut repos = idx.repos.clone();
         let refs = repos.refs_of(&id);
         let has_children = idx.images.values().any(|r| r.parent.as_ref() == Some(&id));
@@ -59,9 +67,14 @@ impl ImageStore {
                 if r.digest().is_none() {
                     // Digest references of the same repository go with its last tag.
                     let rest = repos.refs_of(&id);
-                    let tag_left = rest.iter().any(|x| x.digest().is_none() && x.name() == r.name());
+                    let tag_left = rest
+                        .iter()
+                        .any(|x| x.digest().is_none() && x.name() == r.name());
                     if !tag_left {
-                        for x in rest.iter().filter(|x| x.digest().is_some() && x.name() == r.name()) {
+                        for x in rest
+                            .iter()
+                            .filter(|x| x.digest().is_some() && x.name() == r.name())
+                        {
                             repos.remove(x);
                             out.push(Removed::Untagged(x.familiar()));
                         }
@@ -127,8 +140,11 @@ impl ImageStore {
             .flat_map(|r| chain_ids(&r.diff_ids))
             .collect();
         let used_diffs = used_diff_ids(idx.images.values());
-        let used_manifests: HashSet<&Digest> =
-            idx.images.values().filter_map(|r| r.manifest.as_ref()).collect();
+        let used_manifests: HashSet<&Digest> = idx
+            .images
+            .values()
+            .filter_map(|r| r.manifest.as_ref())
+            .collect();
 
         if let Err(e) = self.content.remove(id) {
             errors.push(Error::from(e));

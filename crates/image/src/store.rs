@@ -111,12 +111,17 @@ impl ImageStore {
         let tmp = layout.tmp_dir();
         std::fs::remove_dir_all(&tmp).ctx(|| format!("clean {}", tmp.display()))?;
         std::fs::create_dir(&tmp).ctx(|| format!("create {}", tmp.display()))?;
-        for d in [layout.blobs_dir(), layout.layers_dir(), layout.images_dir(), layout.root().to_path_buf()] {
+        for d in [
+            layout.blobs_dir(),
+            layout.layers_dir(),
+            layout.images_dir(),
+            layout.root().to_path_buf(),
+        ] {
             clean_tmp_entries(&d).ctx(|| format!("clean {}", d.display()))?;
         }
         let index = load_index(&layout)?;
         Ok(Self {
-            content: ContentStore::new(layout.blobs_dir()),
+            content: ContentStore::new(layout.clone()),
             layers: LayerStore::new(layout.clone()),
             layout,
             index: Mutex::new(index),

@@ -70,7 +70,12 @@ impl<'s> Txn<'s> {
     }
 
     /// Stages a blob (config, manifest), verifying `expected` if given.
-    pub(crate) fn blob(&mut self, bytes: &[u8], what: &str, expected: Option<&Digest>) -> Result<Digest, ContentError> {
+    pub(crate) fn blob(
+        &mut self,
+        bytes: &[u8],
+        what: &str,
+        expected: Option<&Digest>,
+    ) -> Result<Digest, ContentError> {
         let actual = Digest::of_bytes(bytes);
         if let Some(want) = expected {
             if *want != actual {
@@ -89,7 +94,8 @@ impl<'s> Txn<'s> {
             what: what.to_string(),
             source,
         })?;
-        self.blobs.push(w.finish(what, Some(&actual), Some(bytes.len() as u64))?);
+        self.blobs
+            .push(w.finish(what, Some(&actual), Some(bytes.len() as u64))?);
         Ok(actual)
     }
 
@@ -106,10 +112,13 @@ impl<'s> Txn<'s> {
         expected_diff_id: Option<&Digest>,
         keep: KeepTar,
     ) -> Result<Digest, LayerError> {
-        let p = self
-            .store
-            .layers
-            .prepare(parent, input, expected_diff_id, keep, &self.store.content)?;
+        let p = self.store.layers.prepare(
+            parent,
+            input,
+            expected_diff_id,
+            keep,
+            &self.store.content,
+        )?;
         let rec = p.record().clone();
         if !self.pending.contains_key(&rec.chain_id) {
             self.pending.insert(rec.chain_id.clone(), rec.size);
@@ -238,7 +247,7 @@ impl ImageStore {
         };
         let config = ImageConfig::parse(&new.config).map_err(Error::Config)?;
         if config.diff_ids().len() != new.layers.len() {
-            return Err(Error::Corrupt(format!(
+            return Err(Error::InvalidImage(format!(
                 "config has {} diff ids but {} layers were given",
                 config.diff_ids().len(),
                 new.layers.len()

@@ -59,7 +59,8 @@ fn digest_from_path(path: &str) -> Option<Digest> {
     if let Some(hex) = name.strip_prefix("blobs/sha256/") {
         return Digest::from_hex(hex).ok();
     }
-    name.strip_suffix(".json").and_then(|h| Digest::from_hex(h).ok())
+    name.strip_suffix(".json")
+        .and_then(|h| Digest::from_hex(h).ok())
 }
 
 fn json<T: serde::de::DeserializeOwned>(bytes: &[u8], file: &str) -> Result<T, ArchiveError> {
@@ -144,8 +145,13 @@ fn load_one(txn: &mut Txn<'_>, staged: &Staged, plan: Plan) -> Result<(), Error>
                 what: layer.path.clone(),
                 source,
             };
-            txn.layer(parent.as_ref(), &mut hr, Some(diff_id), KeepTar::AdoptIfPlain(staged_path))
-                .map_err(layer_err)?;
+            txn.layer(
+                parent.as_ref(),
+                &mut hr,
+                Some(diff_id),
+                KeepTar::AdoptIfPlain(staged_path),
+            )
+            .map_err(layer_err)?;
             hr.drain().map_err(ArchiveError::Read)?;
             let (digest, size, _) = hr.finish();
             check_size(&layer.path, layer.size, size)?;
@@ -183,11 +189,14 @@ fn check_size(path: &str, want: Option<u64>, got: u64) -> Result<(), ArchiveErro
 }
 
 fn docker_plans(staged: &Staged) -> Result<Vec<Plan>, ArchiveError> {
-    let entries: Vec<DockerManifestEntry> = json(&staged.read_small("manifest.json")?, "manifest.json")?;
+    let entries: Vec<DockerManifestEntry> =
+        json(&staged.read_small("manifest.json")?, "manifest.json")?;
     let mut out = Vec::new();
     for e in entries {
         if e.config.is_empty() {
-            return Err(ArchiveError::Invalid("manifest.json: entry without Config".into()));
+            return Err(ArchiveError::Invalid(
+                "manifest.json: entry without Config".into(),
+            ));
         }
         let mut tags = Vec::new();
         for t in &e.repo_tags {
@@ -226,7 +235,10 @@ fn oci_plans(staged: &Staged) -> Result<Vec<Plan>, ArchiveError> {
         let bytes = read_verified(staged, &blob)?;
         let m: Manifest = json(&bytes, &blob.path)?;
         if m.media_type.as_deref().is_some_and(is_index) {
-            return Err(ArchiveError::Invalid(format!("{}: nested index too deep", blob.path)));
+            return Err(ArchiveError::Invalid(format!(
+                "{}: nested index too deep",
+                blob.path
+            )));
         }
         let layers = m
             .layers
@@ -304,7 +316,12 @@ mod tests {
     #[test]
     fn digests_from_paths() {
         let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        assert_eq!(digest_from_path(&format!("blobs/sha256/{hex}")).unwrap().hex(), hex);
+        assert_eq!(
+            digest_from_path(&format!("blobs/sha256/{hex}"))
+                .unwrap()
+                .hex(),
+            hex
+        );
         assert_eq!(digest_from_path(&format!("{hex}.json")).unwrap().hex(), hex);
         assert!(digest_from_path("abc/layer.tar").is_none());
         assert!(digest_from_path(&format!("{hex}.tar")).is_none());
@@ -321,8 +338,14 @@ mod tests {
             ANNOTATION_CONTAINERD_NAME.to_string(),
             "docker.io/library/busybox:latest".to_string(),
         );
-        assert_eq!(tags_from_annotations(&a).unwrap()[0].familiar(), "busybox:latest");
-        a.insert(ANNOTATION_CONTAINERD_NAME.to_string(), "Bad Name".to_string());
+        assert_eq!(
+            tags_from_annotations(&a).unwrap()[0].familiar(),
+            "busybox:latest"
+        );
+        a.insert(
+            ANNOTATION_CONTAINERD_NAME.to_string(),
+            "Bad Name".to_string(),
+        );
         assert!(tags_from_annotations(&a).is_err());
     }
 }

@@ -105,10 +105,10 @@ impl ImageStore {
                     t.tag().unwrap_or_default().to_string(),
                 );
                 index.manifests.push(d);
-                repositories
-                    .entry(t.familiar_name())
-                    .or_default()
-                    .insert(t.tag().unwrap_or_default().to_string(), id.hex().to_string());
+                repositories.entry(t.familiar_name()).or_default().insert(
+                    t.tag().unwrap_or_default().to_string(),
+                    id.hex().to_string(),
+                );
             }
             docker.push(DockerManifestEntry {
                 config: blob_path(id),
@@ -119,9 +119,15 @@ impl ImageStore {
 
         let files: [(&str, Vec<u8>); 4] = [
             ("index.json", serde_json::to_vec(&index).unwrap_or_default()),
-            ("manifest.json", serde_json::to_vec(&docker).unwrap_or_default()),
+            (
+                "manifest.json",
+                serde_json::to_vec(&docker).unwrap_or_default(),
+            ),
             ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
-            ("repositories", serde_json::to_vec(&repositories).unwrap_or_default()),
+            (
+                "repositories",
+                serde_json::to_vec(&repositories).unwrap_or_default(),
+            ),
         ];
         for (name, bytes) in files {
             append_file(&mut b, name, bytes.len() as u64, &bytes[..]).ctx(ctx)?;
@@ -193,7 +199,12 @@ fn append_dir<W: Write>(b: &mut tar::Builder<W>, path: &str) -> std::io::Result<
     b.append_data(&mut h, path, std::io::empty())
 }
 
-fn append_file<W: Write, R: Read>(b: &mut tar::Builder<W>, path: &str, size: u64, r: R) -> std::io::Result<()> {
+fn append_file<W: Write, R: Read>(
+    b: &mut tar::Builder<W>,
+    path: &str,
+    size: u64,
+    r: R,
+) -> std::io::Result<()> {
     let mut h = header(tar::EntryType::Regular, 0o644, size);
     b.append_data(&mut h, path, r)
 }

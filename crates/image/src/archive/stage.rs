@@ -82,7 +82,10 @@ impl Staged {
                 }
                 EntryType::Symlink | EntryType::Link => {
                     let is_sym = e.header().entry_type() == EntryType::Symlink;
-                    let target = e.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
+                    let target = e
+                        .link_name_bytes()
+                        .map(|t| t.into_owned())
+                        .unwrap_or_default();
                     let joined = if is_sym && target.first() != Some(&b'/') {
                         let parent = comps[..comps.len().saturating_sub(1)].to_vec();
                         let mut j = norm(&parent).into_bytes();

@@ -51,7 +51,11 @@ pub struct UnpackStats {
 
 /// Unpacks the (uncompressed) tar stream `r` into `dest`, an existing directory.
 /// Reads the tar up to its end-of-archive marker; the caller drains anything after.
-pub fn unpack(r: &mut dyn Read, dest: &Path, opts: &UnpackOptions) -> Result<UnpackStats, LayerError> {
+pub fn unpack(
+    r: &mut dyn Read,
+    dest: &Path,
+    opts: &UnpackOptions,
+) -> Result<UnpackStats, LayerError> {
     let root = rfs::open(
         dest,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -245,6 +249,22 @@ fn parse_pax_time(v: &[u8]) -> Option<Timespec> {
     Some(Timespec { tv_sec, tv_nsec })
 }
 
+/// Device major and minor; empty fields read as 0.
+fn device_numbers(h: &tar::Header) -> Result<(u32, u32), LayerError> {
+    let (raw_major, raw_minor) = match (h.as_ustar(), h.as_gnu()) {
+        (Some(u), _) => (u.dev_major, u.dev_minor),
+        (None, Some(g)) => (g.dev_major, g.dev_minor),
+        (None, None) => return Ok((0, 0)),
+    };
+    let major = lenient(h.device_major().map(|d| d.unwrap_or(0).into()), &raw_major)?;
+    let minor = lenient(h.device_minor().map(|d| d.unwrap_or(0).into()), &raw_minor)?;
+    let fit = |n: u64| {
+        u32::try_from(n)
+            .map_err(|_| LayerError::Tar(io::Error::other("device number out of range")))
+    };
+    Ok((fit(major)?, fit(minor)?))
+}
+
 fn display<R: Read>(e: &tar::Entry<'_, R>) -> String {
     String::from_utf8_lossy(&e.path_bytes()).into_owned()
 }
@@ -263,9 +283,8 @@ impl Unpacker<'_> {
             return Ok(());
         }
         let path = display(e);
-        let comps = clean_path(&e.path_bytes()).ok_or_else(|| LayerError::Breakout {
-            path: path.clone(),
-        })?;
+        let comps = clean_path(&e.path_bytes())
+            .ok_or_else(|| LayerError::Breakout { path: path.clone() })?;
         let meta = read_meta(e)?;
         let apply = |source: Errno| LayerError::Apply {
             path: path.clone(),
@@ -284,6 +303,23 @@ impl Unpacker<'_> {
         if self.opts.overlay_whiteouts && name_str.starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(parent, name, &meta).map_err(apply);
         }
+        if !matches!(
+            kind,
+            EntryType::Regular
+                | EntryType::Continuous
+                | EntryType::GNUSparse
+                | EntryType::Directory
+                | EntryType::Symlink
+                | EntryType::Link
+                | EntryType::Char
+                | EntryType::Block
+                | EntryType::Fifo
+        ) {
+            return Err(LayerError::Entry {
+                path,
+                reason: format!("unsupported tar entry type {:?}", kind.as_byte() as char),
+            });
+        }
         let dir = self.ensure_dir(parent).map_err(apply)?;
         let is_dir = kind == EntryType::Directory;
         // An existing directory stays when the new entry is a directory too.
@@ -293,7 +329,11 @@ impl Unpacker<'_> {
                 let fd = rfs::openat(
                     &dir,
                     name.as_os_str(),
-                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(apply)?;
@@ -330,7 +370,8 @@ impl Unpacker<'_> {
                     path: path.clone(),
                     reason: "symlink without target".into(),
                 })?;
-                rfs::symlinkat(OsStr::from_bytes(&target), &dir, name.as_os_str()).map_err(apply)?;
+                rfs::symlinkat(OsStr::from_bytes(&target), &dir, name.as_os_str())
+                    .map_err(apply)?;
                 self.set_at_meta(&dir, name, &meta, false).map_err(apply)?;
             }
             EntryType::Link => {
@@ -345,30 +386,23 @@ impl Unpacker<'_> {
                         path: path.clone(),
                         target: target.clone(),
                     })?;
-                let (tname, tparent) = tcomps.split_last().ok_or_else(|| LayerError::LinkOutside {
-                    path: path.clone(),
-                    target: target.clone(),
-                })?;
+                let (tname, tparent) =
+                    tcomps.split_last().ok_or_else(|| LayerError::LinkOutside {
+                        path: path.clone(),
+                        target: target.clone(),
+                    })?;
                 let tdir = open_in_root(&self.root, tparent).map_err(apply)?;
-                rfs::linkat(&tdir, tname.as_os_str(), &dir, name.as_os_str(), AtFlags::empty())
-                    .map_err(apply)?;
+                rfs::linkat(
+                    &tdir,
+                    tname.as_os_str(),
+                    &dir,
+                    name.as_os_str(),
+                    AtFlags::empty(),
+                )
+                .map_err(apply)?;
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                let h = e.header();
-                let (major, minor) = match h.as_ustar() {
-                    Some(u) => (
-                        lenient(h.device_major().map(|d| d.unwrap_or(0).into()), &u.dev_major)?,
-                        lenient(h.device_minor().map(|d| d.unwrap_or(0).into()), &u.dev_minor)?,
-                    ),
-                    None => match h.as_gnu() {
-                        Some(g) => (
-                            lenient(h.device_major().map(|d| d.unwrap_or(0).into()), &g.dev_major)?,
-                            lenient(h.device_minor().map(|d| d.unwrap_or(0).into()), &g.dev_minor)?,
-                        ),
-                        None => (0, 0),
-                    },
-                };
-                let (major, minor) = (major as u32, minor as u32);
+                let (major, minor) = device_numbers(e.header())?;
                 let ft = match kind {
                     EntryType::Char => FileType::CharacterDevice,
                     EntryType::Block => FileType::BlockDevice,
@@ -384,12 +418,7 @@ impl Unpacker<'_> {
                 .map_err(apply)?;
                 self.set_at_meta(&dir, name, &meta, true).map_err(apply)?;
             }
-            other => {
-                return Err(LayerError::Entry {
-                    path,
-                    reason: format!("unsupported tar entry type {:?}", other.as_byte() as char),
-                })
-            }
+            _ => {}
         }
         Ok(())
     }
@@ -474,7 +503,12 @@ impl Unpacker<'_> {
         // chmod after chown: chown clears setuid/setgid.
         rfs::fchmod(fd, Mode::from_raw_mode(m.mode))?;
         for (k, v) in &m.xattrs {
-            tolerate_xattr(rfs::fsetxattr(fd.as_fd(), k.as_os_str(), v, XattrFlags::empty()))?;
+            tolerate_xattr(rfs::fsetxattr(
+                fd.as_fd(),
+                k.as_os_str(),
+                v,
+                XattrFlags::empty(),
+            ))?;
         }
         Ok(())
     }
@@ -494,7 +528,12 @@ impl Unpacker<'_> {
         if !m.xattrs.is_empty() {
             let p = proc_path(dir, name);
             for (k, v) in &m.xattrs {
-                tolerate_xattr(rfs::lsetxattr(p.as_os_str(), k.as_os_str(), v, XattrFlags::empty()))?;
+                tolerate_xattr(rfs::lsetxattr(
+                    p.as_os_str(),
+                    k.as_os_str(),
+                    v,
+                    XattrFlags::empty(),
+                ))?;
             }
         }
         rfs::utimensat(dir, name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW)
@@ -541,7 +580,11 @@ fn tolerate_xattr(r: Result<(), Errno>) -> Result<(), Errno> {
 }
 
 /// Copies entry data to a file, separating read (input) errors from write errors.
-fn copy_data<R: Read>(e: &mut tar::Entry<'_, R>, f: &mut File, path: &str) -> Result<u64, LayerError> {
+fn copy_data<R: Read>(
+    e: &mut tar::Entry<'_, R>,
+    f: &mut File,
+    path: &str,
+) -> Result<u64, LayerError> {
     let mut buf = vec![0u8; 128 * 1024];
     let mut total = 0u64;
     loop {

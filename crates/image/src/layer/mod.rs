@@ -95,8 +95,15 @@ impl LayerError {
                 // Conflicts inside the archive itself: a file where a directory is
                 // needed, a hardlink to a missing file or a directory, and so on.
                 Some(
-                    libc::ENOTDIR | libc::EEXIST | libc::ENOENT | libc::ELOOP | libc::EPERM
-                    | libc::EISDIR | libc::ENOTEMPTY | libc::EINVAL | libc::ENAMETOOLONG,
+                    libc::ENOTDIR
+                    | libc::EEXIST
+                    | libc::ENOENT
+                    | libc::ELOOP
+                    | libc::EPERM
+                    | libc::EISDIR
+                    | libc::ENOTEMPTY
+                    | libc::EINVAL
+                    | libc::ENAMETOOLONG,
                 ) => ErrorKind::InvalidArgument,
                 _ => ErrorKind::Internal,
             },
@@ -209,10 +216,7 @@ impl LayerStore {
     /// Removes an unpacked layer: renamed aside first, so it vanishes at once.
     pub fn remove(&self, chain_id: &Digest) -> Result<(), LayerError> {
         let dir = self.layout.layer_dir(chain_id);
-        let aside = self
-            .layout
-            .layers_dir()
-            .join(format!("{TMP_PREFIX}rm-{}", chain_id.hex()));
+        let aside = self.layout.layer_trash(chain_id);
         match std::fs::rename(&dir, &aside) {
             Ok(()) => std::fs::remove_dir_all(&aside).map_err(io_err("remove", &aside)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -246,13 +250,25 @@ impl LayerStore {
             _ => TarSink::Copy(content.writer()?),
         };
         let tee = match &mut sink {
-            TarSink::Copy(w) => Some(w),
+            TarSink::Copy(w) => Some(std::io::BufWriter::with_capacity(256 * 1024, w)),
             TarSink::Adopt(_) => None,
         };
         let mut hr = HashingReader::with_opt_tee(plain, tee);
         let stats = unpack(&mut hr, &diff, &UnpackOptions::default())?;
         hr.drain().map_err(LayerError::Tar)?;
-        let (diff_id, tar_size, _) = hr.finish();
+        let (diff_id, tar_size) = {
+            let (diff_id, tar_size, tee) = hr.finish();
+            if let Some(mut t) = tee {
+                std::io::Write::flush(&mut t).map_err(|source| {
+                    LayerError::Content(ContentError::Io {
+                        op: "write",
+                        path: layers_dir.clone(),
+                        source,
+                    })
+                })?;
+            }
+            (diff_id, tar_size)
+        };
         if let Some(want) = expected_diff_id {
             if *want != diff_id {
                 return Err(LayerError::DiffIdMismatch {

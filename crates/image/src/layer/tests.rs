@@ -13,7 +13,14 @@ struct Tar {
 }
 
 impl Tar {
-    fn raw(&mut self, name: &str, kind: EntryType, link: &str, data: &[u8], mode: u32) -> &mut Self {
+    fn raw(
+        &mut self,
+        name: &str,
+        kind: EntryType,
+        link: &str,
+        data: &[u8],
+        mode: u32,
+    ) -> &mut Self {
         let mut h = Header::new_gnu();
         {
             let old = h.as_old_mut();
@@ -65,7 +72,11 @@ impl Scratch {
         std::fs::create_dir_all(&root).unwrap();
         std::fs::create_dir_all(&outside).unwrap();
         std::fs::write(outside.join("sentinel"), b"untouched").unwrap();
-        Self { _t: t, root, outside }
+        Self {
+            _t: t,
+            root,
+            outside,
+        }
     }
     fn unpack(&self, tar: &[u8]) -> Result<UnpackStats, LayerError> {
         unpack(&mut &tar[..], &self.root, &UnpackOptions::default())
@@ -77,13 +88,25 @@ impl Scratch {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("sentinel")]);
-        assert_eq!(std::fs::read(self.outside.join("sentinel")).unwrap(), b"untouched");
-        assert_eq!(std::fs::metadata(self.outside.join("sentinel")).unwrap().nlink(), 1);
+        assert_eq!(
+            std::fs::read(self.outside.join("sentinel")).unwrap(),
+            b"untouched"
+        );
+        assert_eq!(
+            std::fs::metadata(self.outside.join("sentinel"))
+                .unwrap()
+                .nlink(),
+            1
+        );
         let parent = self.root.parent().unwrap();
         let siblings: Vec<_> = std::fs::read_dir(parent).unwrap().collect();
         assert_eq!(siblings.len(), 1, "something written beside the root");
         for up in [parent, parent.parent().unwrap()] {
-            assert_eq!(std::fs::read_dir(up).unwrap().count(), 1, "something written in {up:?}");
+            assert_eq!(
+                std::fs::read_dir(up).unwrap().count(),
+                1,
+                "something written in {up:?}"
+            );
         }
     }
 }
@@ -123,7 +146,10 @@ fn absolute_paths_are_contained() {
 fn symlink_to_absolute_dir_cannot_redirect_writes() {
     let s = Scratch::new();
     // x -> /etc, then x/passwd: /etc does not exist inside the root.
-    let tar = Tar::default().symlink("x", "/etc").file("x/passwd", b"pwned").finish();
+    let tar = Tar::default()
+        .symlink("x", "/etc")
+        .file("x/passwd", b"pwned")
+        .finish();
     let r = s.unpack(&tar);
     assert!(r.is_err() || s.root.join("etc/passwd").is_file());
     assert_ne!(std::fs::read("/etc/passwd").unwrap(), b"pwned");
@@ -155,7 +181,10 @@ fn symlink_climbing_out_is_contained() {
         .finish();
     s.unpack(&tar).unwrap();
     assert_eq!(std::fs::read(s.root.join("escaped")).unwrap(), b"pwned");
-    assert_eq!(std::fs::read(s.root.join("outside/sentinel")).unwrap(), b"pwned");
+    assert_eq!(
+        std::fs::read(s.root.join("outside/sentinel")).unwrap(),
+        b"pwned"
+    );
     assert_eq!(std::fs::read(s.root.join("outside/new")).unwrap(), b"pwned");
     s.assert_outside_untouched();
 }
@@ -179,12 +208,19 @@ fn symlink_replaced_by_file_is_not_followed() {
 #[test]
 fn hardlinks_outside_are_refused() {
     let s = Scratch::new();
-    let tar = Tar::default().hardlink("h", "../../outside/sentinel").finish();
+    let tar = Tar::default()
+        .hardlink("h", "../../outside/sentinel")
+        .finish();
     let err = s.unpack(&tar).unwrap_err();
     assert!(matches!(err, LayerError::LinkOutside { .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-    let tar = Tar::default().hardlink("h", "/../../outside/sentinel").finish();
-    assert!(matches!(s.unpack(&tar), Err(LayerError::LinkOutside { .. })));
+    let tar = Tar::default()
+        .hardlink("h", "/../../outside/sentinel")
+        .finish();
+    assert!(matches!(
+        s.unpack(&tar),
+        Err(LayerError::LinkOutside { .. })
+    ));
     // Through a symlink: resolves inside the root, where the target does not exist.
     let tar = Tar::default()
         .symlink("d", s.outside.to_str().unwrap())
@@ -192,7 +228,10 @@ fn hardlinks_outside_are_refused() {
         .finish();
     assert!(s.unpack(&tar).is_err());
     // An absolute target names a file inside the root.
-    let tar = Tar::default().file("etc/f", b"x").hardlink("h3", "/etc/f").finish();
+    let tar = Tar::default()
+        .file("etc/f", b"x")
+        .hardlink("h3", "/etc/f")
+        .finish();
     s.unpack(&tar).unwrap();
     assert_eq!(std::fs::metadata(s.root.join("h3")).unwrap().nlink(), 2);
     s.assert_outside_untouched();
@@ -303,7 +342,10 @@ fn keeps_ownership_modes_xattrs_times_and_special_files() {
     let md = std::fs::symlink_metadata(s.root.join("link")).unwrap();
     assert!(md.file_type().is_symlink());
     assert_eq!((md.uid(), md.gid(), md.mtime()), (7, 8, 4));
-    assert_eq!(std::fs::read_link(s.root.join("link")).unwrap(), Path::new("dir/suid"));
+    assert_eq!(
+        std::fs::read_link(s.root.join("link")).unwrap(),
+        Path::new("dir/suid")
+    );
 }
 
 #[test]
@@ -323,7 +365,10 @@ fn pax_xattrs_and_nanosecond_mtime() {
     b.append_data(&mut h, "x", &b"x"[..]).unwrap();
     s.unpack(&b.into_inner().unwrap()).unwrap();
     let p = s.root.join("x");
-    assert_eq!(xattr::get(&p, "user.test").unwrap(), Some(b"hello".to_vec()));
+    assert_eq!(
+        xattr::get(&p, "user.test").unwrap(),
+        Some(b"hello".to_vec())
+    );
     assert_eq!(xattr::get(&p, "trusted.t").unwrap(), Some(b"tv".to_vec()));
     let md = std::fs::metadata(&p).unwrap();
     assert_eq!((md.mtime(), md.mtime_nsec()), (1_234_567_890, 500_000_000));
@@ -372,7 +417,7 @@ fn store() -> (tempfile::TempDir, Layout, LayerStore, ContentStore) {
     let layout = Layout::new(t.path());
     layout.create().unwrap();
     let ls = LayerStore::new(layout.clone());
-    let cs = ContentStore::new(layout.blobs_dir());
+    let cs = ContentStore::new(layout.clone());
     (t, layout, ls, cs)
 }
 
@@ -396,17 +441,24 @@ fn prepare_commit_and_drop() {
     assert_eq!(std::fs::read_dir(layout.blobs_dir()).unwrap().count(), 0);
 
     // Dropped without commit: nothing left behind.
-    let p = ls.prepare(None, &mut &gz[..], Some(&diff_id), KeepTar::Copy, &cs).unwrap();
+    let p = ls
+        .prepare(None, &mut &gz[..], Some(&diff_id), KeepTar::Copy, &cs)
+        .unwrap();
     drop(p);
     assert_eq!(std::fs::read_dir(layout.layers_dir()).unwrap().count(), 0);
     assert_eq!(std::fs::read_dir(layout.blobs_dir()).unwrap().count(), 0);
 
-    let p = ls.prepare(None, &mut &gz[..], Some(&diff_id), KeepTar::Copy, &cs).unwrap();
+    let p = ls
+        .prepare(None, &mut &gz[..], Some(&diff_id), KeepTar::Copy, &cs)
+        .unwrap();
     assert_eq!(p.record().size, 5);
     let c = p.commit().unwrap();
     assert!(c.layer_dir.is_some() && c.blob.is_some());
     assert!(ls.exists(&diff_id));
-    assert_eq!(std::fs::read(ls.diff_dir(&diff_id).join("hello")).unwrap(), b"world");
+    assert_eq!(
+        std::fs::read(ls.diff_dir(&diff_id).join("hello")).unwrap(),
+        b"world"
+    );
     assert_eq!(cs.read(&diff_id).unwrap(), tar);
     assert_eq!(ls.record(&diff_id).unwrap().diff_id, diff_id);
     assert_eq!(ls.list().unwrap(), vec![diff_id.clone()]);
@@ -414,16 +466,23 @@ fn prepare_commit_and_drop() {
     assert_eq!(md.permissions().mode() & 0o777, 0o755);
 
     // Same layer again: commit keeps the existing one.
-    let p = ls.prepare(None, &mut &tar[..], None, KeepTar::Copy, &cs).unwrap();
+    let p = ls
+        .prepare(None, &mut &tar[..], None, KeepTar::Copy, &cs)
+        .unwrap();
     let c = p.commit().unwrap();
     assert!(c.layer_dir.is_none() && c.blob.is_none());
 
     // A second layer on top gets a chain id.
     let tar2 = Tar::default().file("two", b"2").finish();
-    let p = ls.prepare(Some(&diff_id), &mut &tar2[..], None, KeepTar::Copy, &cs).unwrap();
+    let p = ls
+        .prepare(Some(&diff_id), &mut &tar2[..], None, KeepTar::Copy, &cs)
+        .unwrap();
     let chain = p.record().chain_id.clone();
     p.commit().unwrap();
-    assert_eq!(chain, chain_ids(&[diff_id.clone(), Digest::of_bytes(&tar2)])[1]);
+    assert_eq!(
+        chain,
+        chain_ids(&[diff_id.clone(), Digest::of_bytes(&tar2)])[1]
+    );
 
     ls.remove(&chain).unwrap();
     assert!(!ls.exists(&chain));
@@ -438,7 +497,13 @@ fn adopts_plain_input_files() {
     std::fs::write(&staged, &tar).unwrap();
     let mut f = std::fs::File::open(&staged).unwrap();
     let p = ls
-        .prepare(None, &mut f, None, KeepTar::AdoptIfPlain(staged.clone()), &cs)
+        .prepare(
+            None,
+            &mut f,
+            None,
+            KeepTar::AdoptIfPlain(staged.clone()),
+            &cs,
+        )
         .unwrap();
     p.commit().unwrap();
     assert!(!staged.exists());

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: tar and archive builders, store snapshots.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use berth_image::Digest;
 use sha2::{Digest as _, Sha256};
@@ -69,7 +69,7 @@ pub struct TestImage {
 impl TestImage {
     /// Two layers, the second gzip-compressed if `gz`.
     pub fn two_layers(label: &str, gz: bool) -> (Self, Vec<Vec<u8>>) {
-        let l1 = layer_tar(&[("etc/os", b"test os\n"), ("bin/tool", label.as_bytes())]);
+        let l1 = layer_tar(&[("etc/os", b"test os\n"), ("bin/tool", b"tool")]);
         let l2 = layer_tar(&[("app/data", label.as_bytes())]);
         let cfg = config(&[digest(&l1), digest(&l2)], label);
         let blob2 = if gz { gzip(&l2) } else { l2.clone() };
@@ -154,7 +154,10 @@ pub fn docker_archive(images: &[TestImage], style: DockerStyle, manifest_first: 
             "Layers": layer_paths,
         }));
     }
-    let m = ("manifest.json".to_string(), serde_json::to_vec(&manifest).unwrap());
+    let m = (
+        "manifest.json".to_string(),
+        serde_json::to_vec(&manifest).unwrap(),
+    );
     if manifest_first {
         files.insert(0, m);
     } else {
@@ -232,14 +235,24 @@ pub fn oci_archive(images: &[(TestImage, Vec<BTreeMap<String, String>>)], nested
     }
     files.push((
         "index.json".into(),
-        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": descriptors})).unwrap(),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": descriptors}))
+            .unwrap(),
     ));
-    files.insert(0, ("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()));
+    files.insert(
+        0,
+        (
+            "oci-layout".into(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
+    );
     tar_of(&files, &[])
 }
 
 pub fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Every path under `root` with its type, mode, size and content hash.
@@ -248,13 +261,26 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
     for e in walkdir::WalkDir::new(root).sort_by_file_name() {
         let e = e.unwrap();
         let md = e.path().symlink_metadata().unwrap();
-        let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let content = if md.is_file() {
             format!("{:x}", Sha256::digest(std::fs::read(e.path()).unwrap()))
         } else {
             String::new()
         };
-        out.insert(rel, format!("{:o} {} {}", md.mode(), md.len() * md.is_file() as u64, content));
+        out.insert(
+            rel,
+            format!(
+                "{:o} {} {}",
+                md.mode(),
+                md.len() * md.is_file() as u64,
+                content
+            ),
+        );
     }
     out
 }
