@@ -156,7 +156,11 @@ pub fn is_zero(v: &Value) -> bool {
 /// Settings a client asked for that Berth does not implement yet: each
 /// `prefix.Key` of `fields` whose value is not zero. Fields in `ignored` carry
 /// no behaviour (e.g. console sizes) and are accepted.
-pub fn unsupported_settings(prefix: &str, fields: &Map<String, Value>, ignored: &[&str]) -> Vec<String> {
+pub fn unsupported_settings(
+    prefix: &str,
+    fields: &Map<String, Value>,
+    ignored: &[&str],
+) -> Vec<String> {
     fields
         .iter()
         .filter(|(k, v)| !ignored.contains(&k.as_str()) && !is_zero(v))
@@ -273,8 +277,10 @@ mod tests {
         assert_eq!(req.config.cmd, Some(vec!["echo hi".to_string()]));
         assert!(req.host_config.auto_remove);
         assert!(req.config.env.is_empty());
-        assert!(unsupported_settings("HostConfig", &req.host_config.other, &[]).is_empty() == false);
-        assert!(unsupported_settings("HostConfig", &req.host_config.other, &["ConsoleSize"]).is_empty());
+        assert!(!unsupported_settings("HostConfig", &req.host_config.other, &[]).is_empty());
+        assert!(
+            unsupported_settings("HostConfig", &req.host_config.other, &["ConsoleSize"]).is_empty()
+        );
     }
 
     #[test]

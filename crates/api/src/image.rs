@@ -61,7 +61,11 @@ pub struct StreamMessage {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    #[serde(rename = "errorDetail", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "errorDetail",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub error_detail: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aux: Option<Value>,
@@ -69,10 +73,16 @@ pub struct StreamMessage {
 
 impl StreamMessage {
     pub fn stream(text: impl Into<String>) -> Self {
-        StreamMessage { stream: Some(text.into()), ..Default::default() }
+        StreamMessage {
+            stream: Some(text.into()),
+            ..Default::default()
+        }
     }
     pub fn status(text: impl Into<String>) -> Self {
-        StreamMessage { status: Some(text.into()), ..Default::default() }
+        StreamMessage {
+            status: Some(text.into()),
+            ..Default::default()
+        }
     }
     pub fn error(text: impl Into<String>) -> Self {
         let text = text.into();

@@ -12,9 +12,15 @@ pub struct ApiVersion {
 
 impl ApiVersion {
     /// The version the server advertises.
-    pub const CURRENT: ApiVersion = ApiVersion { major: 1, minor: 50 };
+    pub const CURRENT: ApiVersion = ApiVersion {
+        major: 1,
+        minor: 50,
+    };
     /// The oldest version the server accepts.
-    pub const MIN: ApiVersion = ApiVersion { major: 1, minor: 24 };
+    pub const MIN: ApiVersion = ApiVersion {
+        major: 1,
+        minor: 24,
+    };
 
     /// Parses `1.41`; `None` for anything else.
     pub fn parse(s: &str) -> Option<ApiVersion> {
@@ -60,7 +66,13 @@ mod tests {
     #[test]
     fn parses_and_orders() {
         let v = ApiVersion::parse("1.41").unwrap();
-        assert_eq!(v, ApiVersion { major: 1, minor: 41 });
+        assert_eq!(
+            v,
+            ApiVersion {
+                major: 1,
+                minor: 41
+            }
+        );
         assert!(v.is_supported());
         assert!(!ApiVersion::parse("1.12").unwrap().is_supported());
         assert!(!ApiVersion::parse("1.51").unwrap().is_supported());

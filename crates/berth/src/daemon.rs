@@ -33,8 +33,14 @@ pub fn main(args: &[String]) -> i32 {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("berth daemon: starting the async runtime: {e}");
@@ -66,13 +72,18 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         paths: berth_engine::Paths::new(&args.root, &args.exec_root),
         monitor_exe: std::env::current_exe().context("finding the berth binary")?,
     };
-    let engine = berth_engine::Engine::open(config).await.context("opening the engine")?;
+    let engine = berth_engine::Engine::open(config)
+        .await
+        .context("opening the engine")?;
     let pid_file = args.exec_root.join("berth.pid");
     std::fs::write(&pid_file, std::process::id().to_string())
         .with_context(|| format!("writing {}", pid_file.display()))?;
     let shutdown = async {
         use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}

@@ -21,7 +21,10 @@ fn main() {
 }
 
 fn cli_main(args: Vec<String>) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("berth: starting the async runtime: {e}");

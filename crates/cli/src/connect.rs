@@ -20,12 +20,18 @@ pub struct Target {
 impl Target {
     pub fn from_host(host: Option<&str>) -> Result<Target, String> {
         match host.filter(|h| !h.is_empty()) {
-            None => Ok(Target { socket: PathBuf::from(DEFAULT_SOCKET), is_default: true }),
+            None => Ok(Target {
+                socket: PathBuf::from(DEFAULT_SOCKET),
+                is_default: true,
+            }),
             Some(h) => {
-                let path = h
-                    .strip_prefix("unix://")
-                    .ok_or_else(|| format!("unsupported host {h}: only unix://PATH is supported"))?;
-                Ok(Target { socket: PathBuf::from(path), is_default: false })
+                let path = h.strip_prefix("unix://").ok_or_else(|| {
+                    format!("unsupported host {h}: only unix://PATH is supported")
+                })?;
+                Ok(Target {
+                    socket: PathBuf::from(path),
+                    is_default: false,
+                })
             }
         }
     }

@@ -14,7 +14,12 @@ use commands::*;
 pub const EXIT_BERTH: i32 = 125;
 
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about = "A container engine that speaks the Docker Engine API", disable_help_subcommand = true)]
+#[command(
+    name = "berth",
+    version,
+    about = "A container engine that speaks the Docker Engine API",
+    disable_help_subcommand = true
+)]
 pub struct Cli {
     /// Daemon socket to connect to (unix://PATH); also BERTH_HOST.
     #[arg(short = 'H', long = "host", global = true, env = "BERTH_HOST")]
@@ -132,17 +137,27 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Image(ImageCommand::Inspect(a)) => inspect::run_image(a, target).await,
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(a, target).await,
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(a, target).await,
-        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(a, target).await,
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
+            import::run(a, target).await
+        }
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => load::run(a, target).await,
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::run(a, target).await,
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => create::run(a, target).await,
-        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => start::run(a, target).await,
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            create::run(a, target).await
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            start::run(a, target).await
+        }
         Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run::run(a, target).await,
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ps::run(a, target).await,
-        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => logs::run(a, target).await,
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            logs::run(a, target).await
+        }
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => rm::run(a, target).await,
         Command::Inspect(a) => inspect::run(a, target).await,
         Command::Container(ContainerCommand::Inspect(a)) => inspect::run_container(a, target).await,
-        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => wait::run(a, target).await,
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            wait::run(a, target).await
+        }
     }
 }

@@ -19,7 +19,9 @@ pub struct BodyStream {
 
 impl BodyStream {
     pub fn new(resp: Response<Incoming>) -> BodyStream {
-        BodyStream { body: resp.into_body() }
+        BodyStream {
+            body: resp.into_body(),
+        }
     }
 
     /// The next chunk of data; `None` at the end.
@@ -44,7 +46,9 @@ fn flag(v: bool) -> String {
 
 impl Client {
     pub async fn ping(&self) -> Result<(), Error> {
-        let resp = self.send(Method::GET, "/_ping", empty(), None, false).await?;
+        let resp = self
+            .send(Method::GET, "/_ping", empty(), None, false)
+            .await?;
         check(resp).await?.into_body().collect().await?;
         Ok(())
     }
@@ -71,12 +75,20 @@ impl Client {
 
     pub async fn image_tag(&self, source: &str, repo: &str, tag: &str) -> Result<(), Error> {
         let q = query(&[("repo", repo.to_string()), ("tag", tag.to_string())]);
-        self.request_empty(Method::POST, &format!("/images/{source}/tag{q}")).await
+        self.request_empty(Method::POST, &format!("/images/{source}/tag{q}"))
+            .await
     }
 
-    pub async fn image_remove(&self, name: &str, force: bool, no_prune: bool) -> Result<Vec<DeleteItem>, Error> {
+    pub async fn image_remove(
+        &self,
+        name: &str,
+        force: bool,
+        no_prune: bool,
+    ) -> Result<Vec<DeleteItem>, Error> {
         let q = query(&[("force", flag(force)), ("noprune", flag(no_prune))]);
-        let resp = self.call(Method::DELETE, &format!("/images/{name}{q}"), empty(), None).await?;
+        let resp = self
+            .call(Method::DELETE, &format!("/images/{name}{q}"), empty(), None)
+            .await?;
         let bytes = resp.into_body().collect().await?.to_bytes();
         Ok(serde_json::from_slice(&bytes)?)
     }
@@ -84,14 +96,28 @@ impl Client {
     /// `POST /images/load`; the answer is a JSON message stream.
     pub async fn image_load(&self, body: RequestBody, quiet: bool) -> Result<BodyStream, Error> {
         let q = query(&[("quiet", flag(quiet))]);
-        let resp = self.call(Method::POST, &format!("/images/load{q}"), body, Some("application/x-tar")).await?;
+        let resp = self
+            .call(
+                Method::POST,
+                &format!("/images/load{q}"),
+                body,
+                Some("application/x-tar"),
+            )
+            .await?;
         Ok(BodyStream::new(resp))
     }
 
     /// `GET /images/get?names=...`: the tarball.
     pub async fn image_save(&self, names: &[String]) -> Result<BodyStream, Error> {
         let q: Vec<(&str, String)> = names.iter().map(|n| ("names", n.clone())).collect();
-        let resp = self.call(Method::GET, &format!("/images/get{}", query(&q)), empty(), None).await?;
+        let resp = self
+            .call(
+                Method::GET,
+                &format!("/images/get{}", query(&q)),
+                empty(),
+                None,
+            )
+            .await?;
         Ok(BodyStream::new(resp))
     }
 
@@ -118,7 +144,12 @@ impl Client {
             q.push(("changes", c.clone()));
         }
         let resp = self
-            .call(Method::POST, &format!("/images/create{}", query(&q)), body, Some("application/x-tar"))
+            .call(
+                Method::POST,
+                &format!("/images/create{}", query(&q)),
+                body,
+                Some("application/x-tar"),
+            )
             .await?;
         Ok(BodyStream::new(resp))
     }
@@ -126,11 +157,17 @@ impl Client {
     /// `POST /images/create?fromImage=`: pulls.
     pub async fn image_pull(&self, image: &str, tag: &str) -> Result<BodyStream, Error> {
         let q = query(&[("fromImage", image.to_string()), ("tag", tag.to_string())]);
-        let resp = self.call(Method::POST, &format!("/images/create{q}"), empty(), None).await?;
+        let resp = self
+            .call(Method::POST, &format!("/images/create{q}"), empty(), None)
+            .await?;
         Ok(BodyStream::new(resp))
     }
 
-    pub async fn container_create(&self, req: &CreateRequest, name: Option<&str>) -> Result<CreateResponse, Error> {
+    pub async fn container_create(
+        &self,
+        req: &CreateRequest,
+        name: Option<&str>,
+    ) -> Result<CreateResponse, Error> {
         let q = match name {
             Some(n) => format!("?name={}", encode(n)),
             None => String::new(),
@@ -139,7 +176,8 @@ impl Client {
     }
 
     pub async fn container_start(&self, id: &str) -> Result<(), Error> {
-        self.request_empty(Method::POST, &format!("/containers/{id}/start")).await
+        self.request_empty(Method::POST, &format!("/containers/{id}/start"))
+            .await
     }
 
     /// Sends `wait` and returns once the daemon answered with headers; the
@@ -150,14 +188,26 @@ impl Client {
         condition: &str,
     ) -> Result<impl std::future::Future<Output = Result<WaitResponse, Error>>, Error> {
         let q = query(&[("condition", condition.to_string())]);
-        let resp = self.call(Method::POST, &format!("/containers/{id}/wait{q}"), empty(), None).await?;
+        let resp = self
+            .call(
+                Method::POST,
+                &format!("/containers/{id}/wait{q}"),
+                empty(),
+                None,
+            )
+            .await?;
         Ok(async move {
             let bytes = resp.into_body().collect().await?.to_bytes();
             Ok(serde_json::from_slice(&bytes)?)
         })
     }
 
-    pub async fn containers(&self, all: bool, limit: Option<i64>, filters: &str) -> Result<Vec<ContainerSummary>, Error> {
+    pub async fn containers(
+        &self,
+        all: bool,
+        limit: Option<i64>,
+        filters: &str,
+    ) -> Result<Vec<ContainerSummary>, Error> {
         let mut q = vec![("all", flag(all))];
         if let Some(l) = limit {
             q.push(("limit", l.to_string()));
@@ -165,16 +215,23 @@ impl Client {
         if !filters.is_empty() {
             q.push(("filters", filters.to_string()));
         }
-        self.get_json(&format!("/containers/json{}", query(&q))).await
+        self.get_json(&format!("/containers/json{}", query(&q)))
+            .await
     }
 
     pub async fn container_inspect(&self, id: &str) -> Result<Value, Error> {
         self.get_json(&format!("/containers/{id}/json")).await
     }
 
-    pub async fn container_remove(&self, id: &str, force: bool, volumes: bool) -> Result<(), Error> {
+    pub async fn container_remove(
+        &self,
+        id: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), Error> {
         let q = query(&[("force", flag(force)), ("v", flag(volumes))]);
-        self.request_empty(Method::DELETE, &format!("/containers/{id}{q}")).await
+        self.request_empty(Method::DELETE, &format!("/containers/{id}{q}"))
+            .await
     }
 
     pub async fn container_logs(
@@ -199,17 +256,39 @@ impl Client {
         if !until.is_empty() {
             q.push(("until", until.to_string()));
         }
-        let resp = self.call(Method::GET, &format!("/containers/{id}/logs{}", query(&q)), empty(), None).await?;
+        let resp = self
+            .call(
+                Method::GET,
+                &format!("/containers/{id}/logs{}", query(&q)),
+                empty(),
+                None,
+            )
+            .await?;
         Ok(BodyStream::new(resp))
     }
 
     /// Attaches to stdout and stderr through an upgraded connection.
     pub async fn container_attach(&self, id: &str) -> Result<hyper::upgrade::Upgraded, Error> {
-        let q = query(&[("stream", flag(true)), ("stdout", flag(true)), ("stderr", flag(true))]);
-        let resp = self.send(Method::POST, &format!("/containers/{id}/attach{q}"), empty(), None, true).await?;
+        let q = query(&[
+            ("stream", flag(true)),
+            ("stdout", flag(true)),
+            ("stderr", flag(true)),
+        ]);
+        let resp = self
+            .send(
+                Method::POST,
+                &format!("/containers/{id}/attach{q}"),
+                empty(),
+                None,
+                true,
+            )
+            .await?;
         let resp = check(resp).await?;
         if resp.status().as_u16() != 101 {
-            return Err(Error::Api { status: resp.status().as_u16(), message: "the daemon did not upgrade the attach connection".into() });
+            return Err(Error::Api {
+                status: resp.status().as_u16(),
+                message: "the daemon did not upgrade the attach connection".into(),
+            });
         }
         Ok(hyper::upgrade::on(resp).await?)
     }

@@ -55,7 +55,9 @@ impl JsonLines {
         self.buf.extend_from_slice(data);
     }
 
-    pub fn next_message<T: serde::de::DeserializeOwned>(&mut self) -> Option<Result<T, serde_json::Error>> {
+    pub fn next_message<T: serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> Option<Result<T, serde_json::Error>> {
         loop {
             let pos = self.buf.iter().position(|&b| b == b'\n')?;
             let line = self.buf.split_to(pos + 1);
@@ -68,7 +70,9 @@ impl JsonLines {
     }
 
     /// A final message without a trailing newline.
-    pub fn finish<T: serde::de::DeserializeOwned>(&mut self) -> Option<Result<T, serde_json::Error>> {
+    pub fn finish<T: serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> Option<Result<T, serde_json::Error>> {
         let rest = std::mem::take(&mut self.buf);
         let trimmed = rest.trim_ascii();
         (!trimmed.is_empty()).then(|| serde_json::from_slice(trimmed))

@@ -20,7 +20,9 @@ pub fn empty() -> RequestBody {
 }
 
 pub fn full(bytes: impl Into<Bytes>) -> RequestBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// The API version this client speaks in its paths.
@@ -33,7 +35,9 @@ pub struct Client {
 
 impl Client {
     pub fn new(socket: impl Into<PathBuf>) -> Client {
-        Client { socket: socket.into() }
+        Client {
+            socket: socket.into(),
+        }
     }
 
     pub fn socket(&self) -> &Path {
@@ -43,7 +47,10 @@ impl Client {
     async fn connect(&self) -> Result<UnixStream, Error> {
         UnixStream::connect(&self.socket)
             .await
-            .map_err(|source| Error::Connect { socket: self.socket.clone(), source })
+            .map_err(|source| Error::Connect {
+                socket: self.socket.clone(),
+                source,
+            })
     }
 
     /// Sends a request and returns the response, whatever its status.
@@ -56,7 +63,8 @@ impl Client {
         upgrade: bool,
     ) -> Result<Response<Incoming>, Error> {
         let stream = self.connect().await?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;
         });
@@ -64,12 +72,17 @@ impl Client {
             .method(method)
             .uri(format!("{API_PREFIX}{path}"))
             .header(hyper::header::HOST, "berth")
-            .header(hyper::header::USER_AGENT, concat!("berth-cli/", env!("CARGO_PKG_VERSION")));
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("berth-cli/", env!("CARGO_PKG_VERSION")),
+            );
         if let Some(ct) = content_type {
             builder = builder.header(hyper::header::CONTENT_TYPE, ct);
         }
         if upgrade {
-            builder = builder.header(hyper::header::CONNECTION, "Upgrade").header(hyper::header::UPGRADE, "tcp");
+            builder = builder
+                .header(hyper::header::CONNECTION, "Upgrade")
+                .header(hyper::header::UPGRADE, "tcp");
         }
         let req = builder.body(body)?;
         Ok(sender.send_request(req).await?)
@@ -100,7 +113,9 @@ impl Client {
         body: &B,
     ) -> Result<T, Error> {
         let bytes = serde_json::to_vec(body)?;
-        let resp = self.call(Method::POST, path, full(bytes), Some("application/json")).await?;
+        let resp = self
+            .call(Method::POST, path, full(bytes), Some("application/json"))
+            .await?;
         let bytes = resp.into_body().collect().await?.to_bytes();
         Ok(serde_json::from_slice(&bytes)?)
     }
@@ -123,7 +138,10 @@ pub async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>, Error
     let message = serde_json::from_slice::<berth_api::ErrorBody>(&bytes)
         .map(|b| b.message)
         .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).trim().to_string());
-    Err(Error::Api { status: status.as_u16(), message })
+    Err(Error::Api {
+        status: status.as_u16(),
+        message,
+    })
 }
 
 /// Percent-encodes a query component.
@@ -144,7 +162,10 @@ pub fn query(pairs: &[(&str, String)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
-    let parts: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    let parts: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
     format!("?{}", parts.join("&"))
 }
 
@@ -154,7 +175,10 @@ mod tests {
 
     #[test]
     fn encodes_queries() {
-        assert_eq!(query(&[("name", "a b".into()), ("x", "{\"k\":1}".into())]), "?name=a%20b&x=%7B%22k%22%3A1%7D");
+        assert_eq!(
+            query(&[("name", "a b".into()), ("x", "{\"k\":1}".into())]),
+            "?name=a%20b&x=%7B%22k%22%3A1%7D"
+        );
         assert_eq!(query(&[]), "");
     }
 }

@@ -25,15 +25,42 @@ pub fn short(id: &str) -> &str {
 }
 
 const ADJECTIVES: &[&str] = &[
-    "brave", "calm", "clever", "daring", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid",
-    "merry", "nimble", "proud", "quiet", "rapid", "sharp", "steady", "swift", "tidy", "upbeat", "vivid",
-    "witty", "zesty", "bold", "bright", "cosy", "deft", "fresh", "grand",
+    "brave", "calm", "clever", "daring", "eager", "fancy", "gentle", "happy", "jolly", "keen",
+    "lucid", "merry", "nimble", "proud", "quiet", "rapid", "sharp", "steady", "swift", "tidy",
+    "upbeat", "vivid", "witty", "zesty", "bold", "bright", "cosy", "deft", "fresh", "grand",
 ];
 
 const NOUNS: &[&str] = &[
-    "anchor", "barge", "beacon", "buoy", "cabin", "canal", "cargo", "dock", "ferry", "galley", "harbor",
-    "hull", "jetty", "keel", "lantern", "mast", "marina", "oar", "pier", "quay", "rudder", "sail", "schooner",
-    "skiff", "tide", "tugboat", "wharf", "yacht", "compass", "lighthouse",
+    "anchor",
+    "barge",
+    "beacon",
+    "buoy",
+    "cabin",
+    "canal",
+    "cargo",
+    "dock",
+    "ferry",
+    "galley",
+    "harbor",
+    "hull",
+    "jetty",
+    "keel",
+    "lantern",
+    "mast",
+    "marina",
+    "oar",
+    "pier",
+    "quay",
+    "rudder",
+    "sail",
+    "schooner",
+    "skiff",
+    "tide",
+    "tugboat",
+    "wharf",
+    "yacht",
+    "compass",
+    "lighthouse",
 ];
 
 /// A random `adjective_noun` name for a container created without `--name`.

@@ -5,9 +5,13 @@
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-use berth_image::{ImageInfo, ImageStore, ImportOptions, Loaded, Removed};
+use berth_image::ImageStore;
+pub use berth_image::{ImageInfo, ImportOptions, Loaded, Removed};
 
 use crate::{Error, Paths};
+
+/// Tells which container (if any) uses an image id.
+pub type UsedBy = Box<dyn Fn(&str) -> Option<String> + Send>;
 
 #[derive(Clone)]
 pub struct ImageService {
@@ -28,7 +32,9 @@ impl ImageService {
     pub async fn open(paths: &Paths) -> Result<ImageService, Error> {
         let root = paths.image_root();
         let store = blocking(move || Ok(ImageStore::open(&root)?)).await?;
-        Ok(ImageService { store: Arc::new(store) })
+        Ok(ImageService {
+            store: Arc::new(store),
+        })
     }
 
     pub fn store(&self) -> &Arc<ImageStore> {
@@ -52,7 +58,8 @@ impl ImageService {
         let id = id.to_string();
         blocking(move || {
             let bytes = store.config_bytes(&id)?;
-            serde_json::from_slice(&bytes).map_err(|e| Error::Internal(format!("image config of {id} is not JSON: {e}")))
+            serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Internal(format!("image config of {id} is not JSON: {e}")))
         })
         .await
     }
@@ -67,7 +74,7 @@ impl ImageService {
         &self,
         name: &str,
         force: bool,
-        used_by: Box<dyn Fn(&str) -> Option<String> + Send>,
+        used_by: UsedBy,
     ) -> Result<Vec<Removed>, Error> {
         let store = self.store.clone();
         let name = name.to_string();
@@ -81,7 +88,11 @@ impl ImageService {
         blocking(move || Ok(store.load(&mut reader)?)).await
     }
 
-    pub async fn save(&self, names: Vec<String>, mut writer: Box<dyn Write + Send>) -> Result<(), Error> {
+    pub async fn save(
+        &self,
+        names: Vec<String>,
+        mut writer: Box<dyn Write + Send>,
+    ) -> Result<(), Error> {
         let store = self.store.clone();
         blocking(move || {
             store.save(&names, &mut writer)?;
@@ -90,7 +101,11 @@ impl ImageService {
         .await
     }
 
-    pub async fn import(&self, mut reader: Box<dyn Read + Send>, opts: ImportOptions) -> Result<ImageInfo, Error> {
+    pub async fn import(
+        &self,
+        mut reader: Box<dyn Read + Send>,
+        opts: ImportOptions,
+    ) -> Result<ImageInfo, Error> {
         let store = self.store.clone();
         blocking(move || Ok(store.import(&mut reader, &opts)?)).await
     }

@@ -41,6 +41,10 @@ impl Engine {
         let config = Arc::new(config);
         let images = images::ImageService::open(&config.paths).await?;
         let containers = container::ContainerService::open(config.clone(), images.clone()).await?;
-        Ok(Engine { images, containers, config })
+        Ok(Engine {
+            images,
+            containers,
+            config,
+        })
     }
 }

@@ -75,7 +75,9 @@ fn wanted(entry: &LogEntry, opts: &LogOptions) -> bool {
     if opts.since.is_none() && opts.until.is_none() {
         return true;
     }
-    let Some(t) = crate::time::parse(&entry.time) else { return true };
+    let Some(t) = crate::time::parse(&entry.time) else {
+        return true;
+    };
     let secs = t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9;
     opts.since.is_none_or(|s| secs >= s) && opts.until.is_none_or(|u| secs <= u)
 }
@@ -143,7 +145,13 @@ impl ContainerService {
     }
 }
 
-async fn follow(c: Arc<Container>, opts: LogOptions, start: StartAt, tty: bool, tx: mpsc::Sender<Bytes>) {
+async fn follow(
+    c: Arc<Container>,
+    opts: LogOptions,
+    start: StartAt,
+    tty: bool,
+    tx: mpsc::Sender<Bytes>,
+) {
     let mut state = c.subscribe();
     let first = state.borrow_and_update().clone();
     let path = c.paths.log();
@@ -208,7 +216,11 @@ mod tests {
 
     #[test]
     fn frames_stdout_and_stderr() {
-        let e = LogEntry { log: "hi\n".into(), stream: "stderr".into(), time: "2026-01-01T00:00:00Z".into() };
+        let e = LogEntry {
+            log: "hi\n".into(),
+            stream: "stderr".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+        };
         assert_eq!(&frame(&e, false, false)[..], b"\x02\0\0\0\0\0\0\x03hi\n");
         assert_eq!(&frame(&e, true, true)[..], b"2026-01-01T00:00:00Z hi\n");
     }
@@ -218,17 +230,48 @@ mod tests {
         let data = b"{\"log\":\"a\\n\",\"stream\":\"stdout\",\"time\":\"t\"}\n{\"log\":\"b";
         let (entries, consumed) = read_entries(&mut &data[..]).unwrap();
         assert_eq!(entries.len(), 1);
-        assert_eq!(consumed as usize, data.iter().position(|&b| b == b'\n').unwrap() + 1);
+        assert_eq!(
+            consumed as usize,
+            data.iter().position(|&b| b == b'\n').unwrap() + 1
+        );
     }
 
     #[test]
     fn filters_streams_and_time() {
-        let e = LogEntry { log: "x".into(), stream: "stdout".into(), time: "2026-01-01T00:00:10Z".into() };
-        let base = LogOptions { stdout: true, ..Default::default() };
+        let e = LogEntry {
+            log: "x".into(),
+            stream: "stdout".into(),
+            time: "2026-01-01T00:00:10Z".into(),
+        };
+        let base = LogOptions {
+            stdout: true,
+            ..Default::default()
+        };
         assert!(wanted(&e, &base));
-        assert!(!wanted(&e, &LogOptions { stdout: false, stderr: true, ..Default::default() }));
-        let t = crate::time::parse("2026-01-01T00:00:10Z").unwrap().timestamp() as f64;
-        assert!(!wanted(&e, &LogOptions { since: Some(t + 1.0), ..base.clone() }));
-        assert!(wanted(&e, &LogOptions { until: Some(t), ..base }));
+        assert!(!wanted(
+            &e,
+            &LogOptions {
+                stdout: false,
+                stderr: true,
+                ..Default::default()
+            }
+        ));
+        let t = crate::time::parse("2026-01-01T00:00:10Z")
+            .unwrap()
+            .timestamp() as f64;
+        assert!(!wanted(
+            &e,
+            &LogOptions {
+                since: Some(t + 1.0),
+                ..base.clone()
+            }
+        ));
+        assert!(wanted(
+            &e,
+            &LogOptions {
+                until: Some(t),
+                ..base
+            }
+        ));
     }
 }

@@ -31,11 +31,18 @@ pub struct Paths {
 
 impl Paths {
     pub fn new(root: impl Into<PathBuf>, exec_root: impl Into<PathBuf>) -> Paths {
-        Paths { root: root.into(), exec_root: exec_root.into() }
+        Paths {
+            root: root.into(),
+            exec_root: exec_root.into(),
+        }
     }
 
     pub fn create_dirs(&self) -> Result<(), Error> {
-        for dir in [self.image_root(), self.containers_root(), self.exec_root.clone()] {
+        for dir in [
+            self.image_root(),
+            self.containers_root(),
+            self.exec_root.clone(),
+        ] {
             std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
         }
         Ok(())
@@ -48,7 +55,10 @@ impl Paths {
         self.root.join("containers")
     }
     pub fn container(&self, id: &str) -> ContainerPaths {
-        ContainerPaths { dir: self.containers_root().join(id), id: id.to_string() }
+        ContainerPaths {
+            dir: self.containers_root().join(id),
+            id: id.to_string(),
+        }
     }
 }
 

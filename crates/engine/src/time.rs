@@ -15,7 +15,9 @@ pub fn now() -> String {
 pub const ZERO: &str = "0001-01-01T00:00:00Z";
 
 pub fn parse(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Docker's `units.HumanDuration`: "Less than a second", "3 seconds",

@@ -15,7 +15,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
@@ -47,7 +50,13 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::NOT_MODIFIED {
             return self.status.into_response();
         }
-        (self.status, Json(ErrorBody { message: self.message })).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                message: self.message,
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -61,7 +70,13 @@ mod tests {
     fn kinds_map_to_docker_statuses() {
         assert_eq!(status_of(ErrorKind::NotFound), StatusCode::NOT_FOUND);
         assert_eq!(status_of(ErrorKind::Conflict), StatusCode::CONFLICT);
-        assert_eq!(status_of(ErrorKind::InvalidArgument), StatusCode::BAD_REQUEST);
-        assert_eq!(status_of(ErrorKind::Internal), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            status_of(ErrorKind::InvalidArgument),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(ErrorKind::Internal),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

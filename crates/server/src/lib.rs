@@ -1,6 +1,8 @@
 //! The Docker Engine API over HTTP: routes per resource, one error-to-status
 //! table, API version handling, and the unix socket listener.
 
+#![recursion_limit = "256"]
+
 pub mod error;
 pub mod params;
 pub mod routes;
@@ -55,7 +57,11 @@ pub async fn handle(router: Router, mut req: Request<Body>) -> Response {
         };
         match new_uri.parse() {
             Ok(uri) => *req.uri_mut() = uri,
-            Err(_) => return with_headers(ApiError::new(StatusCode::BAD_REQUEST, "invalid request path").into_response()),
+            Err(_) => {
+                return with_headers(
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid request path").into_response(),
+                )
+            }
         }
     }
     let response = match router.oneshot(req).await {
@@ -112,7 +118,9 @@ pub async fn serve_unix(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let router = router.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(router, req.map(Body::new)).await) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(handle(router, req.map(Body::new)).await)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)

@@ -26,18 +26,29 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, key: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Docker's boolean: absent, "", "0", "false", "False", "no" are false.
     pub fn flag(&self, key: &str) -> bool {
         match self.get(key) {
             None => false,
-            Some(v) => !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false" | "no" | "none"),
+            Some(v) => !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "no" | "none"
+            ),
         }
     }
 
@@ -73,13 +84,20 @@ impl Params {
         let mut out = HashMap::new();
         for (k, v) in obj {
             let values: Vec<String> = match v {
-                serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
                 serde_json::Value::Object(m) => m
                     .iter()
                     .filter(|(_, on)| on.as_bool().unwrap_or(false))
                     .map(|(k, _)| k.clone())
                     .collect(),
-                _ => return Err(ApiError::bad_request(format!("invalid filters: bad value for {k}"))),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid filters: bad value for {k}"
+                    )))
+                }
             };
             out.insert(k.clone(), values);
         }
@@ -96,7 +114,10 @@ fn decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
                     Some(b) => {
                         out.push(b);
                         i += 2;

@@ -20,14 +20,18 @@ impl BodyReader {
         tokio::spawn(async move {
             let mut stream = body.into_data_stream();
             while let Some(chunk) = stream.next().await {
-                let item = chunk.map_err(|e| std::io::Error::other(format!("reading request body: {e}")));
+                let item =
+                    chunk.map_err(|e| std::io::Error::other(format!("reading request body: {e}")));
                 let failed = item.is_err();
                 if tx.send(item).await.is_err() || failed {
                     return;
                 }
             }
         });
-        BodyReader { rx, current: Bytes::new() }
+        BodyReader {
+            rx,
+            current: Bytes::new(),
+        }
     }
 }
 
@@ -58,7 +62,13 @@ const CHUNK: usize = 256 * 1024;
 impl BodyWriter {
     pub fn new() -> (BodyWriter, Body) {
         let (tx, rx) = mpsc::channel(8);
-        (BodyWriter { tx, buf: Vec::with_capacity(CHUNK) }, body_from(rx))
+        (
+            BodyWriter {
+                tx,
+                buf: Vec::with_capacity(CHUNK),
+            },
+            body_from(rx),
+        )
     }
 }
 
@@ -90,14 +100,17 @@ impl Drop for BodyWriter {
 /// A response body that yields what the channel receives.
 pub fn body_from(rx: mpsc::Receiver<Bytes>) -> Body {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
     });
     Body::from_stream(stream)
 }
 
 /// One JSON message of a streamed answer, newline-terminated.
 pub fn json_line<T: serde::Serialize>(msg: &T) -> Bytes {
-    let mut v = serde_json::to_vec(msg).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
+    let mut v =
+        serde_json::to_vec(msg).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
     v.push(b'\n');
     Bytes::from(v)
 }

@@ -8,7 +8,10 @@ use crate::harness::{Ctx, TestFn};
 pub const TESTS: &[(&str, TestFn)] = &[
     ("ping_and_versions", ping_and_versions),
     ("errors_are_docker_json", errors_are_docker_json),
-    ("wait_answers_headers_before_exit", wait_answers_headers_before_exit),
+    (
+        "wait_answers_headers_before_exit",
+        wait_answers_headers_before_exit,
+    ),
 ];
 
 /// Sends one raw HTTP/1.1 request and returns (status, headers, body).
@@ -23,12 +26,19 @@ fn request(ctx: &Ctx, method: &str, path: &str, body: &str) -> (u16, String, Str
     let mut raw = String::new();
     s.read_to_string(&mut raw).expect("read");
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     (status, head.to_string(), dechunk(body, head))
 }
 
 fn dechunk(body: &str, head: &str) -> String {
-    if !head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         return body.to_string();
     }
     let mut out = String::new();
@@ -48,10 +58,16 @@ fn ping_and_versions(ctx: &Ctx) {
     let (status, head, body) = request(ctx, "GET", "/_ping", "");
     assert_eq!(status, 200);
     assert_eq!(body, "OK");
-    assert!(head.to_ascii_lowercase().contains("api-version: 1.50"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("api-version: 1.50"),
+        "{head}"
+    );
     let (status, head, body) = request(ctx, "HEAD", "/_ping", "");
     assert_eq!(status, 200);
-    assert!(head.to_ascii_lowercase().contains("api-version: 1.50"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("api-version: 1.50"),
+        "{head}"
+    );
     assert_eq!(body, "");
     let (status, _, body) = request(ctx, "GET", "/v1.41/version", "");
     assert_eq!(status, 200);
@@ -60,7 +76,10 @@ fn ping_and_versions(ctx: &Ctx) {
     assert_eq!(v["MinAPIVersion"], "1.24");
     let (status, _, body) = request(ctx, "GET", "/v1.12/version", "");
     assert_eq!(status, 400);
-    assert!(body.contains("client version 1.12 is too old. Minimum supported API version is 1.24"), "{body}");
+    assert!(
+        body.contains("client version 1.12 is too old. Minimum supported API version is 1.24"),
+        "{body}"
+    );
     let (status, _, body) = request(ctx, "GET", "/v1.99/containers/json", "");
     assert_eq!(status, 400);
     assert!(body.contains("is too new"), "{body}");
@@ -76,13 +95,28 @@ fn errors_are_docker_json(ctx: &Ctx) {
     let (status, _, body) = request(ctx, "GET", "/images/nope/json", "");
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("No such image: nope"), "{body}");
-    let (status, _, body) = request(ctx, "POST", "/containers/create", "{\"Image\": \"busybox\", ");
+    let (status, _, body) = request(
+        ctx,
+        "POST",
+        "/containers/create",
+        "{\"Image\": \"busybox\", ",
+    );
     assert_eq!(status, 400, "{body}");
     assert!(serde_json::from_str::<serde_json::Value>(&body).expect("json")["message"].is_string());
-    let (status, _, body) = request(ctx, "POST", "/containers/create", r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"Memory":1048576}}"#);
+    let (status, _, body) = request(
+        ctx,
+        "POST",
+        "/containers/create",
+        r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"Memory":1048576}}"#,
+    );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("HostConfig.Memory"), "{body}");
-    let (status, _, body) = request(ctx, "POST", "/containers/create?name=x", r#"{"Image":"busybox","Cmd":[]}"#);
+    let (status, _, body) = request(
+        ctx,
+        "POST",
+        "/containers/create?name=x",
+        r#"{"Image":"busybox","Cmd":[]}"#,
+    );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("no command specified"), "{body}");
     let (status, _, _) = request(ctx, "GET", "/containers/json?filters=notjson", "");
@@ -90,13 +124,19 @@ fn errors_are_docker_json(ctx: &Ctx) {
 }
 
 fn wait_answers_headers_before_exit(ctx: &Ctx) {
-    let id = ctx.ok(&["create", "busybox", "sh", "-c", "exit 4"]).trim().to_string();
+    let id = ctx
+        .ok(&["create", "busybox", "sh", "-c", "exit 4"])
+        .trim()
+        .to_string();
     let mut s = UnixStream::connect(&ctx.socket).expect("connect");
     write!(s, "POST /v1.50/containers/{id}/wait?condition=next-exit HTTP/1.1\r\nHost: berth\r\nContent-Length: 0\r\n\r\n")
         .expect("write");
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
     let mut buf = [0u8; 4096];
-    let n = s.read(&mut buf).expect("headers arrive before the container starts");
+    let n = s
+        .read(&mut buf)
+        .expect("headers arrive before the container starts");
     let head = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     ctx.ok(&["start", &id]);

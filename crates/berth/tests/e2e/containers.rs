@@ -10,13 +10,19 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("run_missing_command_is_127", run_missing_command_is_127),
     ("run_missing_image_is_125", run_missing_image_is_125),
     ("run_bad_flag_is_125", run_bad_flag_is_125),
-    ("detached_lifecycle_leaves_nothing", detached_lifecycle_leaves_nothing),
+    (
+        "detached_lifecycle_leaves_nothing",
+        detached_lifecycle_leaves_nothing,
+    ),
     ("isolation_defaults", isolation_defaults),
     ("no_new_privileges_opt_in", no_new_privileges_opt_in),
     ("hostname_is_short_id", hostname_is_short_id),
     ("writes_land_in_upper_layer", writes_land_in_upper_layer),
     ("user_env_workdir_entrypoint", user_env_workdir_entrypoint),
-    ("stdout_and_stderr_are_separate", stdout_and_stderr_are_separate),
+    (
+        "stdout_and_stderr_are_separate",
+        stdout_and_stderr_are_separate,
+    ),
     ("logs_tail_and_timestamps", logs_tail_and_timestamps),
     ("create_start_wait", create_start_wait),
     ("ps_formats_and_filters", ps_formats_and_filters),
@@ -39,27 +45,51 @@ fn run_forwards_exit_code(ctx: &Ctx) {
 fn run_missing_command_is_127(ctx: &Ctx) {
     let out = ctx.berth(&["run", "--rm", "busybox", "nosuchcmd"]);
     assert_eq!(out.status.code(), Some(127), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("executable file not found"), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("nosuchcmd"), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("executable file not found"),
+        "stderr: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("nosuchcmd"),
+        "stderr: {}",
+        stderr(&out)
+    );
     // --rm removed it even though it never ran.
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(ctx.ok(&["ps", "-aq", "--filter", "ancestor=busybox"]).trim(), "", "container left after failed start");
+    assert_eq!(
+        ctx.ok(&["ps", "-aq", "--filter", "ancestor=busybox"])
+            .trim(),
+        "",
+        "container left after failed start"
+    );
 }
 
 fn run_missing_image_is_125(ctx: &Ctx) {
     let out = ctx.berth(&["run", "--rm", "nosuchimage"]);
     assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
-    assert!(err.contains("Unable to find image 'nosuchimage:latest' locally"), "stderr: {err}");
+    assert!(
+        err.contains("Unable to find image 'nosuchimage:latest' locally"),
+        "stderr: {err}"
+    );
 }
 
 fn run_bad_flag_is_125(ctx: &Ctx) {
     let out = ctx.berth(&["run", "--no-such-flag", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("--no-such-flag"), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--no-such-flag"),
+        "stderr: {}",
+        stderr(&out)
+    );
     let out = ctx.berth(&["run", "-it", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("not supported yet"), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not supported yet"),
+        "stderr: {}",
+        stderr(&out)
+    );
 }
 
 fn wait_for_log(ctx: &Ctx, name: &str, needle: &str) -> String {
@@ -74,20 +104,39 @@ fn wait_for_log(ctx: &Ctx, name: &str, needle: &str) -> String {
 }
 
 fn detached_lifecycle_leaves_nothing(ctx: &Ctx) {
-    let id = ctx.ok(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "echo up; sleep 1000"]);
+    let id = ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; sleep 1000",
+    ]);
     let id = id.trim().to_string();
     assert_eq!(id.len(), 64, "run -d prints the full id: {id}");
     let ps = ctx.ok(&["ps"]);
-    let line = ps.lines().find(|l| l.contains("web")).unwrap_or_else(|| panic!("web not in ps:\n{ps}"));
+    let line = ps
+        .lines()
+        .find(|l| l.contains("web"))
+        .unwrap_or_else(|| panic!("web not in ps:\n{ps}"));
     assert!(line.contains("Up "), "{line}");
     assert!(line.starts_with(&id[..12]), "{line}");
     assert!(ps.starts_with("CONTAINER ID"), "{ps}");
     assert_eq!(wait_for_log(ctx, "web", "up"), "up\n");
-    let pid: i32 = ctx.ok(&["inspect", "-f", "{{.State.Pid}}", "web"]).trim().parse().expect("pid");
+    let pid: i32 = ctx
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "web"])
+        .trim()
+        .parse()
+        .expect("pid");
     assert!(pid > 0);
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     assert_eq!(ctx.ok(&["rm", "-f", "web"]).trim(), "web");
-    assert!(!ctx.containers_root().join(&id).exists(), "state directory left");
+    assert!(
+        !ctx.containers_root().join(&id).exists(),
+        "state directory left"
+    );
     let mut gone = false;
     for _ in 0..50 {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -97,54 +146,110 @@ fn detached_lifecycle_leaves_nothing(ctx: &Ctx) {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(gone, "container process {pid} still exists");
-    assert!(ctx.our_mounts().is_empty(), "mounts left: {:?}", ctx.our_mounts());
+    assert!(
+        ctx.our_mounts().is_empty(),
+        "mounts left: {:?}",
+        ctx.our_mounts()
+    );
     let out = ctx.berth(&["logs", "web"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("No such container: web"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No such container: web"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn isolation_defaults(ctx: &Ctx) {
     let status = ctx.ok(&["run", "--rm", "busybox", "cat", "/proc/self/status"]);
     assert!(status.contains("CapBnd:\t00000000a80425fb"), "{status}");
     assert!(status.contains("NoNewPrivs:\t0"), "{status}");
-    assert_eq!(ctx.ok(&["run", "--rm", "busybox", "sh", "-c", "echo $$"]), "1\n");
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "busybox", "sh", "-c", "echo $$"]),
+        "1\n"
+    );
     let ps = ctx.ok(&["run", "--rm", "busybox", "ps", "-o", "pid,comm"]);
-    let pids: Vec<&str> = ps.lines().skip(1).map(|l| l.split_whitespace().next().unwrap_or("")).collect();
-    assert_eq!(pids, vec!["1"], "only the command runs in the pid namespace:\n{ps}");
+    let pids: Vec<&str> = ps
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        pids,
+        vec!["1"],
+        "only the command runs in the pid namespace:\n{ps}"
+    );
     let net = ctx.ok(&["run", "--rm", "busybox", "cat", "/proc/net/dev"]);
-    let ifaces: Vec<&str> = net.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
+    let ifaces: Vec<&str> = net
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
     assert_eq!(ifaces, vec!["lo"], "{net}");
-    let out = ctx.berth(&["run", "--rm", "busybox", "sh", "-c", "echo x > /proc/sys/kernel/hostname"]);
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /proc/sys/kernel/hostname",
+    ]);
     assert_ne!(out.status.code(), Some(0), "/proc/sys must be read-only");
 }
 
 fn no_new_privileges_opt_in(ctx: &Ctx) {
-    let status = ctx.ok(&["run", "--rm", "--security-opt", "no-new-privileges", "busybox", "cat", "/proc/self/status"]);
+    let status = ctx.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "cat",
+        "/proc/self/status",
+    ]);
     assert!(status.contains("NoNewPrivs:\t1"), "{status}");
 }
 
 fn hostname_is_short_id(ctx: &Ctx) {
-    let id = ctx.ok(&["create", "busybox", "hostname"]).trim().to_string();
+    let id = ctx
+        .ok(&["create", "busybox", "hostname"])
+        .trim()
+        .to_string();
     let code = ctx.ok(&["start", "-a", &id]);
     assert_eq!(code, format!("{}\n", &id[..12]));
-    assert_eq!(ctx.ok(&["run", "--rm", "--hostname", "box", "busybox", "hostname"]), "box\n");
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "--hostname", "box", "busybox", "hostname"]),
+        "box\n"
+    );
     ctx.ok(&["rm", &id]);
 }
 
 fn writes_land_in_upper_layer(ctx: &Ctx) {
-    let id = ctx.ok(&["create", "busybox", "sh", "-c", "echo data > /newfile"]).trim().to_string();
+    let id = ctx
+        .ok(&["create", "busybox", "sh", "-c", "echo data > /newfile"])
+        .trim()
+        .to_string();
     ctx.ok(&["start", "-a", &id]);
     let upper = ctx.containers_root().join(&id).join("upper/newfile");
-    assert_eq!(std::fs::read_to_string(&upper).expect("file in upper dir"), "data\n");
+    assert_eq!(
+        std::fs::read_to_string(&upper).expect("file in upper dir"),
+        "data\n"
+    );
     let in_layers = walk_find(&ctx.root.join("image"), "newfile");
-    assert!(in_layers.is_empty(), "write reached the image: {in_layers:?}");
+    assert!(
+        in_layers.is_empty(),
+        "write reached the image: {in_layers:?}"
+    );
     ctx.ok(&["rm", &id]);
     assert!(!ctx.containers_root().join(&id).exists());
 }
 
 fn walk_find(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return found };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if e.file_name() == name {
@@ -158,7 +263,10 @@ fn walk_find(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
 }
 
 fn user_env_workdir_entrypoint(ctx: &Ctx) {
-    assert_eq!(ctx.ok(&["run", "--rm", "-u", "33:33", "busybox", "id", "-u"]), "33\n");
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "-u", "33:33", "busybox", "id", "-u"]),
+        "33\n"
+    );
     let id = ctx.ok(&["run", "--rm", "-u", "www-data", "busybox", "id"]);
     assert!(id.starts_with("uid=33(www-data) gid=33(www-data)"), "{id}");
     let out = ctx.berth(&["run", "--rm", "-u", "nosuchuser", "busybox", "id"]);
@@ -167,53 +275,123 @@ fn user_env_workdir_entrypoint(ctx: &Ctx) {
     let env_file = ctx.dir.path().join("env.list");
     std::fs::write(&env_file, "# comment\nFROM_FILE=yes\nA=file\n").expect("env file");
     let env = ctx.ok(&[
-        "run", "--rm", "--env-file", env_file.to_str().expect("utf8"), "-e", "A=flag", "-e", "B=2", "busybox", "env",
+        "run",
+        "--rm",
+        "--env-file",
+        env_file.to_str().expect("utf8"),
+        "-e",
+        "A=flag",
+        "-e",
+        "B=2",
+        "busybox",
+        "env",
     ]);
     assert!(env.lines().any(|l| l == "A=flag"), "{env}");
     assert!(env.lines().any(|l| l == "B=2"), "{env}");
     assert!(env.lines().any(|l| l == "FROM_FILE=yes"), "{env}");
     assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
     assert!(env.lines().any(|l| l == "HOME=/root"), "{env}");
-    assert_eq!(ctx.ok(&["run", "--rm", "-w", "/tmp/new/dir", "busybox", "pwd"]), "/tmp/new/dir\n");
-    assert_eq!(ctx.ok(&["run", "--rm", "--entrypoint", "echo", "busybox", "a", "b"]), "a b\n");
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "-w", "/tmp/new/dir", "busybox", "pwd"]),
+        "/tmp/new/dir\n"
+    );
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "--entrypoint", "echo", "busybox", "a", "b"]),
+        "a b\n"
+    );
 }
 
 fn stdout_and_stderr_are_separate(ctx: &Ctx) {
-    let out = ctx.berth(&["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2"]);
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
     assert_eq!(stdout(&out), "out\n");
     assert_eq!(stderr(&out), "err\n");
 }
 
 fn logs_tail_and_timestamps(ctx: &Ctx) {
-    ctx.ok(&["run", "--name", "logger", "busybox", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done"]);
+    ctx.ok(&[
+        "run",
+        "--name",
+        "logger",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line$i; done",
+    ]);
     assert_eq!(ctx.ok(&["logs", "--tail", "2", "logger"]), "line4\nline5\n");
     let ts = ctx.ok(&["logs", "-t", "--tail", "1", "logger"]);
     let (stamp, rest) = ts.split_once(' ').expect("timestamp");
-    assert!(stamp.ends_with('Z') && stamp.contains('T') && stamp.len() >= 20, "{ts}");
+    assert!(
+        stamp.ends_with('Z') && stamp.contains('T') && stamp.len() >= 20,
+        "{ts}"
+    );
     assert_eq!(rest, "line5\n");
     ctx.ok(&["rm", "logger"]);
 }
 
 fn create_start_wait(ctx: &Ctx) {
-    let id = ctx.ok(&["create", "--name", "waiter", "busybox", "sh", "-c", "sleep 0.2; exit 7"]).trim().to_string();
-    assert_eq!(ctx.ok(&["inspect", "-f", "{{.State.Status}}", "waiter"]), "created\n");
+    let id = ctx
+        .ok(&[
+            "create",
+            "--name",
+            "waiter",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 0.2; exit 7",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(
+        ctx.ok(&["inspect", "-f", "{{.State.Status}}", "waiter"]),
+        "created\n"
+    );
     assert_eq!(ctx.ok(&["start", "waiter"]), "waiter\n");
     assert_eq!(ctx.ok(&["wait", "waiter"]), "7\n");
-    assert_eq!(ctx.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", &id]), "exited 7\n");
+    assert_eq!(
+        ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &id
+        ]),
+        "exited 7\n"
+    );
     let ps = ctx.ok(&["ps", "-a", "--filter", "name=waiter"]);
     assert!(ps.contains("Exited (7)"), "{ps}");
     ctx.ok(&["rm", "waiter"]);
 }
 
 fn ps_formats_and_filters(ctx: &Ctx) {
-    let id = ctx.ok(&["run", "-d", "--name", "fmt1", "--label", "team=a", "busybox", "sleep", "100"]).trim().to_string();
-    let line = ctx.ok(&["ps", "--format", "{{.ID}} {{.Names}} {{.State}}", "--filter", "name=fmt1"]);
+    let id = ctx
+        .ok(&[
+            "run", "-d", "--name", "fmt1", "--label", "team=a", "busybox", "sleep", "100",
+        ])
+        .trim()
+        .to_string();
+    let line = ctx.ok(&[
+        "ps",
+        "--format",
+        "{{.ID}} {{.Names}} {{.State}}",
+        "--filter",
+        "name=fmt1",
+    ]);
     assert_eq!(line, format!("{} fmt1 running\n", &id[..12]));
     let json = ctx.ok(&["ps", "--format", "{{json .}}", "--filter", "label=team=a"]);
     let v: serde_json::Value = serde_json::from_str(json.trim()).expect("json line");
     assert_eq!(v["Names"], "fmt1");
     assert_eq!(v["Labels"], "team=a");
-    assert_eq!(ctx.ok(&["ps", "-q", "--no-trunc", "--filter", "name=fmt1"]).trim(), id);
+    assert_eq!(
+        ctx.ok(&["ps", "-q", "--no-trunc", "--filter", "name=fmt1"])
+            .trim(),
+        id
+    );
     assert_eq!(ctx.ok(&["ps", "-q", "--filter", "label=team=b"]), "");
     let out = ctx.berth(&["ps", "--filter", "bogus=1"]);
     assert_eq!(out.status.code(), Some(1));
@@ -225,7 +403,11 @@ fn rm_running_needs_force(ctx: &Ctx) {
     ctx.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "100"]);
     let out = ctx.berth(&["rm", "busy"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("container is running"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("container is running"),
+        "{}",
+        stderr(&out)
+    );
     ctx.ok(&["rm", "-f", "busy"]);
 }
 
@@ -233,21 +415,33 @@ fn name_conflict_is_409(ctx: &Ctx) {
     ctx.ok(&["create", "--name", "dup", "busybox", "true"]);
     let out = ctx.berth(&["create", "--name", "dup", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("is already in use"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is already in use"),
+        "{}",
+        stderr(&out)
+    );
     ctx.ok(&["rm", "dup"]);
 }
 
 fn hundred_runs_leave_nothing(ctx: &Ctx) {
-    let before = std::fs::read_dir(ctx.containers_root()).map(|d| d.count()).unwrap_or(0);
+    let before = std::fs::read_dir(ctx.containers_root())
+        .map(|d| d.count())
+        .unwrap_or(0);
     for i in 0..100 {
         let out = ctx.berth(&["run", "--rm", "busybox", "true"]);
         assert_eq!(out.status.code(), Some(0), "run {i}: {}", stderr(&out));
     }
     // --rm removal finishes right after the exit; give it a moment.
     std::thread::sleep(Duration::from_millis(200));
-    let after = std::fs::read_dir(ctx.containers_root()).map(|d| d.count()).unwrap_or(0);
+    let after = std::fs::read_dir(ctx.containers_root())
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(before, after, "state directories left behind");
-    assert!(ctx.our_mounts().is_empty(), "mounts left: {:?}", ctx.our_mounts());
+    assert!(
+        ctx.our_mounts().is_empty(),
+        "mounts left: {:?}",
+        ctx.our_mounts()
+    );
     assert_eq!(ctx.ok(&["ps", "-aq"]), "");
     let children = std::fs::read_dir("/proc")
         .expect("proc")

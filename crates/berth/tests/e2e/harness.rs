@@ -31,7 +31,10 @@ impl Ctx {
             nix::unistd::geteuid().is_root(),
             "the end-to-end tests need root (namespaces, overlayfs, mounts): run them as root"
         );
-        let dir = tempfile::Builder::new().prefix("berth-e2e-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("berth-e2e-")
+            .tempdir()
+            .expect("tempdir");
         let root = dir.path().join("root");
         let exec_root = dir.path().join("run");
         let socket = exec_root.join("berth.sock");
@@ -40,11 +43,32 @@ impl Ctx {
             .arg(&busybox_tar)
             .output()
             .expect("running scripts/make-busybox-image.sh");
-        assert!(made.status.success(), "making the busybox rootfs failed: {}", String::from_utf8_lossy(&made.stderr));
-        let mut ctx = Ctx { dir, root, exec_root, socket, busybox_tar, daemon: None };
+        assert!(
+            made.status.success(),
+            "making the busybox rootfs failed: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let mut ctx = Ctx {
+            dir,
+            root,
+            exec_root,
+            socket,
+            busybox_tar,
+            daemon: None,
+        };
         ctx.start_daemon();
-        let out = ctx.berth(&["import", "--change", "CMD [\"sh\"]", ctx.busybox_tar.to_str().expect("utf8"), "busybox:latest"]);
-        assert!(out.status.success(), "importing busybox failed: {}", stderr(&out));
+        let out = ctx.berth(&[
+            "import",
+            "--change",
+            "CMD [\"sh\"]",
+            ctx.busybox_tar.to_str().expect("utf8"),
+            "busybox:latest",
+        ]);
+        assert!(
+            out.status.success(),
+            "importing busybox failed: {}",
+            stderr(&out)
+        );
         ctx
     }
 
@@ -69,7 +93,11 @@ impl Ctx {
         self.daemon = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.berth(&["version"]).status.success() {
-            assert!(Instant::now() < deadline, "the daemon did not answer within 20s; log:\n{}", self.daemon_log());
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not answer within 20s; log:\n{}",
+                self.daemon_log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -153,7 +181,10 @@ impl Ctx {
     pub fn our_mounts(&self) -> Vec<String> {
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let needle = self.dir.path().to_string_lossy().into_owned();
-        info.lines().filter(|l| l.contains(&needle)).map(str::to_string).collect()
+        info.lines()
+            .filter(|l| l.contains(&needle))
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -201,7 +232,10 @@ pub fn run_all(tests: &[(&str, TestFn)], filter: &[String], start: fn() -> Ctx) 
         let t0 = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&ctx)));
         let status = if result.is_ok() { "ok" } else { "FAILED" };
-        println!("test {name} ... {status} ({:.2}s)", t0.elapsed().as_secs_f64());
+        println!(
+            "test {name} ... {status} ({:.2}s)",
+            t0.elapsed().as_secs_f64()
+        );
         if result.is_err() {
             failed.push(*name);
         }

@@ -12,7 +12,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("tag_and_rmi", tag_and_rmi),
     ("import_with_changes", import_with_changes),
     ("save_load_round_trip", save_load_round_trip),
-    ("bad_archives_leave_store_unchanged", bad_archives_leave_store_unchanged),
+    (
+        "bad_archives_leave_store_unchanged",
+        bad_archives_leave_store_unchanged,
+    ),
     ("inspect_unknown_object", inspect_unknown_object),
 ];
 
@@ -23,7 +26,10 @@ fn images_lists_busybox(ctx: &Ctx) {
     for col in ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"] {
         assert!(header.contains(col), "{header}");
     }
-    assert!(lines.any(|l| l.starts_with("busybox") && l.contains("latest")), "{out}");
+    assert!(
+        lines.any(|l| l.starts_with("busybox") && l.contains("latest")),
+        "{out}"
+    );
     let fmt = ctx.ok(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(fmt.lines().any(|l| l == "busybox:latest"), "{fmt}");
     let q = ctx.ok(&["images", "-q", "busybox"]);
@@ -39,23 +45,43 @@ fn image_inspect_and_format(ctx: &Ctx) {
     assert_eq!(img["Config"]["Cmd"][0], "sh");
     assert_eq!(img["Os"], "linux");
     assert_eq!(img["RootFS"]["Layers"].as_array().map(Vec::len), Some(1));
-    assert_eq!(ctx.ok(&["inspect", "--format", "{{json .Config.Cmd}}", "busybox"]), "[\"sh\"]\n");
+    assert_eq!(
+        ctx.ok(&["inspect", "--format", "{{json .Config.Cmd}}", "busybox"]),
+        "[\"sh\"]\n"
+    );
 }
 
 fn tag_and_rmi(ctx: &Ctx) {
     ctx.ok(&["tag", "busybox", "example.com/team/box:v1"]);
     let ids = ctx.ok(&["images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]);
-    let busy = ids.lines().find(|l| l.ends_with(" busybox:latest")).expect("busybox row");
-    let tagged = ids.lines().find(|l| l.ends_with(" example.com/team/box:v1")).expect("new tag row");
+    let busy = ids
+        .lines()
+        .find(|l| l.ends_with(" busybox:latest"))
+        .expect("busybox row");
+    let tagged = ids
+        .lines()
+        .find(|l| l.ends_with(" example.com/team/box:v1"))
+        .expect("new tag row");
     assert_eq!(busy.split(' ').next(), tagged.split(' ').next(), "{ids}");
     let id = busy.split(' ').next().expect("id").to_string();
     let out = ctx.berth(&["rmi", &id]);
-    assert_eq!(out.status.code(), Some(1), "removing a multiply-tagged image by id needs -f");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "removing a multiply-tagged image by id needs -f"
+    );
     assert!(stderr(&out).contains("must be forced"), "{}", stderr(&out));
-    assert_eq!(ctx.ok(&["rmi", "example.com/team/box:v1"]), "Untagged: example.com/team/box:v1\n");
+    assert_eq!(
+        ctx.ok(&["rmi", "example.com/team/box:v1"]),
+        "Untagged: example.com/team/box:v1\n"
+    );
     let out = ctx.berth(&["tag", "busybox", "Bad:Name"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("invalid reference format"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid reference format"),
+        "{}",
+        stderr(&out)
+    );
     let out = ctx.berth(&["rmi", "nosuchimage"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("No such image"), "{}", stderr(&out));
@@ -64,14 +90,26 @@ fn tag_and_rmi(ctx: &Ctx) {
 fn import_with_changes(ctx: &Ctx) {
     let tar = ctx.busybox_tar.to_str().expect("utf8");
     let out = ctx.ok(&[
-        "import", "-c", "ENV GREETING=hi", "-c", "WORKDIR /srv", "-c", "CMD [\"sh\", \"-c\", \"echo $GREETING from $(pwd)\"]",
-        "-m", "imported for a test", tar, "greeter:1",
+        "import",
+        "-c",
+        "ENV GREETING=hi",
+        "-c",
+        "WORKDIR /srv",
+        "-c",
+        "CMD [\"sh\", \"-c\", \"echo $GREETING from $(pwd)\"]",
+        "-m",
+        "imported for a test",
+        tar,
+        "greeter:1",
     ]);
     assert!(out.trim().starts_with("sha256:"), "{out}");
     assert_eq!(ctx.ok(&["run", "--rm", "greeter:1"]), "hi from /srv\n");
     let comment = ctx.ok(&["image", "inspect", "-f", "{{.Comment}}", "greeter:1"]);
     assert_eq!(comment, "imported for a test\n");
-    let piped = ctx.berth_stdin(&["import", "-", "piped:latest"], &std::fs::read(&ctx.busybox_tar).expect("tar"));
+    let piped = ctx.berth_stdin(
+        &["import", "-", "piped:latest"],
+        &std::fs::read(&ctx.busybox_tar).expect("tar"),
+    );
     assert!(piped.status.success(), "{}", stderr(&piped));
     ctx.ok(&["rmi", "greeter:1", "piped:latest"]);
 }
@@ -83,7 +121,10 @@ fn save_load_round_trip(ctx: &Ctx) {
     ctx.ok(&["rmi", "roundtrip:1"]);
     let loaded = ctx.ok(&["load", "-i", archive.to_str().expect("utf8")]);
     assert_eq!(loaded, "Loaded image: roundtrip:1\n");
-    assert_eq!(ctx.ok(&["run", "--rm", "roundtrip:1", "echo", "ok"]), "ok\n");
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "roundtrip:1", "echo", "ok"]),
+        "ok\n"
+    );
     let piped = ctx.berth_stdin(&["load"], &std::fs::read(&archive).expect("archive"));
     assert!(piped.status.success(), "{}", stderr(&piped));
     assert_eq!(stdout(&piped), "Loaded image: roundtrip:1\n");
@@ -94,7 +135,9 @@ fn listing(dir: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             out.insert(p.strip_prefix(dir).unwrap_or(&p).display().to_string());
@@ -143,34 +186,62 @@ fn bad_archives_leave_store_unchanged(ctx: &Ctx) {
     let mut cases: Vec<(&str, Vec<u8>)> = vec![
         ("truncated archive", good[..good.len() / 2].to_vec()),
         ("not a tar", b"this is not an archive at all".repeat(40)),
-        ("manifest pointing nowhere", tar_of(&[("manifest.json", br#"[{"Config":"c.json","RepoTags":["evil:1"],"Layers":["l.tar"]}]"#)])),
-        ("malformed manifest", tar_of(&[("manifest.json", b"{not json")])),
+        (
+            "manifest pointing nowhere",
+            tar_of(&[(
+                "manifest.json",
+                br#"[{"Config":"c.json","RepoTags":["evil:1"],"Layers":["l.tar"]}]"#,
+            )]),
+        ),
+        (
+            "malformed manifest",
+            tar_of(&[("manifest.json", b"{not json")]),
+        ),
     ];
     let config = br#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#;
     cases.push((
         "layer escaping with ..",
         tar_of(&[
-            ("manifest.json", br#"[{"Config":"c.json","RepoTags":["evil:1"],"Layers":["l.tar"]}]"#),
+            (
+                "manifest.json",
+                br#"[{"Config":"c.json","RepoTags":["evil:1"],"Layers":["l.tar"]}]"#,
+            ),
             ("c.json", config),
             ("l.tar", &layer),
         ]),
     ));
     for (what, bytes) in cases {
         let out = ctx.berth_stdin(&["load"], &bytes);
-        assert_eq!(out.status.code(), Some(1), "{what}: load should fail; stdout {}", stdout(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: load should fail; stdout {}",
+            stdout(&out)
+        );
         assert!(!stderr(&out).trim().is_empty(), "{what}: no error message");
         assert!(!sentinel.exists(), "{what}: wrote outside the store");
         std::fs::remove_file(&saved).ok();
         let after = listing(&store);
         let added: Vec<_> = after.difference(&before).collect();
         let removed: Vec<_> = before.difference(&after).collect();
-        assert!(added.is_empty() && removed.is_empty(), "{what}: store changed: +{added:?} -{removed:?}");
-        assert_eq!(ctx.ok(&["images", "-q", "--no-trunc"]), images_before, "{what}");
+        assert!(
+            added.is_empty() && removed.is_empty(),
+            "{what}: store changed: +{added:?} -{removed:?}"
+        );
+        assert_eq!(
+            ctx.ok(&["images", "-q", "--no-trunc"]),
+            images_before,
+            "{what}"
+        );
     }
 }
 
 fn inspect_unknown_object(ctx: &Ctx) {
     let out = ctx.berth(&["inspect", "nothing-by-this-name"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("No such object: nothing-by-this-name"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No such object: nothing-by-this-name"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -7,9 +7,18 @@ use std::process::Command;
 use crate::harness::{stderr, stdout, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
-    ("docker_cli_works_against_berth", docker_cli_works_against_berth),
-    ("berth_save_loads_in_podman_and_skopeo", berth_save_loads_in_podman_and_skopeo),
-    ("podman_and_skopeo_archives_load_into_berth", podman_and_skopeo_archives_load_into_berth),
+    (
+        "docker_cli_works_against_berth",
+        docker_cli_works_against_berth,
+    ),
+    (
+        "berth_save_loads_in_podman_and_skopeo",
+        berth_save_loads_in_podman_and_skopeo,
+    ),
+    (
+        "podman_and_skopeo_archives_load_into_berth",
+        podman_and_skopeo_archives_load_into_berth,
+    ),
 ];
 
 const DOCKER: &str = "/usr/local/bin/docker";
@@ -46,13 +55,27 @@ fn docker_cli_works_against_berth(ctx: &Ctx) {
     assert!(stdout(&v).contains("Berth"), "{}", stdout(&v));
     let images = docker(ctx, &["images"]);
     assert!(images.status.success(), "{}", stderr(&images));
-    assert!(stdout(&images).lines().any(|l| l.starts_with("busybox")), "{}", stdout(&images));
+    assert!(
+        stdout(&images).lines().any(|l| l.starts_with("busybox")),
+        "{}",
+        stdout(&images)
+    );
     let run = docker(ctx, &["run", "--rm", "busybox", "echo", "hi"]);
     assert_eq!(run.status.code(), Some(0), "docker run: {}", stderr(&run));
     assert_eq!(stdout(&run), "hi\n");
     let code = docker(ctx, &["run", "--rm", "busybox", "sh", "-c", "exit 5"]);
     assert_eq!(code.status.code(), Some(5), "{}", stderr(&code));
-    let named = docker(ctx, &["run", "--name", "dockerlogs", "busybox", "echo", "from docker"]);
+    let named = docker(
+        ctx,
+        &[
+            "run",
+            "--name",
+            "dockerlogs",
+            "busybox",
+            "echo",
+            "from docker",
+        ],
+    );
     assert!(named.status.success(), "{}", stderr(&named));
     let ps = docker(ctx, &["ps", "-a"]);
     assert!(stdout(&ps).contains("dockerlogs"), "{}", stdout(&ps));
@@ -64,63 +87,142 @@ fn docker_cli_works_against_berth(ctx: &Ctx) {
     assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
 }
 
+/// Runs a tool in a private mount namespace with tmpfs over `/var/lib` and
+/// `/run`, so what podman and skopeo keep there (blob-info cache, network
+/// config, libpod state) never lands on the machine. `mount -n` keeps
+/// libmount from writing `/run/mount/utab`.
+fn isolated(ctx: &Ctx, bin: &str, args: &[&str]) -> std::process::Output {
+    let script =
+        "mount -n -t tmpfs tmpfs /var/lib && mount -n -t tmpfs tmpfs /run && exec \"$0\" \"$@\"";
+    let tmp = ctx.dir.path().join("tool-tmp");
+    std::fs::create_dir_all(&tmp).expect("tool tmp");
+    Command::new(tool("unshare"))
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            bin,
+        ])
+        .args(args)
+        .env("TMPDIR", &tmp)
+        .output()
+        .expect("running an isolated tool")
+}
+
 /// podman with private storage under the test directory.
 fn podman(ctx: &Ctx, args: &[&str]) -> std::process::Output {
     let base = ctx.dir.path().join("podman");
-    let out = Command::new(tool("podman"))
-        .arg("--root")
-        .arg(base.join("root"))
-        .arg("--runroot")
-        .arg(base.join("runroot"))
-        .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"])
-        .args(args)
-        .output()
-        .expect("running podman");
-    out
+    let (root, run) = (base.join("root"), base.join("runroot"));
+    let mut all: Vec<&str> = vec![
+        "--root",
+        root.to_str().expect("utf8"),
+        "--runroot",
+        run.to_str().expect("utf8"),
+    ];
+    all.extend([
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "none",
+    ]);
+    all.extend(args);
+    isolated(ctx, &tool("podman"), &all)
+}
+
+fn skopeo(ctx: &Ctx, args: &[&str]) -> std::process::Output {
+    isolated(ctx, &tool("skopeo"), args)
 }
 
 fn berth_save_loads_in_podman_and_skopeo(ctx: &Ctx) {
     let archive = ctx.dir.path().join("for-podman.tar");
-    ctx.ok(&["save", "-o", archive.to_str().expect("utf8"), "busybox:latest"]);
-    let inspect = Command::new(tool("skopeo"))
-        .arg("inspect")
-        .arg(format!("docker-archive:{}", archive.display()))
-        .output()
-        .expect("skopeo");
-    assert!(inspect.status.success(), "skopeo inspect: {}", stderr(&inspect));
+    ctx.ok(&[
+        "save",
+        "-o",
+        archive.to_str().expect("utf8"),
+        "busybox:latest",
+    ]);
+    let inspect = skopeo(
+        ctx,
+        &["inspect", &format!("docker-archive:{}", archive.display())],
+    );
+    assert!(
+        inspect.status.success(),
+        "skopeo inspect: {}",
+        stderr(&inspect)
+    );
     let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("skopeo json");
     assert_eq!(v["Os"], "linux");
     assert_eq!(v["Layers"].as_array().map(Vec::len), Some(1));
     let load = podman(ctx, &["load", "-i", archive.to_str().expect("utf8")]);
     assert!(load.status.success(), "podman load: {}", stderr(&load));
     let images = podman(ctx, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-    assert!(stdout(&images).contains("busybox:latest"), "{}", stdout(&images));
+    assert!(
+        stdout(&images).contains("busybox:latest"),
+        "{}",
+        stdout(&images)
+    );
     let _ = podman(ctx, &["rmi", "-a", "-f"]);
 }
 
 fn podman_and_skopeo_archives_load_into_berth(ctx: &Ctx) {
     let tar = ctx.busybox_tar.to_str().expect("utf8");
-    let imported = podman(ctx, &["import", "--change", "CMD [\"sh\"]", tar, "localhost/podbox:1"]);
-    assert!(imported.status.success(), "podman import: {}", stderr(&imported));
+    let imported = podman(
+        ctx,
+        &[
+            "import",
+            "--change",
+            "CMD [\"sh\"]",
+            tar,
+            "localhost/podbox:1",
+        ],
+    );
+    assert!(
+        imported.status.success(),
+        "podman import: {}",
+        stderr(&imported)
+    );
     let docker_archive = ctx.dir.path().join("podman-docker.tar");
-    let saved = podman(ctx, &["save", "--format", "docker-archive", "-o", docker_archive.to_str().expect("utf8"), "localhost/podbox:1"]);
+    let saved = podman(
+        ctx,
+        &[
+            "save",
+            "--format",
+            "docker-archive",
+            "-o",
+            docker_archive.to_str().expect("utf8"),
+            "localhost/podbox:1",
+        ],
+    );
     assert!(saved.status.success(), "podman save: {}", stderr(&saved));
     let oci_archive = ctx.dir.path().join("skopeo-oci.tar");
-    let copied = Command::new(tool("skopeo"))
-        .arg("copy")
-        .arg(format!("docker-archive:{}", docker_archive.display()))
-        .arg(format!("oci-archive:{}:skopeobox:2", oci_archive.display()))
-        .output()
-        .expect("skopeo");
+    let copied = skopeo(
+        ctx,
+        &[
+            "copy",
+            &format!("docker-archive:{}", docker_archive.display()),
+            &format!("oci-archive:{}:skopeobox:2", oci_archive.display()),
+        ],
+    );
     assert!(copied.status.success(), "skopeo copy: {}", stderr(&copied));
     let _ = podman(ctx, &["rmi", "-a", "-f"]);
 
     let loaded = ctx.ok(&["load", "-i", docker_archive.to_str().expect("utf8")]);
     assert!(loaded.contains("podbox:1"), "{loaded}");
-    assert_eq!(ctx.ok(&["run", "--rm", "localhost/podbox:1", "echo", "from podman"]), "from podman\n");
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "localhost/podbox:1", "echo", "from podman"]),
+        "from podman\n"
+    );
     let loaded = ctx.ok(&["load", "-i", oci_archive.to_str().expect("utf8")]);
     assert!(loaded.contains("skopeobox"), "{loaded}");
     let name = loaded.trim().rsplit(' ').next().expect("name").to_string();
-    assert_eq!(ctx.ok(&["run", "--rm", &name, "echo", "from skopeo"]), "from skopeo\n");
+    assert_eq!(
+        ctx.ok(&["run", "--rm", &name, "echo", "from skopeo"]),
+        "from skopeo\n"
+    );
     ctx.ok(&["rmi", "localhost/podbox:1", &name]);
 }

@@ -12,8 +12,12 @@ mod interop;
 use harness::{Ctx, TestFn};
 
 fn main() {
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let tests: Vec<(&str, TestFn)> = [containers::TESTS, images::TESTS, api::TESTS, interop::TESTS].concat();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let tests: Vec<(&str, TestFn)> =
+        [containers::TESTS, images::TESTS, api::TESTS, interop::TESTS].concat();
     let code = harness::run_all(&tests, &filter, Ctx::start);
     std::process::exit(code);
 }

@@ -80,7 +80,10 @@ pub fn parse_env_file(text: &str, path: &str) -> Result<Vec<String>, String> {
             None => (trimmed.trim_end(), None),
         };
         if key.is_empty() {
-            return Err(format!("{path}:{}: no variable name on line {line:?}", n + 1));
+            return Err(format!(
+                "{path}:{}: no variable name on line {line:?}",
+                n + 1
+            ));
         }
         if key.contains(char::is_whitespace) {
             return Err(format!("variable '{key}' contains whitespaces"));
@@ -106,7 +109,11 @@ fn env_flag(e: &str) -> Option<String> {
 }
 
 /// The API body for these flags.
-pub fn build_request(flags: &ContainerFlags, image: &str, command: &[String]) -> Result<CreateRequest, String> {
+pub fn build_request(
+    flags: &ContainerFlags,
+    image: &str,
+    command: &[String],
+) -> Result<CreateRequest, String> {
     if flags.interactive || flags.tty {
         return Err("interactive containers (-i, -t) are not supported yet".into());
     }
@@ -150,12 +157,22 @@ pub fn build_request(flags: &ContainerFlags, image: &str, command: &[String]) ->
         security_opt: flags.security_opt.clone(),
         ..Default::default()
     };
-    Ok(CreateRequest { config, host_config, networking_config: None, unknown: Default::default() })
+    Ok(CreateRequest {
+        config,
+        host_config,
+        networking_config: None,
+        unknown: Default::default(),
+    })
 }
 
 /// Creates the container, telling the user when the image is missing locally
 /// and trying to pull it as docker does.
-pub async fn create_container(client: &Client, flags: &ContainerFlags, image: &str, command: &[String]) -> Result<String, String> {
+pub async fn create_container(
+    client: &Client,
+    flags: &ContainerFlags,
+    image: &str,
+    command: &[String],
+) -> Result<String, String> {
     if let Some(p) = flags.platform.as_deref() {
         if !matches!(p, "linux" | "linux/amd64") {
             return Err(format!("platform {p} is not supported"));
@@ -172,9 +189,15 @@ pub async fn create_container(client: &Client, flags: &ContainerFlags, image: &s
         Err(e) if e.is_not_found() && e.to_string().contains("No such image") => {
             let (repo, tag) = split_tag(image);
             eprintln!("Unable to find image '{repo}:{tag}' locally");
-            let stream = client.image_pull(&repo, &tag).await.map_err(|e| e.to_string())?;
+            let stream = client
+                .image_pull(&repo, &tag)
+                .await
+                .map_err(|e| e.to_string())?;
             super::print_messages(stream).await?;
-            let r = client.container_create(&req, flags.name.as_deref()).await.map_err(|e| e.to_string())?;
+            let r = client
+                .container_create(&req, flags.name.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(r.id)
         }
         Err(e) => Err(e.to_string()),
@@ -188,7 +211,10 @@ pub fn split_tag(image: &str) -> (String, String) {
     }
     let slash = image.rfind('/').map_or(0, |i| i + 1);
     match image[slash..].rfind(':') {
-        Some(i) => (image[..slash + i].to_string(), image[slash + i + 1..].to_string()),
+        Some(i) => (
+            image[..slash + i].to_string(),
+            image[slash + i + 1..].to_string(),
+        ),
         None => (image.to_string(), "latest".to_string()),
     }
 }
@@ -220,7 +246,11 @@ mod tests {
     #[test]
     fn env_files() {
         std::env::set_var("BERTH_TEST_FROM_ENV", "x");
-        let got = parse_env_file("# c\nA=1\n\nB= 2\nBERTH_TEST_FROM_ENV\nNOT_SET_ANYWHERE_42\nC=\"q\"\n", "f").unwrap();
+        let got = parse_env_file(
+            "# c\nA=1\n\nB= 2\nBERTH_TEST_FROM_ENV\nNOT_SET_ANYWHERE_42\nC=\"q\"\n",
+            "f",
+        )
+        .unwrap();
         assert_eq!(got, vec!["A=1", "B= 2", "BERTH_TEST_FROM_ENV=x", "C=\"q\""]);
         assert!(parse_env_file("A B=1\n", "f").is_err());
     }
@@ -228,7 +258,13 @@ mod tests {
     #[test]
     fn tags() {
         assert_eq!(split_tag("busybox"), ("busybox".into(), "latest".into()));
-        assert_eq!(split_tag("localhost:5000/a:1"), ("localhost:5000/a".into(), "1".into()));
-        assert_eq!(split_tag("localhost:5000/a"), ("localhost:5000/a".into(), "latest".into()));
+        assert_eq!(
+            split_tag("localhost:5000/a:1"),
+            ("localhost:5000/a".into(), "1".into())
+        );
+        assert_eq!(
+            split_tag("localhost:5000/a"),
+            ("localhost:5000/a".into(), "latest".into())
+        );
     }
 }

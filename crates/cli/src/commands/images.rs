@@ -123,7 +123,12 @@ pub async fn run(args: Args, target: &Target) -> i32 {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    match render(&rows(&images, args.no_trunc), args.format.as_deref(), default, HEADERS) {
+    match render(
+        &rows(&images, args.no_trunc),
+        args.format.as_deref(),
+        default,
+        HEADERS,
+    ) {
         Ok(s) => {
             print!("{s}");
             0

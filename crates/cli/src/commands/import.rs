@@ -26,7 +26,9 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         }
     }
     if args.source.starts_with("http://") || args.source.starts_with("https://") {
-        return super::fail("importing from a URL is not supported yet: download the file and import it");
+        return super::fail(
+            "importing from a URL is not supported yet: download the file and import it",
+        );
     }
     let body = if args.source == "-" {
         super::file_body(tokio::io::stdin())
@@ -44,7 +46,10 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    let stream = match client.image_import(body, &repo, &tag, &args.message, &args.change).await {
+    let stream = match client
+        .image_import(body, &repo, &tag, &args.message, &args.change)
+        .await
+    {
         Ok(s) => s,
         Err(e) => return super::fail(e),
     };

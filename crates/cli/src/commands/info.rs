@@ -51,7 +51,10 @@ pub async fn run(args: Args, target: &Target) -> i32 {
     println!(" OSType: {}", s("OSType"));
     println!(" Architecture: {}", s("Architecture"));
     println!(" CPUs: {}", s("NCPU"));
-    println!(" Total Memory: {}", crate::human::size(info["MemTotal"].as_i64().unwrap_or(0)));
+    println!(
+        " Total Memory: {}",
+        crate::human::size(info["MemTotal"].as_i64().unwrap_or(0))
+    );
     println!(" Name: {}", s("Name"));
     println!(" Docker Root Dir: {}", s("DockerRootDir"));
     0

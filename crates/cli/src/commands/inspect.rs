@@ -69,10 +69,12 @@ async fn inspect(target: &Target, names: &[String], format: Option<&str>, kind: 
         Err(e) => return super::fail(e),
     };
     let template = match format.filter(|f| !f.is_empty() && *f != "json") {
-        Some(f) => match berth_template::Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n")) {
-            Ok(t) => Some(t),
-            Err(e) => return super::fail(format!("template parsing error: {e}")),
-        },
+        Some(f) => {
+            match berth_template::Template::parse(&f.replace("\\t", "\t").replace("\\n", "\n")) {
+                Ok(t) => Some(t),
+                Err(e) => return super::fail(format!("template parsing error: {e}")),
+            }
+        }
         None => None,
     };
     let mut found = Vec::new();

@@ -31,7 +31,14 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Err(e) => return super::fail(e),
     };
     let mut stream = match client
-        .container_logs(&args.container, args.follow, &args.tail, args.timestamps, &args.since, &args.until)
+        .container_logs(
+            &args.container,
+            args.follow,
+            &args.tail,
+            args.timestamps,
+            &args.since,
+            &args.until,
+        )
         .await
     {
         Ok(s) => s,

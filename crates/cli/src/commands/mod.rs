@@ -36,7 +36,9 @@ pub(crate) fn filters_json(filters: &[String]) -> Result<String, String> {
         let (k, v) = f
             .split_once('=')
             .ok_or_else(|| format!("bad format of filter (expected name=value): {f}"))?;
-        map.entry(k.trim().to_lowercase()).or_default().push(v.to_string());
+        map.entry(k.trim().to_lowercase())
+            .or_default()
+            .push(v.to_string());
     }
     serde_json::to_string(&map).map_err(|e| e.to_string())
 }
@@ -55,7 +57,9 @@ pub(crate) async fn copy_stream(
 
 /// Prints a JSON message stream (load, import, pull) as docker does: `stream`
 /// text as is, `status` lines, and fails on an `error` message.
-pub(crate) async fn print_messages(mut stream: berth_client::calls::BodyStream) -> Result<Vec<String>, String> {
+pub(crate) async fn print_messages(
+    mut stream: berth_client::calls::BodyStream,
+) -> Result<Vec<String>, String> {
     use berth_api::image::StreamMessage;
     let mut lines = berth_client::demux::JsonLines::default();
     let mut statuses = Vec::new();
@@ -74,20 +78,30 @@ pub(crate) async fn print_messages(mut stream: berth_client::calls::BodyStream) 
     while let Some(chunk) = stream.next().await.map_err(|e| e.to_string())? {
         lines.feed(&chunk);
         while let Some(msg) = lines.next_message::<StreamMessage>() {
-            handle(msg.map_err(|e| format!("decoding the daemon's answer: {e}"))?, &mut statuses)?;
+            handle(
+                msg.map_err(|e| format!("decoding the daemon's answer: {e}"))?,
+                &mut statuses,
+            )?;
         }
     }
     if let Some(msg) = lines.finish::<StreamMessage>() {
-        handle(msg.map_err(|e| format!("decoding the daemon's answer: {e}"))?, &mut statuses)?;
+        handle(
+            msg.map_err(|e| format!("decoding the daemon's answer: {e}"))?,
+            &mut statuses,
+        )?;
     }
     Ok(statuses)
 }
 
 /// A request body streamed from a file or stdin.
-pub(crate) fn file_body(reader: impl tokio::io::AsyncRead + Send + Sync + 'static) -> berth_client::RequestBody {
+pub(crate) fn file_body(
+    reader: impl tokio::io::AsyncRead + Send + Sync + 'static,
+) -> berth_client::RequestBody {
     use http_body_util::BodyExt;
     let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
-    let body = http_body_util::StreamBody::new(futures_util::StreamExt::map(stream, |r| r.map(hyper::body::Frame::data)));
+    let body = http_body_util::StreamBody::new(futures_util::StreamExt::map(stream, |r| {
+        r.map(hyper::body::Frame::data)
+    }));
     body.boxed()
 }
 
@@ -98,7 +112,12 @@ mod tests {
     #[test]
     fn filters_become_json() {
         assert_eq!(
-            filters_json(&["status=exited".into(), "label=a=b".into(), "status=created".into()]).unwrap(),
+            filters_json(&[
+                "status=exited".into(),
+                "label=a=b".into(),
+                "status=created".into()
+            ])
+            .unwrap(),
             r#"{"label":["a=b"],"status":["exited","created"]}"#
         );
         assert!(filters_json(&["nope".into()]).is_err());

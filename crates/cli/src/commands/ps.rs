@@ -56,8 +56,16 @@ const HEADERS: &[(&str, &str)] = &[
 
 /// The docker CLI's container context: the fields a `--format` can use.
 pub fn row(c: &ContainerSummary, no_trunc: bool) -> Value {
-    let id = if no_trunc { c.id.clone() } else { c.id.chars().take(12).collect() };
-    let command = if no_trunc { c.command.clone() } else { ellipsis(&c.command, 20) };
+    let id = if no_trunc {
+        c.id.clone()
+    } else {
+        c.id.chars().take(12).collect()
+    };
+    let command = if no_trunc {
+        c.command.clone()
+    } else {
+        ellipsis(&c.command, 20)
+    };
     let names: Vec<&str> = c.names.iter().map(|n| n.trim_start_matches('/')).collect();
     let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     json!({
@@ -90,7 +98,11 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Ok(f) => f,
         Err(e) => return super::fail(e),
     };
-    let limit = if args.latest { Some(1) } else { (args.last > 0).then_some(args.last) };
+    let limit = if args.latest {
+        Some(1)
+    } else {
+        (args.last > 0).then_some(args.last)
+    };
     let all = args.all || limit.is_some();
     let list = match client.containers(all, limit, &filters).await {
         Ok(l) => l,
@@ -98,7 +110,14 @@ pub async fn run(args: Args, target: &Target) -> i32 {
     };
     if args.quiet {
         for c in &list {
-            println!("{}", if args.no_trunc { c.id.clone() } else { c.id.chars().take(12).collect() });
+            println!(
+                "{}",
+                if args.no_trunc {
+                    c.id.clone()
+                } else {
+                    c.id.chars().take(12).collect()
+                }
+            );
         }
         return 0;
     }

@@ -25,9 +25,14 @@ pub struct Args {
 /// Docker's mapping of a failed start to an exit code: 127 when the command
 /// does not exist, 126 when it cannot be invoked, else 125.
 pub fn start_failure_code(message: &str) -> i32 {
-    if message.contains("executable file not found") || message.contains("no such file or directory") {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
         127
-    } else if message.contains("permission denied") || message.contains("is a directory") || message.contains("exec format error") {
+    } else if message.contains("permission denied")
+        || message.contains("is a directory")
+        || message.contains("exec format error")
+    {
         126
     } else {
         EXIT_BERTH
@@ -66,7 +71,11 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             return EXIT_BERTH;
         }
     };
-    let condition = if args.flags.rm { "removed" } else { "next-exit" };
+    let condition = if args.flags.rm {
+        "removed"
+    } else {
+        "next-exit"
+    };
     let waiter = match client.container_wait(&id, condition).await {
         Ok(w) => w,
         Err(e) => {
@@ -132,7 +141,10 @@ mod tests {
 
     #[test]
     fn exit_codes_for_start_failures() {
-        assert_eq!(start_failure_code("exec: \"nosuchcmd\": executable file not found in $PATH"), 127);
+        assert_eq!(
+            start_failure_code("exec: \"nosuchcmd\": executable file not found in $PATH"),
+            127
+        );
         assert_eq!(start_failure_code("exec: \"/etc\": is a directory"), 126);
         assert_eq!(start_failure_code("something else"), 125);
     }

@@ -35,10 +35,14 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             // half-written archive under the requested name.
             let tmp = format!("{path}.berth-tmp");
             let result = async {
-                let mut f = tokio::fs::File::create(&tmp).await.map_err(|e| format!("open {tmp}: {e}"))?;
+                let mut f = tokio::fs::File::create(&tmp)
+                    .await
+                    .map_err(|e| format!("open {tmp}: {e}"))?;
                 super::copy_stream(stream, &mut f).await?;
                 f.sync_all().await.map_err(|e| e.to_string())?;
-                tokio::fs::rename(&tmp, path).await.map_err(|e| format!("rename to {path}: {e}"))
+                tokio::fs::rename(&tmp, path)
+                    .await
+                    .map_err(|e| format!("rename to {path}: {e}"))
             }
             .await;
             match result {

@@ -58,7 +58,10 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         }
     }
     if code != 0 {
-        eprintln!("Error: failed to start containers: {}", args.containers.join(", "));
+        eprintln!(
+            "Error: failed to start containers: {}",
+            args.containers.join(", ")
+        );
     }
     code
 }

@@ -23,14 +23,21 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Ok(c) => c.version().await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    let server_value = server.as_ref().ok().and_then(|s| serde_json::to_value(s).ok());
+    let server_value = server
+        .as_ref()
+        .ok()
+        .and_then(|s| serde_json::to_value(s).ok());
     if let Some(f) = args.format.as_deref() {
         let data = json!({"Client": client_part, "Server": server_value});
         let f = if f == "json" { "{{json .}}" } else { f };
         return match berth_template::render(f, &data) {
             Ok(s) => {
                 println!("{s}");
-                if server.is_err() { 1 } else { 0 }
+                if server.is_err() {
+                    1
+                } else {
+                    0
+                }
             }
             Err(e) => super::fail(format!("template: {e}")),
         };
@@ -45,7 +52,10 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             println!("Server: {}", v.platform.name);
             println!(" Engine:");
             println!("  Version:          {}", v.version);
-            println!("  API version:      {} (minimum version {})", v.api_version, v.min_api_version);
+            println!(
+                "  API version:      {} (minimum version {})",
+                v.api_version, v.min_api_version
+            );
             println!("  OS/Arch:          {}/{}", v.os, v.arch);
             println!("  Kernel:           {}", v.kernel_version);
             0

@@ -13,8 +13,17 @@ use crate::Error;
 const IGNORED_HOST_FIELDS: &[&str] = &["ConsoleSize", "Isolation", "CgroupnsMode"];
 
 /// Rejects settings Berth does not implement yet, naming them.
+/// HostConfig fields whose "unset" value is not JSON's zero value.
+const UNSET_SENTINELS: &[(&str, i64)] = &[("MemorySwappiness", -1)];
+
 pub fn validate(req: &CreateRequest) -> Result<(), Error> {
-    let mut unsupported = unsupported_settings("HostConfig", &req.host_config.other, IGNORED_HOST_FIELDS);
+    let mut other = req.host_config.other.clone();
+    for (field, unset) in UNSET_SENTINELS {
+        if other.get(*field).and_then(Value::as_i64) == Some(*unset) {
+            other.remove(*field);
+        }
+    }
+    let mut unsupported = unsupported_settings("HostConfig", &other, IGNORED_HOST_FIELDS);
     let hc = &req.host_config;
     match hc.network_mode.as_str() {
         "" | "default" | "none" => {}
@@ -70,18 +79,29 @@ pub fn no_new_privileges(opt: &str) -> Option<bool> {
 }
 
 pub fn wants_no_new_privileges(hc: &HostConfig) -> bool {
-    hc.security_opt.iter().filter_map(|o| no_new_privileges(o)).next_back().unwrap_or(false)
+    hc.security_opt
+        .iter()
+        .filter_map(|o| no_new_privileges(o))
+        .next_back()
+        .unwrap_or(false)
 }
 
 /// The container config after applying the image's defaults, as Docker does:
 /// env merged by key, entrypoint override drops the image's CMD, labels merged.
 pub fn merge_image_config(req: &ContainerConfig, image_config: &Value) -> ContainerConfig {
-    let img = image_config.get("config").or_else(|| image_config.get("Config"));
+    let img = image_config
+        .get("config")
+        .or_else(|| image_config.get("Config"));
     let field = |name: &str| img.and_then(|c| c.get(name)).filter(|v| !v.is_null());
     let strings = |name: &str| -> Option<Vec<String>> {
         field(name).and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
     };
-    let string = |name: &str| field(name).and_then(Value::as_str).unwrap_or("").to_string();
+    let string = |name: &str| {
+        field(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
 
     let mut merged = req.clone();
     merged.env = merge_env(&strings("Env").unwrap_or_default(), &req.env);
@@ -98,10 +118,13 @@ pub fn merge_image_config(req: &ContainerConfig, image_config: &Value) -> Contai
         merged.user = string("User");
     }
     if merged.stop_signal.is_none() {
-        merged.stop_signal = field("StopSignal").and_then(Value::as_str).map(str::to_string);
+        merged.stop_signal = field("StopSignal")
+            .and_then(Value::as_str)
+            .map(str::to_string);
     }
     if merged.exposed_ports.is_none() {
-        merged.exposed_ports = field("ExposedPorts").and_then(|v| serde_json::from_value(v.clone()).ok());
+        merged.exposed_ports =
+            field("ExposedPorts").and_then(|v| serde_json::from_value(v.clone()).ok());
     }
     if merged.volumes.is_none() {
         merged.volumes = field("Volumes").and_then(|v| serde_json::from_value(v.clone()).ok());
@@ -161,7 +184,10 @@ mod tests {
 
     #[test]
     fn image_defaults_apply() {
-        let req = ContainerConfig { env: vec!["A=2".into(), "B=3".into()], ..Default::default() };
+        let req = ContainerConfig {
+            env: vec!["A=2".into(), "B=3".into()],
+            ..Default::default()
+        };
         let m = merge_image_config(&req, &image());
         assert_eq!(m.env, vec!["PATH=/bin", "A=2", "B=3"]);
         assert_eq!(m.cmd, Some(vec!["sh".to_string()]));
@@ -171,7 +197,10 @@ mod tests {
 
     #[test]
     fn entrypoint_override_drops_image_cmd() {
-        let req = ContainerConfig { entrypoint: Some(vec!["echo".into()]), ..Default::default() };
+        let req = ContainerConfig {
+            entrypoint: Some(vec!["echo".into()]),
+            ..Default::default()
+        };
         let m = merge_image_config(&req, &image());
         assert_eq!(m.cmd, None);
         assert_eq!(command(&m).unwrap(), ("echo".to_string(), vec![]));
@@ -181,16 +210,26 @@ mod tests {
     fn cmd_override_and_labels() {
         let mut labels = BTreeMap::new();
         labels.insert("k".to_string(), "ctr".to_string());
-        let req = ContainerConfig { cmd: Some(vec!["echo".into(), "hi".into()]), labels, ..Default::default() };
+        let req = ContainerConfig {
+            cmd: Some(vec!["echo".into(), "hi".into()]),
+            labels,
+            ..Default::default()
+        };
         let m = merge_image_config(&req, &image());
-        assert_eq!(command(&m).unwrap(), ("echo".to_string(), vec!["hi".to_string()]));
+        assert_eq!(
+            command(&m).unwrap(),
+            ("echo".to_string(), vec!["hi".to_string()])
+        );
         assert_eq!(m.labels["k"], "ctr");
         assert_eq!(m.labels["l"], "img");
     }
 
     #[test]
     fn empty_command_is_an_error() {
-        let req = ContainerConfig { entrypoint: Some(vec![String::new()]), ..Default::default() };
+        let req = ContainerConfig {
+            entrypoint: Some(vec![String::new()]),
+            ..Default::default()
+        };
         let m = merge_image_config(&req, &json!({"config": {}}));
         assert_eq!(command(&m).unwrap_err().to_string(), "no command specified");
     }
@@ -198,13 +237,14 @@ mod tests {
     #[test]
     fn unsupported_settings_are_named() {
         let req: CreateRequest = serde_json::from_value(json!({
-            "Image": "busybox", "HostConfig": {"Memory": 1024, "ConsoleSize": [1, 2], "RestartPolicy": {"Name": "always"}}
+            "Image": "busybox", "HostConfig": {"Memory": 1024, "ConsoleSize": [1, 2], "MemorySwappiness": -1, "RestartPolicy": {"Name": "always"}}
         }))
         .unwrap();
         let err = validate(&req).unwrap_err().to_string();
         assert!(err.contains("HostConfig.Memory"), "{err}");
         assert!(err.contains("restart policy always"), "{err}");
         assert!(!err.contains("ConsoleSize"), "{err}");
+        assert!(!err.contains("MemorySwappiness"), "{err}");
     }
 
     #[test]

@@ -28,7 +28,12 @@ pub struct Container {
 
 impl Container {
     fn new(paths: ContainerPaths, record: ContainerRecord) -> Arc<Container> {
-        let snapshot = Snapshot { status: record.status, exit_code: record.exit_code, exits: 0, removed: false };
+        let snapshot = Snapshot {
+            status: record.status,
+            exit_code: record.exit_code,
+            exits: 0,
+            removed: false,
+        };
         Arc::new(Container {
             paths,
             record: Mutex::new(record),
@@ -100,7 +105,9 @@ impl std::str::FromStr for WaitCondition {
             "" | "not-running" => Ok(WaitCondition::NotRunning),
             "next-exit" => Ok(WaitCondition::NextExit),
             "removed" => Ok(WaitCondition::Removed),
-            other => Err(Error::InvalidArgument(format!("invalid condition: \"{other}\""))),
+            other => Err(Error::InvalidArgument(format!(
+                "invalid condition: \"{other}\""
+            ))),
         }
     }
 }
@@ -125,9 +132,16 @@ struct Inner {
 }
 
 impl ContainerService {
-    pub async fn open(config: Arc<EngineConfig>, images: ImageService) -> Result<ContainerService, Error> {
+    pub async fn open(
+        config: Arc<EngineConfig>,
+        images: ImageService,
+    ) -> Result<ContainerService, Error> {
         let svc = ContainerService {
-            inner: Arc::new(Inner { config, images, table: RwLock::new(Table::default()) }),
+            inner: Arc::new(Inner {
+                config,
+                images,
+                table: RwLock::new(Table::default()),
+            }),
         };
         svc.load_existing()?;
         Ok(svc)
@@ -204,10 +218,16 @@ impl ContainerService {
     }
 
     /// `POST /containers/create`.
-    pub async fn create(&self, req: CreateRequest, name: Option<String>) -> Result<(String, Vec<String>), Error> {
+    pub async fn create(
+        &self,
+        req: CreateRequest,
+        name: Option<String>,
+    ) -> Result<(String, Vec<String>), Error> {
         create::validate(&req)?;
         if req.config.image.is_empty() {
-            return Err(Error::InvalidArgument("config cannot be empty in order to create a container".into()));
+            return Err(Error::InvalidArgument(
+                "config cannot be empty in order to create a container".into(),
+            ));
         }
         let image = self.inner.images.resolve(&req.config.image).await?;
         let image_config = self.inner.images.config_json(&image.id).await?;
@@ -296,7 +316,11 @@ impl ContainerService {
         }
         if !rec.status.can_start() {
             return Err(Error::Conflict {
-                message: format!("cannot start container {}: it is {}", rec.id, rec.status.as_str()),
+                message: format!(
+                    "cannot start container {}: it is {}",
+                    rec.id,
+                    rec.status.as_str()
+                ),
             });
         }
         let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
@@ -314,7 +338,11 @@ impl ContainerService {
     }
 
     /// `POST /containers/{id}/wait`.
-    pub async fn wait(&self, name_or_id: &str, condition: WaitCondition) -> Result<WaitResponse, Error> {
+    pub async fn wait(
+        &self,
+        name_or_id: &str,
+        condition: WaitCondition,
+    ) -> Result<WaitResponse, Error> {
         let c = self.get(name_or_id)?;
         let mut rx = c.subscribe();
         let first = rx.borrow_and_update().clone();
@@ -334,7 +362,10 @@ impl ContainerService {
             }
             last = rx.borrow_and_update().clone();
         }
-        Ok(WaitResponse { status_code: last.exit_code, error: None })
+        Ok(WaitResponse {
+            status_code: last.exit_code,
+            error: None,
+        })
     }
 
     /// `DELETE /containers/{id}`.
@@ -343,7 +374,9 @@ impl ContainerService {
         let _op = c.op.lock().await;
         let rec = c.record();
         if rec.status == Status::Removing {
-            return Err(Error::Conflict { message: format!("removal of container {} is already in progress", rec.id) });
+            return Err(Error::Conflict {
+                message: format!("removal of container {} is already in progress", rec.id),
+            });
         }
         if rec.status.is_running() {
             if !force {
@@ -358,9 +391,11 @@ impl ContainerService {
         }
         let _ = c.update(false, |r| r.status = Status::Removing);
         let dir = c.paths.dir().to_path_buf();
-        let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir).map_err(Error::io("removing", dir)))
-            .await
-            .map_err(|e| Error::Internal(format!("removal task failed: {e}")))?;
+        let removed = tokio::task::spawn_blocking(move || {
+            std::fs::remove_dir_all(&dir).map_err(Error::io("removing", dir))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("removal task failed: {e}")))?;
         if let Err(e) = removed {
             let _ = c.update(false, |r| r.status = Status::Dead);
             return Err(e);
@@ -385,7 +420,8 @@ impl ContainerService {
     /// `GET /containers/json`.
     pub fn list(&self, opts: &ListOptions) -> Result<Vec<ContainerSummary>, Error> {
         let filter = view::Filter::parse(&opts.filters)?;
-        let mut records: Vec<ContainerRecord> = self.table().by_id.values().map(|c| c.record()).collect();
+        let mut records: Vec<ContainerRecord> =
+            self.table().by_id.values().map(|c| c.record()).collect();
         records.sort_by(|a, b| b.created.cmp(&a.created));
         let now = chrono::Utc::now();
         let mut out: Vec<ContainerSummary> = records
@@ -402,14 +438,23 @@ impl ContainerService {
 
     /// Whether any container uses the image; its id if so.
     pub fn user_of_image(&self, image_id: &str) -> Option<String> {
-        self.table().by_id.values().map(|c| c.record()).find(|r| r.image_id == image_id).map(|r| r.id)
+        self.table()
+            .by_id
+            .values()
+            .map(|c| c.record())
+            .find(|r| r.image_id == image_id)
+            .map(|r| r.id)
     }
 
     /// Counts by status for `/info`: (total, running, stopped).
     pub fn counts(&self) -> (usize, usize, usize) {
         let t = self.table();
         let total = t.by_id.len();
-        let running = t.by_id.values().filter(|c| c.record().status.is_running()).count();
+        let running = t
+            .by_id
+            .values()
+            .filter(|c| c.record().status.is_running())
+            .count();
         (total, running, total - running)
     }
 }

@@ -27,28 +27,42 @@ fn prepare_bundle(c: &Container, rec: &ContainerRecord, layers: Vec<PathBuf>) ->
         Err(e) => return Err(Error::io("removing", p.exit_file())(e)),
     }
     let spec = build_spec(&SpecOptions {
-        args: std::iter::once(rec.path.clone()).chain(rec.args.iter().cloned()).collect(),
+        args: std::iter::once(rec.path.clone())
+            .chain(rec.args.iter().cloned())
+            .collect(),
         env: create::merge_env(
-            &[DEFAULT_PATH.to_string(), format!("HOSTNAME={}", rec.config.hostname)],
+            &[
+                DEFAULT_PATH.to_string(),
+                format!("HOSTNAME={}", rec.config.hostname),
+            ],
             &rec.config.env,
         ),
-        cwd: if rec.config.working_dir.is_empty() { "/".into() } else { rec.config.working_dir.clone() },
+        cwd: if rec.config.working_dir.is_empty() {
+            "/".into()
+        } else {
+            rec.config.working_dir.clone()
+        },
         user: rec.config.user.clone(),
         hostname: rec.config.hostname.clone(),
         no_new_privileges: create::wants_no_new_privileges(&rec.host_config),
         rootfs: p.rootfs(),
     })
     .map_err(|e| Error::Internal(format!("building the runtime spec: {e}")))?;
-    let spec_json = serde_json::to_vec_pretty(&spec).map_err(|e| Error::Internal(format!("serialising spec: {e}")))?;
+    let spec_json = serde_json::to_vec_pretty(&spec)
+        .map_err(|e| Error::Internal(format!("serialising spec: {e}")))?;
     super::write_atomic(&p.bundle().join("config.json"), &spec_json)?;
     let monitor = MonitorConfig {
         id: rec.id.clone(),
-        overlay: Some(Overlay { lower: layers, upper: p.upper(), work: p.work() }),
+        overlay: Some(Overlay {
+            lower: layers,
+            upper: p.upper(),
+            work: p.work(),
+        }),
         log_path: p.log(),
         exit_path: p.exit_file(),
     };
-    let monitor_json =
-        serde_json::to_vec_pretty(&monitor).map_err(|e| Error::Internal(format!("serialising monitor config: {e}")))?;
+    let monitor_json = serde_json::to_vec_pretty(&monitor)
+        .map_err(|e| Error::Internal(format!("serialising monitor config: {e}")))?;
     super::write_atomic(&p.bundle().join("monitor.json"), &monitor_json)
 }
 
@@ -100,7 +114,11 @@ pub(super) async fn start(
             tokio::spawn(async move {
                 let mut exited = None;
                 while let Ok(Some(line)) = lines.next_line().await {
-                    if let Ok(MonitorEvent::Exited { exit_code, finished_at }) = serde_json::from_str(&line) {
+                    if let Ok(MonitorEvent::Exited {
+                        exit_code,
+                        finished_at,
+                    }) = serde_json::from_str(&line)
+                    {
                         exited = Some((exit_code, finished_at));
                         break;
                     }
@@ -117,7 +135,10 @@ pub(super) async fn start(
         }
         Some(Ok(MonitorEvent::Failed { message, exit_code })) => {
             let _ = child.wait().await;
-            let message = format!("failed to start container {}: {message}", ids::short(&rec.id));
+            let message = format!(
+                "failed to start container {}: {message}",
+                ids::short(&rec.id)
+            );
             mark_exited(c, exit_code, time::now(), message.clone());
             let svc = svc.clone();
             let c2 = c.clone();
@@ -154,7 +175,10 @@ fn mark_exited(c: &Container, code: i32, finished_at: String, error: String) {
 fn read_exit_file(c: &Container) -> Option<(i32, String)> {
     let bytes = std::fs::read(c.paths.exit_file()).ok()?;
     match serde_json::from_slice(&bytes).ok()? {
-        MonitorEvent::Exited { exit_code, finished_at } => Some((exit_code, finished_at)),
+        MonitorEvent::Exited {
+            exit_code,
+            finished_at,
+        } => Some((exit_code, finished_at)),
         MonitorEvent::Failed { exit_code, .. } => Some((exit_code, time::now())),
         MonitorEvent::Started { .. } => None,
     }
@@ -196,7 +220,9 @@ pub(super) async fn kill_and_wait(c: &Container, signal: i32) -> Result<(), Erro
             .map_err(|e| Error::InvalidArgument(format!("invalid signal {signal}: {e}")))?;
         if let Err(e) = nix::sys::signal::kill(pid, sig) {
             if e != nix::errno::Errno::ESRCH {
-                return Err(Error::Internal(format!("killing container process {pid}: {e}")));
+                return Err(Error::Internal(format!(
+                    "killing container process {pid}: {e}"
+                )));
             }
         }
     }
@@ -212,5 +238,10 @@ pub(super) async fn kill_and_wait(c: &Container, signal: i32) -> Result<(), Erro
     };
     tokio::time::timeout(Duration::from_secs(30), wait)
         .await
-        .map_err(|_| Error::Internal(format!("container {} did not exit after signal {signal}", c.record().id)))
+        .map_err(|_| {
+            Error::Internal(format!(
+                "container {} did not exit after signal {signal}",
+                c.record().id
+            ))
+        })
 }

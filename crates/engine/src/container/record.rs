@@ -94,6 +94,9 @@ mod tests {
         assert!(!Status::Running.can_start());
         assert!(!Status::Running.can_remove());
         assert!(!Status::Removing.can_start());
-        assert_eq!(serde_json::to_string(&Status::Exited).unwrap(), "\"exited\"");
+        assert_eq!(
+            serde_json::to_string(&Status::Exited).unwrap(),
+            "\"exited\""
+        );
     }
 }

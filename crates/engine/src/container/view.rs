@@ -71,7 +71,11 @@ pub(super) fn status_text(r: &ContainerRecord, now: DateTime<Utc>) -> String {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", time::human_duration(since(&r.started_at))),
         Status::Exited if r.finished_at == time::ZERO => format!("Exited ({})", r.exit_code),
-        Status::Exited => format!("Exited ({}) {} ago", r.exit_code, time::human_duration(since(&r.finished_at))),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            r.exit_code,
+            time::human_duration(since(&r.finished_at))
+        ),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
     }
@@ -115,8 +119,15 @@ impl Filter {
                     "id" => f.ids.push(v.clone()),
                     "name" => f.names.push(v.clone()),
                     "status" => {
-                        const KNOWN: &[&str] =
-                            &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+                        const KNOWN: &[&str] = &[
+                            "created",
+                            "restarting",
+                            "running",
+                            "removing",
+                            "paused",
+                            "exited",
+                            "dead",
+                        ];
                         if !KNOWN.contains(&v.as_str()) {
                             return Err(Error::InvalidArgument(format!(
                                 "invalid filter 'status={v}'"
@@ -128,11 +139,13 @@ impl Filter {
                         Some((k, val)) => (k.to_string(), Some(val.to_string())),
                         None => (v.clone(), None),
                     }),
-                    "exited" => f.exited.push(
-                        v.parse().map_err(|_| Error::InvalidArgument(format!("invalid filter 'exited={v}'")))?,
-                    ),
+                    "exited" => f.exited.push(v.parse().map_err(|_| {
+                        Error::InvalidArgument(format!("invalid filter 'exited={v}'"))
+                    })?),
                     "ancestor" => f.ancestors.push(v.clone()),
-                    other => return Err(Error::InvalidArgument(format!("invalid filter '{other}'"))),
+                    other => {
+                        return Err(Error::InvalidArgument(format!("invalid filter '{other}'")))
+                    }
                 }
             }
         }
@@ -144,7 +157,9 @@ impl Filter {
     }
 
     pub(super) fn matches(&self, r: &ContainerRecord) -> bool {
-        let any = |list: &[String], pred: &dyn Fn(&str) -> bool| list.is_empty() || list.iter().any(|v| pred(v));
+        let any = |list: &[String], pred: &dyn Fn(&str) -> bool| {
+            list.is_empty() || list.iter().any(|v| pred(v))
+        };
         any(&self.ids, &|v| r.id.starts_with(v))
             && any(&self.names, &|v| {
                 let v = v.strip_prefix('/').unwrap_or(v);
@@ -158,8 +173,13 @@ impl Filter {
                 }
             })
             && any(&self.statuses, &|v| v == r.status.as_str())
-            && any(&self.ancestors, &|v| r.image_name == v || r.image_id == v || r.image_id.trim_start_matches("sha256:").starts_with(v))
-            && (self.exited.is_empty() || (r.status == Status::Exited && self.exited.contains(&r.exit_code)))
+            && any(&self.ancestors, &|v| {
+                r.image_name == v
+                    || r.image_id == v
+                    || r.image_id.trim_start_matches("sha256:").starts_with(v)
+            })
+            && (self.exited.is_empty()
+                || (r.status == Status::Exited && self.exited.contains(&r.exit_code)))
             && self.labels.iter().all(|(k, v)| match v {
                 Some(v) => r.config.labels.get(k) == Some(v),
                 None => r.config.labels.contains_key(k),

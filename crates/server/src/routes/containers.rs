@@ -28,19 +28,30 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}", delete(remove))
 }
 
-async fn create(State(engine): State<Engine>, RawQuery(q): RawQuery, body: axum::body::Bytes) -> ApiResult<Response> {
+async fn create(
+    State(engine): State<Engine>,
+    RawQuery(q): RawQuery,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     if body.is_empty() {
-        return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
+        return Err(ApiError::bad_request(
+            "config cannot be empty in order to create a container",
+        ));
     }
     let req: CreateRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
     if let Some(platform) = params.get("platform").filter(|p| !p.is_empty()) {
         if !matches!(platform, "linux" | "linux/amd64") {
-            return Err(ApiError::bad_request(format!("platform {platform} is not supported")));
+            return Err(ApiError::bad_request(format!(
+                "platform {platform} is not supported"
+            )));
         }
     }
-    let (id, warnings) = engine.containers.create(req, params.get("name").map(str::to_string)).await?;
+    let (id, warnings) = engine
+        .containers
+        .create(req, params.get("name").map(str::to_string))
+        .await?;
     Ok((StatusCode::CREATED, Json(CreateResponse { id, warnings })).into_response())
 }
 
@@ -51,7 +62,11 @@ async fn start(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResul
 
 /// Answers with headers at once and the body when the condition is met:
 /// clients send `wait` before `start` and block on the headers.
-async fn wait(State(engine): State<Engine>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+async fn wait(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     let condition: WaitCondition = params.get("condition").unwrap_or("").parse()?;
     engine.containers.get(&id)?;
@@ -59,14 +74,19 @@ async fn wait(State(engine): State<Engine>, Path(id): Path<String>, RawQuery(q):
     tokio::spawn(async move {
         let line = match engine.containers.wait(&id, condition).await {
             Ok(r) => json_line(&r),
-            Err(e) => json_line(&serde_json::json!({"StatusCode": -1, "Error": {"Message": e.to_string()}})),
+            Err(e) => json_line(
+                &serde_json::json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
+            ),
         };
         let _ = tx.send(line).await;
     });
     Ok(([(header::CONTENT_TYPE, "application/json")], body_from(rx)).into_response())
 }
 
-async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Json<Vec<ContainerSummary>>> {
+async fn list(
+    State(engine): State<Engine>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Vec<ContainerSummary>>> {
     let params = Params::parse(q.as_deref());
     let limit: Option<i64> = params.number("limit")?;
     let opts = ListOptions {
@@ -77,14 +97,23 @@ async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<
     Ok(Json(engine.containers.list(&opts)?))
 }
 
-async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Json<ContainerInspect>> {
+async fn inspect(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ContainerInspect>> {
     Ok(Json(engine.containers.inspect(&id)?))
 }
 
-async fn remove(State(engine): State<Engine>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<StatusCode> {
+async fn remove(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
     let params = Params::parse(q.as_deref());
     if params.flag("link") {
-        return Err(ApiError::bad_request("container links are not supported yet"));
+        return Err(ApiError::bad_request(
+            "container links are not supported yet",
+        ));
     }
     engine.containers.remove(&id, params.flag("force")).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -96,7 +125,11 @@ fn parse_time(v: Option<&str>, key: &str) -> ApiResult<Option<f64>> {
         Some(s) => s
             .parse::<f64>()
             .map(Some)
-            .or_else(|_| berth_engine::time::parse(s).map(|t| Some(t.timestamp() as f64)).ok_or(()))
+            .or_else(|_| {
+                berth_engine::time::parse(s)
+                    .map(|t| Some(t.timestamp() as f64))
+                    .ok_or(())
+            })
             .map_err(|()| ApiError::bad_request(format!("invalid value for {key}: {s}"))),
     }
 }
@@ -109,15 +142,24 @@ fn stream_content_type(tty: bool) -> HeaderValue {
     })
 }
 
-async fn logs(State(engine): State<Engine>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+async fn logs(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     let (stdout, stderr) = (params.flag("stdout"), params.flag("stderr"));
     if !stdout && !stderr {
-        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
     }
     let tail = match params.get("tail") {
         None | Some("") | Some("all") => None,
-        Some(n) => Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid value for tail: {n}")))?),
+        Some(n) => Some(
+            n.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid value for tail: {n}")))?,
+        ),
     }
     .map(|n| n.max(0) as usize);
     let opts = LogOptions {
@@ -130,16 +172,23 @@ async fn logs(State(engine): State<Engine>, Path(id): Path<String>, RawQuery(q):
         until: parse_time(params.get("until"), "until")?,
     };
     let tty = engine.containers.get(&id)?.record().config.tty;
-    let rx = engine.containers.log_stream(&id, opts, StartAt::Beginning)?;
+    let rx = engine
+        .containers
+        .log_stream(&id, opts, StartAt::Beginning)?;
     let mut r = body_from(rx).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, stream_content_type(tty));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, stream_content_type(tty));
     Ok(r)
 }
 
 /// Hijacks the connection (`101 UPGRADED`) and streams the container's
 /// output from now until it exits. Old clients that do not ask for an
 /// upgrade get the same stream as a plain 200 body.
-async fn attach(State(engine): State<Engine>, Path(id): Path<String>, mut req: Request) -> ApiResult<Response> {
+async fn attach(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    mut req: Request,
+) -> ApiResult<Response> {
     let params = Params::parse(req.uri().query());
     if params.flag("stdin") {
         // Output-only attach still works for clients that also ask for stdin
@@ -157,7 +206,11 @@ async fn attach(State(engine): State<Engine>, Path(id): Path<String>, mut req: R
         since: None,
         until: None,
     };
-    let start = if params.flag("logs") { StartAt::Beginning } else { StartAt::End };
+    let start = if params.flag("logs") {
+        StartAt::Beginning
+    } else {
+        StartAt::End
+    };
     let upgrade_requested = req
         .headers()
         .get(header::UPGRADE)
@@ -168,7 +221,8 @@ async fn attach(State(engine): State<Engine>, Path(id): Path<String>, mut req: R
     let mut rx = engine.containers.log_stream(&id, opts, start)?;
     if !upgrade_requested {
         let mut r = body_from(rx).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, stream_content_type(tty));
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, stream_content_type(tty));
         return Ok(r);
     }
     let on_upgrade = hyper::upgrade::on(&mut req);

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use berth_api::image::{DeleteItem, ImageInspect, ImageSummary, StreamMessage};
+use berth_engine::images::{ImageInfo, ImportOptions, Removed};
 use berth_engine::Engine;
-use berth_image::{ImageInfo, ImportOptions, Removed};
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -24,7 +24,10 @@ pub fn router() -> Router<Engine> {
         .route("/images/load", post(load))
         .route("/images/get", get(save_many))
         .route("/images/create", post(create))
-        .route("/images/{*rest}", get(dispatch).post(dispatch).delete(dispatch))
+        .route(
+            "/images/{*rest}",
+            get(dispatch).post(dispatch).delete(dispatch),
+        )
 }
 
 fn created_unix(info: &ImageInfo) -> i64 {
@@ -49,7 +52,10 @@ fn summary(info: &ImageInfo) -> ImageSummary {
     }
 }
 
-async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Json<Vec<ImageSummary>>> {
+async fn list(
+    State(engine): State<Engine>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Vec<ImageSummary>>> {
     let params = Params::parse(q.as_deref());
     let filters = params.filters()?;
     let mut refs: Vec<String> = Vec::new();
@@ -65,7 +71,12 @@ async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<
     let mut out: Vec<ImageSummary> = all
         .iter()
         .filter(|i| dangling.is_none_or(|d| d == i.repo_tags.is_empty()))
-        .filter(|i| refs.is_empty() || i.repo_tags.iter().any(|t| refs.iter().any(|r| reference_matches(r, t))))
+        .filter(|i| {
+            refs.is_empty()
+                || i.repo_tags
+                    .iter()
+                    .any(|t| refs.iter().any(|r| reference_matches(r, t)))
+        })
         .map(summary)
         .collect();
     out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
@@ -75,7 +86,9 @@ async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<
 /// Docker's `reference=` filter: a pattern with `*` wildcards, compared with
 /// the tag as shown (`busybox:latest`) or its repository alone.
 fn reference_matches(pattern: &str, tag: &str) -> bool {
-    let repo = tag.rsplit_once(':').map_or(tag, |(r, t)| if t.contains('/') { tag } else { r });
+    let repo = tag
+        .rsplit_once(':')
+        .map_or(tag, |(r, t)| if t.contains('/') { tag } else { r });
     glob(pattern, tag) || glob(pattern, repo)
 }
 
@@ -109,7 +122,9 @@ async fn dispatch(
     } else if let Some(name) = rest.strip_suffix("/get").filter(|_| method == Method::GET) {
         save(&engine, vec![name.to_string()]).await
     } else {
-        Err(ApiError::not_found(format!("page not found: {method} /images/{rest}")))
+        Err(ApiError::not_found(format!(
+            "page not found: {method} /images/{rest}"
+        )))
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -117,7 +132,13 @@ async fn dispatch(
 async fn inspect(engine: &Engine, name: &str) -> ApiResult<Response> {
     let info = engine.images.resolve(name).await?;
     let config = engine.images.config_json(&info.id).await?;
-    let field = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let field = |k: &str| {
+        config
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let comment = config
         .get("history")
         .and_then(Value::as_array)
@@ -149,7 +170,9 @@ async fn inspect(engine: &Engine, name: &str) -> ApiResult<Response> {
 async fn tag(engine: &Engine, name: &str, params: &Params) -> ApiResult<Response> {
     let repo = params.get("repo").unwrap_or("");
     if repo.is_empty() {
-        return Err(ApiError::bad_request("repository name must have at least one component"));
+        return Err(ApiError::bad_request(
+            "repository name must have at least one component",
+        ));
     }
     let target = match params.get("tag").filter(|t| !t.is_empty()) {
         Some(t) => format!("{repo}:{t}"),
@@ -180,10 +203,15 @@ async fn load(State(engine): State<Engine>, body: Body) -> Response {
             let mut out = Vec::new();
             for l in loaded {
                 if l.tags.is_empty() {
-                    out.extend_from_slice(&json_line(&StreamMessage::stream(format!("Loaded image ID: {}\n", l.id))));
+                    out.extend_from_slice(&json_line(&StreamMessage::stream(format!(
+                        "Loaded image ID: {}\n",
+                        l.id
+                    ))));
                 }
                 for t in l.tags {
-                    out.extend_from_slice(&json_line(&StreamMessage::stream(format!("Loaded image: {t}\n"))));
+                    out.extend_from_slice(&json_line(&StreamMessage::stream(format!(
+                        "Loaded image: {t}\n"
+                    ))));
                 }
             }
             ([(header::CONTENT_TYPE, "application/json")], out).into_response()
@@ -194,7 +222,9 @@ async fn load(State(engine): State<Engine>, body: Body) -> Response {
 
 async fn save_many(State(engine): State<Engine>, RawQuery(q): RawQuery) -> Response {
     let names = Params::parse(q.as_deref()).all("names");
-    save(&engine, names).await.unwrap_or_else(IntoResponse::into_response)
+    save(&engine, names)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn save(engine: &Engine, names: Vec<String>) -> ApiResult<Response> {
@@ -237,17 +267,30 @@ async fn create(State(engine): State<Engine>, RawQuery(q): RawQuery, body: Body)
         }
         None => return ApiError::bad_request("fromImage or fromSrc is required").into_response(),
     }
-    let reference = params.get("repo").filter(|r| !r.is_empty()).map(|repo| match params.get("tag").filter(|t| !t.is_empty()) {
-        Some(t) => format!("{repo}:{t}"),
-        None => repo.to_string(),
+    let reference = params.get("repo").filter(|r| !r.is_empty()).map(|repo| {
+        match params.get("tag").filter(|t| !t.is_empty()) {
+            Some(t) => format!("{repo}:{t}"),
+            None => repo.to_string(),
+        }
     });
     let opts = ImportOptions {
         reference,
         changes: params.all("changes"),
-        message: params.get("message").filter(|m| !m.is_empty()).map(str::to_string),
+        message: params
+            .get("message")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string),
     };
-    match engine.images.import(Box::new(BodyReader::new(body)), opts).await {
-        Ok(info) => ([(header::CONTENT_TYPE, "application/json")], json_line(&StreamMessage::status(info.id))).into_response(),
+    match engine
+        .images
+        .import(Box::new(BodyReader::new(body)), opts)
+        .await
+    {
+        Ok(info) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            json_line(&StreamMessage::status(info.id)),
+        )
+            .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -20,10 +20,16 @@ pub fn router() -> Router<Engine> {
 async fn ping() -> Response {
     let mut r = (StatusCode::OK, "OK").into_response();
     let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert("Builder-Version", HeaderValue::from_static("1"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -36,7 +42,9 @@ fn kernel_version() -> String {
 pub fn version_info() -> VersionInfo {
     let version = env!("CARGO_PKG_VERSION").to_string();
     VersionInfo {
-        platform: Platform { name: "Berth Engine".into() },
+        platform: Platform {
+            name: "Berth Engine".into(),
+        },
         components: vec![VersionComponent {
             name: "Engine".into(),
             version: version.clone(),
@@ -54,7 +62,9 @@ pub fn version_info() -> VersionInfo {
         git_commit: option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown").into(),
         go_version: "n/a (Rust)".into(),
         os: "linux".into(),
-        arch: std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64"),
+        arch: std::env::consts::ARCH
+            .replace("x86_64", "amd64")
+            .replace("aarch64", "arm64"),
         kernel_version: kernel_version(),
         build_time: String::new(),
     }
@@ -70,7 +80,11 @@ fn mem_total() -> u64 {
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|kb| kb.parse::<u64>().ok())
+                })
         })
         .map_or(0, |kb| kb * 1024)
 }
@@ -85,8 +99,10 @@ fn os_name() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
         })
         .unwrap_or_else(|| "Linux".into())
 }
