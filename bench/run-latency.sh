@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Times `run --rm busybox true` for berth, and for docker and podman when
-# they are running/installed (see ../shared/peers for setting them up with
-# the same busybox image). Prints hyperfine's table and exports JSON.
+# Times `run --rm busybox true` (and with `--network none`) for berth, and
+# for docker and podman when they are set up with the same busybox image
+# (../shared/peers: setup-peers.sh, make-base-images.sh; source its lib.sh).
+# Berth has no container networking yet, so compare the `--network none`
+# rows for a like-for-like figure. Prints hyperfine's table, exports JSON.
 #
-# usage: bench/run-latency.sh [RUNS]
+# usage: [BERTH_BIN=path] bench/run-latency.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-50}
 command -v hyperfine >/dev/null || { echo "install hyperfine (scripts/deps.sh)" >&2; exit 1; }
-cargo build --release --quiet
-berth=$PWD/target/release/berth
+# BERTH_BIN: a berth binary to measure; default: build the release one.
+if [ -n "${BERTH_BIN:-}" ]; then
+  berth=$BERTH_BIN
+else
+  cargo build --release --quiet
+  berth=$PWD/target/release/berth
+fi
 work=$(mktemp -d)
 cleanup() {
   if [ -f "$work/run/berth.pid" ]; then kill "$(cat "$work/run/berth.pid")" 2>/dev/null || true; fi
@@ -20,16 +27,26 @@ trap cleanup EXIT
 "$berth" daemon --root "$work/root" --exec-root "$work/run" >"$work/daemon.log" 2>&1 &
 export BERTH_HOST=unix://$work/run/berth.sock
 for _ in $(seq 100); do "$berth" version >/dev/null 2>&1 && break; sleep 0.05; done
-./scripts/make-busybox-image.sh "$work/busybox.tar" >/dev/null
-"$berth" import --change 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+# The peers' busybox rootfs when ../shared/peers made one, so all engines run
+# the same image; else our own fixture.
+rootfs=${PEERS:-/var/tmp/peers}/busybox-rootfs.tar
+if [ ! -s "$rootfs" ]; then
+  rootfs=$work/busybox.tar
+  ./scripts/make-busybox-image.sh "$rootfs" >/dev/null
+fi
+"$berth" import --change 'CMD ["sh"]' "$rootfs" busybox:latest >/dev/null
 
-cmds=("$berth run --rm busybox true")
-names=(berth)
-if command -v docker >/dev/null && docker -H unix:///var/run/docker.sock info >/dev/null 2>&1; then
-  cmds+=("docker -H unix:///var/run/docker.sock run --rm busybox true"); names+=(docker)
+# docker and podman as ../shared/peers sets them up (source its lib.sh first so
+# podman gets CONTAINERS_CONF); each only when it has the busybox image.
+cmds=("$berth run --rm busybox true" "$berth run --rm --network none busybox true")
+names=("berth" "berth --network none")
+if command -v docker >/dev/null && env -u BERTH_HOST docker image inspect busybox >/dev/null 2>&1; then
+  cmds+=("docker run --rm busybox true" "docker run --rm --network none busybox true")
+  names+=("docker" "docker --network none")
 fi
 if command -v podman >/dev/null && podman image exists busybox 2>/dev/null; then
-  cmds+=("podman run --rm busybox true"); names+=(podman)
+  cmds+=("podman run --rm busybox true" "podman run --rm --network none busybox true")
+  names+=("podman" "podman --network none")
 fi
 args=()
 for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done

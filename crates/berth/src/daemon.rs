@@ -12,10 +12,14 @@ struct Args {
     #[arg(short = 'H', long = "host", env = "BERTH_HOST")]
     host: Option<String>,
     /// Root of persistent state.
-    #[arg(long, default_value = "/var/lib/berth")]
+    #[arg(long, env = "BERTH_ROOT", default_value = "/var/lib/berth")]
     root: PathBuf,
     /// Root of runtime state (socket, pid file).
-    #[arg(long = "exec-root", default_value = "/run/berth")]
+    #[arg(
+        long = "exec-root",
+        env = "BERTH_EXEC_ROOT",
+        default_value = "/run/berth"
+    )]
     exec_root: PathBuf,
     /// Log level filter (error, warn, info, debug, trace).
     #[arg(long = "log-level", default_value = "info")]

@@ -6,8 +6,15 @@ use std::time::{Duration, Instant};
 
 use berth_client::Client;
 
-pub const DEFAULT_SOCKET: &str = "/run/berth/berth.sock";
 pub const DEFAULT_EXEC_ROOT: &str = "/run/berth";
+
+/// The exec root the CLI looks in (and starts a daemon with):
+/// `BERTH_EXEC_ROOT`, else `/run/berth`. `berth daemon` reads the same variable.
+pub fn exec_root() -> PathBuf {
+    std::env::var_os("BERTH_EXEC_ROOT")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_EXEC_ROOT), PathBuf::from)
+}
 
 /// Where the CLI sends requests.
 #[derive(Debug, Clone)]
@@ -21,7 +28,7 @@ impl Target {
     pub fn from_host(host: Option<&str>) -> Result<Target, String> {
         match host.filter(|h| !h.is_empty()) {
             None => Ok(Target {
-                socket: PathBuf::from(DEFAULT_SOCKET),
+                socket: exec_root().join("berth.sock"),
                 is_default: true,
             }),
             Some(h) => {
@@ -53,16 +60,21 @@ impl Target {
 }
 
 /// Starts `berth daemon` detached, its output in `<exec-root>/daemon.log`.
+/// The daemon takes its roots from `BERTH_EXEC_ROOT` and `BERTH_ROOT`, which
+/// it inherits.
 fn start_daemon() -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
-    std::fs::create_dir_all(DEFAULT_EXEC_ROOT)?;
+    let exec_root = exec_root();
+    std::fs::create_dir_all(&exec_root)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(PathBuf::from(DEFAULT_EXEC_ROOT).join("daemon.log"))?;
+        .open(exec_root.join("daemon.log"))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("daemon")
+        .arg("--exec-root")
+        .arg(&exec_root)
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

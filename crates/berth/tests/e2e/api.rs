@@ -12,6 +12,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "wait_answers_headers_before_exit",
         wait_answers_headers_before_exit,
     ),
+    (
+        "cli_starts_a_daemon_when_none_answers",
+        cli_starts_a_daemon_when_none_answers,
+    ),
 ];
 
 /// Sends one raw HTTP/1.1 request and returns (status, headers, body).
@@ -148,4 +152,62 @@ fn wait_answers_headers_before_exit(ctx: &Ctx) {
     }
     assert!(rest.contains("\"StatusCode\":4"), "{rest}");
     ctx.ok(&["rm", &id]);
+}
+
+/// Without `-H`/`BERTH_HOST` the CLI uses `<exec-root>/berth.sock`; when
+/// nothing answers there it starts `berth daemon` itself.
+fn cli_starts_a_daemon_when_none_answers(ctx: &Ctx) {
+    let exec_root = ctx.dir.path().join("auto-run");
+    let root = ctx.dir.path().join("auto-root");
+    let berth = |args: &[&str]| {
+        std::process::Command::new(crate::harness::berth_bin())
+            .args(args)
+            .env_remove("BERTH_HOST")
+            .env("BERTH_EXEC_ROOT", &exec_root)
+            .env("BERTH_ROOT", &root)
+            .output()
+            .expect("berth")
+    };
+    let out = berth(&["images", "-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(exec_root.join("berth.sock").exists());
+    assert!(exec_root.join("daemon.log").exists());
+    assert!(
+        root.join("image").is_dir(),
+        "the started daemon uses BERTH_ROOT"
+    );
+    let pid: i32 = std::fs::read_to_string(exec_root.join("berth.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    // A second command finds the running daemon instead of starting another.
+    assert!(berth(&["version"]).status.success());
+    assert_eq!(
+        std::fs::read_to_string(exec_root.join("berth.pid"))
+            .expect("pid file")
+            .trim(),
+        pid.to_string()
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("stop daemon");
+    for _ in 0..200 {
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    // The daemon is not our child (it detached), so it may linger as a zombie
+    // of init; what matters is that it stopped serving and cleaned up.
+    assert!(
+        !exec_root.join("berth.sock").exists(),
+        "socket removed on shutdown"
+    );
 }

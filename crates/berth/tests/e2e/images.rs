@@ -151,8 +151,16 @@ fn listing(dir: &Path) -> BTreeSet<String> {
 
 /// A tar archive with the given (path, data) regular files.
 fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let with_links: Vec<(&str, &[u8], Option<&str>)> =
+        entries.iter().map(|(p, d)| (*p, *d, None)).collect();
+    tar_with_links(&with_links)
+}
+
+/// A tar archive of regular files and, where a link target is given, symlinks.
+fn tar_with_links(entries: &[(&str, &[u8], Option<&str>)]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (path, data) in entries {
+    for (path, data, link) in entries {
+        let data: &[u8] = if link.is_some() { b"" } else { data };
         let mut h = [0u8; 512];
         h[..path.len()].copy_from_slice(path.as_bytes());
         h[100..108].copy_from_slice(b"0000644\0");
@@ -160,7 +168,10 @@ fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
         h[116..124].copy_from_slice(b"0000000\0");
         h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
         h[136..148].copy_from_slice(b"00000000000\0");
-        h[156] = b'0';
+        h[156] = if link.is_some() { b'2' } else { b'0' };
+        if let Some(target) = link {
+            h[157..157 + target.len()].copy_from_slice(target.as_bytes());
+        }
         h[257..263].copy_from_slice(b"ustar\0");
         h[263..265].copy_from_slice(b"00");
         h[148..156].copy_from_slice(b"        ");
@@ -198,18 +209,62 @@ fn bad_archives_leave_store_unchanged(ctx: &Ctx) {
             tar_of(&[("manifest.json", b"{not json")]),
         ),
     ];
-    let config = br#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#;
-    cases.push((
-        "layer escaping with ..",
+    let config_for = |layer: &[u8]| -> Vec<u8> {
+        use sha2::Digest;
+        let diff_id = hex::encode(sha2::Sha256::digest(layer));
+        format!(r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#)
+            .into_bytes()
+    };
+    // A symlink pointing out of the root, then a file written through it.
+    let outside = ctx.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("outside dir");
+    let outside_str = outside.to_str().expect("utf8").to_string();
+    let escaping = |layer: &[u8]| {
+        let config = config_for(layer);
         tar_of(&[
             (
                 "manifest.json",
                 br#"[{"Config":"c.json","RepoTags":["evil:1"],"Layers":["l.tar"]}]"#,
             ),
-            ("c.json", config),
-            ("l.tar", &layer),
+            ("c.json", &config),
+            ("l.tar", layer),
+        ])
+    };
+    cases.push(("layer escaping with ..", escaping(&layer)));
+    // Symlinks that point out of the root are resolved inside it (as in a
+    // container) or refused; either way nothing is written outside.
+    let symlink_layers = [
+        tar_with_links(&[
+            ("escape", b"", Some(&outside_str)),
+            ("escape/evil", b"x", None),
         ]),
-    ));
+        tar_with_links(&[
+            ("up", b"", Some("../../../../../../../..")),
+            ("up/tmp/evil-rel", b"x", None),
+        ]),
+    ];
+    for layer in symlink_layers {
+        let out = ctx.berth_stdin(&["load"], &escaping(&layer));
+        assert!(
+            !outside.join("evil").exists(),
+            "wrote through an absolute symlink outside the store"
+        );
+        assert!(
+            !Path::new("/tmp/evil-rel").exists(),
+            "wrote through a relative symlink outside the store"
+        );
+        if out.status.success() {
+            ctx.ok(&["rmi", "evil:1"]);
+        } else {
+            assert!(
+                stderr(&out).contains("l.tar"),
+                "the error names the layer: {}",
+                stderr(&out)
+            );
+        }
+        let after = listing(&store);
+        assert_eq!(after, before, "symlink layer: store not back to its state");
+    }
     for (what, bytes) in cases {
         let out = ctx.berth_stdin(&["load"], &bytes);
         assert_eq!(
