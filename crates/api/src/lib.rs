@@ -6,6 +6,7 @@ pub mod container;
 pub mod error;
 pub mod image;
 pub mod system;
+pub mod units;
 pub mod version;
 
 pub use error::ErrorBody;

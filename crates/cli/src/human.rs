@@ -34,25 +34,7 @@ pub fn ago(unix: i64) -> String {
     format!("{} ago", duration(now - unix))
 }
 
-/// Docker's `units.HumanDuration`.
-pub fn duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    let minutes = secs / 60;
-    let hours = minutes / 60;
-    match () {
-        _ if secs < 1 => "Less than a second".into(),
-        _ if secs == 1 => "1 second".into(),
-        _ if secs < 60 => format!("{secs} seconds"),
-        _ if minutes == 1 => "About a minute".into(),
-        _ if minutes < 60 => format!("{minutes} minutes"),
-        _ if hours == 1 => "About an hour".into(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
-    }
-}
+pub use berth_api::units::human_duration as duration;
 
 /// Go's `time.Time.String()` of a unix time in UTC: `2026-11-27 00:18:57 +0000 UTC`.
 pub fn go_time(unix: i64) -> String {
@@ -76,9 +58,7 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(duration(3), "3 seconds");
-        assert_eq!(duration(7200), "2 hours");
+    fn go_times() {
         assert_eq!(go_time(0), "1970-01-01 00:00:00 +0000 UTC");
     }
 }

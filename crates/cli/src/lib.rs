@@ -5,6 +5,7 @@ pub mod commands;
 pub mod connect;
 pub mod format;
 pub mod human;
+pub mod output;
 
 use clap::{Parser, Subcommand};
 

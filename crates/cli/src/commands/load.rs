@@ -9,7 +9,7 @@ pub struct Args {
     /// Read from a tar archive file instead of STDIN.
     #[arg(short = 'i', long = "input")]
     pub input: Option<String>,
-    /// Suppress the load output.
+    /// Suppress the load progress (the loaded names are still printed).
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
 }
@@ -35,13 +35,6 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Ok(s) => s,
         Err(e) => return super::fail(e),
     };
-    if args.quiet {
-        let mut sink = tokio::io::sink();
-        return match super::copy_stream(stream, &mut sink).await {
-            Ok(()) => 0,
-            Err(e) => super::fail(e),
-        };
-    }
     match super::print_messages(stream).await {
         Ok(_) => 0,
         Err(e) => super::fail(e),

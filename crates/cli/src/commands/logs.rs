@@ -1,8 +1,5 @@
 //! `berth logs`.
 
-use berth_client::demux::{Demuxer, StreamKind};
-use tokio::io::AsyncWriteExt;
-
 use crate::connect::Target;
 
 #[derive(Debug, clap::Args)]
@@ -50,28 +47,13 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         .ok()
         .and_then(|v| v["Config"]["Tty"].as_bool())
         .unwrap_or(false);
-    let mut stdout = tokio::io::stdout();
-    let mut stderr = tokio::io::stderr();
-    let mut demux = Demuxer::default();
+    let mut out = crate::output::StdStreams::new(tty);
     loop {
-        let chunk = match stream.next().await {
-            Ok(Some(c)) => c,
+        match stream.next().await {
+            Ok(Some(chunk)) => out.write(&chunk).await,
             Ok(None) => break,
             Err(e) => return super::fail(e),
-        };
-        if tty {
-            let _ = stdout.write_all(&chunk).await;
-        } else {
-            demux.feed(&chunk);
-            while let Some((kind, payload)) = demux.next_frame() {
-                let _ = match kind {
-                    StreamKind::Stderr => stderr.write_all(&payload).await,
-                    _ => stdout.write_all(&payload).await,
-                };
-            }
         }
-        let _ = stdout.flush().await;
-        let _ = stderr.flush().await;
     }
     0
 }

@@ -1,8 +1,7 @@
 //! `berth run`: create, attach, wait, start, stream output, exit with the
 //! container's code.
 
-use berth_client::demux::{Demuxer, StreamKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use super::create::{create_container, ContainerFlags};
 use crate::connect::Target;
@@ -107,32 +106,17 @@ pub async fn run(args: Args, target: &Target) -> i32 {
     }
 }
 
-/// Copies demultiplexed frames to our stdout and stderr until the stream ends.
+/// Copies the attached stream to our stdout and stderr until it ends.
 pub async fn copy_output(upgraded: hyper::upgrade::Upgraded) {
-    let mut io = hyper_util_io(upgraded);
-    let mut stdout = tokio::io::stdout();
-    let mut stderr = tokio::io::stderr();
-    let mut demux = Demuxer::default();
+    let mut io = hyper_util::rt::TokioIo::new(upgraded);
+    let mut out = crate::output::StdStreams::new(false);
     let mut buf = vec![0u8; 32 * 1024];
     loop {
-        let n = match io.read(&mut buf).await {
+        match io.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        demux.feed(&buf[..n]);
-        while let Some((kind, payload)) = demux.next_frame() {
-            let _ = match kind {
-                StreamKind::Stderr => stderr.write_all(&payload).await,
-                _ => stdout.write_all(&payload).await,
-            };
+            Ok(n) => out.write(&buf[..n]).await,
         }
-        let _ = stdout.flush().await;
-        let _ = stderr.flush().await;
     }
-}
-
-fn hyper_util_io(u: hyper::upgrade::Upgraded) -> impl tokio::io::AsyncRead + Unpin {
-    hyper_util::rt::TokioIo::new(u)
 }
 
 #[cfg(test)]
