@@ -18,15 +18,28 @@ else
   berth=$PWD/target/release/berth
 fi
 work=$(mktemp -d)
+daemon_pid=
 cleanup() {
-  if [ -f "$work/run/berth.pid" ]; then kill "$(cat "$work/run/berth.pid")" 2>/dev/null || true; fi
-  sleep 0.5
+  if [ -n "$daemon_pid" ]; then
+    kill "$daemon_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.05; done
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
-"$berth" daemon --root "$work/root" --exec-root "$work/run" >"$work/daemon.log" 2>&1 &
 export BERTH_HOST=unix://$work/run/berth.sock
-for _ in $(seq 100); do "$berth" version >/dev/null 2>&1 && break; sleep 0.05; done
+"$berth" daemon -H "$BERTH_HOST" --root "$work/root" --exec-root "$work/run" >"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+ready=
+for _ in $(seq 200); do
+  if "$berth" version >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.05
+done
+if [ -z "$ready" ]; then
+  echo "berth daemon did not start; its log:" >&2
+  cat "$work/daemon.log" >&2
+  exit 1
+fi
 # The peers' busybox rootfs when ../shared/peers made one, so all engines run
 # the same image; else our own fixture.
 rootfs=${PEERS:-/var/tmp/peers}/busybox-rootfs.tar
