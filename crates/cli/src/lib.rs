@@ -67,6 +67,18 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Block until containers stop, then print their exit codes.
     Wait(wait::Args),
+    /// Stop running containers (the stop signal, then SIGKILL after the timeout).
+    Stop(stop::Args),
+    /// Restart containers.
+    Restart(stop::Args),
+    /// Send a signal to running containers.
+    Kill(kill::Args),
+    /// Rename a container.
+    Rename(rename::Args),
+    /// Display the running processes of a container.
+    Top(top::Args),
+    /// Get real time events from the daemon.
+    Events(events::Args),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -103,6 +115,13 @@ pub enum ContainerCommand {
     Rm(rm::Args),
     Inspect(inspect::ContainerArgs),
     Wait(wait::Args),
+    Stop(stop::Args),
+    Restart(stop::Args),
+    Kill(kill::Args),
+    Rename(rename::Args),
+    Top(top::Args),
+    /// Remove all stopped containers.
+    Prune(prune::Args),
 }
 
 /// Parses `args` (without the program name check) and runs the command;
@@ -160,5 +179,20 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
             wait::run(a, target).await
         }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            stop::run(a, target, false).await
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            stop::run(a, target, true).await
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            kill::run(a, target).await
+        }
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            rename::run(a, target).await
+        }
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::run(a, target).await,
+        Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
+        Command::Events(a) => events::run(a, target).await,
     }
 }

@@ -292,4 +292,112 @@ impl Client {
         }
         Ok(hyper::upgrade::on(resp).await?)
     }
+
+    pub async fn container_stop(
+        &self,
+        id: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<bool, Error> {
+        let mut q = Vec::new();
+        if let Some(t) = timeout {
+            q.push(("t", t.to_string()));
+        }
+        if let Some(s) = signal {
+            q.push(("signal", s.to_string()));
+        }
+        let resp = self
+            .call(
+                Method::POST,
+                &format!("/containers/{id}/stop{}", query(&q)),
+                empty(),
+                None,
+            )
+            .await?;
+        let modified = resp.status().as_u16() != 304;
+        resp.into_body().collect().await?;
+        Ok(modified)
+    }
+
+    pub async fn container_restart(
+        &self,
+        id: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<(), Error> {
+        let mut q = Vec::new();
+        if let Some(t) = timeout {
+            q.push(("t", t.to_string()));
+        }
+        if let Some(s) = signal {
+            q.push(("signal", s.to_string()));
+        }
+        self.request_empty(
+            Method::POST,
+            &format!("/containers/{id}/restart{}", query(&q)),
+        )
+        .await
+    }
+
+    pub async fn container_kill(&self, id: &str, signal: &str) -> Result<(), Error> {
+        let q = query(&[("signal", signal.to_string())]);
+        self.request_empty(Method::POST, &format!("/containers/{id}/kill{q}"))
+            .await
+    }
+
+    pub async fn container_rename(&self, id: &str, name: &str) -> Result<(), Error> {
+        let q = query(&[("name", name.to_string())]);
+        self.request_empty(Method::POST, &format!("/containers/{id}/rename{q}"))
+            .await
+    }
+
+    pub async fn container_top(&self, id: &str, ps_args: &str) -> Result<Value, Error> {
+        let q = if ps_args.is_empty() {
+            String::new()
+        } else {
+            query(&[("ps_args", ps_args.to_string())])
+        };
+        self.get_json(&format!("/containers/{id}/top{q}")).await
+    }
+
+    pub async fn containers_prune(&self, filters: &str) -> Result<Value, Error> {
+        let q = if filters.is_empty() {
+            String::new()
+        } else {
+            query(&[("filters", filters.to_string())])
+        };
+        let resp = self
+            .call(
+                Method::POST,
+                &format!("/containers/prune{q}"),
+                empty(),
+                None,
+            )
+            .await?;
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    /// `GET /events`: a stream of JSON messages.
+    pub async fn events(
+        &self,
+        since: &str,
+        until: &str,
+        filters: &str,
+    ) -> Result<BodyStream, Error> {
+        let mut q = Vec::new();
+        if !since.is_empty() {
+            q.push(("since", since.to_string()));
+        }
+        if !until.is_empty() {
+            q.push(("until", until.to_string()));
+        }
+        if !filters.is_empty() {
+            q.push(("filters", filters.to_string()));
+        }
+        let resp = self
+            .call(Method::GET, &format!("/events{}", query(&q)), empty(), None)
+            .await?;
+        Ok(BodyStream::new(resp))
+    }
 }

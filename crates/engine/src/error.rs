@@ -22,6 +22,9 @@ pub enum Error {
     InvalidArgument(String),
     #[error("container {0} is already running")]
     AlreadyRunning(String),
+    /// The request changes nothing (Docker answers 304).
+    #[error("not modified")]
+    NotModified,
     #[error("{0}")]
     Image(#[from] berth_image::Error),
     #[error("{message}")]
@@ -43,7 +46,7 @@ impl Error {
             Error::NoSuchContainer(_) => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
-            Error::AlreadyRunning(_) => ErrorKind::NotModified,
+            Error::AlreadyRunning(_) | Error::NotModified => ErrorKind::NotModified,
             Error::Image(e) => match e.kind() {
                 berth_image::ErrorKind::NotFound => ErrorKind::NotFound,
                 berth_image::ErrorKind::Conflict => ErrorKind::Conflict,

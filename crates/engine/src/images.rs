@@ -8,6 +8,7 @@ use std::sync::Arc;
 use berth_image::ImageStore;
 pub use berth_image::{ImageInfo, ImportOptions, Loaded, Removed};
 
+use crate::events::{Event, Events};
 use crate::{Error, Paths};
 
 /// Tells which container (if any) uses an image id.
@@ -16,6 +17,7 @@ pub type UsedBy = Box<dyn Fn(&str) -> Option<String> + Send>;
 #[derive(Clone)]
 pub struct ImageService {
     store: Arc<ImageStore>,
+    events: Events,
 }
 
 async fn blocking<T, F>(f: F) -> Result<T, Error>
@@ -29,11 +31,12 @@ where
 }
 
 impl ImageService {
-    pub async fn open(paths: &Paths) -> Result<ImageService, Error> {
+    pub async fn open(paths: &Paths, events: Events) -> Result<ImageService, Error> {
         let root = paths.image_root();
         let store = blocking(move || Ok(ImageStore::open(&root)?)).await?;
         Ok(ImageService {
             store: Arc::new(store),
+            events,
         })
     }
 
@@ -67,7 +70,14 @@ impl ImageService {
     pub async fn tag(&self, source: &str, target: &str) -> Result<(), Error> {
         let store = self.store.clone();
         let (source, target) = (source.to_string(), target.to_string());
-        blocking(move || Ok(store.tag(&source, &target)?)).await
+        let (s2, t2) = (source.clone(), target.clone());
+        let id = blocking(move || {
+            store.tag(&s2, &t2)?;
+            Ok(store.resolve(&t2)?.id)
+        })
+        .await?;
+        self.events.publish(Event::image("tag", &id, &target));
+        Ok(())
     }
 
     pub async fn remove(
@@ -78,14 +88,26 @@ impl ImageService {
     ) -> Result<Vec<Removed>, Error> {
         let store = self.store.clone();
         let name = name.to_string();
-        blocking(move || Ok(store.remove(&name, force, &*used_by)?)).await
+        let removed = blocking(move || Ok(store.remove(&name, force, &*used_by)?)).await?;
+        for r in &removed {
+            match r {
+                Removed::Untagged(t) => self.events.publish(Event::image("untag", t, t)),
+                Removed::Deleted(d) => self.events.publish(Event::image("delete", d, d)),
+            }
+        }
+        Ok(removed)
     }
 
     /// Loads an archive read from `reader` (a blocking reader, e.g. a bridge
     /// from the request body).
     pub async fn load(&self, mut reader: Box<dyn Read + Send>) -> Result<Vec<Loaded>, Error> {
         let store = self.store.clone();
-        blocking(move || Ok(store.load(&mut reader)?)).await
+        let loaded = blocking(move || Ok(store.load(&mut reader)?)).await?;
+        for l in &loaded {
+            let name = l.tags.first().cloned().unwrap_or_else(|| l.id.clone());
+            self.events.publish(Event::image("load", &l.id, &name));
+        }
+        Ok(loaded)
     }
 
     pub async fn save(
@@ -94,11 +116,16 @@ impl ImageService {
         mut writer: Box<dyn Write + Send>,
     ) -> Result<(), Error> {
         let store = self.store.clone();
+        let saved = names.clone();
         blocking(move || {
             store.save(&names, &mut writer)?;
             writer.flush().map_err(Error::io("writing archive", "-"))
         })
-        .await
+        .await?;
+        for n in saved {
+            self.events.publish(Event::image("save", &n, &n));
+        }
+        Ok(())
     }
 
     pub async fn import(
@@ -107,7 +134,14 @@ impl ImageService {
         opts: ImportOptions,
     ) -> Result<ImageInfo, Error> {
         let store = self.store.clone();
-        blocking(move || Ok(store.import(&mut reader, &opts)?)).await
+        let info = blocking(move || Ok(store.import(&mut reader, &opts)?)).await?;
+        let name = info
+            .repo_tags
+            .first()
+            .cloned()
+            .unwrap_or_else(|| info.id.clone());
+        self.events.publish(Event::image("import", &info.id, &name));
+        Ok(info)
     }
 
     pub async fn layer_dirs(&self, id: &str) -> Result<Vec<std::path::PathBuf>, Error> {

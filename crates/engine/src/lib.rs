@@ -6,6 +6,7 @@
 
 pub mod container;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod images;
 pub mod logs;
@@ -30,6 +31,7 @@ pub struct EngineConfig {
 pub struct Engine {
     pub images: images::ImageService,
     pub containers: container::ContainerService,
+    pub events: events::Events,
     pub config: Arc<EngineConfig>,
 }
 
@@ -39,11 +41,15 @@ impl Engine {
     pub async fn open(config: EngineConfig) -> Result<Engine, Error> {
         config.paths.create_dirs()?;
         let config = Arc::new(config);
-        let images = images::ImageService::open(&config.paths).await?;
-        let containers = container::ContainerService::open(config.clone(), images.clone()).await?;
+        let events = events::Events::default();
+        let images = images::ImageService::open(&config.paths, events.clone()).await?;
+        let containers =
+            container::ContainerService::open(config.clone(), images.clone(), events.clone())
+                .await?;
         Ok(Engine {
             images,
             containers,
+            events,
             config,
         })
     }

@@ -26,6 +26,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::system::router())
         .merge(routes::images::router())
         .merge(routes::containers::router())
+        .merge(routes::events::router())
         .with_state(engine)
 }
 

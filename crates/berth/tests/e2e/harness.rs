@@ -14,7 +14,7 @@ pub struct Ctx {
     pub exec_root: PathBuf,
     pub socket: PathBuf,
     pub busybox_tar: PathBuf,
-    daemon: Option<Child>,
+    daemon: std::sync::Mutex<Option<Child>>,
 }
 
 pub fn berth_bin() -> &'static str {
@@ -48,13 +48,13 @@ impl Ctx {
             "making the busybox rootfs failed: {}",
             String::from_utf8_lossy(&made.stderr)
         );
-        let mut ctx = Ctx {
+        let ctx = Ctx {
             dir,
             root,
             exec_root,
             socket,
             busybox_tar,
-            daemon: None,
+            daemon: std::sync::Mutex::new(None),
         };
         ctx.start_daemon();
         let out = ctx.berth(&[
@@ -72,7 +72,7 @@ impl Ctx {
         ctx
     }
 
-    pub fn start_daemon(&mut self) {
+    pub fn start_daemon(&self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -90,7 +90,7 @@ impl Ctx {
             .stderr(log)
             .spawn()
             .expect("starting berth daemon");
-        self.daemon = Some(child);
+        *self.daemon.lock().expect("daemon lock") = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.berth(&["version"]).status.success() {
             assert!(
@@ -103,10 +103,20 @@ impl Ctx {
     }
 
     /// Stops the daemon with SIGTERM (by the pid we started) and waits.
-    pub fn stop_daemon(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
+    pub fn stop_daemon(&self) {
+        self.signal_daemon(nix::sys::signal::Signal::SIGTERM);
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would, and reaps it.
+    pub fn kill_daemon(&self) {
+        self.signal_daemon(nix::sys::signal::Signal::SIGKILL);
+    }
+
+    fn signal_daemon(&self, signal: nix::sys::signal::Signal) {
+        let taken = self.daemon.lock().expect("daemon lock").take();
+        if let Some(mut child) = taken {
             let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(pid, signal);
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -191,7 +201,7 @@ impl Ctx {
 impl Drop for Ctx {
     fn drop(&mut self) {
         // Remove whatever containers are left, then stop the daemon.
-        if self.daemon.is_some() {
+        if self.daemon.lock().map(|d| d.is_some()).unwrap_or(false) {
             let ids = self.berth(&["ps", "-aq", "--no-trunc"]);
             for id in stdout(&ids).lines() {
                 let _ = self.berth(&["rm", "-f", id]);
@@ -249,7 +259,6 @@ pub fn run_all(tests: &[(&str, TestFn)], filter: &[String], start: fn() -> Ctx) 
         }
     }
     let leftover_mounts = {
-        let mut ctx = ctx;
         if let Ok(list) = std::fs::read_dir(ctx.containers_root()) {
             for e in list.flatten() {
                 let _ = ctx.berth(&["rm", "-f", &e.file_name().to_string_lossy()]);

@@ -8,6 +8,7 @@ mod containers;
 mod harness;
 mod images;
 mod interop;
+mod lifecycle;
 
 use harness::{Ctx, TestFn};
 
@@ -16,8 +17,14 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: Vec<(&str, TestFn)> =
-        [containers::TESTS, images::TESTS, api::TESTS, interop::TESTS].concat();
+    let tests: Vec<(&str, TestFn)> = [
+        containers::TESTS,
+        lifecycle::TESTS,
+        images::TESTS,
+        api::TESTS,
+        interop::TESTS,
+    ]
+    .concat();
     let code = harness::run_all(&tests, &filter, Ctx::start);
     std::process::exit(code);
 }

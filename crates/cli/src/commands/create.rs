@@ -53,6 +53,39 @@ pub struct ContainerFlags {
     /// Set platform (only linux/amd64).
     #[arg(long)]
     pub platform: Option<String>,
+    /// Restart policy: no, always, unless-stopped, on-failure[:max-retries].
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Signal to stop the container.
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container.
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<i64>,
+}
+
+/// `--restart` as the API's RestartPolicy.
+pub fn restart_policy(s: &str) -> Result<berth_api::container::RestartPolicy, String> {
+    let (name, count) = match s.split_once(':') {
+        Some((n, c)) => (
+            n,
+            c.parse::<i64>()
+                .map_err(|_| format!("invalid restart policy format: {s}"))?,
+        ),
+        None => (s, 0),
+    };
+    if count != 0 && name != "on-failure" {
+        return Err(format!("invalid restart policy format: maximum retry count cannot be used with restart policy '{name}'"));
+    }
+    match name {
+        "" | "no" | "always" | "unless-stopped" | "on-failure" => {
+            Ok(berth_api::container::RestartPolicy {
+                name: name.to_string(),
+                maximum_retry_count: count,
+            })
+        }
+        other => Err(format!("invalid restart policy '{other}'")),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -149,9 +182,12 @@ pub fn build_request(
         working_dir: flags.workdir.clone().unwrap_or_default(),
         entrypoint,
         labels,
+        stop_signal: flags.stop_signal.clone(),
+        stop_timeout: flags.stop_timeout,
         ..Default::default()
     };
     let host_config = HostConfig {
+        restart_policy: restart_policy(&flags.restart)?,
         auto_remove: flags.rm,
         network_mode,
         security_opt: flags.security_opt.clone(),
@@ -253,6 +289,18 @@ mod tests {
         .unwrap();
         assert_eq!(got, vec!["A=1", "B= 2", "BERTH_TEST_FROM_ENV=x", "C=\"q\""]);
         assert!(parse_env_file("A B=1\n", "f").is_err());
+    }
+
+    #[test]
+    fn restart_policies() {
+        assert_eq!(
+            restart_policy("on-failure:3").unwrap().maximum_retry_count,
+            3
+        );
+        assert_eq!(restart_policy("always").unwrap().name, "always");
+        assert!(restart_policy("always:2").is_err());
+        assert!(restart_policy("sometimes").is_err());
+        assert!(restart_policy("on-failure:x").is_err());
     }
 
     #[test]

@@ -1,19 +1,25 @@
 //! One module per command.
 
 pub mod create;
+pub mod events;
 pub mod images;
 pub mod import;
 pub mod info;
 pub mod inspect;
+pub mod kill;
 pub mod load;
 pub mod logs;
+pub mod prune;
 pub mod ps;
+pub mod rename;
 pub mod rm;
 pub mod rmi;
 pub mod run;
 pub mod save;
 pub mod start;
+pub mod stop;
 pub mod tag;
+pub mod top;
 pub mod version;
 pub mod wait;
 

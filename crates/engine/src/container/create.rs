@@ -36,9 +36,11 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
     if !hc.log_config.config.is_empty() {
         unsupported.push("HostConfig.LogConfig.Config".into());
     }
-    match hc.restart_policy.name.as_str() {
-        "" | "no" => {}
-        other => unsupported.push(format!("restart policy {other}")),
+    super::restart::RestartPolicy::parse(&hc.restart_policy)?;
+    if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
+        return Err(Error::InvalidArgument(
+            "conflicting options: cannot specify both --restart and --rm".into(),
+        ));
     }
     for opt in &hc.security_opt {
         if no_new_privileges(opt).is_none() {
@@ -242,7 +244,6 @@ mod tests {
         .unwrap();
         let err = validate(&req).unwrap_err().to_string();
         assert!(err.contains("HostConfig.Memory"), "{err}");
-        assert!(err.contains("restart policy always"), "{err}");
         assert!(!err.contains("ConsoleSize"), "{err}");
         assert!(!err.contains("MemorySwappiness"), "{err}");
     }

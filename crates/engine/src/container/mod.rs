@@ -2,8 +2,11 @@
 //! per-container monitor.
 
 pub mod create;
+mod lifecycle;
 mod monitor;
 pub mod record;
+pub mod restart;
+mod top;
 mod view;
 
 use std::collections::HashMap;
@@ -12,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use berth_api::container::{ContainerInspect, ContainerSummary, CreateRequest, WaitResponse};
 use tokio::sync::watch;
 
+use crate::events::{Event, Events};
 use crate::images::ImageService;
 use crate::paths::ContainerPaths;
 use crate::{ids, time, EngineConfig, Error};
@@ -128,6 +132,7 @@ pub struct ContainerService {
 struct Inner {
     config: Arc<EngineConfig>,
     images: ImageService,
+    events: Events,
     table: RwLock<Table>,
 }
 
@@ -135,16 +140,37 @@ impl ContainerService {
     pub async fn open(
         config: Arc<EngineConfig>,
         images: ImageService,
+        events: Events,
     ) -> Result<ContainerService, Error> {
         let svc = ContainerService {
             inner: Arc::new(Inner {
                 config,
                 images,
+                events,
                 table: RwLock::new(Table::default()),
             }),
         };
-        svc.load_existing()?;
+        let to_start = svc.load_existing()?;
+        for id in to_start {
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                if let Err(e) = svc.start(&id).await {
+                    tracing::warn!(%id, error = %e, "starting container by its restart policy failed");
+                }
+            });
+        }
         Ok(svc)
+    }
+
+    /// Publishes a container event.
+    fn publish(&self, action: &str, rec: &ContainerRecord) {
+        self.inner.events.publish(Event::container(
+            action,
+            &rec.id,
+            &rec.image_name,
+            &rec.name,
+            &rec.config.labels,
+        ));
     }
 
     fn table(&self) -> std::sync::RwLockReadGuard<'_, Table> {
@@ -156,7 +182,9 @@ impl ContainerService {
 
     /// Reads the records of an earlier daemon. A container that was running
     /// is re-adopted: its exit is picked up from the monitor's exit file.
-    fn load_existing(&self) -> Result<(), Error> {
+    /// Returns the containers whose restart policy starts them with the daemon.
+    fn load_existing(&self) -> Result<Vec<String>, Error> {
+        let mut to_start = Vec::new();
         let root = self.inner.config.paths.containers_root();
         let entries = std::fs::read_dir(&root).map_err(Error::io("reading", &root))?;
         for entry in entries.flatten() {
@@ -177,6 +205,16 @@ impl ContainerService {
             if record.status == Status::Removing {
                 record.status = Status::Dead;
             }
+            if record.status == Status::Restarting {
+                record.status = Status::Exited;
+            }
+            let policy = restart::RestartPolicy::parse(&record.host_config.restart_policy)
+                .unwrap_or(restart::RestartPolicy::No);
+            if record.status != Status::Running
+                && policy.starts_with_daemon(record.manually_stopped)
+            {
+                to_start.push(id.clone());
+            }
             let running = record.status == Status::Running;
             let container = Container::new(paths, record.clone());
             {
@@ -188,7 +226,7 @@ impl ContainerService {
                 monitor::readopt(self.clone(), container);
             }
         }
-        Ok(())
+        Ok(to_start)
     }
 
     /// Finds a container by full id, name (with or without `/`), or unique id prefix.
@@ -266,6 +304,8 @@ impl ContainerService {
             started_at: time::ZERO.into(),
             finished_at: time::ZERO.into(),
             restart_count: 0,
+            manually_stopped: false,
+            restart_delay_ms: 0,
         };
         let paths = self.inner.config.paths.container(&id);
         {
@@ -291,6 +331,7 @@ impl ContainerService {
             let _ = std::fs::remove_dir_all(paths.dir());
             return Err(e);
         }
+        self.publish("create", &record);
         let container = Container::new(paths, record);
         self.table_mut().by_id.insert(id.clone(), container);
         Ok((id, Vec::new()))
@@ -323,18 +364,59 @@ impl ContainerService {
                 ),
             });
         }
+        c.update(false, |r| r.manually_stopped = false)?;
         let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
-        monitor::start(self, &c, &rec, layers).await
+        monitor::start(self, &c, &rec, layers).await?;
+        self.publish("start", &c.record());
+        Ok(())
     }
 
-    /// Called when a container stopped: removes it when it asked for `--rm`.
-    async fn on_exit(&self, c: &Arc<Container>) {
-        if c.record().host_config.auto_remove {
-            let id = c.record().id;
-            if let Err(e) = self.remove(&id, true).await {
-                tracing::warn!(%id, error = %e, "auto-removing container failed");
+    /// `start` as a boxed future with a nameable type: restarts start
+    /// containers from tasks that run when a container exits, which would
+    /// otherwise make the future's type recursive.
+    pub(crate) fn start_boxed(
+        &self,
+        id: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send>> {
+        let svc = self.clone();
+        Box::pin(async move { svc.start(&id).await })
+    }
+
+    /// Called when a start failed before the user's program ran.
+    async fn on_start_failed(&self, c: &Arc<Container>) {
+        let rec = c.record();
+        if rec.host_config.auto_remove {
+            if let Err(e) = self.remove(&rec.id, true).await {
+                if e.kind() != crate::ErrorKind::NotFound {
+                    tracing::warn!(id = %rec.id, error = %e, "auto-removing container failed");
+                }
             }
         }
+    }
+
+    /// Called when a container stopped: removes it when it asked for `--rm`,
+    /// else restarts it when its policy says so.
+    async fn on_exit(&self, c: &Arc<Container>) {
+        let rec = c.record();
+        self.inner.events.publish(
+            Event::container(
+                "die",
+                &rec.id,
+                &rec.image_name,
+                &rec.name,
+                &rec.config.labels,
+            )
+            .with("exitCode", rec.exit_code.to_string()),
+        );
+        if rec.host_config.auto_remove {
+            if let Err(e) = self.remove(&rec.id, true).await {
+                if e.kind() != crate::ErrorKind::NotFound {
+                    tracing::warn!(id = %rec.id, error = %e, "auto-removing container failed");
+                }
+            }
+            return;
+        }
+        lifecycle::restart_by_policy(self, c);
     }
 
     /// `POST /containers/{id}/wait`.
@@ -408,6 +490,7 @@ impl ContainerService {
             }
         }
         c.state.send_modify(|s| s.removed = true);
+        self.publish("destroy", &rec);
         Ok(())
     }
 

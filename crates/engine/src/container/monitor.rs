@@ -143,7 +143,8 @@ pub(super) async fn start(
             let svc = svc.clone();
             let c2 = c.clone();
             // The lifecycle lock is held by our caller: remove after it returns.
-            tokio::spawn(async move { svc.on_exit(&c2).await });
+            // A start failure is not an exit: no restart policy applies.
+            tokio::spawn(async move { svc.on_start_failed(&c2).await });
             Err(Error::StartFailed { message, exit_code })
         }
         other => {

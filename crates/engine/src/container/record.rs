@@ -11,6 +11,8 @@ use berth_api::container::{ContainerConfig, HostConfig};
 pub enum Status {
     Created,
     Running,
+    /// Exited and waiting out the restart policy's back-off.
+    Restarting,
     Exited,
     Removing,
     Dead,
@@ -21,13 +23,14 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Restarting => "restarting",
             Status::Exited => "exited",
             Status::Removing => "removing",
             Status::Dead => "dead",
         }
     }
     pub fn can_start(self) -> bool {
-        matches!(self, Status::Created | Status::Exited)
+        matches!(self, Status::Created | Status::Exited | Status::Restarting)
     }
     /// Whether `rm` without force may proceed.
     pub fn can_remove(self) -> bool {
@@ -62,6 +65,13 @@ pub struct ContainerRecord {
     pub started_at: String,
     pub finished_at: String,
     pub restart_count: i64,
+    /// Set by `stop`, cleared by `start`: a stopped container is not
+    /// restarted by its policy (and `unless-stopped` stays down).
+    #[serde(default)]
+    pub manually_stopped: bool,
+    /// The restart policy's current back-off, in milliseconds.
+    #[serde(default)]
+    pub restart_delay_ms: u64,
 }
 
 impl ContainerRecord {

@@ -20,7 +20,7 @@ pub(super) fn inspect(r: &ContainerRecord, paths: &ContainerPaths) -> ContainerI
             status: r.status.as_str().into(),
             running: r.status.is_running(),
             paused: false,
-            restarting: false,
+            restarting: r.status == Status::Restarting,
             oom_killed: false,
             dead: r.status == Status::Dead,
             pid: r.pid,
@@ -70,6 +70,11 @@ pub(super) fn status_text(r: &ContainerRecord, now: DateTime<Utc>) -> String {
     match r.status {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", time::human_duration(since(&r.started_at))),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            r.exit_code,
+            time::human_duration(since(&r.finished_at))
+        ),
         Status::Exited if r.finished_at == time::ZERO => format!("Exited ({})", r.exit_code),
         Status::Exited => format!(
             "Exited ({}) {} ago",

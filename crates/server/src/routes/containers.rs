@@ -25,7 +25,91 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/top", get(top))
+        .route("/containers/prune", post(prune))
         .route("/containers/{id}", delete(remove))
+}
+
+/// `t` (or `timeout` on old clients) in seconds.
+fn stop_timeout(params: &Params) -> ApiResult<Option<i64>> {
+    match params.number::<i64>("t")? {
+        Some(t) => Ok(Some(t)),
+        None => params.number::<i64>("timeout"),
+    }
+}
+
+async fn stop(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
+    let params = Params::parse(q.as_deref());
+    engine
+        .containers
+        .stop(&id, stop_timeout(&params)?, params.get("signal"))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn kill(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
+    let params = Params::parse(q.as_deref());
+    engine.containers.kill(&id, params.get("signal")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn restart(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
+    let params = Params::parse(q.as_deref());
+    engine
+        .containers
+        .restart(&id, stop_timeout(&params)?, params.get("signal"))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rename(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
+    let params = Params::parse(q.as_deref());
+    engine
+        .containers
+        .rename(&id, params.get("name").unwrap_or(""))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn top(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref());
+    let result = engine
+        .containers
+        .top(&id, params.get("ps_args").unwrap_or(""))
+        .await?;
+    Ok(Json(result).into_response())
+}
+
+async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref());
+    let (deleted, reclaimed) = engine.containers.prune(&params.filters()?).await?;
+    Ok(
+        Json(serde_json::json!({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}))
+            .into_response(),
+    )
 }
 
 async fn create(

@@ -1,0 +1,377 @@
+//! Lifecycle beyond run/rm: stop, kill, restart, rename, top, events, prune,
+//! restart policies, and surviving a daemon crash.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{stderr, stdout, Ctx, TestFn};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    ("stop_trapping_shell_is_quick", stop_trapping_shell_is_quick),
+    (
+        "stop_ignoring_shell_is_killed_after_timeout",
+        stop_ignoring_shell_is_killed_after_timeout,
+    ),
+    ("kill_with_signal_and_restart", kill_with_signal_and_restart),
+    ("rename_and_conflicts", rename_and_conflicts),
+    (
+        "top_lists_container_processes",
+        top_lists_container_processes,
+    ),
+    ("events_replay_and_filter", events_replay_and_filter),
+    ("prune_removes_stopped_only", prune_removes_stopped_only),
+    (
+        "restart_on_failure_runs_four_times",
+        restart_on_failure_runs_four_times,
+    ),
+    (
+        "daemon_crash_keeps_containers",
+        daemon_crash_keeps_containers,
+    ),
+];
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn status(ctx: &Ctx, name: &str) -> String {
+    ctx.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        name,
+    ])
+    .trim()
+    .to_string()
+}
+
+fn stop_trapping_shell_is_quick(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "trapper",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 0.1; done",
+    ]);
+    let t0 = Instant::now();
+    assert_eq!(ctx.ok(&["stop", "trapper"]), "trapper\n");
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "stop took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(status(ctx, "trapper"), "exited 0");
+    // Stopping a stopped container is not an error.
+    ctx.ok(&["stop", "trapper"]);
+    ctx.ok(&["rm", "trapper"]);
+}
+
+fn stop_ignoring_shell_is_killed_after_timeout(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "stubborn",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; while :; do sleep 0.1; done",
+    ]);
+    let t0 = Instant::now();
+    ctx.ok(&["stop", "-t", "1", "stubborn"]);
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(950) && took < Duration::from_secs(3),
+        "stop took {took:?}"
+    );
+    assert_eq!(status(ctx, "stubborn"), "exited 137");
+    ctx.ok(&["rm", "stubborn"]);
+}
+
+fn kill_with_signal_and_restart(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "killme",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 42' USR1; while :; do sleep 0.1; done",
+    ]);
+    ctx.ok(&["kill", "-s", "USR1", "killme"]);
+    wait_until("killme to exit", Duration::from_secs(5), || {
+        status(ctx, "killme") == "exited 42"
+    });
+    let out = ctx.berth(&["kill", "killme"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
+    let pid_before = ctx.ok(&["inspect", "-f", "{{.State.StartedAt}}", "killme"]);
+    ctx.ok(&["restart", "-t", "1", "killme"]);
+    assert_eq!(status(ctx, "killme"), "running 0");
+    assert_ne!(
+        ctx.ok(&["inspect", "-f", "{{.State.StartedAt}}", "killme"]),
+        pid_before
+    );
+    let out = ctx.berth(&["kill", "-s", "NOSUCHSIGNAL", "killme"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("Invalid signal"), "{}", stderr(&out));
+    ctx.ok(&["rm", "-f", "killme"]);
+}
+
+fn rename_and_conflicts(ctx: &Ctx) {
+    let id = ctx
+        .ok(&["create", "--name", "before", "busybox", "true"])
+        .trim()
+        .to_string();
+    ctx.ok(&["create", "--name", "taken", "busybox", "true"]);
+    ctx.ok(&["rename", "before", "after"]);
+    assert_eq!(ctx.ok(&["inspect", "-f", "{{.Name}}", &id]), "/after\n");
+    assert_eq!(ctx.berth(&["inspect", "before"]).status.code(), Some(1));
+    let out = ctx.berth(&["rename", "after", "taken"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is already in use"),
+        "{}",
+        stderr(&out)
+    );
+    // The old name is free again.
+    ctx.ok(&["create", "--name", "before", "busybox", "true"]);
+    ctx.ok(&["rm", "after", "taken", "before"]);
+}
+
+fn top_lists_container_processes(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "topper",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 123 & sleep 456; echo done",
+    ]);
+    let mut out = String::new();
+    wait_until("both sleeps", Duration::from_secs(5), || {
+        out = ctx.ok(&["top", "topper"]);
+        out.contains("sleep 123") && out.contains("sleep 456")
+    });
+    assert!(out.starts_with("UID"), "{out}");
+    assert_eq!(
+        out.lines().count(),
+        4,
+        "header, sh and two sleeps only:\n{out}"
+    );
+    let custom = ctx.ok(&["top", "topper", "-o", "pid,comm"]);
+    assert!(custom.starts_with("PID"), "{custom}");
+    ctx.ok(&["rm", "-f", "topper"]);
+    let out = ctx.berth(&["top", "topper"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+fn events_replay_and_filter(ctx: &Ctx) {
+    let since = chrono_now();
+    ctx.ok(&["run", "--rm", "--name", "evented", "busybox", "true"]);
+    let until = chrono_now();
+    let out = ctx.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=evented",
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions: Vec<&str> = out.lines().collect();
+    assert_eq!(actions, vec!["create", "start", "die", "destroy"], "{out}");
+    let out = ctx.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=die",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("one event")).expect("json");
+    assert_eq!(v["Actor"]["Attributes"]["exitCode"], "0");
+    assert_eq!(v["Actor"]["Attributes"]["name"], "evented");
+}
+
+fn chrono_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+fn prune_removes_stopped_only(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "keep-running",
+        "--label",
+        "prune=yes",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let gone = ctx
+        .ok(&["create", "--label", "prune=yes", "busybox", "true"])
+        .trim()
+        .to_string();
+    let kept = ctx
+        .ok(&["create", "--label", "prune=no", "busybox", "true"])
+        .trim()
+        .to_string();
+    let out = ctx.ok(&["container", "prune", "-f", "--filter", "label=prune=yes"]);
+    assert!(out.contains(&gone), "{out}");
+    assert!(!out.contains(&kept), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    assert_eq!(status(ctx, "keep-running"), "running 0");
+    ctx.ok(&["rm", "-f", "keep-running", &kept]);
+}
+
+fn restart_on_failure_runs_four_times(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 1",
+    ]);
+    wait_until("three restarts", Duration::from_secs(15), || {
+        ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}}",
+            "flaky",
+        ])
+        .trim()
+            == "3 exited"
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}",
+            "flaky"
+        ]),
+        "3 exited 1\n"
+    );
+    assert_eq!(ctx.ok(&["logs", "flaky"]), "run\nrun\nrun\nrun\n");
+    ctx.ok(&["rm", "flaky"]);
+}
+
+/// Kill -9 the daemon while containers run: they keep running and logging;
+/// a new daemon re-adopts them; one that exited meanwhile shows its code;
+/// a `--restart always` one that died meanwhile comes back.
+fn daemon_crash_keeps_containers(ctx: &Ctx) {
+    for name in ["crash1", "crash2"] {
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while :; do echo tick$i; i=$((i+1)); sleep 0.2; done",
+        ]);
+    }
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "crash3",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 9",
+    ]);
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "crash-always",
+        "--restart",
+        "always",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let always_pid: i32 = ctx
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "crash-always"])
+        .trim()
+        .parse()
+        .expect("pid");
+    let pids: Vec<i32> = ["crash1", "crash2"]
+        .iter()
+        .map(|n| {
+            ctx.ok(&["inspect", "-f", "{{.State.Pid}}", n])
+                .trim()
+                .parse()
+                .expect("pid")
+        })
+        .collect();
+    ctx.kill_daemon();
+    // While the daemon is down: crash3 exits by itself, crash-always is killed.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(always_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    std::thread::sleep(Duration::from_millis(1500));
+    for pid in &pids {
+        assert!(
+            std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "container {pid} died with the daemon"
+        );
+    }
+    ctx.start_daemon();
+    let ps = ctx.ok(&["ps", "--format", "{{.Names}}"]);
+    assert!(ps.contains("crash1") && ps.contains("crash2"), "{ps}");
+    wait_until("crash3's exit", Duration::from_secs(5), || {
+        status(ctx, "crash3") == "exited 9"
+    });
+    wait_until("crash-always to come back", Duration::from_secs(10), || {
+        status(ctx, "crash-always") == "running 0"
+    });
+    let logs = ctx.ok(&["logs", "crash1"]);
+    let ticks = logs.lines().count();
+    assert!(ticks >= 7, "kept logging while the daemon was away: {logs}");
+    let follow = std::process::Command::new(crate::harness::berth_bin())
+        .args(["logs", "-f", "--tail", "0", "crash1"])
+        .env("BERTH_HOST", ctx.host())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("logs -f");
+    std::thread::sleep(Duration::from_millis(700));
+    ctx.ok(&["stop", "-t", "1", "crash1"]);
+    let out = follow.wait_with_output().expect("logs -f output");
+    assert!(
+        stdout(&out).contains("tick"),
+        "logs -f continued: {}",
+        stdout(&out)
+    );
+    assert_eq!(status(ctx, "crash1"), "exited 137");
+    ctx.ok(&["rm", "-f", "crash1", "crash2", "crash3", "crash-always"]);
+}

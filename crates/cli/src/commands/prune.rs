@@ -1,0 +1,64 @@
+//! `berth container prune`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::connect::Target;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Provide filter values (e.g. 'until=<timestamp>', 'label=k=v').
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+fn confirmed() -> bool {
+    print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
+}
+
+pub async fn run(args: Args, target: &Target) -> i32 {
+    if !args.force && (!std::io::stdin().is_terminal() || !confirmed()) {
+        if !std::io::stdin().is_terminal() {
+            return super::fail(
+                "container prune needs confirmation: use -f when not on a terminal",
+            );
+        }
+        return 0;
+    }
+    let filters = match super::filters_json(&args.filter) {
+        Ok(f) => f,
+        Err(e) => return super::fail(e),
+    };
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let report = match client.containers_prune(&filters).await {
+        Ok(r) => r,
+        Err(e) => return super::fail(e),
+    };
+    let deleted: Vec<&str> = report["ContainersDeleted"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    if !deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in deleted {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::human::size(report["SpaceReclaimed"].as_i64().unwrap_or(0))
+    );
+    0
+}
