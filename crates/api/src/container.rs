@@ -111,6 +111,36 @@ pub struct CreateRequest {
 pub struct HostConfig {
     #[serde(default)]
     pub auto_remove: bool,
+    #[serde(flatten)]
+    pub resources: Resources,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cap_add: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cap_drop: Vec<String>,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tmpfs: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub devices: Vec<DeviceMapping>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub group_add: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ulimits: Vec<Ulimit>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub pid_mode: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ipc_mode: String,
+    #[serde(default, rename = "UTSMode", deserialize_with = "null_as_default")]
+    pub uts_mode: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub userns_mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub network_mode: String,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -121,6 +151,54 @@ pub struct HostConfig {
     pub restart_policy: RestartPolicy,
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// The resource limits of `HostConfig` (also the body of `update`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Resources {
+    #[serde(default)]
+    pub memory: i64,
+    #[serde(default)]
+    pub memory_swap: i64,
+    #[serde(default)]
+    pub memory_reservation: i64,
+    #[serde(default)]
+    pub nano_cpus: i64,
+    #[serde(default)]
+    pub cpu_shares: i64,
+    #[serde(default)]
+    pub cpu_quota: i64,
+    #[serde(default)]
+    pub cpu_period: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cpuset_cpus: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cpuset_mems: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+    #[serde(default)]
+    pub blkio_weight: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_kill_disable: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    #[serde(default)]
+    pub path_in_container: String,
+    #[serde(default)]
+    pub cgroup_permissions: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -29,6 +29,14 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("rm_running_needs_force", rm_running_needs_force),
     ("name_conflict_is_409", name_conflict_is_409),
     ("hundred_runs_leave_nothing", hundred_runs_leave_nothing),
+    (
+        "fifty_parallel_runs_from_five_clients",
+        fifty_parallel_runs_from_five_clients,
+    ),
+    (
+        "unimplemented_flags_fail_clearly",
+        unimplemented_flags_fail_clearly,
+    ),
 ];
 
 fn run_prints_and_exits_zero(ctx: &Ctx) {
@@ -450,4 +458,66 @@ fn hundred_runs_leave_nothing(ctx: &Ctx) {
         .filter(|c| c.contains("__monitor") && c.contains(&*ctx.root.to_string_lossy()))
         .count();
     assert_eq!(children, 0, "monitor processes left");
+}
+
+fn fifty_parallel_runs_from_five_clients(ctx: &Ctx) {
+    let before = std::fs::read_dir(ctx.containers_root())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..5)
+            .map(|client| {
+                scope.spawn(move || {
+                    for i in 0..10 {
+                        let out = ctx.berth(&[
+                            "run",
+                            "--rm",
+                            "busybox",
+                            "sh",
+                            "-c",
+                            &format!("echo {client}-{i}"),
+                        ]);
+                        assert_eq!(
+                            out.status.code(),
+                            Some(0),
+                            "client {client} run {i}: {}",
+                            stderr(&out)
+                        );
+                        assert_eq!(stdout(&out), format!("{client}-{i}\n"));
+                    }
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().expect("client thread");
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let after = std::fs::read_dir(ctx.containers_root())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(before, after, "state directories left behind");
+    assert_eq!(ctx.ok(&["ps", "-aq"]), "");
+    assert!(
+        ctx.our_mounts().is_empty(),
+        "mounts left: {:?}",
+        ctx.our_mounts()
+    );
+}
+
+/// Flags that are accepted by the parser but not wired to the runtime yet
+/// must fail with a message that says so, never be silently ignored.
+fn unimplemented_flags_fail_clearly(ctx: &Ctx) {
+    for flags in [vec!["--userns", "host"]] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags.iter().copied());
+        args.extend(["busybox", "true"]);
+        let out = ctx.berth(&args);
+        assert_eq!(out.status.code(), Some(125), "{flags:?}");
+        assert!(
+            stderr(&out).contains("not support"),
+            "{flags:?}: {}",
+            stderr(&out)
+        );
+    }
 }

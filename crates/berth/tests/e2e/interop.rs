@@ -85,6 +85,44 @@ fn docker_cli_works_against_berth(ctx: &Ctx) {
     assert!(rm.status.success(), "{}", stderr(&rm));
     let missing = docker(ctx, &["run", "--rm", "busybox", "nosuchcmd"]);
     assert_eq!(missing.status.code(), Some(127), "{}", stderr(&missing));
+
+    let d = docker(
+        ctx,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "dockerlife",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; sleep 1000 & wait",
+        ],
+    );
+    assert!(d.status.success(), "docker run -d: {}", stderr(&d));
+    let top = docker(ctx, &["top", "dockerlife"]);
+    assert!(
+        stdout(&top).contains("sleep 1000"),
+        "docker top: {}{}",
+        stdout(&top),
+        stderr(&top)
+    );
+    let inspect = docker(ctx, &["inspect", "-f", "{{.State.Status}}", "dockerlife"]);
+    assert_eq!(stdout(&inspect), "running\n", "{}", stderr(&inspect));
+    let stop = docker(ctx, &["stop", "dockerlife"]);
+    assert!(stop.status.success(), "docker stop: {}", stderr(&stop));
+    let restart = docker(ctx, &["restart", "dockerlife"]);
+    assert!(
+        restart.status.success(),
+        "docker restart: {}",
+        stderr(&restart)
+    );
+    let kill = docker(ctx, &["kill", "dockerlife"]);
+    assert!(kill.status.success(), "docker kill: {}", stderr(&kill));
+    let inspect = docker(ctx, &["inspect", "-f", "{{.State.ExitCode}}", "dockerlife"]);
+    assert_eq!(stdout(&inspect), "137\n", "{}", stderr(&inspect));
+    let rm = docker(ctx, &["rm", "dockerlife"]);
+    assert!(rm.status.success(), "{}", stderr(&rm));
 }
 
 /// Runs a tool in a private mount namespace with tmpfs over `/var/lib` and

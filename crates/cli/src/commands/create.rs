@@ -62,6 +62,50 @@ pub struct ContainerFlags {
     /// Timeout (in seconds) to stop a container.
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<i64>,
+    #[command(flatten)]
+    pub resources: super::hostflags::ResourceFlags,
+    /// Add Linux capabilities.
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to this container.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Mount a tmpfs directory (/path[:options]).
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Add a host device to the container.
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Add additional groups to join.
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
+    /// Sysctl options (namespaced ones only).
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Ulimit options (name=soft[:hard]).
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// PID namespace to use (host, container:<name|id>).
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// IPC mode to use (private, shareable, host, container:<name|id>).
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// UTS namespace to use (host).
+    #[arg(long)]
+    pub uts: Option<String>,
+    /// User namespace to use (not supported yet).
+    #[arg(long)]
+    pub userns: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub init: bool,
 }
 
 /// `--restart` as the API's RestartPolicy.
@@ -186,7 +230,32 @@ pub fn build_request(
         stop_timeout: flags.stop_timeout,
         ..Default::default()
     };
+    let ulimits = flags
+        .ulimit
+        .iter()
+        .map(|u| super::hostflags::ulimit(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let devices = flags
+        .device
+        .iter()
+        .map(|d| super::hostflags::device(d))
+        .collect::<Result<Vec<_>, _>>()?;
     let host_config = HostConfig {
+        resources: flags.resources.to_resources()?,
+        cap_add: flags.cap_add.clone(),
+        cap_drop: flags.cap_drop.clone(),
+        privileged: flags.privileged,
+        readonly_rootfs: flags.read_only,
+        tmpfs: super::hostflags::tmpfs(&flags.tmpfs)?,
+        devices,
+        group_add: flags.group_add.clone(),
+        sysctls: super::hostflags::sysctls(&flags.sysctl)?,
+        ulimits,
+        pid_mode: flags.pid.clone().unwrap_or_default(),
+        ipc_mode: flags.ipc.clone().unwrap_or_default(),
+        uts_mode: flags.uts.clone().unwrap_or_default(),
+        userns_mode: flags.userns.clone().unwrap_or_default(),
+        init: flags.init.then_some(true),
         restart_policy: restart_policy(&flags.restart)?,
         auto_remove: flags.rm,
         network_mode,

@@ -47,6 +47,7 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
             unsupported.push(format!("security option {opt}"));
         }
     }
+    unsupported.extend(not_wired_yet(hc));
     if req.config.tty || req.config.open_stdin || req.config.attach_stdin {
         unsupported.push("interactive containers (-i/-t)".into());
     }
@@ -68,6 +69,46 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
             unsupported.join(", ")
         )))
     }
+}
+
+/// Typed HostConfig settings whose runtime side is not wired yet.
+fn not_wired_yet(hc: &HostConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut r = hc.resources.clone();
+    if r.pids_limit == Some(0) {
+        r.pids_limit = None;
+    }
+    if r.oom_kill_disable == Some(false) {
+        r.oom_kill_disable = None;
+    }
+    if r != berth_api::container::Resources::default() {
+        out.push("resource limits".into());
+    }
+    let mut flag = |set: bool, name: &str| {
+        if set {
+            out.push(name.to_string());
+        }
+    };
+    flag(
+        !hc.cap_add.is_empty() || !hc.cap_drop.is_empty(),
+        "--cap-add/--cap-drop",
+    );
+    flag(hc.privileged, "--privileged");
+    flag(hc.readonly_rootfs, "--read-only");
+    flag(!hc.tmpfs.is_empty(), "--tmpfs");
+    flag(!hc.devices.is_empty(), "--device");
+    flag(!hc.group_add.is_empty(), "--group-add");
+    flag(!hc.sysctls.is_empty(), "--sysctl");
+    flag(!hc.ulimits.is_empty(), "--ulimit");
+    flag(!matches!(hc.pid_mode.as_str(), "" | "private"), "--pid");
+    flag(
+        !matches!(hc.ipc_mode.as_str(), "" | "private" | "shareable"),
+        "--ipc",
+    );
+    flag(!hc.uts_mode.is_empty(), "--uts");
+    flag(!hc.userns_mode.is_empty(), "--userns");
+    flag(hc.init == Some(true), "--init");
+    out
 }
 
 /// `no-new-privileges`, `no-new-privileges:true`, `no-new-privileges=false`.
