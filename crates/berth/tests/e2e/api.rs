@@ -111,10 +111,10 @@ fn errors_are_docker_json(ctx: &Ctx) {
         ctx,
         "POST",
         "/containers/create",
-        r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"Memory":1048576}}"#,
+        r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"ShmSize":1048576}}"#,
     );
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("HostConfig.Memory"), "{body}");
+    assert!(body.contains("HostConfig.ShmSize"), "{body}");
     let (status, _, body) = request(
         ctx,
         "POST",

@@ -284,7 +284,7 @@ mod tests {
         }))
         .unwrap();
         let err = validate(&req).unwrap_err().to_string();
-        assert!(err.contains("HostConfig.Memory"), "{err}");
+        assert!(err.contains("resource limits"), "{err}");
         assert!(!err.contains("ConsoleSize"), "{err}");
         assert!(!err.contains("MemorySwappiness"), "{err}");
     }
