@@ -13,7 +13,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::container::{Container, ContainerService};
+use crate::container::{Container, ContainerService, ReaderGuard, Snapshot};
 use crate::Error;
 
 /// One parsed log line.
@@ -140,26 +140,37 @@ impl ContainerService {
         let c = self.get(name_or_id)?;
         let (tx, rx) = mpsc::channel(64);
         let tty = c.record().config.tty;
-        tokio::spawn(follow(c, opts, start, tty, tx));
+        // Where to start and what "finished" means are fixed now, not when
+        // the task first runs: a fast container may exit before that.
+        let first = c.subscribe().borrow().clone();
+        let offset = match start {
+            StartAt::End => std::fs::metadata(c.paths.log())
+                .map(|m| m.len())
+                .unwrap_or(0),
+            StartAt::Beginning => 0,
+        };
+        let guard = c.reader();
+        tokio::spawn(follow(c, guard, first, offset, opts, start, tty, tx));
         Ok(rx)
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn follow(
     c: Arc<Container>,
+    _guard: ReaderGuard,
+    first: Snapshot,
+    offset: u64,
     opts: LogOptions,
     start: StartAt,
     tty: bool,
     tx: mpsc::Sender<Bytes>,
 ) {
     let mut state = c.subscribe();
-    let first = state.borrow_and_update().clone();
-    let path = c.paths.log();
-    let offset = match start {
-        StartAt::End => std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-        StartAt::Beginning => 0,
+    let mut follower = Follower {
+        path: c.paths.log(),
+        offset,
     };
-    let mut follower = Follower { path, offset };
     let mut first_batch = true;
     loop {
         let snapshot = state.borrow_and_update().clone();

@@ -28,9 +28,33 @@ pub struct Container {
     record: Mutex<ContainerRecord>,
     state: watch::Sender<Snapshot>,
     op: tokio::sync::Mutex<()>,
+    /// Log readers (attach, logs -f) still delivering output; removal waits
+    /// for them so a `--rm` container's last output is not lost.
+    readers: watch::Sender<usize>,
+}
+
+/// Counts one log reader for as long as it lives.
+pub struct ReaderGuard(Arc<Container>);
+
+impl Drop for ReaderGuard {
+    fn drop(&mut self) {
+        self.0.readers.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Container {
+    /// Registers a log reader; removal waits until its guard is dropped.
+    pub fn reader(self: &Arc<Self>) -> ReaderGuard {
+        self.readers.send_modify(|n| *n += 1);
+        ReaderGuard(self.clone())
+    }
+
+    /// Waits until no log reader is active, at most `limit`.
+    async fn readers_drained(&self, limit: std::time::Duration) {
+        let mut rx = self.readers.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|n| *n == 0)).await;
+    }
+
     fn new(paths: ContainerPaths, record: ContainerRecord) -> Arc<Container> {
         let snapshot = Snapshot {
             status: record.status,
@@ -43,6 +67,7 @@ impl Container {
             record: Mutex::new(record),
             state: watch::channel(snapshot).0,
             op: tokio::sync::Mutex::new(()),
+            readers: watch::channel(0).0,
         })
     }
 
@@ -471,6 +496,7 @@ impl ContainerService {
             }
             monitor::kill_and_wait(&c, libc::SIGKILL).await?;
         }
+        c.readers_drained(std::time::Duration::from_secs(5)).await;
         let _ = c.update(false, |r| r.status = Status::Removing);
         let dir = c.paths.dir().to_path_buf();
         let removed = tokio::task::spawn_blocking(move || {
