@@ -6,6 +6,7 @@ pub mod connect;
 pub mod format;
 pub mod human;
 pub mod output;
+pub mod session;
 
 use clap::{Parser, Subcommand};
 
@@ -79,6 +80,10 @@ pub enum Command {
     Top(top::Args),
     /// Get real time events from the daemon.
     Events(events::Args),
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach(start::AttachArgs),
+    /// Execute a command in a running container.
+    Exec(exec::Args),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -120,6 +125,8 @@ pub enum ContainerCommand {
     Kill(kill::Args),
     Rename(rename::Args),
     Top(top::Args),
+    Attach(start::AttachArgs),
+    Exec(exec::Args),
     /// Remove all stopped containers.
     Prune(prune::Args),
 }
@@ -194,5 +201,11 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::run(a, target).await,
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
+            start::attach(a, target).await
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
+            exec::run(a, target).await
+        }
     }
 }

@@ -267,30 +267,105 @@ impl Client {
         Ok(BodyStream::new(resp))
     }
 
-    /// Attaches to stdout and stderr through an upgraded connection.
-    pub async fn container_attach(&self, id: &str) -> Result<hyper::upgrade::Upgraded, Error> {
-        let q = query(&[
+    /// Attaches to stdout and stderr (and stdin when asked) through an
+    /// upgraded connection.
+    pub async fn container_attach(
+        &self,
+        id: &str,
+        stdin: bool,
+        detach_keys: Option<&str>,
+    ) -> Result<hyper::upgrade::Upgraded, Error> {
+        let mut q = vec![
             ("stream", flag(true)),
+            ("stdin", flag(stdin)),
             ("stdout", flag(true)),
             ("stderr", flag(true)),
-        ]);
+        ];
+        if let Some(k) = detach_keys {
+            q.push(("detachKeys", k.to_string()));
+        }
+        self.upgrade(
+            &format!("/containers/{id}/attach{}", query(&q)),
+            empty(),
+            None,
+        )
+        .await
+    }
+
+    /// Sends a request asking for a connection upgrade and returns the
+    /// hijacked stream.
+    async fn upgrade(
+        &self,
+        path: &str,
+        body: RequestBody,
+        content_type: Option<&str>,
+    ) -> Result<hyper::upgrade::Upgraded, Error> {
         let resp = self
-            .send(
-                Method::POST,
-                &format!("/containers/{id}/attach{q}"),
-                empty(),
-                None,
-                true,
-            )
+            .send(Method::POST, path, body, content_type, true)
             .await?;
         let resp = check(resp).await?;
         if resp.status().as_u16() != 101 {
             return Err(Error::Api {
                 status: resp.status().as_u16(),
-                message: "the daemon did not upgrade the attach connection".into(),
+                message: "the daemon did not upgrade the connection".into(),
             });
         }
         Ok(hyper::upgrade::on(resp).await?)
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub async fn container_resize(&self, id: &str, height: u16, width: u16) -> Result<(), Error> {
+        let q = query(&[("h", height.to_string()), ("w", width.to_string())]);
+        self.request_empty(Method::POST, &format!("/containers/{id}/resize{q}"))
+            .await
+    }
+
+    /// `POST /containers/{id}/exec`: returns the exec id.
+    pub async fn exec_create(&self, id: &str, config: &Value) -> Result<String, Error> {
+        let v: Value = self
+            .post_json(&format!("/containers/{id}/exec"), config)
+            .await?;
+        Ok(v["Id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// `POST /exec/{id}/start` attached: the hijacked stream.
+    pub async fn exec_start_attached(
+        &self,
+        exec_id: &str,
+        tty: bool,
+    ) -> Result<hyper::upgrade::Upgraded, Error> {
+        let body = serde_json::to_vec(&serde_json::json!({"Detach": false, "Tty": tty}))?;
+        self.upgrade(
+            &format!("/exec/{exec_id}/start"),
+            crate::transport::full(body),
+            Some("application/json"),
+        )
+        .await
+    }
+
+    /// `POST /exec/{id}/start` detached.
+    pub async fn exec_start_detached(&self, exec_id: &str) -> Result<(), Error> {
+        let body = serde_json::to_vec(&serde_json::json!({"Detach": true, "Tty": false}))?;
+        let resp = self
+            .call(
+                Method::POST,
+                &format!("/exec/{exec_id}/start"),
+                crate::transport::full(body),
+                Some("application/json"),
+            )
+            .await?;
+        resp.into_body().collect().await?;
+        Ok(())
+    }
+
+    pub async fn exec_inspect(&self, exec_id: &str) -> Result<Value, Error> {
+        self.get_json(&format!("/exec/{exec_id}/json")).await
+    }
+
+    pub async fn exec_resize(&self, exec_id: &str, height: u16, width: u16) -> Result<(), Error> {
+        let q = query(&[("h", height.to_string()), ("w", width.to_string())]);
+        self.request_empty(Method::POST, &format!("/exec/{exec_id}/resize{q}"))
+            .await
     }
 
     pub async fn container_stop(

@@ -91,10 +91,10 @@ fn run_bad_flag_is_125(ctx: &Ctx) {
         "stderr: {}",
         stderr(&out)
     );
-    let out = ctx.berth(&["run", "-it", "busybox", "true"]);
+    let out = ctx.berth(&["run", "--memory", "lots", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
-        stderr(&out).contains("not supported yet"),
+        stderr(&out).contains("invalid size: 'lots'"),
         "stderr: {}",
         stderr(&out)
     );

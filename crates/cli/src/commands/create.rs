@@ -44,12 +44,15 @@ pub struct ContainerFlags {
     /// Network mode: "none" (loopback only) until networking lands.
     #[arg(long = "network", alias = "net")]
     pub network: Option<String>,
-    /// Keep STDIN open (not supported yet).
+    /// Keep STDIN open even if not attached.
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
-    /// Allocate a pseudo-TTY (not supported yet).
+    /// Allocate a pseudo-TTY.
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// Set platform (only linux/amd64).
     #[arg(long)]
     pub platform: Option<String>,
@@ -191,9 +194,6 @@ pub fn build_request(
     image: &str,
     command: &[String],
 ) -> Result<CreateRequest, String> {
-    if flags.interactive || flags.tty {
-        return Err("interactive containers (-i, -t) are not supported yet".into());
-    }
     let mut env = Vec::new();
     for path in &flags.env_file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("open {path}: {e}"))?;
@@ -218,8 +218,12 @@ pub fn build_request(
     let config = ContainerConfig {
         hostname: flags.hostname.clone().unwrap_or_default(),
         user: flags.user.clone().unwrap_or_default(),
+        attach_stdin: flags.interactive,
         attach_stdout: true,
         attach_stderr: true,
+        open_stdin: flags.interactive,
+        stdin_once: flags.interactive,
+        tty: flags.tty,
         env,
         cmd: (!command.is_empty()).then(|| command.to_vec()),
         image: image.to_string(),

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod events;
+pub mod exec;
 pub mod hostflags;
 pub mod images;
 pub mod import;

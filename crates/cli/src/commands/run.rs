@@ -1,8 +1,6 @@
 //! `berth run`: create, attach, wait, start, stream output, exit with the
 //! container's code.
 
-use tokio::io::AsyncReadExt;
-
 use super::create::{create_container, ContainerFlags};
 use crate::connect::Target;
 use crate::EXIT_BERTH;
@@ -63,7 +61,14 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         println!("{id}");
         return 0;
     }
-    let attached = match client.container_attach(&id).await {
+    let attached = match client
+        .container_attach(
+            &id,
+            args.flags.interactive,
+            args.flags.detach_keys.as_deref(),
+        )
+        .await
+    {
         Ok(a) => a,
         Err(e) => {
             eprintln!("berth: {e}");
@@ -82,15 +87,28 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             return EXIT_BERTH;
         }
     };
-    let output = tokio::spawn(copy_output(attached));
     if let Err(e) = client.container_start(&id).await {
         let msg = e.to_string();
         eprintln!("berth: {msg}");
-        output.abort();
         return start_failure_code(&msg);
     }
+    let resize: Option<crate::session::Resize> = args.flags.tty.then(|| {
+        let (client, id) = (client.clone(), id.clone());
+        let f: crate::session::Resize = Box::new(move |rows, cols| {
+            let (client, id) = (client.clone(), id.clone());
+            Box::pin(async move {
+                let _ = client.container_resize(&id, rows, cols).await;
+            })
+        });
+        f
+    });
+    let opts = crate::session::SessionOptions {
+        tty: args.flags.tty,
+        stdin: args.flags.interactive,
+        resize,
+    };
+    crate::session::run(attached, opts).await;
     let status = waiter.await;
-    let _ = output.await;
     match status {
         Ok(w) => {
             if let Some(err) = w.error {
@@ -102,19 +120,6 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Err(e) => {
             eprintln!("berth: {e}");
             EXIT_BERTH
-        }
-    }
-}
-
-/// Copies the attached stream to our stdout and stderr until it ends.
-pub async fn copy_output(upgraded: hyper::upgrade::Upgraded) {
-    let mut io = hyper_util::rt::TokioIo::new(upgraded);
-    let mut out = crate::output::StdStreams::new(false);
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        match io.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.write(&buf[..n]).await,
         }
     }
 }

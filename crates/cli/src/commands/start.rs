@@ -1,17 +1,55 @@
-//! `berth start`.
+//! `berth start` (with `-a`/`-i`) and `berth attach`.
 
 use crate::connect::Target;
+use crate::session::{Resize, SessionOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Attach stdout/stderr and forward the exit code.
     #[arg(short = 'a', long = "attach")]
     pub attach: bool,
-    /// Attach stdin (not supported yet).
+    /// Attach the container's stdin.
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AttachArgs {
+    /// Do not attach stdin.
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    pub container: String,
+}
+
+fn resizer(client: &berth_client::Client, id: &str) -> Resize {
+    let (client, id) = (client.clone(), id.to_string());
+    Box::new(move |rows, cols| {
+        let (client, id) = (client.clone(), id.clone());
+        Box::pin(async move {
+            let _ = client.container_resize(&id, rows, cols).await;
+        })
+    })
+}
+
+/// The container's TTY and stdin settings from inspect.
+async fn tty_and_stdin(
+    client: &berth_client::Client,
+    id: &str,
+) -> Result<(bool, bool, bool), berth_client::Error> {
+    let v = client.container_inspect(id).await?;
+    Ok((
+        v["Config"]["Tty"].as_bool().unwrap_or(false),
+        v["Config"]["OpenStdin"].as_bool().unwrap_or(false),
+        v["State"]["Running"].as_bool().unwrap_or(false),
+    ))
 }
 
 pub async fn run(args: Args, target: &Target) -> i32 {
@@ -19,15 +57,20 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    if args.interactive {
-        return super::fail("start -i is not supported yet");
-    }
-    if args.attach {
+    if args.attach || args.interactive {
         if args.containers.len() != 1 {
             return super::fail("you cannot start and attach multiple containers at once");
         }
         let id = &args.containers[0];
-        let attached = match client.container_attach(id).await {
+        let (tty, open_stdin, _) = match tty_and_stdin(&client, id).await {
+            Ok(t) => t,
+            Err(e) => return super::fail(e),
+        };
+        let stdin = args.interactive && open_stdin;
+        let attached = match client
+            .container_attach(id, stdin, args.detach_keys.as_deref())
+            .await
+        {
             Ok(a) => a,
             Err(e) => return super::fail(e),
         };
@@ -35,14 +78,12 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             Ok(w) => w,
             Err(e) => return super::fail(e),
         };
-        let output = tokio::spawn(super::run::copy_output(attached));
         if let Err(e) = client.container_start(id).await {
-            output.abort();
             return super::fail(e);
         }
-        let status = waiter.await;
-        let _ = output.await;
-        return match status {
+        let resize = tty.then(|| resizer(&client, id));
+        crate::session::run(attached, SessionOptions { tty, stdin, resize }).await;
+        return match waiter.await {
             Ok(w) => w.status_code as i32,
             Err(e) => super::fail(e),
         };
@@ -64,4 +105,36 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         );
     }
     code
+}
+
+/// `berth attach`: re-enter a running container's stdio.
+pub async fn attach(args: AttachArgs, target: &Target) -> i32 {
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let (tty, open_stdin, running) = match tty_and_stdin(&client, &args.container).await {
+        Ok(t) => t,
+        Err(e) => return super::fail(e),
+    };
+    if !running {
+        return super::fail("You cannot attach to a stopped container, start it first");
+    }
+    let stdin = open_stdin && !args.no_stdin;
+    let attached = match client
+        .container_attach(&args.container, stdin, args.detach_keys.as_deref())
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => return super::fail(e),
+    };
+    let resize = tty.then(|| resizer(&client, &args.container));
+    crate::session::run(attached, SessionOptions { tty, stdin, resize }).await;
+    // Detached (the container still runs) or the container ended.
+    match client.container_inspect(&args.container).await {
+        Ok(v) if v["State"]["Running"].as_bool() == Some(false) => {
+            v["State"]["ExitCode"].as_i64().unwrap_or(0) as i32
+        }
+        _ => 0,
+    }
 }
