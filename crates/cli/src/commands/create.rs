@@ -67,6 +67,8 @@ pub struct ContainerFlags {
     pub stop_timeout: Option<i64>,
     #[command(flatten)]
     pub resources: super::hostflags::ResourceFlags,
+    #[command(flatten)]
+    pub health: super::hostflags::HealthFlags,
     /// Add Linux capabilities.
     #[arg(long = "cap-add")]
     pub cap_add: Vec<String>,
@@ -230,6 +232,7 @@ pub fn build_request(
         working_dir: flags.workdir.clone().unwrap_or_default(),
         entrypoint,
         labels,
+        healthcheck: flags.health.to_healthcheck()?,
         stop_signal: flags.stop_signal.clone(),
         stop_timeout: flags.stop_timeout,
         ..Default::default()

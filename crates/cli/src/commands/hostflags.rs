@@ -112,6 +112,106 @@ pub fn sysctls(list: &[String]) -> Result<BTreeMap<String, String>, String> {
         .collect()
 }
 
+/// Go's `time.ParseDuration`: `1s`, `500ms`, `1m30s`, `1.5h`; as nanoseconds.
+pub fn go_duration(s: &str) -> Result<i64, String> {
+    let bad = || format!("time: invalid duration \"{s}\"");
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += value * nanos;
+        rest = &rest[unit_end..];
+    }
+    Ok(total as i64)
+}
+
+/// The health check flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HealthFlags {
+    /// Command to run to check health.
+    #[arg(long = "health-cmd")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h).
+    #[arg(long = "health-interval")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h).
+    #[arg(long = "health-timeout")]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy.
+    #[arg(long = "health-retries")]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before counting retries (ms|s|m|h).
+    #[arg(long = "health-start-period")]
+    pub health_start_period: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
+}
+
+impl HealthFlags {
+    /// `Config.Healthcheck`, or None when no flag was given.
+    pub fn to_healthcheck(&self) -> Result<Option<serde_json::Value>, String> {
+        let any = self.health_cmd.is_some()
+            || self.health_interval.is_some()
+            || self.health_timeout.is_some()
+            || self.health_retries.is_some()
+            || self.health_start_period.is_some();
+        if self.no_healthcheck {
+            if any {
+                return Err("--no-healthcheck conflicts with --health-* options".into());
+            }
+            return Ok(Some(serde_json::json!({"Test": ["NONE"]})));
+        }
+        if !any {
+            return Ok(None);
+        }
+        let dur = |v: &Option<String>, flag: &str| -> Result<i64, String> {
+            match v {
+                None => Ok(0),
+                Some(s) => {
+                    let n = go_duration(s)?;
+                    if n < 0 {
+                        return Err(format!("{flag} cannot be negative"));
+                    }
+                    Ok(n)
+                }
+            }
+        };
+        let mut hc = serde_json::json!({
+            "Interval": dur(&self.health_interval, "--health-interval")?,
+            "Timeout": dur(&self.health_timeout, "--health-timeout")?,
+            "StartPeriod": dur(&self.health_start_period, "--health-start-period")?,
+            "Retries": self.health_retries.unwrap_or(0),
+        });
+        if let Some(cmd) = &self.health_cmd {
+            hc["Test"] = serde_json::json!(["CMD-SHELL", cmd]);
+        }
+        Ok(Some(hc))
+    }
+}
+
 /// The resource flags as given on the command line.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ResourceFlags {
@@ -245,6 +345,30 @@ mod tests {
         assert_eq!(t["/run"], "size=64m");
         assert_eq!(t["/tmp"], "");
         assert!(tmpfs(&["rel".into()]).is_err());
+    }
+
+    #[test]
+    fn durations_and_health() {
+        assert_eq!(go_duration("1s").unwrap(), 1_000_000_000);
+        assert_eq!(go_duration("1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(go_duration("500ms").unwrap(), 500_000_000);
+        assert_eq!(go_duration("1.5h").unwrap(), 5_400_000_000_000);
+        assert!(go_duration("10").is_err());
+        assert!(go_duration("1x").is_err());
+        let f = HealthFlags {
+            health_cmd: Some("test -f /tmp/ok".into()),
+            health_interval: Some("1s".into()),
+            ..Default::default()
+        };
+        let hc = f.to_healthcheck().unwrap().unwrap();
+        assert_eq!(hc["Test"][1], "test -f /tmp/ok");
+        assert_eq!(hc["Interval"], 1_000_000_000i64);
+        let none = HealthFlags {
+            no_healthcheck: true,
+            ..Default::default()
+        };
+        assert_eq!(none.to_healthcheck().unwrap().unwrap()["Test"][0], "NONE");
+        assert_eq!(HealthFlags::default().to_healthcheck().unwrap(), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! per-container monitor.
 
 pub mod create;
+pub mod health;
 mod lifecycle;
 mod monitor;
 pub mod record;
