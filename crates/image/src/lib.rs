@@ -1,13 +1,15 @@
 //! berth-image: image references, digests, the content store, image configs,
 //! layers (secure unpacking, chain ids), image records, archives (`docker save` /
-//! `docker load`) and `docker import`. Synchronous: the daemon calls it from
-//! blocking tasks. The on-disk layout is documented in [`layout`].
+//! `docker load`), `docker import`, and layer diffs of overlayfs upper directories.
+//! Synchronous: the daemon calls it from blocking tasks. The on-disk layout is
+//! documented in [`layout`].
 
 pub mod archive;
 pub mod changes;
 pub mod compression;
 pub mod config;
 pub mod content;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod import;
@@ -17,6 +19,8 @@ pub mod records;
 pub mod reference;
 mod remove;
 mod store;
+mod tarwrite;
+mod treewalk;
 mod txn;
 
 pub use config::ImageConfig;
