@@ -1,6 +1,7 @@
 //! berth-image: image references, digests, the content store, image configs,
 //! layers (secure unpacking, chain ids), image records, archives (`docker save` /
-//! `docker load`), `docker import`, and layer diffs of overlayfs upper directories.
+//! `docker load`), `docker import`, layer diffs of overlayfs upper directories, and
+//! the container filesystem operations behind `docker cp` and `docker export`.
 //! Synchronous: the daemon calls it from blocking tasks. The on-disk layout is
 //! documented in [`layout`].
 
@@ -12,6 +13,7 @@ pub mod content;
 pub mod diff;
 pub mod digest;
 pub mod error;
+pub mod fsops;
 pub mod import;
 pub mod layer;
 pub mod layout;

@@ -7,7 +7,8 @@
 //! the same tree always gives the same stream. Entries that vanish during the walk
 //! are left out; sockets are left out, as Docker does.
 //!
-//! Used by layer diffs ([`crate::diff`]).
+//! Shared by layer diffs ([`crate::diff`]), `docker cp` and `docker export`
+//! ([`crate::fsops`]).
 
 use crate::error::ErrorKind;
 use crate::layer::extract::{OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
@@ -133,6 +134,34 @@ impl<'w> Walker<'w> {
             prefix: prefix.to_vec(),
         });
         self.run()
+    }
+
+    /// Writes the directory `dir` itself as `name` (a slash is appended; an empty
+    /// name gives `/`), then everything below it.
+    pub fn dir(&mut self, dir: OwnedFd, name: &[u8]) -> Result<(), WalkError> {
+        if let Some(f) = self.sink.dir(dir, name)? {
+            self.stack.push(f);
+        }
+        self.run()
+    }
+
+    /// Writes the entry `name` of `parent` as `tarname` (and, for a directory,
+    /// everything below it). Returns false if there is no such entry.
+    pub fn entry(
+        &mut self,
+        parent: &OwnedFd,
+        name: &OsStr,
+        tarname: &[u8],
+    ) -> Result<bool, WalkError> {
+        match self.sink.entry(parent, name, tarname)? {
+            Step::Gone => Ok(false),
+            Step::Done => Ok(true),
+            Step::Dir(f) => {
+                self.stack.push(f);
+                self.run()?;
+                Ok(true)
+            }
+        }
     }
 
     /// Ends the stream.
@@ -287,6 +316,10 @@ pub(crate) mod st {
 
     pub fn mtime(st: &Stat) -> i64 {
         i64::from(st.st_mtime)
+    }
+
+    pub fn mtime_nsec(st: &Stat) -> u32 {
+        u32::try_from(st.st_mtime_nsec).unwrap_or(0)
     }
 
     pub fn mode(st: &Stat) -> u32 {

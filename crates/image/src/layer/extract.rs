@@ -4,7 +4,7 @@
 //! can never lead a write outside it; the last component of every entry is handled
 //! with `*at` calls that do not follow symlinks.
 //!
-//! The same unpacker serves `docker cp` into a container (the coming `fsops`): there the
+//! The same unpacker serves `docker cp` into a container ([`crate::fsops`]): there the
 //! resolution root is the container's root while entries land below a directory
 //! inside it, whiteouts stay ordinary files, and Docker's copy options apply.
 
