@@ -1,12 +1,14 @@
 //! berth-image: image references, digests, the content store, image configs,
 //! layers (secure unpacking, chain ids), image records, archives (`docker save` /
-//! `docker load`), `docker import`, layer diffs of overlayfs upper directories, and
-//! the container filesystem operations behind `docker cp` and `docker export`.
+//! `docker load`), `docker import`, `docker commit` (layer diffs of overlayfs upper
+//! directories), and the container filesystem operations behind `docker cp` and
+//! `docker export`.
 //! Synchronous: the daemon calls it from blocking tasks. The on-disk layout is
 //! documented in [`layout`].
 
 pub mod archive;
 pub mod changes;
+pub mod commit;
 pub mod compression;
 pub mod config;
 pub mod content;
@@ -25,6 +27,7 @@ mod tarwrite;
 mod treewalk;
 mod txn;
 
+pub use commit::CommitOptions;
 pub use config::ImageConfig;
 pub use digest::Digest;
 pub use error::{Error, ErrorKind};
