@@ -5,7 +5,10 @@
 //! it is read (a running container) can neither lead the walk outside it nor make
 //! it open a device or a fifo. Directories are read whole and sorted by name, so
 //! the same tree always gives the same stream. Entries that vanish during the walk
-//! are left out; sockets are left out, as Docker does.
+//! are left out; sockets are left out, as Docker does. For container roots, the
+//! contents of kernel pseudo-filesystems mounted in them (proc, sysfs, cgroup,
+//! devpts, ...) are left out too: Docker archives the rootfs, where those are
+//! empty mount points.
 //!
 //! Shared by layer diffs ([`crate::diff`]), `docker cp` and `docker export`
 //! ([`crate::fsops`]).
@@ -82,6 +85,32 @@ pub(crate) struct WalkOptions {
     /// Directories (archive names without a trailing slash) written without
     /// their contents.
     pub skip_contents: Vec<Vec<u8>>,
+    /// Write directories on kernel pseudo-filesystems without their contents.
+    pub skip_pseudo_fs: bool,
+}
+
+/// `f_type`s of kernel pseudo-filesystems, whose contents are not files.
+const PSEUDO_FS: &[u32] = &[
+    0x9fa0,      // proc
+    0x6265_6572, // sysfs
+    0x0027_e0eb, // cgroup
+    0x6367_7270, // cgroup2
+    0x1cd1,      // devpts
+    0x1980_0202, // mqueue
+    0x6462_6720, // debugfs
+    0x7472_6163, // tracefs
+    0x7363_6673, // securityfs
+    0xcafe_4a11, // bpf
+    0x6165_676c, // pstore
+    0xf97c_ff8c, // selinuxfs
+    0xde5e_81e4, // efivarfs
+    0x6265_6570, // configfs
+    0x6573_5543, // fusectl
+    0x4249_4e4d, // binfmt_misc
+];
+
+fn is_pseudo_fs(fd: &OwnedFd) -> bool {
+    rfs::fstatfs(fd).is_ok_and(|s| PSEUDO_FS.contains(&st::fs_type(&s)))
 }
 
 /// Writes trees into one tar stream.
@@ -341,6 +370,12 @@ pub(crate) mod st {
     pub fn rdev(st: &Stat) -> u64 {
         u64::from(st.st_rdev)
     }
+
+    /// `statfs.f_type`, as the kernel's 32-bit magic number.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    pub fn fs_type(s: &rustix::fs::StatFs) -> u32 {
+        i64::from(s.f_type) as u32
+    }
 }
 
 use st::{ids, mode, mtime};
@@ -526,7 +561,9 @@ impl Sink<'_> {
             self.sum.opaque_dirs += 1;
         }
         let bare = name.strip_suffix(b"/").unwrap_or(name);
-        if self.opts.skip_contents.iter().any(|s| s == bare) {
+        if self.opts.skip_contents.iter().any(|s| s == bare)
+            || (self.opts.skip_pseudo_fs && is_pseudo_fs(&fd))
+        {
             return Ok(None);
         }
         let names = read_names(&fd).map_err(|e| read_err(name, e))?;

@@ -632,3 +632,79 @@ fn export_writes_the_flat_filesystem() {
     assert_eq!(out, again);
     f.assert_host_untouched();
 }
+
+/// A mount undone on drop.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn new(fstype: &str, target: &Path) -> Self {
+        std::fs::create_dir_all(target).unwrap();
+        rustix::mount::mount(
+            fstype,
+            target,
+            fstype,
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("mount {fstype} at {}: {e}", target.display()));
+        Self(target.to_path_buf())
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        if let Err(e) = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH) {
+            eprintln!("unmount {}: {e}", self.0.display());
+        }
+    }
+}
+
+#[test]
+fn kernel_filesystems_in_a_running_root_are_not_archived() {
+    let f = Fixture::new();
+    std::fs::remove_dir_all(f.root.join("proc")).unwrap();
+    let _proc = Mounted::new("proc", &f.root.join("proc"));
+    let _sys = Mounted::new("sysfs", &f.root.join("sys"));
+    let _vol = Mounted::new("tmpfs", &f.root.join("vol"));
+    std::fs::write(f.root.join("vol/data"), b"volume data").unwrap();
+
+    let mut out = Vec::new();
+    export_root(&f.root, &mut out, &[]).unwrap();
+    let all = items(&out);
+    let names = names(&all);
+    assert!(
+        names.contains(&"proc/") && names.contains(&"sys/"),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("proc/") && *n != "proc/"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("sys/") && *n != "sys/"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"vol/data"),
+        "other mounts are crossed: {names:?}"
+    );
+    let mut skipped = Vec::new();
+    export_root(&f.root, &mut skipped, &["vol"]).unwrap();
+    assert!(!items(&skipped).iter().any(|i| i.name == "vol/data"));
+
+    assert_eq!(f.archive("/proc").unwrap().len(), 1);
+    assert_eq!(names_of(&f.archive("/sys/.").unwrap()), ["./"]);
+    let whole = f.archive("/").unwrap();
+    let below = |i: &Item, dir: &str| i.name.starts_with(dir) && i.name != dir;
+    assert!(whole.iter().any(|i| i.name == "/proc/"));
+    assert!(!whole
+        .iter()
+        .any(|i| below(i, "/proc/") || below(i, "/sys/")));
+    f.assert_host_untouched();
+}
+
+fn names_of(items: &[Item]) -> Vec<String> {
+    items.iter().map(|i| i.name.clone()).collect()
+}

@@ -293,7 +293,8 @@ pub fn stat_path(root: &Path, path: &str) -> Result<PathStat, FsError> {
 /// element: a directory is archived with its contents under that name, `dir/.`
 /// gives `./` and the contents below it, `/` gives `/` and absolute names. A
 /// symlink is archived as a symlink unless the path ends with `/`. Nothing is
-/// followed below the top.
+/// followed below the top. Directories on kernel pseudo-filesystems (a running
+/// container's `/proc`, `/sys`, ...) are written without their contents.
 pub fn archive_path(root: &Path, path: &str, w: &mut dyn Write) -> Result<TarSummary, FsError> {
     let rootfd = open_root(root)?;
     let cp = ContainerPath::parse(path);
@@ -302,7 +303,13 @@ pub fn archive_path(root: &Path, path: &str, w: &mut dyn Write) -> Result<TarSum
         "/" => "",
         n => n,
     };
-    let mut walker = Walker::new(w, WalkOptions::default());
+    let mut walker = Walker::new(
+        w,
+        WalkOptions {
+            skip_pseudo_fs: true,
+            ..WalkOptions::default()
+        },
+    );
     match node {
         Node::Named { parent, name } => {
             if !walker.entry(&parent, &name, top.as_bytes())? {
@@ -372,8 +379,9 @@ pub fn extract_into(
 /// Writes the whole filesystem under `root` to `w` as `docker export` does: names
 /// relative to the root without a leading `./` or `/`, no entry for the root
 /// itself, directories before their contents, symlinks not followed. The
-/// directories in `skip` (relative to the root, e.g. `proc`, `sys`) are written
-/// without their contents.
+/// directories in `skip` (relative to the root, e.g. volume mount points) and
+/// those on kernel pseudo-filesystems (`proc`, `sys`, ... of a running container)
+/// are written without their contents.
 pub fn export_root(root: &Path, w: &mut dyn Write, skip: &[&str]) -> Result<TarSummary, FsError> {
     let fd = open_root(root)?;
     let skip_contents = skip
@@ -396,6 +404,7 @@ pub fn export_root(root: &Path, w: &mut dyn Write, skip: &[&str]) -> Result<TarS
         WalkOptions {
             overlay: false,
             skip_contents,
+            skip_pseudo_fs: true,
         },
     );
     walker.contents(fd, b"")?;
