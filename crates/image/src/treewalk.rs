@@ -470,10 +470,13 @@ impl Sink<'_> {
             }
             FileType::RegularFile => self.regular(parent, name, tarname),
             FileType::CharacterDevice if self.opts.overlay && st::rdev(&st) == 0 => {
-                let prefix = &tarname[..tarname.len() - name.len()];
-                let mut wh = prefix.to_vec();
+                let cut = tarname
+                    .iter()
+                    .rposition(|b| *b == b'/')
+                    .map_or(0, |i| i + 1);
+                let mut wh = tarname[..cut].to_vec();
                 wh.extend_from_slice(WHITEOUT_PREFIX.as_bytes());
-                wh.extend_from_slice(name.as_bytes());
+                wh.extend_from_slice(&tarname[cut..]);
                 let (uid, gid) = ids(&st);
                 let mut e = Entry::new(&wh, Kind::Regular, 0o600, mtime(&st));
                 e.uid = uid;
