@@ -3,6 +3,10 @@
 //! against the destination, so `..`, absolute paths and symlinks inside the tree
 //! can never lead a write outside it; the last component of every entry is handled
 //! with `*at` calls that do not follow symlinks.
+//!
+//! The same unpacker serves `docker cp` into a container ([`crate::fsops`]): there the
+//! resolution root is the container's root while entries land below a directory
+//! inside it, whiteouts stay ordinary files, and Docker's copy options apply.
 
 use super::LayerError;
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
@@ -18,10 +22,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use tar::EntryType;
 
-const WHITEOUT_PREFIX: &str = ".wh.";
+/// Prefix of an OCI whiteout entry: `.wh.<name>` deletes `<name>`.
+pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
 const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
-const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
-const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// The OCI entry marking its directory opaque.
+pub(crate) const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
+/// The overlayfs xattr marking a directory opaque.
+pub(crate) const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 /// How to unpack.
 #[derive(Debug, Clone)]
@@ -66,9 +73,41 @@ pub fn unpack(
         path: dest.to_path_buf(),
         source: e.into(),
     })?;
+    let policy = Policy {
+        overlay_whiteouts: opts.overlay_whiteouts,
+        root_meta: true,
+        ..Policy::default()
+    };
+    unpack_in(r, root, &policy)
+}
+
+/// How [`unpack_in`] treats entries.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Policy {
+    /// Where entries land, as components below the resolution root (already
+    /// resolved, an existing directory). Entry paths and hardlink targets may not
+    /// climb above it.
+    pub base: Vec<OsString>,
+    /// Convert OCI whiteouts to overlayfs ones.
+    pub overlay_whiteouts: bool,
+    /// Apply a root entry's (`./`) metadata to `base`.
+    pub root_meta: bool,
+    /// Docker's `noOverwriteDirNonDir`: refuse to replace a directory with a
+    /// non-directory or the reverse.
+    pub no_overwrite_dir_non_dir: bool,
+    /// Owner for every entry instead of the one in its header.
+    pub owner: Option<(u32, u32)>,
+}
+
+/// Unpacks `r` below `policy.base`, resolving every path as if `root` were `/`.
+pub(crate) fn unpack_in(
+    r: &mut dyn Read,
+    root: OwnedFd,
+    policy: &Policy,
+) -> Result<UnpackStats, LayerError> {
     let mut u = Unpacker {
         root,
-        opts,
+        policy,
         dirs: Vec::new(),
         stats: UnpackStats::default(),
     };
@@ -93,7 +132,7 @@ struct Meta {
 
 struct Unpacker<'a> {
     root: OwnedFd,
-    opts: &'a UnpackOptions,
+    policy: &'a Policy,
     dirs: Vec<(Vec<OsString>, Timespec)>,
     stats: UnpackStats,
 }
@@ -133,7 +172,7 @@ fn clean_link_target(raw: &[u8]) -> Option<Vec<OsString>> {
     Some(out)
 }
 
-fn join(comps: &[OsString]) -> OsString {
+pub(crate) fn join(comps: &[OsString]) -> OsString {
     if comps.is_empty() {
         return OsString::from(".");
     }
@@ -148,14 +187,27 @@ fn join(comps: &[OsString]) -> OsString {
 }
 
 /// Opens `comps` as a directory, resolved as if `root` were `/`.
-fn open_in_root(root: &OwnedFd, comps: &[OsString]) -> Result<OwnedFd, Errno> {
+pub(crate) fn open_in_root(root: &OwnedFd, comps: &[OsString]) -> Result<OwnedFd, Errno> {
+    open_in_root_with(
+        root,
+        comps,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+    )
+}
+
+/// Opens `comps` with `flags`, resolved as if `root` were `/` (magic links refused).
+pub(crate) fn open_in_root_with(
+    root: &OwnedFd,
+    comps: &[OsString],
+    flags: OFlags,
+) -> Result<OwnedFd, Errno> {
     let path = join(comps);
     let mut tries = 0;
     loop {
         match rfs::openat2(
             root,
             path.as_os_str(),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            flags,
             Mode::empty(),
             ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         ) {
@@ -283,24 +335,33 @@ impl Unpacker<'_> {
             return Ok(());
         }
         let path = display(e);
-        let comps = clean_path(&e.path_bytes())
+        let rel = clean_path(&e.path_bytes())
             .ok_or_else(|| LayerError::Breakout { path: path.clone() })?;
-        let meta = read_meta(e)?;
+        let mut meta = read_meta(e)?;
+        if let Some((uid, gid)) = self.policy.owner {
+            meta.uid = uid;
+            meta.gid = gid;
+        }
         let apply = |source: Errno| LayerError::Apply {
             path: path.clone(),
             source: source.into(),
         };
-        let Some((name, parent)) = comps.split_last() else {
+        if rel.is_empty() {
             // The root itself ("./"): only directory metadata applies.
-            if kind == EntryType::Directory {
-                let fd = rustix::io::dup(&self.root).map_err(apply)?;
+            if kind == EntryType::Directory && self.policy.root_meta {
+                let fd = open_in_root(&self.root, &self.policy.base).map_err(apply)?;
                 self.set_fd_meta(&fd, &meta).map_err(apply)?;
-                self.dirs.push((Vec::new(), meta.mtime));
+                self.dirs.push((self.policy.base.clone(), meta.mtime));
             }
+            return Ok(());
+        }
+        let mut comps = self.policy.base.clone();
+        comps.extend(rel);
+        let Some((name, parent)) = comps.split_last() else {
             return Ok(());
         };
         let name_str = name.to_string_lossy();
-        if self.opts.overlay_whiteouts && name_str.starts_with(WHITEOUT_PREFIX) {
+        if self.policy.overlay_whiteouts && name_str.starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(parent, name, &meta).map_err(apply);
         }
         if !matches!(
@@ -322,6 +383,13 @@ impl Unpacker<'_> {
         }
         let dir = self.ensure_dir(parent).map_err(apply)?;
         let is_dir = kind == EntryType::Directory;
+        if self.policy.no_overwrite_dir_non_dir {
+            self.check_overwrite(&dir, name, is_dir, &comps)
+                .map_err(|reason| LayerError::Entry {
+                    path: path.clone(),
+                    reason,
+                })?;
+        }
         // An existing directory stays when the new entry is a directory too.
         self.clear_slot(&dir, name, is_dir).map_err(apply)?;
         match kind {
@@ -382,6 +450,11 @@ impl Unpacker<'_> {
                 let target = String::from_utf8_lossy(&raw).into_owned();
                 let tcomps = clean_link_target(&raw)
                     .filter(|c| !c.is_empty())
+                    .map(|c| {
+                        let mut full = self.policy.base.clone();
+                        full.extend(c);
+                        full
+                    })
                     .ok_or_else(|| LayerError::LinkOutside {
                         path: path.clone(),
                         target: target.clone(),
@@ -443,6 +516,31 @@ impl Unpacker<'_> {
             };
         }
         Ok(cur)
+    }
+
+    /// Docker's `noOverwriteDirNonDir`: the reason an entry may not replace what is
+    /// at `name` in `dir`, if any.
+    fn check_overwrite(
+        &self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        new_is_dir: bool,
+        comps: &[OsString],
+    ) -> Result<(), String> {
+        let Ok(st) = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            return Ok(());
+        };
+        let old_is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        let shown = format!("/{}", join(comps).to_string_lossy());
+        match (old_is_dir, new_is_dir) {
+            (true, false) => Err(format!(
+                "cannot overwrite directory {shown:?} with non-directory"
+            )),
+            (false, true) => Err(format!(
+                "cannot overwrite non-directory {shown:?} with directory"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Makes room for a new entry `name` in `dir`. Returns true if an existing

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: tar and archive builders, store snapshots.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod overlay;
+
 use berth_image::Digest;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
