@@ -17,6 +17,8 @@ pub enum Error {
     #[error("No such container: {0}")]
     NoSuchContainer(String),
     #[error("{message}")]
+    PathNotFound { message: String },
+    #[error("{message}")]
     Conflict { message: String },
     #[error("{0}")]
     InvalidArgument(String),
@@ -27,6 +29,10 @@ pub enum Error {
     NotModified,
     #[error("{0}")]
     Image(#[from] berth_image::Error),
+    #[error("{0}")]
+    Fs(#[from] berth_image::fsops::FsError),
+    #[error("{0}")]
+    Diff(#[from] berth_image::diff::DiffError),
     #[error("{message}")]
     StartFailed { message: String, exit_code: i32 },
     #[error("{context} {path}: {source}")]
@@ -40,19 +46,25 @@ pub enum Error {
     Internal(String),
 }
 
+fn image_kind(kind: berth_image::ErrorKind) -> ErrorKind {
+    match kind {
+        berth_image::ErrorKind::NotFound => ErrorKind::NotFound,
+        berth_image::ErrorKind::Conflict => ErrorKind::Conflict,
+        berth_image::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
+        berth_image::ErrorKind::Internal => ErrorKind::Internal,
+    }
+}
+
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NoSuchContainer(_) => ErrorKind::NotFound,
+            Error::NoSuchContainer(_) | Error::PathNotFound { .. } => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Error::AlreadyRunning(_) | Error::NotModified => ErrorKind::NotModified,
-            Error::Image(e) => match e.kind() {
-                berth_image::ErrorKind::NotFound => ErrorKind::NotFound,
-                berth_image::ErrorKind::Conflict => ErrorKind::Conflict,
-                berth_image::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
-                berth_image::ErrorKind::Internal => ErrorKind::Internal,
-            },
+            Error::Image(e) => image_kind(e.kind()),
+            Error::Fs(e) => image_kind(e.kind()),
+            Error::Diff(e) => image_kind(e.kind()),
             // Docker answers 400 when the command cannot be run.
             Error::StartFailed { .. } => ErrorKind::InvalidArgument,
             Error::Io { .. } | Error::Internal(_) => ErrorKind::Internal,

@@ -144,6 +144,18 @@ impl ImageService {
         Ok(info)
     }
 
+    pub async fn commit(&self, opts: berth_image::CommitOptions) -> Result<ImageInfo, Error> {
+        let store = self.store.clone();
+        let info = blocking(move || Ok(store.commit(&opts)?)).await?;
+        let name = info
+            .repo_tags
+            .first()
+            .cloned()
+            .unwrap_or_else(|| info.id.clone());
+        self.events.publish(Event::image("commit", &info.id, &name));
+        Ok(info)
+    }
+
     pub async fn layer_dirs(&self, id: &str) -> Result<Vec<std::path::PathBuf>, Error> {
         let store = self.store.clone();
         let id = id.to_string();

@@ -2,6 +2,7 @@
 //! per-container monitor.
 
 pub mod create;
+mod fs;
 pub mod health;
 mod lifecycle;
 mod monitor;

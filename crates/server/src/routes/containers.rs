@@ -31,6 +31,12 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/rename", post(rename))
         .route("/containers/{id}/top", get(top))
         .route("/containers/prune", post(prune))
+        .route("/containers/{id}/export", get(export))
+        .route(
+            "/containers/{id}/archive",
+            get(archive_get).head(archive_head).put(archive_put),
+        )
+        .route("/commit", post(commit))
         .route("/containers/{id}", delete(remove))
 }
 
@@ -334,4 +340,121 @@ async fn attach(
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     Ok(r)
+}
+
+fn archive_path_param(params: &Params) -> ApiResult<String> {
+    match params.get("path") {
+        Some(p) if !p.is_empty() => Ok(p.to_string()),
+        _ => Err(ApiError::bad_request("path parameter is required")),
+    }
+}
+
+const PATH_STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+
+async fn archive_head(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let path = archive_path_param(&Params::parse(q.as_deref()))?;
+    let stat = engine.containers.stat_path(&id, &path).await?;
+    let mut r = StatusCode::OK.into_response();
+    if let Ok(v) = HeaderValue::from_str(&stat.to_header()) {
+        r.headers_mut().insert(PATH_STAT_HEADER, v);
+    }
+    Ok(r)
+}
+
+async fn archive_get(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let path = archive_path_param(&Params::parse(q.as_deref()))?;
+    // Stat first, so a missing path is a 404 before the body starts.
+    let stat = engine.containers.stat_path(&id, &path).await?;
+    let (writer, body) = crate::stream::BodyWriter::new();
+    let containers = engine.containers.clone();
+    tokio::spawn(async move {
+        if let Err(e) = containers.archive_path(&id, &path, Box::new(writer)).await {
+            tracing::warn!(error = %e, "archiving a container path failed mid-stream");
+        }
+    });
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&stat.to_header()) {
+        r.headers_mut().insert(PATH_STAT_HEADER, v);
+    }
+    Ok(r)
+}
+
+async fn archive_put(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let params = Params::parse(q.as_deref());
+    let path = archive_path_param(&params)?;
+    engine
+        .containers
+        .extract_to(
+            &id,
+            &path,
+            Box::new(crate::stream::BodyReader::new(body)),
+            params.flag("noOverwriteDirNonDir"),
+            params.flag("copyUIDGID"),
+        )
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+async fn export(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    engine.containers.get(&id)?;
+    let (writer, body) = crate::stream::BodyWriter::new();
+    let containers = engine.containers.clone();
+    tokio::spawn(async move {
+        if let Err(e) = containers.export(&id, Box::new(writer)).await {
+            tracing::warn!(error = %e, "exporting a container failed mid-stream");
+        }
+    });
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    Ok(r)
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&changes=&pause=`.
+async fn commit(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref());
+    let container = params
+        .get("container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("container parameter is required"))?;
+    let reference = params.get("repo").filter(|r| !r.is_empty()).map(|repo| {
+        match params.get("tag").filter(|t| !t.is_empty()) {
+            Some(t) => format!("{repo}:{t}"),
+            None => repo.to_string(),
+        }
+    });
+    let id = engine
+        .containers
+        .commit(
+            container,
+            reference,
+            params.get("author").unwrap_or("").to_string(),
+            params.get("comment").unwrap_or("").to_string(),
+            params
+                .all("changes")
+                .into_iter()
+                .filter(|c| !c.is_empty())
+                .collect(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id}))).into_response())
 }
