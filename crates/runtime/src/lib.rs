@@ -16,6 +16,7 @@
 #![allow(unsafe_code)]
 
 pub mod caps;
+pub mod cgroups;
 pub mod devices;
 pub mod exec;
 mod init;
