@@ -23,6 +23,7 @@ mod init;
 pub mod log;
 pub mod monitor;
 pub mod mounts;
+pub mod seccomp;
 pub mod spec;
 pub mod sys;
 pub mod user;
