@@ -23,9 +23,11 @@ mod init;
 pub mod log;
 pub mod monitor;
 pub mod mounts;
+pub mod rlimit;
 pub mod seccomp;
 pub mod spec;
 pub mod sys;
+pub mod sysctl;
 pub mod user;
 
 /// Annotation holding the raw `docker run -u` string (possibly empty),
@@ -33,3 +35,13 @@ pub mod user;
 /// `/etc/group` with Docker's rules. Without it the runtime uses the spec's
 /// numeric `process.user` as it stands, as runc does.
 pub const USER_ANNOTATION: &str = "berth.user";
+
+/// Annotation: `--group-add` names (comma-separated) to resolve against the
+/// container's `/etc/group`; numeric ones are in `process.user.additionalGids`.
+pub const GROUPS_ANNOTATION: &str = "berth.groups";
+
+/// Annotation: `"true"` runs the runtime's own minimal init as pid 1.
+pub const INIT_ANNOTATION: &str = "berth.init";
+
+/// Annotation: the directory where compiled seccomp filters are cached.
+pub const SECCOMP_CACHE_ANNOTATION: &str = "berth.seccomp-cache";
