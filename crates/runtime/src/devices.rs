@@ -24,6 +24,9 @@ pub struct Node {
     pub minor: u64,
     /// Permission bits.
     pub mode: u32,
+    /// Owner; `(0, 0)` leaves the node root's.
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// The nodes every container gets (Docker's and runc's defaults).
@@ -43,6 +46,8 @@ pub fn default_nodes() -> Vec<Node> {
         major,
         minor,
         mode: 0o666,
+        uid: 0,
+        gid: 0,
     })
     .collect()
 }
@@ -91,6 +96,8 @@ pub fn spec_nodes(devices: &[LinuxDevice]) -> Result<Vec<Node>, DeviceError> {
                 major: d.major() as u64,
                 minor: d.minor() as u64,
                 mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+                uid: d.uid().unwrap_or(0),
+                gid: d.gid().unwrap_or(0),
             })
         })
         .collect()
@@ -112,6 +119,16 @@ pub fn create_nodes(sys: &dyn Sys, root: &Path, nodes: &[Node]) -> Result<(), De
         }
         let dev = makedev(n.major, n.minor);
         match sys.mknod(&path, n.kind, Mode::from_bits_truncate(n.mode), dev) {
+            Ok(()) if (n.uid, n.gid) != (0, 0) => nix::unistd::chown(
+                &path,
+                Some(nix::unistd::Uid::from_raw(n.uid)),
+                Some(nix::unistd::Gid::from_raw(n.gid)),
+            )
+            .map_err(|errno| DeviceError::Sys {
+                op: "chown",
+                path: n.path.clone(),
+                errno,
+            }),
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(errno) => Err(DeviceError::Sys {
                 op: "mknod",
@@ -274,7 +291,8 @@ pub fn devices_under(dir: &Path) -> Vec<HostDevice> {
                 }
                 continue;
             }
-            if ft.is_symlink() || name == "console" {
+            // The console and ptmx stay the container's own.
+            if ft.is_symlink() || name == "console" || name == "ptmx" {
                 continue;
             }
             if let Ok(Some(dev)) = stat_device(&e.path()) {

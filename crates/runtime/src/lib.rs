@@ -20,6 +20,7 @@ pub mod cgroups;
 pub mod devices;
 pub mod exec;
 mod init;
+pub mod init_process;
 pub mod log;
 pub mod monitor;
 pub mod mounts;

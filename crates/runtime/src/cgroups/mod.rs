@@ -842,16 +842,37 @@ pub fn create_for_spec(spec: &Spec) -> Result<Option<Cgroup>> {
     }
 }
 
+/// Every cgroup mount point in mountinfo text (v1 hierarchies and any
+/// cgroup2 mount, also the controller-less one of a hybrid machine).
+pub fn all_mount_points(text: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        if !matches!(right.split(' ').next(), Some("cgroup" | "cgroup2")) {
+            continue;
+        }
+        if let Some(m) = left.split(' ').nth(4) {
+            let m = PathBuf::from(unescape(m));
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
 /// Removes the engine-owned parent `parent` (and its own parents, up to the
-/// hierarchy root) from every hierarchy, where empty. For tests and for an
-/// engine that is being uninstalled.
+/// hierarchy root) from every cgroup mount, where empty. Other runtimes given
+/// the same cgroups path (runc, as a test oracle) also create it in the
+/// cgroup2 mount of a hybrid machine, so that one is covered too. For tests
+/// and for an engine that is being uninstalled.
 pub fn remove_parent(roots: &Roots, parent: &str) -> Result<()> {
     let rel = relative(parent, "x")?;
     let rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
-    let roots_dirs: Vec<PathBuf> = match roots.layout()? {
-        Layout::V1(mounts) => mounts.into_iter().map(|m| m.mount_point).collect(),
-        Layout::V2(root) => vec![root],
-    };
+    let mountinfo = roots.proc.join("self/mountinfo");
+    let roots_dirs = all_mount_points(&fs::read(&mountinfo)?);
     let mut errors = Vec::new();
     for root in roots_dirs {
         let mut rel = rel.clone();
