@@ -276,9 +276,9 @@ fn start(spec: &Spec, root: &Path, overlay: Option<&Overlay>) -> Result<Running,
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let (sync_r, sync_w) = pipe()?;
+    enter_pid_namespace(spec)?;
     let cgroup = crate::cgroups::create_for_spec(spec)
         .map_err(|e| failed(format!("creating the container's cgroup: {e}")))?;
-    enter_pid_namespace(spec)?;
     // SAFETY: the monitor is single-threaded (checked in `supervise`), so the
     // child may allocate and run ordinary Rust code until it execs or exits.
     let fork = unsafe { nix::unistd::fork() };
