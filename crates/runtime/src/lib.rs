@@ -8,11 +8,17 @@
 //! * [`monitor`] is the per-container monitor process (`berth __monitor
 //!   <bundle>`): it creates the container, writes its log, reports events on
 //!   stdout and records the exit status.
+//! * [`cgroups`] creates, limits, measures, freezes and removes a
+//!   container's cgroup on v1 and v2; the engine reaches it with
+//!   [`cgroups::Cgroup::open`].
+//! * [`seccomp`] holds Docker's default policy as data, resolves profiles,
+//!   compiles and caches BPF, and loads it.
 //! * The other modules are the steps the container's first process takes
 //!   before `execve`: namespaces, the root filesystem ([`mounts`]), device
-//!   nodes ([`devices`]), the user ([`user`]), capabilities ([`caps`]) and the
-//!   executable lookup ([`exec`]), all going through the narrow syscall seam in
-//!   [`sys`].
+//!   nodes ([`devices`]), [`sysctl`]s, rlimits ([`rlimit`]), the user
+//!   ([`user`]), capabilities ([`caps`]), the executable lookup ([`exec`])
+//!   and the optional built-in init ([`init_process`]), going through the
+//!   narrow syscall seam in [`sys`] where they assemble the mount table.
 #![allow(unsafe_code)]
 
 pub mod caps;
