@@ -24,6 +24,9 @@ pub struct Node {
     pub minor: u64,
     /// Permission bits.
     pub mode: u32,
+    /// Owner; `(0, 0)` leaves the node root's.
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// The nodes every container gets (Docker's and runc's defaults).
@@ -43,6 +46,8 @@ pub fn default_nodes() -> Vec<Node> {
         major,
         minor,
         mode: 0o666,
+        uid: 0,
+        gid: 0,
     })
     .collect()
 }
@@ -91,6 +96,8 @@ pub fn spec_nodes(devices: &[LinuxDevice]) -> Result<Vec<Node>, DeviceError> {
                 major: d.major() as u64,
                 minor: d.minor() as u64,
                 mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+                uid: d.uid().unwrap_or(0),
+                gid: d.gid().unwrap_or(0),
             })
         })
         .collect()
@@ -112,6 +119,16 @@ pub fn create_nodes(sys: &dyn Sys, root: &Path, nodes: &[Node]) -> Result<(), De
         }
         let dev = makedev(n.major, n.minor);
         match sys.mknod(&path, n.kind, Mode::from_bits_truncate(n.mode), dev) {
+            Ok(()) if (n.uid, n.gid) != (0, 0) => nix::unistd::chown(
+                &path,
+                Some(nix::unistd::Uid::from_raw(n.uid)),
+                Some(nix::unistd::Gid::from_raw(n.gid)),
+            )
+            .map_err(|errno| DeviceError::Sys {
+                op: "chown",
+                path: n.path.clone(),
+                errno,
+            }),
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(errno) => Err(DeviceError::Sys {
                 op: "mknod",
@@ -158,6 +175,135 @@ pub fn create_links(sys: &dyn Sys, root: &Path, links: &[(&str, &str)]) -> Resul
     Ok(())
 }
 
+/// One `--device` value: `/dev/host[:/dev/ctr][:rwm]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRequest {
+    pub host: PathBuf,
+    pub container: PathBuf,
+    /// Some of `rwm`.
+    pub access: String,
+}
+
+fn valid_access(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 3 && s.chars().all(|c| "rwm".contains(c))
+}
+
+/// Parses a `--device` value as Docker does.
+pub fn parse_device(spec: &str) -> Result<DeviceRequest, String> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (host, container, access) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, x] if valid_access(x) => (*h, *h, *x),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, a] => {
+            if !valid_access(a) {
+                return Err(format!(
+                    "invalid device mode {a:?} in {spec:?}: use some of rwm"
+                ));
+            }
+            (*h, *c, *a)
+        }
+        _ => return Err(format!("invalid device specification: {spec}")),
+    };
+    for p in [host, container] {
+        if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
+            return Err(format!(
+                "invalid device path {p:?} in {spec:?}: it must be absolute"
+            ));
+        }
+    }
+    Ok(DeviceRequest {
+        host: host.into(),
+        container: container.into(),
+        access: access.into(),
+    })
+}
+
+/// A device node on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDevice {
+    pub path: PathBuf,
+    /// `c` or `b`.
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    /// Permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The device node at `path`; `None` when it is not a device (a directory,
+/// a file, a symlink's target that is neither).
+pub fn stat_device(path: &Path) -> std::io::Result<Option<HostDevice>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let md = std::fs::metadata(path)?;
+    let ft = md.file_type();
+    let kind = if ft.is_char_device() {
+        'c'
+    } else if ft.is_block_device() {
+        'b'
+    } else {
+        return Ok(None);
+    };
+    let rdev = md.rdev();
+    Ok(Some(HostDevice {
+        path: path.to_path_buf(),
+        kind,
+        major: nix::sys::stat::major(rdev),
+        minor: nix::sys::stat::minor(rdev),
+        mode: md.mode() & 0o7777,
+        uid: md.uid(),
+        gid: md.gid(),
+    }))
+}
+
+/// Directories under `/dev` that hold no device of the host's own (they are
+/// the container's or are runtime state), skipped when listing devices.
+const SKIP_DIRS: [&str; 8] = [
+    "pts",
+    "shm",
+    "fd",
+    "mqueue",
+    ".lxc",
+    ".lxd-mounts",
+    ".udev",
+    ".mount",
+];
+
+/// Every device node under `dir`, recursively (for `--privileged` with
+/// `/dev`, and for `--device` naming a directory); the console is left out.
+pub fn devices_under(dir: &Path) -> Vec<HostDevice> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let Ok(ft) = e.file_type() else { continue };
+            let name = e.file_name();
+            if ft.is_dir() {
+                if !SKIP_DIRS.iter().any(|s| name == *s) {
+                    stack.push(e.path());
+                }
+                continue;
+            }
+            // The console and ptmx stay the container's own.
+            if ft.is_symlink() || name == "console" || name == "ptmx" {
+                continue;
+            }
+            if let Ok(Some(dev)) = stat_device(&e.path()) {
+                out.push(dev);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +329,41 @@ mod tests {
             default_links(true).last(),
             Some(&("/proc/kcore", "/dev/core"))
         );
+    }
+
+    #[test]
+    fn parses_docker_device_values() {
+        let d = parse_device("/dev/fuse").unwrap();
+        assert_eq!(
+            (d.host.to_str(), d.container.to_str(), d.access.as_str()),
+            (Some("/dev/fuse"), Some("/dev/fuse"), "rwm")
+        );
+        let d = parse_device("/dev/fuse:r").unwrap();
+        assert_eq!(
+            (d.container.to_str(), d.access.as_str()),
+            (Some("/dev/fuse"), "r")
+        );
+        let d = parse_device("/dev/sda:/dev/xvda").unwrap();
+        assert_eq!(
+            (d.container.to_str(), d.access.as_str()),
+            (Some("/dev/xvda"), "rwm")
+        );
+        let d = parse_device("/dev/sda:/dev/xvda:rw").unwrap();
+        assert_eq!(d.access, "rw");
+        assert!(parse_device("/dev/sda:/dev/xvda:rwx").is_err());
+        assert!(parse_device("dev/sda").is_err());
+        assert!(parse_device("/dev/a:/b:r:x").is_err());
+        assert!(parse_device("/dev/../etc/passwd").is_err());
+    }
+
+    #[test]
+    fn stats_host_devices() {
+        let null = stat_device(Path::new("/dev/null")).unwrap().unwrap();
+        assert_eq!((null.kind, null.major, null.minor), ('c', 1, 3));
+        assert!(stat_device(Path::new("/dev")).unwrap().is_none());
+        let all = devices_under(Path::new("/dev"));
+        assert!(all.iter().any(|d| d.path == Path::new("/dev/null")));
+        assert!(!all.iter().any(|d| d.path.starts_with("/dev/pts")));
     }
 
     #[test]

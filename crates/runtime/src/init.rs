@@ -13,16 +13,20 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
-use nix::sys::resource::Resource;
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
+use crate::cgroups::Cgroup;
 use crate::exec::{ExecError, EXIT_SETUP_FAILED};
 use crate::monitor::Overlay;
 use crate::mounts::errno_text;
+use crate::seccomp::Bpf;
 use crate::sys::Sys;
-use crate::{caps, devices, exec, mounts, user, USER_ANNOTATION};
+use crate::{
+    caps, devices, exec, init_process, mounts, rlimit, seccomp, sysctl, user, GROUPS_ANNOTATION,
+    INIT_ANNOTATION, SECCOMP_CACHE_ANNOTATION, USER_ANNOTATION,
+};
 
 /// Descriptors the child starts with.
 pub(crate) struct ChildFds {
@@ -32,12 +36,14 @@ pub(crate) struct ChildFds {
     pub sync: OwnedFd,
 }
 
-/// The child's whole life: set up, exec, or report and `_exit`.
+/// The child's whole life: set up, exec, or report and `_exit`. With a
+/// cgroup, the child joins it before anything else.
 pub(crate) fn child_main(
     sys: &dyn Sys,
     spec: &Spec,
     root: &Path,
     overlay: Option<&Overlay>,
+    cgroup: Option<&Cgroup>,
     fds: ChildFds,
 ) -> ! {
     let ChildFds {
@@ -46,20 +52,26 @@ pub(crate) fn child_main(
         stderr,
         sync,
     } = fds;
+    let mut sync = Some(sync);
     // A panic must never unwind into the monitor's code in this child.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        setup_and_exec(sys, spec, root, overlay, stdin, stdout, stderr)
+        if let Some(cg) = cgroup {
+            cg.add_self()
+                .map_err(|e| setup_err(format!("joining the container's cgroup: {e}")))?;
+        }
+        setup_and_exec(sys, spec, root, overlay, (stdin, stdout, stderr), &mut sync)
     }));
     let err = match outcome {
         Ok(Ok(never)) => match never {},
         Ok(Err(e)) => e,
         Err(_) => setup_err("container setup panicked"),
     };
-    let mut sync = std::fs::File::from(sync);
-    if let Ok(text) = serde_json::to_vec(&err) {
-        let _ = sync.write_all(&text);
+    if let Some(sync) = sync {
+        let mut sync = std::fs::File::from(sync);
+        if let Ok(text) = serde_json::to_vec(&err) {
+            let _ = sync.write_all(&text);
+        }
     }
-    drop(sync);
     // SAFETY: _exit ends this forked child without running the parent's
     // atexit handlers or flushing stdio buffers copied from the monitor.
     unsafe { libc::_exit(err.exit_code) }
@@ -146,47 +158,36 @@ fn enter_namespaces(sys: &dyn Sys, spec: &Spec) -> Result<OwnNamespaces, ExecErr
     })
 }
 
-fn rlimit_resource(name: &str) -> Option<Resource> {
-    Some(match name {
-        "RLIMIT_CPU" => Resource::RLIMIT_CPU,
-        "RLIMIT_FSIZE" => Resource::RLIMIT_FSIZE,
-        "RLIMIT_DATA" => Resource::RLIMIT_DATA,
-        "RLIMIT_STACK" => Resource::RLIMIT_STACK,
-        "RLIMIT_CORE" => Resource::RLIMIT_CORE,
-        "RLIMIT_RSS" => Resource::RLIMIT_RSS,
-        "RLIMIT_NPROC" => Resource::RLIMIT_NPROC,
-        "RLIMIT_NOFILE" => Resource::RLIMIT_NOFILE,
-        "RLIMIT_MEMLOCK" => Resource::RLIMIT_MEMLOCK,
-        "RLIMIT_AS" => Resource::RLIMIT_AS,
-        "RLIMIT_LOCKS" => Resource::RLIMIT_LOCKS,
-        "RLIMIT_SIGPENDING" => Resource::RLIMIT_SIGPENDING,
-        "RLIMIT_MSGQUEUE" => Resource::RLIMIT_MSGQUEUE,
-        "RLIMIT_NICE" => Resource::RLIMIT_NICE,
-        "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
-        "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
-        _ => return None,
-    })
-}
-
-/// Applies the spec's rlimits. A hard limit above the caller's fails
-/// (root lacks CAP_SYS_RESOURCE on some machines); it is never raised quietly.
 fn apply_rlimits(spec: &Spec) -> Result<(), ExecError> {
     let limits = spec
         .process()
         .as_ref()
         .and_then(|p| p.rlimits().clone())
         .unwrap_or_default();
-    for l in limits {
-        let name = serde_json::to_value(l.typ())
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        let res =
-            rlimit_resource(&name).ok_or_else(|| setup_err(format!("unknown rlimit {name}")))?;
-        nix::sys::resource::setrlimit(res, l.soft(), l.hard())
-            .map_err(|e| errno_err(&format!("setting {name}"), e))?;
+    rlimit::apply(&limits).map_err(setup_err)
+}
+
+/// The compiled seccomp filter for the spec, read from the cache or
+/// compiled (before `pivot_root`: the cache is a host path).
+fn seccomp_filter(spec: &Spec) -> Result<Option<Bpf>, ExecError> {
+    let Some(section) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    let cache = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(SECCOMP_CACHE_ANNOTATION))
+        .map(PathBuf::from);
+    seccomp::filter_for(section, cache.as_deref())
+        .map(Some)
+        .map_err(setup_err)
+}
+
+fn load_seccomp(filter: Option<&Bpf>) -> Result<(), ExecError> {
+    match filter {
+        Some(f) => seccomp::install(f).map_err(setup_err),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn create_cwd(cwd: &Path) -> Result<(), ExecError> {
@@ -246,6 +247,9 @@ fn build_rootfs(
         devices::create_links(sys, root, &devices::default_links(kcore)).map_err(setup_err)?;
     }
     mounts::pivot(sys, root).map_err(setup_err)?;
+    if let Some(sysctls) = linux.and_then(|l| l.sysctl().as_ref()) {
+        sysctl::apply(Path::new("/proc"), sysctls).map_err(setup_err)?;
+    }
     let slash = Path::new("/");
     let masked = linux.and_then(|l| l.masked_paths().as_deref());
     mounts::mask_paths(sys, slash, masked.unwrap_or_default()).map_err(setup_err)?;
@@ -285,6 +289,22 @@ fn identity(spec: &Spec, process: &Process) -> Result<(user::ExecUser, Vec<u32>)
         candidates.extend(&resolved.sgids);
     }
     candidates.extend(spec_user.additional_gids().clone().unwrap_or_default());
+    let names = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(GROUPS_ANNOTATION))
+        .filter(|n| !n.is_empty());
+    if let Some(names) = names {
+        let groups = user::parse_group(&std::fs::read_to_string("/etc/group").unwrap_or_default());
+        for name in names.split(',') {
+            let g = groups.iter().find(|g| g.name == name).ok_or_else(|| {
+                setup_err(format!(
+                    "unable to find group {name}: no matching entries in group file"
+                ))
+            })?;
+            candidates.push(g.gid);
+        }
+    }
     let mut groups = Vec::new();
     for g in candidates {
         if !groups.contains(&g) {
@@ -299,9 +319,8 @@ fn setup_and_exec(
     spec: &Spec,
     root: &Path,
     overlay: Option<&Overlay>,
-    stdin: OwnedFd,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
+    (stdin, stdout, stderr): (OwnedFd, OwnedFd, OwnedFd),
+    sync: &mut Option<OwnedFd>,
 ) -> Result<std::convert::Infallible, ExecError> {
     install_stdio(stdin, stdout, stderr)?;
     reset_signals()?;
@@ -309,6 +328,7 @@ fn setup_and_exec(
         .process()
         .as_ref()
         .ok_or_else(|| setup_err("config.json has no process"))?;
+    let filter = seccomp_filter(spec)?;
     let ns = enter_namespaces(sys, spec)?;
     if ns.created.contains(CloneFlags::CLONE_NEWNET) {
         sys.loopback_up()
@@ -337,11 +357,17 @@ fn setup_and_exec(
     if let Some(c) = capabilities {
         caps::drop_bounding(c.bounding()).map_err(setup_err)?;
     }
+    // Loading a filter needs CAP_SYS_ADMIN unless no_new_privs is set: then
+    // it goes in as late as possible, else before the user switch drops it.
+    let nnp = process.no_new_privileges() == Some(true);
+    if !nnp {
+        load_seccomp(filter.as_ref())?;
+    }
     switch_user(resolved.uid, resolved.gid, &groups)?;
     if let Some(c) = capabilities {
         caps::apply_sets(c).map_err(setup_err)?;
     }
-    if process.no_new_privileges() == Some(true) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(|e| errno_err("PR_SET_NO_NEW_PRIVS", e))?;
     }
     let umask = process.user().umask().unwrap_or(0o022);
@@ -354,5 +380,35 @@ fn setup_and_exec(
         .ok_or_else(|| setup_err("config.json has no process args"))?;
     let path: PathBuf = exec::find_executable(&args[0], exec::path_of(&env))?;
     exec::cloexec_from_3()?;
+    if nnp {
+        load_seccomp(filter.as_ref())?;
+    }
+    let with_init = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(INIT_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    if with_init {
+        start_init(sync)?;
+    }
     Err(exec::execve(&path, &args, &env))
+}
+
+/// `--init`: forks; the parent stays as pid 1 and never returns, the child
+/// goes on to exec the program. The parent closes its copy of the sync pipe
+/// so the monitor hears of the exec (or of a failure) from the child alone.
+fn start_init(sync: &mut Option<OwnedFd>) -> Result<(), ExecError> {
+    init_process::block().map_err(|e| errno_err("blocking signals for init", e))?;
+    // SAFETY: this process is single-threaded (a fork of the single-threaded
+    // monitor), so the child may go on running ordinary code.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            init_process::unblock_all().map_err(|e| errno_err("unblocking signals", e))
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            drop(sync.take());
+            init_process::run(child)
+        }
+        Err(e) => Err(errno_err("forking the program under init", e)),
+    }
 }

@@ -8,22 +8,33 @@
 //! * [`monitor`] is the per-container monitor process (`berth __monitor
 //!   <bundle>`): it creates the container, writes its log, reports events on
 //!   stdout and records the exit status.
+//! * [`cgroups`] creates, limits, measures, freezes and removes a
+//!   container's cgroup on v1 and v2; the engine reaches it with
+//!   [`cgroups::Cgroup::open`].
+//! * [`seccomp`] holds Docker's default policy as data, resolves profiles,
+//!   compiles and caches BPF, and loads it.
 //! * The other modules are the steps the container's first process takes
 //!   before `execve`: namespaces, the root filesystem ([`mounts`]), device
-//!   nodes ([`devices`]), the user ([`user`]), capabilities ([`caps`]) and the
-//!   executable lookup ([`exec`]), all going through the narrow syscall seam in
-//!   [`sys`].
+//!   nodes ([`devices`]), [`sysctl`]s, rlimits ([`rlimit`]), the user
+//!   ([`user`]), capabilities ([`caps`]), the executable lookup ([`exec`])
+//!   and the optional built-in init ([`init_process`]), going through the
+//!   narrow syscall seam in [`sys`] where they assemble the mount table.
 #![allow(unsafe_code)]
 
 pub mod caps;
+pub mod cgroups;
 pub mod devices;
 pub mod exec;
 mod init;
+pub mod init_process;
 pub mod log;
 pub mod monitor;
 pub mod mounts;
+pub mod rlimit;
+pub mod seccomp;
 pub mod spec;
 pub mod sys;
+pub mod sysctl;
 pub mod user;
 
 /// Annotation holding the raw `docker run -u` string (possibly empty),
@@ -31,3 +42,13 @@ pub mod user;
 /// `/etc/group` with Docker's rules. Without it the runtime uses the spec's
 /// numeric `process.user` as it stands, as runc does.
 pub const USER_ANNOTATION: &str = "berth.user";
+
+/// Annotation: `--group-add` names (comma-separated) to resolve against the
+/// container's `/etc/group`; numeric ones are in `process.user.additionalGids`.
+pub const GROUPS_ANNOTATION: &str = "berth.groups";
+
+/// Annotation: `"true"` runs the runtime's own minimal init as pid 1.
+pub const INIT_ANNOTATION: &str = "berth.init";
+
+/// Annotation: the directory where compiled seccomp filters are cached.
+pub const SECCOMP_CACHE_ANNOTATION: &str = "berth.seccomp-cache";

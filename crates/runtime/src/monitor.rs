@@ -76,8 +76,14 @@ pub enum MonitorEvent {
     Started { pid: i32 },
     /// The container's program never ran.
     Failed { message: String, exit_code: i32 },
-    /// The container's pid 1 ended.
-    Exited { exit_code: i32, finished_at: String },
+    /// The container's pid 1 ended; `oom_killed` when the kernel's OOM
+    /// killer struck in its cgroup.
+    Exited {
+        exit_code: i32,
+        finished_at: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        oom_killed: bool,
+    },
 }
 
 /// Runs the monitor for the bundle at `bundle` to the end of its container.
@@ -236,6 +242,7 @@ struct Running {
     pid: Pid,
     stdout: OwnedFd,
     stderr: OwnedFd,
+    cgroup: Option<crate::cgroups::Cgroup>,
 }
 
 fn enter_pid_namespace(spec: &Spec) -> Result<(), MonitorEvent> {
@@ -270,6 +277,8 @@ fn start(spec: &Spec, root: &Path, overlay: Option<&Overlay>) -> Result<Running,
     let (err_r, err_w) = pipe()?;
     let (sync_r, sync_w) = pipe()?;
     enter_pid_namespace(spec)?;
+    let cgroup = crate::cgroups::create_for_spec(spec)
+        .map_err(|e| failed(format!("creating the container's cgroup: {e}")))?;
     // SAFETY: the monitor is single-threaded (checked in `supervise`), so the
     // child may allocate and run ordinary Rust code until it execs or exits.
     let fork = unsafe { nix::unistd::fork() };
@@ -282,10 +291,13 @@ fn start(spec: &Spec, root: &Path, overlay: Option<&Overlay>) -> Result<Running,
                 stderr: err_w,
                 sync: sync_w,
             };
-            child_main(&RealSys, spec, root, overlay, fds)
+            child_main(&RealSys, spec, root, overlay, cgroup.as_ref(), fds)
         }
         Ok(ForkResult::Parent { child }) => child,
-        Err(e) => return Err(failed(format!("fork: {}", errno_text(e)))),
+        Err(e) => {
+            cgroup.as_ref().map(crate::cgroups::Cgroup::remove);
+            return Err(failed(format!("fork: {}", errno_text(e))));
+        }
     };
     drop((stdin, out_w, err_w, sync_w));
     let mut report = Vec::new();
@@ -295,10 +307,12 @@ fn start(spec: &Spec, root: &Path, overlay: Option<&Overlay>) -> Result<Running,
             pid,
             stdout: out_r,
             stderr: err_r,
+            cgroup,
         });
     }
     let status = wait_for(pid);
     reap_all();
+    cgroup.as_ref().map(crate::cgroups::Cgroup::remove);
     let err = serde_json::from_slice::<ExecError>(&report).unwrap_or_else(|_| ExecError {
         message: match (read, status) {
             (Err(e), _) => format!("reading the container's setup report: {e}"),
@@ -319,6 +333,7 @@ fn follow(running: Running, log: &mut LogWriter) -> MonitorEvent {
         pid,
         stdout,
         stderr,
+        cgroup,
     } = running;
     let pidfd: Option<OwnedFd> = rustix::process::Pid::from_raw(pid.as_raw())
         .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
@@ -393,9 +408,14 @@ fn follow(running: Running, log: &mut LogWriter) -> MonitorEvent {
         }
     }
     reap_all();
+    let oom_killed = cgroup.as_ref().is_some_and(|c| c.oom_killed());
+    if let Some(Err(e)) = cgroup.as_ref().map(crate::cgroups::Cgroup::remove) {
+        tracing::error!(error = %e, "removing the container's cgroup");
+    }
     MonitorEvent::Exited {
         exit_code: exit_code.unwrap_or(EXIT_SETUP_FAILED),
         finished_at: timestamp(chrono::Utc::now()),
+        oom_killed,
     }
 }
 
@@ -420,7 +440,8 @@ mod tests {
         assert_eq!(
             s(&MonitorEvent::Exited {
                 exit_code: 0,
-                finished_at: "T".into()
+                finished_at: "T".into(),
+                oom_killed: false,
             }),
             r#"{"event":"exited","exit_code":0,"finished_at":"T"}"#
         );
@@ -433,6 +454,7 @@ mod tests {
         let ev = MonitorEvent::Exited {
             exit_code: 3,
             finished_at: "T".into(),
+            oom_killed: true,
         };
         write_exit_file(&p, &ev).unwrap();
         write_exit_file(&p, &ev).unwrap();

@@ -5,15 +5,20 @@
 //! sorted), so the result can be compared with golden files and read by
 //! Debian's `runc` as a test oracle.
 
-use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDevice, LinuxDeviceBuilder,
+    LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespace,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResources, LinuxSeccomp, Mount, MountBuilder,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
-use crate::USER_ANNOTATION;
+pub use crate::cgroups::Resources;
+use crate::devices::HostDevice;
+pub use crate::rlimit::Ulimit;
+use crate::{GROUPS_ANNOTATION, INIT_ANNOTATION, SECCOMP_CACHE_ANNOTATION, USER_ANNOTATION};
 
 /// Docker's default `PATH`, used when the given environment has none.
 pub const DEFAULT_PATH_ENV: &str =
@@ -85,6 +90,33 @@ pub enum Error {
     /// Serialising the spec failed.
     #[error("serialising the oci spec")]
     Json(#[source] serde_json::Error),
+    /// `--cap-add`/`--cap-drop` named something wrong.
+    #[error(transparent)]
+    Capability(#[from] crate::caps::CapsError),
+    /// A resource limit is out of range or conflicts with another.
+    #[error("{0}")]
+    Resources(String),
+    /// The cgroup parent or container id cannot name a cgroup.
+    #[error("invalid cgroup name: {0}")]
+    CgroupName(String),
+    /// The seccomp profile cannot be used.
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::profile::ProfileError),
+    /// A `--device` is malformed or missing.
+    #[error("{0}")]
+    Device(String),
+    /// A `--sysctl` is not allowed.
+    #[error("{0}")]
+    Sysctl(String),
+    /// A `--ulimit` is malformed or too high.
+    #[error("{0}")]
+    Ulimit(String),
+    /// A `--tmpfs` is malformed.
+    #[error("invalid tmpfs mount {0:?}: the target must be an absolute path other than /")]
+    Tmpfs(String),
+    /// A namespace to join is not an absolute path.
+    #[error("invalid {kind} namespace path {path:?}: it must be absolute")]
+    Namespace { kind: &'static str, path: PathBuf },
 }
 
 impl From<oci_spec::OciSpecError> for Error {
@@ -93,8 +125,41 @@ impl From<oci_spec::OciSpecError> for Error {
     }
 }
 
-/// What the engine knows about a container that shapes its spec.
+/// `--security-opt seccomp=...`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Seccomp {
+    /// Docker's default profile.
+    #[default]
+    Default,
+    /// No filter.
+    Unconfined,
+    /// A profile in Docker's JSON format.
+    Profile(String),
+}
+
+/// How a container gets one of its namespaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NsMode {
+    /// A new namespace of its own.
+    #[default]
+    Private,
+    /// The host's (no namespace of its own).
+    Host,
+    /// Another one's, by path (`/proc/<pid>/ns/<kind>`).
+    Join(PathBuf),
+}
+
+/// `--pid`, `--ipc`, `--uts`, `--network` as namespace modes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Namespaces {
+    pub pid: NsMode,
+    pub ipc: NsMode,
+    pub uts: NsMode,
+    pub net: NsMode,
+}
+
+/// What the engine knows about a container that shapes its spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecOptions {
     /// The command and its arguments (entrypoint + cmd, already combined).
     pub args: Vec<String>,
@@ -110,7 +175,75 @@ pub struct SpecOptions {
     pub no_new_privileges: bool,
     /// Where the root filesystem will be (the overlay mount point).
     pub rootfs: PathBuf,
+    /// The container id, the name of its cgroup; empty means no cgroup.
+    pub id: String,
+    /// The engine-owned parent cgroup (`berth`).
+    pub cgroup_parent: String,
+    /// Resource limits with Docker's meanings.
+    pub resources: Resources,
+    /// `--cap-add`, names with or without `CAP_`, or `ALL`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`, names with or without `CAP_`, or `ALL`.
+    pub cap_drop: Vec<String>,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--security-opt seccomp=`.
+    pub seccomp: Seccomp,
+    /// Where compiled seccomp filters are cached (the engine's state dir).
+    pub seccomp_cache_dir: Option<PathBuf>,
+    /// `--read-only`.
+    pub readonly_rootfs: bool,
+    /// `--tmpfs target[:options]` as (target, options such as `size=64m,mode=1777`).
+    pub tmpfs: Vec<(String, String)>,
+    /// `--device /dev/host[:/dev/ctr[:rwm]]`.
+    pub devices: Vec<String>,
+    /// `--group-add`: group names or numbers.
+    pub group_add: Vec<String>,
+    /// `--sysctl`.
+    pub sysctls: BTreeMap<String, String>,
+    /// `--ulimit`.
+    pub ulimits: Vec<Ulimit>,
+    /// `--pid`, `--ipc`, `--uts`, `--network` namespaces.
+    pub namespaces: Namespaces,
+    /// `--init`: a minimal init of the runtime's own runs as pid 1.
+    pub init: bool,
+    /// `-t`: the process gets a terminal.
+    pub tty: bool,
 }
+
+impl Default for SpecOptions {
+    fn default() -> Self {
+        SpecOptions {
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: String::new(),
+            user: String::new(),
+            hostname: String::new(),
+            no_new_privileges: false,
+            rootfs: PathBuf::new(),
+            id: String::new(),
+            cgroup_parent: crate::cgroups::DEFAULT_PARENT.to_string(),
+            resources: Resources::default(),
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            privileged: false,
+            seccomp: Seccomp::Default,
+            seccomp_cache_dir: None,
+            readonly_rootfs: false,
+            tmpfs: Vec::new(),
+            devices: Vec::new(),
+            group_add: Vec::new(),
+            sysctls: BTreeMap::new(),
+            ulimits: Vec::new(),
+            namespaces: Namespaces::default(),
+            init: false,
+            tty: false,
+        }
+    }
+}
+
+mod host;
+pub use host::{kernel_version, FixedHost, Host, RealHost};
 
 /// A `-u` value split into its parts, as far as can be known outside the
 /// container.
@@ -181,8 +314,13 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount,
 }
 
 /// Docker's default mounts (without `/sys/fs/cgroup`, which arrives with
-/// cgroup support).
-pub fn default_mounts() -> Result<Vec<Mount>, Error> {
+/// cgroup namespaces). `/sys` is read-only unless `privileged`.
+pub fn default_mounts_for(privileged: bool) -> Result<Vec<Mount>, Error> {
+    let sys_opts: &[&str] = if privileged {
+        &["nosuid", "noexec", "nodev"]
+    } else {
+        &["nosuid", "noexec", "nodev", "ro"]
+    };
     Ok(vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount(
@@ -204,12 +342,7 @@ pub fn default_mounts() -> Result<Vec<Mount>, Error> {
                 "gid=5",
             ],
         )?,
-        mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        )?,
+        mount("/sys", "sysfs", "sysfs", sys_opts)?,
         mount(
             "/dev/mqueue",
             "mqueue",
@@ -225,8 +358,214 @@ pub fn default_mounts() -> Result<Vec<Mount>, Error> {
     ])
 }
 
-/// Builds the spec for a container. Pure.
+/// Docker's default mounts for an unprivileged container.
+pub fn default_mounts() -> Result<Vec<Mount>, Error> {
+    default_mounts_for(false)
+}
+
+/// Flags that come in pairs: the later one of a pair wins.
+const FLAG_PAIRS: [(&str, &str); 10] = [
+    ("ro", "rw"),
+    ("noexec", "exec"),
+    ("nosuid", "suid"),
+    ("nodev", "dev"),
+    ("noatime", "atime"),
+    ("nodiratime", "diratime"),
+    ("relatime", "norelatime"),
+    ("strictatime", "nostrictatime"),
+    ("sync", "async"),
+    ("mand", "nomand"),
+];
+
+/// Docker's options for a `--tmpfs` mount: `noexec,nosuid,nodev` unless
+/// overridden, then the given ones (a later value of a key or of a flag
+/// pair replaces an earlier one).
+pub fn tmpfs_options(given: &str) -> Vec<String> {
+    let mut out: Vec<String> = ["noexec", "nosuid", "nodev"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for opt in given.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if let Some((a, b)) = FLAG_PAIRS.iter().find(|(a, b)| opt == *a || opt == *b) {
+            out.retain(|o| o != a && o != b);
+        } else {
+            let key = opt.split_once('=').map_or(opt, |(k, _)| k);
+            out.retain(|o| o.split_once('=').map_or(o.as_str(), |(k, _)| k) != key);
+        }
+        out.push(opt.to_string());
+    }
+    out.push("rprivate".into());
+    out
+}
+
+fn namespace(
+    typ: LinuxNamespaceType,
+    kind: &'static str,
+    mode: &NsMode,
+) -> Result<Option<LinuxNamespace>, Error> {
+    match mode {
+        NsMode::Host => Ok(None),
+        NsMode::Private => Ok(Some(LinuxNamespaceBuilder::default().typ(typ).build()?)),
+        NsMode::Join(path) => {
+            if !path.is_absolute() {
+                return Err(Error::Namespace {
+                    kind,
+                    path: path.clone(),
+                });
+            }
+            Ok(Some(
+                LinuxNamespaceBuilder::default()
+                    .typ(typ)
+                    .path(path.clone())
+                    .build()?,
+            ))
+        }
+    }
+}
+
+fn device_type(kind: char) -> LinuxDeviceType {
+    match kind {
+        'b' => LinuxDeviceType::B,
+        'c' => LinuxDeviceType::C,
+        'p' => LinuxDeviceType::P,
+        _ => LinuxDeviceType::A,
+    }
+}
+
+fn cgroup_rule(
+    allow: bool,
+    kind: char,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> Result<LinuxDeviceCgroup, Error> {
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .access(access.to_string());
+    if kind != 'a' {
+        b = b.typ(device_type(kind));
+    }
+    if let Some(m) = major {
+        b = b.major(m);
+    }
+    if let Some(m) = minor {
+        b = b.minor(m);
+    }
+    Ok(b.build()?)
+}
+
+/// The devices controller's rules every container gets: nothing, then the
+/// standard nodes, mknod of anything, and the pseudo terminals.
+pub fn default_device_rules() -> Result<Vec<LinuxDeviceCgroup>, Error> {
+    let mut rules = vec![cgroup_rule(false, 'a', None, None, "rwm")?];
+    for (kind, major, minor, access) in [
+        ('c', None, None, "m"),
+        ('b', None, None, "m"),
+        ('c', Some(1), Some(3), "rwm"),
+        ('c', Some(1), Some(5), "rwm"),
+        ('c', Some(1), Some(7), "rwm"),
+        ('c', Some(1), Some(8), "rwm"),
+        ('c', Some(1), Some(9), "rwm"),
+        ('c', Some(5), Some(0), "rwm"),
+        ('c', Some(5), Some(1), "rwm"),
+        ('c', Some(5), Some(2), "rwm"),
+        ('c', Some(136), None, "rwm"),
+    ] {
+        rules.push(cgroup_rule(true, kind, major, minor, access)?);
+    }
+    Ok(rules)
+}
+
+fn linux_device(d: &HostDevice, path: PathBuf) -> Result<LinuxDevice, Error> {
+    Ok(LinuxDeviceBuilder::default()
+        .path(path)
+        .typ(device_type(d.kind))
+        .major(d.major as i64)
+        .minor(d.minor as i64)
+        .file_mode(d.mode)
+        .uid(d.uid)
+        .gid(d.gid)
+        .build()?)
+}
+
+/// Device nodes and cgroup rules: every host device for `--privileged`,
+/// else the defaults plus each `--device`.
+fn devices(
+    opts: &SpecOptions,
+    host: &dyn Host,
+) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), Error> {
+    if opts.privileged {
+        let nodes = host
+            .all_devices()
+            .iter()
+            .map(|d| linux_device(d, d.path.clone()))
+            .collect::<Result<_, _>>()?;
+        return Ok((nodes, vec![cgroup_rule(true, 'a', None, None, "rwm")?]));
+    }
+    let mut nodes = Vec::new();
+    let mut rules = default_device_rules()?;
+    for spec in &opts.devices {
+        let req = crate::devices::parse_device(spec).map_err(Error::Device)?;
+        for d in host.device(&req.host).map_err(Error::Device)? {
+            let path = match d.path.strip_prefix(&req.host) {
+                Ok(rest) if !rest.as_os_str().is_empty() => req.container.join(rest),
+                _ => req.container.clone(),
+            };
+            nodes.push(linux_device(&d, path)?);
+            rules.push(cgroup_rule(
+                true,
+                d.kind,
+                Some(d.major as i64),
+                Some(d.minor as i64),
+                &req.access,
+            )?);
+        }
+    }
+    Ok((nodes, rules))
+}
+
+fn seccomp_section(
+    opts: &SpecOptions,
+    caps: &HashSet<Capability>,
+    host: &dyn Host,
+) -> Result<Option<LinuxSeccomp>, Error> {
+    use crate::seccomp::{default, profile};
+    let profile = match &opts.seccomp {
+        Seccomp::Unconfined => return Ok(None),
+        Seccomp::Default if opts.privileged => return Ok(None),
+        Seccomp::Default => default::profile(),
+        Seccomp::Profile(json) => profile::parse(json)?,
+    };
+    Ok(Some(profile::resolve(&profile, caps, host.target())?))
+}
+
+fn cgroups_path(opts: &SpecOptions) -> Result<Option<PathBuf>, Error> {
+    if opts.id.is_empty() {
+        if opts.resources != Resources::default() {
+            return Err(Error::CgroupName(
+                "resource limits need a container id to name the cgroup".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let parent = opts.cgroup_parent.trim_matches('/');
+    let bad = |p: &str| p.is_empty() || p == "." || p == "..";
+    if parent.split('/').any(bad) || bad(&opts.id) || opts.id.contains('/') {
+        return Err(Error::CgroupName(format!(
+            "{}/{}",
+            opts.cgroup_parent, opts.id
+        )));
+    }
+    Ok(Some(PathBuf::from(format!("{parent}/{}", opts.id))))
+}
+
+/// Builds the spec for a container on this machine.
 pub fn build_spec(opts: &SpecOptions) -> Result<Spec, Error> {
+    build_spec_with(opts, &RealHost)
+}
+
+/// Builds the spec for a container on `host`. Pure given the host.
+pub fn build_spec_with(opts: &SpecOptions, host: &dyn Host) -> Result<Spec, Error> {
     if opts.args.is_empty() {
         return Err(Error::NoCommand);
     }
@@ -235,11 +574,18 @@ pub fn build_spec(opts: &SpecOptions) -> Result<Spec, Error> {
         return Err(Error::RelativeCwd(cwd.to_string()));
     }
     let user = parse_user(&opts.user)?;
-    let caps: HashSet<Capability> = DEFAULT_CAPABILITIES.iter().copied().collect();
+    let held = host.bounding_set();
+    let caps = crate::caps::resolve(
+        &DEFAULT_CAPABILITIES,
+        &opts.cap_add,
+        &opts.cap_drop,
+        opts.privileged,
+        &held,
+    )?;
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
         .effective(caps.clone())
-        .permitted(caps)
+        .permitted(caps.clone())
         .inheritable(HashSet::new())
         .ambient(HashSet::new())
         .build()?;
@@ -255,9 +601,25 @@ pub fn build_spec(opts: &SpecOptions) -> Result<Spec, Error> {
         (false, Some(_), Some(gid)) => Some(gid),
         _ => None,
     };
-    process_user.set_additional_gids(known_gid.map(|g| vec![g]));
+    let mut gids: Vec<u32> = known_gid.into_iter().collect();
+    let mut group_names = Vec::new();
+    for g in &opts.group_add {
+        match parse_id(g, g)? {
+            Some(n) if !gids.contains(&n) => gids.push(n),
+            Some(_) => {}
+            None => group_names.push(g.clone()),
+        }
+    }
+    process_user.set_additional_gids((!gids.is_empty()).then_some(gids));
+
+    let rlimits = crate::rlimit::to_oci(
+        &opts.ulimits,
+        &|t| host.hard_limit(t),
+        held.contains(&Capability::SysResource),
+    )
+    .map_err(Error::Ulimit)?;
     let mut process = ProcessBuilder::default()
-        .terminal(false)
+        .terminal(opts.tty)
         .user(process_user)
         .args(opts.args.clone())
         .env(env_with_path(&opts.env)?)
@@ -265,7 +627,7 @@ pub fn build_spec(opts: &SpecOptions) -> Result<Spec, Error> {
         .capabilities(capabilities)
         .oom_score_adj(0)
         .build()?;
-    process.set_rlimits(None);
+    process.set_rlimits((!rlimits.is_empty()).then_some(rlimits));
     process.set_console_size(None);
     process.set_apparmor_profile(None);
     process.set_selinux_label(None);
@@ -275,56 +637,100 @@ pub fn build_spec(opts: &SpecOptions) -> Result<Spec, Error> {
     process.set_command_line(None);
     process.set_no_new_privileges(opts.no_new_privileges.then_some(true));
 
-    let namespaces = [
-        LinuxNamespaceType::Mount,
-        LinuxNamespaceType::Network,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
+    let ns = &opts.namespaces;
+    let namespaces: Vec<LinuxNamespace> = [
+        namespace(LinuxNamespaceType::Mount, "mount", &NsMode::Private)?,
+        namespace(LinuxNamespaceType::Network, "network", &ns.net)?,
+        namespace(LinuxNamespaceType::Uts, "uts", &ns.uts)?,
+        namespace(LinuxNamespaceType::Pid, "pid", &ns.pid)?,
+        namespace(LinuxNamespaceType::Ipc, "ipc", &ns.ipc)?,
     ]
     .into_iter()
-    .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
-    .collect::<Result<Vec<_>, _>>()?;
-    let mut linux = LinuxBuilder::default()
-        .namespaces(namespaces)
-        .masked_paths(
-            MASKED_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .readonly_paths(
-            READONLY_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .build()?;
-    linux.set_resources(None);
-    linux.set_devices(None);
+    .flatten()
+    .collect();
+    for name in opts.sysctls.keys() {
+        crate::sysctl::validate(name, |n| {
+            let mode = match n {
+                crate::sysctl::SysctlNs::Ipc => &ns.ipc,
+                crate::sysctl::SysctlNs::Net => &ns.net,
+                crate::sysctl::SysctlNs::Uts => &ns.uts,
+            };
+            *mode == NsMode::Private
+        })
+        .map_err(Error::Sysctl)?;
+    }
+
+    opts.resources.validate().map_err(Error::Resources)?;
+    let (device_nodes, device_rules) = devices(opts, host)?;
+    let mut resources = opts
+        .resources
+        .to_oci()?
+        .unwrap_or_else(LinuxResources::default);
+    resources.set_devices(Some(device_rules));
+
+    let mut linux = LinuxBuilder::default().namespaces(namespaces).build()?;
+    if !opts.privileged {
+        linux.set_masked_paths(Some(MASKED_PATHS.iter().map(|s| s.to_string()).collect()));
+        linux.set_readonly_paths(Some(READONLY_PATHS.iter().map(|s| s.to_string()).collect()));
+    } else {
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+    }
+    linux.set_resources(Some(resources));
+    linux.set_devices((!device_nodes.is_empty()).then_some(device_nodes));
     linux.set_uid_mappings(None);
     linux.set_gid_mappings(None);
-    linux.set_sysctl(None);
-    linux.set_cgroups_path(None);
+    linux.set_sysctl((!opts.sysctls.is_empty()).then(|| {
+        opts.sysctls
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<HashMap<_, _>>()
+    }));
+    linux.set_cgroups_path(cgroups_path(opts)?);
     linux.set_rootfs_propagation(None);
     linux.set_mount_label(None);
+    linux.set_seccomp(seccomp_section(opts, &caps, host)?);
+
+    let mut mounts = default_mounts_for(opts.privileged)?;
+    for (target, options) in &opts.tmpfs {
+        if !target.starts_with('/') || target.trim_end_matches('/').is_empty() {
+            return Err(Error::Tmpfs(target.clone()));
+        }
+        mounts.retain(|m| m.destination() != Path::new(target));
+        let options = tmpfs_options(options);
+        let refs: Vec<&str> = options.iter().map(String::as_str).collect();
+        mounts.push(mount(target, "tmpfs", "tmpfs", &refs)?);
+    }
 
     // Always present, even empty: its presence asks the runtime to resolve
     // the user inside the container as Docker does.
-    let annotations = HashMap::from([(USER_ANNOTATION.to_string(), opts.user.clone())]);
+    let mut annotations = HashMap::from([(USER_ANNOTATION.to_string(), opts.user.clone())]);
+    if !group_names.is_empty() {
+        annotations.insert(GROUPS_ANNOTATION.to_string(), group_names.join(","));
+    }
+    if opts.init {
+        annotations.insert(INIT_ANNOTATION.to_string(), "true".to_string());
+    }
+    if let Some(dir) = &opts.seccomp_cache_dir {
+        annotations.insert(
+            SECCOMP_CACHE_ANNOTATION.to_string(),
+            dir.display().to_string(),
+        );
+    }
     let mut spec = SpecBuilder::default()
         .version(OCI_VERSION)
         .root(
             RootBuilder::default()
                 .path(opts.rootfs.clone())
-                .readonly(false)
+                .readonly(opts.readonly_rootfs)
                 .build()?,
         )
-        .mounts(default_mounts()?)
+        .mounts(mounts)
         .process(process)
         .linux(linux)
         .build()?;
-    spec.set_hostname((!opts.hostname.is_empty()).then(|| opts.hostname.clone()));
+    let own_uts = ns.uts == NsMode::Private;
+    spec.set_hostname((own_uts && !opts.hostname.is_empty()).then(|| opts.hostname.clone()));
     spec.set_annotations(Some(annotations));
     Ok(spec)
 }
@@ -367,132 +773,4 @@ pub fn to_json(spec: &Spec) -> Result<String, Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn opts() -> SpecOptions {
-        SpecOptions {
-            args: vec!["sh".into()],
-            rootfs: "/r".into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn parses_user_forms() {
-        let p = |s| parse_user(s).unwrap();
-        assert_eq!(
-            p(""),
-            UserSpec {
-                uid: None,
-                gid: None
-            }
-        );
-        assert_eq!(
-            p("1000"),
-            UserSpec {
-                uid: Some(1000),
-                gid: None
-            }
-        );
-        assert_eq!(
-            p("1000:50"),
-            UserSpec {
-                uid: Some(1000),
-                gid: Some(50)
-            }
-        );
-        assert_eq!(
-            p("bob"),
-            UserSpec {
-                uid: None,
-                gid: None
-            }
-        );
-        assert_eq!(
-            p("bob:7"),
-            UserSpec {
-                uid: None,
-                gid: Some(7)
-            }
-        );
-        assert_eq!(
-            p("7:staff"),
-            UserSpec {
-                uid: Some(7),
-                gid: None
-            }
-        );
-        assert!(parse_user("4294967296").is_err());
-        assert!(parse_user("2147483648").is_err());
-        assert!(parse_user(":5").is_err());
-    }
-
-    #[test]
-    fn path_added_only_when_missing() {
-        let spec = build_spec(&SpecOptions {
-            env: vec!["A=1".into()],
-            ..opts()
-        })
-        .unwrap();
-        let env = spec.process().as_ref().unwrap().env().clone().unwrap();
-        assert_eq!(env, vec![DEFAULT_PATH_ENV.to_string(), "A=1".into()]);
-        let spec = build_spec(&SpecOptions {
-            env: vec!["PATH=/x".into()],
-            ..opts()
-        })
-        .unwrap();
-        let env = spec.process().as_ref().unwrap().env().clone().unwrap();
-        assert_eq!(env, vec!["PATH=/x".to_string()]);
-    }
-
-    #[test]
-    fn rejects_bad_input() {
-        assert!(matches!(
-            build_spec(&SpecOptions {
-                args: vec![],
-                ..opts()
-            }),
-            Err(Error::NoCommand)
-        ));
-        assert!(matches!(
-            build_spec(&SpecOptions {
-                cwd: "rel".into(),
-                ..opts()
-            }),
-            Err(Error::RelativeCwd(_))
-        ));
-        assert!(matches!(
-            build_spec(&SpecOptions {
-                env: vec!["=x".into()],
-                ..opts()
-            }),
-            Err(Error::InvalidEnv(_))
-        ));
-    }
-
-    #[test]
-    fn no_new_privileges_only_when_asked() {
-        let spec = build_spec(&opts()).unwrap();
-        assert_eq!(spec.process().as_ref().unwrap().no_new_privileges(), None);
-        let spec = build_spec(&SpecOptions {
-            no_new_privileges: true,
-            ..opts()
-        })
-        .unwrap();
-        assert_eq!(
-            spec.process().as_ref().unwrap().no_new_privileges(),
-            Some(true)
-        );
-    }
-
-    #[test]
-    fn default_capabilities_match_docker_mask() {
-        let mask: u64 = DEFAULT_CAPABILITIES
-            .iter()
-            .map(|c| crate::caps::index(*c).unwrap())
-            .map(|i| 1u64 << i)
-            .sum();
-        assert_eq!(format!("{mask:016x}"), "00000000a80425fb");
-    }
-}
+mod tests;

@@ -56,6 +56,31 @@ pub struct Fixture {
     pub tmp: tempfile::TempDir,
     /// The busybox layer, used as the lowest overlay layer.
     pub base: PathBuf,
+    /// A layer holding this test binary (and its libraries) as `/probe`.
+    pub probe: PathBuf,
+    /// The parent cgroup of every container of this run, removed at the end.
+    pub cgroup_parent: String,
+}
+
+/// Copies this test binary and the shared libraries it needs into `dir`, so
+/// containers can run `/probe <what>` for checks busybox cannot make.
+fn build_probe(dir: &Path) {
+    let exe = std::env::current_exe().unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(&exe, dir.join("probe")).unwrap();
+    let ldd = Command::new("ldd").arg(&exe).output().unwrap();
+    assert!(ldd.status.success(), "ldd {} failed", exe.display());
+    for line in String::from_utf8(ldd.stdout).unwrap().lines() {
+        let lib = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(PathBuf::from);
+        if let Some(lib) = lib {
+            let dest = dir.join(lib.strip_prefix("/").unwrap());
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(&lib, &dest).unwrap();
+        }
+    }
 }
 
 impl Fixture {
@@ -66,11 +91,32 @@ impl Fixture {
             .unwrap();
         let base = tmp.path().join("layers/base");
         build_rootfs(&base);
-        Fixture { tmp, base }
+        let probe = tmp.path().join("layers/probe");
+        build_probe(&probe);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let cgroup_parent = format!("berth-test-{}-{nanos}", std::process::id());
+        Fixture {
+            tmp,
+            base,
+            probe,
+            cgroup_parent,
+        }
     }
 
     pub fn path(&self) -> &Path {
         self.tmp.path()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let roots = berth_runtime::cgroups::Roots::default();
+        if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &self.cgroup_parent) {
+            eprintln!("removing the test cgroups: {e}");
+        }
     }
 }
 
@@ -91,6 +137,9 @@ impl Run {
             opts: SpecOptions {
                 args: args.iter().map(|s| s.to_string()).collect(),
                 hostname: "berthtest".into(),
+                id: name.to_string(),
+                cgroup_parent: fx.cgroup_parent.clone(),
+                seccomp_cache_dir: Some(fx.path().join("seccomp-cache")),
                 ..Default::default()
             },
             lower: Some(vec![fx.base.clone()]),
@@ -127,6 +176,14 @@ impl Outcome {
         match self.events.as_slice() {
             [MonitorEvent::Started { .. }, MonitorEvent::Exited { exit_code, .. }] => *exit_code,
             other => panic!("expected started+exited, got {other:?}"),
+        }
+    }
+
+    /// Whether the monitor reported an OOM kill.
+    pub fn oom_killed(&self) -> bool {
+        match self.events.last() {
+            Some(MonitorEvent::Exited { oom_killed, .. }) => *oom_killed,
+            other => panic!("expected exited, got {other:?}"),
         }
     }
 
@@ -169,6 +226,8 @@ pub fn run_with(fx: &Fixture, run: Run, on_started: &mut dyn FnMut(i32)) -> Outc
             None
         }
     };
+    let spec_id = run.opts.id.clone();
+    let spec_parent = run.opts.cgroup_parent.clone();
     let spec = build_spec(&SpecOptions {
         rootfs: rootfs.clone(),
         ..run.opts
@@ -229,6 +288,14 @@ pub fn run_with(fx: &Fixture, run: Run, on_started: &mut dyn FnMut(i32)) -> Outc
     }
     let after = mountinfo_lines_with(&tmp_text);
     assert_eq!(after, before, "mounts leaked into the host");
+    if !spec_id.is_empty() {
+        let left = berth_runtime::cgroups::Cgroup::open(&spec_parent, &spec_id);
+        assert!(
+            left.is_err(),
+            "the container's cgroup remains: {:?}",
+            left.map(|c| c.dirs())
+        );
+    }
 
     let exit_file: MonitorEvent =
         serde_json::from_slice(&std::fs::read(&cfg.exit_path).unwrap()).unwrap();

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)] // test code
 
 mod fixture;
+mod limits;
 mod oracle;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -349,9 +350,50 @@ const TESTS: &[Test] = &[
     ("kernel_surface", kernel_surface),
     ("no_leaked_fds", no_leaked_fds),
     ("runc_oracle", oracle::runc_oracle),
+    ("oom_kill", limits::oom_kill),
+    ("no_oom_without_limit", limits::no_oom_without_limit),
+    (
+        "pids_limit_stops_fork_loop",
+        limits::pids_limit_stops_fork_loop,
+    ),
+    ("cpus_become_cfs_quota", limits::cpus_become_cfs_quota),
+    ("seccomp_default", limits::seccomp_default),
+    (
+        "seccomp_unconfined_and_custom",
+        limits::seccomp_unconfined_and_custom,
+    ),
+    (
+        "seccomp_with_no_new_privileges",
+        limits::seccomp_with_no_new_privileges,
+    ),
+    (
+        "net_admin_needs_the_capability",
+        limits::net_admin_needs_the_capability,
+    ),
+    ("privileged", limits::privileged),
+    (
+        "read_only_root_with_tmpfs",
+        limits::read_only_root_with_tmpfs,
+    ),
+    (
+        "devices_and_the_devices_cgroup",
+        limits::devices_and_the_devices_cgroup,
+    ),
+    ("groups_sysctls_ulimits", limits::groups_sysctls_ulimits),
+    (
+        "host_and_joined_namespaces",
+        limits::host_and_joined_namespaces,
+    ),
+    ("init_is_pid_one", limits::init_is_pid_one),
+    ("init_reaps_zombies", limits::init_reaps_zombies),
+    ("init_forwards_sigterm", limits::init_forwards_sigterm),
 ];
 
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.first().is_some_and(|a| a == "/probe") {
+        limits::probe_main(argv.get(1).map(String::as_str).unwrap_or_default());
+    }
     if let Ok(bundle) = std::env::var(fixture::MONITOR_ENV) {
         fixture::monitor_main(&bundle);
     }
