@@ -21,6 +21,9 @@ struct Args {
         default_value = "/run/berth"
     )]
     exec_root: PathBuf,
+    /// Parent cgroup (under each hierarchy's root) of every container.
+    #[arg(long = "cgroup-parent", default_value = "berth")]
+    cgroup_parent: String,
     /// Log level filter (error, warn, info, debug, trace).
     #[arg(long = "log-level", default_value = "info")]
     log_level: String,
@@ -75,6 +78,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let config = berth_engine::EngineConfig {
         paths: berth_engine::Paths::new(&args.root, &args.exec_root),
         monitor_exe: std::env::current_exe().context("finding the berth binary")?,
+        cgroup_parent: args.cgroup_parent.clone(),
     };
     let engine = berth_engine::Engine::open(config)
         .await
@@ -103,6 +107,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("serving on {}", socket.display()));
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&pid_file);
+    // The parent cgroup goes when no container is left in it.
+    let roots = berth_runtime::cgroups::Roots::default();
+    if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &args.cgroup_parent) {
+        tracing::debug!(error = %e, "parent cgroup kept");
+    }
     tracing::info!("berth daemon stopped");
     served
 }

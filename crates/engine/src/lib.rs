@@ -24,6 +24,8 @@ pub struct EngineConfig {
     pub paths: Paths,
     /// The binary re-executed as the per-container monitor (`berth __monitor`).
     pub monitor_exe: std::path::PathBuf,
+    /// The engine-owned parent cgroup every container lives under.
+    pub cgroup_parent: String,
 }
 
 /// The engine: a handful of services, each owning its own store.

@@ -5,6 +5,7 @@
 //! ```text
 //! <root>/                      --root, default /var/lib/berth
 //!   image/                     owned by berth-image (blobs, layers, tags)
+//!   runtime/seccomp/           compiled seccomp filters (BPF), by hash
 //!   containers/<id>/
 //!     container.json           the container record (atomic rename)
 //!     <id>-json.log            json-file log written by the monitor
@@ -50,6 +51,10 @@ impl Paths {
 
     pub fn image_root(&self) -> PathBuf {
         self.root.join("image")
+    }
+    /// Compiled seccomp filters, cached by profile, capabilities and arch.
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.root.join("runtime").join("seccomp")
     }
     pub fn containers_root(&self) -> PathBuf {
         self.root.join("containers")

@@ -85,6 +85,8 @@ impl Ctx {
             .arg(&self.exec_root)
             .arg("-H")
             .arg(format!("unix://{}", self.socket.display()))
+            .arg("--cgroup-parent")
+            .arg(self.cgroup_parent())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -130,6 +132,36 @@ impl Ctx {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+
+    /// This daemon's parent cgroup, unique to the test run.
+    pub fn cgroup_parent(&self) -> String {
+        let dir = self
+            .dir
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("berth-e2e-{}", dir.trim_start_matches("berth-e2e-"))
+    }
+
+    /// Cgroup directories of this test run left on the machine.
+    pub fn our_cgroups(&self) -> Vec<std::path::PathBuf> {
+        let parent = self.cgroup_parent();
+        let mut found = Vec::new();
+        if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+            for e in entries.flatten() {
+                let dir = e.path().join(&parent);
+                if dir.exists() {
+                    found.push(dir);
+                }
+            }
+        }
+        let unified = std::path::Path::new("/sys/fs/cgroup").join(&parent);
+        if unified.exists() {
+            found.push(unified);
+        }
+        found
     }
 
     pub fn daemon_log(&self) -> String {
@@ -266,17 +298,26 @@ pub fn run_all(tests: &[(&str, TestFn)], filter: &[String], start: fn() -> Ctx) 
         }
         ctx.stop_daemon();
         let m = ctx.our_mounts();
+        let c = ctx.our_cgroups();
         drop(ctx);
-        m
+        (m, c)
     };
+    let (leftover_mounts, leftover_cgroups) = leftover_mounts;
     if !leftover_mounts.is_empty() {
         println!("mounts left behind: {leftover_mounts:#?}");
         failed.push("cleanup: no mounts left");
     }
+    if !leftover_cgroups.is_empty() {
+        println!("cgroups left behind: {leftover_cgroups:#?}");
+        failed.push("cleanup: no cgroups left");
+    }
     println!(
         "\ntest result: {}. {} passed; {} failed",
         if failed.is_empty() { "ok" } else { "FAILED" },
-        selected.len() + usize::from(!leftover_mounts.is_empty()) - failed.len(),
+        selected.len()
+            + usize::from(!leftover_mounts.is_empty())
+            + usize::from(!leftover_cgroups.is_empty())
+            - failed.len(),
         failed.len()
     );
     for f in &failed {

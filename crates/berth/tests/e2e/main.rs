@@ -9,6 +9,7 @@ mod harness;
 mod images;
 mod interop;
 mod lifecycle;
+mod security;
 
 use harness::{Ctx, TestFn};
 
@@ -20,6 +21,7 @@ fn main() {
     let tests: Vec<(&str, TestFn)> = [
         containers::TESTS,
         lifecycle::TESTS,
+        security::TESTS,
         images::TESTS,
         api::TESTS,
         interop::TESTS,

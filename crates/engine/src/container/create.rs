@@ -43,7 +43,8 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
         ));
     }
     for opt in &hc.security_opt {
-        if no_new_privileges(opt).is_none() {
+        let seccomp = opt.starts_with("seccomp=") || opt.starts_with("seccomp:");
+        if no_new_privileges(opt).is_none() && !seccomp {
             unsupported.push(format!("security option {opt}"));
         }
     }
@@ -71,43 +72,12 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
     }
 }
 
-/// Typed HostConfig settings whose runtime side is not wired yet.
+/// Typed HostConfig settings Berth does not implement yet.
 fn not_wired_yet(hc: &HostConfig) -> Vec<String> {
     let mut out = Vec::new();
-    let mut r = hc.resources.clone();
-    if r.pids_limit == Some(0) {
-        r.pids_limit = None;
+    if !matches!(hc.userns_mode.as_str(), "" | "private") {
+        out.push("--userns (user namespaces)".to_string());
     }
-    if r.oom_kill_disable == Some(false) {
-        r.oom_kill_disable = None;
-    }
-    if r != berth_api::container::Resources::default() {
-        out.push("resource limits".into());
-    }
-    let mut flag = |set: bool, name: &str| {
-        if set {
-            out.push(name.to_string());
-        }
-    };
-    flag(
-        !hc.cap_add.is_empty() || !hc.cap_drop.is_empty(),
-        "--cap-add/--cap-drop",
-    );
-    flag(hc.privileged, "--privileged");
-    flag(hc.readonly_rootfs, "--read-only");
-    flag(!hc.tmpfs.is_empty(), "--tmpfs");
-    flag(!hc.devices.is_empty(), "--device");
-    flag(!hc.group_add.is_empty(), "--group-add");
-    flag(!hc.sysctls.is_empty(), "--sysctl");
-    flag(!hc.ulimits.is_empty(), "--ulimit");
-    flag(!matches!(hc.pid_mode.as_str(), "" | "private"), "--pid");
-    flag(
-        !matches!(hc.ipc_mode.as_str(), "" | "private" | "shareable"),
-        "--ipc",
-    );
-    flag(!hc.uts_mode.is_empty(), "--uts");
-    flag(!hc.userns_mode.is_empty(), "--userns");
-    flag(hc.init == Some(true), "--init");
     out
 }
 
@@ -280,11 +250,13 @@ mod tests {
     #[test]
     fn unsupported_settings_are_named() {
         let req: CreateRequest = serde_json::from_value(json!({
-            "Image": "busybox", "HostConfig": {"Memory": 1024, "ConsoleSize": [1, 2], "MemorySwappiness": -1, "RestartPolicy": {"Name": "always"}}
+            "Image": "busybox", "HostConfig": {"Memory": 1024, "ShmSize": 5, "UsernsMode": "host", "ConsoleSize": [1, 2], "MemorySwappiness": -1, "RestartPolicy": {"Name": "always"}}
         }))
         .unwrap();
         let err = validate(&req).unwrap_err().to_string();
-        assert!(err.contains("resource limits"), "{err}");
+        assert!(err.contains("HostConfig.ShmSize"), "{err}");
+        assert!(err.contains("--userns"), "{err}");
+        assert!(!err.contains("Memory,"), "{err}");
         assert!(!err.contains("ConsoleSize"), "{err}");
         assert!(!err.contains("MemorySwappiness"), "{err}");
     }

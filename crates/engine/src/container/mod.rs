@@ -6,6 +6,7 @@ mod fs;
 pub mod health;
 mod lifecycle;
 mod monitor;
+pub mod options;
 pub mod record;
 pub mod restart;
 mod top;
@@ -256,6 +257,20 @@ impl ContainerService {
         Ok(to_start)
     }
 
+    /// The host pid of a running container, for joining its namespaces.
+    pub fn running_pid(&self, name_or_id: &str) -> Result<i64, Error> {
+        let rec = self.get(name_or_id)?.record();
+        if !rec.status.is_running() || rec.pid <= 0 {
+            return Err(Error::Conflict {
+                message: format!(
+                    "cannot join namespace of a non running container {}",
+                    rec.id
+                ),
+            });
+        }
+        Ok(rec.pid)
+    }
+
     /// Finds a container by full id, name (with or without `/`), or unique id prefix.
     pub fn get(&self, name_or_id: &str) -> Result<Arc<Container>, Error> {
         let t = self.table();
@@ -302,6 +317,7 @@ impl ContainerService {
         if config.hostname.is_empty() {
             config.hostname = ids::short(&id).to_string();
         }
+        self.check_runtime_options(&id, &config, &req.host_config, &path, &args)?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 let n = n.strip_prefix('/').unwrap_or(&n).to_string();
@@ -332,6 +348,7 @@ impl ContainerService {
             finished_at: time::ZERO.into(),
             restart_count: 0,
             manually_stopped: false,
+            oom_killed: false,
             restart_delay_ms: 0,
         };
         let paths = self.inner.config.paths.container(&id);
@@ -362,6 +379,51 @@ impl ContainerService {
         let container = Container::new(paths, record);
         self.table_mut().by_id.insert(id.clone(), container);
         Ok((id, Vec::new()))
+    }
+
+    /// Builds the runtime spec once at create time, so a bad capability,
+    /// sysctl, device or limit is a 400 now rather than a failed start.
+    fn check_runtime_options(
+        &self,
+        id: &str,
+        config: &berth_api::container::ContainerConfig,
+        host_config: &berth_api::container::HostConfig,
+        path: &str,
+        args: &[String],
+    ) -> Result<(), Error> {
+        let probe = ContainerRecord {
+            id: id.to_string(),
+            name: String::new(),
+            created: String::new(),
+            image_name: String::new(),
+            image_id: String::new(),
+            config: config.clone(),
+            host_config: host_config.clone(),
+            path: path.to_string(),
+            args: args.to_vec(),
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            restart_count: 0,
+            manually_stopped: false,
+            oom_killed: false,
+            restart_delay_ms: 0,
+        };
+        // Joined containers must exist; whether they run is checked at start.
+        let exists = |name: &str| self.get(name).map(|_| 1);
+        let opts = options::spec_options(
+            &probe,
+            "/".into(),
+            &self.inner.config.cgroup_parent,
+            None,
+            &exists,
+        )?;
+        berth_runtime::spec::build_spec(&opts)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        Ok(())
     }
 
     fn unused_random_name(&self) -> String {

@@ -8,15 +8,18 @@ use std::time::Duration;
 
 use berth_runtime::monitor::{MonitorConfig, MonitorEvent, Overlay};
 use berth_runtime::spec::{build_spec, SpecOptions};
+
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{create, Container, ContainerRecord, ContainerService, Status};
+use super::{options, Container, ContainerRecord, ContainerService, Status};
 use crate::{ids, time, Error};
 
-/// Docker's daemon environment, which the container's own env overrides by key.
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-fn prepare_bundle(c: &Container, rec: &ContainerRecord, layers: Vec<PathBuf>) -> Result<(), Error> {
+fn prepare_bundle(
+    c: &Container,
+    rec: &ContainerRecord,
+    opts: SpecOptions,
+    layers: Vec<PathBuf>,
+) -> Result<(), Error> {
     let p = &c.paths;
     for dir in [p.upper(), p.work(), p.bundle(), p.rootfs()] {
         std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
@@ -26,28 +29,7 @@ fn prepare_bundle(c: &Container, rec: &ContainerRecord, layers: Vec<PathBuf>) ->
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("removing", p.exit_file())(e)),
     }
-    let spec = build_spec(&SpecOptions {
-        args: std::iter::once(rec.path.clone())
-            .chain(rec.args.iter().cloned())
-            .collect(),
-        env: create::merge_env(
-            &[
-                DEFAULT_PATH.to_string(),
-                format!("HOSTNAME={}", rec.config.hostname),
-            ],
-            &rec.config.env,
-        ),
-        cwd: if rec.config.working_dir.is_empty() {
-            "/".into()
-        } else {
-            rec.config.working_dir.clone()
-        },
-        user: rec.config.user.clone(),
-        hostname: rec.config.hostname.clone(),
-        no_new_privileges: create::wants_no_new_privileges(&rec.host_config),
-        rootfs: p.rootfs(),
-    })
-    .map_err(|e| Error::Internal(format!("building the runtime spec: {e}")))?;
+    let spec = build_spec(&opts).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     let spec_json = serde_json::to_vec_pretty(&spec)
         .map_err(|e| Error::Internal(format!("serialising spec: {e}")))?;
     super::write_atomic(&p.bundle().join("config.json"), &spec_json)?;
@@ -74,10 +56,18 @@ pub(super) async fn start(
     rec: &ContainerRecord,
     layers: Vec<PathBuf>,
 ) -> Result<(), Error> {
+    let config = &svc.inner.config;
+    let opts = options::spec_options(
+        rec,
+        c.paths.rootfs(),
+        &config.cgroup_parent,
+        Some(config.paths.seccomp_cache()),
+        &|name| svc.running_pid(name),
+    )?;
     {
         let c = c.clone();
         let rec = rec.clone();
-        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, layers))
+        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, opts, layers))
             .await
             .map_err(|e| Error::Internal(format!("bundle task failed: {e}")))??;
     }
@@ -117,18 +107,19 @@ pub(super) async fn start(
                     if let Ok(MonitorEvent::Exited {
                         exit_code,
                         finished_at,
+                        oom_killed,
                     }) = serde_json::from_str(&line)
                     {
-                        exited = Some((exit_code, finished_at));
+                        exited = Some((exit_code, finished_at, oom_killed));
                         break;
                     }
                 }
                 let _ = child.wait().await;
-                let (code, at) = match exited {
+                let (code, at, oom) = match exited {
                     Some(e) => e,
-                    None => read_exit_file(&c).unwrap_or((255, time::now())),
+                    None => read_exit_file(&c).unwrap_or((255, time::now(), false)),
                 };
-                mark_exited(&c, code, at, String::new());
+                mark_exited(&c, code, at, String::new(), oom);
                 svc.on_exit(&c).await;
             });
             Ok(())
@@ -139,7 +130,7 @@ pub(super) async fn start(
                 "failed to start container {}: {message}",
                 ids::short(&rec.id)
             );
-            mark_exited(c, exit_code, time::now(), message.clone());
+            mark_exited(c, exit_code, time::now(), message.clone(), false);
             let svc = svc.clone();
             let c2 = c.clone();
             // The lifecycle lock is held by our caller: remove after it returns.
@@ -154,15 +145,16 @@ pub(super) async fn start(
                 _ => "it exited without starting the container; see the daemon log".into(),
             };
             let message = format!("container monitor failed: {detail}");
-            mark_exited(c, 128, time::now(), message.clone());
+            mark_exited(c, 128, time::now(), message.clone(), false);
             Err(Error::Internal(message))
         }
     }
 }
 
-fn mark_exited(c: &Container, code: i32, finished_at: String, error: String) {
+fn mark_exited(c: &Container, code: i32, finished_at: String, error: String, oom_killed: bool) {
     let result = c.update(true, |r| {
         r.status = Status::Exited;
+        r.oom_killed = oom_killed;
         r.pid = 0;
         r.exit_code = i64::from(code);
         r.finished_at = finished_at;
@@ -173,14 +165,15 @@ fn mark_exited(c: &Container, code: i32, finished_at: String, error: String) {
     }
 }
 
-fn read_exit_file(c: &Container) -> Option<(i32, String)> {
+fn read_exit_file(c: &Container) -> Option<(i32, String, bool)> {
     let bytes = std::fs::read(c.paths.exit_file()).ok()?;
     match serde_json::from_slice(&bytes).ok()? {
         MonitorEvent::Exited {
             exit_code,
             finished_at,
-        } => Some((exit_code, finished_at)),
-        MonitorEvent::Failed { exit_code, .. } => Some((exit_code, time::now())),
+            oom_killed,
+        } => Some((exit_code, finished_at, oom_killed)),
+        MonitorEvent::Failed { exit_code, .. } => Some((exit_code, time::now(), false)),
         MonitorEvent::Started { .. } => None,
     }
 }
@@ -194,15 +187,15 @@ fn pid_alive(pid: i64) -> bool {
 pub(super) fn readopt(svc: ContainerService, c: Arc<Container>) {
     tokio::spawn(async move {
         loop {
-            if let Some((code, at)) = read_exit_file(&c) {
-                mark_exited(&c, code, at, String::new());
+            if let Some((code, at, oom)) = read_exit_file(&c) {
+                mark_exited(&c, code, at, String::new(), oom);
                 break;
             }
             if !pid_alive(c.record().pid) {
                 // Give a monitor that is just writing the file a moment.
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                let (code, at) = read_exit_file(&c).unwrap_or((255, time::now()));
-                mark_exited(&c, code, at, String::new());
+                let (code, at, oom) = read_exit_file(&c).unwrap_or((255, time::now(), false));
+                mark_exited(&c, code, at, String::new(), oom);
                 break;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;

@@ -69,6 +69,9 @@ pub struct ContainerRecord {
     /// restarted by its policy (and `unless-stopped` stays down).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// The kernel's OOM killer ended the last run.
+    #[serde(default)]
+    pub oom_killed: bool,
     /// The restart policy's current back-off, in milliseconds.
     #[serde(default)]
     pub restart_delay_ms: u64,

@@ -21,7 +21,7 @@ pub(super) fn inspect(r: &ContainerRecord, paths: &ContainerPaths) -> ContainerI
             running: r.status.is_running(),
             paused: false,
             restarting: r.status == Status::Restarting,
-            oom_killed: false,
+            oom_killed: r.oom_killed,
             dead: r.status == Status::Dead,
             pid: r.pid,
             exit_code: r.exit_code,
