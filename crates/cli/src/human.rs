@@ -13,6 +13,18 @@ pub fn size(bytes: i64) -> String {
     format!("{}{}", significant(value, 3), UNITS[unit])
 }
 
+/// `units.BytesSize`: binary units with 4 significant digits: `7.844MiB`.
+pub fn bytes_size(bytes: f64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{}{}", significant(value, 4), UNITS[unit])
+}
+
 /// Go's `%.*g` with trailing zeros removed.
 fn significant(v: f64, digits: i32) -> String {
     if v == 0.0 {
@@ -55,6 +67,13 @@ mod tests {
         assert_eq!(size(1_500_000_000), "1.5GB");
         assert_eq!(size(12_345), "12.3kB");
         assert_eq!(size(100_000), "100kB");
+    }
+
+    #[test]
+    fn binary_sizes() {
+        assert_eq!(bytes_size(0.0), "0B");
+        assert_eq!(bytes_size(8_225_000.0), "7.844MiB");
+        assert_eq!(bytes_size(33_554_432.0), "32MiB");
     }
 
     #[test]

@@ -84,6 +84,14 @@ pub enum Command {
     Attach(start::AttachArgs),
     /// Execute a command in a running container.
     Exec(exec::Args),
+    /// Pause all processes within containers.
+    Pause(pause::Args),
+    /// Unpause all processes within containers.
+    Unpause(pause::Args),
+    /// Update the resource limits or restart policy of containers.
+    Update(update::Args),
+    /// Display a live stream of container resource usage statistics.
+    Stats(stats::Args),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -127,6 +135,10 @@ pub enum ContainerCommand {
     Top(top::Args),
     Attach(start::AttachArgs),
     Exec(exec::Args),
+    Pause(pause::Args),
+    Unpause(pause::Args),
+    Update(update::Args),
+    Stats(stats::Args),
     /// Remove all stopped containers.
     Prune(prune::Args),
 }
@@ -201,6 +213,18 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::run(a, target).await,
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            pause::run(a, target, true).await
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            pause::run(a, target, false).await
+        }
+        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
+            update::run(a, target).await
+        }
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            stats::run(a, target).await
+        }
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             start::attach(a, target).await
         }

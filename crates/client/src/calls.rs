@@ -475,4 +475,21 @@ impl Client {
             .await?;
         Ok(BodyStream::new(resp))
     }
+
+    pub async fn container_pause(&self, id: &str, pause: bool) -> Result<(), Error> {
+        let action = if pause { "pause" } else { "unpause" };
+        self.request_empty(Method::POST, &format!("/containers/{id}/{action}"))
+            .await
+    }
+
+    pub async fn container_update(&self, id: &str, body: &Value) -> Result<Value, Error> {
+        self.post_json(&format!("/containers/{id}/update"), body)
+            .await
+    }
+
+    /// One stats object (`stream=false`), optionally `one-shot`.
+    pub async fn container_stats_once(&self, id: &str, one_shot: bool) -> Result<Value, Error> {
+        let q = query(&[("stream", flag(false)), ("one-shot", flag(one_shot))]);
+        self.get_json(&format!("/containers/{id}/stats{q}")).await
+    }
 }

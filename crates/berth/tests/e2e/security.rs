@@ -19,6 +19,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "bad_security_options_fail_at_create",
         bad_security_options_fail_at_create,
     ),
+    ("pause_unpause_stats_update", pause_unpause_stats_update),
 ];
 
 fn oom_kill_is_137_and_recorded(ctx: &Ctx) {
@@ -279,4 +280,99 @@ fn bad_security_options_fail_at_create(ctx: &Ctx) {
         assert_eq!(out.status.code(), Some(125), "{flags:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(needle), "{flags:?}: {}", stderr(&out));
     }
+}
+
+fn pause_unpause_stats_update(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pausable",
+        "-m",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done",
+    ]);
+    ctx.ok(&["pause", "pausable"]);
+    assert_eq!(
+        ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}} {{.State.Running}}",
+            "pausable"
+        ]),
+        "paused true true\n"
+    );
+    let ps = ctx.ok(&["ps", "--filter", "name=pausable", "--format", "{{.Status}}"]);
+    assert!(ps.contains("(Paused)"), "{ps}");
+    let out = ctx.berth(&["pause", "pausable"]);
+    assert_eq!(out.status.code(), Some(1), "pausing twice is an error");
+    ctx.ok(&["unpause", "pausable"]);
+    assert_eq!(
+        ctx.ok(&["inspect", "-f", "{{.State.Status}}", "pausable"]),
+        "running\n"
+    );
+    let stats = ctx.ok(&["stats", "--no-stream", "pausable"]);
+    let mut lines = stats.lines();
+    let header = lines.next().expect("header");
+    assert!(
+        header.contains("MEM USAGE / LIMIT") && header.contains("PIDS"),
+        "{stats}"
+    );
+    let row = lines.next().expect("row");
+    assert!(
+        row.contains("pausable") && row.contains("/ 64MiB"),
+        "{stats}"
+    );
+    let json = ctx.ok(&["stats", "--no-stream", "--format", "{{json .}}", "pausable"]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect("stats json");
+    assert!(
+        v["PIDs"]
+            .as_str()
+            .expect("pids")
+            .parse::<u32>()
+            .expect("number")
+            >= 1
+    );
+    ctx.ok(&[
+        "update",
+        "-m",
+        "96m",
+        "--memory-swap",
+        "-1",
+        "--cpus",
+        "0.25",
+        "pausable",
+    ]);
+    let id = ctx
+        .ok(&["inspect", "-f", "{{.Id}}", "pausable"])
+        .trim()
+        .to_string();
+    let mem = ctx
+        .our_cgroups()
+        .into_iter()
+        .map(|p| p.join(&id))
+        .find(|p| p.join("memory.limit_in_bytes").exists());
+    if let Some(mem) = mem {
+        assert_eq!(
+            std::fs::read_to_string(mem.join("memory.limit_in_bytes"))
+                .expect("limit")
+                .trim(),
+            (96u64 << 20).to_string()
+        );
+    }
+    assert_eq!(
+        ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}",
+            "pausable"
+        ]),
+        format!("{} 250000000\n", 96u64 << 20)
+    );
+    // A paused container can still be removed by force.
+    ctx.ok(&["pause", "pausable"]);
+    ctx.ok(&["rm", "-f", "pausable"]);
 }

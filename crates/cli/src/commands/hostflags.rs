@@ -219,7 +219,7 @@ pub struct ResourceFlags {
     #[arg(short = 'm', long)]
     pub memory: Option<String>,
     /// Memory plus swap limit: -1 for unlimited swap.
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// Memory soft limit.
     #[arg(long = "memory-reservation")]

@@ -80,6 +80,7 @@ impl ContainerService {
             return Err(Error::NotModified);
         }
         c.update(false, |r| r.manually_stopped = true)?;
+        self.thaw_if_paused(&c).await?;
         let signal = match signal
             .filter(|s| !s.is_empty())
             .or(rec.config.stop_signal.as_deref())

@@ -8,6 +8,7 @@ mod lifecycle;
 mod monitor;
 pub mod options;
 pub mod record;
+pub mod resources;
 pub mod restart;
 mod top;
 mod view;
@@ -558,6 +559,7 @@ impl ContainerService {
                     ),
                 });
             }
+            self.thaw_if_paused(&c).await?;
             monitor::kill_and_wait(&c, libc::SIGKILL).await?;
         }
         c.readers_drained(std::time::Duration::from_secs(5)).await;

@@ -11,6 +11,8 @@ use berth_api::container::{ContainerConfig, HostConfig};
 pub enum Status {
     Created,
     Running,
+    /// Frozen by `pause`; its processes still exist.
+    Paused,
     /// Exited and waiting out the restart policy's back-off.
     Restarting,
     Exited,
@@ -23,6 +25,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Restarting => "restarting",
             Status::Exited => "exited",
             Status::Removing => "removing",
@@ -36,8 +39,9 @@ impl Status {
     pub fn can_remove(self) -> bool {
         matches!(self, Status::Created | Status::Exited | Status::Dead)
     }
+    /// Whether the container's processes exist (running or paused).
     pub fn is_running(self) -> bool {
-        self == Status::Running
+        matches!(self, Status::Running | Status::Paused)
     }
 }
 

@@ -19,7 +19,7 @@ pub(super) fn inspect(r: &ContainerRecord, paths: &ContainerPaths) -> ContainerI
         state: ContainerState {
             status: r.status.as_str().into(),
             running: r.status.is_running(),
-            paused: false,
+            paused: r.status == Status::Paused,
             restarting: r.status == Status::Restarting,
             oom_killed: r.oom_killed,
             dead: r.status == Status::Dead,
@@ -70,6 +70,7 @@ pub(super) fn status_text(r: &ContainerRecord, now: DateTime<Utc>) -> String {
     match r.status {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", time::human_duration(since(&r.started_at))),
+        Status::Paused => format!("Up {} (Paused)", time::human_duration(since(&r.started_at))),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             r.exit_code,

@@ -37,6 +37,10 @@ pub fn router() -> Router<Engine> {
             get(archive_get).head(archive_head).put(archive_put),
         )
         .route("/commit", post(commit))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
+        .route("/containers/{id}/update", post(update))
+        .route("/containers/{id}/stats", get(stats))
         .route("/containers/{id}", delete(remove))
 }
 
@@ -457,4 +461,111 @@ async fn commit(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResul
         )
         .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id}))).into_response())
+}
+
+async fn pause(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.containers.pause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unpause(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.containers.unpause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn update(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let req: berth_engine::container::resources::UpdateRequest = if body.is_empty() {
+        Default::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
+    let warnings = engine.containers.update_resources(&id, req).await?;
+    Ok(Json(serde_json::json!({"Warnings": warnings})).into_response())
+}
+
+/// `GET /containers/{id}/stats?stream=&one-shot=`: one JSON object per
+/// second while streaming; otherwise one, with `precpu_stats` from a sample
+/// a second earlier unless `one-shot`.
+async fn stats(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    use berth_engine::container::resources::{now, stats_json};
+    let params = Params::parse(q.as_deref());
+    let stream = params.flag_or("stream", true);
+    let one_shot = params.flag("one-shot");
+    let (rec, first) = engine.containers.sample(&id).await?;
+    let first_at = now();
+    if !stream {
+        let value = if one_shot {
+            stats_json(
+                &first,
+                None,
+                &first_at,
+                berth_engine::time::ZERO,
+                &rec.name,
+                &rec.id,
+            )
+        } else {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let (rec, second) = engine.containers.sample(&id).await?;
+            stats_json(&second, Some(&first), &now(), &first_at, &rec.name, &rec.id)
+        };
+        return Ok(Json(value).into_response());
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut pre = (first, first_at);
+        if tx
+            .send(json_line(&stats_json(
+                &pre.0,
+                None,
+                &pre.1,
+                berth_engine::time::ZERO,
+                &rec.name,
+                &rec.id,
+            )))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = tx.closed() => return,
+            }
+            let Ok((rec, cur)) = engine.containers.sample(&id).await else {
+                return;
+            };
+            let at = now();
+            if tx
+                .send(json_line(&stats_json(
+                    &cur,
+                    Some(&pre.0),
+                    &at,
+                    &pre.1,
+                    &rec.name,
+                    &rec.id,
+                )))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            pre = (cur, at);
+        }
+    });
+    let mut r = body_from(rx).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
 }

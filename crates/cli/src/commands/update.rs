@@ -1,0 +1,55 @@
+//! `berth update`: change a container's limits (live when it runs) and
+//! restart policy.
+
+use crate::connect::Target;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub resources: super::hostflags::ResourceFlags,
+    /// Restart policy to apply when a container exits.
+    #[arg(long)]
+    pub restart: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub async fn run(args: Args, target: &Target) -> i32 {
+    let resources = match args.resources.to_resources() {
+        Ok(r) => r,
+        Err(e) => return super::fail(e),
+    };
+    let mut body = match serde_json::to_value(&resources) {
+        Ok(v) => v,
+        Err(e) => return super::fail(e),
+    };
+    if let Some(r) = &args.restart {
+        match super::create::restart_policy(r) {
+            Ok(p) => {
+                body["RestartPolicy"] =
+                    serde_json::json!({"Name": p.name, "MaximumRetryCount": p.maximum_retry_count})
+            }
+            Err(e) => return super::fail(e),
+        }
+    }
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let mut code = 0;
+    for c in &args.containers {
+        match client.container_update(c, &body).await {
+            Ok(v) => {
+                for w in v["Warnings"].as_array().into_iter().flatten() {
+                    eprintln!("WARNING: {}", w.as_str().unwrap_or_default());
+                }
+                println!("{c}");
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    code
+}

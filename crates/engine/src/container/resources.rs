@@ -1,0 +1,290 @@
+//! A running container's cgroup from the daemon: pause/unpause (freezer),
+//! stats, and live resource updates.
+
+use berth_api::container::{Resources as ApiResources, RestartPolicy as ApiRestartPolicy};
+use berth_runtime::cgroups::{Cgroup, Stats};
+use serde_json::{json, Value};
+
+use super::{options, ContainerService, Status};
+use crate::{time, Error};
+
+/// The body of `POST /containers/{id}/update`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateRequest {
+    #[serde(flatten)]
+    pub resources: ApiResources,
+    #[serde(default)]
+    pub restart_policy: Option<ApiRestartPolicy>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// Overlays the fields of `update` that are set onto `current`.
+pub fn merge_resources(current: &ApiResources, update: &ApiResources) -> ApiResources {
+    let mut r = current.clone();
+    fn is_set<T: PartialEq + Default>(v: &T) -> bool {
+        *v != T::default()
+    }
+    macro_rules! take {
+        ($($f:ident),*) => { $( if is_set(&update.$f) { r.$f = update.$f.clone(); } )* };
+    }
+    take!(
+        memory,
+        memory_swap,
+        memory_reservation,
+        nano_cpus,
+        cpu_shares,
+        cpu_quota,
+        cpu_period,
+        cpuset_cpus,
+        cpuset_mems,
+        blkio_weight
+    );
+    if update.pids_limit.is_some_and(|p| p != 0) {
+        r.pids_limit = update.pids_limit;
+    }
+    r
+}
+
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// One sample in Docker's stats shape (`cpu_stats`, `memory_stats`, ...).
+pub fn stats_json(
+    s: &Stats,
+    pre: Option<&Stats>,
+    read: &str,
+    preread: &str,
+    name: &str,
+    id: &str,
+) -> Value {
+    let cpu = |s: Option<&Stats>| match s {
+        Some(s) => json!({
+            "cpu_usage": {
+                "total_usage": s.cpu_total_ns,
+                "percpu_usage": s.cpu_per_cpu_ns,
+                "usage_in_kernelmode": s.cpu_system_ns,
+                "usage_in_usermode": s.cpu_user_ns,
+            },
+            "system_cpu_usage": s.system_cpu_ns,
+            "online_cpus": s.online_cpus,
+            "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+        }),
+        None => {
+            json!({"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}})
+        }
+    };
+    json!({
+        "read": read,
+        "preread": preread,
+        "pids_stats": {"current": s.pids_current, "limit": s.pids_limit},
+        "blkio_stats": {
+            "io_service_bytes_recursive": [
+                {"major": 0, "minor": 0, "op": "read", "value": s.blkio_read_bytes},
+                {"major": 0, "minor": 0, "op": "write", "value": s.blkio_write_bytes},
+            ],
+        },
+        "num_procs": 0,
+        "storage_stats": {},
+        "cpu_stats": cpu(Some(s)),
+        "precpu_stats": cpu(pre),
+        "memory_stats": {
+            "usage": s.memory_usage,
+            "stats": s.memory_stat,
+            "limit": s.memory_limit.unwrap_or_else(host_memory),
+        },
+        "name": format!("/{name}"),
+        "id": id,
+    })
+}
+
+impl ContainerService {
+    fn cgroup(&self, name_or_id: &str) -> Result<(super::ContainerRecord, Cgroup), Error> {
+        let rec = self.get(name_or_id)?.record();
+        let cg = Cgroup::open(&self.inner.config.cgroup_parent, &rec.id)
+            .map_err(|e| Error::Internal(format!("opening the cgroup of {}: {e}", rec.id)))?;
+        Ok((rec, cg))
+    }
+
+    /// `POST /containers/{id}/pause`.
+    pub async fn pause(&self, name_or_id: &str) -> Result<(), Error> {
+        let c = self.get(name_or_id)?;
+        let _op = c.op.lock().await;
+        let rec = c.record();
+        match rec.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(Error::Conflict {
+                    message: format!("Container {} is already paused", rec.id),
+                })
+            }
+            _ => {
+                return Err(Error::Conflict {
+                    message: format!("Container {} is not running", rec.id),
+                })
+            }
+        }
+        let (_, cg) = self.cgroup(&rec.id)?;
+        tokio::task::spawn_blocking(move || cg.freeze())
+            .await
+            .map_err(|e| Error::Internal(format!("freeze task failed: {e}")))?
+            .map_err(|e| Error::Internal(format!("pausing {}: {e}", rec.id)))?;
+        c.update(false, |r| r.status = Status::Paused)?;
+        self.publish("pause", &rec);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/unpause`.
+    pub async fn unpause(&self, name_or_id: &str) -> Result<(), Error> {
+        let c = self.get(name_or_id)?;
+        let _op = c.op.lock().await;
+        let rec = c.record();
+        if rec.status != Status::Paused {
+            return Err(Error::Conflict {
+                message: format!("Container {} is not paused", rec.id),
+            });
+        }
+        let (_, cg) = self.cgroup(&rec.id)?;
+        tokio::task::spawn_blocking(move || cg.thaw())
+            .await
+            .map_err(|e| Error::Internal(format!("thaw task failed: {e}")))?
+            .map_err(|e| Error::Internal(format!("unpausing {}: {e}", rec.id)))?;
+        c.update(false, |r| r.status = Status::Running)?;
+        self.publish("unpause", &rec);
+        Ok(())
+    }
+
+    /// Thaws a paused container so signals reach it (stop, kill, rm -f).
+    pub(super) async fn thaw_if_paused(&self, c: &super::Container) -> Result<(), Error> {
+        let rec = c.record();
+        if rec.status != Status::Paused {
+            return Ok(());
+        }
+        let (_, cg) = self.cgroup(&rec.id)?;
+        tokio::task::spawn_blocking(move || cg.thaw())
+            .await
+            .map_err(|e| Error::Internal(format!("thaw task failed: {e}")))?
+            .map_err(|e| Error::Internal(format!("unpausing {}: {e}", rec.id)))?;
+        c.update(false, |r| r.status = Status::Running)
+    }
+
+    /// One stats sample; zeros for a container that does not run.
+    pub async fn sample(&self, name_or_id: &str) -> Result<(super::ContainerRecord, Stats), Error> {
+        let rec = self.get(name_or_id)?.record();
+        if !rec.status.is_running() {
+            return Ok((rec, Stats::default()));
+        }
+        let (rec, cg) = self.cgroup(name_or_id)?;
+        let stats = tokio::task::spawn_blocking(move || cg.stats())
+            .await
+            .map_err(|e| Error::Internal(format!("stats task failed: {e}")))?
+            .map_err(|e| Error::Internal(format!("reading stats of {}: {e}", rec.id)))?;
+        Ok((rec, stats))
+    }
+
+    /// `POST /containers/{id}/update`: new limits (applied at once when the
+    /// container runs) and restart policy; returns warnings.
+    pub async fn update_resources(
+        &self,
+        name_or_id: &str,
+        req: UpdateRequest,
+    ) -> Result<Vec<String>, Error> {
+        let ignored: Vec<&String> = req
+            .other
+            .iter()
+            .filter(|(_, v)| !berth_api::container::is_zero(v))
+            .map(|(k, _)| k)
+            .collect();
+        if !ignored.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "berth cannot update these settings: {}",
+                ignored
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let c = self.get(name_or_id)?;
+        let _op = c.op.lock().await;
+        let rec = c.record();
+        let merged = merge_resources(&rec.host_config.resources, &req.resources);
+        if let Some(p) = &req.restart_policy {
+            super::restart::RestartPolicy::parse(p)?;
+            if rec.host_config.auto_remove && !matches!(p.name.as_str(), "" | "no") {
+                return Err(Error::InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container".into()));
+            }
+        }
+        let mut warnings = Vec::new();
+        if rec.status.is_running() {
+            let (_, cg) = self.cgroup(&rec.id)?;
+            let runtime = options::resources(&merged);
+            warnings = tokio::task::spawn_blocking(move || cg.update(&runtime))
+                .await
+                .map_err(|e| Error::Internal(format!("update task failed: {e}")))?
+                .map_err(|e| {
+                    Error::InvalidArgument(format!("Cannot update container {}: {e}", rec.id))
+                })?;
+        }
+        c.update(false, |r| {
+            r.host_config.resources = merged;
+            if let Some(p) = req.restart_policy {
+                r.host_config.restart_policy = p;
+            }
+        })?;
+        self.publish("update", &rec);
+        Ok(warnings)
+    }
+}
+
+/// RFC 3339 now, for `read`.
+pub fn now() -> String {
+    time::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_set_fields_only() {
+        let current = ApiResources {
+            memory: 64 << 20,
+            nano_cpus: 1_000_000_000,
+            ..Default::default()
+        };
+        let update = ApiResources {
+            memory: 128 << 20,
+            ..Default::default()
+        };
+        let m = merge_resources(&current, &update);
+        assert_eq!((m.memory, m.nano_cpus), (128 << 20, 1_000_000_000));
+    }
+
+    #[test]
+    fn stats_shape() {
+        let s = Stats {
+            memory_usage: 10,
+            memory_limit: Some(100),
+            cpu_total_ns: 5,
+            online_cpus: 2,
+            pids_current: 3,
+            ..Default::default()
+        };
+        let v = stats_json(&s, None, "r", "p", "web", "abc");
+        assert_eq!(v["memory_stats"]["limit"], 100);
+        assert_eq!(v["cpu_stats"]["cpu_usage"]["total_usage"], 5);
+        assert_eq!(v["precpu_stats"]["cpu_usage"]["total_usage"], 0);
+        assert_eq!(v["pids_stats"]["current"], 3);
+        assert_eq!(v["name"], "/web");
+    }
+}
