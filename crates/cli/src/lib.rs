@@ -92,6 +92,12 @@ pub enum Command {
     Update(update::Args),
     /// Display a live stream of container resource usage statistics.
     Stats(stats::Args),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(cp::Args),
+    /// Create a new image from a container's changes.
+    Commit(commit::Args),
+    /// Export a container's filesystem as a tar archive.
+    Export(commit::ExportArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -139,6 +145,9 @@ pub enum ContainerCommand {
     Unpause(pause::Args),
     Update(update::Args),
     Stats(stats::Args),
+    Cp(cp::Args),
+    Commit(commit::Args),
+    Export(commit::ExportArgs),
     /// Remove all stopped containers.
     Prune(prune::Args),
 }
@@ -224,6 +233,13 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         }
         Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
             stats::run(a, target).await
+        }
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => cp::run(a, target).await,
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            commit::run(a, target).await
+        }
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            commit::export(a, target).await
         }
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             start::attach(a, target).await

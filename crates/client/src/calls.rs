@@ -492,4 +492,160 @@ impl Client {
         let q = query(&[("stream", flag(false)), ("one-shot", flag(one_shot))]);
         self.get_json(&format!("/containers/{id}/stats{q}")).await
     }
+
+    /// `HEAD /containers/{id}/archive`: the path's stat, `None` if missing.
+    pub async fn archive_stat(&self, id: &str, path: &str) -> Result<Option<Value>, Error> {
+        let q = query(&[("path", path.to_string())]);
+        let resp = self
+            .send(
+                Method::HEAD,
+                &format!("/containers/{id}/archive{q}"),
+                empty(),
+                None,
+                false,
+            )
+            .await?;
+        if resp.status().as_u16() == 404 {
+            // A HEAD answer has no body: tell a missing container from a missing path.
+            self.container_inspect(id).await?;
+            return Ok(None);
+        }
+        let stat = resp
+            .headers()
+            .get("X-Docker-Container-Path-Stat")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let resp = check(resp).await?;
+        resp.into_body().collect().await?;
+        Ok(stat
+            .and_then(|b64| decode_base64(&b64))
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// `GET /containers/{id}/archive`: the tar stream.
+    pub async fn archive_get(&self, id: &str, path: &str) -> Result<BodyStream, Error> {
+        let q = query(&[("path", path.to_string())]);
+        let resp = self
+            .call(
+                Method::GET,
+                &format!("/containers/{id}/archive{q}"),
+                empty(),
+                None,
+            )
+            .await?;
+        Ok(BodyStream::new(resp))
+    }
+
+    /// `PUT /containers/{id}/archive`: extracts a tar into the directory `path`.
+    pub async fn archive_put(
+        &self,
+        id: &str,
+        path: &str,
+        body: RequestBody,
+        copy_uid_gid: bool,
+    ) -> Result<(), Error> {
+        let q = query(&[
+            ("path", path.to_string()),
+            ("noOverwriteDirNonDir", flag(true)),
+            ("copyUIDGID", flag(copy_uid_gid)),
+        ]);
+        let resp = self
+            .call(
+                Method::PUT,
+                &format!("/containers/{id}/archive{q}"),
+                body,
+                Some("application/x-tar"),
+            )
+            .await?;
+        resp.into_body().collect().await?;
+        Ok(())
+    }
+
+    /// `GET /containers/{id}/export`.
+    pub async fn container_export(&self, id: &str) -> Result<BodyStream, Error> {
+        let resp = self
+            .call(
+                Method::GET,
+                &format!("/containers/{id}/export"),
+                empty(),
+                None,
+            )
+            .await?;
+        Ok(BodyStream::new(resp))
+    }
+
+    /// `POST /commit`: returns the new image id.
+    pub async fn commit(
+        &self,
+        container: &str,
+        repo: &str,
+        tag: &str,
+        author: &str,
+        comment: &str,
+        changes: &[String],
+        pause: bool,
+    ) -> Result<String, Error> {
+        let mut q = vec![
+            ("container", container.to_string()),
+            ("author", author.to_string()),
+            ("comment", comment.to_string()),
+            ("pause", flag(pause)),
+        ];
+        if !repo.is_empty() {
+            q.push(("repo", repo.to_string()));
+            q.push(("tag", tag.to_string()));
+        }
+        for c in changes {
+            q.push(("changes", c.clone()));
+        }
+        let resp = self
+            .call(
+                Method::POST,
+                &format!("/commit{}", query(&q)),
+                crate::transport::full("{}"),
+                Some("application/json"),
+            )
+            .await?;
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        let v: Value = serde_json::from_slice(&bytes)?;
+        Ok(v["Id"].as_str().unwrap_or_default().to_string())
+    }
+}
+
+/// Standard base64 (with or without padding) to bytes.
+pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            b'\r' | b'\n' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64() {
+        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64("eyJhIjoxfQ").unwrap(), b"{\"a\":1}");
+        assert!(decode_base64("!!").is_none());
+    }
 }

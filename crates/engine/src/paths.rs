@@ -9,6 +9,7 @@
 //!   containers/<id>/
 //!     container.json           the container record (atomic rename)
 //!     <id>-json.log            json-file log written by the monitor
+//!     hostname, hosts          bind-mounted over /etc/hostname, /etc/hosts
 //!     upper/ work/             overlay upper and work dirs
 //!     bundle/config.json       OCI runtime spec
 //!     bundle/monitor.json      monitor settings
@@ -80,6 +81,14 @@ impl ContainerPaths {
     }
     pub fn log(&self) -> PathBuf {
         self.dir.join(format!("{}-json.log", self.id))
+    }
+    /// Bind-mounted over the container's `/etc/hostname`.
+    pub fn hostname_file(&self) -> PathBuf {
+        self.dir.join("hostname")
+    }
+    /// Bind-mounted over the container's `/etc/hosts`.
+    pub fn hosts_file(&self) -> PathBuf {
+        self.dir.join("hosts")
     }
     pub fn upper(&self) -> PathBuf {
         self.dir.join("upper")

@@ -5,6 +5,7 @@
 
 mod api;
 mod containers;
+mod files;
 mod harness;
 mod images;
 mod interop;
@@ -22,6 +23,7 @@ fn main() {
         containers::TESTS,
         lifecycle::TESTS,
         security::TESTS,
+        files::TESTS,
         images::TESTS,
         api::TESTS,
         interop::TESTS,

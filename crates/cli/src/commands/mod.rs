@@ -1,5 +1,7 @@
 //! One module per command.
 
+pub mod commit;
+pub mod cp;
 pub mod create;
 pub mod events;
 pub mod exec;

@@ -29,7 +29,8 @@ fn prepare_bundle(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("removing", p.exit_file())(e)),
     }
-    let spec = build_spec(&opts).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let mut spec = build_spec(&opts).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    add_etc_files(&mut spec, p, &rec.config.hostname)?;
     let spec_json = serde_json::to_vec_pretty(&spec)
         .map_err(|e| Error::Internal(format!("serialising spec: {e}")))?;
     super::write_atomic(&p.bundle().join("config.json"), &spec_json)?;
@@ -46,6 +47,36 @@ fn prepare_bundle(
     let monitor_json = serde_json::to_vec_pretty(&monitor)
         .map_err(|e| Error::Internal(format!("serialising monitor config: {e}")))?;
     super::write_atomic(&p.bundle().join("monitor.json"), &monitor_json)
+}
+
+/// `/etc/hostname` and `/etc/hosts`, written per container and bind-mounted
+/// over the image's, as Docker does (networking adds resolv.conf).
+fn add_etc_files(
+    spec: &mut oci_spec::runtime::Spec,
+    p: &crate::paths::ContainerPaths,
+    hostname: &str,
+) -> Result<(), Error> {
+    let hosts = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
+    );
+    let files = [
+        (p.hostname_file(), "/etc/hostname", format!("{hostname}\n")),
+        (p.hosts_file(), "/etc/hosts", hosts),
+    ];
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    for (source, target, content) in files {
+        std::fs::write(&source, content).map_err(Error::io("writing", &source))?;
+        let mount = oci_spec::runtime::MountBuilder::default()
+            .destination(target)
+            .typ("bind")
+            .source(&source)
+            .options(vec!["rbind".to_string(), "rprivate".to_string()])
+            .build()
+            .map_err(|e| Error::Internal(format!("building the {target} mount: {e}")))?;
+        mounts.push(mount);
+    }
+    spec.set_mounts(Some(mounts));
+    Ok(())
 }
 
 /// Starts the container's monitor and waits until the user's process runs

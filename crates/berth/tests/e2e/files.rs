@@ -1,0 +1,237 @@
+//! A container's filesystem from outside: cp both ways (running and
+//! stopped, with planted symlinks), commit, export.
+
+use crate::harness::{stderr, stdout, Ctx, TestFn};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    ("cp_both_ways", cp_both_ways),
+    (
+        "cp_never_escapes_through_symlinks",
+        cp_never_escapes_through_symlinks,
+    ),
+    (
+        "commit_keeps_changes_and_deletions",
+        commit_keeps_changes_and_deletions,
+    ),
+    ("export_is_a_flat_tar", export_is_a_flat_tar),
+];
+
+fn cp_both_ways(ctx: &Ctx) {
+    let work = ctx.dir.path().join("cp-work");
+    std::fs::create_dir_all(&work).expect("work dir");
+    let w = work.to_str().expect("utf8").to_string();
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cpbox",
+        "--hostname",
+        "cphost",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    ctx.ok(&["cp", "cpbox:/etc/hostname", &w]);
+    assert_eq!(
+        std::fs::read_to_string(work.join("hostname")).expect("copied file"),
+        "cphost\n"
+    );
+    ctx.ok(&["cp", "cpbox:/etc/hostname", &format!("{w}/renamed")]);
+    assert_eq!(
+        std::fs::read_to_string(work.join("renamed")).expect("renamed copy"),
+        "cphost\n"
+    );
+    std::fs::write(work.join("local.txt"), "from the host\n").expect("local file");
+    ctx.ok(&["cp", &format!("{w}/local.txt"), "cpbox:/tmp/"]);
+    ctx.ok(&["cp", "cpbox:/tmp/local.txt", &format!("{w}/back.txt")]);
+    assert_eq!(
+        std::fs::read_to_string(work.join("back.txt")).expect("round trip"),
+        "from the host\n"
+    );
+    // A directory, into a stopped container under a new name.
+    std::fs::create_dir_all(work.join("tree/sub")).expect("tree");
+    std::fs::write(work.join("tree/sub/f"), "deep\n").expect("tree file");
+    ctx.ok(&["stop", "-t", "0", "cpbox"]);
+    ctx.ok(&["cp", &format!("{w}/tree"), "cpbox:/srv"]);
+    ctx.ok(&["cp", "cpbox:/srv/sub/f", &format!("{w}/deep.txt")]);
+    assert_eq!(
+        std::fs::read_to_string(work.join("deep.txt")).expect("deep file"),
+        "deep\n"
+    );
+    let out = ctx.berth(&["cp", "cpbox:/no/such/file", &w]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("Could not find the file /no/such/file in container cpbox"),
+        "{}",
+        stderr(&out)
+    );
+    ctx.ok(&["rm", "cpbox"]);
+    assert!(
+        ctx.our_mounts().is_empty(),
+        "temporary rootfs mount left: {:?}",
+        ctx.our_mounts()
+    );
+}
+
+fn cp_never_escapes_through_symlinks(ctx: &Ctx) {
+    let work = ctx.dir.path().join("cp-escape");
+    std::fs::create_dir_all(&work).expect("work dir");
+    let w = work.to_str().expect("utf8").to_string();
+    // The sentinel sits on the host at a path the symlinks point to.
+    let sentinel_dir = ctx.dir.path().join("host-secret");
+    std::fs::create_dir_all(&sentinel_dir).expect("sentinel dir");
+    std::fs::write(sentinel_dir.join("secret"), "host only\n").expect("sentinel");
+    let host_dir = sentinel_dir.to_str().expect("utf8").to_string();
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "planted",
+        "busybox",
+        "sh",
+        "-c",
+        &format!(
+            "ln -s / /rootlink; ln -s ../../.. /uplink; ln -s {host_dir} /hostlink; sleep 100"
+        ),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Reading through the links reaches the container's files, never the host's.
+    let out = ctx.berth(&["cp", &format!("planted:/hostlink/secret"), &w]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "no such file inside the container"
+    );
+    assert!(!work.join("secret").exists());
+    ctx.ok(&["cp", "planted:/uplink/etc/passwd", &format!("{w}/passwd")]);
+    let passwd = std::fs::read_to_string(work.join("passwd")).expect("passwd");
+    assert!(
+        passwd.contains("www-data:x:33"),
+        "the container's passwd: {passwd}"
+    );
+    assert_eq!(
+        passwd,
+        std::fs::read_to_string(busybox_passwd(ctx)).expect("image passwd")
+    );
+    // Writing through the links lands inside the container.
+    std::fs::write(work.join("evil"), "x").expect("payload");
+    let out = ctx.berth(&["cp", &format!("{w}/evil"), "planted:/hostlink/"]);
+    assert!(
+        !sentinel_dir.join("evil").exists(),
+        "wrote to the host: {}",
+        stderr(&out)
+    );
+    let out = ctx.berth(&["cp", &format!("{w}/evil"), "planted:/uplink/tmp/"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !std::path::Path::new("/tmp/evil").exists(),
+        "wrote to the host's /tmp"
+    );
+    ctx.ok(&["rm", "-f", "planted"]);
+}
+
+/// The busybox image's /etc/passwd, as the fixture script writes it.
+fn busybox_passwd(ctx: &Ctx) -> std::path::PathBuf {
+    let dir = ctx.dir.path().join("fixture-passwd");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let out = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&ctx.busybox_tar)
+        .arg("-C")
+        .arg(&dir)
+        .arg("./etc/passwd")
+        .output()
+        .expect("tar");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("etc/passwd")
+}
+
+fn commit_keeps_changes_and_deletions(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "--name",
+        "changer",
+        "busybox",
+        "sh",
+        "-c",
+        "echo new > /newfile; rm /etc/group",
+    ]);
+    let id = ctx.ok(&[
+        "commit",
+        "-m",
+        "a change",
+        "-a",
+        "tester",
+        "-c",
+        "ENV COMMITTED=yes",
+        "changer",
+        "img2:latest",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(ctx.ok(&["run", "--rm", "img2", "cat", "/newfile"]), "new\n");
+    let out = ctx.berth(&["run", "--rm", "img2", "cat", "/etc/group"]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the deleted file is gone: {}",
+        stdout(&out)
+    );
+    assert!(ctx
+        .ok(&["run", "--rm", "img2", "env"])
+        .contains("COMMITTED=yes"));
+    assert_eq!(
+        ctx.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Author}}|{{.Comment}}|{{len .RootFS.Layers}}",
+            "img2"
+        ]),
+        "tester|a change|2\n"
+    );
+    ctx.ok(&["rm", "changer"]);
+    ctx.ok(&["rmi", "img2"]);
+}
+
+fn export_is_a_flat_tar(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "--name",
+        "exported",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /marker",
+    ]);
+    let out = ctx.dir.path().join("exported.tar");
+    ctx.ok(&["export", "-o", out.to_str().expect("utf8"), "exported"]);
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&out)
+        .output()
+        .expect("tar");
+    let names = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        names
+            .lines()
+            .any(|l| l.trim_start_matches("./") == "marker"),
+        "{names}"
+    );
+    assert!(
+        names
+            .lines()
+            .any(|l| l.trim_start_matches("./") == "bin/busybox"),
+        "{names}"
+    );
+    assert!(!names.contains(".wh."), "no whiteouts in an export");
+    ctx.ok(&["rm", "exported"]);
+    assert!(
+        ctx.our_mounts().is_empty(),
+        "temporary rootfs mount left: {:?}",
+        ctx.our_mounts()
+    );
+}
