@@ -575,27 +575,18 @@ impl Client {
     }
 
     /// `POST /commit`: returns the new image id.
-    pub async fn commit(
-        &self,
-        container: &str,
-        repo: &str,
-        tag: &str,
-        author: &str,
-        comment: &str,
-        changes: &[String],
-        pause: bool,
-    ) -> Result<String, Error> {
+    pub async fn commit(&self, p: &CommitParams<'_>) -> Result<String, Error> {
         let mut q = vec![
-            ("container", container.to_string()),
-            ("author", author.to_string()),
-            ("comment", comment.to_string()),
-            ("pause", flag(pause)),
+            ("container", p.container.to_string()),
+            ("author", p.author.to_string()),
+            ("comment", p.comment.to_string()),
+            ("pause", flag(p.pause)),
         ];
-        if !repo.is_empty() {
-            q.push(("repo", repo.to_string()));
-            q.push(("tag", tag.to_string()));
+        if !p.repo.is_empty() {
+            q.push(("repo", p.repo.to_string()));
+            q.push(("tag", p.tag.to_string()));
         }
-        for c in changes {
+        for c in p.changes {
             q.push(("changes", c.clone()));
         }
         let resp = self
@@ -610,6 +601,18 @@ impl Client {
         let v: Value = serde_json::from_slice(&bytes)?;
         Ok(v["Id"].as_str().unwrap_or_default().to_string())
     }
+}
+
+/// What `commit` sends.
+#[derive(Debug, Clone, Default)]
+pub struct CommitParams<'a> {
+    pub container: &'a str,
+    pub repo: &'a str,
+    pub tag: &'a str,
+    pub author: &'a str,
+    pub comment: &'a str,
+    pub changes: &'a [String],
+    pub pause: bool,
 }
 
 /// Standard base64 (with or without padding) to bytes.
