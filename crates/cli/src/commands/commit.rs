@@ -40,18 +40,16 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Some(r) => super::create::split_tag(r),
         None => (String::new(), String::new()),
     };
-    match client
-        .commit(
-            &args.container,
-            &repo,
-            &tag,
-            &args.author,
-            &args.message,
-            &args.change,
-            args.pause,
-        )
-        .await
-    {
+    let params = berth_client::calls::CommitParams {
+        container: &args.container,
+        repo: &repo,
+        tag: &tag,
+        author: &args.author,
+        comment: &args.message,
+        changes: &args.change,
+        pause: args.pause,
+    };
+    match client.commit(&params).await {
         Ok(id) => {
             println!("{id}");
             0
