@@ -109,6 +109,30 @@ fn docker_cli_works_against_berth(ctx: &Ctx) {
     );
     let inspect = docker(ctx, &["inspect", "-f", "{{.State.Status}}", "dockerlife"]);
     assert_eq!(stdout(&inspect), "running\n", "{}", stderr(&inspect));
+    let stats = docker(ctx, &["stats", "--no-stream", "dockerlife"]);
+    assert!(stats.status.success(), "docker stats: {}", stderr(&stats));
+    assert!(stdout(&stats).contains("dockerlife"), "{}", stdout(&stats));
+    let cp_dir = ctx.dir.path().join("docker-cp");
+    std::fs::create_dir_all(&cp_dir).expect("cp dir");
+    let cp = docker(
+        ctx,
+        &[
+            "cp",
+            "dockerlife:/etc/hostname",
+            cp_dir.to_str().expect("utf8"),
+        ],
+    );
+    assert!(cp.status.success(), "docker cp out: {}", stderr(&cp));
+    assert!(cp_dir.join("hostname").is_file());
+    let cp_in = docker(
+        ctx,
+        &[
+            "cp",
+            cp_dir.join("hostname").to_str().expect("utf8"),
+            "dockerlife:/tmp/copied",
+        ],
+    );
+    assert!(cp_in.status.success(), "docker cp in: {}", stderr(&cp_in));
     let stop = docker(ctx, &["stop", "dockerlife"]);
     assert!(stop.status.success(), "docker stop: {}", stderr(&stop));
     let restart = docker(ctx, &["restart", "dockerlife"]);
