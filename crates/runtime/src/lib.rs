@@ -8,6 +8,8 @@
 //! * [`monitor`] is the per-container monitor process (`berth __monitor
 //!   <bundle>`): it creates the container, writes its log, reports events on
 //!   stdout and records the exit status.
+//! * [`attach`] (wire format in [`frame`]) serves attach clients on a unix
+//!   socket; [`pty`] makes terminals from the container's own `/dev/ptmx`.
 //! * The other modules are the steps the container's first process takes
 //!   before `execve`: namespaces, the root filesystem ([`mounts`]), device
 //!   nodes ([`devices`]), the user ([`user`]), capabilities ([`caps`]) and the
@@ -15,13 +17,16 @@
 //!   [`sys`].
 #![allow(unsafe_code)]
 
+pub mod attach;
 pub mod caps;
 pub mod devices;
 pub mod exec;
+pub mod frame;
 mod init;
 pub mod log;
 pub mod monitor;
 pub mod mounts;
+pub mod pty;
 pub mod spec;
 pub mod sys;
 pub mod user;
