@@ -30,6 +30,8 @@ pub(crate) struct ChildFds {
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
     pub sync: OwnedFd,
+    /// Terminal and start gate, used just before exec (see [`crate::stdio`]).
+    pub io: crate::stdio::ChildIo,
 }
 
 /// The child's whole life: set up, exec, or report and `_exit`.
@@ -45,10 +47,11 @@ pub(crate) fn child_main(
         stdout,
         stderr,
         sync,
+        io,
     } = fds;
     // A panic must never unwind into the monitor's code in this child.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        setup_and_exec(sys, spec, root, overlay, stdin, stdout, stderr)
+        setup_and_exec(sys, spec, root, overlay, stdin, stdout, stderr, &io)
     }));
     let err = match outcome {
         Ok(Ok(never)) => match never {},
@@ -294,6 +297,7 @@ fn identity(spec: &Spec, process: &Process) -> Result<(user::ExecUser, Vec<u32>)
     Ok((resolved, groups))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn setup_and_exec(
     sys: &dyn Sys,
     spec: &Spec,
@@ -302,6 +306,7 @@ fn setup_and_exec(
     stdin: OwnedFd,
     stdout: OwnedFd,
     stderr: OwnedFd,
+    io: &crate::stdio::ChildIo,
 ) -> Result<std::convert::Infallible, ExecError> {
     install_stdio(stdin, stdout, stderr)?;
     reset_signals()?;
@@ -353,6 +358,7 @@ fn setup_and_exec(
         .filter(|a| !a.is_empty())
         .ok_or_else(|| setup_err("config.json has no process args"))?;
     let path: PathBuf = exec::find_executable(&args[0], exec::path_of(&env))?;
+    io.before_exec()?;
     exec::cloexec_from_3()?;
     Err(exec::execve(&path, &args, &env))
 }

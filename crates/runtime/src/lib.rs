@@ -6,10 +6,12 @@
 //! * [`spec`] builds the OCI runtime spec (`config.json`) for a container with
 //!   Docker's defaults. It is pure and golden-tested.
 //! * [`monitor`] is the per-container monitor process (`berth __monitor
-//!   <bundle>`): it creates the container, writes its log, reports events on
-//!   stdout and records the exit status.
-//! * [`attach`] (wire format in [`frame`]) serves attach clients on a unix
-//!   socket; [`pty`] makes terminals from the container's own `/dev/ptmx`.
+//!   <bundle>`): it creates the container, writes its log ([`log`]), serves
+//!   attach clients ([`attach`], [`frame`]), reports events on stdout and
+//!   records the exit status.
+//! * [`pty`] and the private `stdio` and `relay` are the plumbing both share:
+//!   pipes or a terminal from the container's own `/dev/ptmx`, the start
+//!   gate, and the poll loop that moves the bytes.
 //! * The other modules are the steps the container's first process takes
 //!   before `execve`: namespaces, the root filesystem ([`mounts`]), device
 //!   nodes ([`devices`]), the user ([`user`]), capabilities ([`caps`]) and the
@@ -27,7 +29,9 @@ pub mod log;
 pub mod monitor;
 pub mod mounts;
 pub mod pty;
+mod relay;
 pub mod spec;
+mod stdio;
 pub mod sys;
 pub mod user;
 

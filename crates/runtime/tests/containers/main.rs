@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used)] // test code
 
+mod attach;
+mod client;
 mod fixture;
 mod oracle;
 
@@ -349,6 +351,29 @@ const TESTS: &[Test] = &[
     ("kernel_surface", kernel_surface),
     ("no_leaked_fds", no_leaked_fds),
     ("runc_oracle", oracle::runc_oracle),
+    ("attach_before_start", attach::attach_before_start),
+    ("attach_streams", attach::attach_streams),
+    ("attach_stdin", attach::attach_stdin),
+    ("attach_stdin_stays_open", attach::attach_stdin_stays_open),
+    (
+        "attach_stdin_once_on_disconnect",
+        attach::attach_stdin_once_on_disconnect,
+    ),
+    (
+        "attach_without_open_stdin",
+        attach::attach_without_open_stdin,
+    ),
+    (
+        "attach_socket_path_too_long",
+        attach::attach_socket_path_too_long,
+    ),
+    ("attach_wait_gives_up", attach::attach_wait_gives_up),
+    ("attach_wait_fails_fast", attach::attach_wait_fails_fast),
+    ("tty_basics", attach::tty_basics),
+    ("tty_resize_and_interrupt", attach::tty_resize_and_interrupt),
+    ("tty_job_control", attach::tty_job_control),
+    ("log_rotation", attach::log_rotation),
+    ("monitor_memory", attach::monitor_memory),
 ];
 
 fn main() {
