@@ -8,7 +8,8 @@
 //! * [`monitor`] is the per-container monitor process (`berth __monitor
 //!   <bundle>`): it creates the container, writes its log ([`log`]), serves
 //!   attach clients ([`attach`], [`frame`]), reports events on stdout and
-//!   records the exit status.
+//!   records the exit status. [`exec_process`] is the same for a process
+//!   started in a running container (`berth __exec <dir>`).
 //! * [`pty`] and the private `stdio` and `relay` are the plumbing both share:
 //!   pipes or a terminal from the container's own `/dev/ptmx`, the start
 //!   gate, and the poll loop that moves the bytes.
@@ -23,6 +24,7 @@ pub mod attach;
 pub mod caps;
 pub mod devices;
 pub mod exec;
+pub mod exec_process;
 pub mod frame;
 mod init;
 pub mod log;

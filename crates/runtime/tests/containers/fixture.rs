@@ -15,6 +15,8 @@ pub const MONITOR_ENV: &str = "BERTH_RT_TEST_MONITOR";
 pub const SHARED_ROOT_ENV: &str = "BERTH_RT_TEST_SHARED_ROOT";
 /// Env var: leave a non-close-on-exec descriptor open in the monitor.
 pub const LEAK_FD_ENV: &str = "BERTH_RT_TEST_LEAK_FD";
+/// Env var that turns this binary into an exec monitor for the directory it names.
+pub const EXEC_ENV: &str = "BERTH_RT_TEST_EXEC";
 
 pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n\
@@ -403,4 +405,70 @@ pub fn monitor_main(bundle: &str) -> ! {
         std::mem::forget(fd);
     }
     std::process::exit(berth_runtime::monitor::run(Path::new(bundle)))
+}
+
+/// An exec monitor process that was started and not yet waited for.
+pub struct ExecSpawned {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    pub events: Vec<MonitorEvent>,
+    waited: bool,
+}
+
+impl Drop for ExecSpawned {
+    /// A test that failed half-way still ends its exec'd process.
+    fn drop(&mut self) {
+        if !self.waited {
+            kill_tree(self.child.id());
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Writes `<dir>/exec.json` and starts an exec monitor for it.
+pub fn spawn_exec(dir: &Path, cfg: &berth_runtime::exec_process::ExecConfig) -> ExecSpawned {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join(berth_runtime::exec_process::EXEC_FILE),
+        serde_json::to_vec(cfg).unwrap(),
+    )
+    .unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env(EXEC_ENV, dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    ExecSpawned {
+        child,
+        lines,
+        events: Vec::new(),
+        waited: false,
+    }
+}
+
+impl ExecSpawned {
+    pub fn next_event(&mut self) -> Option<MonitorEvent> {
+        let line = self.lines.next()?.unwrap();
+        let ev: MonitorEvent =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad event line {line:?}: {e}"));
+        self.events.push(ev.clone());
+        Some(ev)
+    }
+
+    /// Reads the remaining events and waits for the exec monitor.
+    pub fn finish(mut self) -> Vec<MonitorEvent> {
+        while self.next_event().is_some() {}
+        let status = self.child.wait().unwrap();
+        self.waited = true;
+        assert!(status.success(), "exec monitor exited with {status}");
+        std::mem::take(&mut self.events)
+    }
+}
+
+/// The exec monitor side: called from `main` when [`EXEC_ENV`] is set.
+pub fn exec_main(dir: &str) -> ! {
+    std::process::exit(berth_runtime::exec_process::run(Path::new(dir)))
 }

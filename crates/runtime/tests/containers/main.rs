@@ -9,6 +9,7 @@
 
 mod attach;
 mod client;
+mod exec;
 mod fixture;
 mod oracle;
 
@@ -374,11 +375,20 @@ const TESTS: &[Test] = &[
     ("tty_job_control", attach::tty_job_control),
     ("log_rotation", attach::log_rotation),
     ("monitor_memory", attach::monitor_memory),
+    ("exec_in_container", exec::exec_in_container),
+    (
+        "exec_stdin_user_and_errors",
+        exec::exec_stdin_user_and_errors,
+    ),
+    ("exec_tty", exec::exec_tty),
 ];
 
 fn main() {
     if let Ok(bundle) = std::env::var(fixture::MONITOR_ENV) {
         fixture::monitor_main(&bundle);
+    }
+    if let Ok(dir) = std::env::var(fixture::EXEC_ENV) {
+        fixture::exec_main(&dir);
     }
     if std::env::args().any(|a| a == "--list") {
         for (name, _) in TESTS {
