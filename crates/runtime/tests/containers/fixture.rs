@@ -17,6 +17,26 @@ pub const SHARED_ROOT_ENV: &str = "BERTH_RT_TEST_SHARED_ROOT";
 pub const LEAK_FD_ENV: &str = "BERTH_RT_TEST_LEAK_FD";
 /// Env var that turns this binary into an exec monitor for the directory it names.
 pub const EXEC_ENV: &str = "BERTH_RT_TEST_EXEC";
+/// Env var naming a `berth` binary to run as `berth __monitor <bundle>` and
+/// `berth __exec <dir>` instead of this test binary (to measure the real
+/// thing; tests that need this binary's own hooks fail with it).
+pub const BERTH_EXE_ENV: &str = "BERTH_RT_TEST_BERTH";
+
+/// A command running `berth <entry> <arg>`, or this binary with `env=arg`.
+fn monitor_command(entry: &str, env: &str, arg: &Path) -> Command {
+    match std::env::var_os(BERTH_EXE_ENV) {
+        Some(exe) => {
+            let mut cmd = Command::new(exe);
+            cmd.arg(entry).arg(arg);
+            cmd
+        }
+        None => {
+            let mut cmd = Command::new(std::env::current_exe().unwrap());
+            cmd.env(env, arg);
+            cmd
+        }
+    }
+}
 
 pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n\
@@ -245,9 +265,8 @@ pub fn spawn(fx: &Fixture, run: Run) -> Spawned {
 
     let tmp_text = fx.path().display().to_string();
     let mounts_before = mountinfo_lines_with(&tmp_text);
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.env(MONITOR_ENV, &bundle)
-        .stdin(Stdio::null())
+    let mut cmd = monitor_command("__monitor", MONITOR_ENV, &bundle);
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (k, v) in &run.env {
@@ -433,8 +452,7 @@ pub fn spawn_exec(dir: &Path, cfg: &berth_runtime::exec_process::ExecConfig) -> 
         serde_json::to_vec(cfg).unwrap(),
     )
     .unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .env(EXEC_ENV, dir)
+    let mut child = monitor_command("__exec", EXEC_ENV, dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
