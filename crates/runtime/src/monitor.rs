@@ -21,7 +21,7 @@
 //! (with `open_stdin`), resize frames resize its terminal. The socket exists
 //! before the container's program can start; with `wait_for_attach` the
 //! program is held just before `execve` until the first client connected
-//! (at most [`crate::stdio::ATTACH_WAIT`]), so that client misses nothing.
+//! (at most 10 s), so that client misses nothing.
 //! At the end each client gets the final event in an exit frame, then the
 //! socket file is removed.
 //!

@@ -67,6 +67,44 @@ pub fn attach_stdin(fx: &Fixture) {
     s.finish();
 }
 
+/// A megabyte through `cat` and back, while the client writes and reads
+/// at once: the queues and the back-pressure lose and reorder nothing.
+pub fn attach_large_round_trip(fx: &Fixture) {
+    use std::io::Write;
+    let mut r = attached("att-large", fx, &["cat"]);
+    r.monitor.open_stdin = true;
+    r.monitor.stdin_once = true;
+    let mut s = spawn(fx, r);
+    let mut c = Client::connect(&s.socket());
+    s.started();
+    let data: Vec<u8> = (0..100_000)
+        .flat_map(|i| format!("line {i:05}\n").into_bytes())
+        .collect();
+    let mut w = c.writer();
+    let payload = data.clone();
+    let writer = std::thread::spawn(move || {
+        for chunk in payload.chunks(16 * 1024) {
+            let mut frame = Vec::new();
+            berth_runtime::frame::encode(berth_runtime::frame::Kind::Stdin, chunk, &mut frame);
+            w.write_all(&frame).unwrap();
+        }
+        let mut eof = Vec::new();
+        berth_runtime::frame::encode(berth_runtime::frame::Kind::StdinEof, b"", &mut eof);
+        w.write_all(&eof).unwrap();
+    });
+    let exit = c.read_to_end();
+    writer.join().unwrap();
+    assert_eq!(exit_code_of(&exit), 0);
+    assert!(
+        c.stdout == data,
+        "output differs from input ({} bytes of {})",
+        c.stdout.len(),
+        data.len()
+    );
+    let out = s.finish();
+    assert_eq!(out.stdout().as_bytes(), data.as_slice(), "the log differs");
+}
+
 /// Without `stdin_once` a client's EOF leaves stdin open for the next
 /// client; every client gets the output from when it connected.
 pub fn attach_stdin_stays_open(fx: &Fixture) {

@@ -67,6 +67,15 @@ impl Client {
         self.send(Kind::Resize, &frame::resize_payload(rows, cols));
     }
 
+    /// A second handle on the connection, for a writer thread.
+    pub fn writer(&self) -> UnixStream {
+        self.sock
+            .as_ref()
+            .expect("client was dropped")
+            .try_clone()
+            .unwrap()
+    }
+
     /// Closes the connection without a word.
     pub fn hang_up(&mut self) {
         self.sock = None;

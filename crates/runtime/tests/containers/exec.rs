@@ -168,6 +168,17 @@ pub fn exec_stdin_user_and_errors(fx: &Fixture) {
         other => panic!("{other:?}"),
     }
 
+    // A background child keeps the output open: the exec still ends.
+    let started = Instant::now();
+    let (events, c) = exec_attached(
+        &base.join("bg"),
+        t.exec(&["sh", "-c", "sleep 1001 & echo done"]),
+        b"",
+    );
+    assert_eq!(exit_code(&events), 0);
+    assert_eq!(c.stdout_text(), "done\n");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
     // A container that is gone.
     let mut cfg = t.exec(&["true"]);
     cfg.pid = i32::MAX;

@@ -355,6 +355,7 @@ const TESTS: &[Test] = &[
     ("attach_before_start", attach::attach_before_start),
     ("attach_streams", attach::attach_streams),
     ("attach_stdin", attach::attach_stdin),
+    ("attach_large_round_trip", attach::attach_large_round_trip),
     ("attach_stdin_stays_open", attach::attach_stdin_stays_open),
     (
         "attach_stdin_once_on_disconnect",
