@@ -134,8 +134,17 @@ fn not_running(pid: i32) -> MonitorEvent {
 }
 
 fn run_exec(cfg: &ExecConfig, mut hub: Option<&mut Hub>) -> MonitorEvent {
-    if cfg.pid <= 0 {
+    let mnt = format!("/proc/{}/ns/mnt", cfg.pid);
+    if cfg.pid <= 0 || std::fs::metadata(&mnt).is_err() {
         return not_running(cfg.pid);
+    }
+    // A container always has a mount namespace of its own; a process that
+    // shares the monitor's is not one (a recycled pid, a wrong number).
+    if same_namespace(&mnt, "/proc/self/ns/mnt") {
+        return failed(format!(
+            "process {} is not in a container: it shares the host's mount namespace",
+            cfg.pid
+        ));
     }
     let process = &cfg.process;
     let spec_size = process

@@ -188,6 +188,15 @@ pub fn exec_stdin_user_and_errors(fx: &Fixture) {
         "{events:?}"
     );
 
+    // A process that is no container.
+    let mut cfg = t.exec(&["true"]);
+    cfg.pid = std::process::id() as i32;
+    let events = spawn_exec(&base.join("host"), &cfg).finish();
+    assert!(
+        matches!(events.as_slice(), [MonitorEvent::Failed { message, .. }] if message.contains("is not in a container")),
+        "{events:?}"
+    );
+
     // The container has no cgroup under this parent: joining is skipped.
     let mut cfg = t.exec(&["true"]);
     cfg.cgroup_parent = Some("berth-test-no-such-parent".into());
