@@ -1,5 +1,6 @@
 //! The one `berth` binary: the CLI, `berth daemon`, and the hidden
-//! per-container monitor entry (`berth __monitor <bundle>`).
+//! per-container monitor entry (`berth __monitor <bundle>`) and exec
+//! monitor entry (`berth __exec <exec-dir>`).
 
 mod daemon;
 
@@ -11,6 +12,13 @@ fn main() {
             Some(bundle) => berth_runtime::monitor::run(std::path::Path::new(bundle)),
             None => {
                 eprintln!("berth __monitor: missing bundle directory");
+                125
+            }
+        },
+        Some("__exec") => match args.get(2) {
+            Some(dir) => berth_runtime::exec_process::run(std::path::Path::new(dir)),
+            None => {
+                eprintln!("berth __exec: missing exec directory");
                 125
             }
         },

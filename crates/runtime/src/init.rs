@@ -34,6 +34,8 @@ pub(crate) struct ChildFds {
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
     pub sync: OwnedFd,
+    /// Terminal and start gate, used just before exec (see [`crate::stdio`]).
+    pub io: crate::stdio::ChildIo,
 }
 
 /// The child's whole life: set up, exec, or report and `_exit`. With a
@@ -51,6 +53,7 @@ pub(crate) fn child_main(
         stdout,
         stderr,
         sync,
+        io,
     } = fds;
     let mut sync = Some(sync);
     // A panic must never unwind into the monitor's code in this child.
@@ -59,7 +62,15 @@ pub(crate) fn child_main(
             cg.add_self()
                 .map_err(|e| setup_err(format!("joining the container's cgroup: {e}")))?;
         }
-        setup_and_exec(sys, spec, root, overlay, (stdin, stdout, stderr), &mut sync)
+        setup_and_exec(
+            sys,
+            spec,
+            root,
+            overlay,
+            (stdin, stdout, stderr),
+            &mut sync,
+            &io,
+        )
     }));
     let err = match outcome {
         Ok(Ok(never)) => match never {},
@@ -314,6 +325,7 @@ fn identity(spec: &Spec, process: &Process) -> Result<(user::ExecUser, Vec<u32>)
     Ok((resolved, groups))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn setup_and_exec(
     sys: &dyn Sys,
     spec: &Spec,
@@ -321,6 +333,7 @@ fn setup_and_exec(
     overlay: Option<&Overlay>,
     (stdin, stdout, stderr): (OwnedFd, OwnedFd, OwnedFd),
     sync: &mut Option<OwnedFd>,
+    io: &crate::stdio::ChildIo,
 ) -> Result<std::convert::Infallible, ExecError> {
     install_stdio(stdin, stdout, stderr)?;
     reset_signals()?;
@@ -379,6 +392,7 @@ fn setup_and_exec(
         .filter(|a| !a.is_empty())
         .ok_or_else(|| setup_err("config.json has no process args"))?;
     let path: PathBuf = exec::find_executable(&args[0], exec::path_of(&env))?;
+    io.before_exec()?;
     exec::cloexec_from_3()?;
     if nnp {
         load_seccomp(filter.as_ref())?;

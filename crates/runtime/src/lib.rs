@@ -6,8 +6,13 @@
 //! * [`spec`] builds the OCI runtime spec (`config.json`) for a container with
 //!   Docker's defaults. It is pure and golden-tested.
 //! * [`monitor`] is the per-container monitor process (`berth __monitor
-//!   <bundle>`): it creates the container, writes its log, reports events on
-//!   stdout and records the exit status.
+//!   <bundle>`): it creates the container, writes its log ([`log`]), serves
+//!   attach clients ([`attach`], [`frame`]), reports events on stdout and
+//!   records the exit status. [`exec_process`] is the same for a process
+//!   started in a running container (`berth __exec <dir>`).
+//! * [`pty`] and the private `stdio` and `relay` are the plumbing both share:
+//!   pipes or a terminal from the container's own `/dev/ptmx`, the start
+//!   gate, and the poll loop that moves the bytes.
 //! * [`cgroups`] creates, limits, measures, freezes and removes a
 //!   container's cgroup on v1 and v2; the engine reaches it with
 //!   [`cgroups::Cgroup::open`].
@@ -21,18 +26,24 @@
 //!   narrow syscall seam in [`sys`] where they assemble the mount table.
 #![allow(unsafe_code)]
 
+pub mod attach;
 pub mod caps;
 pub mod cgroups;
 pub mod devices;
 pub mod exec;
+pub mod exec_process;
+pub mod frame;
 mod init;
 pub mod init_process;
 pub mod log;
 pub mod monitor;
 pub mod mounts;
+pub mod pty;
+mod relay;
 pub mod rlimit;
 pub mod seccomp;
 pub mod spec;
+mod stdio;
 pub mod sys;
 pub mod sysctl;
 pub mod user;

@@ -4,11 +4,17 @@
 //! Output is split at `\n` (each `log` keeps its `\n`); a line longer than
 //! 16 KiB is cut into partial entries without `\n`, as Docker does; a
 //! trailing partial line is written without `\n` when its stream ends.
+//!
+//! With a maximum size (Docker's `max-size`), a log that would grow past it
+//! is rotated first: `<log>.1` becomes `<log>.2` and so on up to
+//! `<log>.<max-files - 1>` (the oldest is dropped), `<log>` becomes
+//! `<log>.1`, and a new `<log>` is started. With one file (`max-file=1`,
+//! the default) the log is emptied instead.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -100,26 +106,73 @@ impl LineBuffer {
 /// Appends a container's output to its log file.
 #[derive(Debug)]
 pub struct LogWriter {
+    path: PathBuf,
     file: File,
+    /// Bytes in the current file.
+    size: u64,
+    max_size: Option<u64>,
+    max_files: u32,
     stdout: LineBuffer,
     stderr: LineBuffer,
     out: Vec<u8>,
 }
 
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)
+}
+
+/// `<log>.<n>`.
+pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
+    let mut p = path.as_os_str().to_os_string();
+    p.push(format!(".{n}"));
+    PathBuf::from(p)
+}
+
 impl LogWriter {
-    /// Opens (creating, mode 0640) `path` for appending.
+    /// Opens (creating, mode 0640) `path` for appending, without rotation.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .open(path)?;
+        let file = open_append(path)?;
+        let size = file.metadata()?.len();
         Ok(Self {
+            path: path.to_path_buf(),
             file,
+            size,
+            max_size: None,
+            max_files: 1,
             stdout: LineBuffer::default(),
             stderr: LineBuffer::default(),
             out: Vec::new(),
         })
+    }
+
+    /// Rotates before the file would grow past `max_size` bytes, keeping at
+    /// most `max_files` files (0 counts as 1).
+    pub fn with_rotation(mut self, max_size: Option<u64>, max_files: u32) -> Self {
+        self.max_size = max_size.filter(|m| *m > 0);
+        self.max_files = max_files.max(1);
+        self
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        if self.max_files < 2 {
+            self.file.set_len(0)?;
+        } else {
+            for n in (1..self.max_files - 1).rev() {
+                match std::fs::rename(rotated_path(&self.path, n), rotated_path(&self.path, n + 1))
+                {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
+            self.file = open_append(&self.path)?;
+        }
+        self.size = 0;
+        Ok(())
     }
 
     fn buffer(&mut self, stream: Stream) -> &mut LineBuffer {
@@ -129,11 +182,43 @@ impl LogWriter {
         }
     }
 
+    /// Writes the encoded entries, rotating between entries as needed.
     fn flush_out(&mut self) -> io::Result<()> {
-        if !self.out.is_empty() {
-            let res = self.file.write_all(&self.out);
+        let out = std::mem::take(&mut self.out);
+        let res = self.write_entries(&out);
+        if out.capacity() <= 64 * 1024 {
+            self.out = out;
             self.out.clear();
-            res?;
+        }
+        res
+    }
+
+    fn write_entries(&mut self, mut out: &[u8]) -> io::Result<()> {
+        let Some(max) = self.max_size else {
+            self.size += out.len() as u64;
+            return self.file.write_all(out);
+        };
+        while !out.is_empty() {
+            // Take whole entries (each ends with its only raw `\n`) while
+            // they fit; a single entry larger than the maximum gets a file
+            // of its own.
+            let mut take = 0;
+            for line in out.split_inclusive(|b| *b == b'\n') {
+                if take > 0 && self.size + (take + line.len()) as u64 > max {
+                    break;
+                }
+                if take == 0 && self.size > 0 && self.size + line.len() as u64 > max {
+                    break;
+                }
+                take += line.len();
+            }
+            if take == 0 {
+                self.rotate()?;
+                continue;
+            }
+            self.file.write_all(&out[..take])?;
+            self.size += take as u64;
+            out = &out[take..];
         }
         Ok(())
     }
@@ -224,5 +309,67 @@ mod tests {
         let l = lines(text.as_bytes());
         assert_eq!(l[0]["log"], "one\n");
         assert_eq!(l[1]["log"], "tw");
+    }
+
+    fn entries_in(path: &Path) -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        lines(text.as_bytes())
+            .iter()
+            .map(|v| v["log"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn rotates_keeping_max_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.log");
+        let mut w = LogWriter::open(&p).unwrap().with_rotation(Some(300), 3);
+        for i in 0..40 {
+            w.write(Stream::Stdout, format!("line {i}\n").as_bytes())
+                .unwrap();
+        }
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["c.log", "c.log.1", "c.log.2"]);
+        let mut all = Vec::new();
+        for name in ["c.log.2", "c.log.1", "c.log"] {
+            let path = dir.path().join(name);
+            assert!(std::fs::metadata(&path).unwrap().len() <= 300, "{name}");
+            all.extend(entries_in(&path));
+        }
+        // The newest entries survive, in order, without gaps.
+        let first: usize = all[0]["line ".len()..].trim().parse().unwrap();
+        let want: Vec<String> = (first..40).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(all, want);
+        assert!(first > 0, "nothing was dropped");
+    }
+
+    #[test]
+    fn one_file_is_emptied_instead() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.log");
+        let mut w = LogWriter::open(&p).unwrap().with_rotation(Some(200), 1);
+        for i in 0..20 {
+            w.write(Stream::Stderr, format!("e{i}\n").as_bytes())
+                .unwrap();
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(std::fs::metadata(&p).unwrap().len() <= 200);
+        assert_eq!(entries_in(&p).last().unwrap(), "e19\n");
+    }
+
+    #[test]
+    fn an_entry_larger_than_the_maximum_gets_its_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.log");
+        let mut w = LogWriter::open(&p).unwrap().with_rotation(Some(50), 2);
+        w.write(Stream::Stdout, b"a\n").unwrap();
+        w.write(Stream::Stdout, &[b'x'; 100]).unwrap();
+        w.finish(Stream::Stdout).unwrap();
+        assert_eq!(entries_in(&rotated_path(&p, 1)), ["a\n"]);
+        assert_eq!(entries_in(&p), ["x".repeat(100)]);
     }
 }

@@ -10,9 +10,20 @@
 //! 1. exactly one of `{"event":"started","pid":N}` (the user's program is
 //!    running; `N` is its pid on the host) or
 //!    `{"event":"failed","message":"...","exit_code":N}` (it never ran);
-//! 2. after `started`, `{"event":"exited","exit_code":N,"finished_at":"..."}`
+//! 2. after `started`, `{"event":"exited","exit_code":N,"finished_at":"...","oom_killed":false}`
 //!    when the container's pid 1 has ended (`N` is its exit status, or 128 +
 //!    the signal that killed it) and its output is fully logged.
+//!
+//! With [`MonitorConfig::attach_socket`] the monitor also serves attach
+//! clients on a unix socket ([`crate::attach`], wire format in
+//! [`crate::frame`]): the container's output goes to the log and to every
+//! connected client, clients' stdin frames feed the container's stdin
+//! (with `open_stdin`), resize frames resize its terminal. The socket exists
+//! before the container's program can start; with `wait_for_attach` the
+//! program is held just before `execve` until the first client connected
+//! (at most 10 s), so that client misses nothing.
+//! At the end each client gets the final event in an exit frame, then the
+//! socket file is removed.
 //!
 //! `failed` and `exited` are first written atomically to
 //! [`MonitorConfig::exit_path`] so a daemon that was away can read them.
@@ -25,17 +36,19 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use serde::{Deserialize, Serialize};
 
+use crate::attach::Hub;
 use crate::exec::{ExecError, EXIT_SETUP_FAILED};
 use crate::init::{child_main, ChildFds};
-use crate::log::{timestamp, LogWriter, Stream};
+use crate::log::{timestamp, LogWriter};
 use crate::mounts::errno_text;
+use crate::relay::{relay, RelayOptions, Streams};
+use crate::stdio::{ParentStdio, StdioOptions};
 use crate::sys::RealSys;
 
 /// Name of the OCI spec in a bundle.
@@ -55,6 +68,9 @@ pub struct Overlay {
 }
 
 /// What the monitor needs beyond the OCI spec (`<bundle>/monitor.json`).
+///
+/// Whether the container gets a terminal is the spec's
+/// `process.terminal`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonitorConfig {
     /// The container id.
@@ -66,6 +82,55 @@ pub struct MonitorConfig {
     pub log_path: PathBuf,
     /// Where the final `failed`/`exited` event is written.
     pub exit_path: PathBuf,
+    /// Unix socket to serve attach clients on (at most
+    /// [`crate::attach::MAX_SOCKET_PATH`] bytes); `None`: no attaching.
+    #[serde(default)]
+    pub attach_socket: Option<PathBuf>,
+    /// The container's stdin is fed by attach clients (`docker run -i`);
+    /// otherwise it is `/dev/null`.
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// The first client's stdin EOF (or its disconnect after it sent
+    /// stdin) closes the container's stdin for good (`StdinOnce`);
+    /// otherwise stdin stays open for later attaches.
+    #[serde(default)]
+    pub stdin_once: bool,
+    /// Hold the program before `execve` until the first client attached.
+    #[serde(default)]
+    pub wait_for_attach: bool,
+    /// Initial terminal size (rows, cols); falls back to the spec's
+    /// `process.consoleSize`.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
+    /// json-file `max-size` in bytes; `None`: the log is never rotated.
+    #[serde(default)]
+    pub log_max_size: Option<u64>,
+    /// json-file `max-file`: how many files rotation keeps, the live one
+    /// included.
+    #[serde(default = "one")]
+    pub log_max_files: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            overlay: None,
+            log_path: PathBuf::new(),
+            exit_path: PathBuf::new(),
+            attach_socket: None,
+            open_stdin: false,
+            stdin_once: false,
+            wait_for_attach: false,
+            console_size: None,
+            log_max_size: None,
+            log_max_files: 1,
+        }
+    }
 }
 
 /// One line of the monitor's stdout.
@@ -76,12 +141,12 @@ pub enum MonitorEvent {
     Started { pid: i32 },
     /// The container's program never ran.
     Failed { message: String, exit_code: i32 },
-    /// The container's pid 1 ended; `oom_killed` when the kernel's OOM
-    /// killer struck in its cgroup.
+    /// The container's pid 1 ended.
     Exited {
         exit_code: i32,
         finished_at: String,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        /// The kernel's OOM killer killed a process of the container.
+        #[serde(default)]
         oom_killed: bool,
     },
 }
@@ -117,7 +182,7 @@ pub fn run(bundle: &Path) -> i32 {
 
 /// New session (the daemon's process group may be killed), subreaper, and
 /// SIGPIPE ignored (the daemon may stop reading).
-fn prepare_process() {
+pub(crate) fn prepare_process() {
     let _ = nix::unistd::setsid();
     let _ = nix::sys::prctl::set_child_subreaper(true);
     // SAFETY: SIG_IGN runs no code in signal context.
@@ -129,7 +194,7 @@ fn prepare_process() {
     };
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
     let text = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     serde_json::from_slice(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
 }
@@ -154,14 +219,14 @@ pub fn write_exit_file(path: &Path, event: &MonitorEvent) -> io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-fn failed(message: impl Into<String>) -> MonitorEvent {
+pub(crate) fn failed(message: impl Into<String>) -> MonitorEvent {
     MonitorEvent::Failed {
         message: message.into(),
         exit_code: EXIT_SETUP_FAILED,
     }
 }
 
-fn single_threaded() -> bool {
+pub(crate) fn single_threaded() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -180,7 +245,8 @@ pub fn exit_code_of(status: WaitStatus) -> Option<i32> {
     }
 }
 
-fn wait_for(pid: Pid) -> Result<i32, Errno> {
+/// Waits for `pid` to end; its exit code.
+pub(crate) fn wait_for(pid: Pid) -> Result<i32, Errno> {
     loop {
         match nix::sys::wait::waitpid(pid, None) {
             Ok(status) => {
@@ -195,7 +261,7 @@ fn wait_for(pid: Pid) -> Result<i32, Errno> {
 }
 
 /// Reaps every remaining child without blocking.
-fn reap_all() {
+pub(crate) fn reap_all() {
     loop {
         match nix::sys::wait::waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
@@ -209,11 +275,87 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), MonitorEvent> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed(format!("pipe: {}", errno_text(e))))
 }
 
+/// Gives back what the setup used and an idle monitor no longer needs, so
+/// it stays small: its mappings of program and library files (code, read-only
+/// data; the pages stay in the page cache, shared, and what the poll loop
+/// uses is mapped again on its next use, a minor fault per page), then the
+/// heap memory freed since the start.
+pub(crate) fn release_startup_memory() {
+    if let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") {
+        for (start, len) in pristine_file_mappings(&smaps) {
+            // SAFETY: the range is a whole private, non-writable file mapping
+            // without a single private (copied-on-write) page, so every page
+            // equals the file's: MADV_DONTNEED only drops this process's page
+            // table entries and later accesses read the same bytes back. The
+            // process is single-threaded: nothing can change that meanwhile.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED);
+            }
+        }
+    }
+    // SAFETY: malloc_trim only walks glibc's own heap; no pointers given.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// `(start, length)` of every private, non-writable file mapping in the
+/// text of `/proc/self/smaps` that has no anonymous (copied) page.
+fn pristine_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        if let Some(kb) = line.strip_prefix("Anonymous:") {
+            let anon = kb.trim().trim_end_matches("kB").trim();
+            if let (Some(m), "0") = (current.take(), anon) {
+                out.push(m);
+            }
+            continue;
+        }
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+            continue;
+        };
+        // A mapping's header: `start-end perms offset dev inode [path]`.
+        current = None;
+        let path = f.nth(3).unwrap_or("");
+        let p = perms.as_bytes();
+        if p.len() == 4 && p[1] == b'-' && p[3] == b'p' && path.starts_with('/') && b > a {
+            current = Some((a, b - a));
+        }
+    }
+    out
+}
+
 /// Creates the container and follows it to its end; returns the last event.
 fn supervise(bundle: &Path, cfg: &MonitorConfig) -> MonitorEvent {
     if !single_threaded() {
         return failed("the monitor must run in a single-threaded process");
     }
+    let mut hub = match &cfg.attach_socket {
+        Some(path) => match Hub::bind(path) {
+            Ok(h) => Some(h),
+            Err(e) => return failed(e.to_string()),
+        },
+        None => None,
+    };
+    let last = run_container(bundle, cfg, hub.as_mut());
+    if let Some(h) = &mut hub {
+        match serde_json::to_vec(&last) {
+            Ok(json) => h.finish(&json),
+            Err(_) => h.finish(b"{}"),
+        }
+    }
+    last
+}
+
+fn run_container(bundle: &Path, cfg: &MonitorConfig, mut hub: Option<&mut Hub>) -> MonitorEvent {
     let spec = match read_json::<Spec>(&bundle.join(CONFIG_FILE)) {
         Ok(s) => s,
         Err(message) => return failed(message),
@@ -224,15 +366,47 @@ fn supervise(bundle: &Path, cfg: &MonitorConfig) -> MonitorEvent {
         None => return failed("config.json has no root"),
     };
     let mut log = match LogWriter::open(&cfg.log_path) {
-        Ok(l) => l,
+        Ok(l) => l.with_rotation(cfg.log_max_size, cfg.log_max_files),
         Err(e) => return failed(format!("opening log {}: {e}", cfg.log_path.display())),
     };
-    match start(&spec, &root, cfg.overlay.as_ref()) {
+    let process = spec.process().as_ref();
+    let spec_size = process
+        .and_then(|p| p.console_size())
+        .map(|b| (b.height() as u16, b.width() as u16));
+    let opts = StdioOptions {
+        terminal: process.and_then(|p| p.terminal()) == Some(true),
+        open_stdin: cfg.open_stdin,
+        wait_for_attach: cfg.wait_for_attach && hub.is_some(),
+        console_size: cfg.console_size.or(spec_size),
+    };
+    match start(&spec, &root, cfg.overlay.as_ref(), opts, hub.as_deref_mut()) {
         Ok(running) => {
             emit(&MonitorEvent::Started {
                 pid: running.pid.as_raw(),
             });
-            follow(running, &mut log)
+            drop(spec);
+            release_startup_memory();
+            let relay_opts = RelayOptions {
+                stdin_once: cfg.stdin_once,
+                drain_after_exit: false,
+            };
+            let Running {
+                pid,
+                streams,
+                cgroup,
+            } = running;
+            let running = RunningCgroup { cgroup };
+            let exit_code = relay(pid, streams, Some(&mut log), hub, relay_opts);
+            reap_all();
+            let oom_killed = running.cgroup.as_ref().is_some_and(|c| c.oom_killed());
+            if let Some(Err(e)) = running.cgroup.as_ref().map(crate::cgroups::Cgroup::remove) {
+                tracing::error!(error = %e, "removing the container's cgroup");
+            }
+            MonitorEvent::Exited {
+                exit_code,
+                finished_at: timestamp(chrono::Utc::now()),
+                oom_killed,
+            }
         }
         Err(event) => event,
     }
@@ -240,8 +414,12 @@ fn supervise(bundle: &Path, cfg: &MonitorConfig) -> MonitorEvent {
 
 struct Running {
     pid: Pid,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
+    streams: Streams,
+    cgroup: Option<crate::cgroups::Cgroup>,
+}
+
+/// What outlives the relay: the cgroup, for OOM and removal.
+struct RunningCgroup {
     cgroup: Option<crate::cgroups::Cgroup>,
 }
 
@@ -269,12 +447,15 @@ fn enter_pid_namespace(spec: &Spec) -> Result<(), MonitorEvent> {
 }
 
 /// Forks the container's pid 1 and waits until it has exec'd or failed.
-fn start(spec: &Spec, root: &Path, overlay: Option<&Overlay>) -> Result<Running, MonitorEvent> {
-    let stdin = std::fs::File::open("/dev/null")
-        .map(OwnedFd::from)
-        .map_err(|e| failed(format!("opening /dev/null: {e}")))?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
+fn start(
+    spec: &Spec,
+    root: &Path,
+    overlay: Option<&Overlay>,
+    opts: StdioOptions,
+    hub: Option<&mut Hub>,
+) -> Result<Running, MonitorEvent> {
+    let (child_io, parent_io) =
+        crate::stdio::prepare(opts).map_err(|e| failed(format!("creating stdio: {e}")))?;
     let (sync_r, sync_w) = pipe()?;
     enter_pid_namespace(spec)?;
     let cgroup = crate::cgroups::create_for_spec(spec)
@@ -284,12 +465,13 @@ fn start(spec: &Spec, root: &Path, overlay: Option<&Overlay>) -> Result<Running,
     let fork = unsafe { nix::unistd::fork() };
     let pid = match fork {
         Ok(ForkResult::Child) => {
-            drop((out_r, err_r, sync_r));
+            drop((parent_io, sync_r));
             let fds = ChildFds {
-                stdin,
-                stdout: out_w,
-                stderr: err_w,
+                stdin: child_io.stdin,
+                stdout: child_io.stdout,
+                stderr: child_io.stderr,
                 sync: sync_w,
+                io: child_io.io,
             };
             child_main(&RealSys, spec, root, overlay, cgroup.as_ref(), fds)
         }
@@ -299,25 +481,43 @@ fn start(spec: &Spec, root: &Path, overlay: Option<&Overlay>) -> Result<Running,
             return Err(failed(format!("fork: {}", errno_text(e))));
         }
     };
-    drop((stdin, out_w, err_w, sync_w));
+    drop((child_io, sync_w));
+    match finish_start(pid, parent_io, hub, sync_r) {
+        Ok(streams) => Ok(Running {
+            pid,
+            streams,
+            cgroup,
+        }),
+        Err(event) => {
+            cgroup.as_ref().map(crate::cgroups::Cgroup::remove);
+            Err(event)
+        }
+    }
+}
+
+/// The monitor's side of a start: the stdio handshake, then the child's
+/// report (nothing: it exec'd; an [`ExecError`]: it failed and is reaped).
+pub(crate) fn finish_start(
+    pid: Pid,
+    parent_io: ParentStdio,
+    hub: Option<&mut Hub>,
+    sync_r: OwnedFd,
+) -> Result<Streams, MonitorEvent> {
+    let handshake = parent_io.handshake(hub, sync_r.as_fd());
     let mut report = Vec::new();
     let read = std::fs::File::from(sync_r).read_to_end(&mut report);
-    if read.is_ok() && report.is_empty() {
-        return Ok(Running {
-            pid,
-            stdout: out_r,
-            stderr: err_r,
-            cgroup,
-        });
-    }
+    let handshake = match (handshake, &read) {
+        (Ok(Some(streams)), Ok(_)) if report.is_empty() => return Ok(streams),
+        (h, _) => h,
+    };
     let status = wait_for(pid);
     reap_all();
-    cgroup.as_ref().map(crate::cgroups::Cgroup::remove);
     let err = serde_json::from_slice::<ExecError>(&report).unwrap_or_else(|_| ExecError {
-        message: match (read, status) {
-            (Err(e), _) => format!("reading the container's setup report: {e}"),
-            (_, Ok(code)) => format!("container setup ended with status {code}"),
-            (_, Err(e)) => format!("container setup: {}", errno_text(e)),
+        message: match (handshake, read, status) {
+            (Err(e), _, _) => e,
+            (_, Err(e), _) => format!("reading the container's setup report: {e}"),
+            (_, _, Ok(code)) => format!("container setup ended with status {code}"),
+            (_, _, Err(e)) => format!("container setup: {}", errno_text(e)),
         },
         exit_code: EXIT_SETUP_FAILED,
     });
@@ -325,98 +525,6 @@ fn start(spec: &Spec, root: &Path, overlay: Option<&Overlay>) -> Result<Running,
         message: err.message,
         exit_code: err.exit_code,
     })
-}
-
-/// Logs the container's output until both streams end and pid 1 is reaped.
-fn follow(running: Running, log: &mut LogWriter) -> MonitorEvent {
-    let Running {
-        pid,
-        stdout,
-        stderr,
-        cgroup,
-    } = running;
-    let pidfd: Option<OwnedFd> = rustix::process::Pid::from_raw(pid.as_raw())
-        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
-    let mut streams = [
-        Some((stdout, Stream::Stdout)),
-        Some((stderr, Stream::Stderr)),
-    ];
-    let mut exit_code: Option<i32> = None;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut log_failed = false;
-    loop {
-        if exit_code.is_none() && pidfd.is_none() {
-            // No pidfd: wait for pid 1 only once its output has ended.
-            if streams.iter().all(Option::is_none) {
-                exit_code = Some(wait_for(pid).unwrap_or(EXIT_SETUP_FAILED));
-            }
-        }
-        if exit_code.is_some() && streams.iter().all(Option::is_none) {
-            break;
-        }
-        let mut fds = Vec::with_capacity(3);
-        let mut which = Vec::with_capacity(3);
-        for (i, s) in streams.iter().enumerate() {
-            if let Some((fd, _)) = s {
-                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
-                which.push(Some(i));
-            }
-        }
-        if let (None, Some(p)) = (exit_code, &pidfd) {
-            fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
-            which.push(None);
-        }
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => break,
-        }
-        let ready: Vec<Option<usize>> = fds
-            .iter()
-            .zip(&which)
-            .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(_, w)| *w)
-            .collect();
-        drop(fds);
-        for w in ready {
-            match w {
-                None => exit_code = Some(wait_for(pid).unwrap_or(EXIT_SETUP_FAILED)),
-                Some(i) => {
-                    let Some((fd, stream)) = &streams[i] else {
-                        continue;
-                    };
-                    let stream = *stream;
-                    let res = match nix::unistd::read(fd, &mut buf) {
-                        Ok(0) => {
-                            streams[i] = None;
-                            log.finish(stream)
-                        }
-                        Ok(n) => log.write(stream, &buf[..n]),
-                        Err(Errno::EINTR | Errno::EAGAIN) => Ok(()),
-                        Err(_) => {
-                            streams[i] = None;
-                            log.finish(stream)
-                        }
-                    };
-                    if let Err(e) = res {
-                        if !log_failed {
-                            tracing::error!(error = %e, "writing container log");
-                            log_failed = true;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    reap_all();
-    let oom_killed = cgroup.as_ref().is_some_and(|c| c.oom_killed());
-    if let Some(Err(e)) = cgroup.as_ref().map(crate::cgroups::Cgroup::remove) {
-        tracing::error!(error = %e, "removing the container's cgroup");
-    }
-    MonitorEvent::Exited {
-        exit_code: exit_code.unwrap_or(EXIT_SETUP_FAILED),
-        finished_at: timestamp(chrono::Utc::now()),
-        oom_killed,
-    }
 }
 
 #[cfg(test)]
@@ -441,10 +549,20 @@ mod tests {
             s(&MonitorEvent::Exited {
                 exit_code: 0,
                 finished_at: "T".into(),
-                oom_killed: false,
+                oom_killed: true,
             }),
-            r#"{"event":"exited","exit_code":0,"finished_at":"T"}"#
+            r#"{"event":"exited","exit_code":0,"finished_at":"T","oom_killed":true}"#
         );
+        // Written before oom_killed existed.
+        let old: MonitorEvent =
+            serde_json::from_str(r#"{"event":"exited","exit_code":0,"finished_at":"T"}"#).unwrap();
+        assert!(matches!(
+            old,
+            MonitorEvent::Exited {
+                oom_killed: false,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -454,13 +572,48 @@ mod tests {
         let ev = MonitorEvent::Exited {
             exit_code: 3,
             finished_at: "T".into(),
-            oom_killed: true,
+            oom_killed: false,
         };
         write_exit_file(&p, &ev).unwrap();
         write_exit_file(&p, &ev).unwrap();
         let back: MonitorEvent = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(back, ev);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn finds_pristine_file_mappings() {
+        let smaps = "\
+55d0a0000000-55d0a0100000 r--p 00000000 fe:00 12 /usr/bin/berth
+Rss:                 576 kB
+Anonymous:             0 kB
+55d0a0100000-55d0a0300000 r-xp 00100000 fe:00 12 /usr/bin/berth
+Anonymous:             0 kB
+55d0a0300000-55d0a0340000 r--p 00300000 fe:00 12 /usr/bin/berth
+Anonymous:           272 kB
+55d0a0340000-55d0a0341000 rw-p 00340000 fe:00 12 /usr/bin/berth
+Anonymous:             0 kB
+55d0a1000000-55d0a1021000 rw-p 00000000 00:00 0 [heap]
+Anonymous:            48 kB
+7f0000000000-7f0000100000 r-xp 00026000 fe:00 34 /usr/lib/x86_64-linux-gnu/libc.so.6
+Anonymous:             0 kB
+7f0000200000-7f0000201000 r--s 00000000 fe:00 35 /shared
+Anonymous:             0 kB
+7ffc00000000-7ffc00002000 r-xp 00000000 00:00 0 [vdso]
+Anonymous:             0 kB
+";
+        assert_eq!(
+            pristine_file_mappings(smaps),
+            [
+                (0x55d0_a000_0000, 0x10_0000),
+                (0x55d0_a010_0000, 0x20_0000),
+                (0x7f00_0000_0000, 0x10_0000)
+            ]
+        );
+        // And on the real process: this test's own code is among them.
+        let own = pristine_file_mappings(&std::fs::read_to_string("/proc/self/smaps").unwrap());
+        let here = finds_pristine_file_mappings as fn() as usize;
+        assert!(own.iter().any(|(a, l)| (*a..a + l).contains(&here)));
     }
 
     #[test]
@@ -488,8 +641,28 @@ mod tests {
             }),
             log_path: "/log".into(),
             exit_path: "/exit".into(),
+            attach_socket: Some("/a.sock".into()),
+            open_stdin: true,
+            stdin_once: true,
+            wait_for_attach: true,
+            console_size: Some((24, 80)),
+            log_max_size: Some(10),
+            log_max_files: 3,
         };
         let text = serde_json::to_string(&cfg).unwrap();
         assert_eq!(serde_json::from_str::<MonitorConfig>(&text).unwrap(), cfg);
+        // What the engine wrote before the attach settings existed.
+        let old: MonitorConfig =
+            serde_json::from_str(r#"{"id":"a","overlay":null,"log_path":"/l","exit_path":"/e"}"#)
+                .unwrap();
+        assert_eq!(
+            old,
+            MonitorConfig {
+                id: "a".into(),
+                log_path: "/l".into(),
+                exit_path: "/e".into(),
+                ..Default::default()
+            }
+        );
     }
 }

@@ -43,6 +43,7 @@ fn prepare_bundle(
         }),
         log_path: p.log(),
         exit_path: p.exit_file(),
+        ..Default::default()
     };
     let monitor_json = serde_json::to_vec_pretty(&monitor)
         .map_err(|e| Error::Internal(format!("serialising monitor config: {e}")))?;

@@ -1,10 +1,10 @@
 //! The test fixture: a busybox root filesystem, bundles, and running the
 //! monitor as a separate process (this same binary, re-executed).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use berth_runtime::monitor::{MonitorConfig, MonitorEvent, Overlay};
 use berth_runtime::spec::{build_spec, to_json, SpecOptions};
@@ -15,6 +15,28 @@ pub const MONITOR_ENV: &str = "BERTH_RT_TEST_MONITOR";
 pub const SHARED_ROOT_ENV: &str = "BERTH_RT_TEST_SHARED_ROOT";
 /// Env var: leave a non-close-on-exec descriptor open in the monitor.
 pub const LEAK_FD_ENV: &str = "BERTH_RT_TEST_LEAK_FD";
+/// Env var that turns this binary into an exec monitor for the directory it names.
+pub const EXEC_ENV: &str = "BERTH_RT_TEST_EXEC";
+/// Env var naming a `berth` binary to run as `berth __monitor <bundle>` and
+/// `berth __exec <dir>` instead of this test binary (to measure the real
+/// thing; tests that need this binary's own hooks fail with it).
+pub const BERTH_EXE_ENV: &str = "BERTH_RT_TEST_BERTH";
+
+/// A command running `berth <entry> <arg>`, or this binary with `env=arg`.
+fn monitor_command(entry: &str, env: &str, arg: &Path) -> Command {
+    match std::env::var_os(BERTH_EXE_ENV) {
+        Some(exe) => {
+            let mut cmd = Command::new(exe);
+            cmd.arg(entry).arg(arg);
+            cmd
+        }
+        None => {
+            let mut cmd = Command::new(std::env::current_exe().unwrap());
+            cmd.env(env, arg);
+            cmd
+        }
+    }
+}
 
 pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n\
@@ -128,6 +150,12 @@ pub struct Run {
     /// without an overlay on a private copy of the busybox root.
     pub lower: Option<Vec<PathBuf>>,
     pub env: Vec<(&'static str, &'static str)>,
+    /// Serve an attach socket (`<run dir>/a.sock`).
+    pub attach: bool,
+    /// Give the container a terminal (`process.terminal`).
+    pub tty: bool,
+    /// The monitor's settings; id, overlay, paths and the socket are filled in.
+    pub monitor: MonitorConfig,
 }
 
 impl Run {
@@ -144,6 +172,9 @@ impl Run {
             },
             lower: Some(vec![fx.base.clone()]),
             env: Vec::new(),
+            attach: false,
+            tty: false,
+            monitor: MonitorConfig::default(),
         }
     }
 }
@@ -204,9 +235,46 @@ fn mountinfo_lines_with(needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs a container through a monitor process; `on_started` sees the
-/// container's host pid as soon as it is reported.
-pub fn run_with(fx: &Fixture, run: Run, on_started: &mut dyn FnMut(i32)) -> Outcome {
+/// A monitor process that was started and not yet waited for.
+pub struct Spawned {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    pub events: Vec<MonitorEvent>,
+    pub cfg: MonitorConfig,
+    pub dir: PathBuf,
+    upper: PathBuf,
+    tmp_text: String,
+    mounts_before: Vec<String>,
+    waited: bool,
+    /// The container's cgroup (leaf id and parent), checked gone at the end.
+    spec_id: String,
+    spec_parent: String,
+}
+
+impl Drop for Spawned {
+    /// A test that failed half-way still ends its container and monitor.
+    fn drop(&mut self) {
+        if !self.waited {
+            kill_tree(self.child.id());
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Kills the children of `pid` (a monitor's container), then `pid`.
+fn kill_tree(pid: u32) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+        let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
+    }
+    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+}
+
+/// Writes the bundle and starts the monitor; returns at once.
+pub fn spawn(fx: &Fixture, run: Run) -> Spawned {
     let dir = fx.path().join("runs").join(run.name);
     let bundle = dir.join("bundle");
     let upper = dir.join("upper");
@@ -228,17 +296,28 @@ pub fn run_with(fx: &Fixture, run: Run, on_started: &mut dyn FnMut(i32)) -> Outc
     };
     let spec_id = run.opts.id.clone();
     let spec_parent = run.opts.cgroup_parent.clone();
-    let spec = build_spec(&SpecOptions {
+    let mut spec = build_spec(&SpecOptions {
         rootfs: rootfs.clone(),
         ..run.opts
     })
     .unwrap();
+    if run.tty {
+        let mut process = spec.process().clone().unwrap();
+        process.set_terminal(Some(true));
+        spec.set_process(Some(process));
+    }
     std::fs::write(bundle.join("config.json"), to_json(&spec).unwrap()).unwrap();
     let cfg = MonitorConfig {
         id: run.name.to_string(),
         overlay,
         log_path: dir.join("container.log"),
         exit_path: dir.join("exit.json"),
+        attach_socket: run
+            .monitor
+            .attach_socket
+            .clone()
+            .or_else(|| run.attach.then(|| dir.join("a.sock"))),
+        ..run.monitor
     };
     std::fs::write(
         bundle.join("monitor.json"),
@@ -247,77 +326,140 @@ pub fn run_with(fx: &Fixture, run: Run, on_started: &mut dyn FnMut(i32)) -> Outc
     .unwrap();
 
     let tmp_text = fx.path().display().to_string();
-    let before = mountinfo_lines_with(&tmp_text);
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.env(MONITOR_ENV, &bundle)
-        .stdin(Stdio::null())
+    let mounts_before = mountinfo_lines_with(&tmp_text);
+    let mut cmd = monitor_command("__monitor", MONITOR_ENV, &bundle);
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (k, v) in &run.env {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    let mut events = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    Spawned {
+        child,
+        lines,
+        events: Vec::new(),
+        cfg,
+        dir,
+        upper,
+        tmp_text,
+        mounts_before,
+        waited: false,
+        spec_id,
+        spec_parent,
+    }
+}
+
+impl Spawned {
+    /// The monitor's pid.
+    pub fn monitor_pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The attach socket.
+    pub fn socket(&self) -> PathBuf {
+        self.cfg.attach_socket.clone().unwrap()
+    }
+
+    /// Reads the next event line; `None` at the end of the monitor's output.
+    pub fn next_event(&mut self) -> Option<MonitorEvent> {
+        let line = self.lines.next()?.unwrap();
         let ev: MonitorEvent =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad event line {line:?}: {e}"));
+        self.events.push(ev.clone());
+        Some(ev)
+    }
+
+    /// Reads the `started` event and returns the container's pid.
+    pub fn started(&mut self) -> i32 {
+        match self.next_event() {
+            Some(MonitorEvent::Started { pid }) => pid,
+            other => panic!("expected started, got {other:?}"),
+        }
+    }
+
+    /// Reads every remaining event, waits for the monitor and checks that
+    /// nothing was left behind.
+    pub fn finish(mut self) -> Outcome {
+        while self.next_event().is_some() {}
+        let status = self.child.wait().unwrap();
+        self.waited = true;
+        assert!(status.success(), "monitor exited with {status}");
+        let events = std::mem::take(&mut self.events);
+        let cfg = self.cfg.clone();
+        let (dir, upper) = (self.dir.clone(), self.upper.clone());
+        let (tmp_text, mounts_before) = (self.tmp_text.clone(), self.mounts_before.clone());
+
+        // Nothing may remain: no child of ours, no container process, no
+        // mount, no socket.
+        assert_eq!(
+            nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(-1),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG)
+            ),
+            Err(nix::errno::Errno::ECHILD),
+            "a child process remains"
+        );
+        if let Some(MonitorEvent::Started { pid }) = events.first() {
+            assert_eq!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), None),
+                Err(nix::errno::Errno::ESRCH),
+                "container pid {pid} still exists"
+            );
+        }
+        let after = mountinfo_lines_with(&tmp_text);
+        assert_eq!(after, mounts_before, "mounts leaked into the host");
+        if !self.spec_id.is_empty() {
+            let left = berth_runtime::cgroups::Cgroup::open(&self.spec_parent, &self.spec_id);
+            assert!(
+                left.is_err(),
+                "the container's cgroup remains: {:?}",
+                left.map(|c| c.dirs())
+            );
+        }
+        if let Some(sock) = &cfg.attach_socket {
+            assert!(
+                !sock.exists(),
+                "attach socket {} left behind",
+                sock.display()
+            );
+        }
+
+        let exit_file: MonitorEvent =
+            serde_json::from_slice(&std::fs::read(&cfg.exit_path).unwrap()).unwrap();
+        assert_eq!(
+            Some(&exit_file),
+            events.last(),
+            "exit file differs from last event"
+        );
+        let log = match std::fs::read_to_string(&cfg.log_path) {
+            Ok(text) => text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Outcome {
+            events,
+            exit_file,
+            log,
+            dir,
+            upper,
+        }
+    }
+}
+
+/// Runs a container through a monitor process; `on_started` sees the
+/// container's host pid as soon as it is reported.
+pub fn run_with(fx: &Fixture, run: Run, on_started: &mut dyn FnMut(i32)) -> Outcome {
+    let mut spawned = spawn(fx, run);
+    while let Some(ev) = spawned.next_event() {
         if let MonitorEvent::Started { pid } = ev {
             on_started(pid);
         }
-        events.push(ev);
     }
-    let status = child.wait().unwrap();
-    assert!(status.success(), "monitor exited with {status}");
-
-    // Nothing may remain: no child of ours, no container process, no mount.
-    assert_eq!(
-        nix::sys::wait::waitpid(
-            nix::unistd::Pid::from_raw(-1),
-            Some(nix::sys::wait::WaitPidFlag::WNOHANG)
-        ),
-        Err(nix::errno::Errno::ECHILD),
-        "a child process remains"
-    );
-    if let Some(MonitorEvent::Started { pid }) = events.first() {
-        assert_eq!(
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), None),
-            Err(nix::errno::Errno::ESRCH),
-            "container pid {pid} still exists"
-        );
-    }
-    let after = mountinfo_lines_with(&tmp_text);
-    assert_eq!(after, before, "mounts leaked into the host");
-    if !spec_id.is_empty() {
-        let left = berth_runtime::cgroups::Cgroup::open(&spec_parent, &spec_id);
-        assert!(
-            left.is_err(),
-            "the container's cgroup remains: {:?}",
-            left.map(|c| c.dirs())
-        );
-    }
-
-    let exit_file: MonitorEvent =
-        serde_json::from_slice(&std::fs::read(&cfg.exit_path).unwrap()).unwrap();
-    assert_eq!(
-        Some(&exit_file),
-        events.last(),
-        "exit file differs from last event"
-    );
-    let log = match std::fs::read_to_string(&cfg.log_path) {
-        Ok(text) => text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    Outcome {
-        events,
-        exit_file,
-        log,
-        dir,
-        upper,
-    }
+    spawned.finish()
 }
 
 pub fn run(fx: &Fixture, run: Run) -> Outcome {
@@ -354,4 +496,69 @@ pub fn monitor_main(bundle: &str) -> ! {
         std::mem::forget(fd);
     }
     std::process::exit(berth_runtime::monitor::run(Path::new(bundle)))
+}
+
+/// An exec monitor process that was started and not yet waited for.
+pub struct ExecSpawned {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    pub events: Vec<MonitorEvent>,
+    waited: bool,
+}
+
+impl Drop for ExecSpawned {
+    /// A test that failed half-way still ends its exec'd process.
+    fn drop(&mut self) {
+        if !self.waited {
+            kill_tree(self.child.id());
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Writes `<dir>/exec.json` and starts an exec monitor for it.
+pub fn spawn_exec(dir: &Path, cfg: &berth_runtime::exec_process::ExecConfig) -> ExecSpawned {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join(berth_runtime::exec_process::EXEC_FILE),
+        serde_json::to_vec(cfg).unwrap(),
+    )
+    .unwrap();
+    let mut child = monitor_command("__exec", EXEC_ENV, dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    ExecSpawned {
+        child,
+        lines,
+        events: Vec::new(),
+        waited: false,
+    }
+}
+
+impl ExecSpawned {
+    pub fn next_event(&mut self) -> Option<MonitorEvent> {
+        let line = self.lines.next()?.unwrap();
+        let ev: MonitorEvent =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad event line {line:?}: {e}"));
+        self.events.push(ev.clone());
+        Some(ev)
+    }
+
+    /// Reads the remaining events and waits for the exec monitor.
+    pub fn finish(mut self) -> Vec<MonitorEvent> {
+        while self.next_event().is_some() {}
+        let status = self.child.wait().unwrap();
+        self.waited = true;
+        assert!(status.success(), "exec monitor exited with {status}");
+        std::mem::take(&mut self.events)
+    }
+}
+
+/// The exec monitor side: called from `main` when [`EXEC_ENV`] is set.
+pub fn exec_main(dir: &str) -> ! {
+    std::process::exit(berth_runtime::exec_process::run(Path::new(dir)))
 }

@@ -7,6 +7,9 @@
 
 #![allow(clippy::unwrap_used)] // test code
 
+mod attach;
+mod client;
+mod exec;
 mod fixture;
 mod limits;
 mod oracle;
@@ -387,6 +390,36 @@ const TESTS: &[Test] = &[
     ("init_is_pid_one", limits::init_is_pid_one),
     ("init_reaps_zombies", limits::init_reaps_zombies),
     ("init_forwards_sigterm", limits::init_forwards_sigterm),
+    ("attach_before_start", attach::attach_before_start),
+    ("attach_streams", attach::attach_streams),
+    ("attach_stdin", attach::attach_stdin),
+    ("attach_large_round_trip", attach::attach_large_round_trip),
+    ("attach_stdin_stays_open", attach::attach_stdin_stays_open),
+    (
+        "attach_stdin_once_on_disconnect",
+        attach::attach_stdin_once_on_disconnect,
+    ),
+    (
+        "attach_without_open_stdin",
+        attach::attach_without_open_stdin,
+    ),
+    (
+        "attach_socket_path_too_long",
+        attach::attach_socket_path_too_long,
+    ),
+    ("attach_wait_gives_up", attach::attach_wait_gives_up),
+    ("attach_wait_fails_fast", attach::attach_wait_fails_fast),
+    ("tty_basics", attach::tty_basics),
+    ("tty_resize_and_interrupt", attach::tty_resize_and_interrupt),
+    ("tty_job_control", attach::tty_job_control),
+    ("log_rotation", attach::log_rotation),
+    ("monitor_memory", attach::monitor_memory),
+    ("exec_in_container", exec::exec_in_container),
+    (
+        "exec_stdin_user_and_errors",
+        exec::exec_stdin_user_and_errors,
+    ),
+    ("exec_tty", exec::exec_tty),
 ];
 
 fn main() {
@@ -396,6 +429,9 @@ fn main() {
     }
     if let Ok(bundle) = std::env::var(fixture::MONITOR_ENV) {
         fixture::monitor_main(&bundle);
+    }
+    if let Ok(dir) = std::env::var(fixture::EXEC_ENV) {
+        fixture::exec_main(&dir);
     }
     if std::env::args().any(|a| a == "--list") {
         for (name, _) in TESTS {
