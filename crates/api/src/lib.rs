@@ -3,6 +3,7 @@
 //! Field names follow the Engine API (PascalCase). No I/O lives here.
 
 pub mod container;
+pub mod detach;
 pub mod error;
 pub mod image;
 pub mod system;

@@ -56,10 +56,22 @@ pub struct SessionOptions {
     pub tty: bool,
     pub stdin: bool,
     pub resize: Option<Resize>,
+    /// The detach sequence to watch for in our stdin (`--detach-keys`, by
+    /// default ctrl-p ctrl-q).
+    pub detach_keys: Option<String>,
 }
 
-/// Runs the session until the container's output ends.
-pub async fn run(upgraded: hyper::upgrade::Upgraded, opts: SessionOptions) {
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The container's output ended.
+    Ended,
+    /// The user typed the detach keys; the container goes on running.
+    Detached,
+}
+
+/// Runs the session until the container's output ends or the user detaches.
+pub async fn run(upgraded: hyper::upgrade::Upgraded, opts: SessionOptions) -> SessionEnd {
     let io = hyper_util::rt::TokioIo::new(upgraded);
     let (mut reader, mut writer) = tokio::io::split(io);
     let _raw = if opts.tty && opts.stdin {
@@ -103,21 +115,52 @@ pub async fn run(upgraded: hyper::upgrade::Upgraded, opts: SessionOptions) {
                 }
             }
         });
-        tokio::spawn(async move {
+        let keys = match opts.detach_keys.as_deref().filter(|k| !k.is_empty()) {
+            Some(k) => berth_api::detach::parse_detach_keys(k).unwrap_or_default(),
+            None => berth_api::detach::DEFAULT_DETACH_KEYS.to_vec(),
+        };
+        let mut scanner = berth_api::detach::DetachScanner::new(keys);
+        let (detached_tx, detached_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
             while let Some(chunk) = rx.recv().await {
-                if writer.write_all(&chunk).await.is_err() {
+                let (forward, detached) = scanner.feed(&chunk);
+                if writer.write_all(&forward).await.is_err() {
                     return;
                 }
                 let _ = writer.flush().await;
+                if detached {
+                    let _ = detached_tx.send(());
+                    return;
+                }
             }
             // Our stdin ended: half-close so the container sees EOF.
             let _ = writer.shutdown().await;
-        })
+        });
+        (task, detached_rx)
     });
+    let (input, mut detached) = match input {
+        Some((task, rx)) => (Some(task), Some(rx)),
+        None => (None, None),
+    };
     let mut out = StdStreams::new(opts.tty);
     let mut buf = vec![0u8; 32 * 1024];
+    let mut end = SessionEnd::Ended;
     loop {
-        match reader.read(&mut buf).await {
+        let read = match detached.as_mut() {
+            Some(d) => tokio::select! {
+                r = reader.read(&mut buf) => r,
+                r = d => {
+                    if r.is_ok() {
+                        end = SessionEnd::Detached;
+                        break;
+                    }
+                    detached = None;
+                    continue;
+                }
+            },
+            None => reader.read(&mut buf).await,
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(n) => out.write(&buf[..n]).await,
         }
@@ -128,4 +171,5 @@ pub async fn run(upgraded: hyper::upgrade::Upgraded, opts: SessionOptions) {
     if let Some(t) = resizer {
         t.abort();
     }
+    end
 }

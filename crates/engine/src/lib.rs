@@ -10,6 +10,7 @@ pub mod events;
 pub mod ids;
 pub mod images;
 pub mod logs;
+pub mod monitor_io;
 pub mod paths;
 pub mod time;
 

@@ -19,6 +19,8 @@
 //! <exec-root>/                 --exec-root, default /run/berth
 //!   berth.sock                 API socket (default)
 //!   daemon.log                 log of a daemon the CLI started
+//!   m/<short-id>.sock          a container monitor's attach socket
+//!   x/<short-exec-id>/         exec.json and attach socket of one exec
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -60,6 +62,21 @@ impl Paths {
     pub fn containers_root(&self) -> PathBuf {
         self.root.join("containers")
     }
+    /// A container monitor's attach socket: short, since unix socket paths
+    /// are limited to 108 bytes.
+    pub fn attach_socket(&self, id: &str) -> PathBuf {
+        self.exec_root
+            .join("m")
+            .join(format!("{}.sock", &id[..id.len().min(12)]))
+    }
+
+    /// The directory of one exec process (`exec.json`, its socket).
+    pub fn exec_dir(&self, exec_id: &str) -> PathBuf {
+        self.exec_root
+            .join("x")
+            .join(&exec_id[..exec_id.len().min(12)])
+    }
+
     pub fn container(&self, id: &str) -> ContainerPaths {
         ContainerPaths {
             dir: self.containers_root().join(id),

@@ -8,6 +8,7 @@ mod containers;
 mod files;
 mod harness;
 mod images;
+mod interactive;
 mod interop;
 mod lifecycle;
 mod security;
@@ -24,6 +25,7 @@ fn main() {
         lifecycle::TESTS,
         security::TESTS,
         files::TESTS,
+        interactive::TESTS,
         images::TESTS,
         api::TESTS,
         interop::TESTS,

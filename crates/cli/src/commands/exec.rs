@@ -96,15 +96,19 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         });
         f
     });
-    crate::session::run(
+    let end = crate::session::run(
         attached,
         SessionOptions {
             tty: args.tty,
             stdin: args.interactive,
             resize,
+            detach_keys: args.detach_keys.clone(),
         },
     )
     .await;
+    if end == crate::session::SessionEnd::Detached {
+        return 0;
+    }
     match client.exec_inspect(&exec_id).await {
         Ok(v) => v["ExitCode"].as_i64().unwrap_or(0) as i32,
         Err(e) => super::fail(e),

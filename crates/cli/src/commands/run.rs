@@ -106,8 +106,11 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         tty: args.flags.tty,
         stdin: args.flags.interactive,
         resize,
+        detach_keys: args.flags.detach_keys.clone(),
     };
-    crate::session::run(attached, opts).await;
+    if crate::session::run(attached, opts).await == crate::session::SessionEnd::Detached {
+        return 0;
+    }
     let status = waiter.await;
     match status {
         Ok(w) => {

@@ -82,7 +82,15 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             return super::fail(e);
         }
         let resize = tty.then(|| resizer(&client, id));
-        crate::session::run(attached, SessionOptions { tty, stdin, resize }).await;
+        let opts = SessionOptions {
+            tty,
+            stdin,
+            resize,
+            detach_keys: args.detach_keys.clone(),
+        };
+        if crate::session::run(attached, opts).await == crate::session::SessionEnd::Detached {
+            return 0;
+        }
         return match waiter.await {
             Ok(w) => w.status_code as i32,
             Err(e) => super::fail(e),
@@ -129,7 +137,15 @@ pub async fn attach(args: AttachArgs, target: &Target) -> i32 {
         Err(e) => return super::fail(e),
     };
     let resize = tty.then(|| resizer(&client, &args.container));
-    crate::session::run(attached, SessionOptions { tty, stdin, resize }).await;
+    let opts = SessionOptions {
+        tty,
+        stdin,
+        resize,
+        detach_keys: args.detach_keys.clone(),
+    };
+    if crate::session::run(attached, opts).await == crate::session::SessionEnd::Detached {
+        return 0;
+    }
     // Detached (the container still runs) or the container ended.
     match client.container_inspect(&args.container).await {
         Ok(v) if v["State"]["Running"].as_bool() == Some(false) => {

@@ -33,9 +33,7 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
         "" | "json-file" => {}
         other => unsupported.push(format!("log driver {other}")),
     }
-    if !hc.log_config.config.is_empty() {
-        unsupported.push("HostConfig.LogConfig.Config".into());
-    }
+    log_rotation(&hc.log_config)?;
     super::restart::RestartPolicy::parse(&hc.restart_policy)?;
     if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
         return Err(Error::InvalidArgument(
@@ -49,9 +47,6 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
         }
     }
     unsupported.extend(not_wired_yet(hc));
-    if req.config.tty || req.config.open_stdin || req.config.attach_stdin {
-        unsupported.push("interactive containers (-i/-t)".into());
-    }
     if let Some(net) = &req.networking_config {
         if !berth_api::container::is_zero(net) {
             unsupported.push("NetworkingConfig".into());
@@ -79,6 +74,52 @@ fn not_wired_yet(hc: &HostConfig) -> Vec<String> {
         out.push("--userns (user namespaces)".to_string());
     }
     out
+}
+
+/// The json-file driver's `max-size` and `max-file` options (Docker's
+/// defaults: no limit, 1 file); other options are refused.
+pub fn log_rotation(log: &berth_api::container::LogConfig) -> Result<(Option<u64>, u32), Error> {
+    let mut max_size = None;
+    let mut max_files = 1u32;
+    for (k, v) in &log.config {
+        match k.as_str() {
+            "max-size" => {
+                let bytes = parse_size(v).filter(|b| *b > 0).ok_or_else(|| {
+                    Error::InvalidArgument(format!("invalid value for log option max-size: {v}"))
+                })?;
+                max_size = Some(bytes);
+            }
+            "max-file" => {
+                max_files = v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    Error::InvalidArgument(format!("invalid value for log option max-file: {v}"))
+                })?;
+            }
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown log opt '{other}' for json-file log driver"
+                )))
+            }
+        }
+    }
+    if max_files > 1 && max_size.is_none() {
+        return Err(Error::InvalidArgument(
+            "max-file cannot be used without max-size".into(),
+        ));
+    }
+    Ok((max_size, max_files))
+}
+
+/// `10m`, `1g`, `512k`, `2048` (binary units, as Docker's log options).
+fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last()? {
+        'k' => (&t[..t.len() - 1], 1u64 << 10),
+        'm' => (&t[..t.len() - 1], 1 << 20),
+        'g' => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.parse::<f64>().ok().map(|n| (n * mult as f64) as u64)
 }
 
 /// `no-new-privileges`, `no-new-privileges:true`, `no-new-privileges=false`.
@@ -259,6 +300,26 @@ mod tests {
         assert!(!err.contains("Memory,"), "{err}");
         assert!(!err.contains("ConsoleSize"), "{err}");
         assert!(!err.contains("MemorySwappiness"), "{err}");
+    }
+
+    #[test]
+    fn log_options() {
+        use berth_api::container::LogConfig;
+        let cfg = |pairs: &[(&str, &str)]| LogConfig {
+            kind: "json-file".into(),
+            config: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        assert_eq!(log_rotation(&cfg(&[])).unwrap(), (None, 1));
+        assert_eq!(
+            log_rotation(&cfg(&[("max-size", "10k"), ("max-file", "3")])).unwrap(),
+            (Some(10240), 3)
+        );
+        assert!(log_rotation(&cfg(&[("max-file", "3")])).is_err());
+        assert!(log_rotation(&cfg(&[("max-size", "lots")])).is_err());
+        assert!(log_rotation(&cfg(&[("compress", "true")])).is_err());
     }
 
     #[test]

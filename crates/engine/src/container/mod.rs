@@ -1,6 +1,7 @@
 //! The container service: owns every container record, its state and its
 //! per-container monitor.
 
+pub mod attach;
 pub mod create;
 mod fs;
 pub mod health;
@@ -35,6 +36,12 @@ pub struct Container {
     /// Log readers (attach, logs -f) still delivering output; removal waits
     /// for them so a `--rm` container's last output is not lost.
     readers: watch::Sender<usize>,
+    /// Bumped each time a monitor is spawned: attaches made before start
+    /// wait for it, then connect to the monitor's socket.
+    spawned: watch::Sender<u64>,
+    /// Attaches waiting for the next start (the monitor then holds the
+    /// program until the first one connects, so no output is missed).
+    pending_attaches: watch::Sender<usize>,
 }
 
 /// Counts one log reader for as long as it lives.
@@ -72,6 +79,8 @@ impl Container {
             state: watch::channel(snapshot).0,
             op: tokio::sync::Mutex::new(()),
             readers: watch::channel(0).0,
+            spawned: watch::channel(0).0,
+            pending_attaches: watch::channel(0).0,
         })
     }
 

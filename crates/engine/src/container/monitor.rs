@@ -14,11 +14,20 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::{options, Container, ContainerRecord, ContainerService, Status};
 use crate::{ids, time, Error};
 
+/// How the monitor handles stdio and the log.
+struct MonitorIo {
+    attach_socket: PathBuf,
+    wait_for_attach: bool,
+    log_max_size: Option<u64>,
+    log_max_files: u32,
+}
+
 fn prepare_bundle(
     c: &Container,
     rec: &ContainerRecord,
     opts: SpecOptions,
     layers: Vec<PathBuf>,
+    io: MonitorIo,
 ) -> Result<(), Error> {
     let p = &c.paths;
     for dir in [p.upper(), p.work(), p.bundle(), p.rootfs()] {
@@ -43,11 +52,23 @@ fn prepare_bundle(
         }),
         log_path: p.log(),
         exit_path: p.exit_file(),
-        ..Default::default()
+        attach_socket: Some(io.attach_socket),
+        open_stdin: rec.config.open_stdin,
+        stdin_once: rec.config.stdin_once,
+        wait_for_attach: io.wait_for_attach,
+        console_size: console_size(&rec.host_config),
+        log_max_size: io.log_max_size,
+        log_max_files: io.log_max_files,
     };
     let monitor_json = serde_json::to_vec_pretty(&monitor)
         .map_err(|e| Error::Internal(format!("serialising monitor config: {e}")))?;
     super::write_atomic(&p.bundle().join("monitor.json"), &monitor_json)
+}
+
+/// `HostConfig.ConsoleSize` (`[height, width]`), when the client sent one.
+fn console_size(hc: &berth_api::container::HostConfig) -> Option<(u16, u16)> {
+    let size: [u16; 2] = serde_json::from_value(hc.other.get("ConsoleSize")?.clone()).ok()?;
+    (size[0] > 0 && size[1] > 0).then_some((size[0], size[1]))
 }
 
 /// `/etc/hostname` and `/etc/hosts`, written per container and bind-mounted
@@ -96,10 +117,20 @@ pub(super) async fn start(
         Some(config.paths.seccomp_cache()),
         &|name| svc.running_pid(name),
     )?;
+    let (log_max_size, log_max_files) = super::create::log_rotation(&rec.host_config.log_config)?;
+    let io = MonitorIo {
+        attach_socket: config.paths.attach_socket(&rec.id),
+        wait_for_attach: *c.pending_attaches.borrow() > 0,
+        log_max_size,
+        log_max_files,
+    };
+    if let Some(dir) = io.attach_socket.parent() {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    }
     {
         let c = c.clone();
         let rec = rec.clone();
-        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, opts, layers))
+        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, opts, layers, io))
             .await
             .map_err(|e| Error::Internal(format!("bundle task failed: {e}")))??;
     }
@@ -112,6 +143,7 @@ pub(super) async fn start(
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(Error::io("starting monitor", exe))?;
+    c.spawned.send_modify(|g| *g += 1);
     let stdout = child
         .stdout
         .take()

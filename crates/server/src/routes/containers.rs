@@ -10,7 +10,6 @@ use berth_api::container::{ContainerInspect, ContainerSummary, CreateRequest, Cr
 use berth_engine::container::{ListOptions, WaitCondition};
 use berth_engine::logs::{LogOptions, StartAt};
 use berth_engine::Engine;
-use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
@@ -25,6 +24,7 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/stop", post(stop))
         .route("/containers/{id}/kill", post(kill))
         .route("/containers/{id}/restart", post(restart))
@@ -275,75 +275,86 @@ async fn logs(
     Ok(r)
 }
 
-/// Hijacks the connection (`101 UPGRADED`) and streams the container's
-/// output from now until it exits. Old clients that do not ask for an
-/// upgrade get the same stream as a plain 200 body.
+/// Hijacks the connection (`101 UPGRADED`) and joins it to the
+/// container's monitor: output out, stdin in (when asked and the container
+/// keeps stdin open), detach keys. Clients that do not ask for an upgrade
+/// get the output as a plain 200 body.
 async fn attach(
     State(engine): State<Engine>,
     Path(id): Path<String>,
     mut req: Request,
 ) -> ApiResult<Response> {
+    use berth_engine::container::attach::AttachOptions;
     let params = Params::parse(req.uri().query());
-    if params.flag("stdin") {
-        // Output-only attach still works for clients that also ask for stdin
-        // but never send any; interactive stdin arrives with `-i`.
-        tracing::debug!("attach: stdin is not forwarded yet");
+    let (stdout, stderr) = (params.flag("stdout"), params.flag("stderr"));
+    let opts = AttachOptions {
+        stdin: params.flag("stdin"),
+        // Docker streams both when neither is named.
+        stdout: stdout || !stderr,
+        stderr: stderr || !stdout,
+        logs: params.flag("logs"),
+        stream: params.flag("stream"),
+        detach_keys: params.get("detachKeys").map(str::to_string),
+    };
+    if !opts.stream && !opts.logs {
+        return Err(ApiError::bad_request("attach needs stream=1 or logs=1"));
     }
-    let c = engine.containers.get(&id)?;
-    let tty = c.record().config.tty;
-    let opts = LogOptions {
-        stdout: params.flag("stdout") || !params.flag("stderr") && !params.flag("stdout"),
-        stderr: params.flag("stderr") || !params.flag("stderr") && !params.flag("stdout"),
-        follow: true,
-        tail: None,
-        timestamps: false,
-        since: None,
-        until: None,
-    };
-    let start = if params.flag("logs") {
-        StartAt::Beginning
-    } else {
-        StartAt::End
-    };
+    let ticket = engine.containers.prepare_attach(&id, opts)?;
+    let tty = ticket.tty();
     let upgrade_requested = req
         .headers()
         .get(header::UPGRADE)
         .is_some_and(|v| !v.is_empty());
-    if !params.flag("stream") && !params.flag("logs") {
-        return Err(ApiError::bad_request("attach needs stream=1 or logs=1"));
-    }
-    let mut rx = engine.containers.log_stream(&id, opts, start)?;
     if !upgrade_requested {
-        let mut r = body_from(rx).into_response();
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(ticket.run(theirs));
+        let body = Body::from_stream(tokio_util::io::ReaderStream::new(ours));
+        let mut r = body.into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, stream_content_type(tty));
         return Ok(r);
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        let upgraded = match on_upgrade.await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::debug!(error = %e, "attach upgrade failed");
-                return;
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                ticket.run(hyper_util::rt::TokioIo::new(upgraded)).await;
             }
-        };
-        let mut io = hyper_util::rt::TokioIo::new(upgraded);
-        while let Some(chunk) = rx.recv().await {
-            if io.write_all(&chunk).await.is_err() {
-                return;
-            }
-            let _ = io.flush().await;
+            Err(e) => tracing::debug!(error = %e, "attach upgrade failed"),
         }
-        let _ = io.shutdown().await;
     });
+    Ok(switching_protocols(tty))
+}
+
+/// The `101` answer of attach and exec start.
+pub fn switching_protocols(tty: bool) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, stream_content_type(tty));
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    Ok(r)
+    r
+}
+
+/// `h`/`w` of the resize endpoints.
+pub fn resize_params(params: &Params) -> ApiResult<(u16, u16)> {
+    let h: Option<u16> = params.number("h")?;
+    let w: Option<u16> = params.number("w")?;
+    match (h, w) {
+        (Some(h), Some(w)) => Ok((h, w)),
+        _ => Err(ApiError::bad_request("resize needs h and w")),
+    }
+}
+
+async fn resize(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
+    let (h, w) = resize_params(&Params::parse(q.as_deref()))?;
+    engine.containers.resize(&id, h, w).await?;
+    Ok(StatusCode::OK)
 }
 
 fn archive_path_param(params: &Params) -> ApiResult<String> {

@@ -1,0 +1,162 @@
+//! Interactive containers: stdin with -i, a real terminal with -it under
+//! tmux (typing, resizing, detaching with ctrl-p ctrl-q, attaching again).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::{berth_bin, stderr, stdout, Ctx, TestFn};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    ("stdin_streams_with_i", stdin_streams_with_i),
+    ("tty_under_tmux", tty_under_tmux),
+];
+
+fn stdin_streams_with_i(ctx: &Ctx) {
+    let out = ctx.berth_stdin(&["run", "-i", "--rm", "busybox", "cat"], b"hi\n");
+    assert_eq!(stdout(&out), "hi\n", "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0));
+    let out = ctx.berth_stdin(
+        &["run", "-i", "--rm", "busybox", "sh"],
+        b"echo $((6*7))\nexit 5\n",
+    );
+    assert_eq!(stdout(&out), "42\n");
+    assert_eq!(out.status.code(), Some(5));
+    // Without -i the container's stdin is empty.
+    let out = ctx.berth_stdin(&["run", "--rm", "busybox", "cat"], b"ignored\n");
+    assert_eq!(stdout(&out), "");
+}
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn new(ctx: &Ctx, name: &str, command: &str) -> Tmux {
+        let session = format!("{name}-{}", std::process::id());
+        let status = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x", "100", "-y", "30"])
+            .arg(format!("BERTH_HOST={} {command}", ctx.host()))
+            .status()
+            .expect("tmux is installed (scripts/deps.sh)");
+        assert!(status.success(), "starting tmux");
+        Tmux { session }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .expect("tmux");
+        assert!(status.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "waited for {needle:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn dead(&self) -> bool {
+        let out = Command::new("tmux")
+            .args(["list-panes", "-t", &self.session, "-F", "#{pane_dead}"])
+            .output()
+            .expect("tmux");
+        !out.status.success() || String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+fn tty_under_tmux(ctx: &Ctx) {
+    let berth = berth_bin();
+    let t = Tmux::new(
+        ctx,
+        "berth-it",
+        &format!("{berth} run -it --name itbox busybox sh; sleep 30"),
+    );
+    t.wait_for("/ #");
+    t.keys(&["echo $((6*7))", "Enter"]);
+    t.wait_for("\n42");
+    t.keys(&["stty size", "Enter"]);
+    t.wait_for("30 100");
+    let status = Command::new("tmux")
+        .args(["resize-window", "-t", &t.session, "-x", "120", "-y", "40"])
+        .status()
+        .expect("tmux");
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["stty size", "Enter"]);
+    t.wait_for("40 120");
+    // ctrl-p ctrl-q detaches; the container keeps running.
+    t.keys(&["C-p", "C-q"]);
+    let start = Instant::now();
+    while ctx
+        .ok(&["inspect", "-f", "{{.State.Status}}", "itbox"])
+        .trim()
+        != "running"
+        || !t.screen().contains("$ ") && !detached_prompt(&t)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "detach did not return: {}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(t);
+    let again = Tmux::new(
+        ctx,
+        "berth-attach",
+        &format!("{berth} attach itbox; echo attach-exit=$?; sleep 30"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    again.keys(&["echo again-$((1+1))", "Enter"]);
+    again.wait_for("again-2");
+    again.keys(&["exit 3", "Enter"]);
+    again.wait_for("attach-exit=3");
+    assert!(!again.dead());
+    assert_eq!(
+        ctx.ok(&["inspect", "-f", "{{.State.ExitCode}}", "itbox"]),
+        "3\n"
+    );
+    ctx.ok(&["rm", "itbox"]);
+}
+
+/// After detaching, `berth run` has exited and the pane runs `sleep`.
+fn detached_prompt(t: &Tmux) -> bool {
+    let out = Command::new("tmux")
+        .args([
+            "list-panes",
+            "-t",
+            &t.session,
+            "-F",
+            "#{pane_current_command}",
+        ])
+        .output()
+        .expect("tmux");
+    String::from_utf8_lossy(&out.stdout).trim() == "sleep"
+}
