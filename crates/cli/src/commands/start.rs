@@ -129,6 +129,11 @@ pub async fn attach(args: AttachArgs, target: &Target) -> i32 {
         return super::fail("You cannot attach to a stopped container, start it first");
     }
     let stdin = open_stdin && !args.no_stdin;
+    // Registered first, so an exit while attached is never missed.
+    let waiter = match client.container_wait(&args.container, "next-exit").await {
+        Ok(w) => w,
+        Err(e) => return super::fail(e),
+    };
     let attached = match client
         .container_attach(&args.container, stdin, args.detach_keys.as_deref())
         .await
@@ -146,11 +151,8 @@ pub async fn attach(args: AttachArgs, target: &Target) -> i32 {
     if crate::session::run(attached, opts).await == crate::session::SessionEnd::Detached {
         return 0;
     }
-    // Detached (the container still runs) or the container ended.
-    match client.container_inspect(&args.container).await {
-        Ok(v) if v["State"]["Running"].as_bool() == Some(false) => {
-            v["State"]["ExitCode"].as_i64().unwrap_or(0) as i32
-        }
-        _ => 0,
+    match waiter.await {
+        Ok(w) => w.status_code as i32,
+        Err(e) => super::fail(e),
     }
 }
