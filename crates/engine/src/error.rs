@@ -18,6 +18,8 @@ pub enum Error {
     NoSuchContainer(String),
     #[error("{message}")]
     PathNotFound { message: String },
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
     #[error("{message}")]
     Conflict { message: String },
     #[error("{0}")]
@@ -58,7 +60,9 @@ fn image_kind(kind: berth_image::ErrorKind) -> ErrorKind {
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NoSuchContainer(_) | Error::PathNotFound { .. } => ErrorKind::NotFound,
+            Error::NoSuchContainer(_) | Error::PathNotFound { .. } | Error::NoSuchExec(_) => {
+                ErrorKind::NotFound
+            }
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Error::AlreadyRunning(_) | Error::NotModified => ErrorKind::NotModified,

@@ -39,6 +39,9 @@ pub struct BridgeOptions {
     pub stdout: bool,
     pub stderr: bool,
     pub detach_keys: Vec<u8>,
+    /// Write a start failure's message to the client (exec: the HTTP answer
+    /// was already sent, so the stream is the only place for it).
+    pub report_failure: bool,
 }
 
 /// How a bridge ended.
@@ -73,6 +76,20 @@ async fn pump_output(
             k if k == Kind::Stdout as u8 => opts.stdout,
             k if k == Kind::Stderr as u8 => opts.stderr,
             k if k == Kind::Exit as u8 => {
+                if opts.report_failure {
+                    if let Ok(berth_runtime::monitor::MonitorEvent::Failed { message, .. }) =
+                        serde_json::from_slice(&payload)
+                    {
+                        let text =
+                            format!("OCI runtime exec failed: exec failed: {message}: unknown\r\n");
+                        if !opts.tty {
+                            let _ = out
+                                .write_all(&frame::header(Kind::Stderr, text.len() as u32))
+                                .await;
+                        }
+                        let _ = out.write_all(text.as_bytes()).await;
+                    }
+                }
                 let _ = out.flush().await;
                 return BridgeEnd::Exited(Some(payload));
             }
@@ -186,6 +203,7 @@ mod tests {
             stdout: true,
             stderr: false,
             detach_keys: Vec::new(),
+            report_failure: false,
         };
         let mut out = Vec::new();
         let end = pump_output(&frames[..], &mut out, &opts).await;

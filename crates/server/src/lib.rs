@@ -27,6 +27,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::images::router())
         .merge(routes::containers::router())
         .merge(routes::events::router())
+        .merge(routes::exec::router())
         .with_state(engine)
 }
 

@@ -9,6 +9,7 @@ use crate::harness::{berth_bin, stderr, stdout, Ctx, TestFn};
 pub const TESTS: &[(&str, TestFn)] = &[
     ("stdin_streams_with_i", stdin_streams_with_i),
     ("tty_under_tmux", tty_under_tmux),
+    ("exec_in_running_container", exec_in_running_container),
 ];
 
 fn stdin_streams_with_i(ctx: &Ctx) {
@@ -158,4 +159,81 @@ fn detached_prompt(t: &Tmux) -> bool {
         .output()
         .expect("tmux");
     String::from_utf8_lossy(&out.stdout).trim() == "sleep"
+}
+
+fn exec_in_running_container(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "execbox",
+        "--hostname",
+        "exhost",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let out = ctx.berth(&[
+        "exec",
+        "execbox",
+        "sh",
+        "-c",
+        "echo pid=$$ host=$(hostname); cat /proc/1/cmdline | tr '\\0' ' '; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("host=exhost"), "{text}");
+    assert!(!text.contains("pid=1 "), "the exec is not pid 1: {text}");
+    assert!(
+        text.contains("sleep 100"),
+        "it sees the container's pid 1: {text}"
+    );
+    let out = ctx.berth_stdin(&["exec", "-i", "execbox", "cat"], b"through stdin\n");
+    assert_eq!(stdout(&out), "through stdin\n");
+    assert_eq!(
+        ctx.ok(&[
+            "exec",
+            "-u",
+            "nobody",
+            "-w",
+            "/tmp",
+            "-e",
+            "X=1",
+            "execbox",
+            "sh",
+            "-c",
+            "id -u; pwd; echo $X"
+        ]),
+        "65534\n/tmp\n1\n"
+    );
+    let out = ctx.berth(&["exec", "execbox", "nosuchcmd"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains("executable file not found"),
+        "{}",
+        stderr(&out)
+    );
+    ctx.ok(&["exec", "-d", "execbox", "touch", "/tmp/from-detached"]);
+    std::thread::sleep(Duration::from_millis(300));
+    ctx.ok(&["exec", "execbox", "test", "-f", "/tmp/from-detached"]);
+    let caps = ctx.ok(&[
+        "exec",
+        "--privileged",
+        "execbox",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert_ne!(
+        caps.trim(),
+        "CapEff:\t00000000a80425fb",
+        "privileged exec widens capabilities"
+    );
+    let ids = ctx.ok(&["inspect", "-f", "{{len .ExecIDs}}", "execbox"]);
+    assert!(ids.trim().parse::<u32>().unwrap_or(0) >= 5, "{ids}");
+    ctx.ok(&["stop", "-t", "0", "execbox"]);
+    let out = ctx.berth(&["exec", "execbox", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
+    ctx.ok(&["rm", "execbox"]);
 }

@@ -109,6 +109,23 @@ fn docker_cli_works_against_berth(ctx: &Ctx) {
     );
     let inspect = docker(ctx, &["inspect", "-f", "{{.State.Status}}", "dockerlife"]);
     assert_eq!(stdout(&inspect), "running\n", "{}", stderr(&inspect));
+    let exec = docker(
+        ctx,
+        &[
+            "exec",
+            "dockerlife",
+            "sh",
+            "-c",
+            "echo in-docker-exec; exit 6",
+        ],
+    );
+    assert_eq!(
+        exec.status.code(),
+        Some(6),
+        "docker exec: {}",
+        stderr(&exec)
+    );
+    assert_eq!(stdout(&exec), "in-docker-exec\n");
     let stats = docker(ctx, &["stats", "--no-stream", "dockerlife"]);
     assert!(stats.status.success(), "docker stats: {}", stderr(&stats));
     assert!(stdout(&stats).contains("dockerlife"), "{}", stdout(&stats));

@@ -27,6 +27,11 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "daemon_crash_keeps_containers",
         daemon_crash_keeps_containers,
     ),
+    (
+        "health_goes_unhealthy_then_healthy",
+        health_goes_unhealthy_then_healthy,
+    ),
+    ("image_healthcheck_is_used", image_healthcheck_is_used),
 ];
 
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
@@ -374,4 +379,102 @@ fn daemon_crash_keeps_containers(ctx: &Ctx) {
     );
     assert_eq!(status(ctx, "crash1"), "exited 137");
     ctx.ok(&["rm", "-f", "crash1", "crash2", "crash3", "crash-always"]);
+}
+
+fn health_goes_unhealthy_then_healthy(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "300ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert!(ctx
+        .ok(&["ps", "--filter", "name=checked", "--format", "{{.Status}}"])
+        .contains("(health: starting)"));
+    wait_until("unhealthy", Duration::from_secs(10), || {
+        ctx.ok(&["inspect", "-f", "{{.State.Health.Status}}", "checked"])
+            .trim()
+            == "unhealthy"
+    });
+    ctx.ok(&["exec", "checked", "touch", "/tmp/ok"]);
+    wait_until("healthy", Duration::from_secs(10), || {
+        ctx.ok(&["inspect", "-f", "{{.State.Health.Status}}", "checked"])
+            .trim()
+            == "healthy"
+    });
+    assert!(ctx
+        .ok(&["ps", "--filter", "name=checked", "--format", "{{.Status}}"])
+        .contains("(healthy)"));
+    let log = ctx.ok(&[
+        "inspect",
+        "-f",
+        "{{(index .State.Health.Log 0).ExitCode}}",
+        "checked",
+    ]);
+    assert!(log.trim() == "1" || log.trim() == "0", "{log}");
+    let events = ctx.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &chrono_now(),
+        "--filter",
+        "container=checked",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(
+        events.contains("health_status: unhealthy") && events.contains("health_status: healthy"),
+        "{events}"
+    );
+    ctx.ok(&["rm", "-f", "checked"]);
+}
+
+fn image_healthcheck_is_used(ctx: &Ctx) {
+    let tar = ctx.busybox_tar.to_str().expect("utf8").to_string();
+    ctx.ok(&[
+        "import",
+        "-c",
+        "HEALTHCHECK --interval=1s --retries=1 CMD test -f /tmp/ok",
+        "-c",
+        "CMD [\"sleep\", \"100\"]",
+        &tar,
+        "healthy-img:1",
+    ]);
+    ctx.ok(&["run", "-d", "--name", "imgcheck", "healthy-img:1"]);
+    wait_until("unhealthy", Duration::from_secs(10), || {
+        ctx.ok(&["inspect", "-f", "{{.State.Health.Status}}", "imgcheck"])
+            .trim()
+            == "unhealthy"
+    });
+    ctx.ok(&["exec", "imgcheck", "touch", "/tmp/ok"]);
+    wait_until("healthy", Duration::from_secs(10), || {
+        ctx.ok(&["inspect", "-f", "{{.State.Health.Status}}", "imgcheck"])
+            .trim()
+            == "healthy"
+    });
+    let out = ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "nocheck",
+        "--no-healthcheck",
+        "healthy-img:1",
+    ]);
+    assert!(!out.is_empty());
+    assert_eq!(
+        ctx.ok(&["inspect", "-f", "{{.State.Health}}", "nocheck"]),
+        "<no value>\n"
+    );
+    ctx.ok(&["rm", "-f", "imgcheck", "nocheck"]);
+    ctx.ok(&["rmi", "healthy-img:1"]);
 }

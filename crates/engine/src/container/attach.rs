@@ -146,6 +146,7 @@ impl AttachTicket {
             stdout: self.opts.stdout,
             stderr: self.opts.stderr,
             detach_keys: self.keys.clone(),
+            report_failure: false,
         };
         let end = monitor_io::bridge(client, monitor, opts).await;
         if end == BridgeEnd::Detached {

@@ -52,11 +52,6 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
             unsupported.push("NetworkingConfig".into());
         }
     }
-    if let Some(h) = &req.config.healthcheck {
-        if !berth_api::container::is_zero(h) {
-            unsupported.push("Healthcheck".into());
-        }
-    }
     if unsupported.is_empty() {
         Ok(())
     } else {

@@ -3,8 +3,10 @@
 
 pub mod attach;
 pub mod create;
+pub mod exec;
 mod fs;
 pub mod health;
+mod health_run;
 mod lifecycle;
 mod monitor;
 pub mod options;
@@ -172,6 +174,7 @@ struct Inner {
     images: ImageService,
     events: Events,
     table: RwLock<Table>,
+    execs: exec::ExecTable,
 }
 
 impl ContainerService {
@@ -186,6 +189,7 @@ impl ContainerService {
                 images,
                 events,
                 table: RwLock::new(Table::default()),
+                execs: exec::ExecTable::default(),
             }),
         };
         let to_start = svc.load_existing()?;
@@ -359,6 +363,7 @@ impl ContainerService {
             restart_count: 0,
             manually_stopped: false,
             oom_killed: false,
+            health: None,
             restart_delay_ms: 0,
         };
         let paths = self.inner.config.paths.container(&id);
@@ -420,6 +425,7 @@ impl ContainerService {
             restart_count: 0,
             manually_stopped: false,
             oom_killed: false,
+            health: None,
             restart_delay_ms: 0,
         };
         // Joined containers must exist; whether they run is checked at start.
@@ -467,6 +473,7 @@ impl ContainerService {
         let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
         monitor::start(self, &c, &rec, layers).await?;
         self.publish("start", &c.record());
+        self.start_health(&c).await;
         Ok(())
     }
 
@@ -591,6 +598,7 @@ impl ContainerService {
             }
         }
         c.state.send_modify(|s| s.removed = true);
+        self.forget_execs(&rec.id);
         self.publish("destroy", &rec);
         Ok(())
     }
@@ -598,7 +606,11 @@ impl ContainerService {
     /// `GET /containers/{id}/json`.
     pub fn inspect(&self, name_or_id: &str) -> Result<ContainerInspect, Error> {
         let c = self.get(name_or_id)?;
-        Ok(view::inspect(&c.record(), &c.paths))
+        let rec = c.record();
+        let mut out = view::inspect(&rec, &c.paths);
+        let execs = self.exec_ids(&rec.id);
+        out.exec_ids = (!execs.is_empty()).then_some(execs);
+        Ok(out)
     }
 
     /// `GET /containers/json`.

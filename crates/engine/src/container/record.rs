@@ -76,6 +76,9 @@ pub struct ContainerRecord {
     /// The kernel's OOM killer ended the last run.
     #[serde(default)]
     pub oom_killed: bool,
+    /// Health check state, when the container has a check.
+    #[serde(default)]
+    pub health: Option<super::health::Health>,
     /// The restart policy's current back-off, in milliseconds.
     #[serde(default)]
     pub restart_delay_ms: u64,

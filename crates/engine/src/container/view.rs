@@ -28,6 +28,7 @@ pub(super) fn inspect(r: &ContainerRecord, paths: &ContainerPaths) -> ContainerI
             error: r.error.clone(),
             started_at: r.started_at.clone(),
             finished_at: r.finished_at.clone(),
+            health: r.health.as_ref().and_then(|h| serde_json::to_value(h).ok()),
         },
         image: r.image_id.clone(),
         resolv_conf_path: String::new(),
@@ -69,7 +70,15 @@ pub(super) fn status_text(r: &ContainerRecord, now: DateTime<Utc>) -> String {
     let since = |t: &str| time::parse(t).map(|t| (now - t).num_seconds()).unwrap_or(0);
     match r.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", time::human_duration(since(&r.started_at))),
+        Status::Running => {
+            let health = match r.health.as_ref().map(|h| h.status) {
+                Some(super::health::HealthStatus::Starting) => " (health: starting)",
+                Some(super::health::HealthStatus::Healthy) => " (healthy)",
+                Some(super::health::HealthStatus::Unhealthy) => " (unhealthy)",
+                None => "",
+            };
+            format!("Up {}{health}", time::human_duration(since(&r.started_at)))
+        }
         Status::Paused => format!("Up {} (Paused)", time::human_duration(since(&r.started_at))),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",

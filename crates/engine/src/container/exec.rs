@@ -1,0 +1,404 @@
+//! `exec`: a process started in a running container by `berth __exec`
+//! (which joins the container's namespaces and cgroup), attached through its
+//! own socket like a container's monitor.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use berth_runtime::exec_process::{ExecConfig, EXEC_FILE};
+use berth_runtime::monitor::MonitorEvent;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, watch};
+
+use super::{create, options, ContainerService};
+use crate::{ids, monitor_io, Error};
+
+/// The body of `POST /containers/{id}/exec`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecCreate {
+    #[serde(default)]
+    pub attach_stdin: bool,
+    #[serde(default)]
+    pub attach_stdout: bool,
+    #[serde(default)]
+    pub attach_stderr: bool,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    pub env: Vec<String>,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    pub cmd: Vec<String>,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    pub working_dir: String,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    pub user: String,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    pub detach_keys: String,
+    #[serde(default)]
+    pub console_size: Option<[u16; 2]>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ExecState {
+    running: bool,
+    pid: i64,
+    exit_code: Option<i64>,
+}
+
+pub struct ExecEntry {
+    pub id: String,
+    pub container_id: String,
+    pub create: ExecCreate,
+    state: Mutex<ExecState>,
+    done: watch::Sender<bool>,
+}
+
+impl ExecEntry {
+    fn state(&self) -> ExecState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn set(&self, f: impl FnOnce(&mut ExecState)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+/// Execs by id.
+#[derive(Default)]
+pub struct ExecTable {
+    by_id: Mutex<HashMap<String, Arc<ExecEntry>>>,
+}
+
+/// A started exec: its attach connection when not detached.
+pub struct ExecStarted {
+    pub entry: Arc<ExecEntry>,
+    pub conn: Option<UnixStream>,
+}
+
+impl ContainerService {
+    fn exec(&self, exec_id: &str) -> Result<Arc<ExecEntry>, Error> {
+        self.inner
+            .execs
+            .by_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(exec_id)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchExec(exec_id.to_string()))
+    }
+
+    /// `POST /containers/{id}/exec`.
+    pub fn exec_create(&self, name_or_id: &str, create: ExecCreate) -> Result<String, Error> {
+        let rec = self.get(name_or_id)?.record();
+        if !rec.status.is_running() {
+            return Err(Error::Conflict {
+                message: format!("Container {} is not running", rec.id),
+            });
+        }
+        if rec.status == super::Status::Paused {
+            return Err(Error::Conflict {
+                message: format!(
+                    "Container {} is paused, unpause the container before exec",
+                    rec.id
+                ),
+            });
+        }
+        if create.cmd.is_empty() || create.cmd[0].is_empty() {
+            return Err(Error::InvalidArgument("No exec command specified".into()));
+        }
+        let id = ids::new_id();
+        let entry = Arc::new(ExecEntry {
+            id: id.clone(),
+            container_id: rec.id,
+            create,
+            state: Mutex::new(ExecState::default()),
+            done: watch::channel(false).0,
+        });
+        self.inner
+            .execs
+            .by_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), entry);
+        Ok(id)
+    }
+
+    /// The ids of a container's execs, for inspect.
+    pub fn exec_ids(&self, container_id: &str) -> Vec<String> {
+        let table = self
+            .inner
+            .execs
+            .by_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        table
+            .values()
+            .filter(|e| e.container_id == container_id)
+            .map(|e| e.id.clone())
+            .collect()
+    }
+
+    /// Drops one exec (health probes leave none behind).
+    pub(super) fn forget_exec(&self, exec_id: &str) {
+        self.inner
+            .execs
+            .by_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(exec_id);
+    }
+
+    /// Drops the execs of a removed container.
+    pub(super) fn forget_execs(&self, container_id: &str) {
+        self.inner
+            .execs
+            .by_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, e| e.container_id != container_id);
+    }
+
+    /// `POST /exec/{id}/start`: runs the process; unless detached, returns
+    /// a connection to its socket made before the program runs.
+    pub async fn exec_start(&self, exec_id: &str, detach: bool) -> Result<ExecStarted, Error> {
+        let entry = self.exec(exec_id)?;
+        {
+            let st = entry.state();
+            if st.running || st.exit_code.is_some() {
+                return Err(Error::Conflict {
+                    message: format!("Exec {exec_id} has already been started"),
+                });
+            }
+        }
+        let c = self.get(&entry.container_id)?;
+        let rec = c.record();
+        if !rec.status.is_running() {
+            return Err(Error::Conflict {
+                message: format!("Container {} is not running", rec.id),
+            });
+        }
+        let ex = &entry.create;
+        let mut probe = rec.clone();
+        probe.path = ex.cmd[0].clone();
+        probe.args = ex.cmd[1..].to_vec();
+        probe.config.env = create::merge_env(&rec.config.env, &ex.env);
+        if !ex.working_dir.is_empty() {
+            probe.config.working_dir = ex.working_dir.clone();
+        }
+        if !ex.user.is_empty() {
+            probe.config.user = ex.user.clone();
+        }
+        probe.config.tty = ex.tty;
+        let config = &self.inner.config;
+        let opts =
+            options::spec_options(&probe, unused_rootfs(), &config.cgroup_parent, None, &|n| {
+                self.running_pid(n)
+            })?;
+        let spec = berth_runtime::spec::build_spec(&opts)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let mut process = spec
+            .process()
+            .clone()
+            .ok_or_else(|| Error::Internal("the spec has no process".into()))?;
+        if ex.privileged {
+            process.set_capabilities(None);
+        }
+        let dir = config.paths.exec_dir(&entry.id);
+        let socket = dir.join("s.sock");
+        let exec_config = ExecConfig {
+            pid: rec.pid as i32,
+            process,
+            user: (!probe.config.user.is_empty()).then(|| probe.config.user.clone()),
+            attach_socket: Some(socket.clone()),
+            open_stdin: ex.attach_stdin,
+            wait_for_attach: !detach,
+            console_size: ex
+                .console_size
+                .map(|[h, w]| (h, w))
+                .filter(|(h, w)| *h > 0 && *w > 0),
+            cgroup_parent: Some(config.cgroup_parent.clone()),
+            exit_path: Some(dir.join("exit.json")),
+        };
+        let json = serde_json::to_vec_pretty(&exec_config)
+            .map_err(|e| Error::Internal(format!("serialising exec.json: {e}")))?;
+        std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+        super::write_atomic(&dir.join(EXEC_FILE), &json)?;
+        let mut child = tokio::process::Command::new(&config.monitor_exe)
+            .arg("__exec")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(Error::io("starting exec monitor", &config.monitor_exe))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Internal("exec monitor stdout was not captured".into()))?;
+        let (tx, mut events) = mpsc::channel::<MonitorEvent>(4);
+        let follower = {
+            let entry = entry.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                let mut exit = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let Ok(ev) = serde_json::from_str::<MonitorEvent>(&line) else {
+                        continue;
+                    };
+                    match &ev {
+                        MonitorEvent::Started { pid } => {
+                            let pid = i64::from(*pid);
+                            entry.set(|s| {
+                                s.running = true;
+                                s.pid = pid;
+                            });
+                        }
+                        MonitorEvent::Exited { exit_code, .. }
+                        | MonitorEvent::Failed { exit_code, .. } => {
+                            exit = Some(i64::from(*exit_code));
+                        }
+                    }
+                    let _ = tx.send(ev).await;
+                }
+                let _ = child.wait().await;
+                entry.set(|s| {
+                    s.running = false;
+                    s.exit_code = Some(exit.unwrap_or(126));
+                });
+                entry.done.send_replace(true);
+                let _ = std::fs::remove_dir_all(&dir);
+            })
+        };
+        drop(follower);
+        let conn = if detach {
+            None
+        } else {
+            tokio::select! {
+                conn = monitor_io::connect(&socket, Duration::from_secs(10)) => Some(conn?),
+                ev = events.recv() => match ev {
+                    Some(MonitorEvent::Failed { message, exit_code }) => {
+                        return Err(Error::StartFailed { message: format!("exec failed: {message}"), exit_code });
+                    }
+                    _ => Some(monitor_io::connect(&socket, Duration::from_secs(10)).await?),
+                },
+            }
+        };
+        if detach {
+            match events.recv().await {
+                Some(MonitorEvent::Failed { message, exit_code }) => {
+                    return Err(Error::StartFailed {
+                        message: format!("exec failed: {message}"),
+                        exit_code,
+                    })
+                }
+                None => {
+                    return Err(Error::Internal(
+                        "the exec monitor ended without a report".into(),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(ExecStarted { entry, conn })
+    }
+
+    /// Waits until an exec has ended; its exit code.
+    pub async fn exec_wait(&self, exec_id: &str) -> Result<i64, Error> {
+        let entry = self.exec(exec_id)?;
+        let mut rx = entry.done.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
+        Ok(entry.state().exit_code.unwrap_or(-1))
+    }
+
+    /// `GET /exec/{id}/json`.
+    pub fn exec_inspect(&self, exec_id: &str) -> Result<Value, Error> {
+        let e = self.exec(exec_id)?;
+        let st = e.state();
+        let ex = &e.create;
+        Ok(json!({
+            "ID": e.id,
+            "Running": st.running,
+            "ExitCode": st.exit_code,
+            "ProcessConfig": {
+                "tty": ex.tty,
+                "entrypoint": ex.cmd.first().cloned().unwrap_or_default(),
+                "arguments": ex.cmd.iter().skip(1).cloned().collect::<Vec<_>>(),
+                "privileged": ex.privileged,
+                "user": ex.user,
+            },
+            "OpenStdin": ex.attach_stdin,
+            "OpenStderr": ex.attach_stderr,
+            "OpenStdout": ex.attach_stdout,
+            "CanRemove": false,
+            "ContainerID": e.container_id,
+            "DetachKeys": ex.detach_keys,
+            "Pid": st.pid,
+        }))
+    }
+
+    /// `POST /exec/{id}/resize`.
+    pub async fn exec_resize(&self, exec_id: &str, rows: u16, cols: u16) -> Result<(), Error> {
+        let e = self.exec(exec_id)?;
+        if !e.state().running {
+            return Err(Error::Conflict {
+                message: format!("Exec {exec_id} is not running"),
+            });
+        }
+        monitor_io::resize(
+            &self.inner.config.paths.exec_dir(exec_id).join("s.sock"),
+            rows,
+            cols,
+        )
+        .await
+    }
+
+    /// Records the exit reported on the attach socket (the final frame can
+    /// arrive before the exec monitor's own report), so an inspect right
+    /// after the stream ends sees the code.
+    pub fn exec_record_exit(&self, exec_id: &str, event_json: &[u8]) {
+        let Ok(entry) = self.exec(exec_id) else {
+            return;
+        };
+        let code = match serde_json::from_slice::<MonitorEvent>(event_json) {
+            Ok(MonitorEvent::Exited { exit_code, .. } | MonitorEvent::Failed { exit_code, .. }) => {
+                i64::from(exit_code)
+            }
+            _ => return,
+        };
+        entry.set(|s| {
+            s.running = false;
+            s.exit_code = Some(code);
+        });
+    }
+
+    /// Records a start failure's exit code (126/127 as runc reports them).
+    pub fn exec_record_failure(&self, exec_id: &str, exit_code: i32) {
+        if let Ok(entry) = self.exec(exec_id) {
+            entry.set(|s| {
+                s.running = false;
+                s.exit_code = Some(i64::from(exit_code));
+            });
+        }
+    }
+
+    /// The exec's pid while it runs (for a health check's timeout).
+    pub(crate) fn exec_pid(&self, exec_id: &str) -> Option<i64> {
+        self.exec(exec_id)
+            .ok()
+            .map(|e| e.state().pid)
+            .filter(|p| *p > 0)
+    }
+}
+
+/// Unused path for the rootfs field when only the process is wanted.
+pub(crate) fn unused_rootfs() -> PathBuf {
+    PathBuf::from("/")
+}

@@ -1,0 +1,164 @@
+//! `/containers/{id}/exec` and `/exec/{id}/...`: create, start (attached
+//! through an upgrade, or detached), inspect, resize.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_engine::container::exec::ExecCreate;
+use berth_engine::monitor_io::{self, BridgeOptions};
+use berth_engine::Engine;
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+use crate::routes::containers::{resize_params, switching_protocols};
+
+pub fn router() -> Router<Engine> {
+    Router::new()
+        .route("/containers/{id}/exec", post(create))
+        .route("/exec/{id}/start", post(start))
+        .route("/exec/{id}/json", get(inspect))
+        .route("/exec/{id}/resize", post(resize))
+}
+
+async fn create(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let req: ExecCreate = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let exec_id = engine.containers.exec_create(&id, req)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"Id": exec_id})),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartBody {
+    #[serde(default)]
+    detach: bool,
+}
+
+async fn start(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let bytes = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+    let body: StartBody = if bytes.is_empty() {
+        StartBody::default()
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
+    let upgrade_requested = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| !v.is_empty());
+    let started = match engine.containers.exec_start(&id, body.detach).await {
+        Ok(s) => s,
+        // Docker answers an attached start that fails to exec with the
+        // upgrade, the message on the stream, and the code in inspect.
+        Err(berth_engine::Error::StartFailed { message, exit_code })
+            if upgrade_requested && !body.detach =>
+        {
+            engine.containers.exec_record_failure(&id, exit_code);
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            let tty = engine
+                .containers
+                .exec_inspect(&id)
+                .map(|v| v["ProcessConfig"]["tty"] == true)
+                .unwrap_or(false);
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                if let Ok(upgraded) = on_upgrade.await {
+                    let mut io = hyper_util::rt::TokioIo::new(upgraded);
+                    let text = format!("OCI runtime exec failed: {message}: unknown\r\n");
+                    let mut out = Vec::new();
+                    if !tty {
+                        out.extend_from_slice(&[2, 0, 0, 0]);
+                        out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+                    }
+                    out.extend_from_slice(text.as_bytes());
+                    let _ = io.write_all(&out).await;
+                    let _ = io.shutdown().await;
+                }
+            });
+            return Ok(switching_protocols(tty));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(conn) = started.conn else {
+        return Ok(StatusCode::OK.into_response());
+    };
+    let ex = started.entry.create.clone();
+    let keys = if ex.detach_keys.is_empty() {
+        monitor_io::DEFAULT_DETACH_KEYS.to_vec()
+    } else {
+        monitor_io::parse_detach_keys(&ex.detach_keys).map_err(ApiError::bad_request)?
+    };
+    let exec_id = id.clone();
+    let containers = engine.containers.clone();
+    let record = move |end: monitor_io::BridgeEnd| {
+        if let monitor_io::BridgeEnd::Exited(Some(event)) = end {
+            containers.exec_record_exit(&exec_id, &event);
+        }
+    };
+    let opts = BridgeOptions {
+        tty: ex.tty,
+        stdin: ex.attach_stdin,
+        stdout: ex.attach_stdout || !ex.attach_stderr,
+        stderr: ex.attach_stderr || !ex.attach_stdout,
+        detach_keys: keys,
+        report_failure: true,
+    };
+    if !upgrade_requested {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move { record(monitor_io::bridge(theirs, conn, opts).await) });
+        let mut r = Body::from_stream(tokio_util::io::ReaderStream::new(ours)).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(if ex.tty {
+                "application/vnd.docker.raw-stream"
+            } else {
+                "application/vnd.docker.multiplexed-stream"
+            }),
+        );
+        return Ok(r);
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                record(
+                    monitor_io::bridge(hyper_util::rt::TokioIo::new(upgraded), conn, opts).await,
+                );
+            }
+            Err(e) => tracing::debug!(error = %e, "exec upgrade failed"),
+        }
+    });
+    Ok(switching_protocols(ex.tty))
+}
+
+async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(engine.containers.exec_inspect(&id)?).into_response())
+}
+
+async fn resize(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
+    let (h, w) = resize_params(&Params::parse(q.as_deref()))?;
+    engine.containers.exec_resize(&id, h, w).await?;
+    Ok(StatusCode::OK)
+}
