@@ -102,6 +102,27 @@ fn read_entries(reader: &mut impl BufRead) -> std::io::Result<(Vec<LogEntry>, u6
     Ok((entries, consumed))
 }
 
+/// Entries of the rotated files next to `path`, oldest first.
+fn read_rotated(path: &std::path::Path) -> Vec<LogEntry> {
+    let mut files = Vec::new();
+    for n in 1.. {
+        let p = std::path::PathBuf::from(format!("{}.{n}", path.display()));
+        if !p.exists() {
+            break;
+        }
+        files.push(p);
+    }
+    let mut out = Vec::new();
+    for p in files.iter().rev() {
+        if let Ok(f) = std::fs::File::open(p) {
+            if let Ok((entries, _)) = read_entries(&mut BufReader::new(f)) {
+                out.extend(entries);
+            }
+        }
+    }
+    out
+}
+
 struct Follower {
     path: PathBuf,
     offset: u64,
@@ -171,6 +192,15 @@ async fn follow(
         path: c.paths.log(),
         offset,
     };
+    // Rotated files (`<log>.N` oldest ... `<log>.1`) come before the live one.
+    let rotated = if start == StartAt::Beginning {
+        let path = c.paths.log();
+        tokio::task::spawn_blocking(move || read_rotated(&path))
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let mut first_batch = true;
     loop {
         let snapshot = state.borrow_and_update().clone();
@@ -185,7 +215,12 @@ async fn follow(
         .await;
         let Ok((f, Ok(read))) = res else { return };
         follower = f;
-        let mut entries: Vec<&LogEntry> = read.iter().filter(|e| wanted(e, &opts)).collect();
+        let older: &[LogEntry] = if first_batch { &rotated } else { &[] };
+        let mut entries: Vec<&LogEntry> = older
+            .iter()
+            .chain(read.iter())
+            .filter(|e| wanted(e, &opts))
+            .collect();
         if first_batch {
             if let Some(n) = opts.tail {
                 let skip = entries.len().saturating_sub(n);

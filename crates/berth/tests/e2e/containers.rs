@@ -37,6 +37,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "unimplemented_flags_fail_clearly",
         unimplemented_flags_fail_clearly,
     ),
+    (
+        "log_rotation_keeps_recent_files",
+        log_rotation_keeps_recent_files,
+    ),
 ];
 
 fn run_prints_and_exits_zero(ctx: &Ctx) {
@@ -511,4 +515,50 @@ fn unimplemented_flags_fail_clearly(ctx: &Ctx) {
     let out = ctx.berth(&["run", "--rm", "--userns", "host", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("not support"), "{}", stderr(&out));
+}
+
+fn log_rotation_keeps_recent_files(ctx: &Ctx) {
+    let script = "i=0; while [ $i -lt 400 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done";
+    ctx.ok(&[
+        "run",
+        "--name",
+        "rotated",
+        "--log-opt",
+        "max-size=4k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let id = ctx
+        .ok(&["inspect", "-f", "{{.Id}}", "rotated"])
+        .trim()
+        .to_string();
+    let dir = ctx.containers_root().join(&id);
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("container dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("-json.log"))
+        .collect();
+    assert!(files.len() <= 3 && files.len() >= 2, "{files:?}");
+    let logs = ctx.ok(&["logs", "rotated"]);
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(
+        lines.last().copied(),
+        Some("line-399-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+    );
+    assert!(lines.len() < 400, "old lines were rotated away");
+    let first: usize = lines[0]
+        .split('-')
+        .nth(1)
+        .expect("n")
+        .parse()
+        .expect("number");
+    assert_eq!(lines.len(), 400 - first, "no gap between the rotated files");
+    let out = ctx.berth(&["run", "--rm", "--log-opt", "max-file=2", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    ctx.ok(&["rm", "rotated"]);
 }

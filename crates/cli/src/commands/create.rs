@@ -69,6 +69,12 @@ pub struct ContainerFlags {
     pub resources: super::hostflags::ResourceFlags,
     #[command(flatten)]
     pub health: super::hostflags::HealthFlags,
+    /// Logging driver for the container (json-file).
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=10m, max-file=3).
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
     /// Add Linux capabilities.
     #[arg(long = "cap-add")]
     pub cap_add: Vec<String>,
@@ -264,6 +270,18 @@ pub fn build_request(
         userns_mode: flags.userns.clone().unwrap_or_default(),
         init: flags.init.then_some(true),
         restart_policy: restart_policy(&flags.restart)?,
+        log_config: berth_api::container::LogConfig {
+            kind: flags.log_driver.clone().unwrap_or_default(),
+            config: flags
+                .log_opt
+                .iter()
+                .map(|o| {
+                    o.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| format!("invalid log opt: {o}: expected key=value"))
+                })
+                .collect::<Result<_, _>>()?,
+        },
         auto_remove: flags.rm,
         network_mode,
         security_opt: flags.security_opt.clone(),
