@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Times `exec c true` against one idle container, for berth and, when set up
+# with the same busybox image (../shared/peers), docker and podman.
+# usage: [BERTH_BIN=path] bench/exec-latency.sh [RUNS]
+runs=${1:-50}
+. "$(dirname "$0")/lib.sh"
+"$berth" run -d --name bench-exec busybox sleep 100000 >/dev/null
+cmds=("$berth exec bench-exec true"); names=("berth exec")
+peer_ids=()
+if command -v docker >/dev/null && env -u BERTH_HOST docker image inspect busybox >/dev/null 2>&1; then
+  env -u BERTH_HOST docker run -d --name bench-exec busybox sleep 100000 >/dev/null
+  cmds+=("docker exec bench-exec true"); names+=("docker exec"); peer_ids+=(docker)
+fi
+if command -v podman >/dev/null && podman image exists busybox 2>/dev/null; then
+  podman run -d --name bench-exec busybox sleep 100000 >/dev/null
+  cmds+=("podman exec bench-exec true"); names+=("podman exec"); peer_ids+=(podman)
+fi
+args=()
+for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+hyperfine -N --warmup 5 --runs "$runs" --export-json "${BENCH_JSON:-/tmp/berth-exec-latency.json}" "${args[@]}" || true
+for p in "${peer_ids[@]}"; do
+  if [ "$p" = docker ]; then env -u BERTH_HOST docker rm -f bench-exec >/dev/null; else podman rm -f bench-exec >/dev/null; fi
+done

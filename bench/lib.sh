@@ -1,0 +1,42 @@
+# Shared by the bench scripts: a private berth daemon on a temp root, with
+# the busybox image, stopped by pid on exit. Source it; it sets $berth and
+# exports BERTH_HOST.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+command -v hyperfine >/dev/null || { echo "install hyperfine (scripts/deps.sh)" >&2; exit 1; }
+if [ -n "${BERTH_BIN:-}" ]; then
+  berth=$BERTH_BIN
+else
+  cargo build --release --quiet
+  berth=$PWD/target/release/berth
+fi
+work=$(mktemp -d)
+daemon_pid=
+cleanup() {
+  if [ -n "$daemon_pid" ]; then
+    "$berth" ps -aq | xargs -r "$berth" rm -f >/dev/null 2>&1 || true
+    kill "$daemon_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export BERTH_HOST=unix://$work/run/berth.sock
+"$berth" daemon -H "$BERTH_HOST" --root "$work/root" --exec-root "$work/run" --cgroup-parent "berth-bench-$$" >"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+ready=
+for _ in $(seq 200); do
+  if "$berth" version >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.05
+done
+if [ -z "$ready" ]; then
+  echo "berth daemon did not start; its log:" >&2
+  cat "$work/daemon.log" >&2
+  exit 1
+fi
+rootfs=${PEERS:-/var/tmp/peers}/busybox-rootfs.tar
+if [ ! -s "$rootfs" ]; then
+  rootfs=$work/busybox.tar
+  ./scripts/make-busybox-image.sh "$rootfs" >/dev/null
+fi
+"$berth" import --change 'CMD ["sh"]' "$rootfs" busybox:latest >/dev/null
