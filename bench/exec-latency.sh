@@ -7,11 +7,11 @@ runs=${1:-50}
 "$berth" run -d --name bench-exec busybox sleep 100000 >/dev/null
 cmds=("$berth exec bench-exec true"); names=("berth exec")
 peer_ids=()
-if command -v docker >/dev/null && env -u BERTH_HOST docker image inspect busybox >/dev/null 2>&1; then
+if peer_ready docker; then
   env -u BERTH_HOST docker run -d --name bench-exec busybox sleep 100000 >/dev/null
   cmds+=("docker exec bench-exec true"); names+=("docker exec"); peer_ids+=(docker)
 fi
-if command -v podman >/dev/null && podman image exists busybox 2>/dev/null; then
+if peer_ready podman; then
   podman run -d --name bench-exec busybox sleep 100000 >/dev/null
   cmds+=("podman exec bench-exec true"); names+=("podman exec"); peer_ids+=(podman)
 fi

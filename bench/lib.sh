@@ -40,3 +40,15 @@ if [ ! -s "$rootfs" ]; then
   ./scripts/make-busybox-image.sh "$rootfs" >/dev/null
 fi
 "$berth" import --change 'CMD ["sh"]' "$rootfs" busybox:latest >/dev/null
+
+# peer_ready docker|podman: the peer is installed, has the busybox image and
+# can run it (podman needs ../shared/peers/lib.sh sourced for its config).
+peer_ready() {
+  case "$1" in
+    docker) command -v docker >/dev/null && env -u BERTH_HOST docker image inspect busybox >/dev/null 2>&1 \
+              && timeout 60 env -u BERTH_HOST docker run --rm busybox true >/dev/null 2>&1 ;;
+    podman) command -v podman >/dev/null && podman image exists busybox 2>/dev/null \
+              && timeout 60 podman run --rm busybox true >/dev/null 2>&1 ;;
+    *) return 1 ;;
+  esac
+}

@@ -14,11 +14,11 @@ runs=${1:-50}
 limits="--memory 64m --cpus 1 --pids-limit 100"
 cmds=("$berth run --rm busybox true" "$berth run --rm --network none busybox true" "$berth run --rm $limits busybox true")
 names=("berth" "berth --network none" "berth seccomp+limits")
-if command -v docker >/dev/null && env -u BERTH_HOST docker image inspect busybox >/dev/null 2>&1; then
+if peer_ready docker; then
   cmds+=("docker run --rm busybox true" "docker run --rm --network none busybox true" "docker run --rm $limits busybox true")
   names+=("docker" "docker --network none" "docker seccomp+limits")
 fi
-if command -v podman >/dev/null && podman image exists busybox 2>/dev/null; then
+if peer_ready podman; then
   cmds+=("podman run --rm busybox true" "podman run --rm --network none busybox true" "podman run --rm $limits busybox true")
   names+=("podman" "podman --network none" "podman seccomp+limits")
 fi
