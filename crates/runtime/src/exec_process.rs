@@ -84,6 +84,13 @@ pub struct ExecConfig {
     /// Where the final `failed`/`exited` event is written too.
     #[serde(default)]
     pub exit_path: Option<PathBuf>,
+    /// The container's seccomp filter, applied to the exec'd process too
+    /// (`None`: unconfined).
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// Where compiled filters are cached.
+    #[serde(default)]
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 /// Runs the exec monitor for `<dir>/exec.json` to the end of its process.
@@ -471,6 +478,20 @@ fn setup_and_exec(
         env.push(format!("HOME={}", resolved.home));
     }
     let capabilities = process.capabilities().as_ref();
+    let filter = match &cfg.seccomp {
+        Some(section) => Some(
+            crate::seccomp::filter_for(section, cfg.seccomp_cache.as_deref()).map_err(setup_err)?,
+        ),
+        None => None,
+    };
+    // As for the container: without no_new_privs the filter must go in while
+    // CAP_SYS_ADMIN is still held, else as late as possible.
+    let nnp = process.no_new_privileges() == Some(true);
+    if !nnp {
+        if let Some(f) = &filter {
+            crate::seccomp::install(f).map_err(setup_err)?;
+        }
+    }
     if let Some(c) = capabilities {
         caps::drop_bounding(c.bounding()).map_err(setup_err)?;
     }
@@ -478,8 +499,11 @@ fn setup_and_exec(
     if let Some(c) = capabilities {
         caps::apply_sets(c).map_err(setup_err)?;
     }
-    if process.no_new_privileges() == Some(true) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().map_err(|e| errno_err("PR_SET_NO_NEW_PRIVS", e))?;
+        if let Some(f) = &filter {
+            crate::seccomp::install(f).map_err(setup_err)?;
+        }
     }
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));

@@ -195,6 +195,29 @@ fn commit_keeps_changes_and_deletions(ctx: &Ctx) {
     );
     ctx.ok(&["rm", "changer"]);
     ctx.ok(&["rmi", "img2"]);
+    // A running container is paused while committed, then runs on.
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "livecommit",
+        "busybox",
+        "sh",
+        "-c",
+        "echo live > /live; sleep 100",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ctx.ok(&["commit", "livecommit", "img3:1"]);
+    assert_eq!(
+        ctx.ok(&["inspect", "-f", "{{.State.Status}}", "livecommit"]),
+        "running\n"
+    );
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "--entrypoint", "cat", "img3:1", "/live"]),
+        "live\n"
+    );
+    ctx.ok(&["rm", "-f", "livecommit"]);
+    ctx.ok(&["rmi", "img3:1"]);
 }
 
 fn export_is_a_flat_tar(ctx: &Ctx) {

@@ -206,6 +206,11 @@ fn exec_in_running_container(ctx: &Ctx) {
         ]),
         "65534\n/tmp\n1\n"
     );
+    assert_eq!(
+        ctx.ok(&["exec", "execbox", "grep", "Seccomp:", "/proc/self/status"]),
+        "Seccomp:\t2\n",
+        "exec runs under the container's seccomp filter"
+    );
     let out = ctx.berth(&["exec", "execbox", "nosuchcmd"]);
     assert_eq!(out.status.code(), Some(127));
     assert!(

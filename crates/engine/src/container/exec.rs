@@ -226,6 +226,8 @@ impl ContainerService {
                 .filter(|(h, w)| *h > 0 && *w > 0),
             cgroup_parent: Some(config.cgroup_parent.clone()),
             exit_path: Some(dir.join("exit.json")),
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            seccomp_cache: Some(config.paths.seccomp_cache()),
         };
         let json = serde_json::to_vec_pretty(&exec_config)
             .map_err(|e| Error::Internal(format!("serialising exec.json: {e}")))?;

@@ -185,9 +185,16 @@ impl ContainerService {
         author: String,
         comment: String,
         changes: Vec<String>,
+        pause: bool,
     ) -> Result<String, Error> {
         let c = self.get(name_or_id)?;
         let rec = c.record();
+        // Docker pauses a running container while its changes are read, so
+        // the layer is a consistent snapshot.
+        let paused = pause && rec.status == super::Status::Running;
+        if paused {
+            self.pause(&rec.id).await?;
+        }
         let diff = c
             .paths
             .dir()
@@ -223,6 +230,11 @@ impl ContainerService {
             Err(e) => Err(e),
         };
         let _ = std::fs::remove_file(&diff);
+        if paused {
+            if let Err(e) = self.unpause(&rec.id).await {
+                tracing::warn!(id = %rec.id, error = %e, "unpausing after commit failed");
+            }
+        }
         let info = result?;
         self.publish("commit", &rec);
         Ok(info.id)

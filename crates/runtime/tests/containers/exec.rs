@@ -57,6 +57,8 @@ impl Target {
             console_size: None,
             cgroup_parent: None,
             exit_path: None,
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            seccomp_cache: None,
         }
     }
 

@@ -469,6 +469,7 @@ async fn commit(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResul
                 .into_iter()
                 .filter(|c| !c.is_empty())
                 .collect(),
+            params.flag_or("pause", true),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id}))).into_response())
