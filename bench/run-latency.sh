@@ -11,16 +11,18 @@ runs=${1:-50}
 
 # docker and podman as ../shared/peers sets them up (source its lib.sh first so
 # podman gets CONTAINERS_CONF); each only when it has the busybox image.
-limits="--memory 64m --cpus 1 --pids-limit 100"
+# Seccomp is on by default for all three; this row adds cgroup limits, and
+# --network none keeps it like-for-like (berth has no networking yet).
+limits="--network none --memory 64m --cpus 1 --pids-limit 100"
 cmds=("$berth run --rm busybox true" "$berth run --rm --network none busybox true" "$berth run --rm $limits busybox true")
-names=("berth" "berth --network none" "berth seccomp+limits")
+names=("berth" "berth --network none" "berth limits")
 if peer_ready docker; then
   cmds+=("docker run --rm busybox true" "docker run --rm --network none busybox true" "docker run --rm $limits busybox true")
-  names+=("docker" "docker --network none" "docker seccomp+limits")
+  names+=("docker" "docker --network none" "docker limits")
 fi
 if peer_ready podman; then
   cmds+=("podman run --rm busybox true" "podman run --rm --network none busybox true" "podman run --rm $limits busybox true")
-  names+=("podman" "podman --network none" "podman seccomp+limits")
+  names+=("podman" "podman --network none" "podman limits")
 fi
 args=()
 for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done

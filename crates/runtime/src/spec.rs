@@ -556,7 +556,9 @@ fn cgroups_path(opts: &SpecOptions) -> Result<Option<PathBuf>, Error> {
             opts.cgroup_parent, opts.id
         )));
     }
-    Ok(Some(PathBuf::from(format!("{parent}/{}", opts.id))))
+    // Absolute, so other runtimes (runc as a test oracle) place it under the
+    // hierarchy root too, not under their own cgroup.
+    Ok(Some(PathBuf::from(format!("/{parent}/{}", opts.id))))
 }
 
 /// Builds the spec for a container on this machine.
