@@ -142,6 +142,10 @@ pub struct HostConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
     #[serde(default, deserialize_with = "null_as_default")]
+    pub binds: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub mounts: Vec<Mount>,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub network_mode: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub security_opt: Vec<String>,
@@ -181,6 +185,26 @@ pub struct Resources {
     pub blkio_weight: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_kill_disable: Option<bool>,
+}
+
+/// One entry of `HostConfig.Mounts` (`--mount`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Mount {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_options: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_options: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs_options: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

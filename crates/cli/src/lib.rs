@@ -42,6 +42,9 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
     Tag(tag::Args),
     /// Remove one or more images.
@@ -222,6 +225,7 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::run(a, target).await,
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,
+        Command::Volume(c) => volume::run(c, target).await,
         Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
             pause::run(a, target, true).await
         }

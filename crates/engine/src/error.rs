@@ -20,6 +20,8 @@ pub enum Error {
     PathNotFound { message: String },
     #[error("No such exec instance: {0}")]
     NoSuchExec(String),
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
     #[error("{message}")]
     Conflict { message: String },
     #[error("{0}")]
@@ -60,9 +62,10 @@ fn image_kind(kind: berth_image::ErrorKind) -> ErrorKind {
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NoSuchContainer(_) | Error::PathNotFound { .. } | Error::NoSuchExec(_) => {
-                ErrorKind::NotFound
-            }
+            Error::NoSuchContainer(_)
+            | Error::PathNotFound { .. }
+            | Error::NoSuchExec(_)
+            | Error::NoSuchVolume(_) => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Error::AlreadyRunning(_) | Error::NotModified => ErrorKind::NotModified,

@@ -90,6 +90,16 @@ impl Event {
         }
     }
 
+    /// A volume event (`create`, `destroy`, `mount`, `unmount`).
+    pub fn volume(action: &str, name: &str) -> Event {
+        let mut e = Event::image(action, name, name);
+        e.kind = "volume".into();
+        e.actor.attributes.insert("driver".into(), "local".into());
+        e.actor.attributes.remove("name");
+        e.from = None;
+        e
+    }
+
     pub fn with(mut self, key: &str, value: impl Into<String>) -> Event {
         self.actor.attributes.insert(key.into(), value.into());
         self

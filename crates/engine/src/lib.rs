@@ -13,6 +13,7 @@ pub mod logs;
 pub mod monitor_io;
 pub mod paths;
 pub mod time;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub struct Engine {
     pub images: images::ImageService,
     pub containers: container::ContainerService,
     pub events: events::Events,
+    pub volumes: volumes::VolumeService,
     pub config: Arc<EngineConfig>,
 }
 
@@ -46,13 +48,19 @@ impl Engine {
         let config = Arc::new(config);
         let events = events::Events::default();
         let images = images::ImageService::open(&config.paths, events.clone()).await?;
-        let containers =
-            container::ContainerService::open(config.clone(), images.clone(), events.clone())
-                .await?;
+        let volumes = volumes::VolumeService::open(config.paths.volumes_root(), events.clone())?;
+        let containers = container::ContainerService::open(
+            config.clone(),
+            images.clone(),
+            events.clone(),
+            volumes.clone(),
+        )
+        .await?;
         Ok(Engine {
             images,
             containers,
             events,
+            volumes,
             config,
         })
     }

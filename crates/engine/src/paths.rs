@@ -6,6 +6,7 @@
 //! <root>/                      --root, default /var/lib/berth
 //!   image/                     owned by berth-image (blobs, layers, tags)
 //!   runtime/seccomp/           compiled seccomp filters (BPF), by hash
+//!   volumes/<name>/_data      a volume's content (volume.json: its record)
 //!   containers/<id>/
 //!     container.json           the container record (atomic rename)
 //!     <id>-json.log            json-file log written by the monitor
@@ -58,6 +59,10 @@ impl Paths {
     /// Compiled seccomp filters, cached by profile, capabilities and arch.
     pub fn seccomp_cache(&self) -> PathBuf {
         self.root.join("runtime").join("seccomp")
+    }
+    /// `volumes/<name>/{_data, volume.json}`.
+    pub fn volumes_root(&self) -> PathBuf {
+        self.root.join("volumes")
     }
     pub fn containers_root(&self) -> PathBuf {
         self.root.join("containers")

@@ -28,6 +28,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::containers::router())
         .merge(routes::events::router())
         .merge(routes::exec::router())
+        .merge(routes::volumes::router())
         .with_state(engine)
 }
 

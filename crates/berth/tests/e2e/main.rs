@@ -12,6 +12,7 @@ mod interactive;
 mod interop;
 mod lifecycle;
 mod security;
+mod volumes;
 
 use harness::{Ctx, TestFn};
 
@@ -26,6 +27,7 @@ fn main() {
         security::TESTS,
         files::TESTS,
         interactive::TESTS,
+        volumes::TESTS,
         images::TESTS,
         api::TESTS,
         interop::TESTS,

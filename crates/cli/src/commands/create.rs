@@ -69,6 +69,13 @@ pub struct ContainerFlags {
     pub resources: super::hostflags::ResourceFlags,
     #[command(flatten)]
     pub health: super::hostflags::HealthFlags,
+    /// Bind mount a volume or host path (name|/host:/path[:ro]) or create an
+    /// anonymous volume (/path).
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount (type=volume|bind|tmpfs,source=,target=,...).
+    #[arg(long)]
+    pub mount: Vec<String>,
     /// Logging driver for the container (json-file).
     #[arg(long = "log-driver")]
     pub log_driver: Option<String>,
@@ -117,6 +124,76 @@ pub struct ContainerFlags {
     /// Run an init inside the container that forwards signals and reaps processes.
     #[arg(long)]
     pub init: bool,
+}
+
+/// `--mount type=...,source=...,target=...` as the API's Mount.
+pub fn parse_mount_flag(spec: &str) -> Result<berth_api::container::Mount, String> {
+    let mut m = berth_api::container::Mount {
+        kind: "volume".into(),
+        ..Default::default()
+    };
+    let mut bind = serde_json::Map::new();
+    let mut volume = serde_json::Map::new();
+    let mut tmpfs = serde_json::Map::new();
+    for field in spec.split(',') {
+        let (k, v) = match field.split_once('=') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => (field.trim(), ""),
+        };
+        let truthy = matches!(v, "" | "1" | "true");
+        match k {
+            "type" => m.kind = v.to_string(),
+            "source" | "src" => m.source = v.to_string(),
+            "target" | "destination" | "dst" => m.target = v.to_string(),
+            "readonly" | "ro" => m.read_only = truthy,
+            "bind-propagation" => {
+                bind.insert("Propagation".into(), v.into());
+            }
+            "bind-recursive" => {
+                if !matches!(v, "" | "enabled") {
+                    return Err(format!(
+                        "invalid mount {spec}: bind-recursive={v} is not supported yet"
+                    ));
+                }
+            }
+            "volume-nocopy" => {
+                volume.insert("NoCopy".into(), truthy.into());
+            }
+            "volume-driver" if v != "local" => {
+                return Err(format!(
+                    "invalid mount {spec}: only the local volume driver is supported"
+                ))
+            }
+            "volume-driver" => {}
+            "tmpfs-size" => {
+                let bytes = super::hostflags::ram_in_bytes(v)?;
+                tmpfs.insert("SizeBytes".into(), bytes.into());
+            }
+            "tmpfs-mode" => {
+                let mode = u32::from_str_radix(v, 8)
+                    .map_err(|_| format!("invalid mount {spec}: bad tmpfs-mode {v}"))?;
+                tmpfs.insert("Mode".into(), mode.into());
+            }
+            other => {
+                return Err(format!(
+                    "invalid field '{other}' must be a key=value pair in --mount {spec}"
+                ))
+            }
+        }
+    }
+    if m.target.is_empty() {
+        return Err(format!("invalid mount {spec}: target is required"));
+    }
+    if !bind.is_empty() {
+        m.bind_options = Some(bind.into());
+    }
+    if !volume.is_empty() {
+        m.volume_options = Some(volume.into());
+    }
+    if !tmpfs.is_empty() {
+        m.tmpfs_options = Some(tmpfs.into());
+    }
+    Ok(m)
 }
 
 /// `--restart` as the API's RestartPolicy.
@@ -269,6 +346,12 @@ pub fn build_request(
         uts_mode: flags.uts.clone().unwrap_or_default(),
         userns_mode: flags.userns.clone().unwrap_or_default(),
         init: flags.init.then_some(true),
+        binds: flags.volume.clone(),
+        mounts: flags
+            .mount
+            .iter()
+            .map(|m| parse_mount_flag(m))
+            .collect::<Result<Vec<_>, _>>()?,
         restart_policy: restart_policy(&flags.restart)?,
         log_config: berth_api::container::LogConfig {
             kind: flags.log_driver.clone().unwrap_or_default(),
@@ -383,6 +466,19 @@ mod tests {
         .unwrap();
         assert_eq!(got, vec!["A=1", "B= 2", "BERTH_TEST_FROM_ENV=x", "C=\"q\""]);
         assert!(parse_env_file("A B=1\n", "f").is_err());
+    }
+
+    #[test]
+    fn mount_flags() {
+        let m = parse_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1777").unwrap();
+        assert_eq!(m.kind, "tmpfs");
+        assert_eq!(m.tmpfs_options.unwrap()["SizeBytes"], 1 << 20);
+        let b =
+            parse_mount_flag("type=bind,src=/h,dst=/x,readonly,bind-propagation=rslave").unwrap();
+        assert!(b.read_only);
+        assert_eq!(b.bind_options.unwrap()["Propagation"], "rslave");
+        assert!(parse_mount_flag("type=volume,source=v").is_err());
+        assert!(parse_mount_flag("type=volume,target=/x,bogus=1").is_err());
     }
 
     #[test]

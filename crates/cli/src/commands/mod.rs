@@ -28,6 +28,7 @@ pub mod tag;
 pub mod top;
 pub mod update;
 pub mod version;
+pub mod volume;
 pub mod wait;
 
 use std::collections::BTreeMap;

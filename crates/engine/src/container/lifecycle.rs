@@ -272,7 +272,7 @@ impl ContainerService {
             let size = tokio::task::spawn_blocking(move || dir_size(&upper))
                 .await
                 .unwrap_or(0);
-            match self.remove(&r.id, false).await {
+            match self.remove(&r.id, false, false).await {
                 Ok(()) => {
                     reclaimed += size;
                     deleted.push(r.id);

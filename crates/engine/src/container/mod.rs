@@ -9,12 +9,19 @@ pub mod health;
 mod health_run;
 mod lifecycle;
 mod monitor;
+pub mod mounts;
 pub mod options;
 pub mod record;
 pub mod resources;
 pub mod restart;
 mod top;
 mod view;
+mod volumes_use;
+
+/// Bytes in files under a directory (prune reports).
+pub fn lifecycle_size(dir: &std::path::Path) -> u64 {
+    lifecycle::dir_size(dir)
+}
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -175,6 +182,7 @@ struct Inner {
     events: Events,
     table: RwLock<Table>,
     execs: exec::ExecTable,
+    volumes: crate::volumes::VolumeService,
 }
 
 impl ContainerService {
@@ -182,6 +190,7 @@ impl ContainerService {
         config: Arc<EngineConfig>,
         images: ImageService,
         events: Events,
+        volumes: crate::volumes::VolumeService,
     ) -> Result<ContainerService, Error> {
         let svc = ContainerService {
             inner: Arc::new(Inner {
@@ -190,6 +199,7 @@ impl ContainerService {
                 events,
                 table: RwLock::new(Table::default()),
                 execs: exec::ExecTable::default(),
+                volumes,
             }),
         };
         let to_start = svc.load_existing()?;
@@ -363,6 +373,7 @@ impl ContainerService {
             restart_count: 0,
             manually_stopped: false,
             oom_killed: false,
+            mounts: Vec::new(),
             health: None,
             restart_delay_ms: 0,
         };
@@ -378,6 +389,14 @@ impl ContainerService {
             }
             t.names.insert(name.clone(), id.clone());
         }
+        let mut record = record;
+        record.mounts = match self.prepare_mounts(&record) {
+            Ok(m) => m,
+            Err(e) => {
+                self.table_mut().names.remove(&name);
+                return Err(e);
+            }
+        };
         let persisted = std::fs::create_dir_all(paths.dir())
             .map_err(Error::io("creating", paths.dir()))
             .and_then(|()| {
@@ -388,6 +407,7 @@ impl ContainerService {
         if let Err(e) = persisted {
             self.table_mut().names.remove(&name);
             let _ = std::fs::remove_dir_all(paths.dir());
+            self.remove_anonymous_volumes(&record);
             return Err(e);
         }
         self.publish("create", &record);
@@ -425,6 +445,7 @@ impl ContainerService {
             restart_count: 0,
             manually_stopped: false,
             oom_killed: false,
+            mounts: Vec::new(),
             health: None,
             restart_delay_ms: 0,
         };
@@ -492,7 +513,7 @@ impl ContainerService {
     async fn on_start_failed(&self, c: &Arc<Container>) {
         let rec = c.record();
         if rec.host_config.auto_remove {
-            if let Err(e) = self.remove(&rec.id, true).await {
+            if let Err(e) = self.remove(&rec.id, true, true).await {
                 if e.kind() != crate::ErrorKind::NotFound {
                     tracing::warn!(id = %rec.id, error = %e, "auto-removing container failed");
                 }
@@ -515,7 +536,7 @@ impl ContainerService {
             .with("exitCode", rec.exit_code.to_string()),
         );
         if rec.host_config.auto_remove {
-            if let Err(e) = self.remove(&rec.id, true).await {
+            if let Err(e) = self.remove(&rec.id, true, true).await {
                 if e.kind() != crate::ErrorKind::NotFound {
                     tracing::warn!(id = %rec.id, error = %e, "auto-removing container failed");
                 }
@@ -557,7 +578,8 @@ impl ContainerService {
     }
 
     /// `DELETE /containers/{id}`.
-    pub async fn remove(&self, name_or_id: &str, force: bool) -> Result<(), Error> {
+    /// `DELETE /containers/{id}`; `volumes` also removes its anonymous volumes.
+    pub async fn remove(&self, name_or_id: &str, force: bool, volumes: bool) -> Result<(), Error> {
         let c = self.get(name_or_id)?;
         let _op = c.op.lock().await;
         let rec = c.record();
@@ -599,6 +621,9 @@ impl ContainerService {
         }
         c.state.send_modify(|s| s.removed = true);
         self.forget_execs(&rec.id);
+        if volumes {
+            self.remove_anonymous_volumes(&rec);
+        }
         self.publish("destroy", &rec);
         Ok(())
     }
@@ -608,6 +633,7 @@ impl ContainerService {
         let c = self.get(name_or_id)?;
         let rec = c.record();
         let mut out = view::inspect(&rec, &c.paths);
+        out.mounts = self.inspect_mounts(&rec);
         let execs = self.exec_ids(&rec.id);
         out.exec_ids = (!execs.is_empty()).then_some(execs);
         Ok(out)

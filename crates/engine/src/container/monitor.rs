@@ -28,6 +28,7 @@ fn prepare_bundle(
     opts: SpecOptions,
     layers: Vec<PathBuf>,
     io: MonitorIo,
+    extra_mounts: Vec<oci_spec::runtime::Mount>,
 ) -> Result<(), Error> {
     let p = &c.paths;
     for dir in [p.upper(), p.work(), p.bundle(), p.rootfs()] {
@@ -40,6 +41,9 @@ fn prepare_bundle(
     }
     let mut spec = build_spec(&opts).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     add_etc_files(&mut spec, p, &rec.config.hostname)?;
+    let mut all = spec.mounts().clone().unwrap_or_default();
+    all.extend(extra_mounts);
+    spec.set_mounts(Some(all));
     let spec_json = serde_json::to_vec_pretty(&spec)
         .map_err(|e| Error::Internal(format!("serialising spec: {e}")))?;
     super::write_atomic(&p.bundle().join("config.json"), &spec_json)?;
@@ -130,7 +134,8 @@ pub(super) async fn start(
     {
         let c = c.clone();
         let rec = rec.clone();
-        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, opts, layers, io))
+        let extra = svc.oci_mounts(&rec)?;
+        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, opts, layers, io, extra))
             .await
             .map_err(|e| Error::Internal(format!("bundle task failed: {e}")))??;
     }

@@ -76,6 +76,9 @@ pub struct ContainerRecord {
     /// The kernel's OOM killer ended the last run.
     #[serde(default)]
     pub oom_killed: bool,
+    /// Volumes, binds and tmpfs mounts, resolved at create.
+    #[serde(default)]
+    pub mounts: Vec<super::mounts::MountPoint>,
     /// Health check state, when the container has a check.
     #[serde(default)]
     pub health: Option<super::health::Health>,

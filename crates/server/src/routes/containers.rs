@@ -209,7 +209,10 @@ async fn remove(
             "container links are not supported yet",
         ));
     }
-    engine.containers.remove(&id, params.flag("force")).await?;
+    engine
+        .containers
+        .remove(&id, params.flag("force"), params.flag("v"))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

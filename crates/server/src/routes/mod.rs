@@ -5,3 +5,4 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod system;
+pub mod volumes;

@@ -1,0 +1,232 @@
+//! `berth volume create|ls|inspect|rm|prune`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use serde_json::{json, Value};
+
+use crate::connect::Target;
+use crate::format::{pretty_json, render};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume.
+    Create(CreateArgs),
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more volumes.
+    Inspect(InspectArgs),
+    /// Remove one or more volumes.
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove unused local volumes.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// Volume driver (local).
+    #[arg(short = 'd', long = "driver", default_value = "local")]
+    pub driver: String,
+    /// Set metadata for a volume.
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set driver specific options (not supported yet by the local driver).
+    #[arg(short = 'o', long = "opt")]
+    pub opt: Vec<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// Only display volume names.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Provide filter values (dangling=true, name=, label=).
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    #[arg(short = 'f', long = "format")]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    /// Do not error when a volume does not exist.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Remove all unused volumes, not just anonymous ones.
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+}
+
+fn pairs(list: &[String]) -> serde_json::Map<String, Value> {
+    list.iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            (k.to_string(), Value::String(v.to_string()))
+        })
+        .collect()
+}
+
+pub async fn run(cmd: VolumeCommand, target: &Target) -> i32 {
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    match cmd {
+        VolumeCommand::Create(a) => {
+            let body = json!({"Name": a.name.unwrap_or_default(), "Driver": a.driver, "Labels": pairs(&a.label), "DriverOpts": pairs(&a.opt)});
+            match client.post_json::<_, Value>("/volumes/create", &body).await {
+                Ok(v) => {
+                    println!("{}", v["Name"].as_str().unwrap_or_default());
+                    0
+                }
+                Err(e) => super::fail(e),
+            }
+        }
+        VolumeCommand::Ls(a) => {
+            let filters = match super::filters_json(&a.filter) {
+                Ok(f) => f,
+                Err(e) => return super::fail(e),
+            };
+            let q = if filters.is_empty() {
+                String::new()
+            } else {
+                berth_client::transport::query(&[("filters", filters)])
+            };
+            let list: Value = match client.get_json(&format!("/volumes{q}")).await {
+                Ok(v) => v,
+                Err(e) => return super::fail(e),
+            };
+            let vols = list["Volumes"].as_array().cloned().unwrap_or_default();
+            if a.quiet {
+                for v in &vols {
+                    println!("{}", v["Name"].as_str().unwrap_or_default());
+                }
+                return 0;
+            }
+            let rows: Vec<Value> = vols
+                .iter()
+                .map(|v| json!({"Driver": v["Driver"], "Name": v["Name"], "Mountpoint": v["Mountpoint"], "Scope": v["Scope"], "Labels": v["Labels"]}))
+                .collect();
+            let headers = [
+                ("Driver", "DRIVER"),
+                ("Name", "VOLUME NAME"),
+                ("Mountpoint", "MOUNTPOINT"),
+                ("Scope", "SCOPE"),
+                ("Labels", "LABELS"),
+            ];
+            match render(
+                &rows,
+                a.format.as_deref(),
+                "table {{.Driver}}\t{{.Name}}",
+                &headers,
+            ) {
+                Ok(s) => {
+                    print!("{s}");
+                    0
+                }
+                Err(e) => super::fail(e),
+            }
+        }
+        VolumeCommand::Inspect(a) => {
+            let mut found = Vec::new();
+            let mut code = 0;
+            for n in &a.names {
+                match client.get_json::<Value>(&format!("/volumes/{n}")).await {
+                    Ok(v) => found.push(v),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+            match a.format.as_deref() {
+                Some(f) => {
+                    for v in &found {
+                        match berth_template::render(f, v) {
+                            Ok(s) => println!("{s}"),
+                            Err(e) => return super::fail(format!("template: {e}")),
+                        }
+                    }
+                }
+                None => println!("{}", pretty_json(&Value::Array(found))),
+            }
+            code
+        }
+        VolumeCommand::Rm(a) => {
+            let mut code = 0;
+            for n in &a.names {
+                let path = format!("/volumes/{n}{}", if a.force { "?force=1" } else { "" });
+                match client.request_empty(hyper::Method::DELETE, &path).await {
+                    Ok(()) => println!("{n}"),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+            code
+        }
+        VolumeCommand::Prune(a) => {
+            if !a.force {
+                if !std::io::stdin().is_terminal() {
+                    return super::fail(
+                        "volume prune needs confirmation: use -f when not on a terminal",
+                    );
+                }
+                print!("WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+                let _ = std::io::stdout().flush();
+                let mut line = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut line);
+                if !matches!(line.trim(), "y" | "Y" | "yes") {
+                    return 0;
+                }
+            }
+            let q = if a.all {
+                berth_client::transport::query(&[("filters", r#"{"all":["true"]}"#.to_string())])
+            } else {
+                String::new()
+            };
+            match client
+                .post_json::<_, Value>(&format!("/volumes/prune{q}"), &json!({}))
+                .await
+            {
+                Ok(v) => {
+                    let deleted = v["VolumesDeleted"].as_array().cloned().unwrap_or_default();
+                    if !deleted.is_empty() {
+                        println!("Deleted Volumes:");
+                        for d in deleted {
+                            println!("{}", d.as_str().unwrap_or_default());
+                        }
+                        println!();
+                    }
+                    println!(
+                        "Total reclaimed space: {}",
+                        crate::human::size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
+                    );
+                    0
+                }
+                Err(e) => super::fail(e),
+            }
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! A container's mounts from `-v` (`HostConfig.Binds`), `--mount`
+//! (`HostConfig.Mounts`), `--tmpfs` and anonymous volumes (`Config.Volumes`,
+//! the image's VOLUME): parsed and checked here, pure; volumes are created
+//! and the OCI mounts built at create and start.
+
+use std::collections::BTreeMap;
+
+use berth_api::container::{HostConfig, Mount as ApiMount};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Volume,
+    Bind,
+    Tmpfs,
+}
+
+/// One planned mount, stored in the container record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountPoint {
+    pub kind: MountKind,
+    /// Volume name (empty before an anonymous one is created) or host path.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+    /// An anonymous volume (removed with `rm -v` and `--rm`).
+    #[serde(default)]
+    pub anonymous: bool,
+    /// tmpfs options (`size=1m,mode=1777`).
+    #[serde(default)]
+    pub options: String,
+    /// Bind propagation (`rprivate` by default).
+    #[serde(default)]
+    pub propagation: String,
+    /// `-v` creates a missing host directory; `--mount type=bind` does not.
+    #[serde(default)]
+    pub create_host_dir: bool,
+}
+
+fn invalid(spec: &str, why: &str) -> Error {
+    Error::InvalidArgument(format!("invalid mount config: {spec}: {why}"))
+}
+
+fn clean_target(spec: &str, target: &str) -> Result<String, Error> {
+    if !target.starts_with('/') {
+        return Err(invalid(spec, "the destination must be an absolute path"));
+    }
+    if target == "/" {
+        return Err(invalid(spec, "the destination can not be \"/\""));
+    }
+    let cleaned: Vec<&str> = target
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if cleaned.contains(&"..") {
+        return Err(invalid(spec, "the destination may not contain \"..\""));
+    }
+    Ok(format!("/{}", cleaned.join("/")))
+}
+
+const PROPAGATIONS: &[&str] = &[
+    "private", "rprivate", "shared", "rshared", "slave", "rslave",
+];
+
+/// `-v src:dst[:opts]` (opts: ro, rw, z, Z, nocopy, propagation modes).
+pub fn parse_bind(spec: &str) -> Result<MountPoint, Error> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, target, opts) = match parts.as_slice() {
+        [t] => ("", *t, ""),
+        [s, t] => (*s, *t, ""),
+        [s, t, o] => (*s, *t, *o),
+        _ => return Err(invalid(spec, "too many colons")),
+    };
+    let mut read_only = false;
+    let mut propagation = String::new();
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => read_only = true,
+            "rw" | "z" | "Z" | "nocopy" => {}
+            p if PROPAGATIONS.contains(&p) => propagation = p.to_string(),
+            "U" => return Err(invalid(spec, "the U option is not supported yet")),
+            other => return Err(invalid(spec, &format!("unknown option {other}"))),
+        }
+    }
+    let target = clean_target(spec, target)?;
+    let kind = if source.is_empty() || !source.starts_with('/') {
+        MountKind::Volume
+    } else {
+        MountKind::Bind
+    };
+    if kind == MountKind::Volume && !source.is_empty() && !crate::volumes::valid_name(source) {
+        return Err(invalid(
+            spec,
+            &format!("\"{source}\" is not a volume name or an absolute host path"),
+        ));
+    }
+    if kind == MountKind::Volume && !propagation.is_empty() {
+        return Err(invalid(spec, "propagation applies to bind mounts only"));
+    }
+    Ok(MountPoint {
+        kind,
+        source: source.to_string(),
+        target,
+        read_only,
+        anonymous: source.is_empty(),
+        options: String::new(),
+        propagation,
+        create_host_dir: kind == MountKind::Bind,
+    })
+}
+
+/// `--mount type=...` as the API carries it.
+pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
+    let spec = format!("type={},target={}", m.kind, m.target);
+    let target = clean_target(&spec, &m.target)?;
+    let opt = |v: &Option<Value>, k: &str| {
+        v.as_ref()
+            .and_then(|o| o.get(k))
+            .cloned()
+            .filter(|x| !x.is_null())
+    };
+    match m.kind.as_str() {
+        "volume" => {
+            if opt(&m.volume_options, "DriverConfig").is_some_and(|d| {
+                d.get("Name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| !n.is_empty() && n != "local")
+            }) {
+                return Err(invalid(&spec, "only the local volume driver is supported"));
+            }
+            if !m.source.is_empty() && !crate::volumes::valid_name(&m.source) {
+                return Err(invalid(&spec, &format!("invalid volume name {}", m.source)));
+            }
+            Ok(MountPoint {
+                kind: MountKind::Volume,
+                source: m.source.clone(),
+                target,
+                read_only: m.read_only,
+                anonymous: m.source.is_empty(),
+                options: String::new(),
+                propagation: String::new(),
+                create_host_dir: false,
+            })
+        }
+        "bind" => {
+            if !m.source.starts_with('/') {
+                return Err(invalid(&spec, "bind source must be an absolute path"));
+            }
+            let propagation = opt(&m.bind_options, "Propagation")
+                .and_then(|p| p.as_str().map(str::to_string))
+                .unwrap_or_default();
+            if !propagation.is_empty() && !PROPAGATIONS.contains(&propagation.as_str()) {
+                return Err(invalid(
+                    &spec,
+                    &format!("invalid propagation {propagation}"),
+                ));
+            }
+            Ok(MountPoint {
+                kind: MountKind::Bind,
+                source: m.source.clone(),
+                target,
+                read_only: m.read_only,
+                anonymous: false,
+                options: String::new(),
+                propagation,
+                create_host_dir: false,
+            })
+        }
+        "tmpfs" => {
+            if !m.source.is_empty() {
+                return Err(invalid(&spec, "tmpfs mounts have no source"));
+            }
+            let mut opts = Vec::new();
+            if let Some(size) = opt(&m.tmpfs_options, "SizeBytes")
+                .and_then(|v| v.as_i64())
+                .filter(|s| *s > 0)
+            {
+                opts.push(format!("size={size}"));
+            }
+            if let Some(mode) = opt(&m.tmpfs_options, "Mode")
+                .and_then(|v| v.as_u64())
+                .filter(|m| *m > 0)
+            {
+                opts.push(format!("mode={mode:o}"));
+            }
+            Ok(MountPoint {
+                kind: MountKind::Tmpfs,
+                source: String::new(),
+                target,
+                read_only: m.read_only,
+                anonymous: false,
+                options: opts.join(","),
+                propagation: String::new(),
+                create_host_dir: false,
+            })
+        }
+        other => Err(invalid(
+            &spec,
+            &format!("mount type {other} is not supported"),
+        )),
+    }
+}
+
+/// Every mount of a container: binds, mounts, then anonymous volumes for
+/// the image's and the request's `Volumes` not already covered. Two mounts
+/// on one target are an error, as Docker.
+pub fn plan(
+    hc: &HostConfig,
+    volumes: Option<&BTreeMap<String, Value>>,
+) -> Result<Vec<MountPoint>, Error> {
+    let mut out: Vec<MountPoint> = Vec::new();
+    let push = |m: MountPoint, out: &mut Vec<MountPoint>| -> Result<(), Error> {
+        if out.iter().any(|o| o.target == m.target) {
+            return Err(Error::InvalidArgument(format!(
+                "Duplicate mount point: {}",
+                m.target
+            )));
+        }
+        out.push(m);
+        Ok(())
+    };
+    for b in &hc.binds {
+        push(parse_bind(b)?, &mut out)?;
+    }
+    for m in &hc.mounts {
+        push(parse_mount(m)?, &mut out)?;
+    }
+    for target in volumes
+        .map(|v| v.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        let target = clean_target(&target, &target)?;
+        if out.iter().any(|o| o.target == target) || hc.tmpfs.contains_key(&target) {
+            continue;
+        }
+        out.push(MountPoint {
+            kind: MountKind::Volume,
+            source: String::new(),
+            target,
+            read_only: false,
+            anonymous: true,
+            options: String::new(),
+            propagation: String::new(),
+            create_host_dir: false,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn binds() {
+        let v = parse_bind("data:/d").unwrap();
+        assert_eq!(
+            (v.kind, v.source.as_str(), v.target.as_str(), v.anonymous),
+            (MountKind::Volume, "data", "/d", false)
+        );
+        let b = parse_bind("/host/x:/x:ro").unwrap();
+        assert_eq!(
+            (b.kind, b.read_only, b.create_host_dir),
+            (MountKind::Bind, true, true)
+        );
+        let a = parse_bind("/anon").unwrap();
+        assert!(a.anonymous && a.kind == MountKind::Volume);
+        assert_eq!(
+            parse_bind("/h:/x:rw,rshared").unwrap().propagation,
+            "rshared"
+        );
+        assert!(parse_bind("data:relative").is_err());
+        assert!(parse_bind("data:/").is_err());
+        assert!(parse_bind("data:/a/../b").is_err());
+        assert!(parse_bind("da ta:/x").is_err());
+        assert!(parse_bind("/h:/x:bogus").is_err());
+        assert!(parse_bind("a:b:c:d").is_err());
+        assert_eq!(parse_bind("/h:/x/./y/").unwrap().target, "/x/y");
+    }
+
+    #[test]
+    fn mounts() {
+        let m: ApiMount = serde_json::from_value(json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 511}})).unwrap();
+        let p = parse_mount(&m).unwrap();
+        assert_eq!(
+            (p.kind, p.options.as_str()),
+            (MountKind::Tmpfs, "size=1048576,mode=777")
+        );
+        let b: ApiMount = serde_json::from_value(json!({"Type": "bind", "Source": "/h", "Target": "/x", "BindOptions": {"Propagation": "rslave"}})).unwrap();
+        assert_eq!(parse_mount(&b).unwrap().propagation, "rslave");
+        let bad: ApiMount =
+            serde_json::from_value(json!({"Type": "npipe", "Target": "/x"})).unwrap();
+        assert!(parse_mount(&bad).is_err());
+    }
+
+    #[test]
+    fn plan_adds_anonymous_volumes_and_refuses_duplicates() {
+        let hc = HostConfig {
+            binds: vec!["data:/data".into()],
+            ..Default::default()
+        };
+        let vols = BTreeMap::from([
+            ("/data".to_string(), json!({})),
+            ("/var/lib/app".to_string(), json!({})),
+        ]);
+        let p = plan(&hc, Some(&vols)).unwrap();
+        assert_eq!(p.len(), 2);
+        assert!(p[1].anonymous && p[1].target == "/var/lib/app");
+        let dup = HostConfig {
+            binds: vec!["a1:/x".into(), "b1:/x".into()],
+            ..Default::default()
+        };
+        assert!(plan(&dup, None)
+            .unwrap_err()
+            .to_string()
+            .contains("Duplicate mount point"));
+    }
+}

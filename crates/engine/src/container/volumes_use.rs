@@ -1,0 +1,167 @@
+//! Containers and volumes: creating a container's volumes and host dirs,
+//! the OCI mounts at start, and which containers use a volume.
+
+use oci_spec::runtime::{Mount, MountBuilder};
+
+use super::mounts::{self, MountKind, MountPoint};
+use super::{ContainerRecord, ContainerService};
+use crate::Error;
+
+impl ContainerService {
+    /// Plans the container's mounts and creates what they need: named and
+    /// anonymous volumes, and (for `-v`) missing host directories.
+    pub(super) fn prepare_mounts(&self, rec: &ContainerRecord) -> Result<Vec<MountPoint>, Error> {
+        let mut planned = mounts::plan(&rec.host_config, rec.config.volumes.as_ref())?;
+        let mut created: Vec<String> = Vec::new();
+        let result = (|| {
+            for m in planned.iter_mut() {
+                match m.kind {
+                    MountKind::Volume => {
+                        let exists =
+                            !m.source.is_empty() && self.inner.volumes.inspect(&m.source).is_ok();
+                        let v = self.inner.volumes.create(
+                            &m.source,
+                            Default::default(),
+                            Default::default(),
+                            m.anonymous,
+                        )?;
+                        if !exists {
+                            created.push(v.name.clone());
+                        }
+                        m.source = v.name;
+                    }
+                    MountKind::Bind => {
+                        let path = std::path::Path::new(&m.source);
+                        if !path.exists() {
+                            if !m.create_host_dir {
+                                return Err(Error::InvalidArgument(format!(
+                                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                                    m.source
+                                )));
+                            }
+                            std::fs::create_dir_all(path).map_err(Error::io("creating", path))?;
+                        }
+                    }
+                    MountKind::Tmpfs => {}
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for name in created {
+                let _ = self.inner.volumes.remove(&name, &[]);
+            }
+            return Err(e);
+        }
+        Ok(planned)
+    }
+
+    /// The OCI mounts for the container's volumes, binds and tmpfs.
+    pub(super) fn oci_mounts(&self, rec: &ContainerRecord) -> Result<Vec<Mount>, Error> {
+        let mut out = Vec::new();
+        for m in &rec.mounts {
+            let (typ, source, mut options) = match m.kind {
+                MountKind::Volume => (
+                    "bind",
+                    self.inner.volumes.data_dir(&m.source).display().to_string(),
+                    vec!["rbind".to_string()],
+                ),
+                MountKind::Bind => ("bind", m.source.clone(), vec!["rbind".to_string()]),
+                MountKind::Tmpfs => {
+                    let mut o = vec![
+                        "nosuid".to_string(),
+                        "nodev".to_string(),
+                        "noexec".to_string(),
+                    ];
+                    o.extend(
+                        m.options
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string),
+                    );
+                    ("tmpfs", "tmpfs".to_string(), o)
+                }
+            };
+            if m.kind != MountKind::Tmpfs {
+                options.push(if m.propagation.is_empty() {
+                    "rprivate".to_string()
+                } else {
+                    m.propagation.clone()
+                });
+            }
+            if m.read_only {
+                options.push("ro".into());
+            }
+            let mount = MountBuilder::default()
+                .destination(&m.target)
+                .typ(typ)
+                .source(source)
+                .options(options)
+                .build()
+                .map_err(|e| Error::Internal(format!("building the {} mount: {e}", m.target)))?;
+            out.push(mount);
+        }
+        Ok(out)
+    }
+
+    /// Ids of the containers (in any state) that use volume `name`.
+    pub fn volume_users(&self, name: &str) -> Vec<String> {
+        self.table()
+            .by_id
+            .values()
+            .map(|c| c.record())
+            .filter(|r| {
+                r.mounts
+                    .iter()
+                    .any(|m| m.kind == MountKind::Volume && m.source == name)
+            })
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// Removes the container's anonymous volumes no other container uses
+    /// (`rm -v`, `--rm`).
+    pub(super) fn remove_anonymous_volumes(&self, rec: &ContainerRecord) {
+        for m in rec
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Volume && m.anonymous)
+        {
+            let others: Vec<String> = self
+                .volume_users(&m.source)
+                .into_iter()
+                .filter(|id| *id != rec.id)
+                .collect();
+            if let Err(e) = self.inner.volumes.remove(&m.source, &others) {
+                tracing::debug!(volume = %m.source, error = %e, "anonymous volume kept");
+            }
+        }
+    }
+
+    /// `Mounts` in container inspect.
+    pub(super) fn inspect_mounts(&self, rec: &ContainerRecord) -> Vec<serde_json::Value> {
+        rec.mounts
+            .iter()
+            .map(|m| {
+                let (typ, source, name) = match m.kind {
+                    MountKind::Volume => ("volume", self.inner.volumes.data_dir(&m.source).display().to_string(), Some(m.source.clone())),
+                    MountKind::Bind => ("bind", m.source.clone(), None),
+                    MountKind::Tmpfs => ("tmpfs", String::new(), None),
+                };
+                let mut v = serde_json::json!({
+                    "Type": typ,
+                    "Source": source,
+                    "Destination": m.target,
+                    "Mode": if m.read_only { "ro" } else { "" },
+                    "RW": !m.read_only,
+                    "Propagation": if m.kind == MountKind::Bind { if m.propagation.is_empty() { "rprivate" } else { m.propagation.as_str() } } else { "" },
+                });
+                if let Some(n) = name {
+                    v["Name"] = serde_json::Value::String(n);
+                    v["Driver"] = serde_json::Value::String("local".into());
+                }
+                v
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,258 @@
+//! The volume service: local-driver volumes under `<root>/volumes/<name>/`
+//! (`_data` holds the content, `volume.json` the metadata).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::{Event, Events};
+use crate::{ids, time, Error};
+
+/// A volume as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Volume {
+    pub name: String,
+    pub driver: String,
+    pub mountpoint: String,
+    pub created_at: String,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    pub scope: String,
+    /// Anonymous volumes get `com.docker.volume.anonymous` as Docker does.
+    #[serde(skip)]
+    pub anonymous: bool,
+}
+
+/// Docker's volume name rule.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+#[derive(Clone)]
+pub struct VolumeService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    root: PathBuf,
+    events: Events,
+    /// Serialises create/remove so two requests cannot race on one name.
+    lock: Mutex<()>,
+}
+
+const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
+impl VolumeService {
+    pub fn open(root: PathBuf, events: Events) -> Result<VolumeService, Error> {
+        std::fs::create_dir_all(&root).map_err(Error::io("creating", &root))?;
+        Ok(VolumeService {
+            inner: Arc::new(Inner {
+                root,
+                events,
+                lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        self.inner.root.join(name)
+    }
+
+    /// The directory a container mounts.
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.dir(name).join("_data")
+    }
+
+    fn read(&self, name: &str) -> Result<Volume, Error> {
+        let path = self.dir(name).join("volume.json");
+        let bytes = std::fs::read(&path).map_err(|_| Error::NoSuchVolume(name.to_string()))?;
+        let mut v: Volume = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Internal(format!("volume record {}: {e}", path.display())))?;
+        v.anonymous = v.labels.contains_key(ANONYMOUS_LABEL);
+        Ok(v)
+    }
+
+    pub fn inspect(&self, name: &str) -> Result<Volume, Error> {
+        self.read(name)
+    }
+
+    /// Creates a volume (a random name when `name` is empty); an existing
+    /// volume of that name is returned as it is, as Docker does.
+    pub fn create(
+        &self,
+        name: &str,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+        anonymous: bool,
+    ) -> Result<Volume, Error> {
+        let _g = self.inner.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let name = if name.is_empty() {
+            ids::new_id()
+        } else {
+            name.to_string()
+        };
+        if !valid_name(&name) {
+            return Err(Error::InvalidArgument(format!(
+                "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+            )));
+        }
+        if let Ok(existing) = self.read(&name) {
+            return Ok(existing);
+        }
+        if let Some(k) = options.keys().next() {
+            return Err(Error::InvalidArgument(format!(
+                "volume option {k} is not supported yet by the local driver"
+            )));
+        }
+        let mut labels = labels;
+        if anonymous {
+            labels.insert(ANONYMOUS_LABEL.into(), String::new());
+        }
+        let dir = self.dir(&name);
+        let data = dir.join("_data");
+        let volume = Volume {
+            name: name.clone(),
+            driver: "local".into(),
+            mountpoint: data.display().to_string(),
+            created_at: time::now(),
+            labels,
+            options,
+            scope: "local".into(),
+            anonymous,
+        };
+        let result = (|| {
+            std::fs::create_dir_all(&data).map_err(Error::io("creating", &data))?;
+            let bytes = serde_json::to_vec_pretty(&volume)
+                .map_err(|e| Error::Internal(format!("serialising volume: {e}")))?;
+            crate::container::write_atomic(&dir.join("volume.json"), &bytes)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        self.inner.events.publish(Event::volume("create", &name));
+        Ok(volume)
+    }
+
+    pub fn list(&self) -> Result<Vec<Volume>, Error> {
+        let entries =
+            std::fs::read_dir(&self.inner.root).map_err(Error::io("reading", &self.inner.root))?;
+        let mut out: Vec<Volume> = entries
+            .flatten()
+            .filter_map(|e| self.read(&e.file_name().to_string_lossy()).ok())
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Removes a volume; `in_use` names the containers using it (a 409
+    /// unless `force`... Docker refuses in-use volumes even with force).
+    pub fn remove(&self, name: &str, users: &[String]) -> Result<(), Error> {
+        let _g = self.inner.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.read(name)?;
+        if !users.is_empty() {
+            return Err(Error::Conflict {
+                message: format!("remove {name}: volume is in use - [{}]", users.join(", ")),
+            });
+        }
+        let dir = self.dir(name);
+        std::fs::remove_dir_all(&dir).map_err(Error::io("removing", &dir))?;
+        self.inner.events.publish(Event::volume("destroy", name));
+        Ok(())
+    }
+
+    /// Volumes matching `filters` (`dangling`, `name`, `label`), given which
+    /// volumes containers use.
+    pub fn filter(
+        &self,
+        filters: &HashMap<String, Vec<String>>,
+        used: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Volume>, Error> {
+        for k in filters.keys() {
+            if !matches!(k.as_str(), "dangling" | "name" | "label" | "driver") {
+                return Err(Error::InvalidArgument(format!("invalid filter '{k}'")));
+            }
+        }
+        let all = self.list()?;
+        Ok(all
+            .into_iter()
+            .filter(|v| {
+                filters.iter().all(|(k, values)| {
+                    values.iter().any(|val| match k.as_str() {
+                        "dangling" => matches!(val.as_str(), "true" | "1") != used(&v.name),
+                        "name" => v.name.contains(val.as_str()),
+                        "driver" => v.driver == *val,
+                        "label" => match val.split_once('=') {
+                            Some((lk, lv)) => v.labels.get(lk).map(String::as_str) == Some(lv),
+                            None => v.labels.contains_key(val.as_str()),
+                        },
+                        _ => false,
+                    }) || values.is_empty()
+                })
+            })
+            .collect())
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_list_filter_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = VolumeService::open(dir.path().join("volumes"), Events::default()).unwrap();
+        let v = svc
+            .create(
+                "data",
+                BTreeMap::from([("team".into(), "a".into())]),
+                BTreeMap::new(),
+                false,
+            )
+            .unwrap();
+        assert!(Path::new(&v.mountpoint).is_dir());
+        assert_eq!(
+            svc.create("data", BTreeMap::new(), BTreeMap::new(), false)
+                .unwrap(),
+            v
+        );
+        let anon = svc
+            .create("", BTreeMap::new(), BTreeMap::new(), true)
+            .unwrap();
+        assert_eq!(anon.name.len(), 64);
+        let used = |n: &str| n == "data";
+        let dangling: HashMap<String, Vec<String>> =
+            HashMap::from([("dangling".into(), vec!["true".into()])]);
+        let names: Vec<String> = svc
+            .filter(&dangling, &used)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(names, vec![anon.name.clone()]);
+        let label: HashMap<String, Vec<String>> =
+            HashMap::from([("label".into(), vec!["team=a".into()])]);
+        assert_eq!(svc.filter(&label, &used).unwrap().len(), 1);
+        assert!(svc
+            .remove("data", &["web".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("volume is in use"));
+        svc.remove("data", &[]).unwrap();
+        assert!(!dir.path().join("volumes/data").exists());
+        assert!(matches!(svc.inspect("data"), Err(Error::NoSuchVolume(_))));
+        assert!(svc
+            .create("/abs", BTreeMap::new(), BTreeMap::new(), false)
+            .is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! `/volumes`: create, list, inspect, remove, prune.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_engine::volumes::Volume;
+use berth_engine::Engine;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+
+pub fn router() -> Router<Engine> {
+    Router::new()
+        .route("/volumes", get(list))
+        .route("/volumes/create", post(create))
+        .route("/volumes/prune", post(prune))
+        .route("/volumes/{name}", get(inspect).delete(remove))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateBody {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    driver: String,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    driver_opts: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    labels: BTreeMap<String, String>,
+}
+
+fn show(v: &Volume) -> serde_json::Value {
+    json!({
+        "Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "CreatedAt": v.created_at,
+        "Labels": v.labels, "Options": v.options, "Scope": v.scope,
+    })
+}
+
+async fn create(State(engine): State<Engine>, body: axum::body::Bytes) -> ApiResult<Response> {
+    let req: CreateBody = if body.is_empty() {
+        CreateBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
+    if !matches!(req.driver.as_str(), "" | "local") {
+        return Err(ApiError::bad_request(format!(
+            "volume driver {} is not supported: only local",
+            req.driver
+        )));
+    }
+    let v = engine
+        .volumes
+        .create(&req.name, req.labels, req.driver_opts, false)?;
+    Ok((StatusCode::CREATED, Json(show(&v))).into_response())
+}
+
+async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let filters = Params::parse(q.as_deref()).filters()?;
+    let containers = engine.containers.clone();
+    let used = move |name: &str| !containers.volume_users(name).is_empty();
+    let list = engine.volumes.filter(&filters, &used)?;
+    let volumes: Vec<_> = list.iter().map(show).collect();
+    Ok(Json(json!({"Volumes": volumes, "Warnings": []})).into_response())
+}
+
+async fn inspect(State(engine): State<Engine>, Path(name): Path<String>) -> ApiResult<Response> {
+    Ok(Json(show(&engine.volumes.inspect(&name)?)).into_response())
+}
+
+async fn remove(
+    State(engine): State<Engine>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
+    let force = Params::parse(q.as_deref()).flag("force");
+    let users = engine.containers.volume_users(&name);
+    match engine.volumes.remove(&name, &users) {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(berth_engine::Error::NoSuchVolume(_)) if force => Ok(StatusCode::NO_CONTENT),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes unused volumes: anonymous ones only, unless `all=true` (Docker 23+).
+async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let mut filters = Params::parse(q.as_deref()).filters()?;
+    let all = filters
+        .remove("all")
+        .is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
+    filters.insert("dangling".into(), vec!["true".into()]);
+    let containers = engine.containers.clone();
+    let used = move |name: &str| !containers.volume_users(name).is_empty();
+    let candidates = engine.volumes.filter(&filters, &used)?;
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
+    for v in candidates.into_iter().filter(|v| all || v.anonymous) {
+        let size = berth_engine::container::lifecycle_size(std::path::Path::new(&v.mountpoint));
+        if engine.volumes.remove(&v.name, &[]).is_ok() {
+            reclaimed += size;
+            deleted.push(v.name);
+        }
+    }
+    Ok(Json(json!({"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed})).into_response())
+}
