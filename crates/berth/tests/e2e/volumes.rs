@@ -27,6 +27,11 @@ pub const TESTS: &[(&str, TestFn)] = &[
         planted_symlink_mount_target_stays_inside,
     ),
     ("docker_cli_volumes", docker_cli_volumes),
+    (
+        "image_content_is_copied_into_fresh_volumes",
+        image_content_is_copied_into_fresh_volumes,
+    ),
+    ("chown_volume_for_the_user", chown_volume_for_the_user),
 ];
 
 fn named_volume_persists_and_is_protected(ctx: &Ctx) {
@@ -397,4 +402,140 @@ fn docker_cli_volumes(ctx: &Ctx) {
         "{}",
         stdout(&prune)
     );
+}
+
+fn image_content_is_copied_into_fresh_volumes(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "--name",
+        "volsrc",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /var/lib/app && echo seed > /var/lib/app/seed && chown 33:33 /var/lib/app/seed",
+    ]);
+    ctx.ok(&["commit", "-c", "VOLUME /var/lib/app", "volsrc", "volimg:1"]);
+    ctx.ok(&["rm", "volsrc"]);
+    assert_eq!(
+        ctx.ok(&[
+            "run",
+            "--rm",
+            "volimg:1",
+            "stat",
+            "-c",
+            "%u %n",
+            "/var/lib/app/seed"
+        ]),
+        "33 /var/lib/app/seed\n"
+    );
+    assert_eq!(
+        ctx.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "seeded:/var/lib/app",
+            "volimg:1",
+            "cat",
+            "/var/lib/app/seed"
+        ]),
+        "seed\n"
+    );
+    // A volume with content is never overwritten.
+    ctx.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "seeded:/var/lib/app",
+        "volimg:1",
+        "sh",
+        "-c",
+        "echo mine > /var/lib/app/seed",
+    ]);
+    assert_eq!(
+        ctx.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "seeded:/var/lib/app",
+            "volimg:1",
+            "cat",
+            "/var/lib/app/seed"
+        ]),
+        "mine\n"
+    );
+    // nocopy leaves it empty.
+    assert_eq!(
+        ctx.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "empty:/var/lib/app:nocopy",
+            "volimg:1",
+            "ls",
+            "-A",
+            "/var/lib/app"
+        ]),
+        ""
+    );
+    ctx.ok(&["volume", "rm", "seeded", "empty"]);
+    ctx.ok(&["volume", "prune", "-f"]);
+    ctx.ok(&["rmi", "volimg:1"]);
+}
+
+fn chown_volume_for_the_user(ctx: &Ctx) {
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "-u",
+        "1000:1000",
+        "-v",
+        "plain:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /data/f",
+    ]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "a root-owned volume is not writable by uid 1000"
+    );
+    ctx.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "1000:1000",
+        "-v",
+        "owned:/data:U",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /data/f",
+    ]);
+    assert_eq!(
+        ctx.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "owned:/data",
+            "busybox",
+            "stat",
+            "-c",
+            "%u:%g",
+            "/data/f"
+        ]),
+        "1000:1000\n"
+    );
+    ctx.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "www-data",
+        "-v",
+        "named:/data:U",
+        "busybox",
+        "touch",
+        "/data/ok",
+    ]);
+    ctx.ok(&["volume", "rm", "plain", "owned", "named"]);
 }

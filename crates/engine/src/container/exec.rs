@@ -280,34 +280,41 @@ impl ContainerService {
             })
         };
         drop(follower);
+        // Connect first (the program waits for its first client), then the
+        // first report says whether it runs: a failure is answered as such,
+        // never as an empty stream.
+        let mut first: Option<MonitorEvent> = None;
         let conn = if detach {
             None
         } else {
             tokio::select! {
                 conn = monitor_io::connect(&socket, Duration::from_secs(10)) => Some(conn?),
-                ev = events.recv() => match ev {
-                    Some(MonitorEvent::Failed { message, exit_code }) => {
+                ev = events.recv() => {
+                    if let Some(MonitorEvent::Failed { message, exit_code }) = ev {
                         return Err(Error::StartFailed { message: format!("exec failed: {message}"), exit_code });
                     }
-                    _ => Some(monitor_io::connect(&socket, Duration::from_secs(10)).await?),
-                },
+                    first = ev;
+                    Some(monitor_io::connect(&socket, Duration::from_secs(10)).await?)
+                }
             }
         };
-        if detach {
-            match events.recv().await {
-                Some(MonitorEvent::Failed { message, exit_code }) => {
-                    return Err(Error::StartFailed {
-                        message: format!("exec failed: {message}"),
-                        exit_code,
-                    })
-                }
-                None => {
-                    return Err(Error::Internal(
-                        "the exec monitor ended without a report".into(),
-                    ))
-                }
-                _ => {}
+        let first = match first {
+            Some(ev) => Some(ev),
+            None => events.recv().await,
+        };
+        match first {
+            Some(MonitorEvent::Failed { message, exit_code }) => {
+                return Err(Error::StartFailed {
+                    message: format!("exec failed: {message}"),
+                    exit_code,
+                })
             }
+            None => {
+                return Err(Error::Internal(
+                    "the exec monitor ended without a report".into(),
+                ))
+            }
+            _ => {}
         }
         Ok(ExecStarted { entry, conn })
     }

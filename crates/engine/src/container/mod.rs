@@ -492,6 +492,7 @@ impl ContainerService {
         }
         c.update(false, |r| r.manually_stopped = false)?;
         let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
+        self.populate_volumes(&c, &rec, &layers).await?;
         monitor::start(self, &c, &rec, layers).await?;
         self.publish("start", &c.record());
         self.start_health(&c).await;

@@ -39,6 +39,12 @@ pub struct MountPoint {
     /// `-v` creates a missing host directory; `--mount type=bind` does not.
     #[serde(default)]
     pub create_host_dir: bool,
+    /// `nocopy` / `volume-nocopy`: an empty volume is not filled from the image.
+    #[serde(default)]
+    pub no_copy: bool,
+    /// `:U`: the volume is chowned to the container's user on first use.
+    #[serde(default)]
+    pub chown: bool,
 }
 
 fn invalid(spec: &str, why: &str) -> Error {
@@ -77,12 +83,15 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, Error> {
     };
     let mut read_only = false;
     let mut propagation = String::new();
+    let mut no_copy = false;
+    let mut chown = false;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" => read_only = true,
-            "rw" | "z" | "Z" | "nocopy" => {}
+            "rw" | "z" | "Z" => {}
+            "nocopy" => no_copy = true,
+            "U" => chown = true,
             p if PROPAGATIONS.contains(&p) => propagation = p.to_string(),
-            "U" => return Err(invalid(spec, "the U option is not supported yet")),
             other => return Err(invalid(spec, &format!("unknown option {other}"))),
         }
     }
@@ -110,6 +119,8 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, Error> {
         options: String::new(),
         propagation,
         create_host_dir: kind == MountKind::Bind,
+        no_copy,
+        chown,
     })
 }
 
@@ -144,6 +155,10 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                 options: String::new(),
                 propagation: String::new(),
                 create_host_dir: false,
+                no_copy: opt(&m.volume_options, "NoCopy")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+                chown: false,
             })
         }
         "bind" => {
@@ -168,6 +183,8 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                 options: String::new(),
                 propagation,
                 create_host_dir: false,
+                no_copy: false,
+                chown: false,
             })
         }
         "tmpfs" => {
@@ -196,6 +213,8 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                 options: opts.join(","),
                 propagation: String::new(),
                 create_host_dir: false,
+                no_copy: false,
+                chown: false,
             })
         }
         other => Err(invalid(
@@ -246,6 +265,8 @@ pub fn plan(
             options: String::new(),
             propagation: String::new(),
             create_host_dir: false,
+            no_copy: false,
+            chown: false,
         });
     }
     Ok(out)
@@ -279,6 +300,8 @@ mod tests {
         assert!(parse_bind("data:/a/../b").is_err());
         assert!(parse_bind("da ta:/x").is_err());
         assert!(parse_bind("/h:/x:bogus").is_err());
+        let u = parse_bind("vol:/data:U,nocopy").unwrap();
+        assert!(u.chown && u.no_copy);
         assert!(parse_bind("a:b:c:d").is_err());
         assert_eq!(parse_bind("/h:/x/./y/").unwrap().target, "/x/y");
     }

@@ -165,3 +165,139 @@ impl ContainerService {
             .collect()
     }
 }
+
+/// `uid[:gid]` or `name[:group]` resolved in the image's passwd and group
+/// files (read inside `root`, the mounted image).
+fn resolve_user(root: &std::path::Path, user: &str) -> Option<(u32, u32)> {
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap_or_default();
+    let passwd = read("etc/passwd");
+    let (uid, primary) = match u.parse::<u32>() {
+        Ok(n) => (
+            n,
+            passwd
+                .lines()
+                .find(|l| l.split(':').nth(2) == Some(u))
+                .and_then(|l| l.split(':').nth(3)?.parse().ok()),
+        ),
+        Err(_) => {
+            let line = passwd.lines().find(|l| l.split(':').next() == Some(u))?;
+            let mut f = line.split(':').skip(2);
+            (f.next()?.parse().ok()?, f.next()?.parse().ok())
+        }
+    };
+    let gid = match g {
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => read("etc/group")
+                .lines()
+                .find(|l| l.split(':').next() == Some(g))?
+                .split(':')
+                .nth(2)?
+                .parse()
+                .ok()?,
+        },
+        None => primary.unwrap_or(uid),
+    };
+    Some((uid, gid))
+}
+
+/// `chown -R` without following symlinks.
+fn chown_tree(dir: &std::path::Path, uid: u32, gid: u32) -> Result<(), Error> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).map_err(Error::io("chowning", dir))?;
+    let entries = std::fs::read_dir(dir).map_err(Error::io("reading", dir))?;
+    for e in entries.flatten() {
+        let path = e.path();
+        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir {
+            chown_tree(&path, uid, gid)?;
+        } else {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+                .map_err(Error::io("chowning", &path))?;
+        }
+    }
+    Ok(())
+}
+
+impl ContainerService {
+    /// Before a start: fills empty volumes from the image's content at their
+    /// mount path (unless `nocopy`), as Docker does, and chowns `:U`
+    /// volumes to the container's user. The image is mounted read-only for
+    /// the duration; paths are resolved inside it.
+    pub(super) async fn populate_volumes(
+        &self,
+        c: &super::Container,
+        rec: &ContainerRecord,
+        layers: &[std::path::PathBuf],
+    ) -> Result<(), Error> {
+        let empty = |dir: &std::path::Path| {
+            std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false)
+        };
+        let work: Vec<(MountPoint, std::path::PathBuf, bool)> = rec
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Volume)
+            .map(|m| {
+                let data = self.inner.volumes.data_dir(&m.source);
+                let copy = !m.no_copy && empty(&data);
+                (m.clone(), data, copy)
+            })
+            .filter(|(m, _, copy)| *copy || m.chown)
+            .collect();
+        if work.is_empty() {
+            return Ok(());
+        }
+        let view = c.paths.bundle().join("image-view");
+        let layers = layers.to_vec();
+        let user = rec.config.user.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), Error> {
+            let mounted = super::fs::TempMount::image(&layers, &view)?;
+            let root = mounted.path().to_path_buf();
+            for (m, data, copy) in &work {
+                if *copy {
+                    let mut tar = Vec::new();
+                    match berth_image::fsops::archive_path(
+                        &root,
+                        &format!("{}/.", m.target),
+                        &mut tar,
+                    ) {
+                        Ok(_) => {
+                            let opts = berth_image::fsops::ExtractOptions::default();
+                            berth_image::fsops::extract_into(
+                                data,
+                                "/",
+                                &mut tar.as_slice(),
+                                &opts,
+                            )?;
+                        }
+                        Err(e) if e.kind() == berth_image::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                if m.chown {
+                    let (uid, gid) = if user.is_empty() {
+                        (0, 0)
+                    } else {
+                        resolve_user(&root, &user).ok_or_else(|| {
+                            Error::InvalidArgument(format!(
+                                "unable to find user {user} for the :U volume {}",
+                                m.source
+                            ))
+                        })?
+                    };
+                    chown_tree(data, uid, gid)?;
+                }
+            }
+            drop(mounted);
+            let _ = std::fs::remove_dir(&view);
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("volume task failed: {e}")))?
+    }
+}
