@@ -144,6 +144,8 @@ pub struct HostConfig {
     #[serde(default, deserialize_with = "null_as_default")]
     pub binds: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
+    pub volumes_from: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub mounts: Vec<Mount>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub network_mode: String,

@@ -32,6 +32,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         image_content_is_copied_into_fresh_volumes,
     ),
     ("chown_volume_for_the_user", chown_volume_for_the_user),
+    (
+        "volumes_from_another_container",
+        volumes_from_another_container,
+    ),
 ];
 
 fn named_volume_persists_and_is_protected(ctx: &Ctx) {
@@ -538,4 +542,58 @@ fn chown_volume_for_the_user(ctx: &Ctx) {
         "/data/ok",
     ]);
     ctx.ok(&["volume", "rm", "plain", "owned", "named"]);
+}
+
+fn volumes_from_another_container(ctx: &Ctx) {
+    ctx.ok(&[
+        "create",
+        "--name",
+        "datasrc",
+        "-v",
+        "/shared",
+        "-v",
+        "vf-named:/named",
+        "busybox",
+        "true",
+    ]);
+    ctx.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "datasrc",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a > /shared/f; echo b > /named/f",
+    ]);
+    assert_eq!(
+        ctx.ok(&[
+            "run",
+            "--rm",
+            "--volumes-from",
+            "datasrc:ro",
+            "busybox",
+            "cat",
+            "/shared/f",
+            "/named/f"
+        ]),
+        "a\nb\n"
+    );
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "datasrc:ro",
+        "busybox",
+        "sh",
+        "-c",
+        "echo c > /shared/g",
+    ]);
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    ctx.ok(&["rm", "-v", "datasrc"]);
+    ctx.ok(&["volume", "rm", "vf-named"]);
 }

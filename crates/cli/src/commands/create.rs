@@ -76,6 +76,9 @@ pub struct ContainerFlags {
     /// Attach a filesystem mount (type=volume|bind|tmpfs,source=,target=,...).
     #[arg(long)]
     pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s) (name[:ro|rw]).
+    #[arg(long = "volumes-from")]
+    pub volumes_from: Vec<String>,
     /// Logging driver for the container (json-file).
     #[arg(long = "log-driver")]
     pub log_driver: Option<String>,
@@ -347,6 +350,7 @@ pub fn build_request(
         userns_mode: flags.userns.clone().unwrap_or_default(),
         init: flags.init.then_some(true),
         binds: flags.volume.clone(),
+        volumes_from: flags.volumes_from.clone(),
         mounts: flags
             .mount
             .iter()

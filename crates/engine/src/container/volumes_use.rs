@@ -12,6 +12,30 @@ impl ContainerService {
     /// anonymous volumes, and (for `-v`) missing host directories.
     pub(super) fn prepare_mounts(&self, rec: &ContainerRecord) -> Result<Vec<MountPoint>, Error> {
         let mut planned = mounts::plan(&rec.host_config, rec.config.volumes.as_ref())?;
+        // --volumes-from: the other container's volumes and binds, on the
+        // same paths, read-only with `:ro`, never its tmpfs.
+        for from in &rec.host_config.volumes_from {
+            let (name, mode) = match from.rsplit_once(':') {
+                Some((n, m)) if m == "ro" || m == "rw" => (n, m),
+                _ => (from.as_str(), ""),
+            };
+            let other = self.get(name)?.record();
+            for m in other.mounts.iter().filter(|m| m.kind != MountKind::Tmpfs) {
+                if planned.iter().any(|p| p.target == m.target) {
+                    continue;
+                }
+                let mut m = m.clone();
+                m.anonymous = false;
+                m.create_host_dir = false;
+                m.chown = false;
+                match mode {
+                    "ro" => m.read_only = true,
+                    "rw" => m.read_only = false,
+                    _ => {}
+                }
+                planned.push(m);
+            }
+        }
         let mut created: Vec<String> = Vec::new();
         let result = (|| {
             for m in planned.iter_mut() {
