@@ -3,6 +3,15 @@
 /// `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant
 /// digits: `4.26MB`, `987B`, `1.5GB`.
 pub fn size(bytes: i64) -> String {
+    size_with(bytes, 3)
+}
+
+/// `units.HumanSize`: as [`size`] with 4 significant digits (`system df`).
+pub fn size4(bytes: i64) -> String {
+    size_with(bytes, 4)
+}
+
+fn size_with(bytes: i64, digits: i32) -> String {
     const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -10,7 +19,7 @@ pub fn size(bytes: i64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    format!("{}{}", significant(value, 3), UNITS[unit])
+    format!("{}{}", significant(value, digits), UNITS[unit])
 }
 
 /// `units.BytesSize`: binary units with 4 significant digits: `7.844MiB`.

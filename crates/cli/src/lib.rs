@@ -45,6 +45,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage Berth (df, prune, info, events).
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
     Tag(tag::Args),
     /// Remove one or more images.
@@ -226,6 +229,7 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,
         Command::Volume(c) => volume::run(c, target).await,
+        Command::System(c) => system::run(c, target).await,
         Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
             pause::run(a, target, true).await
         }

@@ -36,6 +36,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "volumes_from_another_container",
         volumes_from_another_container,
     ),
+    ("system_df_and_prune", system_df_and_prune),
 ];
 
 fn named_volume_persists_and_is_protected(ctx: &Ctx) {
@@ -596,4 +597,57 @@ fn volumes_from_another_container(ctx: &Ctx) {
     );
     ctx.ok(&["rm", "-v", "datasrc"]);
     ctx.ok(&["volume", "rm", "vf-named"]);
+}
+
+fn system_df_and_prune(ctx: &Ctx) {
+    ctx.ok(&["volume", "create", "dfvol"]);
+    ctx.ok(&[
+        "run",
+        "-v",
+        "dfvol:/d",
+        "--name",
+        "dfbox",
+        "busybox",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/d/f bs=1k count=100 2>/dev/null",
+    ]);
+    let df = ctx.ok(&["system", "df"]);
+    let lines: Vec<&str> = df.lines().collect();
+    assert!(
+        lines[0].starts_with("TYPE") && lines[0].contains("RECLAIMABLE"),
+        "{df}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("Images")), "{df}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Local Volumes") && l.contains("102.4kB")),
+        "{df}"
+    );
+    let verbose = ctx.ok(&["system", "df", "-v"]);
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.starts_with("dfvol") && l.contains(" 1 ")),
+        "{verbose}"
+    );
+    ctx.ok(&["tag", "busybox", "prunable:1"]);
+    ctx.ok(&["rmi", "prunable:1"]);
+    let out = ctx.ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.contains("Total reclaimed space"), "{out}");
+    assert!(
+        ctx.ok(&["ps", "-aq", "--filter", "name=dfbox"]).is_empty(),
+        "stopped containers pruned"
+    );
+    assert_eq!(
+        ctx.ok(&["volume", "ls", "-q", "-f", "name=dfvol"]),
+        "dfvol\n",
+        "named volumes survive a prune"
+    );
+    assert!(
+        ctx.ok(&["images", "-q", "busybox"]).trim().len() == 12,
+        "tagged images survive without -a"
+    );
+    ctx.ok(&["volume", "rm", "dfvol"]);
 }

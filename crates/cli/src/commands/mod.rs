@@ -24,6 +24,7 @@ pub mod save;
 pub mod start;
 pub mod stats;
 pub mod stop;
+pub mod system;
 pub mod tag;
 pub mod top;
 pub mod update;

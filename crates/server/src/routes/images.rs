@@ -24,6 +24,7 @@ pub fn router() -> Router<Engine> {
         .route("/images/load", post(load))
         .route("/images/get", get(save_many))
         .route("/images/create", post(create))
+        .route("/images/prune", post(prune))
         .route(
             "/images/{*rest}",
             get(dispatch).post(dispatch).delete(dispatch),
@@ -293,6 +294,41 @@ async fn create(State(engine): State<Engine>, RawQuery(q): RawQuery, body: Body)
             .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// `POST /images/prune`: removes dangling images (untagged), or with
+/// `dangling=false` every image no container uses.
+async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let filters = Params::parse(q.as_deref()).filters()?;
+    for k in filters.keys() {
+        if k != "dangling" {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+        }
+    }
+    let only_dangling = !filters
+        .get("dangling")
+        .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
+    for img in engine.images.list().await? {
+        if engine.containers.user_of_image(&img.id).is_some()
+            || (only_dangling && !img.repo_tags.is_empty())
+        {
+            continue;
+        }
+        let containers = engine.containers.clone();
+        let used_by = Box::new(move |id: &str| containers.user_of_image(id));
+        if let Ok(items) = engine.images.remove(&img.id, true, used_by).await {
+            reclaimed += img.size;
+            for item in items {
+                deleted.push(match item {
+                    Removed::Untagged(t) => json!({"Untagged": t}),
+                    Removed::Deleted(d) => json!({"Deleted": d}),
+                });
+            }
+        }
+    }
+    Ok(Json(json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed})).into_response())
 }
 
 #[cfg(test)]

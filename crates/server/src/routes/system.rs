@@ -15,6 +15,7 @@ pub fn router() -> Router<Engine> {
         .route("/_ping", get(ping).head(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/system/df", get(df))
 }
 
 async fn ping() -> Response {
@@ -167,6 +168,59 @@ async fn info(State(engine): State<Engine>) -> Response {
         "InitBinary": "",
         "SecurityOptions": [],
         "Warnings": null
+    }))
+    .into_response()
+}
+
+/// `GET /system/df`: images, containers, volumes and their sizes.
+async fn df(State(engine): State<Engine>) -> Response {
+    use berth_engine::container::lifecycle_size;
+    let images = engine.images.list().await.unwrap_or_default();
+    let containers = engine
+        .containers
+        .list(&berth_engine::container::ListOptions {
+            all: true,
+            ..Default::default()
+        })
+        .unwrap_or_default();
+    let in_use = |id: &str| containers.iter().filter(|c| c.image_id == id).count();
+    let image_rows: Vec<serde_json::Value> = images
+        .iter()
+        .map(|i| {
+            json!({
+                "Id": i.id, "ParentId": i.parent, "RepoTags": i.repo_tags, "RepoDigests": i.repo_digests,
+                "Created": i.created.as_deref().and_then(berth_engine::time::parse).map(|t| t.timestamp()).unwrap_or(0),
+                "Size": i.size, "SharedSize": 0, "Labels": i.labels, "Containers": in_use(&i.id),
+            })
+        })
+        .collect();
+    let root = engine.config.paths.containers_root();
+    let container_rows: Vec<serde_json::Value> = containers
+        .iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            v["SizeRw"] = json!(lifecycle_size(&root.join(&c.id).join("upper")));
+            v
+        })
+        .collect();
+    let volumes = engine.volumes.list().unwrap_or_default();
+    let volume_rows: Vec<serde_json::Value> = volumes
+        .iter()
+        .map(|v| {
+            json!({
+                "Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "CreatedAt": v.created_at,
+                "Labels": v.labels, "Scope": v.scope, "Options": v.options,
+                "UsageData": {"Size": lifecycle_size(std::path::Path::new(&v.mountpoint)), "RefCount": engine.containers.volume_users(&v.name).len()},
+            })
+        })
+        .collect();
+    let layers: u64 = images.iter().map(|i| i.size).sum();
+    Json(json!({
+        "LayersSize": layers,
+        "Images": image_rows,
+        "Containers": container_rows,
+        "Volumes": volume_rows,
+        "BuildCache": [],
     }))
     .into_response()
 }
