@@ -237,15 +237,21 @@ pub fn tty_basics(fx: &Fixture) {
 }
 
 /// The process of the container whose command line is `cmdline`.
-fn find_process(cmdline: &[u8]) -> i32 {
+/// A process of the container whose init is `init` (same pid namespace),
+/// by its exact command line; other processes on the machine that happen
+/// to run the same command are never picked.
+fn find_process(init: i32, cmdline: &[u8]) -> i32 {
     let deadline = Instant::now() + TIMEOUT;
+    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
     loop {
         for entry in std::fs::read_dir("/proc").unwrap() {
             let entry = entry.unwrap();
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
             };
-            if std::fs::read(entry.path().join("cmdline")).unwrap_or_default() == cmdline {
+            let same_ns = std::fs::read_link(entry.path().join("ns/pid")).is_ok_and(|l| l == ns);
+            if same_ns && std::fs::read(entry.path().join("cmdline")).unwrap_or_default() == cmdline
+            {
                 return pid;
             }
         }
@@ -279,12 +285,12 @@ fn wait_foreground(pid: i32) {
 pub fn tty_resize_and_interrupt(fx: &Fixture) {
     let mut s = spawn(fx, tty_run("tty-sh", fx, &["sh"]));
     let mut c = Client::connect(&s.socket());
-    s.started();
+    let init = s.started();
     c.resize(30, 100);
     c.stdin(b"stty size\n");
     c.wait_for("30 100");
     c.stdin(b"sleep 100\n");
-    let sleep = find_process(b"sleep\x00100\x00");
+    let sleep = find_process(init, b"sleep\x00100\x00");
     wait_foreground(sleep);
     c.stdin(b"\x03");
     c.stdin(b"echo rc=$?\n");
@@ -299,19 +305,19 @@ pub fn tty_resize_and_interrupt(fx: &Fixture) {
 pub fn tty_job_control(fx: &Fixture) {
     let mut s = spawn(fx, tty_run("tty-jobs", fx, &["sh"]));
     let mut c = Client::connect(&s.socket());
-    s.started();
+    let init = s.started();
     c.stdin(b"sleep 200 &\n");
     c.stdin(b"jobs\n");
     c.wait_for("Running");
     c.stdin(b"fg\n");
-    let bg = find_process(b"sleep\x00200\x00");
+    let bg = find_process(init, b"sleep\x00200\x00");
     wait_foreground(bg);
     c.stdin(b"\x03");
     // Typed text is echoed: wait for what only the output can hold.
     c.stdin(b"echo ali\"\"ve\n");
     c.wait_for("alive");
     c.stdin(b"sleep 300\n");
-    let fg = find_process(b"sleep\x00300\x00");
+    let fg = find_process(init, b"sleep\x00300\x00");
     wait_foreground(fg);
     c.stdin(b"\x1a");
     c.wait_for("Stopped");
