@@ -135,6 +135,16 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        // A test that failed half-way may leave a container's (empty) cgroup
+        // under the test parent: its processes are gone, so rmdir it first.
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for root in berth_runtime::cgroups::all_mount_points(&mountinfo) {
+            if let Ok(children) = std::fs::read_dir(root.join(&self.cgroup_parent)) {
+                for child in children.flatten().filter(|c| c.path().is_dir()) {
+                    let _ = std::fs::remove_dir(child.path());
+                }
+            }
+        }
         let roots = berth_runtime::cgroups::Roots::default();
         if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &self.cgroup_parent) {
             eprintln!("removing the test cgroups: {e}");
