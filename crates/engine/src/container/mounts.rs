@@ -72,6 +72,22 @@ const PROPAGATIONS: &[&str] = &[
     "private", "rprivate", "shared", "rshared", "slave", "rslave",
 ];
 
+/// Propagation modes that take effect today: the container's mount
+/// namespace is made private before its mounts, so shared and slave
+/// propagation cannot reach it yet and are refused rather than ignored.
+const SUPPORTED_PROPAGATIONS: &[&str] = &["private", "rprivate"];
+
+fn check_propagation(spec: &str, p: &str) -> Result<(), Error> {
+    if p.is_empty() || SUPPORTED_PROPAGATIONS.contains(&p) {
+        Ok(())
+    } else {
+        Err(invalid(
+            spec,
+            &format!("bind propagation {p} is not supported yet (only private and rprivate)"),
+        ))
+    }
+}
+
 /// `-v src:dst[:opts]` (opts: ro, rw, z, Z, nocopy, propagation modes).
 pub fn parse_bind(spec: &str) -> Result<MountPoint, Error> {
     let parts: Vec<&str> = spec.split(':').collect();
@@ -110,6 +126,7 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, Error> {
     if kind == MountKind::Volume && !propagation.is_empty() {
         return Err(invalid(spec, "propagation applies to bind mounts only"));
     }
+    check_propagation(spec, &propagation)?;
     Ok(MountPoint {
         kind,
         source: source.to_string(),
@@ -174,6 +191,7 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                     &format!("invalid propagation {propagation}"),
                 ));
             }
+            check_propagation(&spec, &propagation)?;
             Ok(MountPoint {
                 kind: MountKind::Bind,
                 source: m.source.clone(),
@@ -292,9 +310,13 @@ mod tests {
         let a = parse_bind("/anon").unwrap();
         assert!(a.anonymous && a.kind == MountKind::Volume);
         assert_eq!(
-            parse_bind("/h:/x:rw,rshared").unwrap().propagation,
-            "rshared"
+            parse_bind("/h:/x:rw,rprivate").unwrap().propagation,
+            "rprivate"
         );
+        assert!(parse_bind("/h:/x:rshared")
+            .unwrap_err()
+            .to_string()
+            .contains("not supported yet"));
         assert!(parse_bind("data:relative").is_err());
         assert!(parse_bind("data:/").is_err());
         assert!(parse_bind("data:/a/../b").is_err());
@@ -314,8 +336,10 @@ mod tests {
             (p.kind, p.options.as_str()),
             (MountKind::Tmpfs, "size=1048576,mode=777")
         );
-        let b: ApiMount = serde_json::from_value(json!({"Type": "bind", "Source": "/h", "Target": "/x", "BindOptions": {"Propagation": "rslave"}})).unwrap();
-        assert_eq!(parse_mount(&b).unwrap().propagation, "rslave");
+        let b: ApiMount = serde_json::from_value(json!({"Type": "bind", "Source": "/h", "Target": "/x", "BindOptions": {"Propagation": "private"}})).unwrap();
+        assert_eq!(parse_mount(&b).unwrap().propagation, "private");
+        let s: ApiMount = serde_json::from_value(json!({"Type": "bind", "Source": "/h", "Target": "/x", "BindOptions": {"Propagation": "rslave"}})).unwrap();
+        assert!(parse_mount(&s).is_err());
         let bad: ApiMount =
             serde_json::from_value(json!({"Type": "npipe", "Target": "/x"})).unwrap();
         assert!(parse_mount(&bad).is_err());
