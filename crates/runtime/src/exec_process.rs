@@ -26,15 +26,14 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
-use nix::unistd::{ForkResult, Gid, Uid};
+use nix::unistd::ForkResult;
 use oci_spec::runtime::Process;
 use serde::{Deserialize, Serialize};
 
 use crate::attach::Hub;
-use crate::exec::{self, ExecError, EXIT_SETUP_FAILED};
+use crate::exec::{self, ExecError};
+use crate::init::{errno_err, reset_signals, setup_err, switch_user};
 use crate::log::timestamp;
 use crate::monitor::{
     emit, failed, finish_start, prepare_process, read_json, reap_all, release_startup_memory,
@@ -247,17 +246,6 @@ fn child_main(cfg: &ExecConfig, stdio: ChildStdio, sync: OwnedFd) -> ! {
     unsafe { libc::_exit(err.exit_code) }
 }
 
-fn setup_err(what: impl std::fmt::Display) -> ExecError {
-    ExecError {
-        message: what.to_string(),
-        exit_code: EXIT_SETUP_FAILED,
-    }
-}
-
-fn errno_err(op: &str, e: Errno) -> ExecError {
-    setup_err(format!("{op}: {}", errno_text(e)))
-}
-
 /// The namespaces joined through `/proc/<pid>/ns`, the mount namespace
 /// last (after it, the host's `/proc` is out of sight).
 const NAMESPACES: [(&str, CloneFlags); 5] = [
@@ -400,16 +388,6 @@ pub fn cgroup_procs_files(proc_cgroup: &str, mountinfo: &str, parent: &str) -> V
     files
 }
 
-fn reset_signals() -> Result<(), ExecError> {
-    for sig in [Signal::SIGPIPE, Signal::SIGCHLD] {
-        // SAFETY: installing SIG_DFL runs no Rust code in signal context.
-        unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }
-            .map_err(|e| errno_err("resetting signals", e))?;
-    }
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
-        .map_err(|e| errno_err("unblocking signals", e))
-}
-
 /// Who the process runs as and its supplementary groups, with the rules of
 /// the container's own process: a `-u` string is resolved in the
 /// container's `/etc/passwd` and `/etc/group` (the primary group listed as
@@ -440,17 +418,6 @@ fn identity(who: Option<&str>, process: &Process) -> Result<(user::ExecUser, Vec
         }
     }
     Ok((resolved, groups))
-}
-
-fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), ExecError> {
-    nix::sys::prctl::set_keepcaps(true).map_err(|e| errno_err("PR_SET_KEEPCAPS", e))?;
-    let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    nix::unistd::setgroups(&groups).map_err(|e| errno_err("setgroups", e))?;
-    let gid = Gid::from_raw(gid);
-    nix::unistd::setresgid(gid, gid, gid).map_err(|e| errno_err("setgid", e))?;
-    let uid = Uid::from_raw(uid);
-    nix::unistd::setresuid(uid, uid, uid).map_err(|e| errno_err("setuid", e))?;
-    nix::sys::prctl::set_keepcaps(false).map_err(|e| errno_err("PR_SET_KEEPCAPS", e))
 }
 
 fn setup_and_exec(

@@ -88,14 +88,14 @@ pub(crate) fn child_main(
     unsafe { libc::_exit(err.exit_code) }
 }
 
-fn setup_err(what: impl std::fmt::Display) -> ExecError {
+pub(crate) fn setup_err(what: impl std::fmt::Display) -> ExecError {
     ExecError {
         message: what.to_string(),
         exit_code: EXIT_SETUP_FAILED,
     }
 }
 
-fn errno_err(op: &str, e: Errno) -> ExecError {
+pub(crate) fn errno_err(op: &str, e: Errno) -> ExecError {
     setup_err(format!("{op}: {}", errno_text(e)))
 }
 
@@ -108,7 +108,7 @@ fn install_stdio(stdin: OwnedFd, stdout: OwnedFd, stderr: OwnedFd) -> Result<(),
 
 /// Undoes the monitor's signal setup: the container starts with default
 /// dispositions (Rust ignores SIGPIPE) and nothing blocked.
-fn reset_signals() -> Result<(), ExecError> {
+pub(crate) fn reset_signals() -> Result<(), ExecError> {
     for sig in [Signal::SIGPIPE, Signal::SIGCHLD] {
         // SAFETY: installing SIG_DFL runs no Rust code in signal context.
         unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }
@@ -221,7 +221,7 @@ fn create_cwd(cwd: &Path) -> Result<(), ExecError> {
     })
 }
 
-fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), ExecError> {
+pub(crate) fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), ExecError> {
     nix::sys::prctl::set_keepcaps(true).map_err(|e| errno_err("PR_SET_KEEPCAPS", e))?;
     let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
     nix::unistd::setgroups(&groups).map_err(|e| errno_err("setgroups", e))?;
