@@ -483,6 +483,11 @@ mod tests {
         assert_eq!(b.bind_options.unwrap()["Propagation"], "rslave");
         assert!(parse_mount_flag("type=volume,source=v").is_err());
         assert!(parse_mount_flag("type=volume,target=/x,bogus=1").is_err());
+        assert!(
+            parse_mount_flag("type=volume,target=/x,volume-opt=type=tmpfs")
+                .unwrap_err()
+                .contains("not supported yet")
+        );
     }
 
     #[test]
