@@ -162,6 +162,11 @@ pub fn parse_mount_flag(spec: &str) -> Result<berth_api::container::Mount, Strin
             "volume-nocopy" => {
                 volume.insert("NoCopy".into(), truthy.into());
             }
+            "volume-opt" | "volume-label" => {
+                return Err(format!(
+                    "invalid mount {spec}: {k} is not supported yet by berth's local volume driver"
+                ))
+            }
             "volume-driver" if v != "local" => {
                 return Err(format!(
                     "invalid mount {spec}: only the local volume driver is supported"
