@@ -216,6 +216,15 @@ impl EventFilter {
 mod tests {
     use super::*;
 
+    fn filter(key: &str, value: &str) -> EventFilter {
+        EventFilter::parse(
+            &[(key.to_string(), vec![value.to_string()])]
+                .into_iter()
+                .collect(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn replays_and_filters() {
         let events = Events::default();
@@ -225,26 +234,11 @@ mod tests {
         events.publish(Event::image("tag", "sha256:1", "x:1"));
         let (past, _rx) = events.subscribe(Some(0));
         assert_eq!(past.len(), 3);
-        let f = EventFilter::parse(
-            &[("event".to_string(), vec!["start".to_string()])]
-                .into_iter()
-                .collect(),
-        )
-        .unwrap();
+        let f = filter("event", "start");
         assert_eq!(past.iter().filter(|e| f.matches(e)).count(), 1);
-        let f = EventFilter::parse(
-            &[("label".to_string(), vec!["team=a".to_string()])]
-                .into_iter()
-                .collect(),
-        )
-        .unwrap();
+        let f = filter("label", "team=a");
         assert_eq!(past.iter().filter(|e| f.matches(e)).count(), 2);
-        let f = EventFilter::parse(
-            &[("container".to_string(), vec!["web".to_string()])]
-                .into_iter()
-                .collect(),
-        )
-        .unwrap();
+        let f = filter("container", "web");
         assert_eq!(past.iter().filter(|e| f.matches(e)).count(), 2);
         assert!(
             EventFilter::parse(&[("bogus".to_string(), vec![])].into_iter().collect()).is_err()

@@ -10,7 +10,6 @@ use tokio::io::AsyncReadExt;
 use super::exec::ExecCreate;
 use super::health::{self, Health, HealthConfig, ProbeResult};
 use super::{Container, ContainerService};
-use crate::events::Event;
 use crate::{time, Error};
 
 impl ContainerService {
@@ -60,12 +59,9 @@ impl ContainerService {
                 });
                 if let Some(status) = changed {
                     let rec = c.record();
-                    svc.inner.events.publish(Event::container(
+                    svc.inner.events.publish(super::event(
                         &format!("health_status: {}", status.as_str()),
-                        &rec.id,
-                        &rec.image_name,
-                        &rec.name,
-                        &rec.config.labels,
+                        &rec,
                     ));
                 }
             }

@@ -7,7 +7,6 @@ use nix::sys::signal::Signal;
 
 use super::restart::{next_delay, RestartPolicy};
 use super::{Container, ContainerService, Status};
-use crate::events::Event;
 use crate::{ids, time, Error};
 
 /// Docker's default `stop` timeout.
@@ -114,16 +113,9 @@ impl ContainerService {
     }
 
     fn publish_kill(&self, rec: &super::ContainerRecord, signal: Signal) {
-        self.inner.events.publish(
-            Event::container(
-                "kill",
-                &rec.id,
-                &rec.image_name,
-                &rec.name,
-                &rec.config.labels,
-            )
-            .with("signal", (signal as i32).to_string()),
-        );
+        self.inner
+            .events
+            .publish(super::event("kill", rec).with("signal", (signal as i32).to_string()));
     }
 
     /// `POST /containers/{id}/kill`.
@@ -199,16 +191,9 @@ impl ContainerService {
             return Err(e);
         }
         let renamed = c.record();
-        self.inner.events.publish(
-            Event::container(
-                "rename",
-                &renamed.id,
-                &renamed.image_name,
-                &renamed.name,
-                &renamed.config.labels,
-            )
-            .with("oldName", format!("/{}", rec.name)),
-        );
+        self.inner
+            .events
+            .publish(super::event("rename", &renamed).with("oldName", format!("/{}", rec.name)));
         Ok(())
     }
 

@@ -128,6 +128,17 @@ impl Container {
     }
 }
 
+/// A container event with Docker's attributes (image, name, labels).
+fn event(action: &str, rec: &ContainerRecord) -> Event {
+    Event::container(
+        action,
+        &rec.id,
+        &rec.image_name,
+        &rec.name,
+        &rec.config.labels,
+    )
+}
+
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).map_err(Error::io("writing", &tmp))?;
@@ -216,13 +227,7 @@ impl ContainerService {
 
     /// Publishes a container event.
     fn publish(&self, action: &str, rec: &ContainerRecord) {
-        self.inner.events.publish(Event::container(
-            action,
-            &rec.id,
-            &rec.image_name,
-            &rec.name,
-            &rec.config.labels,
-        ));
+        self.inner.events.publish(event(action, rec));
     }
 
     fn table(&self) -> std::sync::RwLockReadGuard<'_, Table> {
@@ -526,16 +531,9 @@ impl ContainerService {
     /// else restarts it when its policy says so.
     async fn on_exit(&self, c: &Arc<Container>) {
         let rec = c.record();
-        self.inner.events.publish(
-            Event::container(
-                "die",
-                &rec.id,
-                &rec.image_name,
-                &rec.name,
-                &rec.config.labels,
-            )
-            .with("exitCode", rec.exit_code.to_string()),
-        );
+        self.inner
+            .events
+            .publish(event("die", &rec).with("exitCode", rec.exit_code.to_string()));
         if rec.host_config.auto_remove {
             if let Err(e) = self.remove(&rec.id, true, true).await {
                 if e.kind() != crate::ErrorKind::NotFound {
