@@ -241,7 +241,13 @@ fn build_rootfs(
     overlay: Option<&Overlay>,
 ) -> Result<(), ExecError> {
     let linux = spec.linux().as_ref();
-    mounts::mount_root(sys, root, overlay).map_err(setup_err)?;
+    let propagation =
+        mounts::root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))
+            .map_err(setup_err)?;
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let parent = crate::mountinfo::containing(&crate::mountinfo::read(), &real_root)
+        .map_or_else(|| std::path::PathBuf::from("/"), |e| e.mount_point);
+    mounts::mount_root(sys, root, overlay, propagation, &parent).map_err(setup_err)?;
     let spec_mounts = spec.mounts().clone().unwrap_or_default();
     for m in &spec_mounts {
         mounts::mount_one(sys, root, m).map_err(setup_err)?;

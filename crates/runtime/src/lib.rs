@@ -37,6 +37,7 @@ mod init;
 pub mod init_process;
 pub mod log;
 pub mod monitor;
+pub mod mountinfo;
 pub mod mounts;
 pub mod pty;
 mod relay;

@@ -1,8 +1,12 @@
 //! The container's mount table: root filesystem (overlay or bind), the spec's
 //! mounts, `pivot_root`, masked and read-only paths.
 //!
-//! All of it runs inside the container's own mount namespace, after `/` was
-//! made recursively private, so nothing here is ever visible on the host.
+//! All of it runs inside the container's own mount namespace. `/` is first
+//! made recursively slave (the OCI default; shared or private when the spec's
+//! `rootfsPropagation` asks), and the mount holding the root directory is
+//! made private, so the root filesystem and the mounts below it are never
+//! visible on the host; only bind mounts asking for `shared` propagation
+//! (and the host mounts they come from) stay peers of the host's.
 //! Paths inside the root filesystem are resolved with [`secure_join`] so an
 //! image's symlinks cannot point a mount outside the root.
 
@@ -77,6 +81,8 @@ pub struct MountOptions {
     pub propagation: Vec<MsFlags>,
     /// Everything else, comma-joined, for the file system.
     pub data: String,
+    /// `rro`: read-only recursively, submounts included (`mount_setattr`).
+    pub recursive_readonly: bool,
 }
 
 /// Parses OCI mount options.
@@ -85,12 +91,17 @@ pub fn parse_options(options: &[String]) -> MountOptions {
         flags: MsFlags::empty(),
         propagation: Vec::new(),
         data: String::new(),
+        recursive_readonly: false,
     };
     let mut data = Vec::new();
     for opt in options {
         let (set, clear) = match opt.as_str() {
             "defaults" => (MsFlags::empty(), MsFlags::empty()),
             "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rro" => {
+                out.recursive_readonly = true;
+                (MsFlags::MS_RDONLY, MsFlags::empty())
+            }
             "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
             "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
             "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
@@ -234,18 +245,40 @@ fn mkdir_all(path: &Path) -> Result<(), MountError> {
     })
 }
 
-/// Makes the mount tree private, then mounts the root filesystem on `root`
-/// (the overlay, or `root` bound onto itself so it is a mount point).
-pub fn mount_root(sys: &dyn Sys, root: &Path, overlay: Option<&Overlay>) -> Result<(), MountError> {
+/// The propagation `/` gets in the container's mount namespace, from the
+/// spec's `rootfsPropagation` (recursive slave when unset, as runc).
+pub fn root_propagation(spec_value: Option<&str>) -> Result<MsFlags, MountError> {
+    let p = match spec_value.unwrap_or("rslave") {
+        "" | "rslave" | "slave" => MsFlags::MS_SLAVE,
+        "rshared" | "shared" => MsFlags::MS_SHARED,
+        "rprivate" | "private" => MsFlags::MS_PRIVATE,
+        other => {
+            return Err(MountError::Unsupported {
+                path: PathBuf::from("/"),
+                what: format!("rootfsPropagation {other}"),
+            })
+        }
+    };
+    Ok(p | MsFlags::MS_REC)
+}
+
+/// Sets the propagation of `/` (`propagation`, see [`root_propagation`]),
+/// makes `parent` (the mount holding `root`) private so the root mount
+/// cannot propagate anywhere and `pivot_root` accepts it, then mounts the
+/// root filesystem on `root` (the overlay, or `root` bound onto itself so
+/// it is a mount point).
+pub fn mount_root(
+    sys: &dyn Sys,
+    root: &Path,
+    overlay: Option<&Overlay>,
+    propagation: MsFlags,
+    parent: &Path,
+) -> Result<(), MountError> {
     let slash = Path::new("/");
-    sys.mount(
-        None,
-        slash,
-        None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None,
-    )
-    .map_err(sys_err("making private", slash))?;
+    sys.mount(None, slash, None, propagation, None)
+        .map_err(sys_err("setting propagation of", slash))?;
+    sys.mount(None, parent, None, MsFlags::MS_PRIVATE, None)
+        .map_err(sys_err("making private", parent))?;
     match overlay.map(overlay_mount) {
         Some(OverlayMount::Legacy(data)) => sys
             .mount(
@@ -314,6 +347,10 @@ pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError
             )
             .map_err(sys_err("remounting", &dest))?;
         }
+        if opts.recursive_readonly {
+            sys.readonly_recursive(&dest)
+                .map_err(sys_err("making read-only recursively", &dest))?;
+        }
     } else {
         if matches!(typ, "cgroup" | "cgroup2") {
             return Err(MountError::Unsupported {
@@ -343,15 +380,28 @@ pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError
     Ok(())
 }
 
-/// Moves `root` to `/` with `pivot_root(".", ".")` and detaches the old root.
+/// Moves `root` to `/` with `pivot_root(".", ".")` and detaches the old
+/// root, made recursively slave first so that (with a shared `/`) the
+/// detach cannot propagate to the host's mounts.
 pub fn pivot(sys: &dyn Sys, root: &Path) -> Result<(), MountError> {
     let dot = Path::new(".");
+    let slash = Path::new("/");
+    // The old root is reached through a descriptor opened before the
+    // pivot: after `pivot_root(".", ".")` the path "." names the new root.
+    let old_root = std::fs::File::open(slash).map_err(|e| MountError::Sys {
+        op: "opening",
+        path: slash.to_path_buf(),
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })?;
     sys.chdir(root).map_err(sys_err("chdir", root))?;
     sys.pivot_root(dot, dot)
         .map_err(sys_err("pivot_root", root))?;
+    sys.fchdir(std::os::fd::AsFd::as_fd(&old_root))
+        .map_err(sys_err("fchdir to the old root of", root))?;
+    sys.mount(None, dot, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
+        .map_err(sys_err("making the old root slave", root))?;
     sys.umount(dot, MntFlags::MNT_DETACH)
         .map_err(sys_err("unmounting old root", root))?;
-    let slash = Path::new("/");
     sys.chdir(slash).map_err(sys_err("chdir", slash))
 }
 
@@ -527,7 +577,8 @@ mod tests {
             upper: "/u".into(),
             work: "/w".into(),
         };
-        mount_root(&sys, root, Some(&ov)).unwrap();
+        let slave = root_propagation(None).unwrap();
+        mount_root(&sys, root, Some(&ov), slave, Path::new("/run")).unwrap();
         for m in crate::spec::default_mounts().unwrap() {
             mount_one(&sys, root, &m).unwrap();
         }
@@ -535,7 +586,8 @@ mod tests {
         assert_eq!(
             sys.calls(),
             vec![
-                "mount - / - MS_REC|MS_PRIVATE -".to_string(),
+                "mount - / - MS_REC|MS_SLAVE -".to_string(),
+                "mount - /run - MS_PRIVATE -".to_string(),
                 format!("mount overlay {r} overlay 0 lowerdir=/l0,upperdir=/u,workdir=/w"),
                 format!("mount proc {r}/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC -"),
                 format!("mount tmpfs {r}/dev tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k"),
@@ -577,6 +629,54 @@ mod tests {
     }
 
     #[test]
+    fn root_propagation_from_the_spec() {
+        let rec = MsFlags::MS_REC;
+        assert_eq!(root_propagation(None).unwrap(), MsFlags::MS_SLAVE | rec);
+        assert_eq!(
+            root_propagation(Some("rshared")).unwrap(),
+            MsFlags::MS_SHARED | rec
+        );
+        assert_eq!(
+            root_propagation(Some("private")).unwrap(),
+            MsFlags::MS_PRIVATE | rec
+        );
+        assert!(root_propagation(Some("sideways"))
+            .unwrap_err()
+            .to_string()
+            .contains("rootfsPropagation sideways"));
+    }
+
+    #[test]
+    fn recursive_readonly_bind() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let m = oci_spec::runtime::MountBuilder::default()
+            .destination("/data")
+            .typ("bind")
+            .source(dir.path())
+            .options(s(&["rbind", "rro", "rslave"]))
+            .build()
+            .unwrap();
+        let sys = RecordingSys::new();
+        mount_one(&sys, &root, &m).unwrap();
+        let d = root.join("data");
+        assert_eq!(
+            sys.calls(),
+            vec![
+                format!(
+                    "mount {} {} - MS_BIND|MS_REC -",
+                    dir.path().display(),
+                    d.display()
+                ),
+                format!("mount - {} - MS_RDONLY|MS_REMOUNT|MS_BIND -", d.display()),
+                format!("readonly_recursive {}", d.display()),
+                format!("mount - {} - MS_REC|MS_SLAVE -", d.display()),
+            ]
+        );
+    }
+
+    #[test]
     fn pivot_mask_and_readonly() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -593,6 +693,8 @@ mod tests {
             vec![
                 "chdir /new".to_string(),
                 "pivot_root . .".to_string(),
+                "fchdir".to_string(),
+                "mount - . - MS_REC|MS_SLAVE -".to_string(),
                 "umount . MNT_DETACH".to_string(),
                 "chdir /".to_string(),
                 format!("mount tmpfs {r}/proc/acpi tmpfs MS_RDONLY -"),
@@ -613,7 +715,8 @@ mod tests {
             upper: "/u".into(),
             work: "/w".into(),
         };
-        let err = mount_root(&sys, dir.path(), Some(&ov)).unwrap_err();
+        let slave = root_propagation(None).unwrap();
+        let err = mount_root(&sys, dir.path(), Some(&ov), slave, Path::new("/")).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(

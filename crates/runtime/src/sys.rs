@@ -43,6 +43,8 @@ pub trait Sys {
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> SysResult;
     /// `chdir(2)`.
     fn chdir(&self, path: &Path) -> SysResult;
+    /// `fchdir(2)` to an open directory.
+    fn fchdir(&self, dir: BorrowedFd<'_>) -> SysResult;
     /// `mknod(2)`.
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> SysResult;
     /// `symlink(2)`: a link at `link` pointing to `target`.
@@ -55,6 +57,9 @@ pub trait Sys {
     fn loopback_up(&self) -> SysResult;
     /// The mount flags (`MS_RDONLY`, `MS_NOSUID`, ...) of the mount holding `path`.
     fn mount_flags(&self, path: &Path) -> SysResult<MsFlags>;
+    /// Makes the mount at `path` and every mount below it read-only
+    /// (`mount_setattr(2)` with `AT_RECURSIVE` and `MOUNT_ATTR_RDONLY`).
+    fn readonly_recursive(&self, path: &Path) -> SysResult;
 }
 
 /// The real kernel.
@@ -119,6 +124,10 @@ impl Sys for RealSys {
         nix::unistd::chdir(path)
     }
 
+    fn fchdir(&self, dir: BorrowedFd<'_>) -> SysResult {
+        nix::unistd::fchdir(dir)
+    }
+
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> SysResult {
         nix::sys::stat::mknod(path, kind, perm, dev)
     }
@@ -164,6 +173,41 @@ impl Sys for RealSys {
             }
         }
         Ok(out)
+    }
+
+    fn readonly_recursive(&self, path: &Path) -> SysResult {
+        use std::os::unix::ffi::OsStrExt;
+        /// `struct mount_attr` of `<linux/mount.h>`.
+        #[repr(C)]
+        struct MountAttr {
+            attr_set: u64,
+            attr_clr: u64,
+            propagation: u64,
+            userns_fd: u64,
+        }
+        const MOUNT_ATTR_RDONLY: u64 = 0x1;
+        let c_path =
+            std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_RDONLY,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // SAFETY: `c_path` is a NUL-terminated string and `attr` a properly
+        // laid out mount_attr; both outlive the call, and the size passed is
+        // the struct's own.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                c_path.as_ptr(),
+                libc::AT_RECURSIVE,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        Errno::result(rc).map(drop)
     }
 }
 
@@ -294,6 +338,10 @@ impl Sys for RecordingSys {
         self.record(format!("chdir {}", path.display()))
     }
 
+    fn fchdir(&self, _dir: BorrowedFd<'_>) -> SysResult {
+        self.record("fchdir".to_string())
+    }
+
     fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> SysResult {
         let kind = if kind == SFlag::S_IFCHR {
             "c"
@@ -335,6 +383,10 @@ impl Sys for RecordingSys {
 
     fn mount_flags(&self, _path: &Path) -> SysResult<MsFlags> {
         Ok(MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
+    }
+
+    fn readonly_recursive(&self, path: &Path) -> SysResult {
+        self.record(format!("readonly_recursive {}", path.display()))
     }
 }
 

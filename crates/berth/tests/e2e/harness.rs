@@ -243,6 +243,15 @@ impl Drop for Ctx {
     }
 }
 
+/// The docker CLI the interop tests drive: this machine's docker 28 at
+/// `/usr/local/bin/docker`, else Debian's. Missing, the test fails and says so.
+pub fn docker_cli() -> &'static str {
+    ["/usr/local/bin/docker", "/usr/bin/docker"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("the docker CLI is needed for this test: neither /usr/local/bin/docker nor /usr/bin/docker exists")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -37,7 +37,377 @@ pub const TESTS: &[(&str, TestFn)] = &[
         volumes_from_another_container,
     ),
     ("system_df_and_prune", system_df_and_prune),
+    (
+        "local_driver_options_tmpfs_and_bind",
+        local_driver_options_tmpfs_and_bind,
+    ),
+    (
+        "bind_propagation_and_recursive_readonly",
+        bind_propagation_and_recursive_readonly,
+    ),
 ];
+
+/// Host mounts a test makes (tmpfs at its paths), unmounted in reverse
+/// order when the test ends, however it ends.
+struct HostMounts(Vec<std::path::PathBuf>);
+
+impl HostMounts {
+    fn tmpfs(&mut self, path: &std::path::Path, propagation: &str) {
+        std::fs::create_dir_all(path).expect("mount point");
+        let p = path.to_str().expect("utf8");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "berth-test", p])
+            .status()
+            .expect("mount")
+            .success();
+        assert!(ok, "mounting a tmpfs on {p}");
+        self.0.push(path.to_path_buf());
+        let ok = std::process::Command::new("mount")
+            .args([&format!("--make-{propagation}"), p])
+            .status()
+            .expect("mount --make")
+            .success();
+        assert!(ok, "mount --make-{propagation} {p}");
+    }
+}
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn is_mount_point(path: &std::path::Path) -> bool {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let p = path.to_str().expect("utf8");
+    info.lines().any(|l| l.split(' ').nth(4) == Some(p))
+}
+
+fn local_driver_options_tmpfs_and_bind(ctx: &Ctx) {
+    let bad = ctx.berth(&["volume", "create", "-o", "colour=red", "badopt"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("invalid option: \"colour\""),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = ctx.berth(&["volume", "create", "-o", "type=tmpfs", "badopt"]);
+    assert!(
+        stderr(&bad).contains("missing required option: \"device\""),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(ctx.berth(&["volume", "inspect", "badopt"]).status.code() == Some(1));
+
+    // tmpfs: bounded, shared by the containers using it, gone with the last.
+    ctx.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "tv",
+    ]);
+    let opts = ctx.ok(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{.Options.type}} {{.Options.o}}",
+        "tv",
+    ]);
+    assert_eq!(opts, "tmpfs size=1m\n");
+    let data = ctx.root.join("volumes/tv/_data");
+    ctx.ok(&[
+        "run", "-d", "--name", "tv1", "-v", "tv:/t", "busybox", "sleep", "100",
+    ]);
+    assert!(
+        is_mount_point(&data),
+        "the tmpfs is mounted on the volume's _data"
+    );
+    let big = ctx.berth(&[
+        "exec",
+        "tv1",
+        "dd",
+        "if=/dev/zero",
+        "of=/t/big",
+        "bs=1024",
+        "count=2048",
+    ]);
+    assert_ne!(
+        big.status.code(),
+        Some(0),
+        "a 2 MiB write into a 1m tmpfs volume fails"
+    );
+    ctx.ok(&[
+        "exec",
+        "tv1",
+        "sh",
+        "-c",
+        "rm -f /t/big; echo shared > /t/a",
+    ]);
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "-v", "tv:/t", "busybox", "cat", "/t/a"]),
+        "shared\n",
+        "a second container sees the same tmpfs"
+    );
+    ctx.kill_daemon();
+    ctx.start_daemon();
+    assert!(
+        is_mount_point(&data),
+        "a daemon restart keeps the running container's volume"
+    );
+    assert_eq!(ctx.ok(&["exec", "tv1", "cat", "/t/a"]), "shared\n");
+    ctx.ok(&["rm", "-f", "tv1"]);
+    assert!(
+        !is_mount_point(&data),
+        "unmounted when its last container went"
+    );
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "-v", "tv:/t", "busybox", "ls", "/t"]),
+        ""
+    );
+    ctx.ok(&["volume", "rm", "tv"]);
+
+    // type=none,o=bind: a host directory as a named volume; removing the
+    // volume never touches the directory's content.
+    let host = ctx.dir.path().join("bind-volume");
+    std::fs::create_dir_all(&host).expect("host dir");
+    std::fs::write(host.join("f"), "from host\n").expect("host file");
+    let h = host.to_str().expect("utf8");
+    ctx.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        &format!("device={h}"),
+        "-o",
+        "o=bind",
+        "bv",
+    ]);
+    assert_eq!(
+        ctx.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "bv:/b",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /b/f; echo ctr > /b/g"
+        ]),
+        "from host\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("g")).expect("written through the volume"),
+        "ctr\n"
+    );
+    ctx.ok(&["volume", "rm", "bv"]);
+    assert!(
+        host.join("f").exists() && host.join("g").exists(),
+        "the bound directory keeps its files"
+    );
+
+    // --mount volume-opt and volume-label create the volume with them.
+    let out = ctx.ok(&[
+        "run", "--rm", "--mount",
+        "type=volume,src=mv,dst=/m,volume-opt=type=tmpfs,volume-opt=device=tmpfs,\"volume-opt=o=size=2m,mode=0700\",volume-label=team=a",
+        "busybox", "sh", "-c", "stat -c %a /m; grep ' /m ' /proc/mounts | cut -d' ' -f3",
+    ]);
+    assert_eq!(out, "700\ntmpfs\n");
+    assert_eq!(
+        ctx.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Labels.team}} {{.Options.o}}",
+            "mv"
+        ]),
+        "a size=2m,mode=0700\n"
+    );
+    ctx.ok(&["volume", "rm", "mv"]);
+}
+
+fn bind_propagation_and_recursive_readonly(ctx: &Ctx) {
+    let mut mounts = HostMounts(Vec::new());
+    let shared = ctx.dir.path().join("prop-shared");
+    mounts.tmpfs(&shared, "shared");
+    std::fs::create_dir_all(shared.join("sub")).expect("sub");
+    let s = shared.to_str().expect("utf8");
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pslave",
+        "--mount",
+        &format!("type=bind,source={s},target=/p,bind-propagation=rslave"),
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pprivate",
+        "-v",
+        &format!("{s}:/q"),
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pshared",
+        "--privileged",
+        "-v",
+        &format!("{s}:/s:rshared"),
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(
+        ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Propagation}}{{end}}",
+            "pslave"
+        ]),
+        "rslave\n"
+    );
+    // A mount made on the host later reaches the slave and shared binds,
+    // not the private one.
+    mounts.tmpfs(&shared.join("sub"), "private");
+    std::fs::write(shared.join("sub/f"), "late\n").expect("write");
+    assert_eq!(ctx.ok(&["exec", "pslave", "cat", "/p/sub/f"]), "late\n");
+    assert_eq!(ctx.ok(&["exec", "pshared", "cat", "/s/sub/f"]), "late\n");
+    let private = ctx.berth(&["exec", "pprivate", "cat", "/q/sub/f"]);
+    assert_ne!(
+        private.status.code(),
+        Some(0),
+        "rprivate does not receive host mounts"
+    );
+    // A mount made in the rshared container reaches the host; its unmount too.
+    ctx.ok(&[
+        "exec",
+        "pshared",
+        "sh",
+        "-c",
+        "mkdir -p /s/fromctr && mount -t tmpfs none /s/fromctr && echo c > /s/fromctr/x",
+    ]);
+    let fromctr = shared.join("fromctr");
+    assert!(
+        is_mount_point(&fromctr),
+        "the container's mount propagated to the host"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fromctr.join("x")).expect("propagated file"),
+        "c\n"
+    );
+    ctx.ok(&["exec", "pshared", "umount", "/s/fromctr"]);
+    assert!(
+        !is_mount_point(&fromctr),
+        "the container's unmount propagated too"
+    );
+    // A mount made in the slave container stays inside it.
+    ctx.ok(&["exec", "pslave", "true"]);
+    ctx.ok(&["rm", "-f", "pslave", "pprivate", "pshared"]);
+    assert!(
+        is_mount_point(&shared.join("sub")),
+        "removing containers left the host's mounts alone"
+    );
+
+    // shared propagation needs a shared host mount, as Docker checks.
+    let lonely = ctx.dir.path().join("prop-private");
+    mounts.tmpfs(&lonely, "private");
+    let l = lonely.to_str().expect("utf8");
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{l}:/x:rshared"),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("is not a shared mount"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{l}:/x:rslave"),
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&out).contains("is not a shared or slave mount"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Read-only binds are read-only recursively; writable and disabled as Docker.
+    let nest = ctx.dir.path().join("rro");
+    mounts.tmpfs(&nest, "private");
+    mounts.tmpfs(&nest.join("inner"), "private");
+    let n = nest.to_str().expect("utf8");
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{n}:/r:ro"),
+        "busybox",
+        "touch",
+        "/r/inner/f",
+    ]);
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "a submount of a ro bind is ro: {}",
+        stderr(&out)
+    );
+    let out = ctx.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=bind,src={n},dst=/r,readonly,bind-recursive=writable"),
+        "busybox",
+        "sh",
+        "-c",
+        "touch /r/inner/f && echo inner-ok; touch /r/top 2>/dev/null || echo top-ro",
+    ]);
+    assert_eq!(out, "inner-ok\ntop-ro\n");
+    let out = ctx.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=bind,src={n},dst=/r,bind-recursive=disabled"),
+        "busybox",
+        "ls",
+        "/r/inner",
+    ]);
+    assert_eq!(out, "", "without recursion the submount is not carried");
+    let out = ctx.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=bind,src={n},dst=/r,readonly,bind-recursive=readonly"),
+        "busybox",
+        "sh",
+        "-c",
+        "ls /r/inner; touch /r/inner/g 2>/dev/null || echo ro",
+    ]);
+    assert_eq!(out, "f\nro\n");
+}
 
 fn named_volume_persists_and_is_protected(ctx: &Ctx) {
     ctx.ok(&[
@@ -343,11 +713,7 @@ fn planted_symlink_mount_target_stays_inside(ctx: &Ctx) {
 }
 
 fn docker_cli_volumes(ctx: &Ctx) {
-    let docker = "/usr/local/bin/docker";
-    if !std::path::Path::new(docker).exists() {
-        println!("    (skipped: {docker} is not installed)");
-        return;
-    }
+    let docker = crate::harness::docker_cli();
     let config = ctx.dir.path().join("docker-config");
     std::fs::create_dir_all(&config).expect("config");
     let run = |args: &[&str]| {

@@ -138,7 +138,10 @@ pub fn parse_mount_flag(spec: &str) -> Result<berth_api::container::Mount, Strin
     let mut bind = serde_json::Map::new();
     let mut volume = serde_json::Map::new();
     let mut tmpfs = serde_json::Map::new();
-    for field in spec.split(',') {
+    let mut driver_opts = serde_json::Map::new();
+    let mut labels = serde_json::Map::new();
+    for field in csv_fields(spec)? {
+        let field = field.as_str();
         let (k, v) = match field.split_once('=') {
             Some((k, v)) => (k.trim(), v.trim()),
             None => (field.trim(), ""),
@@ -153,19 +156,34 @@ pub fn parse_mount_flag(spec: &str) -> Result<berth_api::container::Mount, Strin
                 bind.insert("Propagation".into(), v.into());
             }
             "bind-recursive" => {
-                if !matches!(v, "" | "enabled") {
-                    return Err(format!(
-                        "invalid mount {spec}: bind-recursive={v} is not supported yet"
-                    ));
+                let key = match v {
+                    "" | "enabled" => None,
+                    "disabled" => Some("NonRecursive"),
+                    "writable" => Some("ReadOnlyNonRecursive"),
+                    "readonly" => Some("ReadOnlyForceRecursive"),
+                    other => {
+                        return Err(format!(
+                            "invalid mount {spec}: bind-recursive={other}: expected enabled, disabled, writable or readonly"
+                        ))
+                    }
+                };
+                if let Some(key) = key {
+                    bind.insert(key.into(), true.into());
                 }
             }
             "volume-nocopy" => {
                 volume.insert("NoCopy".into(), truthy.into());
             }
             "volume-opt" | "volume-label" => {
-                return Err(format!(
-                    "invalid mount {spec}: {k} is not supported yet by berth's local volume driver"
-                ))
+                let (name, value) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("invalid mount {spec}: {k} wants key=value, got {v}"))?;
+                let map = if k == "volume-opt" {
+                    &mut driver_opts
+                } else {
+                    &mut labels
+                };
+                map.insert(name.to_string(), value.into());
             }
             "volume-driver" if v != "local" => {
                 return Err(format!(
@@ -195,6 +213,15 @@ pub fn parse_mount_flag(spec: &str) -> Result<berth_api::container::Mount, Strin
     if !bind.is_empty() {
         m.bind_options = Some(bind.into());
     }
+    if !driver_opts.is_empty() {
+        volume.insert(
+            "DriverConfig".into(),
+            serde_json::json!({"Name": "local", "Options": driver_opts}),
+        );
+    }
+    if !labels.is_empty() {
+        volume.insert("Labels".into(), labels.into());
+    }
     if !volume.is_empty() {
         m.volume_options = Some(volume.into());
     }
@@ -202,6 +229,31 @@ pub fn parse_mount_flag(spec: &str) -> Result<berth_api::container::Mount, Strin
         m.tmpfs_options = Some(tmpfs.into());
     }
     Ok(m)
+}
+
+/// Splits a `--mount` value as CSV, as Docker does: fields are separated by
+/// commas, and a field in double quotes may hold commas (`"o=size=1m,uid=1"`).
+fn csv_fields(spec: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = spec.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut field)),
+            c => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(format!("invalid mount {spec}: unterminated quote"));
+    }
+    out.push(field);
+    Ok(out)
 }
 
 /// `--restart` as the API's RestartPolicy.
@@ -488,11 +540,20 @@ mod tests {
         assert_eq!(b.bind_options.unwrap()["Propagation"], "rslave");
         assert!(parse_mount_flag("type=volume,source=v").is_err());
         assert!(parse_mount_flag("type=volume,target=/x,bogus=1").is_err());
-        assert!(
-            parse_mount_flag("type=volume,target=/x,volume-opt=type=tmpfs")
-                .unwrap_err()
-                .contains("not supported yet")
-        );
+        let v = parse_mount_flag(
+            r#"type=volume,src=t,target=/x,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"volume-opt=o=size=1m,uid=5",volume-label=a=b"#,
+        )
+        .unwrap();
+        let vo = v.volume_options.unwrap();
+        assert_eq!(vo["DriverConfig"]["Options"]["o"], "size=1m,uid=5");
+        assert_eq!(vo["DriverConfig"]["Options"]["type"], "tmpfs");
+        assert_eq!(vo["Labels"]["a"], "b");
+        assert!(parse_mount_flag("type=volume,target=/x,volume-opt=novalue").is_err());
+        assert!(parse_mount_flag(r#"type=volume,target=/x,"volume-opt=a=b"#).is_err());
+        let r =
+            parse_mount_flag("type=bind,src=/h,dst=/x,readonly,bind-recursive=readonly").unwrap();
+        assert_eq!(r.bind_options.unwrap()["ReadOnlyForceRecursive"], true);
+        assert!(parse_mount_flag("type=bind,src=/h,dst=/x,bind-recursive=maybe").is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub struct CreateArgs {
     /// Set metadata for a volume.
     #[arg(long)]
     pub label: Vec<String>,
-    /// Set driver specific options (not supported yet by the local driver).
+    /// Set driver specific options (local driver: type, device, o).
     #[arg(short = 'o', long = "opt")]
     pub opt: Vec<String>,
     pub name: Option<String>,

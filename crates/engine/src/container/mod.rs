@@ -214,6 +214,7 @@ impl ContainerService {
             }),
         };
         let to_start = svc.load_existing()?;
+        svc.inner.volumes.reconcile();
         for id in to_start {
             let svc = svc.clone();
             tokio::spawn(async move {
@@ -280,6 +281,9 @@ impl ContainerService {
                 t.by_id.insert(id, container.clone());
             }
             if running {
+                if let Err(e) = self.acquire_volumes(&record) {
+                    tracing::warn!(id = %record.id, error = %e, "re-mounting the volumes of a running container failed");
+                }
                 monitor::readopt(self.clone(), container);
             }
         }
@@ -497,8 +501,16 @@ impl ContainerService {
         }
         c.update(false, |r| r.manually_stopped = false)?;
         let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
-        self.populate_volumes(&c, &rec, &layers).await?;
-        monitor::start(self, &c, &rec, layers).await?;
+        self.acquire_volumes(&rec)?;
+        let started = async {
+            self.populate_volumes(&c, &rec, &layers).await?;
+            monitor::start(self, &c, &rec, layers).await
+        }
+        .await;
+        if let Err(e) = started {
+            self.release_volumes(&rec);
+            return Err(e);
+        }
         self.publish("start", &c.record());
         self.start_health(&c).await;
         Ok(())
@@ -531,6 +543,7 @@ impl ContainerService {
     /// else restarts it when its policy says so.
     async fn on_exit(&self, c: &Arc<Container>) {
         let rec = c.record();
+        self.release_volumes(&rec);
         self.inner
             .events
             .publish(event("die", &rec).with("exitCode", rec.exit_code.to_string()));

@@ -41,6 +41,19 @@ fn prepare_bundle(
     }
     let mut spec = build_spec(&opts).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     add_etc_files(&mut spec, p, &rec.config.hostname)?;
+    // A shared bind needs a shared root in the container's namespace (runc
+    // then keeps the root filesystem itself private); otherwise the
+    // runtime's default, recursive slave.
+    let shared = extra_mounts.iter().any(|m| {
+        m.options()
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|o| o == "shared" || o == "rshared"))
+    });
+    if shared {
+        if let Some(linux) = spec.linux_mut() {
+            linux.set_rootfs_propagation(Some("rshared".into()));
+        }
+    }
     let mut all = spec.mounts().clone().unwrap_or_default();
     all.extend(extra_mounts);
     spec.set_mounts(Some(all));

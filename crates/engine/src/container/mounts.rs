@@ -45,6 +45,31 @@ pub struct MountPoint {
     /// `:U`: the volume is chowned to the container's user on first use.
     #[serde(default)]
     pub chown: bool,
+    /// `bind-recursive`: how submounts of a bind are carried and made read-only.
+    #[serde(default)]
+    pub recursive: Recursive,
+    /// `volume-opt`: local driver options for a volume this mount creates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volume_options: BTreeMap<String, String>,
+    /// `volume-label`: labels for a volume this mount creates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volume_labels: BTreeMap<String, String>,
+}
+
+/// `--mount ...,bind-recursive=`: Docker's four modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Recursive {
+    /// Submounts are bound too; read-only applies to them where the kernel
+    /// can (Linux 5.12) and propagation is private.
+    #[default]
+    Enabled,
+    /// Only the source mount itself is bound.
+    Disabled,
+    /// Submounts are bound but stay writable under a read-only mount.
+    Writable,
+    /// Submounts are bound and read-only, or the start fails.
+    Readonly,
 }
 
 fn invalid(spec: &str, why: &str) -> Error {
@@ -71,22 +96,6 @@ fn clean_target(spec: &str, target: &str) -> Result<String, Error> {
 const PROPAGATIONS: &[&str] = &[
     "private", "rprivate", "shared", "rshared", "slave", "rslave",
 ];
-
-/// Propagation modes that take effect today: the container's mount
-/// namespace is made private before its mounts, so shared and slave
-/// propagation cannot reach it yet and are refused rather than ignored.
-const SUPPORTED_PROPAGATIONS: &[&str] = &["private", "rprivate"];
-
-fn check_propagation(spec: &str, p: &str) -> Result<(), Error> {
-    if p.is_empty() || SUPPORTED_PROPAGATIONS.contains(&p) {
-        Ok(())
-    } else {
-        Err(invalid(
-            spec,
-            &format!("bind propagation {p} is not supported yet (only private and rprivate)"),
-        ))
-    }
-}
 
 /// `-v src:dst[:opts]` (opts: ro, rw, z, Z, nocopy, propagation modes).
 pub fn parse_bind(spec: &str) -> Result<MountPoint, Error> {
@@ -126,7 +135,6 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, Error> {
     if kind == MountKind::Volume && !propagation.is_empty() {
         return Err(invalid(spec, "propagation applies to bind mounts only"));
     }
-    check_propagation(spec, &propagation)?;
     Ok(MountPoint {
         kind,
         source: source.to_string(),
@@ -138,6 +146,56 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, Error> {
         create_host_dir: kind == MountKind::Bind,
         no_copy,
         chown,
+        recursive: Recursive::Enabled,
+        volume_options: BTreeMap::new(),
+        volume_labels: BTreeMap::new(),
+    })
+}
+
+/// A JSON object of strings as a map (`Labels`, `DriverConfig.Options`).
+fn string_map(v: Option<Value>) -> BTreeMap<String, String> {
+    v.and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+/// `BindOptions.NonRecursive`, `ReadOnlyNonRecursive` and
+/// `ReadOnlyForceRecursive` as one mode, checked as Docker does.
+fn recursive_mode(spec: &str, m: &ApiMount, propagation: &str) -> Result<Recursive, Error> {
+    let flag = |k: &str| {
+        m.bind_options
+            .as_ref()
+            .and_then(|o| o.get(k))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let (non_recursive, ro_non_recursive, ro_force) = (
+        flag("NonRecursive"),
+        flag("ReadOnlyNonRecursive"),
+        flag("ReadOnlyForceRecursive"),
+    );
+    if (ro_non_recursive || ro_force) && !m.read_only {
+        return Err(invalid(
+            spec,
+            "bind-recursive=writable and bind-recursive=readonly need readonly",
+        ));
+    }
+    if u8::from(non_recursive) + u8::from(ro_non_recursive) + u8::from(ro_force) > 1 {
+        return Err(invalid(spec, "conflicting bind-recursive options"));
+    }
+    if ro_force && !matches!(propagation, "" | "private" | "rprivate") {
+        return Err(invalid(
+            spec,
+            "bind-recursive=readonly needs private or rprivate propagation",
+        ));
+    }
+    Ok(if non_recursive {
+        Recursive::Disabled
+    } else if ro_non_recursive {
+        Recursive::Writable
+    } else if ro_force {
+        Recursive::Readonly
+    } else {
+        Recursive::Enabled
     })
 }
 
@@ -163,6 +221,10 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
             if !m.source.is_empty() && !crate::volumes::valid_name(&m.source) {
                 return Err(invalid(&spec, &format!("invalid volume name {}", m.source)));
             }
+            let volume_options = string_map(
+                opt(&m.volume_options, "DriverConfig").and_then(|d| d.get("Options").cloned()),
+            );
+            crate::volumes::driver_opts::validate(&volume_options)?;
             Ok(MountPoint {
                 kind: MountKind::Volume,
                 source: m.source.clone(),
@@ -176,6 +238,9 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                     .and_then(|v| v.as_bool())
                     .unwrap_or(false),
                 chown: false,
+                recursive: Recursive::Enabled,
+                volume_options,
+                volume_labels: string_map(opt(&m.volume_options, "Labels")),
             })
         }
         "bind" => {
@@ -191,7 +256,7 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                     &format!("invalid propagation {propagation}"),
                 ));
             }
-            check_propagation(&spec, &propagation)?;
+            let recursive = recursive_mode(&spec, m, &propagation)?;
             Ok(MountPoint {
                 kind: MountKind::Bind,
                 source: m.source.clone(),
@@ -203,6 +268,9 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                 create_host_dir: false,
                 no_copy: false,
                 chown: false,
+                recursive,
+                volume_options: BTreeMap::new(),
+                volume_labels: BTreeMap::new(),
             })
         }
         "tmpfs" => {
@@ -233,6 +301,9 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                 create_host_dir: false,
                 no_copy: false,
                 chown: false,
+                recursive: Recursive::Enabled,
+                volume_options: BTreeMap::new(),
+                volume_labels: BTreeMap::new(),
             })
         }
         other => Err(invalid(
@@ -285,6 +356,9 @@ pub fn plan(
             create_host_dir: false,
             no_copy: false,
             chown: false,
+            recursive: Recursive::Enabled,
+            volume_options: BTreeMap::new(),
+            volume_labels: BTreeMap::new(),
         });
     }
     Ok(out)
@@ -313,10 +387,8 @@ mod tests {
             parse_bind("/h:/x:rw,rprivate").unwrap().propagation,
             "rprivate"
         );
-        assert!(parse_bind("/h:/x:rshared")
-            .unwrap_err()
-            .to_string()
-            .contains("not supported yet"));
+        assert_eq!(parse_bind("/h:/x:rshared").unwrap().propagation, "rshared");
+        assert!(parse_bind("data:/x:rslave").is_err());
         assert!(parse_bind("data:relative").is_err());
         assert!(parse_bind("data:/").is_err());
         assert!(parse_bind("data:/a/../b").is_err());
@@ -339,10 +411,60 @@ mod tests {
         let b: ApiMount = serde_json::from_value(json!({"Type": "bind", "Source": "/h", "Target": "/x", "BindOptions": {"Propagation": "private"}})).unwrap();
         assert_eq!(parse_mount(&b).unwrap().propagation, "private");
         let s: ApiMount = serde_json::from_value(json!({"Type": "bind", "Source": "/h", "Target": "/x", "BindOptions": {"Propagation": "rslave"}})).unwrap();
-        assert!(parse_mount(&s).is_err());
+        assert_eq!(parse_mount(&s).unwrap().propagation, "rslave");
+        let odd: ApiMount = serde_json::from_value(json!({"Type": "bind", "Source": "/h", "Target": "/x", "BindOptions": {"Propagation": "sideways"}})).unwrap();
+        assert!(parse_mount(&odd).is_err());
+        let v: ApiMount = serde_json::from_value(json!({"Type": "volume", "Source": "t1", "Target": "/x",
+            "VolumeOptions": {"Labels": {"a": "b"}, "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}}}})).unwrap();
+        let pv = parse_mount(&v).unwrap();
+        assert_eq!(
+            pv.volume_options.get("type").map(String::as_str),
+            Some("tmpfs")
+        );
+        assert_eq!(pv.volume_labels.get("a").map(String::as_str), Some("b"));
+        let badopt: ApiMount =
+            serde_json::from_value(json!({"Type": "volume", "Source": "t1", "Target": "/x",
+            "VolumeOptions": {"DriverConfig": {"Options": {"colour": "red"}}}}))
+            .unwrap();
+        assert!(parse_mount(&badopt)
+            .unwrap_err()
+            .to_string()
+            .contains("colour"));
         let bad: ApiMount =
             serde_json::from_value(json!({"Type": "npipe", "Target": "/x"})).unwrap();
         assert!(parse_mount(&bad).is_err());
+    }
+
+    #[test]
+    fn bind_recursive_modes() {
+        let mk = |ro: bool, opts: Value| -> ApiMount {
+            serde_json::from_value(json!({"Type": "bind", "Source": "/h", "Target": "/x", "ReadOnly": ro, "BindOptions": opts})).unwrap()
+        };
+        let mode = |ro, opts| parse_mount(&mk(ro, opts)).map(|m| m.recursive);
+        assert_eq!(mode(false, json!({})).unwrap(), Recursive::Enabled);
+        assert_eq!(
+            mode(false, json!({"NonRecursive": true})).unwrap(),
+            Recursive::Disabled
+        );
+        assert_eq!(
+            mode(true, json!({"ReadOnlyNonRecursive": true})).unwrap(),
+            Recursive::Writable
+        );
+        assert_eq!(
+            mode(true, json!({"ReadOnlyForceRecursive": true})).unwrap(),
+            Recursive::Readonly
+        );
+        assert!(mode(false, json!({"ReadOnlyForceRecursive": true})).is_err());
+        assert!(mode(
+            true,
+            json!({"ReadOnlyForceRecursive": true, "NonRecursive": true})
+        )
+        .is_err());
+        assert!(mode(
+            true,
+            json!({"ReadOnlyForceRecursive": true, "Propagation": "rshared"})
+        )
+        .is_err());
     }
 
     #[test]

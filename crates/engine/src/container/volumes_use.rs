@@ -3,7 +3,7 @@
 
 use oci_spec::runtime::{Mount, MountBuilder};
 
-use super::mounts::{self, MountKind, MountPoint};
+use super::mounts::{self, MountKind, MountPoint, Recursive};
 use super::{ContainerRecord, ContainerService};
 use crate::Error;
 
@@ -45,8 +45,8 @@ impl ContainerService {
                             !m.source.is_empty() && self.inner.volumes.inspect(&m.source).is_ok();
                         let v = self.inner.volumes.create(
                             &m.source,
-                            Default::default(),
-                            Default::default(),
+                            m.volume_labels.clone(),
+                            m.volume_options.clone(),
                             m.anonymous,
                         )?;
                         if !exists {
@@ -84,13 +84,21 @@ impl ContainerService {
     pub(super) fn oci_mounts(&self, rec: &ContainerRecord) -> Result<Vec<Mount>, Error> {
         let mut out = Vec::new();
         for m in &rec.mounts {
+            let bind = if m.recursive == Recursive::Disabled {
+                "bind"
+            } else {
+                "rbind"
+            };
             let (typ, source, mut options) = match m.kind {
                 MountKind::Volume => (
                     "bind",
                     self.inner.volumes.data_dir(&m.source).display().to_string(),
-                    vec!["rbind".to_string()],
+                    vec![bind.to_string()],
                 ),
-                MountKind::Bind => ("bind", m.source.clone(), vec!["rbind".to_string()]),
+                MountKind::Bind => {
+                    check_host_propagation(&m.source, &m.propagation)?;
+                    ("bind", m.source.clone(), vec![bind.to_string()])
+                }
                 MountKind::Tmpfs => {
                     let mut o = vec![
                         "nosuid".to_string(),
@@ -114,7 +122,7 @@ impl ContainerService {
                 });
             }
             if m.read_only {
-                options.push("ro".into());
+                options.push(readonly_option(m)?.into());
             }
             let mount = MountBuilder::default()
                 .destination(&m.target)
@@ -126,6 +134,33 @@ impl ContainerService {
             out.push(mount);
         }
         Ok(out)
+    }
+
+    /// Mounts the container's volumes that have driver options (counted per
+    /// container); on failure, releases what it took.
+    pub(super) fn acquire_volumes(&self, rec: &ContainerRecord) -> Result<(), Error> {
+        let volumes: Vec<&str> = rec
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Volume)
+            .map(|m| m.source.as_str())
+            .collect();
+        for (i, name) in volumes.iter().enumerate() {
+            if let Err(e) = self.inner.volumes.acquire(name, &rec.id) {
+                for taken in &volumes[..i] {
+                    self.inner.volumes.release(taken, &rec.id);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// The container no longer runs: its hold on its volumes goes.
+    pub(super) fn release_volumes(&self, rec: &ContainerRecord) {
+        for m in rec.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+            self.inner.volumes.release(&m.source, &rec.id);
+        }
     }
 
     /// Ids of the containers (in any state) that use volume `name`.
@@ -188,6 +223,65 @@ impl ContainerService {
             })
             .collect()
     }
+}
+
+/// Whether a kernel release (`6.1.0-13-amd64`) is at least `major.minor`.
+fn release_at_least(release: &str, major: u32, minor: u32) -> bool {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (a, b) >= (major, minor)
+}
+
+/// Recursive read-only mounts need `mount_setattr(2)`: Linux 5.12.
+fn kernel_has_rro() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    release_at_least(release.trim(), 5, 12)
+}
+
+/// The OCI option that makes a read-only mount read-only: `rro` (submounts
+/// too) by default where the kernel can and propagation is private, as
+/// Docker; `ro` for `bind-recursive=writable|disabled`.
+fn readonly_option(m: &MountPoint) -> Result<&'static str, Error> {
+    if m.kind == MountKind::Tmpfs {
+        return Ok("ro");
+    }
+    let private = matches!(m.propagation.as_str(), "" | "private" | "rprivate");
+    match m.recursive {
+        Recursive::Readonly if kernel_has_rro() => Ok("rro"),
+        Recursive::Readonly => Err(Error::InvalidArgument(format!(
+            "mount {}: bind-recursive=readonly needs Linux 5.12 or later (mount_setattr)",
+            m.target
+        ))),
+        Recursive::Enabled if private && kernel_has_rro() => Ok("rro"),
+        _ => Ok("ro"),
+    }
+}
+
+/// Docker's check before a shared or slave bind: the host mount holding
+/// the source must itself be shared (or, for slave, shared or slave), or
+/// the propagation could never happen.
+fn check_host_propagation(source: &str, propagation: &str) -> Result<(), Error> {
+    let need_shared = matches!(propagation, "shared" | "rshared");
+    let need_slave = matches!(propagation, "slave" | "rslave");
+    if !need_shared && !need_slave {
+        return Ok(());
+    }
+    let path = std::fs::canonicalize(source).map_err(Error::io("resolving", source))?;
+    let table = berth_runtime::mountinfo::read();
+    let Some(holder) = berth_runtime::mountinfo::containing(&table, &path) else {
+        return Ok(());
+    };
+    let ok = holder.shared || (need_slave && holder.slave);
+    if ok {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "path {source} is mounted on {} but it is not a shared{} mount",
+        holder.mount_point.display(),
+        if need_slave { " or slave" } else { "" }
+    )))
 }
 
 /// `uid[:gid]` or `name[:group]` resolved in the image's passwd and group
@@ -323,5 +417,19 @@ impl ContainerService {
         })
         .await
         .map_err(|e| Error::Internal(format!("volume task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_release_comparison() {
+        assert!(release_at_least("6.18.44-fc-v669", 5, 12));
+        assert!(release_at_least("5.12.0", 5, 12));
+        assert!(!release_at_least("5.11.9-generic", 5, 12));
+        assert!(!release_at_least("4.19.0", 5, 12));
+        assert!(!release_at_least("", 5, 12));
     }
 }

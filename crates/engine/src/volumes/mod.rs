@@ -1,7 +1,14 @@
 //! The volume service: local-driver volumes under `<root>/volumes/<name>/`
 //! (`_data` holds the content, `volume.json` the metadata).
+//!
+//! A volume created with driver options (`type`, `device`, `o`) is mounted
+//! on its `_data` on the host when its first container starts and unmounted
+//! when its last one stops, as Docker's local driver does; which containers
+//! hold it is counted here ([`VolumeService::acquire`], [`VolumeService::release`]).
 
-use std::collections::{BTreeMap, HashMap};
+pub mod driver_opts;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -44,6 +51,8 @@ struct Inner {
     events: Events,
     /// Serialises create/remove so two requests cannot race on one name.
     lock: Mutex<()>,
+    /// Containers holding each mounted volume (volumes with options only).
+    active: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
@@ -56,6 +65,7 @@ impl VolumeService {
                 root,
                 events,
                 lock: Mutex::new(()),
+                active: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -105,11 +115,7 @@ impl VolumeService {
         if let Ok(existing) = self.read(&name) {
             return Ok(existing);
         }
-        if let Some(k) = options.keys().next() {
-            return Err(Error::InvalidArgument(format!(
-                "volume option {k} is not supported yet by the local driver"
-            )));
-        }
+        driver_opts::validate(&options)?;
         let mut labels = labels;
         if anonymous {
             labels.insert(ANONYMOUS_LABEL.into(), String::new());
@@ -161,6 +167,10 @@ impl VolumeService {
                 message: format!("remove {name}: volume is in use - [{}]", users.join(", ")),
             });
         }
+        let data = self.data_dir(name);
+        if is_mounted(&data) {
+            unmount(name, &data)?;
+        }
         let dir = self.dir(name);
         std::fs::remove_dir_all(&dir).map_err(Error::io("removing", &dir))?;
         self.inner.events.publish(Event::volume("destroy", name));
@@ -202,6 +212,123 @@ impl VolumeService {
     pub fn root(&self) -> &Path {
         &self.inner.root
     }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeSet<String>>> {
+        self.inner.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Container `holder` starts using volume `name`: a volume with driver
+    /// options is mounted on its `_data` if it is not yet.
+    pub fn acquire(&self, name: &str, holder: &str) -> Result<(), Error> {
+        let v = self.read(name)?;
+        let Some(plan) = driver_opts::plan(&v.options) else {
+            return Ok(());
+        };
+        let mut active = self.active();
+        let data = self.data_dir(name);
+        if !is_mounted(&data) {
+            mount(name, &plan, &data)?;
+        }
+        active
+            .entry(name.to_string())
+            .or_default()
+            .insert(holder.to_string());
+        Ok(())
+    }
+
+    /// Container `holder` stopped using volume `name`: when no container
+    /// holds it any more, its mount goes.
+    pub fn release(&self, name: &str, holder: &str) {
+        let mut active = self.active();
+        let Some(holders) = active.get_mut(name) else {
+            return;
+        };
+        holders.remove(holder);
+        if !holders.is_empty() {
+            return;
+        }
+        active.remove(name);
+        let data = self.data_dir(name);
+        if is_mounted(&data) {
+            if let Err(e) = unmount(name, &data) {
+                tracing::warn!(volume = %name, error = %e, "unmounting volume failed");
+            }
+        }
+    }
+
+    /// At daemon start, after running containers re-acquired their volumes:
+    /// unmounts volumes left mounted by containers that are gone.
+    pub fn reconcile(&self) {
+        let active = self.active();
+        for v in self.list().unwrap_or_default() {
+            let data = self.data_dir(&v.name);
+            if !active.contains_key(&v.name) && is_mounted(&data) {
+                if let Err(e) = unmount(&v.name, &data) {
+                    tracing::warn!(volume = %v.name, error = %e, "unmounting stale volume failed");
+                }
+            }
+        }
+    }
+}
+
+fn is_mounted(path: &Path) -> bool {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    berth_runtime::mountinfo::is_mount_point(&berth_runtime::mountinfo::read(), &real)
+}
+
+/// Mounts a volume's file system (or bind) on its `_data`.
+fn mount(name: &str, plan: &driver_opts::MountPlan, data: &Path) -> Result<(), Error> {
+    use nix::mount::{mount, MsFlags};
+    let fail = |e: nix::errno::Errno| {
+        Error::InvalidArgument(format!(
+            "failed to mount local volume {name}: mount {} on {} (type {}, flags {:#x}, data {:?}): {}",
+            plan.device,
+            data.display(),
+            plan.fstype,
+            plan.flags.bits(),
+            plan.data,
+            berth_runtime::mounts::errno_text(e)
+        ))
+    };
+    if plan.is_bind() {
+        let bind = MsFlags::MS_BIND | (plan.flags & MsFlags::MS_REC);
+        mount(
+            Some(plan.device.as_str()),
+            data,
+            None::<&str>,
+            bind,
+            None::<&str>,
+        )
+        .map_err(fail)?;
+        let rest = plan.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
+        if !rest.is_empty() {
+            let remount = rest | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+            if let Err(e) = mount(None::<&str>, data, None::<&str>, remount, None::<&str>) {
+                let _ = nix::mount::umount2(data, nix::mount::MntFlags::MNT_DETACH);
+                return Err(fail(e));
+            }
+        }
+        return Ok(());
+    }
+    let fs_data = (!plan.data.is_empty()).then_some(plan.data.as_str());
+    mount(
+        Some(plan.device.as_str()),
+        data,
+        Some(plan.fstype.as_str()),
+        plan.flags,
+        fs_data,
+    )
+    .map_err(fail)
+}
+
+fn unmount(name: &str, data: &Path) -> Result<(), Error> {
+    nix::mount::umount2(data, nix::mount::MntFlags::MNT_DETACH).map_err(|e| {
+        Error::Internal(format!(
+            "unmounting volume {name} at {}: {}",
+            data.display(),
+            berth_runtime::mounts::errno_text(e)
+        ))
+    })
 }
 
 #[cfg(test)]
