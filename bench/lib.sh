@@ -18,11 +18,19 @@ cleanup() {
     kill "$daemon_pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.05; done
   fi
+  # The daemon keeps its bridges and firewall table by design; the bench's go.
+  for rec in "$work"/root/network/*.json; do
+    [ -e "$rec" ] || continue
+    br=$(sed -n 's/.*"bridge": "\(.*\)".*/\1/p' "$rec")
+    [ -n "$br" ] && ip link del "$br" 2>/dev/null || true
+  done
+  nft delete table ip berth-bench 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 export BERTH_HOST=unix://$work/run/berth.sock
-"$berth" daemon -H "$BERTH_HOST" --root "$work/root" --exec-root "$work/run" --cgroup-parent "berth-bench-$$" >"$work/daemon.log" 2>&1 &
+"$berth" daemon -H "$BERTH_HOST" --root "$work/root" --exec-root "$work/run" --cgroup-parent "berth-bench-$$" \
+  --bridge berthbench0 --nft-table berth-bench >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 ready=
 for _ in $(seq 200); do

@@ -2,8 +2,9 @@
 # Times `run --rm busybox true` (and with `--network none`) for berth, and
 # for docker and podman when they are set up with the same busybox image
 # (../shared/peers: setup-peers.sh, make-base-images.sh; source its lib.sh).
-# Berth has no container networking yet, so compare the `--network none`
-# rows for a like-for-like figure. Prints hyperfine's table, exports JSON.
+# The first row of each engine runs on its default bridge (a network
+# namespace, a veth, an address and a route per container). Prints
+# hyperfine's table, exports JSON.
 #
 # usage: [BERTH_BIN=path] bench/run-latency.sh [RUNS]
 runs=${1:-50}
@@ -11,8 +12,7 @@ runs=${1:-50}
 
 # docker and podman as ../shared/peers sets them up (source its lib.sh first so
 # podman gets CONTAINERS_CONF); each only when it has the busybox image.
-# Seccomp is on by default for all three; this row adds cgroup limits, and
-# --network none keeps it like-for-like (berth has no networking yet).
+# Seccomp is on by default for all three; the limits row adds cgroup limits.
 limits="--network none --memory 64m --cpus 1 --pids-limit 100"
 cmds=("$berth run --rm busybox true" "$berth run --rm --network none busybox true" "$berth run --rm $limits busybox true")
 names=("berth" "berth --network none" "berth limits")

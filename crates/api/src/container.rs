@@ -149,6 +149,21 @@ pub struct HostConfig {
     pub mounts: Vec<Mount>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub network_mode: String,
+    /// `-p`: `"80/tcp"` to the host addresses and ports it is published on.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
+    /// `-P`: every exposed port on an ephemeral host port.
+    #[serde(default)]
+    pub publish_all_ports: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub dns: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub dns_search: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub dns_options: Vec<String>,
+    /// `--add-host name:ip` (`host-gateway` for the bridge's gateway).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub extra_hosts: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub security_opt: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -157,6 +172,16 @@ pub struct HostConfig {
     pub restart_policy: RestartPolicy,
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// One host address and port a container port is published on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBinding {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub host_ip: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub host_port: String,
 }
 
 /// The resource limits of `HostConfig` (also the body of `update`).

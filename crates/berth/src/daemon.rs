@@ -24,6 +24,16 @@ struct Args {
     /// Parent cgroup (under each hierarchy's root) of every container.
     #[arg(long = "cgroup-parent", default_value = "berth")]
     cgroup_parent: String,
+    /// The default bridge network's interface, created if missing.
+    #[arg(long = "bridge", default_value = "berth0")]
+    bridge: String,
+    /// The default bridge's address and subnet (CIDR, e.g. 10.66.0.1/24);
+    /// chosen at first start to collide with no host route when unset.
+    #[arg(long = "bip")]
+    bip: Option<ipnet::Ipv4Net>,
+    /// The nftables table (family ip) berth owns for NAT and isolation.
+    #[arg(long = "nft-table", default_value = "berth")]
+    nft_table: String,
     /// Log level filter (error, warn, info, debug, trace).
     #[arg(long = "log-level", default_value = "info")]
     log_level: String,
@@ -79,6 +89,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         paths: berth_engine::Paths::new(&args.root, &args.exec_root),
         monitor_exe: std::env::current_exe().context("finding the berth binary")?,
         cgroup_parent: args.cgroup_parent.clone(),
+        network: berth_engine::networks::NetSettings {
+            bridge: args.bridge.clone(),
+            bip: args.bip,
+            nft_table: args.nft_table.clone(),
+        },
     };
     let engine = berth_engine::Engine::open(config)
         .await

@@ -45,6 +45,11 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+    /// List port mappings or a specific mapping for the container.
+    Port(port::PortArgs),
     /// Manage Berth (df, prune, info, events).
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -229,6 +234,8 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,
         Command::Volume(c) => volume::run(c, target).await,
+        Command::Network(c) => network::run(c, target).await,
+        Command::Port(a) => port::run(a, target).await,
         Command::System(c) => system::run(c, target).await,
         Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
             pause::run(a, target, true).await

@@ -120,6 +120,20 @@ impl Client {
         Ok(serde_json::from_slice(&bytes)?)
     }
 
+    /// A POST with a JSON body whose answer carries no body of interest.
+    pub async fn post_json_empty<B: serde::Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(body)?;
+        let resp = self
+            .call(Method::POST, path, full(bytes), Some("application/json"))
+            .await?;
+        resp.into_body().collect().await?;
+        Ok(())
+    }
+
     /// A request whose answer carries no body of interest.
     pub async fn request_empty(&self, method: Method, path: &str) -> Result<(), Error> {
         let resp = self.call(method, path, empty(), None).await?;

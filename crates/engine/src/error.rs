@@ -22,6 +22,10 @@ pub enum Error {
     NoSuchExec(String),
     #[error("get {0}: no such volume")]
     NoSuchVolume(String),
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
+    #[error("{0}")]
+    Network(#[from] berth_network::Error),
     #[error("{message}")]
     Conflict { message: String },
     #[error("{0}")]
@@ -65,7 +69,13 @@ impl Error {
             Error::NoSuchContainer(_)
             | Error::PathNotFound { .. }
             | Error::NoSuchExec(_)
-            | Error::NoSuchVolume(_) => ErrorKind::NotFound,
+            | Error::NoSuchVolume(_)
+            | Error::NoSuchNetwork(_) => ErrorKind::NotFound,
+            Error::Network(e) => match e {
+                berth_network::Error::Invalid(_) => ErrorKind::InvalidArgument,
+                berth_network::Error::Conflict(_) => ErrorKind::Conflict,
+                _ => ErrorKind::Internal,
+            },
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Error::AlreadyRunning(_) | Error::NotModified => ErrorKind::NotModified,

@@ -100,6 +100,14 @@ impl Event {
         e
     }
 
+    /// A network event (`create`, `destroy`, `connect`, `disconnect`).
+    pub fn network(action: &str, id: &str, name: &str, driver: &str) -> Event {
+        let mut e = Event::image(action, id, name);
+        e.kind = "network".into();
+        e.actor.attributes.insert("type".into(), driver.into());
+        e
+    }
+
     pub fn with(mut self, key: &str, value: impl Into<String>) -> Event {
         self.actor.attributes.insert(key.into(), value.into());
         self

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod images;
 pub mod logs;
 pub mod monitor_io;
+pub mod networks;
 pub mod paths;
 pub mod time;
 pub mod volumes;
@@ -28,6 +29,8 @@ pub struct EngineConfig {
     pub monitor_exe: std::path::PathBuf,
     /// The engine-owned parent cgroup every container lives under.
     pub cgroup_parent: String,
+    /// Bridge name, `--bip` and firewall table.
+    pub network: networks::NetSettings,
 }
 
 /// The engine: a handful of services, each owning its own store.
@@ -37,6 +40,7 @@ pub struct Engine {
     pub containers: container::ContainerService,
     pub events: events::Events,
     pub volumes: volumes::VolumeService,
+    pub networks: networks::NetworkService,
     pub config: Arc<EngineConfig>,
 }
 
@@ -49,11 +53,22 @@ impl Engine {
         let events = events::Events::default();
         let images = images::ImageService::open(&config.paths, events.clone()).await?;
         let volumes = volumes::VolumeService::open(config.paths.volumes_root(), events.clone())?;
+        let networks = {
+            let (dir, netns) = (config.paths.networks_root(), config.paths.netns_root());
+            let (settings, events) = (config.network.clone(), events.clone());
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                networks::NetworkService::open(dir, netns, settings, events, runtime)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("network setup task failed: {e}")))??
+        };
         let containers = container::ContainerService::open(
             config.clone(),
             images.clone(),
             events.clone(),
             volumes.clone(),
+            networks.clone(),
         )
         .await?;
         Ok(Engine {
@@ -61,6 +76,7 @@ impl Engine {
             containers,
             events,
             volumes,
+            networks,
             config,
         })
     }

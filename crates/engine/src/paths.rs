@@ -7,10 +7,12 @@
 //!   image/                     owned by berth-image (blobs, layers, tags)
 //!   runtime/seccomp/           compiled seccomp filters (BPF), by hash
 //!   volumes/<name>/_data      a volume's content (volume.json: its record)
+//!   network/<id>.json          a network's record
 //!   containers/<id>/
 //!     container.json           the container record (atomic rename)
 //!     <id>-json.log            json-file log written by the monitor
-//!     hostname, hosts          bind-mounted over /etc/hostname, /etc/hosts
+//!     hostname, hosts,         bind-mounted over /etc/hostname, /etc/hosts,
+//!     resolv.conf              /etc/resolv.conf
 //!     upper/ work/             overlay upper and work dirs
 //!     bundle/config.json       OCI runtime spec
 //!     bundle/monitor.json      monitor settings
@@ -22,6 +24,7 @@
 //!   daemon.log                 log of a daemon the CLI started
 //!   m/<short-id>.sock          a container monitor's attach socket
 //!   x/<short-exec-id>/         exec.json and attach socket of one exec
+//!   netns/<id>                 a container's network namespace (nsfs bind mount)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -51,6 +54,15 @@ impl Paths {
             std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
         }
         Ok(())
+    }
+
+    /// Network records.
+    pub fn networks_root(&self) -> PathBuf {
+        self.root.join("network")
+    }
+    /// Network namespaces of containers, held by bind mounts.
+    pub fn netns_root(&self) -> PathBuf {
+        self.exec_root.join("netns")
     }
 
     pub fn image_root(&self) -> PathBuf {
@@ -111,6 +123,10 @@ impl ContainerPaths {
     /// Bind-mounted over the container's `/etc/hosts`.
     pub fn hosts_file(&self) -> PathBuf {
         self.dir.join("hosts")
+    }
+    /// Bind-mounted over the container's `/etc/resolv.conf`.
+    pub fn resolv_file(&self) -> PathBuf {
+        self.dir.join("resolv.conf")
     }
     pub fn upper(&self) -> PathBuf {
         self.dir.join("upper")

@@ -135,24 +135,28 @@ impl Drop for Server {
     }
 }
 
-/// Serves `table` on `addr:53` (UDP and TCP), forwarding to `upstream`.
-pub async fn serve(
+/// Serves `table` on `addr:53` (UDP and TCP), forwarding to `upstream`;
+/// the sockets are bound before this returns and served on `runtime`.
+pub fn serve(
+    runtime: &tokio::runtime::Handle,
     addr: Ipv4Addr,
     table: Table,
     upstream: Vec<SocketAddr>,
 ) -> Result<Server, Error> {
     let at = SocketAddr::new(IpAddr::V4(addr), 53);
-    let udp = UdpSocket::bind(at)
-        .await
-        .map_err(Error::io("binding DNS on", at.to_string()))?;
-    let tcp = TcpListener::bind(at)
-        .await
-        .map_err(Error::io("binding DNS on", at.to_string()))?;
+    let bind_err = |e| Error::io("binding DNS on", at.to_string())(e);
+    let udp = std::net::UdpSocket::bind(at).map_err(bind_err)?;
+    let tcp = std::net::TcpListener::bind(at).map_err(bind_err)?;
+    udp.set_nonblocking(true).map_err(bind_err)?;
+    tcp.set_nonblocking(true).map_err(bind_err)?;
+    let _entered = runtime.enter();
+    let udp = UdpSocket::from_std(udp).map_err(bind_err)?;
+    let tcp = TcpListener::from_std(tcp).map_err(bind_err)?;
     let upstream = Arc::new(upstream);
     let udp = Arc::new(udp);
     let udp_task = {
         let (table, upstream) = (table.clone(), upstream.clone());
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let mut buf = vec![0u8; 4096];
             loop {
                 let Ok((n, peer)) = udp.recv_from(&mut buf).await else {
@@ -168,7 +172,7 @@ pub async fn serve(
             }
         })
     };
-    let tcp_task = tokio::spawn(async move {
+    let tcp_task = runtime.spawn(async move {
         loop {
             let Ok((mut stream, _)) = tcp.accept().await else {
                 continue;

@@ -235,14 +235,16 @@ pub fn render(name: &str, rules: &Ruleset) -> Nftables<'static> {
             vec![
                 is(payload("ip", "saddr"), prefix(&n.subnet)),
                 is(meta(MetaKey::Oifname), br()),
-                is(
-                    Expression::Named(NamedExpression::CT(CT {
+                Statement::Match(Match {
+                    left: Expression::Named(NamedExpression::CT(CT {
                         key: Cow::Borrowed("status"),
                         family: None,
                         dir: None,
                     })),
-                    s("dnat"),
-                ),
+                    right: s("dnat"),
+                    // A bit test: the status holds other bits too.
+                    op: Operator::IN,
+                }),
                 masquerade(),
             ],
         ));

@@ -147,6 +147,17 @@ pub enum NsMode {
     Host,
     /// Another one's, by path (`/proc/<pid>/ns/<kind>`).
     Join(PathBuf),
+    /// One made for this container beforehand (a network namespace the
+    /// engine wired up), joined by path but the container's own.
+    Prepared(PathBuf),
+}
+
+impl NsMode {
+    /// Whether the container has the namespace to itself (its namespaced
+    /// sysctls may be set).
+    pub fn is_own(&self) -> bool {
+        matches!(self, NsMode::Private | NsMode::Prepared(_))
+    }
 }
 
 /// `--pid`, `--ipc`, `--uts`, `--network` as namespace modes.
@@ -406,7 +417,7 @@ fn namespace(
     match mode {
         NsMode::Host => Ok(None),
         NsMode::Private => Ok(Some(LinuxNamespaceBuilder::default().typ(typ).build()?)),
-        NsMode::Join(path) => {
+        NsMode::Join(path) | NsMode::Prepared(path) => {
             if !path.is_absolute() {
                 return Err(Error::Namespace {
                     kind,
@@ -657,7 +668,7 @@ pub fn build_spec_with(opts: &SpecOptions, host: &dyn Host) -> Result<Spec, Erro
                 crate::sysctl::SysctlNs::Net => &ns.net,
                 crate::sysctl::SysctlNs::Uts => &ns.uts,
             };
-            *mode == NsMode::Private
+            mode.is_own()
         })
         .map_err(Error::Sysctl)?;
     }

@@ -29,6 +29,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::events::router())
         .merge(routes::exec::router())
         .merge(routes::volumes::router())
+        .merge(routes::networks::router())
         .with_state(engine)
 }
 

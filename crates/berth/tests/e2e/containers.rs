@@ -198,7 +198,11 @@ fn isolation_defaults(ctx: &Ctx) {
         .filter_map(|l| l.split(':').next())
         .map(str::trim)
         .collect();
-    assert_eq!(ifaces, vec!["lo"], "{net}");
+    assert_eq!(
+        ifaces,
+        vec!["lo", "eth0"],
+        "loopback and the default bridge: {net}"
+    );
     let out = ctx.berth(&[
         "run",
         "--rm",

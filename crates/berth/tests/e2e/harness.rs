@@ -87,6 +87,10 @@ impl Ctx {
             .arg(format!("unix://{}", self.socket.display()))
             .arg("--cgroup-parent")
             .arg(self.cgroup_parent())
+            .arg("--bridge")
+            .arg(self.bridge())
+            .arg("--nft-table")
+            .arg(self.nft_table())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -143,6 +147,88 @@ impl Ctx {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         format!("berth-e2e-{}", dir.trim_start_matches("berth-e2e-"))
+    }
+
+    /// A short tag unique to this run, for kernel object names.
+    fn tag(&self) -> String {
+        let dir = self.cgroup_parent();
+        let tail: String = dir.chars().rev().take(6).collect();
+        tail.chars().rev().collect::<String>().to_ascii_lowercase()
+    }
+
+    /// The default bridge of this run's daemon.
+    pub fn bridge(&self) -> String {
+        format!("be2e{}", self.tag())
+    }
+
+    /// The nftables table of this run's daemon.
+    pub fn nft_table(&self) -> String {
+        format!("berth-e2e-{}", self.tag())
+    }
+
+    /// The bridges of this daemon's networks (from its records).
+    pub fn our_bridges(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(self.root.join("network")) {
+            for e in entries.flatten() {
+                let Ok(bytes) = std::fs::read(e.path()) else {
+                    continue;
+                };
+                let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                    continue;
+                };
+                if let Some(b) = v["bridge"].as_str().filter(|b| !b.is_empty()) {
+                    out.push(b.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// Links named like this daemon's veths (`bv` + container + network).
+    pub fn our_veths(&self) -> Vec<String> {
+        let mut nets = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(self.root.join("network")) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                nets.push(name.chars().take(5).collect::<String>());
+            }
+        }
+        let mut out = Vec::new();
+        if let Ok(entries) = std::fs::read_dir("/sys/class/net") {
+            for e in entries.flatten() {
+                let link = e.file_name().to_string_lossy().into_owned();
+                if link.len() == 15
+                    && link.starts_with("bv")
+                    && nets.iter().any(|n| link.ends_with(n.as_str()))
+                {
+                    out.push(link);
+                }
+            }
+        }
+        out
+    }
+
+    /// Removes the bridges and the nftables table the daemon keeps by
+    /// design (as Docker keeps docker0), returning what could not go.
+    pub fn remove_network_state(&self) -> Vec<String> {
+        let mut left = Vec::new();
+        for b in self.our_bridges() {
+            let _ = Command::new("ip").args(["link", "del", &b]).output();
+            if std::path::Path::new("/sys/class/net").join(&b).exists() {
+                left.push(format!("bridge {b}"));
+            }
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.nft_table()])
+            .output();
+        let listed = Command::new("nft")
+            .args(["list", "table", "ip", &self.nft_table()])
+            .output();
+        if listed.map(|o| o.status.success()).unwrap_or(false) {
+            left.push(format!("nft table {}", self.nft_table()));
+        }
+        left
     }
 
     /// Cgroup directories of this test run left on the machine.
@@ -306,15 +392,17 @@ pub fn run_all(tests: &[(&str, TestFn)], filter: &[String], start: fn() -> Ctx) 
             }
         }
         ctx.stop_daemon();
-        let m = ctx.our_mounts();
+        let mut m = ctx.our_mounts();
         let c = ctx.our_cgroups();
+        m.extend(ctx.our_veths().into_iter().map(|v| format!("veth {v}")));
+        m.extend(ctx.remove_network_state());
         drop(ctx);
         (m, c)
     };
     let (leftover_mounts, leftover_cgroups) = leftover_mounts;
     if !leftover_mounts.is_empty() {
-        println!("mounts left behind: {leftover_mounts:#?}");
-        failed.push("cleanup: no mounts left");
+        println!("mounts and network objects left behind: {leftover_mounts:#?}");
+        failed.push("cleanup: no mounts, veths, bridges or nft tables left");
     }
     if !leftover_cgroups.is_empty() {
         println!("cgroups left behind: {leftover_cgroups:#?}");

@@ -11,6 +11,7 @@ mod images;
 mod interactive;
 mod interop;
 mod lifecycle;
+mod network;
 mod security;
 mod volumes;
 
@@ -28,6 +29,7 @@ fn main() {
         files::TESTS,
         interactive::TESTS,
         volumes::TESTS,
+        network::TESTS,
         images::TESTS,
         api::TESTS,
         interop::TESTS,

@@ -41,9 +41,8 @@ pub struct ContainerFlags {
     /// Security options (no-new-privileges).
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
-    /// Network mode: "none" (loopback only) until networking lands.
-    #[arg(long = "network", alias = "net")]
-    pub network: Option<String>,
+    #[command(flatten)]
+    pub net: super::netflags::NetFlags,
     /// Keep STDIN open even if not attached.
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
@@ -355,11 +354,7 @@ pub fn build_request(
         Some("") => Some(vec![String::new()]),
         Some(e) => Some(vec![e.to_string()]),
     };
-    let network_mode = match flags.network.as_deref() {
-        None | Some("default") => "default".to_string(),
-        Some("none") => "none".to_string(),
-        Some(other) => return Err(format!("network {other} is not supported yet: berth containers have loopback only (--network none)")),
-    };
+    let net = flags.net.request()?;
     let config = ContainerConfig {
         hostname: flags.hostname.clone().unwrap_or_default(),
         user: flags.user.clone().unwrap_or_default(),
@@ -378,6 +373,7 @@ pub fn build_request(
         healthcheck: flags.health.to_healthcheck()?,
         stop_signal: flags.stop_signal.clone(),
         stop_timeout: flags.stop_timeout,
+        exposed_ports: (!net.exposed.is_empty()).then_some(net.exposed),
         ..Default::default()
     };
     let ulimits = flags
@@ -427,14 +423,20 @@ pub fn build_request(
                 .collect::<Result<_, _>>()?,
         },
         auto_remove: flags.rm,
-        network_mode,
+        network_mode: net.network_mode,
+        port_bindings: net.bindings,
+        publish_all_ports: flags.net.publish_all,
+        dns: flags.net.dns.clone(),
+        dns_search: flags.net.dns_search.clone(),
+        dns_options: flags.net.dns_option.clone(),
+        extra_hosts: flags.net.add_host.clone(),
         security_opt: flags.security_opt.clone(),
         ..Default::default()
     };
     Ok(CreateRequest {
         config,
         host_config,
-        networking_config: None,
+        networking_config: net.networking_config,
         unknown: Default::default(),
     })
 }

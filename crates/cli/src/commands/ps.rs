@@ -77,13 +77,46 @@ pub fn row(c: &ContainerSummary, no_trunc: bool) -> Value {
         "LocalVolumes": "0",
         "Mounts": "",
         "Names": names.join(","),
-        "Networks": "",
-        "Ports": "",
+        "Networks": networks(&c.network_settings),
+        "Ports": ports(&c.ports),
         "RunningFor": human::ago(c.created),
         "Size": "0B",
         "State": c.state,
         "Status": c.status,
     })
+}
+
+/// Docker's PORTS column: `0.0.0.0:18080->80/tcp, 443/tcp`.
+pub fn ports(list: &[serde_json::Value]) -> String {
+    let mut items: Vec<(u64, String)> = list
+        .iter()
+        .map(|p| {
+            let private = p["PrivatePort"].as_u64().unwrap_or(0);
+            let proto = p["Type"].as_str().unwrap_or("tcp");
+            let text = match p["PublicPort"].as_u64() {
+                Some(public) => format!(
+                    "{}:{public}->{private}/{proto}",
+                    p["IP"].as_str().unwrap_or("0.0.0.0")
+                ),
+                None => format!("{private}/{proto}"),
+            };
+            (private, text)
+        })
+        .collect();
+    items.sort();
+    items
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The NETWORKS column: the names of the container's networks.
+fn networks(settings: &serde_json::Value) -> String {
+    settings["Networks"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
 }
 
 pub async fn run(args: Args, target: &Target) -> i32 {

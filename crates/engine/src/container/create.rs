@@ -25,10 +25,6 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
     }
     let mut unsupported = unsupported_settings("HostConfig", &other, IGNORED_HOST_FIELDS);
     let hc = &req.host_config;
-    match hc.network_mode.as_str() {
-        "" | "default" | "none" => {}
-        other => unsupported.push(format!("HostConfig.NetworkMode={other}")),
-    }
     match hc.log_config.kind.as_str() {
         "" | "json-file" => {}
         other => unsupported.push(format!("log driver {other}")),
@@ -47,11 +43,6 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
         }
     }
     unsupported.extend(not_wired_yet(hc));
-    if let Some(net) = &req.networking_config {
-        if !berth_api::container::is_zero(net) {
-            unsupported.push("NetworkingConfig".into());
-        }
-    }
     if unsupported.is_empty() {
         Ok(())
     } else {

@@ -10,6 +10,7 @@ mod health_run;
 mod lifecycle;
 mod monitor;
 pub mod mounts;
+pub mod network_use;
 pub mod options;
 pub mod record;
 pub mod resources;
@@ -194,6 +195,7 @@ struct Inner {
     table: RwLock<Table>,
     execs: exec::ExecTable,
     volumes: crate::volumes::VolumeService,
+    networks: crate::networks::NetworkService,
 }
 
 impl ContainerService {
@@ -202,6 +204,7 @@ impl ContainerService {
         images: ImageService,
         events: Events,
         volumes: crate::volumes::VolumeService,
+        networks: crate::networks::NetworkService,
     ) -> Result<ContainerService, Error> {
         let svc = ContainerService {
             inner: Arc::new(Inner {
@@ -211,10 +214,12 @@ impl ContainerService {
                 table: RwLock::new(Table::default()),
                 execs: exec::ExecTable::default(),
                 volumes,
+                networks,
             }),
         };
         let to_start = svc.load_existing()?;
         svc.inner.volumes.reconcile();
+        svc.inner.networks.reconcile();
         for id in to_start {
             let svc = svc.clone();
             tokio::spawn(async move {
@@ -284,6 +289,14 @@ impl ContainerService {
                 if let Err(e) = self.acquire_volumes(&record) {
                     tracing::warn!(id = %record.id, error = %e, "re-mounting the volumes of a running container failed");
                 }
+                if !record.sandbox_key.is_empty() {
+                    self.inner.networks.restore(
+                        &record.id,
+                        &record.name,
+                        &record.endpoints,
+                        &record.ports,
+                    );
+                }
                 monitor::readopt(self.clone(), container);
             }
         }
@@ -347,8 +360,17 @@ impl ContainerService {
         let mut config = create::merge_image_config(&req.config, &image_config);
         let (path, args) = create::command(&config)?;
         let id = ids::new_id();
+        let endpoints = self.plan_endpoints(
+            &req.host_config,
+            req.networking_config.as_ref(),
+            req.config.mac_address.as_deref(),
+        )?;
         if config.hostname.is_empty() {
-            config.hostname = ids::short(&id).to_string();
+            config.hostname = if req.host_config.network_mode == "host" {
+                network_use::HostFiles::read().hostname
+            } else {
+                ids::short(&id).to_string()
+            };
         }
         self.check_runtime_options(&id, &config, &req.host_config, &path, &args)?;
         let name = match name.filter(|n| !n.is_empty()) {
@@ -385,6 +407,9 @@ impl ContainerService {
             mounts: Vec::new(),
             health: None,
             restart_delay_ms: 0,
+            endpoints,
+            ports: Vec::new(),
+            sandbox_key: String::new(),
         };
         let paths = self.inner.config.paths.container(&id);
         {
@@ -457,6 +482,9 @@ impl ContainerService {
             mounts: Vec::new(),
             health: None,
             restart_delay_ms: 0,
+            endpoints: Vec::new(),
+            ports: Vec::new(),
+            sandbox_key: String::new(),
         };
         // Joined containers must exist; whether they run is checked at start.
         let exists = |name: &str| self.get(name).map(|_| 1);
@@ -503,11 +531,14 @@ impl ContainerService {
         let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
         self.acquire_volumes(&rec)?;
         let started = async {
+            self.attach_networks(&c).await?;
+            let rec = c.record();
             self.populate_volumes(&c, &rec, &layers).await?;
             monitor::start(self, &c, &rec, layers).await
         }
         .await;
         if let Err(e) = started {
+            self.detach_networks(&c).await;
             self.release_volumes(&rec);
             return Err(e);
         }
@@ -542,6 +573,7 @@ impl ContainerService {
     /// Called when a container stopped: removes it when it asked for `--rm`,
     /// else restarts it when its policy says so.
     async fn on_exit(&self, c: &Arc<Container>) {
+        self.detach_networks(c).await;
         let rec = c.record();
         self.release_volumes(&rec);
         self.inner
@@ -613,6 +645,11 @@ impl ContainerService {
             monitor::kill_and_wait(&c, libc::SIGKILL).await?;
         }
         c.readers_drained(std::time::Duration::from_secs(5)).await;
+        // The exit handler does this too; doing it here (both are
+        // idempotent) means nothing of the container's network or volume
+        // mounts outlives the answer to `rm`.
+        self.detach_networks(&c).await;
+        self.release_volumes(&c.record());
         let _ = c.update(false, |r| r.status = Status::Removing);
         let dir = c.paths.dir().to_path_buf();
         let removed = tokio::task::spawn_blocking(move || {
@@ -646,6 +683,7 @@ impl ContainerService {
         let rec = c.record();
         let mut out = view::inspect(&rec, &c.paths);
         out.mounts = self.inspect_mounts(&rec);
+        out.network_settings = self.network_settings(&rec);
         let execs = self.exec_ids(&rec.id);
         out.exec_ids = (!execs.is_empty()).then_some(execs);
         Ok(out)
@@ -662,7 +700,12 @@ impl ContainerService {
             .iter()
             .filter(|r| opts.all || r.status.is_running() || filter.mentions_status())
             .filter(|r| filter.matches(r))
-            .map(|r| view::summary(r, now))
+            .map(|r| {
+                let mut s = view::summary(r, now);
+                s.ports = Self::ports_json(r);
+                s.network_settings = serde_json::json!({ "Networks": self.endpoints_json(r) });
+                s
+            })
             .collect();
         if let Some(limit) = opts.limit {
             out.truncate(limit);

@@ -29,6 +29,7 @@ fn prepare_bundle(
     layers: Vec<PathBuf>,
     io: MonitorIo,
     extra_mounts: Vec<oci_spec::runtime::Mount>,
+    etc: super::network_use::EtcFiles,
 ) -> Result<(), Error> {
     let p = &c.paths;
     for dir in [p.upper(), p.work(), p.bundle(), p.rootfs()] {
@@ -40,7 +41,7 @@ fn prepare_bundle(
         Err(e) => return Err(Error::io("removing", p.exit_file())(e)),
     }
     let mut spec = build_spec(&opts).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    add_etc_files(&mut spec, p, &rec.config.hostname)?;
+    add_etc_files(&mut spec, p, &etc)?;
     // A shared bind needs a shared root in the container's namespace (runc
     // then keeps the root filesystem itself private); otherwise the
     // runtime's default, recursive slave.
@@ -88,19 +89,21 @@ fn console_size(hc: &berth_api::container::HostConfig) -> Option<(u16, u16)> {
     (size[0] > 0 && size[1] > 0).then_some((size[0], size[1]))
 }
 
-/// `/etc/hostname` and `/etc/hosts`, written per container and bind-mounted
-/// over the image's, as Docker does (networking adds resolv.conf).
+/// `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`, written per
+/// container and bind-mounted over the image's, as Docker does.
 fn add_etc_files(
     spec: &mut oci_spec::runtime::Spec,
     p: &crate::paths::ContainerPaths,
-    hostname: &str,
+    etc: &super::network_use::EtcFiles,
 ) -> Result<(), Error> {
-    let hosts = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
-    );
     let files = [
-        (p.hostname_file(), "/etc/hostname", format!("{hostname}\n")),
-        (p.hosts_file(), "/etc/hosts", hosts),
+        (
+            p.hostname_file(),
+            "/etc/hostname",
+            format!("{}\n", etc.hostname),
+        ),
+        (p.hosts_file(), "/etc/hosts", etc.hosts.clone()),
+        (p.resolv_file(), "/etc/resolv.conf", etc.resolv.clone()),
     ];
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     for (source, target, content) in files {
@@ -148,7 +151,8 @@ pub(super) async fn start(
         let c = c.clone();
         let rec = rec.clone();
         let extra = svc.oci_mounts(&rec)?;
-        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, opts, layers, io, extra))
+        let etc = svc.render_etc_files(&rec)?;
+        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, opts, layers, io, extra, etc))
             .await
             .map_err(|e| Error::Internal(format!("bundle task failed: {e}")))??;
     }

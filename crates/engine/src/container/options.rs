@@ -156,7 +156,14 @@ pub fn spec_options(
             pid: ns_mode(&hc.pid_mode, "pid", join)?,
             ipc: ns_mode(&hc.ipc_mode, "ipc", join)?,
             uts: ns_mode(&hc.uts_mode, "uts", join)?,
-            net: NsMode::Private,
+            net: match hc.network_mode.as_str() {
+                "host" => NsMode::Host,
+                m if m.starts_with("container:") => ns_mode(m, "net", join)?,
+                _ if !rec.sandbox_key.is_empty() => {
+                    NsMode::Prepared(rec.sandbox_key.clone().into())
+                }
+                _ => NsMode::Private,
+            },
         },
         init: hc.init == Some(true),
         tty: rec.config.tty,

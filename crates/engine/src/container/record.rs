@@ -85,6 +85,15 @@ pub struct ContainerRecord {
     /// The restart policy's current back-off, in milliseconds.
     #[serde(default)]
     pub restart_delay_ms: u64,
+    /// The networks it is connected to (bridge and user networks).
+    #[serde(default)]
+    pub endpoints: Vec<crate::networks::Endpoint>,
+    /// Published ports while it runs.
+    #[serde(default)]
+    pub ports: Vec<crate::networks::Published>,
+    /// Its network namespace while it runs (Docker's `SandboxKey`).
+    #[serde(default)]
+    pub sandbox_key: String,
 }
 
 impl ContainerRecord {

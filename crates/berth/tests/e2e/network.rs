@@ -1,0 +1,675 @@
+//! Networking: published ports, user networks with DNS, isolation, modes,
+//! cleanup after churn and a daemon crash, and the docker CLI. Traffic goes
+//! only to loopback and to addresses on the bridges this daemon made.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::{stderr, stdout, Ctx, TestFn};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    (
+        "published_ports_tcp_udp_and_ephemeral",
+        published_ports_tcp_udp_and_ephemeral,
+    ),
+    ("user_network_dns_and_aliases", user_network_dns_and_aliases),
+    (
+        "connect_disconnect_and_static_ip",
+        connect_disconnect_and_static_ip,
+    ),
+    (
+        "network_isolation_internal_and_modes",
+        network_isolation_internal_and_modes,
+    ),
+    (
+        "network_cleanup_after_churn_and_daemon_kill",
+        network_cleanup_after_churn_and_daemon_kill,
+    ),
+    (
+        "docker_cli_networks_and_ports",
+        docker_cli_networks_and_ports,
+    ),
+];
+
+/// `GET /` over plain TCP; the body, or the error.
+fn http_get(addr: &str) -> Result<String, String> {
+    let addr: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// A web server answering `hello from NAME` on port 80.
+fn web(ctx: &Ctx, name: &str, extra: &[&str]) {
+    let script = format!(
+        "mkdir -p /www && echo hello from {name} > /www/index.html && exec httpd -f -p 80 -h /www"
+    );
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
+    ctx.ok(&args);
+}
+
+fn wait_http(addr: &str, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match http_get(addr) {
+            Ok(body) if body.contains(want) => return,
+            other if std::time::Instant::now() > deadline => panic!("GET {addr}: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn inspect(ctx: &Ctx, format: &str, name: &str) -> String {
+    ctx.ok(&["inspect", "-f", format, name]).trim().to_string()
+}
+
+/// Builds the static UDP echo server the UDP test runs in busybox.
+fn udpecho(ctx: &Ctx) -> std::path::PathBuf {
+    let out = ctx.dir.path().join("udpecho");
+    if out.exists() {
+        return out;
+    }
+    let src = crate::harness::repo_root().join("crates/berth/tests/fixtures/udpecho.c");
+    let built = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .expect("the UDP test needs a C compiler (cc) to build its echo server");
+    assert!(
+        built.status.success(),
+        "building udpecho: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    out
+}
+
+fn published_ports_tcp_udp_and_ephemeral(ctx: &Ctx) {
+    web(ctx, "web", &["-p", "18080:80"]);
+    wait_http("127.0.0.1:18080", "hello from web");
+    assert_eq!(ctx.ok(&["port", "web"]), "80/tcp -> 0.0.0.0:18080\n");
+    assert!(ctx
+        .ok(&["ps", "-f", "name=web"])
+        .contains("0.0.0.0:18080->80/tcp"));
+    let gw = inspect(ctx, "{{.NetworkSettings.Gateway}}", "web");
+    // The host's address on the bridge is one of the host's addresses.
+    wait_http(&format!("{gw}:18080"), "hello from web");
+    // From another container, and hairpin from the same one.
+    let other = ctx.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        &format!("http://{gw}:18080/index.html"),
+    ]);
+    assert_eq!(other, "hello from web\n");
+    let hairpin = ctx.ok(&[
+        "exec",
+        "web",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        &format!("http://{gw}:18080/index.html"),
+    ]);
+    assert_eq!(hairpin, "hello from web\n");
+
+    // A taken port fails before the container starts.
+    let out = ctx.berth(&[
+        "run", "-d", "--name", "web-dup", "-p", "18080:80", "busybox", "httpd", "-f", "-p", "80",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("port is already allocated"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(inspect(ctx, "{{.State.Status}}", "web-dup"), "created");
+    ctx.ok(&["rm", "web-dup"]);
+
+    // 127.0.0.1::80 picks a free port, reachable on loopback only.
+    web(ctx, "web-local", &["-p", "127.0.0.1::80"]);
+    let port = ctx.ok(&["port", "web-local", "80"]);
+    let addr = port.trim();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    wait_http(addr, "hello from web-local");
+    let p = addr.rsplit(':').next().expect("port");
+    assert!(
+        http_get(&format!("{gw}:{p}")).is_err(),
+        "a port published on 127.0.0.1 is not reachable on other host addresses"
+    );
+
+    // UDP through -p 15353:53/udp.
+    let echo = udpecho(ctx);
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "-v",
+        &format!("{}:/udpecho:ro", echo.display()),
+        "-p",
+        "15353:53/udp",
+        "busybox",
+        "/udpecho",
+        "53",
+    ]);
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut got = None;
+    for _ in 0..10 {
+        sock.send_to(b"ping", "127.0.0.1:15353").expect("send");
+        let mut buf = [0u8; 64];
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            got = Some(buf[..n].to_vec());
+            break;
+        }
+    }
+    assert_eq!(
+        got.as_deref(),
+        Some(&b"ping"[..]),
+        "the UDP echo answers through the published port"
+    );
+    ctx.ok(&["rm", "-f", "web", "web-local", "udp"]);
+    assert!(
+        http_get("127.0.0.1:18080").is_err(),
+        "the port is closed once the container is gone"
+    );
+}
+
+fn user_network_dns_and_aliases(ctx: &Ctx) {
+    ctx.ok(&["network", "create", "app"]);
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "app",
+        "--name",
+        "db",
+        "--network-alias",
+        "database",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let probe = |name: &str| {
+        ctx.berth(&[
+            "run",
+            "--rm",
+            "--network",
+            "app",
+            "busybox",
+            "nslookup",
+            name,
+        ])
+    };
+    let ping = ctx.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        "db",
+    ]);
+    assert!(
+        ping.status.success(),
+        "ping db: {}{}",
+        stdout(&ping),
+        stderr(&ping)
+    );
+    let db_ip = inspect(ctx, "{{.NetworkSettings.Networks.app.IPAddress}}", "db");
+    let found = probe("db");
+    assert!(
+        found.status.success() && stdout(&found).contains(&db_ip),
+        "nslookup db: {}",
+        stdout(&found)
+    );
+    assert!(
+        stdout(&probe("database")).contains(&db_ip),
+        "the alias resolves"
+    );
+    let short = ctx
+        .ok(&["inspect", "-f", "{{.Id}}", "db"])
+        .chars()
+        .take(12)
+        .collect::<String>();
+    assert!(
+        stdout(&probe(&short)).contains(&db_ip),
+        "the short id resolves"
+    );
+    let resolv = ctx.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    let gw = ctx.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+        "app",
+    ]);
+    assert!(
+        resolv.contains(&format!("nameserver {}", gw.trim())),
+        "{resolv}"
+    );
+    let members = ctx.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}} {{end}}",
+        "app",
+    ]);
+    assert_eq!(members.trim(), "db");
+    // Records follow rename and removal at once.
+    ctx.ok(&["rename", "db", "db2"]);
+    assert!(
+        stdout(&probe("db2")).contains(&db_ip),
+        "the new name resolves"
+    );
+    assert!(!probe("db").status.success(), "the old name is gone");
+    ctx.ok(&["rm", "-f", "db2"]);
+    assert!(
+        !probe("db2").status.success(),
+        "a removed container's name stops resolving"
+    );
+    let rm = ctx.berth(&["network", "rm", "app"]);
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert!(!ctx
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .lines()
+        .any(|l| l == "app"));
+}
+
+fn connect_disconnect_and_static_ip(ctx: &Ctx) {
+    ctx.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.231.7.0/24",
+        "--gateway",
+        "10.231.7.254",
+        "--ip-range",
+        "10.231.7.128/25",
+        "front",
+    ]);
+    let gw = ctx.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+        "front",
+    ]);
+    assert_eq!(gw.trim(), "10.231.7.254");
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fixed",
+        "--network",
+        "front",
+        "--ip",
+        "10.231.7.9",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(
+        inspect(
+            ctx,
+            "{{.NetworkSettings.Networks.front.IPAddress}}",
+            "fixed"
+        ),
+        "10.231.7.9"
+    );
+    ctx.ok(&["run", "-d", "--name", "roamer", "busybox", "sleep", "300"]);
+    ctx.ok(&[
+        "network", "connect", "--alias", "wanderer", "front", "roamer",
+    ]);
+    let ip = inspect(
+        ctx,
+        "{{.NetworkSettings.Networks.front.IPAddress}}",
+        "roamer",
+    );
+    assert!(ip.starts_with("10.231.7.1"), "from the ip-range: {ip}");
+    let links = ctx.ok(&["exec", "roamer", "ip", "-o", "addr", "show"]);
+    assert!(links.contains(&format!("inet {ip}/24")), "{links}");
+    let seen = ctx.ok(&["exec", "fixed", "nslookup", "wanderer"]);
+    assert!(
+        seen.contains(&ip),
+        "a connected container's alias resolves: {seen}"
+    );
+    ctx.ok(&["network", "disconnect", "front", "roamer"]);
+    let links = ctx.ok(&["exec", "roamer", "ip", "-o", "addr", "show"]);
+    assert!(!links.contains("10.231.7."), "{links}");
+    assert!(!ctx
+        .berth(&["exec", "fixed", "nslookup", "wanderer"])
+        .status
+        .success());
+    let busy = ctx.berth(&["network", "rm", "front"]);
+    assert!(
+        stderr(&busy).contains("active endpoints"),
+        "{}",
+        stderr(&busy)
+    );
+    ctx.ok(&["rm", "-f", "fixed", "roamer"]);
+    ctx.ok(&["network", "rm", "front"]);
+    let overlap = ctx.berth(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("{}/16", inspect_bridge_subnet_base(ctx)),
+        "clash",
+    ]);
+    assert!(
+        !overlap.status.success(),
+        "a subnet overlapping the default bridge is refused"
+    );
+}
+
+/// The default bridge's network address (`172.17.0.0` and the like).
+fn inspect_bridge_subnet_base(ctx: &Ctx) -> String {
+    let subnet = ctx.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Subnet}}",
+        "bridge",
+    ]);
+    subnet
+        .trim()
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn network_isolation_internal_and_modes(ctx: &Ctx) {
+    ctx.ok(&["network", "create", "net-a"]);
+    ctx.ok(&["network", "create", "net-b"]);
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "on-a",
+        "--network",
+        "net-a",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let a_ip = inspect(
+        ctx,
+        "{{(index .NetworkSettings.Networks \"net-a\").IPAddress}}",
+        "on-a",
+    );
+    let same = ctx.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "net-a",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        &a_ip,
+    ]);
+    assert!(
+        same.status.success(),
+        "same network reaches it: {}",
+        stdout(&same)
+    );
+    let cross = ctx.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "net-b",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        &a_ip,
+    ]);
+    assert!(!cross.status.success(), "another network cannot reach it");
+    ctx.ok(&["network", "create", "--internal", "sealed"]);
+    let routes = ctx.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "sealed",
+        "busybox",
+        "ip",
+        "route",
+    ]);
+    assert!(
+        !routes.contains("default"),
+        "an internal network has no outbound route: {routes}"
+    );
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "sealed",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        &a_ip,
+    ]);
+    assert!(!out.status.success());
+    let links = ctx.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ip",
+        "-o",
+        "link",
+    ]);
+    assert_eq!(
+        links.lines().count(),
+        1,
+        "--network none has only lo: {links}"
+    );
+    assert!(links.contains("lo:"));
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "--network", "host", "busybox", "hostname"]),
+        host_name
+    );
+    let shared = ctx.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:on-a",
+        "busybox",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(
+        shared.contains(&a_ip),
+        "container: mode shares the namespace: {shared}"
+    );
+    let dns = ctx.ok(&[
+        "run",
+        "--rm",
+        "--dns",
+        "10.9.9.9",
+        "--dns-search",
+        "corp.example",
+        "--dns-option",
+        "ndots:3",
+        "--add-host",
+        "db.local:10.1.2.3",
+        "--add-host",
+        "gw:host-gateway",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf /etc/hosts",
+    ]);
+    assert!(
+        dns.contains("nameserver 10.9.9.9")
+            && dns.contains("search corp.example")
+            && dns.contains("options ndots:3"),
+        "{dns}"
+    );
+    assert!(dns.contains("10.1.2.3\tdb.local"), "{dns}");
+    let bridge_gw = ctx.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+        "bridge",
+    ]);
+    assert!(dns.contains(&format!("{}\tgw", bridge_gw.trim())), "{dns}");
+    let mac = ctx.ok(&[
+        "run",
+        "--rm",
+        "--mac-address",
+        "02:42:aa:bb:cc:dd",
+        "busybox",
+        "cat",
+        "/sys/class/net/eth0/address",
+    ]);
+    assert_eq!(mac, "02:42:aa:bb:cc:dd\n");
+    ctx.ok(&["rm", "-f", "on-a"]);
+    for n in ["net-a", "net-b", "sealed"] {
+        ctx.ok(&["network", "rm", n]);
+    }
+}
+
+fn network_cleanup_after_churn_and_daemon_kill(ctx: &Ctx) {
+    let mut names = Vec::new();
+    for i in 0..50 {
+        if i == 25 {
+            ctx.kill_daemon();
+            ctx.start_daemon();
+        }
+        let name = format!("churn{i}");
+        ctx.ok(&[
+            "run", "-d", "--name", &name, "-p", "80", "busybox", "sleep", "300",
+        ]);
+        if i % 2 == 0 {
+            ctx.ok(&["rm", "-f", &name]);
+        } else {
+            names.push(name);
+        }
+    }
+    let port = ctx.ok(&["port", names.last().expect("some left"), "80"]);
+    assert!(port.starts_with("0.0.0.0:"), "{port}");
+    ctx.kill_daemon();
+    ctx.start_daemon();
+    let mut args = vec!["rm", "-f"];
+    args.extend(names.iter().map(String::as_str));
+    ctx.ok(&args);
+    assert!(
+        ctx.our_veths().is_empty(),
+        "veths left: {:?}",
+        ctx.our_veths()
+    );
+    let netns = std::fs::read_dir(ctx.exec_root.join("netns"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(netns, 0, "network namespaces left");
+    let table = Command::new("nft")
+        .args(["list", "chain", "ip", &ctx.nft_table(), "ports"])
+        .output()
+        .expect("nft");
+    let rules = String::from_utf8_lossy(&table.stdout);
+    assert!(!rules.contains("dnat"), "no port rules left: {rules}");
+    let routes = Command::new("ip")
+        .args(["-4", "route"])
+        .output()
+        .expect("ip route");
+    let routes = String::from_utf8_lossy(&routes.stdout);
+    let stale: Vec<&str> = routes.lines().filter(|l| l.contains("bv")).collect();
+    assert!(
+        stale.is_empty(),
+        "routes through container veths are left: {stale:?}"
+    );
+}
+
+fn docker_cli_networks_and_ports(ctx: &Ctx) {
+    let docker = crate::harness::docker_cli();
+    let config = ctx.dir.path().join("docker-config");
+    std::fs::create_dir_all(&config).expect("config");
+    let run = |args: &[&str]| {
+        Command::new(docker)
+            .args(args)
+            .env("DOCKER_HOST", ctx.host())
+            .env("DOCKER_CONFIG", &config)
+            .output()
+            .expect("docker")
+    };
+    let ok = |args: &[&str]| {
+        let o = run(args);
+        assert!(o.status.success(), "docker {args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    ok(&["network", "create", "--subnet", "10.232.0.0/24", "dnet"]);
+    assert!(ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"])
+        .lines()
+        .any(|l| l == "dnet bridge"));
+    assert_eq!(
+        ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            "dnet"
+        ]),
+        "10.232.0.0/24\n"
+    );
+    ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dweb",
+        "-p",
+        "18081:80",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /www; echo hello from dweb > /www/index.html; exec httpd -f -p 80 -h /www",
+    ]);
+    wait_http("127.0.0.1:18081", "hello from dweb");
+    assert_eq!(ok(&["port", "dweb"]), "80/tcp -> 0.0.0.0:18081\n");
+    ok(&["network", "connect", "dnet", "dweb"]);
+    let ip = ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.dnet.IPAddress}}",
+        "dweb",
+    ]);
+    assert!(ip.starts_with("10.232.0."), "{ip}");
+    ok(&["network", "disconnect", "dnet", "dweb"]);
+    ok(&["rm", "-f", "dweb"]);
+    ok(&["network", "rm", "dnet"]);
+}

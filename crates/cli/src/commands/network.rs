@@ -1,0 +1,358 @@
+//! `berth network create|ls|inspect|rm|prune|connect|disconnect`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use serde_json::{json, Value};
+
+use crate::connect::Target;
+use crate::format::{pretty_json, render};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network.
+    Create(CreateArgs),
+    /// List networks.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more networks.
+    Inspect(InspectArgs),
+    /// Remove one or more networks.
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove all unused networks.
+    Prune(PruneArgs),
+    /// Connect a container to a network.
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network.
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// Driver to manage the network (bridge).
+    #[arg(short = 'd', long = "driver", default_value = "bridge")]
+    pub driver: String,
+    /// Subnet in CIDR format.
+    #[arg(long)]
+    pub subnet: Vec<String>,
+    /// Gateway for the subnet.
+    #[arg(long)]
+    pub gateway: Vec<String>,
+    /// Allocate container addresses from a sub-range.
+    #[arg(long = "ip-range")]
+    pub ip_range: Vec<String>,
+    /// Restrict external access to the network.
+    #[arg(long)]
+    pub internal: bool,
+    /// Enable manual container attachment.
+    #[arg(long)]
+    pub attachable: bool,
+    /// Enable IPv6 networking (not supported yet).
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Set metadata on a network.
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set driver specific options.
+    #[arg(short = 'o', long = "opt")]
+    pub opt: Vec<String>,
+    pub name: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// Only display network IDs.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Provide filter values (name=, id=, driver=, label=, type=custom|builtin, dangling=).
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Do not truncate the output.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    #[arg(short = 'f', long = "format")]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    /// Do not error if the network does not exist.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Provide filter values (label=...).
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConnectArgs {
+    /// Add network-scoped alias for the container.
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// IPv4 address.
+    #[arg(long)]
+    pub ip: Option<String>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from a network.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
+}
+
+fn pairs(list: &[String]) -> serde_json::Map<String, Value> {
+    list.iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+            (k.to_string(), Value::String(v.to_string()))
+        })
+        .collect()
+}
+
+fn create_body(a: &CreateArgs) -> Result<Value, String> {
+    if a.subnet.len() > 1 || a.gateway.len() > 1 || a.ip_range.len() > 1 {
+        return Err("several subnets per network are not supported yet".into());
+    }
+    if (!a.gateway.is_empty() || !a.ip_range.is_empty()) && a.subnet.is_empty() {
+        return Err("gateway and ip-range need a subnet (--subnet)".into());
+    }
+    let mut config = json!({});
+    if let Some(s) = a.subnet.first() {
+        config["Subnet"] = json!(s);
+    }
+    if let Some(g) = a.gateway.first() {
+        config["Gateway"] = json!(g);
+    }
+    if let Some(r) = a.ip_range.first() {
+        config["IPRange"] = json!(r);
+    }
+    let configs = if a.subnet.is_empty() {
+        json!([])
+    } else {
+        json!([config])
+    };
+    Ok(json!({
+        "Name": a.name, "Driver": a.driver, "Internal": a.internal, "Attachable": a.attachable,
+        "EnableIPv6": a.ipv6, "IPAM": {"Driver": "default", "Config": configs},
+        "Options": pairs(&a.opt), "Labels": pairs(&a.label),
+    }))
+}
+
+fn confirm(question: &str) -> Result<bool, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err("this needs confirmation: use -f when not on a terminal".into());
+    }
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+pub async fn run(cmd: NetworkCommand, target: &Target) -> i32 {
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    match cmd {
+        NetworkCommand::Create(a) => {
+            let body = match create_body(&a) {
+                Ok(b) => b,
+                Err(e) => return super::fail(e),
+            };
+            match client
+                .post_json::<_, Value>("/networks/create", &body)
+                .await
+            {
+                Ok(v) => {
+                    println!("{}", v["Id"].as_str().unwrap_or_default());
+                    0
+                }
+                Err(e) => super::fail(e),
+            }
+        }
+        NetworkCommand::Ls(a) => {
+            let filters = match super::filters_json(&a.filter) {
+                Ok(f) => f,
+                Err(e) => return super::fail(e),
+            };
+            let q = if filters.is_empty() {
+                String::new()
+            } else {
+                berth_client::transport::query(&[("filters", filters)])
+            };
+            let list: Value = match client.get_json(&format!("/networks{q}")).await {
+                Ok(v) => v,
+                Err(e) => return super::fail(e),
+            };
+            let nets = list.as_array().cloned().unwrap_or_default();
+            let id = |n: &Value| {
+                let full = n["Id"].as_str().unwrap_or_default().to_string();
+                if a.no_trunc {
+                    full
+                } else {
+                    full.chars().take(12).collect()
+                }
+            };
+            if a.quiet {
+                for n in &nets {
+                    println!("{}", id(n));
+                }
+                return 0;
+            }
+            let rows: Vec<Value> = nets
+                .iter()
+                .map(|n| json!({"ID": id(n), "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
+                    "IPv6": n["EnableIPv6"], "Internal": n["Internal"], "Labels": n["Labels"], "CreatedAt": n["Created"]}))
+                .collect();
+            let headers = [
+                ("ID", "NETWORK ID"),
+                ("Name", "NAME"),
+                ("Driver", "DRIVER"),
+                ("Scope", "SCOPE"),
+                ("IPv6", "IPV6"),
+                ("Internal", "INTERNAL"),
+                ("Labels", "LABELS"),
+                ("CreatedAt", "CREATED AT"),
+            ];
+            match render(
+                &rows,
+                a.format.as_deref(),
+                "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+                &headers,
+            ) {
+                Ok(s) => {
+                    print!("{s}");
+                    0
+                }
+                Err(e) => super::fail(e),
+            }
+        }
+        NetworkCommand::Inspect(a) => {
+            let mut found = Vec::new();
+            let mut code = 0;
+            for n in &a.names {
+                match client.get_json::<Value>(&format!("/networks/{n}")).await {
+                    Ok(v) => found.push(v),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+            match a.format.as_deref() {
+                Some(f) => {
+                    for v in &found {
+                        match berth_template::render(f, v) {
+                            Ok(s) => println!("{s}"),
+                            Err(e) => return super::fail(format!("template: {e}")),
+                        }
+                    }
+                }
+                None => println!("{}", pretty_json(&Value::Array(found))),
+            }
+            code
+        }
+        NetworkCommand::Rm(a) => {
+            let mut code = 0;
+            for n in &a.names {
+                match client
+                    .request_empty(hyper::Method::DELETE, &format!("/networks/{n}"))
+                    .await
+                {
+                    Ok(()) => println!("{n}"),
+                    Err(e) if a.force && e.is_not_found() => {}
+                    Err(e) => {
+                        eprintln!("{e}");
+                        code = 1;
+                    }
+                }
+            }
+            code
+        }
+        NetworkCommand::Prune(a) => {
+            if !a.force {
+                match confirm("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?") {
+                    Ok(true) => {}
+                    Ok(false) => return 0,
+                    Err(e) => return super::fail(e),
+                }
+            }
+            let filters = match super::filters_json(&a.filter) {
+                Ok(f) => f,
+                Err(e) => return super::fail(e),
+            };
+            let q = if filters.is_empty() {
+                String::new()
+            } else {
+                berth_client::transport::query(&[("filters", filters)])
+            };
+            match client
+                .post_json::<_, Value>(&format!("/networks/prune{q}"), &json!({}))
+                .await
+            {
+                Ok(v) => {
+                    let deleted = v["NetworksDeleted"].as_array().cloned().unwrap_or_default();
+                    if !deleted.is_empty() {
+                        println!("Deleted Networks:");
+                        for d in deleted {
+                            println!("{}", d.as_str().unwrap_or_default());
+                        }
+                    }
+                    0
+                }
+                Err(e) => super::fail(e),
+            }
+        }
+        NetworkCommand::Connect(a) => {
+            let mut endpoint = json!({});
+            if !a.alias.is_empty() {
+                endpoint["Aliases"] = json!(a.alias);
+            }
+            if let Some(ip) = &a.ip {
+                endpoint["IPAMConfig"] = json!({"IPv4Address": ip});
+            }
+            let body = json!({"Container": a.container, "EndpointConfig": endpoint});
+            match client
+                .post_json_empty(&format!("/networks/{}/connect", a.network), &body)
+                .await
+            {
+                Ok(()) => 0,
+                Err(e) => super::fail(e),
+            }
+        }
+        NetworkCommand::Disconnect(a) => {
+            let body = json!({"Container": a.container, "Force": a.force});
+            match client
+                .post_json_empty(&format!("/networks/{}/disconnect", a.network), &body)
+                .await
+            {
+                Ok(()) => 0,
+                Err(e) => super::fail(e),
+            }
+        }
+    }
+}

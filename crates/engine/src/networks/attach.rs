@@ -1,0 +1,380 @@
+//! Connecting containers: a network namespace per container, a veth per
+//! network (host end on the bridge, `ethN` inside with its address and,
+//! on the first routed network, the default route), the published ports'
+//! host sockets, then the firewall and DNS tables. Setup undoes its partial
+//! work on failure; teardown keeps going and reports every error.
+
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use berth_network::{ipam, netlink::Netlink, netns, sysctl};
+
+use super::ports::{self, PortRequest, Published};
+use super::{Driver, Endpoint, Live, NetworkService};
+use crate::{ids, Error};
+
+/// The host end of a container's veth on a network: `bv`, 8 characters of
+/// the container id, 5 of the network id (15, the kernel's limit). The
+/// network part lets a restarted daemon find its own leftovers.
+fn veth_name(cid: &str, network_id: &str) -> String {
+    format!(
+        "bv{}{}",
+        &cid[..8.min(cid.len())],
+        &network_id[..5.min(network_id.len())]
+    )
+}
+
+impl NetworkService {
+    fn ops(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner.ops.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn used_ips(&self, network_id: &str) -> std::collections::BTreeSet<Ipv4Addr> {
+        self.state()
+            .live
+            .values()
+            .flat_map(|l| l.endpoints.iter())
+            .filter(|e| e.network_id == network_id)
+            .filter_map(|e| e.ip)
+            .collect()
+    }
+
+    /// Whether the container already has a default route (an endpoint on a
+    /// network that is not internal).
+    fn routes_out(&self, endpoints: &[Endpoint]) -> bool {
+        let st = self.state();
+        endpoints
+            .iter()
+            .any(|e| e.ip.is_some() && st.networks.get(&e.network_id).is_some_and(|n| !n.internal))
+    }
+
+    /// Wires one endpoint into the namespace at `netns_path` as `eth{index}`.
+    fn setup_endpoint(
+        &self,
+        cid: &str,
+        index: usize,
+        ep: &mut Endpoint,
+        netns_path: &Path,
+        add_route: bool,
+    ) -> Result<(), Error> {
+        let net = self.get(&ep.network_id)?;
+        let (Some(subnet), Some(gateway)) = (net.subnet, net.gateway) else {
+            return Err(Error::InvalidArgument(format!(
+                "network {} has no addresses to give",
+                net.name
+            )));
+        };
+        if net.driver != Driver::Bridge {
+            return Err(Error::InvalidArgument(format!(
+                "container cannot be connected to network {} ({})",
+                net.name,
+                net.driver.as_str()
+            )));
+        }
+        self.bring_up(&net)?;
+        let pool = ipam::Pool::new(subnet, Some(gateway), net.ip_range)?;
+        let ip = pool.allocate(&self.used_ips(&net.id), ep.wanted_ip)?;
+        let mac = match &ep.wanted_mac {
+            Some(m) => ipam::parse_mac(m)?,
+            None => ipam::mac_for(ip),
+        };
+        let host = veth_name(cid, &net.id);
+        let if_name = format!("eth{index}");
+        let ns_file = File::open(netns_path).map_err(Error::io("opening", netns_path))?;
+        let mut nl = Netlink::open()?;
+        let host_index = nl.add_veth(&host, &if_name, ns_file.as_raw_fd(), mac)?;
+        let wired = (|| -> Result<(), Error> {
+            let bridge = nl.link_index(&net.bridge)?.ok_or_else(|| {
+                Error::Internal(format!(
+                    "bridge {} of network {} is missing",
+                    net.bridge, net.name
+                ))
+            })?;
+            nl.set_master(host_index, bridge)?;
+            nl.set_up(host_index)?;
+            sysctl::enable_hairpin(Path::new("/sys/class/net"), &host)?;
+            let inner_name = if_name.clone();
+            let prefix = subnet.prefix_len();
+            netns::run_in(netns_path, move || {
+                let mut nl = Netlink::open()?;
+                let idx = nl.link_index(&inner_name)?.ok_or_else(|| {
+                    berth_network::Error::NetlinkIo(format!(
+                        "{inner_name} did not arrive in the container"
+                    ))
+                })?;
+                nl.add_address(idx, ip, prefix)?;
+                nl.set_up(idx)?;
+                if add_route {
+                    nl.add_default_route(gateway)?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })();
+        if let Err(e) = wired {
+            let _ = nl.delete_link(host_index);
+            return Err(e);
+        }
+        ep.network_name = net.name.clone();
+        ep.endpoint_id = ids::new_id();
+        ep.ip = Some(ip);
+        ep.prefix_len = subnet.prefix_len();
+        ep.gateway = Some(gateway);
+        ep.mac = ipam::mac_text(&mac);
+        ep.host_veth = host;
+        ep.if_name = if_name;
+        Ok(())
+    }
+
+    /// Before a start: the container's namespace, its endpoints (filled in
+    /// place) and its published ports. Returns the namespace's path and the
+    /// ports as published.
+    pub fn attach(
+        &self,
+        cid: &str,
+        name: &str,
+        endpoints: &mut [Endpoint],
+        requests: &[PortRequest],
+    ) -> Result<(PathBuf, Vec<Published>), Error> {
+        let _op = self.ops();
+        let mut published = Vec::new();
+        let mut holds = Vec::new();
+        for r in requests {
+            let (p, fd) = ports::reserve(r)?;
+            published.push(p);
+            holds.push(fd);
+        }
+        let netns_path = self.netns_path(cid);
+        netns::create(&netns_path)?;
+        let mut routed = false;
+        let mut result = Ok(());
+        for (i, ep) in endpoints.iter_mut().enumerate() {
+            let internal = self
+                .get(&ep.network_id)
+                .map(|n| n.internal)
+                .unwrap_or(false);
+            let add_route = !internal && !routed;
+            if let Err(e) = self.setup_endpoint(cid, i, ep, &netns_path, add_route) {
+                result = Err(e);
+                break;
+            }
+            routed |= add_route;
+        }
+        if result.is_ok() {
+            self.state().live.insert(
+                cid.to_string(),
+                Live {
+                    name: name.to_string(),
+                    endpoints: endpoints.to_vec(),
+                    ports: published.clone(),
+                    _holds: holds,
+                },
+            );
+            result = self.apply_firewall();
+            if result.is_err() {
+                self.state().live.remove(cid);
+            }
+        }
+        if let Err(e) = result {
+            let mut nl = Netlink::open().ok();
+            for ep in endpoints.iter_mut() {
+                if let Some(nl) = nl.as_mut().filter(|_| !ep.host_veth.is_empty()) {
+                    let _ = nl.delete_link_named(&ep.host_veth);
+                }
+                ep.clear_live();
+            }
+            let _ = netns::remove(&netns_path);
+            return Err(e);
+        }
+        self.refresh_dns();
+        Ok((netns_path, published))
+    }
+
+    /// After a container stopped: removes its veths, namespace, ports and
+    /// names. `endpoints` (from its record) is used when nothing is live,
+    /// as after a daemon restart that could not restore it. Every error is
+    /// returned; none stops the rest.
+    pub fn detach(&self, cid: &str, endpoints: &[Endpoint]) -> Vec<Error> {
+        let _op = self.ops();
+        let live = self.state().live.remove(cid);
+        let eps: Vec<Endpoint> = match &live {
+            Some(l) => l.endpoints.clone(),
+            None => endpoints.to_vec(),
+        };
+        drop(live);
+        let mut errors = Vec::new();
+        match Netlink::open() {
+            Ok(mut nl) => {
+                for e in eps.iter().filter(|e| !e.host_veth.is_empty()) {
+                    if let Err(err) = nl.delete_link_named(&e.host_veth) {
+                        errors.push(err.into());
+                    }
+                }
+            }
+            Err(e) => errors.push(e.into()),
+        }
+        if let Err(e) = netns::remove(&self.netns_path(cid)) {
+            errors.push(e.into());
+        }
+        if let Err(e) = self.apply_firewall() {
+            errors.push(e);
+        }
+        self.refresh_dns();
+        errors
+    }
+
+    /// Connects a running container (its namespace at `netns_path`) to one
+    /// more network.
+    pub fn connect_running(&self, cid: &str, ep: &mut Endpoint) -> Result<(), Error> {
+        let _op = self.ops();
+        let current = self
+            .state()
+            .live
+            .get(cid)
+            .map(|l| l.endpoints.clone())
+            .unwrap_or_default();
+        if current.iter().any(|e| e.network_id == ep.network_id) {
+            return Err(Error::Conflict {
+                message: format!(
+                    "endpoint with name {} already exists in network {}",
+                    cid, ep.network_name
+                ),
+            });
+        }
+        let internal = self.get(&ep.network_id)?.internal;
+        let add_route = !internal && !self.routes_out(&current);
+        let index = current
+            .iter()
+            .filter_map(|e| e.if_name.strip_prefix("eth")?.parse::<usize>().ok())
+            .max()
+            .map_or(0, |m| m + 1);
+        self.setup_endpoint(cid, index, ep, &self.netns_path(cid), add_route)?;
+        if let Some(l) = self.state().live.get_mut(cid) {
+            l.endpoints.push(ep.clone());
+        }
+        self.apply_firewall()?;
+        self.refresh_dns();
+        Ok(())
+    }
+
+    /// Disconnects a running container from network `network_id`.
+    pub fn disconnect_running(&self, cid: &str, network_id: &str) -> Result<(), Error> {
+        let _op = self.ops();
+        let removed = {
+            let mut st = self.state();
+            st.live.get_mut(cid).and_then(|l| {
+                let i = l
+                    .endpoints
+                    .iter()
+                    .position(|e| e.network_id == network_id)?;
+                Some(l.endpoints.remove(i))
+            })
+        };
+        if let Some(e) = removed {
+            Netlink::open()?.delete_link_named(&e.host_veth)?;
+        }
+        self.apply_firewall()?;
+        self.refresh_dns();
+        Ok(())
+    }
+
+    /// The name a running container answers to changed (`rename`).
+    pub fn rename(&self, cid: &str, name: &str) {
+        if let Some(l) = self.state().live.get_mut(cid) {
+            l.name = name.to_string();
+        }
+        self.refresh_dns();
+    }
+
+    /// At daemon start, for each container still running: takes its
+    /// endpoints and host ports back.
+    pub fn restore(&self, cid: &str, name: &str, endpoints: &[Endpoint], published: &[Published]) {
+        let mut holds = Vec::new();
+        for p in published {
+            let req = PortRequest {
+                proto: p.proto(),
+                ctr_port: p.ctr_port,
+                host_ip: p.host_ip,
+                host_ports: (p.host_port, p.host_port),
+            };
+            match ports::reserve(&req) {
+                Ok((_, fd)) => holds.push(fd),
+                Err(e) => {
+                    tracing::warn!(container = %cid, error = %e, "re-taking a published port failed")
+                }
+            }
+        }
+        self.state().live.insert(
+            cid.to_string(),
+            Live {
+                name: name.to_string(),
+                endpoints: endpoints.to_vec(),
+                ports: published.to_vec(),
+                _holds: holds,
+            },
+        );
+    }
+
+    /// After [`restore`](Self::restore): removes namespaces and veths no
+    /// running container owns (left by containers that ended while no
+    /// daemon ran, or by a killed daemon), then rewrites the firewall and
+    /// DNS tables.
+    pub fn reconcile(&self) {
+        let _op = self.ops();
+        let live: std::collections::HashSet<String> = self.state().live.keys().cloned().collect();
+        if let Ok(entries) = std::fs::read_dir(&self.inner.netns_dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !live.contains(&name) {
+                    if let Err(err) = netns::remove(&e.path()) {
+                        tracing::warn!(netns = %name, error = %err, "removing a stale network namespace failed");
+                    }
+                }
+            }
+        }
+        let ours: Vec<String> = {
+            let st = self.state();
+            st.networks
+                .keys()
+                .map(|id| id[..5.min(id.len())].to_string())
+                .collect()
+        };
+        let owned: std::collections::HashSet<String> = self
+            .state()
+            .live
+            .values()
+            .flat_map(|l| l.endpoints.iter().map(|e| e.host_veth.clone()))
+            .collect();
+        if let Ok(mut nl) = Netlink::open() {
+            for link in nl.link_names().unwrap_or_default() {
+                let stale = link.len() == 15
+                    && link.starts_with("bv")
+                    && ours.iter().any(|n| link.ends_with(n.as_str()))
+                    && !owned.contains(&link);
+                if stale {
+                    if let Err(e) = nl.delete_link_named(&link) {
+                        tracing::warn!(link = %link, error = %e, "removing a stale veth failed");
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.apply_firewall() {
+            tracing::warn!(error = %e, "writing the firewall table failed");
+        }
+        self.refresh_dns();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn veth_names_fit_the_kernel() {
+        let n = veth_name(&"a".repeat(64), &"b".repeat(64));
+        assert_eq!(n, "bvaaaaaaaabbbbb");
+        assert_eq!(n.len(), 15);
+    }
+}

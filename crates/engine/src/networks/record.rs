@@ -1,0 +1,144 @@
+//! A network's record (`<root>/network/<id>.json`) and how the API shows it.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The three drivers Docker users meet on one host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    Bridge,
+    Host,
+    Null,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Bridge => "bridge",
+            Driver::Host => "host",
+            Driver::Null => "null",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    pub id: String,
+    pub name: String,
+    pub driver: Driver,
+    pub created: String,
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub attachable: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Bridge networks: the subnet, the bridge's address and the range
+    /// containers get addresses from.
+    #[serde(default)]
+    pub subnet: Option<Ipv4Net>,
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub ip_range: Option<Ipv4Net>,
+    /// The bridge interface.
+    #[serde(default)]
+    pub bridge: String,
+    /// The default `bridge` network: no embedded DNS, as Docker's.
+    #[serde(default)]
+    pub default_bridge: bool,
+}
+
+impl NetworkRecord {
+    /// Built in: `bridge`, `host` and `none` cannot be removed.
+    pub fn builtin(&self) -> bool {
+        self.default_bridge || self.driver != Driver::Bridge
+    }
+
+    /// Whether containers on it get the embedded DNS server.
+    pub fn has_dns(&self) -> bool {
+        self.driver == Driver::Bridge && !self.default_bridge
+    }
+
+    /// A container attached to it, as `Containers` in network inspect shows it.
+    pub fn inspect(&self, containers: BTreeMap<String, Value>) -> Value {
+        let config: Vec<Value> = match (self.subnet, self.gateway) {
+            (Some(s), g) => {
+                let mut c = json!({"Subnet": s.to_string()});
+                if let Some(g) = g {
+                    c["Gateway"] = json!(g.to_string());
+                }
+                if let Some(r) = self.ip_range {
+                    c["IPRange"] = json!(r.to_string());
+                }
+                vec![c]
+            }
+            _ => Vec::new(),
+        };
+        json!({
+            "Name": self.name,
+            "Id": self.id,
+            "Created": self.created,
+            "Scope": "local",
+            "Driver": self.driver.as_str(),
+            "EnableIPv4": true,
+            "EnableIPv6": false,
+            "IPAM": {"Driver": "default", "Options": {}, "Config": config},
+            "Internal": self.internal,
+            "Attachable": self.attachable,
+            "Ingress": false,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": false,
+            "Containers": containers,
+            "Options": self.options,
+            "Labels": self.labels,
+        })
+    }
+}
+
+/// Docker's rule for network names.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_inspect() {
+        assert!(valid_name("app_net-1.x"));
+        assert!(!valid_name("-app"));
+        assert!(!valid_name("a b"));
+        let r = NetworkRecord {
+            id: "ab".repeat(32),
+            name: "app".into(),
+            driver: Driver::Bridge,
+            created: "2026-01-01T00:00:00Z".into(),
+            internal: true,
+            attachable: false,
+            labels: BTreeMap::from([("k".into(), "v".into())]),
+            options: BTreeMap::new(),
+            subnet: Some("10.7.0.0/24".parse().unwrap()),
+            gateway: Some("10.7.0.1".parse().unwrap()),
+            ip_range: None,
+            bridge: "br-abababababab".into(),
+            default_bridge: false,
+        };
+        let v = r.inspect(BTreeMap::new());
+        assert_eq!(v["IPAM"]["Config"][0]["Subnet"], "10.7.0.0/24");
+        assert_eq!(v["IPAM"]["Config"][0]["Gateway"], "10.7.0.1");
+        assert_eq!(v["Internal"], true);
+        assert_eq!(v["Labels"]["k"], "v");
+        assert!(r.has_dns() && !r.builtin());
+    }
+}

@@ -1,0 +1,244 @@
+//! `/networks`: create, list, inspect, remove, prune, connect, disconnect.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_engine::networks::{CreateNetwork, NetworkRecord};
+use berth_engine::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
+
+pub fn router() -> Router<Engine> {
+    Router::new()
+        .route("/networks", get(list))
+        .route("/networks/create", post(create))
+        .route("/networks/prune", post(prune))
+        .route("/networks/{id}", get(inspect).delete(remove))
+        .route("/networks/{id}/connect", post(connect))
+        .route("/networks/{id}/disconnect", post(disconnect))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IpamConfig {
+    #[serde(default)]
+    subnet: String,
+    #[serde(default)]
+    gateway: String,
+    #[serde(rename = "IPRange", default)]
+    ip_range: String,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    auxiliary_addresses: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Ipam {
+    #[serde(default)]
+    driver: String,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    config: Vec<IpamConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateBody {
+    name: String,
+    #[serde(default)]
+    driver: String,
+    #[serde(default)]
+    internal: bool,
+    #[serde(default)]
+    attachable: bool,
+    #[serde(rename = "EnableIPv6", default)]
+    enable_ipv6: Option<bool>,
+    #[serde(rename = "IPAM", default)]
+    ipam: Option<Ipam>,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    options: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    labels: BTreeMap<String, String>,
+}
+
+fn parse<T: std::str::FromStr>(what: &str, text: &str) -> ApiResult<Option<T>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<T>()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request(format!("invalid {what}: {text}")))
+}
+
+async fn create(State(engine): State<Engine>, body: axum::body::Bytes) -> ApiResult<Response> {
+    let req: CreateBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let ipam = req.ipam.unwrap_or_default();
+    if !matches!(ipam.driver.as_str(), "" | "default") {
+        return Err(ApiError::bad_request(format!(
+            "IPAM driver {} is not supported: only default",
+            ipam.driver
+        )));
+    }
+    if ipam.config.len() > 1 {
+        return Err(ApiError::bad_request(
+            "several IPAM pools per network are not supported yet (IPv6 networks neither)",
+        ));
+    }
+    let pool = ipam.config.into_iter().next().unwrap_or_default();
+    if !pool.auxiliary_addresses.is_empty() {
+        return Err(ApiError::bad_request(
+            "auxiliary addresses are not supported yet",
+        ));
+    }
+    let create = CreateNetwork {
+        name: req.name,
+        driver: req.driver,
+        internal: req.internal,
+        attachable: req.attachable,
+        labels: req.labels,
+        options: req.options,
+        subnet: parse("subnet", &pool.subnet)?,
+        gateway: parse("gateway", &pool.gateway)?,
+        ip_range: parse("ip range", &pool.ip_range)?,
+        ipv6: req.enable_ipv6 == Some(true),
+    };
+    let engine2 = engine.clone();
+    let r = tokio::task::spawn_blocking(move || engine2.networks.create(create))
+        .await
+        .map_err(|e| ApiError::internal(format!("network task failed: {e}")))??;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": r.id, "Warning": ""})),
+    )
+        .into_response())
+}
+
+fn show(engine: &Engine, n: &NetworkRecord) -> Value {
+    n.inspect(engine.networks.attached(&n.id))
+}
+
+fn matches(
+    n: &NetworkRecord,
+    filters: &HashMap<String, Vec<String>>,
+    dangling: &dyn Fn(&str) -> bool,
+) -> ApiResult<bool> {
+    for (k, values) in filters {
+        let ok = values.iter().any(|v| match k.as_str() {
+            "name" => n.name.contains(v.as_str()),
+            "id" => n.id.starts_with(v.as_str()),
+            "driver" => n.driver.as_str() == v,
+            "type" => (v == "builtin") == n.builtin(),
+            "scope" => v == "local",
+            "dangling" => matches!(v.as_str(), "true" | "1") == dangling(&n.id),
+            "label" => match v.split_once('=') {
+                Some((lk, lv)) => n.labels.get(lk).map(String::as_str) == Some(lv),
+                None => n.labels.contains_key(v.as_str()),
+            },
+            _ => false,
+        });
+        if !matches!(
+            k.as_str(),
+            "name" | "id" | "driver" | "type" | "scope" | "label" | "dangling"
+        ) {
+            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+        }
+        if !ok && !values.is_empty() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let filters = Params::parse(q.as_deref()).filters()?;
+    let containers = engine.containers.clone();
+    let dangling = move |id: &str| containers.network_users(id).is_empty();
+    let mut out = Vec::new();
+    for n in engine.networks.list() {
+        if matches(&n, &filters, &dangling)? {
+            out.push(show(&engine, &n));
+        }
+    }
+    Ok(Json(Value::Array(out)).into_response())
+}
+
+async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    let n = engine.networks.get(&id)?;
+    Ok(Json(show(&engine, &n)).into_response())
+}
+
+async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let engine2 = engine.clone();
+    tokio::task::spawn_blocking(move || engine2.networks.remove(&id))
+        .await
+        .map_err(|e| ApiError::internal(format!("network task failed: {e}")))??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes the user networks no container refers to.
+async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let mut filters = Params::parse(q.as_deref()).filters()?;
+    filters.remove("until");
+    let containers = engine.containers.clone();
+    let dangling = move |id: &str| containers.network_users(id).is_empty();
+    let mut deleted = Vec::new();
+    for n in engine.networks.list() {
+        if n.builtin() || !dangling(&n.id) || !matches(&n, &filters, &dangling)? {
+            continue;
+        }
+        let (engine2, id) = (engine.clone(), n.id.clone());
+        let removed = tokio::task::spawn_blocking(move || engine2.networks.remove(&id))
+            .await
+            .map_err(|e| ApiError::internal(format!("network task failed: {e}")))?;
+        if removed.is_ok() {
+            deleted.push(n.name);
+        }
+    }
+    Ok(Json(json!({"NetworksDeleted": deleted})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConnectBody {
+    container: String,
+    #[serde(default)]
+    endpoint_config: Option<Value>,
+    #[serde(default)]
+    force: bool,
+}
+
+async fn connect(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let req: ConnectBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    engine
+        .containers
+        .connect_network(&req.container, &id, req.endpoint_config.as_ref())
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+async fn disconnect(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let req: ConnectBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let _ = req.force;
+    engine
+        .containers
+        .disconnect_network(&req.container, &id)
+        .await?;
+    Ok(StatusCode::OK)
+}
