@@ -25,14 +25,14 @@ struct Args {
     #[arg(long = "cgroup-parent", default_value = "berth")]
     cgroup_parent: String,
     /// The default bridge network's interface, created if missing.
-    #[arg(long = "bridge", default_value = "berth0")]
+    #[arg(long = "bridge", env = "BERTH_BRIDGE", default_value = "berth0")]
     bridge: String,
     /// The default bridge's address and subnet (CIDR, e.g. 10.66.0.1/24);
     /// chosen at first start to collide with no host route when unset.
     #[arg(long = "bip")]
     bip: Option<ipnet::Ipv4Net>,
     /// The nftables table (family ip) berth owns for NAT and isolation.
-    #[arg(long = "nft-table", default_value = "berth")]
+    #[arg(long = "nft-table", env = "BERTH_NFT_TABLE", default_value = "berth")]
     nft_table: String,
     /// Log level filter (error, warn, info, debug, trace).
     #[arg(long = "log-level", default_value = "info")]

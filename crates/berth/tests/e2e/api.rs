@@ -159,12 +159,18 @@ fn wait_answers_headers_before_exit(ctx: &Ctx) {
 fn cli_starts_a_daemon_when_none_answers(ctx: &Ctx) {
     let exec_root = ctx.dir.path().join("auto-run");
     let root = ctx.dir.path().join("auto-root");
+    // Its own bridge and firewall table (the daemon keeps both by design;
+    // this test removes them at the end).
+    let bridge = format!("{}a", ctx.bridge());
+    let table = format!("{}-auto", ctx.nft_table());
     let berth = |args: &[&str]| {
         std::process::Command::new(crate::harness::berth_bin())
             .args(args)
             .env_remove("BERTH_HOST")
             .env("BERTH_EXEC_ROOT", &exec_root)
             .env("BERTH_ROOT", &root)
+            .env("BERTH_BRIDGE", &bridge)
+            .env("BERTH_NFT_TABLE", &table)
             .output()
             .expect("berth")
     };
@@ -210,4 +216,13 @@ fn cli_starts_a_daemon_when_none_answers(ctx: &Ctx) {
         !exec_root.join("berth.sock").exists(),
         "socket removed on shutdown"
     );
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", &bridge])
+        .output();
+    let _ = std::process::Command::new("nft")
+        .args(["delete", "table", "ip", &table])
+        .output();
+    assert!(!std::path::Path::new("/sys/class/net")
+        .join(&bridge)
+        .exists());
 }
