@@ -13,6 +13,10 @@ fi
 work=$(mktemp -d)
 daemon_pid=
 cleanup() {
+  if [ -n "$daemon_pid" ] && ! kill -0 "$daemon_pid" 2>/dev/null; then
+    echo "the berth daemon died during the bench; its log:" >&2
+    tail -20 "$work/daemon.log" >&2
+  fi
   if [ -n "$daemon_pid" ]; then
     "$berth" ps -aq | xargs -r "$berth" rm -f >/dev/null 2>&1 || true
     kill "$daemon_pid" 2>/dev/null || true

@@ -15,6 +15,8 @@ pub struct Ctx {
     pub socket: PathBuf,
     pub busybox_tar: PathBuf,
     daemon: std::sync::Mutex<Option<Child>>,
+    /// `/proc/sys/net/ipv4/ip_forward` before the run, restored after it.
+    ip_forward_before: Option<String>,
 }
 
 pub fn berth_bin() -> &'static str {
@@ -48,7 +50,9 @@ impl Ctx {
             "making the busybox rootfs failed: {}",
             String::from_utf8_lossy(&made.stderr)
         );
+        let ip_forward_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok();
         let ctx = Ctx {
+            ip_forward_before,
             dir,
             root,
             exec_root,
@@ -222,6 +226,11 @@ impl Ctx {
         let _ = Command::new("nft")
             .args(["delete", "table", "ip", &self.nft_table()])
             .output();
+        // The daemon turned IPv4 forwarding on for its networks; give the
+        // machine back its setting.
+        if let Some(before) = &self.ip_forward_before {
+            let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", before);
+        }
         let listed = Command::new("nft")
             .args(["list", "table", "ip", &self.nft_table()])
             .output();

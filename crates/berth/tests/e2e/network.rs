@@ -31,6 +31,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "docker_cli_networks_and_ports",
         docker_cli_networks_and_ports,
     ),
+    (
+        "outbound_dns_and_debian_mirror",
+        outbound_dns_and_debian_mirror,
+    ),
 ];
 
 /// `GET /` over plain TCP; the body, or the error.
@@ -672,4 +676,70 @@ fn docker_cli_networks_and_ports(ctx: &Ctx) {
     ok(&["network", "disconnect", "dnet", "dweb"]);
     ok(&["rm", "-f", "dweb"]);
     ok(&["network", "rm", "dnet"]);
+}
+
+/// A Debian rootfs tarball: `$BERTH_TEST_DEBIAN_TAR`, the peers' one when
+/// it was made on this machine, else built now with debootstrap.
+fn debian_rootfs(ctx: &Ctx) -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("BERTH_TEST_DEBIAN_TAR") {
+        return p.into();
+    }
+    let peers = std::path::Path::new("/var/tmp/peers/debian-bookworm-rootfs.tar");
+    if peers.is_file() {
+        return peers.to_path_buf();
+    }
+    let out = ctx.dir.path().join("debian-rootfs.tar");
+    let made = Command::new(crate::harness::repo_root().join("scripts/make-debian-image.sh"))
+        .arg(&out)
+        .output()
+        .expect("running scripts/make-debian-image.sh");
+    assert!(
+        made.status.success(),
+        "making a Debian image with debootstrap failed (is the Debian mirror reachable from this machine?): {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    out
+}
+
+/// A container on the default bridge reaches the host's resolver and
+/// Debian's mirror (`apt-get update`). When the machine itself cannot
+/// resolve the mirror's name, the test fails saying so.
+fn outbound_dns_and_debian_mirror(ctx: &Ctx) {
+    use std::net::ToSocketAddrs;
+    assert!(
+        ("deb.debian.org", 80).to_socket_addrs().is_ok(),
+        "this machine cannot resolve deb.debian.org itself: outbound access is forbidden here, so this test cannot pass"
+    );
+    let ns = ctx.berth(&["run", "--rm", "busybox", "nslookup", "deb.debian.org"]);
+    assert!(
+        ns.status.success(),
+        "a container resolves through the host's resolver: {}{}",
+        stdout(&ns),
+        stderr(&ns)
+    );
+    let tar = debian_rootfs(ctx);
+    ctx.ok(&[
+        "import",
+        tar.to_str().expect("utf8"),
+        "berth-test-debian:bookworm",
+    ]);
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "berth-test-debian:bookworm",
+        "apt-get",
+        "update",
+    ]);
+    assert!(
+        out.status.success(),
+        "apt-get update: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("Reading package lists"),
+        "{}",
+        stdout(&out)
+    );
+    ctx.ok(&["rmi", "berth-test-debian:bookworm"]);
 }

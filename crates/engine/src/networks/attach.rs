@@ -84,7 +84,15 @@ impl NetworkService {
         let if_name = format!("eth{index}");
         let ns_file = File::open(netns_path).map_err(Error::io("opening", netns_path))?;
         let mut nl = Netlink::open()?;
-        let host_index = nl.add_veth(&host, &if_name, ns_file.as_raw_fd(), mac)?;
+        let host_index = match nl.add_veth(&host, &if_name, ns_file.as_raw_fd(), mac) {
+            // The same container's previous veth, its namespace still being
+            // torn down by the kernel (a restart): delete it and try again.
+            Err(berth_network::Error::Netlink { errno, .. }) if errno == libc::EEXIST => {
+                nl.delete_link_named(&host)?;
+                nl.add_veth(&host, &if_name, ns_file.as_raw_fd(), mac)?
+            }
+            other => other?,
+        };
         let wired = (|| -> Result<(), Error> {
             let bridge = nl.link_index(&net.bridge)?.ok_or_else(|| {
                 Error::Internal(format!(
@@ -192,10 +200,15 @@ impl NetworkService {
         Ok((netns_path, published))
     }
 
-    /// After a container stopped: removes its veths, namespace, ports and
-    /// names. `endpoints` (from its record) is used when nothing is live,
-    /// as after a daemon restart that could not restore it. Every error is
-    /// returned; none stops the rest.
+    /// After a container stopped: releases its namespace, ports and names.
+    /// Its veths go with the namespace: once nothing holds it, the kernel
+    /// destroys it and each veth pair with it, asynchronously (deleting a
+    /// veth here would cost the caller an RCU grace period, 10-30 ms).
+    /// (Should something else still hold the namespace, its veths are
+    /// deleted by name at the next daemon start.)
+    /// `endpoints` (from its record) is used when nothing is live, as after
+    /// a daemon restart that could not restore it. Every error is returned;
+    /// none stops the rest.
     pub fn detach(&self, cid: &str, endpoints: &[Endpoint]) -> Vec<Error> {
         let _op = self.ops();
         let live = self.state().live.remove(cid);
@@ -205,18 +218,24 @@ impl NetworkService {
         };
         drop(live);
         let mut errors = Vec::new();
-        match Netlink::open() {
-            Ok(mut nl) => {
-                for e in eps.iter().filter(|e| !e.host_veth.is_empty()) {
-                    if let Err(err) = nl.delete_link_named(&e.host_veth) {
-                        errors.push(err.into());
+        let netns_path = self.netns_path(cid);
+        let held = netns_path.exists();
+        if let Err(e) = netns::remove(&netns_path) {
+            errors.push(e.into());
+        }
+        if !held {
+            // No namespace file (a daemon restart lost it): the veths can
+            // only go by name.
+            match Netlink::open() {
+                Ok(mut nl) => {
+                    for e in eps.iter().filter(|e| !e.host_veth.is_empty()) {
+                        if let Err(err) = nl.delete_link_named(&e.host_veth) {
+                            errors.push(err.into());
+                        }
                     }
                 }
+                Err(e) => errors.push(e.into()),
             }
-            Err(e) => errors.push(e.into()),
-        }
-        if let Err(e) = netns::remove(&self.netns_path(cid)) {
-            errors.push(e.into());
         }
         if let Err(e) = self.apply_firewall() {
             errors.push(e);
