@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and shows Berth's main job: import a busybox image, run containers,
-# read their logs. Uses the default socket, so the CLI starts `berth daemon`
+# read their logs, publish a port, resolve a container by name on a network.
+# Uses the default socket, so the CLI starts `berth daemon`
 # by itself, as it does for a new user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +21,14 @@ sleep 0.3
 step "$berth" ps
 step "$berth" logs berth-demo
 step "$berth" rm -f berth-demo
+step "$berth" run -d --name berth-web -p 18080:80 busybox sh -c 'echo hello through a published port > /tmp/index.html; exec httpd -f -p 80 -h /tmp'
+step "$berth" port berth-web
+for _ in $(seq 50); do curl -sf http://127.0.0.1:18080/index.html >/dev/null && break; sleep 0.1; done
+step curl -s http://127.0.0.1:18080/index.html
+step "$berth" network create berth-demo-net
+step "$berth" run -d --network berth-demo-net --name berth-db busybox sleep 1000
+step "$berth" run --rm --network berth-demo-net busybox ping -c1 berth-db
+step "$berth" rm -f berth-web berth-db
+step "$berth" network rm berth-demo-net
 echo
 echo "The daemon keeps running in the background (pid $(cat /run/berth/berth.pid), log /run/berth/daemon.log)."

@@ -383,6 +383,11 @@ fn setup_and_exec(
         load_seccomp(filter.as_ref())?;
     }
     switch_user(resolved.uid, resolved.gid, &groups)?;
+    // Die with the monitor (set after the user switch, which clears it): a
+    // container whose monitor was killed must not run on unsupervised, and
+    // its end releases its namespaces (the network one with its veths).
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .map_err(|e| errno_err("PR_SET_PDEATHSIG", e))?;
     if let Some(c) = capabilities {
         caps::apply_sets(c).map_err(setup_err)?;
     }

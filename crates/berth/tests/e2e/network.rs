@@ -35,6 +35,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "outbound_dns_and_debian_mirror",
         outbound_dns_and_debian_mirror,
     ),
+    ("monitor_kill_cleans_network", monitor_kill_cleans_network),
 ];
 
 /// `GET /` over plain TCP; the body, or the error.
@@ -742,4 +743,61 @@ fn outbound_dns_and_debian_mirror(ctx: &Ctx) {
         stdout(&out)
     );
     ctx.ok(&["rmi", "berth-test-debian:bookworm"]);
+}
+
+/// A kill -9 of a container's monitor takes the container down with it,
+/// and its network goes: veth, namespace, port rule and host port.
+fn monitor_kill_cleans_network(ctx: &Ctx) {
+    ctx.ok(&[
+        "run", "-d", "--name", "orphan", "-p", "18083:80", "busybox", "sleep", "300",
+    ]);
+    let pid: i32 = inspect(ctx, "{{.State.Pid}}", "orphan")
+        .parse()
+        .expect("pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let monitor: i32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the container's parent is its monitor");
+    let cmdline = std::fs::read_to_string(format!("/proc/{monitor}/cmdline")).unwrap_or_default();
+    assert!(cmdline.contains("__monitor"), "{cmdline}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the monitor");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while inspect(ctx, "{{.State.Running}}", "orphan") == "true" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container outlived its monitor"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Gone, or a zombie waiting for whoever inherited it to reap it.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains("State:\tZ"),
+        "the container's process ended: {state}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !ctx.our_veths().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "veths left: {:?}",
+            ctx.our_veths()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rules = Command::new("nft")
+        .args(["list", "chain", "ip", &ctx.nft_table(), "ports"])
+        .output()
+        .expect("nft");
+    assert!(
+        !String::from_utf8_lossy(&rules.stdout).contains("18083"),
+        "the port rule is gone"
+    );
+    std::net::TcpListener::bind("0.0.0.0:18083").expect("the host port is free again");
+    ctx.ok(&["rm", "orphan"]);
 }

@@ -203,7 +203,13 @@ pub(super) async fn start(
                 let _ = child.wait().await;
                 let (code, at, oom) = match exited {
                     Some(e) => e,
-                    None => read_exit_file(&c).unwrap_or((255, time::now(), false)),
+                    None => match read_exit_file(&c) {
+                        Some(e) => e,
+                        None => {
+                            remove_orphaned_cgroup(&svc, &c).await;
+                            (255, time::now(), false)
+                        }
+                    },
                 };
                 mark_exited(&c, code, at, String::new(), oom);
                 svc.on_exit(&c).await;
@@ -268,6 +274,25 @@ fn pid_alive(pid: i64) -> bool {
     pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// The monitor died without reporting an exit (killed): the container's
+/// processes die with it (they have it as parent-death signal), and what
+/// the monitor would have removed, the container's cgroup, is removed here.
+async fn remove_orphaned_cgroup(svc: &ContainerService, c: &Container) {
+    let parent = svc.inner.config.cgroup_parent.clone();
+    let id = c.record().id;
+    let removed = tokio::task::spawn_blocking(move || {
+        match berth_runtime::cgroups::Cgroup::open(&parent, &id) {
+            Ok(cg) => cg.remove().map_err(|e| e.to_string()),
+            // Already gone (or never made): nothing to do.
+            Err(_) => Ok(()),
+        }
+    })
+    .await;
+    if let Ok(Err(e)) = removed {
+        tracing::warn!(id = %c.record().id, error = %e, "removing the cgroup of a container whose monitor died failed");
+    }
+}
+
 /// Follows a container that was running when an earlier daemon stopped: its
 /// monitor still runs and will write the exit file.
 pub(super) fn readopt(svc: ContainerService, c: Arc<Container>) {
@@ -280,7 +305,13 @@ pub(super) fn readopt(svc: ContainerService, c: Arc<Container>) {
             if !pid_alive(c.record().pid) {
                 // Give a monitor that is just writing the file a moment.
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                let (code, at, oom) = read_exit_file(&c).unwrap_or((255, time::now(), false));
+                let (code, at, oom) = match read_exit_file(&c) {
+                    Some(e) => e,
+                    None => {
+                        remove_orphaned_cgroup(&svc, &c).await;
+                        (255, time::now(), false)
+                    }
+                };
                 mark_exited(&c, code, at, String::new(), oom);
                 break;
             }
