@@ -1,8 +1,9 @@
-//! The one `berth` binary: the CLI, `berth daemon`, and the hidden
+//! The one `berth` binary: the CLI, `berth daemon`, `berth registry`, and the hidden
 //! per-container monitor entry (`berth __monitor <bundle>`) and exec
 //! monitor entry (`berth __exec <exec-dir>`).
 
 mod daemon;
+mod registry;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -23,6 +24,7 @@ fn main() {
             }
         },
         Some("daemon") => daemon::main(&args[1..]),
+        Some("registry") => registry::main(&args[1..]),
         _ => cli_main(args),
     };
     std::process::exit(code);

@@ -185,7 +185,7 @@ fn isolated(ctx: &Ctx, bin: &str, args: &[&str]) -> std::process::Output {
 }
 
 /// podman with private storage under the test directory.
-fn podman(ctx: &Ctx, args: &[&str]) -> std::process::Output {
+pub fn podman(ctx: &Ctx, args: &[&str]) -> std::process::Output {
     let base = ctx.dir.path().join("podman");
     let (root, run) = (base.join("root"), base.join("runroot"));
     let mut all: Vec<&str> = vec![
@@ -206,7 +206,7 @@ fn podman(ctx: &Ctx, args: &[&str]) -> std::process::Output {
     isolated(ctx, &tool("podman"), &all)
 }
 
-fn skopeo(ctx: &Ctx, args: &[&str]) -> std::process::Output {
+pub fn skopeo(ctx: &Ctx, args: &[&str]) -> std::process::Output {
     isolated(ctx, &tool("skopeo"), args)
 }
 

@@ -12,6 +12,7 @@ mod interactive;
 mod interop;
 mod lifecycle;
 mod network;
+mod registry;
 mod security;
 mod volumes;
 
@@ -30,6 +31,7 @@ fn main() {
         interactive::TESTS,
         volumes::TESTS,
         network::TESTS,
+        registry::TESTS,
         images::TESTS,
         api::TESTS,
         interop::TESTS,

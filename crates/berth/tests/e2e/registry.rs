@@ -1,0 +1,324 @@
+//! `berth registry serve` and `gc`, driven by skopeo and podman (real
+//! distribution clients) and by raw HTTP, on loopback.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{berth_bin, stderr, stdout, Ctx, TestFn};
+use crate::interop::{podman, skopeo};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    (
+        "registry_serves_skopeo_and_podman",
+        registry_serves_skopeo_and_podman,
+    ),
+    (
+        "registry_upload_survives_kill_and_gc",
+        registry_upload_survives_kill_and_gc,
+    ),
+];
+
+/// A running `berth registry serve`, stopped (by its pid) when dropped.
+struct Registry {
+    child: Child,
+    addr: String,
+}
+
+impl Registry {
+    fn start(root: &std::path::Path, port: Option<u16>) -> Registry {
+        let port = port.unwrap_or_else(|| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            l.local_addr().expect("addr").port()
+        });
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(berth_bin())
+            .args(["registry", "serve", "--addr", &addr, "--root"])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("berth registry serve");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while http(&addr, "GET", "/v2/", b"").map(|r| r.0) != Ok(200) {
+            assert!(
+                Instant::now() < deadline,
+                "the registry did not answer on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        Registry { child, addr }
+    }
+
+    fn port(&self) -> u16 {
+        self.addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.0 request; the status and body.
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, String), String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
+    s.write_all(body).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or("no status")?;
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn ok(out: std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn registry_serves_skopeo_and_podman(ctx: &Ctx) {
+    let root = ctx.dir.path().join("registry");
+    let reg = Registry::start(&root, None);
+    let archive = ctx.dir.path().join("for-registry.tar");
+    ctx.ok(&[
+        "save",
+        "-o",
+        archive.to_str().expect("utf8"),
+        "busybox:latest",
+    ]);
+    let dest = format!("docker://{}/library/busybox:latest", reg.addr);
+    ok(
+        skopeo(
+            ctx,
+            &[
+                "copy",
+                "--dest-tls-verify=false",
+                &format!("docker-archive:{}", archive.display()),
+                &dest,
+            ],
+        ),
+        "skopeo copy into the registry",
+    );
+    let inspect = ok(
+        skopeo(
+            ctx,
+            &[
+                "inspect",
+                "--tls-verify=false",
+                "--format",
+                "{{.Digest}}",
+                &dest,
+            ],
+        ),
+        "skopeo inspect",
+    );
+    let digest = inspect.trim().to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    // The registry serves the manifest's bytes as pushed.
+    let dir = ctx.dir.path().join("from-registry-dir");
+    ok(
+        skopeo(
+            ctx,
+            &[
+                "copy",
+                "--src-tls-verify=false",
+                &dest,
+                &format!("dir:{}", dir.display()),
+            ],
+        ),
+        "skopeo copy to dir:",
+    );
+    let bytes = std::fs::read(dir.join("manifest.json")).expect("manifest.json");
+    assert_eq!(
+        format!("sha256:{}", hex_sha256(&bytes)),
+        digest,
+        "the same manifest comes back"
+    );
+    // docker:// to oci: and back: the OCI form is stored as it is too.
+    let oci = ctx.dir.path().join("from-registry-oci");
+    ok(
+        skopeo(
+            ctx,
+            &[
+                "copy",
+                "--src-tls-verify=false",
+                &dest,
+                &format!("oci:{}:busybox", oci.display()),
+            ],
+        ),
+        "skopeo copy to oci:",
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(oci.join("index.json")).expect("oci index"))
+            .expect("json");
+    let oci_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    let back = format!("docker://{}/library/busybox:oci", reg.addr);
+    ok(
+        skopeo(
+            ctx,
+            &[
+                "copy",
+                "--dest-tls-verify=false",
+                &format!("oci:{}:busybox", oci.display()),
+                &back,
+            ],
+        ),
+        "skopeo copy oci: back",
+    );
+    let again = ok(
+        skopeo(
+            ctx,
+            &[
+                "inspect",
+                "--tls-verify=false",
+                "--format",
+                "{{.Digest}}",
+                &back,
+            ],
+        ),
+        "skopeo inspect",
+    );
+    assert_eq!(again.trim(), oci_digest);
+    let (status, body) = http(&reg.addr, "GET", "/v2/_catalog", b"").expect("catalog");
+    assert_eq!(status, 200);
+    assert!(body.contains("library/busybox"), "{body}");
+    // podman pushes to it and pulls from it.
+    ok(
+        podman(ctx, &["load", "-i", archive.to_str().expect("utf8")]),
+        "podman load",
+    );
+    let pushed = format!("{}/podman/busybox:v1", reg.addr);
+    ok(
+        podman(
+            ctx,
+            &["push", "--tls-verify=false", "busybox:latest", &pushed],
+        ),
+        "podman push",
+    );
+    let (status, body) = http(&reg.addr, "GET", "/v2/podman/busybox/tags/list", b"").expect("tags");
+    assert_eq!((status, body.contains("\"v1\"")), (200, true), "{body}");
+    ok(
+        podman(ctx, &["pull", "--tls-verify=false", &pushed]),
+        "podman pull",
+    );
+}
+
+fn registry_upload_survives_kill_and_gc(ctx: &Ctx) {
+    let root = ctx.dir.path().join("registry-crash");
+    let mut reg = Registry::start(&root, None);
+    // A committed blob and manifest.
+    let config = b"{}";
+    let cd = format!("sha256:{}", hex_sha256(config));
+    let (status, _) = http(
+        &reg.addr,
+        "POST",
+        &format!("/v2/crash/app/blobs/uploads/?digest={cd}"),
+        config,
+    )
+    .expect("upload");
+    assert_eq!(status, 201);
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": 2}, "layers": []});
+    let (status, body) = http(
+        &reg.addr,
+        "PUT",
+        "/v2/crash/app/manifests/v1",
+        manifest.to_string().as_bytes(),
+    )
+    .expect("manifest");
+    assert_eq!(status, 201, "{body}");
+    // An upload in progress when the server is killed.
+    let (status, _) = http(&reg.addr, "POST", "/v2/crash/app/blobs/uploads/", b"").expect("start");
+    assert_eq!(status, 202);
+    let uploads = root.join("uploads");
+    let id = std::fs::read_dir(&uploads)
+        .expect("uploads")
+        .flatten()
+        .next()
+        .expect("an upload")
+        .file_name();
+    let (status, _) = http(
+        &reg.addr,
+        "PATCH",
+        &format!("/v2/crash/app/blobs/uploads/{}", id.to_string_lossy()),
+        b"half a layer",
+    )
+    .expect("patch");
+    assert_eq!(status, 202);
+    let port = reg.port();
+    let _ = reg.child.kill();
+    let _ = reg.child.wait();
+    drop(reg);
+    let reg = Registry::start(&root, Some(port));
+    let (status, body) =
+        http(&reg.addr, "GET", "/v2/crash/app/manifests/v1", b"").expect("manifest");
+    assert_eq!(status, 200, "what was committed survives: {body}");
+    let half = format!("sha256:{}", hex_sha256(b"half a layer"));
+    let (status, _) = http(
+        &reg.addr,
+        "GET",
+        &format!("/v2/crash/app/blobs/{half}"),
+        b"",
+    )
+    .expect("blob");
+    assert_eq!(status, 404, "an unfinished upload is not visible");
+    // Delete the manifest, then gc removes its blobs and the stale upload.
+    let digest = format!("sha256:{}", hex_sha256(manifest.to_string().as_bytes()));
+    let (status, _) = http(
+        &reg.addr,
+        "DELETE",
+        &format!("/v2/crash/app/manifests/{digest}"),
+        b"",
+    )
+    .expect("delete");
+    assert_eq!(status, 202);
+    drop(reg);
+    let gc = Command::new(berth_bin())
+        .args(["registry", "gc", "--root"])
+        .arg(&root)
+        .output()
+        .expect("gc");
+    assert_eq!(stdout(&gc), "2 blobs removed\n", "{}", stderr(&gc));
+    assert_eq!(
+        std::fs::read_dir(root.join("blobs/sha256"))
+            .expect("blobs")
+            .count(),
+        0
+    );
+    assert_eq!(std::fs::read_dir(&uploads).expect("uploads").count(), 0);
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -1,0 +1,7 @@
+//! The OCI distribution protocol: the names, routes and error bodies of the
+//! API ([`protocol`]), a registry's storage ([`storage`]) and `berth
+//! registry serve`'s HTTP server ([`server`]).
+
+pub mod protocol;
+pub mod server;
+pub mod storage;
