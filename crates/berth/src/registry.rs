@@ -35,6 +35,15 @@ struct ServeArgs {
     /// Refuse pushes and deletes.
     #[arg(long = "read-only")]
     read_only: bool,
+    /// Require basic authentication against this htpasswd file (bcrypt).
+    #[arg(long = "htpasswd")]
+    htpasswd: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long = "tls-cert", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long = "tls-key", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,10 +89,21 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         .init();
     let storage = berth_registry::storage::Storage::open(&a.root)
         .with_context(|| format!("opening {}", a.root.display()))?;
+    let htpasswd = match &a.htpasswd {
+        Some(p) => Some(berth_registry::auth::Htpasswd::load(p).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => {
+            Some(berth_registry::tls::server_config(c, k).map_err(anyhow::Error::msg)?)
+        }
+        _ => None,
+    };
     let app = berth_registry::server::router(
         storage,
         berth_registry::server::Options {
             read_only: a.read_only,
+            htpasswd,
         },
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -94,7 +114,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(a.addr)
             .await
             .with_context(|| format!("listening on {}", a.addr))?;
-        tracing::info!(addr = %a.addr, root = %a.root.display(), "berth registry listening");
+        tracing::info!(addr = %a.addr, root = %a.root.display(), tls = tls.is_some(), "berth registry listening");
         let shutdown = async {
             use tokio::signal::unix::{signal, SignalKind};
             if let (Ok(mut term), Ok(mut int)) = (
@@ -107,9 +127,15 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
                 }
             }
         };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving")
+        match tls {
+            Some(config) => {
+                berth_registry::tls::serve(listener, app, config, shutdown).await;
+                Ok(())
+            }
+            None => axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("serving"),
+        }
     })
 }

@@ -18,10 +18,12 @@ use crate::protocol::{route, Code, RegistryError, Route};
 use crate::storage::{digest, Storage};
 
 /// Server settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Default)]
 pub struct Options {
     /// Refuse every write (push, delete) with DENIED.
     pub read_only: bool,
+    /// Basic authentication for every request, from an htpasswd file.
+    pub htpasswd: Option<crate::auth::Htpasswd>,
 }
 
 #[derive(Clone)]
@@ -59,6 +61,23 @@ fn header_value(text: &str) -> HeaderValue {
 }
 
 async fn handle(State(app): State<App>, req: Request) -> Response {
+    if let Some(h) = &app.options.htpasswd {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !h.check(given) {
+            let mut r = error_response(&RegistryError::new(
+                Code::Unauthorized,
+                "authentication required",
+            ));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"berth-registry\""),
+            );
+            return r;
+        }
+    }
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
     let result = match route(&path) {
@@ -501,7 +520,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let app = router(
             Storage::open(dir.path()).unwrap(),
-            Options { read_only: false },
+            Options {
+                read_only: false,
+                htpasswd: None,
+            },
         );
         let (st, h, _) = call(&app, "GET", "/v2/", vec![], &[]).await;
         assert_eq!(st, StatusCode::OK);
@@ -658,10 +680,38 @@ mod tests {
         assert_eq!(st, StatusCode::ACCEPTED);
         let ro = router(
             Storage::open(dir.path()).unwrap(),
-            Options { read_only: true },
+            Options {
+                read_only: true,
+                htpasswd: None,
+            },
         );
         let (st, _, _) = call(&ro, "POST", "/v2/lib/app/blobs/uploads/", vec![], &[]).await;
         assert_eq!(st, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn basic_auth_guards_every_route() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let htpasswd = crate::auth::Htpasswd::parse(&format!("u:{hash}")).unwrap();
+        let app = router(
+            Storage::open(dir.path()).unwrap(),
+            Options {
+                read_only: false,
+                htpasswd: Some(htpasswd),
+            },
+        );
+        let (st, h, body) = call(&app, "GET", "/v2/", vec![], &[]).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        assert_eq!(h["www-authenticate"], "Basic realm=\"berth-registry\"");
+        assert!(String::from_utf8_lossy(&body).contains("UNAUTHORIZED"));
+        use base64::Engine;
+        let good = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("u:pw")
+        );
+        let (st, _, _) = call(&app, "GET", "/v2/", vec![], &[("authorization", &good)]).await;
+        assert_eq!(st, StatusCode::OK);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "registry_upload_survives_kill_and_gc",
         registry_upload_survives_kill_and_gc,
     ),
+    ("registry_tls_and_htpasswd", registry_tls_and_htpasswd),
 ];
 
 /// A running `berth registry serve`, stopped (by its pid) when dropped.
@@ -28,6 +29,11 @@ struct Registry {
 
 impl Registry {
     fn start(root: &std::path::Path, port: Option<u16>) -> Registry {
+        Registry::start_with(root, port, &[])
+    }
+
+    /// With extra flags (TLS, htpasswd): ready once it accepts connections.
+    fn start_with(root: &std::path::Path, port: Option<u16>, extra: &[&str]) -> Registry {
         let port = port.unwrap_or_else(|| {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
             l.local_addr().expect("addr").port()
@@ -36,12 +42,20 @@ impl Registry {
         let child = Command::new(berth_bin())
             .args(["registry", "serve", "--addr", &addr, "--root"])
             .arg(root)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("berth registry serve");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while http(&addr, "GET", "/v2/", b"").map(|r| r.0) != Ok(200) {
+        let ready = |addr: &str| {
+            if extra.is_empty() {
+                http(addr, "GET", "/v2/", b"").map(|r| r.0) == Ok(200)
+            } else {
+                TcpStream::connect(addr).is_ok()
+            }
+        };
+        while !ready(&addr) {
             assert!(
                 Instant::now() < deadline,
                 "the registry did not answer on {addr}"
@@ -321,4 +335,116 @@ fn registry_upload_survives_kill_and_gc(ctx: &Ctx) {
 fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// HTTPS with a certificate the client trusts, and basic auth from an
+/// htpasswd file: skopeo pushes with credentials, is refused without.
+fn registry_tls_and_htpasswd(ctx: &Ctx) {
+    let dir = ctx.dir.path().join("registry-tls");
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).expect("dirs");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("this test needs openssl to make a certificate");
+    assert!(made.status.success(), "openssl: {}", stderr(&made));
+    std::fs::copy(&cert, certs.join("ca.crt")).expect("trust the certificate");
+    let hash = bcrypt::hash("s3cret", 4).expect("bcrypt");
+    let htpasswd = dir.join("htpasswd");
+    std::fs::write(&htpasswd, format!("alice:{hash}\n")).expect("htpasswd");
+    let reg = Registry::start_with(
+        &dir.join("store"),
+        None,
+        &[
+            "--tls-cert",
+            cert.to_str().expect("utf8"),
+            "--tls-key",
+            key.to_str().expect("utf8"),
+            "--htpasswd",
+            htpasswd.to_str().expect("utf8"),
+        ],
+    );
+    let archive = ctx.dir.path().join("for-tls-registry.tar");
+    ctx.ok(&[
+        "save",
+        "-o",
+        archive.to_str().expect("utf8"),
+        "busybox:latest",
+    ]);
+    let src = format!("docker-archive:{}", archive.display());
+    let dest = format!("docker://{}/secure/busybox:latest", reg.addr);
+    let cert_dir = certs.to_str().expect("utf8");
+    let refused = skopeo(ctx, &["copy", "--dest-cert-dir", cert_dir, &src, &dest]);
+    assert!(
+        !refused.status.success(),
+        "a push without credentials is refused"
+    );
+    assert!(
+        stderr(&refused).to_lowercase().contains("unauthorized")
+            || stderr(&refused).contains("401"),
+        "{}",
+        stderr(&refused)
+    );
+    let wrong = skopeo(
+        ctx,
+        &[
+            "copy",
+            "--dest-cert-dir",
+            cert_dir,
+            "--dest-creds",
+            "alice:nope",
+            &src,
+            &dest,
+        ],
+    );
+    assert!(!wrong.status.success(), "a wrong password is refused");
+    ok(
+        skopeo(
+            ctx,
+            &[
+                "copy",
+                "--dest-cert-dir",
+                cert_dir,
+                "--dest-creds",
+                "alice:s3cret",
+                &src,
+                &dest,
+            ],
+        ),
+        "push over verified TLS with credentials",
+    );
+    let digest = ok(
+        skopeo(
+            ctx,
+            &[
+                "inspect",
+                "--cert-dir",
+                cert_dir,
+                "--creds",
+                "alice:s3cret",
+                "--format",
+                "{{.Digest}}",
+                &dest,
+            ],
+        ),
+        "inspect",
+    );
+    assert!(digest.starts_with("sha256:"), "{digest}");
 }
