@@ -45,6 +45,8 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Download an image from a registry.
+    Pull(pull::Args),
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -234,6 +236,7 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,
         Command::Volume(c) => volume::run(c, target).await,
+        Command::Pull(a) => pull::run(a, target).await,
         Command::Network(c) => network::run(c, target).await,
         Command::Port(a) => port::run(a, target).await,
         Command::System(c) => system::run(c, target).await,

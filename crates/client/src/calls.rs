@@ -155,6 +155,24 @@ impl Client {
     }
 
     /// `POST /images/create?fromImage=`: pulls.
+    /// `POST /images/create?fromImage=` for one platform (`""` for the host's).
+    pub async fn image_pull_platform(
+        &self,
+        image: &str,
+        tag: &str,
+        platform: &str,
+    ) -> Result<BodyStream, Error> {
+        let q = query(&[
+            ("fromImage", image.to_string()),
+            ("tag", tag.to_string()),
+            ("platform", platform.to_string()),
+        ]);
+        let resp = self
+            .call(Method::POST, &format!("/images/create{q}"), empty(), None)
+            .await?;
+        Ok(BodyStream::new(resp))
+    }
+
     pub async fn image_pull(&self, image: &str, tag: &str) -> Result<BodyStream, Error> {
         let q = query(&[("fromImage", image.to_string()), ("tag", tag.to_string())]);
         let resp = self

@@ -24,6 +24,12 @@ pub enum Error {
     NoSuchVolume(String),
     #[error("network {0} not found")]
     NoSuchNetwork(String),
+    /// A pull found no such image, or was not allowed to read it.
+    #[error("{0}")]
+    PullDenied(String),
+    /// A registry failed or answered something unusable.
+    #[error("{0}")]
+    Registry(String),
     #[error("{0}")]
     Network(#[from] berth_network::Error),
     #[error("{message}")]
@@ -70,7 +76,9 @@ impl Error {
             | Error::PathNotFound { .. }
             | Error::NoSuchExec(_)
             | Error::NoSuchVolume(_)
-            | Error::NoSuchNetwork(_) => ErrorKind::NotFound,
+            | Error::NoSuchNetwork(_)
+            | Error::PullDenied(_) => ErrorKind::NotFound,
+            Error::Registry(_) => ErrorKind::Internal,
             Error::Network(e) => match e {
                 berth_network::Error::Invalid(_) => ErrorKind::InvalidArgument,
                 berth_network::Error::Conflict(_) => ErrorKind::Conflict,

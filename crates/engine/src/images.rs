@@ -44,6 +44,12 @@ impl ImageService {
         &self.store
     }
 
+    /// Publishes the `pull` event of an image.
+    pub(crate) fn publish_pull(&self, info: &ImageInfo, reference: &str) {
+        self.events
+            .publish(crate::events::Event::image("pull", &info.id, reference));
+    }
+
     pub async fn list(&self) -> Result<Vec<ImageInfo>, Error> {
         let store = self.store.clone();
         blocking(move || Ok(store.list()?)).await

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod monitor_io;
 pub mod networks;
 pub mod paths;
+pub mod pull;
 pub mod time;
 pub mod volumes;
 

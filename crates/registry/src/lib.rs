@@ -4,6 +4,7 @@
 //! and TLS ([`tls`]).
 
 pub mod auth;
+pub mod client;
 pub mod protocol;
 pub mod server;
 pub mod storage;

@@ -19,6 +19,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         registry_upload_survives_kill_and_gc,
     ),
     ("registry_tls_and_htpasswd", registry_tls_and_htpasswd),
+    ("pull_from_registries", pull_from_registries),
 ];
 
 /// A running `berth registry serve`, stopped (by its pid) when dropped.
@@ -447,4 +448,148 @@ fn registry_tls_and_htpasswd(ctx: &Ctx) {
         "inspect",
     );
     assert!(digest.starts_with("sha256:"), "{digest}");
+}
+
+/// A `docker-registry` (distribution 2.8, Debian's) on a free loopback
+/// port with its storage under `root`, stopped when dropped.
+struct DockerRegistry {
+    child: Child,
+    addr: String,
+}
+
+impl DockerRegistry {
+    fn start(root: &std::path::Path) -> DockerRegistry {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        std::fs::create_dir_all(root).expect("dir");
+        let config = root.join("config.yml");
+        std::fs::write(
+            &config,
+            format!("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n", root.join("data").display()),
+        )
+        .expect("config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("this test needs Debian's docker-registry (scripts/deps.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while http(&addr, "GET", "/v2/", b"").map(|r| r.0) != Ok(200) {
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not answer on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        DockerRegistry { child, addr }
+    }
+}
+
+impl Drop for DockerRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `berth pull` from `berth registry serve` and from docker-registry 2.8:
+/// the digest skopeo pushed comes back, the image runs, a second pull is up
+/// to date, a missing repository is Docker's "pull access denied", and the
+/// docker CLI's `run` pulls a missing image through berth.
+fn pull_from_registries(ctx: &Ctx) {
+    // An image with a layer of its own, so the pull really downloads it.
+    ctx.ok(&[
+        "run",
+        "--name",
+        "pull-src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo unique > /pulled-file",
+    ]);
+    ctx.ok(&["commit", "pull-src", "pulltest:v1"]);
+    ctx.ok(&["rm", "pull-src"]);
+    let archive = ctx.dir.path().join("for-pull.tar");
+    ctx.ok(&["save", "-o", archive.to_str().expect("utf8"), "pulltest:v1"]);
+    ctx.ok(&["rmi", "pulltest:v1"]);
+    let src = format!("docker-archive:{}", archive.display());
+    let ours = Registry::start(&ctx.dir.path().join("pull-registry"), None);
+    let theirs = DockerRegistry::start(&ctx.dir.path().join("docker-registry"));
+    for addr in [ours.addr.clone(), theirs.addr.clone()] {
+        let dest = format!("docker://{addr}/library/busybox:latest");
+        ok(
+            skopeo(ctx, &["copy", "--dest-tls-verify=false", &src, &dest]),
+            "skopeo push",
+        );
+        let digest = ok(
+            skopeo(
+                ctx,
+                &[
+                    "inspect",
+                    "--tls-verify=false",
+                    "--format",
+                    "{{.Digest}}",
+                    &dest,
+                ],
+            ),
+            "inspect",
+        );
+        let image = format!("{addr}/library/busybox");
+        let out = ctx.ok(&["pull", &image]);
+        assert!(
+            out.contains("Pull complete") && out.contains(&format!("Digest: {}", digest.trim())),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "Status: Downloaded newer image for {image}:latest"
+            )),
+            "{out}"
+        );
+        let digests = ctx.ok(&[
+            "inspect",
+            "-f",
+            "{{range .RepoDigests}}{{.}}{{end}}",
+            &image,
+        ]);
+        assert_eq!(digests.trim(), format!("{image}@{}", digest.trim()));
+        assert_eq!(
+            ctx.ok(&["run", "--rm", &image, "cat", "/pulled-file"]),
+            "unique\n"
+        );
+        let again = ctx.ok(&["pull", &format!("{image}:latest")]);
+        assert!(again.contains("Image is up to date"), "{again}");
+        let missing = ctx.berth(&["pull", &format!("{addr}/library/nope")]);
+        assert_eq!(missing.status.code(), Some(1));
+        assert!(
+            stderr(&missing).contains("pull access denied"),
+            "{}",
+            stderr(&missing)
+        );
+        ctx.ok(&["rmi", &format!("{image}:latest")]);
+    }
+    // The docker CLI pulls through berth when `run` finds no image.
+    let docker = crate::harness::docker_cli();
+    let config = ctx.dir.path().join("docker-config");
+    std::fs::create_dir_all(&config).expect("config");
+    let image = format!("{}/library/busybox:latest", ours.addr);
+    let out = Command::new(docker)
+        .args(["run", "--rm", &image, "echo", "auto-pulled"])
+        .env("DOCKER_HOST", ctx.host())
+        .env("DOCKER_CONFIG", &config)
+        .output()
+        .expect("docker");
+    assert!(
+        stdout(&out).contains("auto-pulled"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    ctx.ok(&["rmi", &image]);
 }

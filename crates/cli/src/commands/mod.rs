@@ -19,6 +19,7 @@ pub mod pause;
 pub mod port;
 pub mod prune;
 pub mod ps;
+pub mod pull;
 pub mod rename;
 pub mod rm;
 pub mod rmi;

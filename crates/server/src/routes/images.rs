@@ -245,20 +245,90 @@ async fn save(engine: &Engine, names: Vec<String>) -> ApiResult<Response> {
     Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }
 
-/// `POST /images/create`: `fromSrc=-` imports the body; `fromImage` (pull)
-/// arrives with the registry issue.
-async fn create(State(engine): State<Engine>, RawQuery(q): RawQuery, body: Body) -> Response {
+/// `X-Registry-Auth`: base64url JSON `{"username","password",...}`.
+fn registry_auth(headers: &axum::http::HeaderMap) -> Option<berth_registry::client::Credentials> {
+    use base64::Engine;
+    let text = headers.get("x-registry-auth")?.to_str().ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(text.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(text.trim()))
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    let username = v["username"].as_str().unwrap_or_default().to_string();
+    let password = v["password"].as_str().unwrap_or_default().to_string();
+    (!username.is_empty()).then_some(berth_registry::client::Credentials { username, password })
+}
+
+/// A pull: errors before any layer work are an HTTP error (as Docker's
+/// "pull access denied"); after that, progress streams as JSON lines and a
+/// failure ends the stream with an `error` message.
+async fn pull(engine: Engine, req: berth_engine::pull::PullRequest) -> Response {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let mut task = tokio::spawn(async move { engine.images.pull(req, tx).await });
+    let mut buffered = std::collections::VecDeque::new();
+    let mut ended = false;
+    while let Some(m) = rx.recv().await {
+        let early = m["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Pulling from"));
+        buffered.push_back(m);
+        if !early {
+            break;
+        }
+    }
+    if rx.is_closed() && rx.is_empty() {
+        ended = true;
+        match (&mut task).await {
+            Ok(Err(e)) => return ApiError::from(e).into_response(),
+            Err(e) => return ApiError::internal(format!("pull task failed: {e}")).into_response(),
+            Ok(Ok(_)) => {}
+        }
+    }
+    let task = (!ended).then_some(task);
+    let stream = futures_util::stream::unfold(
+        (buffered, rx, task),
+        |(mut buffered, mut rx, mut task)| async move {
+            if let Some(m) = buffered.pop_front() {
+                return Some((Ok::<_, std::io::Error>(json_line(&m)), (buffered, rx, task)));
+            }
+            if let Some(m) = rx.recv().await {
+                return Some((Ok(json_line(&m)), (buffered, rx, task)));
+            }
+            let outcome = task.take()?.await;
+            let message = match outcome {
+                Ok(Ok(_)) => return None,
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("pull task failed: {e}"),
+            };
+            let line = json_line(&json!({"errorDetail": {"message": message}, "error": message}));
+            Some((Ok(line), (buffered, rx, None)))
+        },
+    );
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// `POST /images/create`: `fromImage` pulls, `fromSrc=-` imports the body.
+async fn create(
+    State(engine): State<Engine>,
+    RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Response {
     let params = Params::parse(q.as_deref());
     if let Some(image) = params.get("fromImage") {
-        let tag = params.get("tag").filter(|t| !t.is_empty());
-        let name = match tag {
-            Some(t) => format!("{image}:{t}"),
-            None => image.to_string(),
+        let req = berth_engine::pull::PullRequest {
+            image: image.to_string(),
+            tag: params.get("tag").unwrap_or_default().to_string(),
+            platform: params.get("platform").unwrap_or_default().to_string(),
+            credentials: registry_auth(&headers),
+            insecure: Vec::new(),
         };
-        return ApiError::not_found(format!(
-            "pull access denied for {name}: berth cannot pull from registries yet (import or load the image instead)"
-        ))
-        .into_response();
+        return pull(engine, req).await;
     }
     match params.get("fromSrc") {
         Some("-") => {}

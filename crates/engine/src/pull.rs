@@ -1,0 +1,341 @@
+//! Pulling images: resolve the reference, fetch the manifest (choosing the
+//! platform's entry of an index), the config and the missing layers (three
+//! at a time, each verified), then add the image all-or-nothing. Progress
+//! goes out as Docker's JSON messages. Downloaded blobs wait in
+//! `image/downloads/` until the image is stored, so an interrupted pull
+//! resumes from what it already has and never leaves a half image.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_image::layer::chain_ids;
+use berth_image::{Digest, ImageInfo, Reference};
+use berth_image::{LayerInput, NewImage};
+use berth_registry::client::{endpoint, Client, ClientError, Credentials, Remote};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::images::ImageService;
+use crate::Error;
+
+/// What a pull asks for.
+#[derive(Debug, Clone, Default)]
+pub struct PullRequest {
+    /// `fromImage` (a name, maybe with a tag or digest).
+    pub image: String,
+    /// `tag` (a tag or a digest); `latest` when neither is given.
+    pub tag: String,
+    /// `os/arch[/variant]`; the host's when empty.
+    pub platform: String,
+    pub credentials: Option<Credentials>,
+    /// Registries reached over plain HTTP besides loopback ones.
+    pub insecure: Vec<String>,
+}
+
+/// The host's platform as OCI names it.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+/// Picks the index entry for `os/arch[/variant]` (pure).
+pub fn choose_platform(index: &Value, platform: &str) -> Option<(String, String)> {
+    let mut parts = platform.split('/');
+    let os = parts.next().filter(|s| !s.is_empty()).unwrap_or("linux");
+    let arch = parts.next().unwrap_or(host_arch());
+    let variant = parts.next();
+    index["manifests"].as_array()?.iter().find_map(|m| {
+        let p = &m["platform"];
+        let ok =
+            p["os"] == os && p["architecture"] == arch && variant.is_none_or(|v| p["variant"] == v);
+        ok.then(|| {
+            (
+                m["digest"].as_str().unwrap_or_default().to_string(),
+                m["mediaType"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+    })
+}
+
+fn message(status: &str, id: Option<&str>) -> Value {
+    let mut v = json!({ "status": status });
+    if let Some(id) = id {
+        v["id"] = json!(id);
+    }
+    v
+}
+
+fn client_error(e: ClientError, name: &str) -> Error {
+    if e.is_not_found() || e.is_unauthorized() {
+        return Error::PullDenied(format!(
+            "pull access denied for {name}, repository does not exist or may require 'docker login': {e}"
+        ));
+    }
+    Error::Registry(e.to_string())
+}
+
+struct Pull {
+    client: Client,
+    remote: Remote,
+    name: String,
+}
+
+impl Pull {
+    async fn blob_bytes(
+        &self,
+        d: &Digest,
+        size: u64,
+        dir: &std::path::Path,
+    ) -> Result<Vec<u8>, Error> {
+        let path = dir.join(d.hex());
+        self.client
+            .blob_to_file(&self.remote, d, size, &path, &|_| {})
+            .await
+            .map_err(|e| client_error(e, &self.name))?;
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(Error::io("reading", &path))?;
+        let _ = tokio::fs::remove_file(&path).await;
+        Ok(bytes)
+    }
+}
+
+impl ImageService {
+    /// `POST /images/create?fromImage=`: pulls, sending progress on `tx`.
+    pub async fn pull(
+        &self,
+        req: PullRequest,
+        tx: mpsc::UnboundedSender<Value>,
+    ) -> Result<ImageInfo, Error> {
+        let full = if req.tag.is_empty() {
+            req.image.clone()
+        } else if req.tag.contains(':') {
+            format!("{}@{}", req.image, req.tag)
+        } else {
+            format!("{}:{}", req.image, req.tag)
+        };
+        let r = Reference::parse_normalized(&full)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let reference = r
+            .digest()
+            .map(str::to_string)
+            .or_else(|| r.tag().map(str::to_string))
+            .unwrap_or_else(|| "latest".into());
+        let tagged = r.digest().is_none();
+        let display = r.familiar();
+        let pull = Pull {
+            client: Client::new().map_err(|e| Error::Registry(e.to_string()))?,
+            remote: Remote {
+                endpoint: endpoint(r.domain(), &req.insecure),
+                repo: r.path().to_string(),
+                credentials: req.credentials.clone(),
+            },
+            name: r.familiar_name(),
+        };
+        let _ = tx.send(message(
+            &format!("Pulling from {}", pull.remote.repo),
+            Some(&reference),
+        ));
+        let mut manifest = pull
+            .client
+            .manifest(&pull.remote, &reference)
+            .await
+            .map_err(|e| client_error(e, &pull.name))?;
+        let top_digest = manifest.digest.clone();
+        if manifest.media_type.contains("index") || manifest.media_type.contains("manifest.list") {
+            let index: Value = serde_json::from_slice(&manifest.bytes)
+                .map_err(|e| Error::Registry(format!("bad index: {e}")))?;
+            let (d, _) = choose_platform(&index, &req.platform).ok_or_else(|| {
+                Error::PullDenied(format!(
+                    "no matching manifest for {} in the manifest list entries",
+                    if req.platform.is_empty() {
+                        format!("linux/{}", host_arch())
+                    } else {
+                        req.platform.clone()
+                    }
+                ))
+            })?;
+            manifest = pull
+                .client
+                .manifest(&pull.remote, &d)
+                .await
+                .map_err(|e| client_error(e, &pull.name))?;
+        }
+        let m: Value = serde_json::from_slice(&manifest.bytes)
+            .map_err(|e| Error::Registry(format!("bad manifest: {e}")))?;
+        if m["schemaVersion"] != 2 {
+            return Err(Error::Registry(
+                "only schema 2 (Docker v2 and OCI) manifests are supported".into(),
+            ));
+        }
+        let desc = |v: &Value| -> Result<(Digest, u64), Error> {
+            let d = Digest::parse(v["digest"].as_str().unwrap_or_default())
+                .map_err(|e| Error::Registry(format!("bad digest in manifest: {e}")))?;
+            Ok((d, v["size"].as_u64().unwrap_or(0)))
+        };
+        let downloads = self.store().root().join("downloads");
+        tokio::fs::create_dir_all(&downloads)
+            .await
+            .map_err(Error::io("creating", &downloads))?;
+        let (config_digest, config_size) = desc(&m["config"])?;
+        let config = pull
+            .blob_bytes(&config_digest, config_size, &downloads)
+            .await?;
+        let layers: Vec<(Digest, u64)> = m["layers"]
+            .as_array()
+            .map(|a| a.iter().map(desc).collect::<Result<_, _>>())
+            .transpose()?
+            .unwrap_or_default();
+        let parsed = berth_image::ImageConfig::parse(&config)
+            .map_err(|e| Error::Registry(format!("bad image config: {e}")))?;
+        let diff_ids: Vec<Digest> = parsed.diff_ids().to_vec();
+        if diff_ids.len() != layers.len() {
+            return Err(Error::Registry(format!(
+                "the manifest has {} layers but the config {} diff ids",
+                layers.len(),
+                diff_ids.len()
+            )));
+        }
+        let chains = chain_ids(&diff_ids);
+        let store = self.store().clone();
+        let present: Vec<bool> = chains
+            .iter()
+            .map(|c| store.layer_store().exists(c))
+            .collect();
+        let pull = Arc::new(pull);
+        let mut jobs = Vec::new();
+        for ((d, size), have) in layers.iter().zip(&present) {
+            let short = d.short().to_string();
+            if *have {
+                let _ = tx.send(message("Already exists", Some(&short)));
+                continue;
+            }
+            let _ = tx.send(message("Pulling fs layer", Some(&short)));
+            let (pull, tx, d, size, path) = (
+                pull.clone(),
+                tx.clone(),
+                d.clone(),
+                *size,
+                downloads.join(d.hex()),
+            );
+            jobs.push(async move {
+                if path.exists() {
+                    let _ = tx.send(message("Download complete", Some(&short)));
+                    return Ok::<(), Error>(());
+                }
+                let partial = path.with_extension("partial");
+                let progress_tx = tx.clone();
+                let id = short.clone();
+                let last = std::sync::atomic::AtomicU64::new(0);
+                let report = move |got: u64| {
+                    let before = last.load(std::sync::atomic::Ordering::Relaxed);
+                    if got == size || got - before >= 512 * 1024 {
+                        last.store(got, std::sync::atomic::Ordering::Relaxed);
+                        let _ = progress_tx.send(json!({"status": "Downloading", "id": id, "progressDetail": {"current": got, "total": size}}));
+                    }
+                };
+                pull.client
+                    .blob_to_file(&pull.remote, &d, size, &partial, &report)
+                    .await
+                    .map_err(|e| client_error(e, &pull.name))?;
+                tokio::fs::rename(&partial, &path).await.map_err(Error::io("storing", &path))?;
+                let _ = tx.send(message("Download complete", Some(&short)));
+                Ok(())
+            });
+        }
+        let results: Vec<Result<(), Error>> = futures_util::stream::iter(jobs)
+            .buffer_unordered(3)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        let files: Vec<Option<PathBuf>> = layers
+            .iter()
+            .zip(&present)
+            .map(|((d, _), have)| (!have).then(|| downloads.join(d.hex())))
+            .collect();
+        let tags = if tagged {
+            vec![r.to_string()]
+        } else {
+            Vec::new()
+        };
+        let repo_digests = vec![format!("{}@{}", r.name(), top_digest)];
+        let manifest_bytes = manifest.bytes.clone();
+        let before = store.resolve(&r.to_string()).ok().map(|i| i.id);
+        let info = {
+            let store = store.clone();
+            let files = files.clone();
+            tokio::task::spawn_blocking(move || -> Result<ImageInfo, Error> {
+                let mut inputs: Vec<LayerInput<'static>> = Vec::new();
+                for f in &files {
+                    match f {
+                        None => inputs.push(LayerInput::Present),
+                        Some(p) => {
+                            let file = std::fs::File::open(p).map_err(Error::io("opening", p))?;
+                            inputs.push(LayerInput::Tar(Box::new(file)));
+                        }
+                    }
+                }
+                Ok(store.create(NewImage {
+                    config,
+                    layers: inputs,
+                    tags,
+                    repo_digests,
+                    manifest: Some(manifest_bytes),
+                    parent: None,
+                })?)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("pull task failed: {e}")))??
+        };
+        for f in files.into_iter().flatten() {
+            let _ = tokio::fs::remove_file(f).await;
+        }
+        for ((d, _), have) in layers.iter().zip(&present) {
+            if !*have {
+                let _ = tx.send(message("Pull complete", Some(d.short())));
+            }
+        }
+        let _ = tx.send(message(&format!("Digest: {top_digest}"), None));
+        let status = if before.as_deref() == Some(info.id.as_str()) {
+            format!("Status: Image is up to date for {display}")
+        } else {
+            format!("Status: Downloaded newer image for {display}")
+        };
+        let _ = tx.send(message(&status, None));
+        self.publish_pull(&info, &r.to_string());
+        Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_choice() {
+        let index = json!({"manifests": [
+            {"digest": "sha256:a", "mediaType": "m", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            {"digest": "sha256:b", "mediaType": "m", "platform": {"os": "linux", "architecture": "amd64"}},
+        ]});
+        assert_eq!(
+            choose_platform(&index, "linux/amd64").unwrap().0,
+            "sha256:b"
+        );
+        assert_eq!(
+            choose_platform(&index, "linux/arm64/v8").unwrap().0,
+            "sha256:a"
+        );
+        assert!(choose_platform(&index, "windows/amd64").is_none());
+        assert_eq!(
+            choose_platform(&index, "").map(|c| c.0).is_some(),
+            host_arch() == "amd64" || host_arch() == "arm64"
+        );
+    }
+}

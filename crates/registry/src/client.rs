@@ -1,0 +1,548 @@
+//! A distribution client for pulls: HTTPS by default with the system's
+//! roots (plain HTTP for `localhost`, 127.0.0.0/8 and registries listed as
+//! insecure), Docker Hub's endpoint, basic auth and the bearer token flow
+//! (`WWW-Authenticate: Bearer realm=...,service=...,scope=...`) with tokens
+//! cached per registry and scope, manifests negotiated by media type, and
+//! blobs streamed to files with their digest and size verified.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use berth_image::Digest;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use tokio::io::AsyncWriteExt;
+
+use crate::protocol::MEDIA_TYPES;
+
+/// Errors of a registry conversation.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Http(String),
+    /// The registry answered with an error body (or none).
+    #[error("{message}")]
+    Registry { status: u16, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ClientError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClientError::Registry { status: 404, .. })
+    }
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Registry {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
+}
+
+type Result<T> = std::result::Result<T, ClientError>;
+
+/// Credentials for one registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// Where a registry's API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `https://registry-1.docker.io`, `http://127.0.0.1:5000`.
+    pub base: String,
+}
+
+/// The endpoint of a reference's domain, as Docker chooses it.
+pub fn endpoint(domain: &str, insecure: &[String]) -> Endpoint {
+    let host = domain.rsplit_once(':').map_or(domain, |(h, p)| {
+        if p.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            domain
+        }
+    });
+    let plain = host == "localhost"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || host == "::1"
+        || host == "[::1]"
+        || insecure.iter().any(|i| i == domain || i == host);
+    let domain = if domain == "docker.io" || domain == "index.docker.io" {
+        "registry-1.docker.io"
+    } else {
+        domain
+    };
+    Endpoint {
+        base: format!("{}://{domain}", if plain { "http" } else { "https" }),
+    }
+}
+
+/// A parsed `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
+}
+
+/// Parses `Bearer realm="...",service="...",scope="..."` or `Basic ...`.
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        return Some(Challenge::Basic);
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut params = HashMap::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let after = after.trim_start();
+        let (value, tail) = if let Some(q) = after.strip_prefix('"') {
+            let end = q.find('"')?;
+            (&q[..end], q[end + 1..].trim_start().trim_start_matches(','))
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], after[end..].trim_start_matches(','))
+        };
+        params.insert(key.trim().to_ascii_lowercase(), value.to_string());
+        rest = tail.trim();
+    }
+    Some(Challenge::Bearer {
+        realm: params.remove("realm")?,
+        service: params.remove("service"),
+        scope: params.remove("scope"),
+    })
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One repository of one registry, with the credentials to use there.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub endpoint: Endpoint,
+    /// The repository path (`library/busybox`).
+    pub repo: String,
+    pub credentials: Option<Credentials>,
+}
+
+/// A fetched manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    /// Bearer tokens by (realm, service, scope).
+    tokens: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl Client {
+    pub fn new() -> Result<Client> {
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| ClientError::Http(format!("loading the system's root certificates: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Client {
+            http: HyperClient::builder(TokioExecutor::new()).build(https),
+            tokens: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+        auth: Option<&str>,
+    ) -> Result<Response<Incoming>> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(url)
+            .header("User-Agent", "berth");
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        let req = req
+            .body(Empty::new())
+            .map_err(|e| ClientError::Invalid(format!("{url}: {e}")))?;
+        self.http
+            .request(req)
+            .await
+            .map_err(|e| ClientError::Http(format!("{url}: {}", error_chain(&e))))
+    }
+
+    /// A bearer token for a challenge, fetched once and cached.
+    async fn token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: Option<&str>,
+        creds: Option<&Credentials>,
+    ) -> Result<String> {
+        let key = format!("{realm}|{}|{}", service.unwrap_or(""), scope.unwrap_or(""));
+        if let Some(t) = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(t.clone());
+        }
+        let mut url = realm.to_string();
+        let mut sep = if url.contains('?') { '&' } else { '?' };
+        for (k, v) in [("service", service), ("scope", scope)] {
+            if let Some(v) = v {
+                url.push_str(&format!("{sep}{k}={}", encode(v)));
+                sep = '&';
+            }
+        }
+        let basic = creds.map(basic_header);
+        let resp = self.send(Method::GET, &url, None, basic.as_deref()).await?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(ClientError::Registry {
+                status: status.as_u16(),
+                message: format!("getting a token from {realm}: {status}"),
+            });
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| ClientError::Invalid(format!("token answer: {e}")))?;
+        let token = v["token"]
+            .as_str()
+            .or_else(|| v["access_token"].as_str())
+            .ok_or_else(|| ClientError::Invalid("the token answer holds no token".into()))?
+            .to_string();
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, token.clone());
+        Ok(token)
+    }
+
+    /// GET (or HEAD) with authentication as the registry asks for it.
+    async fn get(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+        creds: Option<&Credentials>,
+        scope: &str,
+    ) -> Result<Response<Incoming>> {
+        let cached = {
+            let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+            tokens
+                .iter()
+                .find(|(k, _)| k.ends_with(&format!("|{scope}")))
+                .map(|(_, t)| format!("Bearer {t}"))
+        };
+        let resp = self
+            .send(method.clone(), url, accept, cached.as_deref())
+            .await?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_challenge);
+        let auth = match challenge {
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope: s,
+            }) => {
+                let scope = s.unwrap_or_else(|| scope.to_string());
+                format!(
+                    "Bearer {}",
+                    self.token(&realm, service.as_deref(), Some(&scope), creds)
+                        .await?
+                )
+            }
+            Some(Challenge::Basic) => match creds {
+                Some(c) => basic_header(c),
+                None => return Err(unauthorized(url)),
+            },
+            None => return Err(unauthorized(url)),
+        };
+        let resp = self.send(method, url, accept, Some(&auth)).await?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return Err(unauthorized(url));
+        }
+        Ok(resp)
+    }
+
+    /// `GET /v2/<repo>/manifests/<reference>`.
+    pub async fn manifest(&self, remote: &Remote, reference: &str) -> Result<Manifest> {
+        let (repo, creds) = (&remote.repo, remote.credentials.as_ref());
+        let url = format!("{}/v2/{repo}/manifests/{reference}", remote.endpoint.base);
+        let accept = MEDIA_TYPES.join(", ");
+        let scope = format!("repository:{repo}:pull");
+        let resp = self
+            .get(Method::GET, &url, Some(&accept), creds, &scope)
+            .await?;
+        let status = resp.status();
+        let media_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?
+            .to_bytes()
+            .to_vec();
+        if !status.is_success() {
+            return Err(registry_error(
+                status,
+                &bytes,
+                &format!("manifest for {repo}:{reference}"),
+            ));
+        }
+        let digest = Digest::of_bytes(&bytes);
+        if reference.starts_with("sha256:") && reference != digest.to_string() {
+            return Err(ClientError::Invalid(format!(
+                "manifest {reference} arrived with digest {digest}"
+            )));
+        }
+        let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+            .filter(|m| !m.is_empty())
+            .unwrap_or(media_type);
+        Ok(Manifest {
+            bytes,
+            media_type,
+            digest,
+        })
+    }
+
+    /// Streams blob `digest` of `repo` into `path`, checking its size and
+    /// digest; `progress` hears the bytes received so far.
+    pub async fn blob_to_file(
+        &self,
+        remote: &Remote,
+        digest: &Digest,
+        size: u64,
+        path: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<()> {
+        let (repo, creds, ep) = (&remote.repo, remote.credentials.as_ref(), &remote.endpoint);
+        let url = format!("{}/v2/{repo}/blobs/{digest}", ep.base);
+        let scope = format!("repository:{repo}:pull");
+        let mut resp = self.get(Method::GET, &url, None, creds, &scope).await?;
+        // Registries redirect blob downloads to storage (S3, a CDN).
+        for _ in 0..5 {
+            if !resp.status().is_redirection() {
+                break;
+            }
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| ClientError::Invalid("a redirect without a location".into()))?
+                .to_string();
+            let target = if location.starts_with('/') {
+                format!("{}{location}", ep.base)
+            } else {
+                location
+            };
+            resp = self.send(Method::GET, &target, None, None).await?;
+        }
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().to_vec())
+                .unwrap_or_default();
+            return Err(registry_error(status, &body, &format!("blob {digest}")));
+        }
+        let io = |what: &str| {
+            let what = format!("{what} {}", path.display());
+            move |source| ClientError::Io { what, source }
+        };
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(io("creating"))?;
+        let mut hasher = berth_image::digest::Hasher::new();
+        let mut got = 0u64;
+        let mut body = resp.into_body().into_data_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|e| ClientError::Http(format!("downloading {digest}: {e}")))?;
+            hasher.update(&chunk);
+            got += chunk.len() as u64;
+            if got > size {
+                return Err(ClientError::Invalid(format!(
+                    "blob {digest} is larger than its {size} bytes"
+                )));
+            }
+            file.write_all(&chunk).await.map_err(io("writing"))?;
+            progress(got);
+        }
+        file.flush().await.map_err(io("writing"))?;
+        let actual = hasher.finish();
+        if got != size || &actual != digest {
+            return Err(ClientError::Invalid(format!(
+                "blob {digest} arrived as {actual} ({got} of {size} bytes): refusing it"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn basic_header(c: &Credentials) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password))
+    )
+}
+
+fn unauthorized(url: &str) -> ClientError {
+    ClientError::Registry {
+        status: 401,
+        message: format!("unauthorized: authentication required ({url})"),
+    }
+}
+
+fn registry_error(status: StatusCode, body: &[u8], what: &str) -> ClientError {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let detail = v["errors"][0]["message"].as_str().map(str::to_string);
+    let message = match (status.as_u16(), detail) {
+        (404, _) => format!("{what}: not found"),
+        (_, Some(d)) => format!("{what}: {d}"),
+        _ => format!("{what}: {status}"),
+    };
+    ClientError::Registry {
+        status: status.as_u16(),
+        message,
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(&format!(": {s}"));
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(
+            endpoint("docker.io", &[]).base,
+            "https://registry-1.docker.io"
+        );
+        assert_eq!(
+            endpoint("localhost:5000", &[]).base,
+            "http://localhost:5000"
+        );
+        assert_eq!(
+            endpoint("127.0.0.1:5000", &[]).base,
+            "http://127.0.0.1:5000"
+        );
+        assert_eq!(endpoint("127.8.0.1", &[]).base, "http://127.8.0.1");
+        assert_eq!(
+            endpoint("reg.example:443", &[]).base,
+            "https://reg.example:443"
+        );
+        assert_eq!(
+            endpoint("reg.example", &["reg.example".into()]).base,
+            "http://reg.example"
+        );
+    }
+
+    #[test]
+    fn challenges() {
+        assert_eq!(
+            parse_challenge(
+                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#
+            ),
+            Some(Challenge::Bearer {
+                realm: "https://auth.docker.io/token".into(),
+                service: Some("registry.docker.io".into()),
+                scope: Some("repository:library/busybox:pull".into()),
+            })
+        );
+        assert_eq!(
+            parse_challenge(r#"Basic realm="x""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(
+            parse_challenge("Bearer realm=http://t/x"),
+            Some(Challenge::Bearer {
+                realm: "http://t/x".into(),
+                service: None,
+                scope: None
+            })
+        );
+        assert_eq!(parse_challenge("Negotiate"), None);
+        assert_eq!(encode("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
+    }
+}
