@@ -47,6 +47,8 @@ pub enum Command {
     Volume(volume::VolumeCommand),
     /// Download an image from a registry.
     Pull(pull::Args),
+    /// Upload an image to a registry.
+    Push(push::Args),
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -237,6 +239,7 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Events(a) => events::run(a, target).await,
         Command::Volume(c) => volume::run(c, target).await,
         Command::Pull(a) => pull::run(a, target).await,
+        Command::Push(a) => push::run(a, target).await,
         Command::Network(c) => network::run(c, target).await,
         Command::Port(a) => port::run(a, target).await,
         Command::System(c) => system::run(c, target).await,

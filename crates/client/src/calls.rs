@@ -173,6 +173,20 @@ impl Client {
         Ok(BodyStream::new(resp))
     }
 
+    /// `POST /images/{name}/push?tag=`.
+    pub async fn image_push(&self, name: &str, tag: &str) -> Result<BodyStream, Error> {
+        let q = query(&[("tag", tag.to_string())]);
+        let resp = self
+            .call(
+                Method::POST,
+                &format!("/images/{name}/push{q}"),
+                empty(),
+                None,
+            )
+            .await?;
+        Ok(BodyStream::new(resp))
+    }
+
     pub async fn image_pull(&self, image: &str, tag: &str) -> Result<BodyStream, Error> {
         let q = query(&[("fromImage", image.to_string()), ("tag", tag.to_string())]);
         let resp = self

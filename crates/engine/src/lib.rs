@@ -14,6 +14,7 @@ pub mod monitor_io;
 pub mod networks;
 pub mod paths;
 pub mod pull;
+pub mod push;
 pub mod time;
 pub mod volumes;
 

@@ -13,7 +13,8 @@ use base64::Engine;
 use berth_image::Digest;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -168,11 +169,31 @@ pub struct Manifest {
     pub digest: Digest,
 }
 
+type ReqBody = BoxBody<Bytes, std::io::Error>;
+
+fn empty() -> ReqBody {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+fn full(bytes: Vec<u8>) -> ReqBody {
+    Full::new(Bytes::from(bytes))
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    url[after..].find('/').map_or(url, |i| &url[..after + i])
+}
+
 #[derive(Clone)]
 pub struct Client {
-    http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, ReqBody>,
     /// Bearer tokens by (realm, service, scope).
     tokens: Arc<Mutex<HashMap<String, String>>>,
+    /// The `Authorization` that worked, by origin and scope.
+    auth: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Client {
@@ -187,6 +208,7 @@ impl Client {
         Ok(Client {
             http: HyperClient::builder(TokioExecutor::new()).build(https),
             tokens: Arc::new(Mutex::new(HashMap::new())),
+            auth: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -196,6 +218,19 @@ impl Client {
         url: &str,
         accept: Option<&str>,
         auth: Option<&str>,
+    ) -> Result<Response<Incoming>> {
+        self.send_body(method, url, accept, auth, empty(), &[])
+            .await
+    }
+
+    async fn send_body(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+        auth: Option<&str>,
+        body: ReqBody,
+        headers: &[(&str, String)],
     ) -> Result<Response<Incoming>> {
         let mut req = Request::builder()
             .method(method)
@@ -207,8 +242,11 @@ impl Client {
         if let Some(a) = auth {
             req = req.header("Authorization", a);
         }
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
+        }
         let req = req
-            .body(Empty::new())
+            .body(body)
             .map_err(|e| ClientError::Invalid(format!("{url}: {e}")))?;
         self.http
             .request(req)
@@ -270,7 +308,17 @@ impl Client {
         Ok(token)
     }
 
-    /// GET (or HEAD) with authentication as the registry asks for it.
+    fn cached_auth(&self, url: &str, scope: &str) -> Option<String> {
+        let key = format!("{}|{scope}", origin(url));
+        self.auth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+    }
+
+    /// A body-less request with authentication as the registry asks for
+    /// it; the `Authorization` that worked is remembered for the scope.
     async fn get(
         &self,
         method: Method,
@@ -279,13 +327,7 @@ impl Client {
         creds: Option<&Credentials>,
         scope: &str,
     ) -> Result<Response<Incoming>> {
-        let cached = {
-            let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
-            tokens
-                .iter()
-                .find(|(k, _)| k.ends_with(&format!("|{scope}")))
-                .map(|(_, t)| format!("Bearer {t}"))
-        };
+        let cached = self.cached_auth(url, scope);
         let resp = self
             .send(method.clone(), url, accept, cached.as_deref())
             .await?;
@@ -303,10 +345,10 @@ impl Client {
                 service,
                 scope: s,
             }) => {
-                let scope = s.unwrap_or_else(|| scope.to_string());
+                let s = s.unwrap_or_else(|| scope.to_string());
                 format!(
                     "Bearer {}",
-                    self.token(&realm, service.as_deref(), Some(&scope), creds)
+                    self.token(&realm, service.as_deref(), Some(&s), creds)
                         .await?
                 )
             }
@@ -320,7 +362,169 @@ impl Client {
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(unauthorized(url));
         }
+        self.auth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(format!("{}|{scope}", origin(url)), auth);
         Ok(resp)
+    }
+
+    /// Whether the repository already has the blob (`HEAD`).
+    pub async fn blob_exists(&self, remote: &Remote, digest: &Digest) -> Result<bool> {
+        let url = format!("{}/v2/{}/blobs/{digest}", remote.endpoint.base, remote.repo);
+        let scope = format!("repository:{}:pull,push", remote.repo);
+        let resp = self
+            .get(
+                Method::HEAD,
+                &url,
+                None,
+                remote.credentials.as_ref(),
+                &scope,
+            )
+            .await?;
+        Ok(resp.status().is_success())
+    }
+
+    /// Uploads a blob from a file: `POST` to start (which also settles
+    /// authentication), then one `PUT` with the content and its digest.
+    pub async fn upload_blob(
+        &self,
+        remote: &Remote,
+        digest: &Digest,
+        size: u64,
+        path: &Path,
+    ) -> Result<()> {
+        let base = &remote.endpoint.base;
+        let scope = format!("repository:{}:pull,push", remote.repo);
+        let start = format!("{base}/v2/{}/blobs/uploads/", remote.repo);
+        let resp = self
+            .get(
+                Method::POST,
+                &start,
+                None,
+                remote.credentials.as_ref(),
+                &scope,
+            )
+            .await?;
+        let status = resp.status();
+        if status == StatusCode::CREATED {
+            return Ok(());
+        }
+        if status != StatusCode::ACCEPTED {
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().to_vec())
+                .unwrap_or_default();
+            return Err(registry_error(
+                status,
+                &body,
+                &format!("starting the upload of {digest}"),
+            ));
+        }
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ClientError::Invalid("an upload without a location".into()))?
+            .to_string();
+        let mut url = if location.starts_with('/') {
+            format!("{base}{location}")
+        } else {
+            location
+        };
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("digest={}", encode(&digest.to_string())));
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|source| ClientError::Io {
+                what: format!("opening {}", path.display()),
+                source,
+            })?;
+        let stream =
+            tokio_util::io::ReaderStream::new(file).map(|r| r.map(hyper::body::Frame::data));
+        let body = BodyExt::boxed(StreamBody::new(stream));
+        let auth = self.cached_auth(&url, &scope);
+        let resp = self
+            .send_body(
+                Method::PUT,
+                &url,
+                None,
+                auth.as_deref(),
+                body,
+                &[
+                    ("Content-Length", size.to_string()),
+                    ("Content-Type", "application/octet-stream".to_string()),
+                ],
+            )
+            .await?;
+        let status = resp.status();
+        if status != StatusCode::CREATED {
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().to_vec())
+                .unwrap_or_default();
+            return Err(registry_error(
+                status,
+                &body,
+                &format!("uploading {digest}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `PUT /v2/<repo>/manifests/<tag>`; returns the digest the registry reports.
+    pub async fn put_manifest(
+        &self,
+        remote: &Remote,
+        tag: &str,
+        bytes: Vec<u8>,
+        media_type: &str,
+    ) -> Result<String> {
+        let url = format!(
+            "{}/v2/{}/manifests/{tag}",
+            remote.endpoint.base, remote.repo
+        );
+        let scope = format!("repository:{}:pull,push", remote.repo);
+        let auth = self.cached_auth(&url, &scope);
+        let len = bytes.len();
+        let local = Digest::of_bytes(&bytes).to_string();
+        let resp = self
+            .send_body(
+                Method::PUT,
+                &url,
+                None,
+                auth.as_deref(),
+                full(bytes),
+                &[
+                    ("Content-Type", media_type.to_string()),
+                    ("Content-Length", len.to_string()),
+                ],
+            )
+            .await?;
+        let status = resp.status();
+        let reported = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if !status.is_success() {
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().to_vec())
+                .unwrap_or_default();
+            return Err(registry_error(
+                status,
+                &body,
+                &format!("pushing the manifest of {}:{tag}", remote.repo),
+            ));
+        }
+        Ok(reported.unwrap_or(local))
     }
 
     /// `GET /v2/<repo>/manifests/<reference>`.

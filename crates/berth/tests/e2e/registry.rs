@@ -20,6 +20,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("registry_tls_and_htpasswd", registry_tls_and_htpasswd),
     ("pull_from_registries", pull_from_registries),
+    ("push_pull_round_trip", push_pull_round_trip),
 ];
 
 /// A running `berth registry serve`, stopped (by its pid) when dropped.
@@ -592,4 +593,78 @@ fn pull_from_registries(ctx: &Ctx) {
         stderr(&out)
     );
     ctx.ok(&["rmi", &image]);
+}
+
+/// `berth push` to docker-registry 2.8 and to `berth registry serve`: the
+/// digest it reports is the one skopeo sees, a second push sends no layer,
+/// and after removing the image locally it pulls back and runs.
+fn push_pull_round_trip(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "--name",
+        "push-src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo pushed-content > /pushed-file",
+    ]);
+    ctx.ok(&["commit", "push-src", "pushtest:v1"]);
+    ctx.ok(&["rm", "push-src"]);
+    let ours = Registry::start(&ctx.dir.path().join("push-registry"), None);
+    let theirs = DockerRegistry::start(&ctx.dir.path().join("push-docker-registry"));
+    for addr in [theirs.addr.clone(), ours.addr.clone()] {
+        let image = format!("{addr}/push/app:v1");
+        ctx.ok(&["tag", "pushtest:v1", &image]);
+        let out = ctx.ok(&["push", &image]);
+        assert!(
+            out.contains(&format!("The push refers to repository [{addr}/push/app]")),
+            "{out}"
+        );
+        assert!(out.contains(": Pushed"), "{out}");
+        let reported = out
+            .lines()
+            .find_map(|l| l.strip_prefix("v1: digest: "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no digest line: {out}"))
+            .to_string();
+        let seen = ok(
+            skopeo(
+                ctx,
+                &[
+                    "inspect",
+                    "--tls-verify=false",
+                    "--format",
+                    "{{.Digest}}",
+                    &format!("docker://{image}"),
+                ],
+            ),
+            "skopeo inspect",
+        );
+        assert_eq!(
+            seen.trim(),
+            reported,
+            "the registry has the manifest berth reported"
+        );
+        let again = ctx.ok(&["push", &image]);
+        assert!(
+            again.contains("Layer already exists") && !again.contains(": Pushed"),
+            "{again}"
+        );
+        ctx.ok(&["rmi", &image]);
+        let pulled = ctx.ok(&["pull", &image]);
+        assert!(pulled.contains(&format!("Digest: {reported}")), "{pulled}");
+        assert_eq!(
+            ctx.ok(&["run", "--rm", &image, "cat", "/pushed-file"]),
+            "pushed-content\n"
+        );
+        ctx.ok(&["rmi", &image]);
+    }
+    let missing = ctx.berth(&["push", &format!("{}/push/none:v1", ours.addr)]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("An image does not exist locally"),
+        "{}",
+        stderr(&missing)
+    );
+    ctx.ok(&["rmi", "pushtest:v1"]);
 }

@@ -20,6 +20,7 @@ pub mod port;
 pub mod prune;
 pub mod ps;
 pub mod pull;
+pub mod push;
 pub mod rename;
 pub mod rm;
 pub mod rmi;

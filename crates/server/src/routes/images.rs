@@ -112,6 +112,7 @@ async fn dispatch(
     method: Method,
     Path(rest): Path<String>,
     RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let params = Params::parse(q.as_deref());
     let result = if method == Method::DELETE {
@@ -120,6 +121,11 @@ async fn dispatch(
         inspect(&engine, name).await
     } else if let Some(name) = rest.strip_suffix("/tag").filter(|_| method == Method::POST) {
         tag(&engine, name, &params).await
+    } else if let Some(name) = rest
+        .strip_suffix("/push")
+        .filter(|_| method == Method::POST)
+    {
+        push(&engine, name, &params, &headers).await
     } else if let Some(name) = rest.strip_suffix("/get").filter(|_| method == Method::GET) {
         save(&engine, vec![name.to_string()]).await
     } else {
@@ -260,34 +266,34 @@ fn registry_auth(headers: &axum::http::HeaderMap) -> Option<berth_registry::clie
     (!username.is_empty()).then_some(berth_registry::client::Credentials { username, password })
 }
 
-/// A pull: errors before any layer work are an HTTP error (as Docker's
-/// "pull access denied"); after that, progress streams as JSON lines and a
-/// failure ends the stream with an `error` message.
-async fn pull(engine: Engine, req: berth_engine::pull::PullRequest) -> Response {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
-    let mut task = tokio::spawn(async move { engine.images.pull(req, tx).await });
+/// Streams a pull's or push's progress. Errors before any layer work (only
+/// `intro` messages so far) are an HTTP error, as Docker's "pull access
+/// denied"; after that, progress streams as JSON lines and a failure ends
+/// the stream with an `error` message.
+async fn progress_stream<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    task: tokio::task::JoinHandle<Result<T, berth_engine::Error>>,
+    intro: &str,
+) -> Response {
     let mut buffered = std::collections::VecDeque::new();
-    let mut ended = false;
     while let Some(m) = rx.recv().await {
-        let early = m["status"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("Pulling from"));
+        let early = m["status"].as_str().is_some_and(|s| s.starts_with(intro));
         buffered.push_back(m);
         if !early {
             break;
         }
     }
-    if rx.is_closed() && rx.is_empty() {
-        ended = true;
-        match (&mut task).await {
+    let running = if rx.is_closed() && rx.is_empty() {
+        match task.await {
             Ok(Err(e)) => return ApiError::from(e).into_response(),
-            Err(e) => return ApiError::internal(format!("pull task failed: {e}")).into_response(),
-            Ok(Ok(_)) => {}
+            Err(e) => return ApiError::internal(format!("task failed: {e}")).into_response(),
+            Ok(Ok(_)) => None,
         }
-    }
-    let task = (!ended).then_some(task);
+    } else {
+        Some(task)
+    };
     let stream = futures_util::stream::unfold(
-        (buffered, rx, task),
+        (buffered, rx, running),
         |(mut buffered, mut rx, mut task)| async move {
             if let Some(m) = buffered.pop_front() {
                 return Some((Ok::<_, std::io::Error>(json_line(&m)), (buffered, rx, task)));
@@ -299,7 +305,7 @@ async fn pull(engine: Engine, req: berth_engine::pull::PullRequest) -> Response 
             let message = match outcome {
                 Ok(Ok(_)) => return None,
                 Ok(Err(e)) => e.to_string(),
-                Err(e) => format!("pull task failed: {e}"),
+                Err(e) => format!("task failed: {e}"),
             };
             let line = json_line(&json!({"errorDetail": {"message": message}, "error": message}));
             Some((Ok(line), (buffered, rx, None)))
@@ -310,6 +316,30 @@ async fn pull(engine: Engine, req: berth_engine::pull::PullRequest) -> Response 
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+async fn pull(engine: Engine, req: berth_engine::pull::PullRequest) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let task = tokio::spawn(async move { engine.images.pull(req, tx).await });
+    progress_stream(rx, task, "Pulling from").await
+}
+
+async fn push(
+    engine: &Engine,
+    name: &str,
+    params: &Params,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let req = berth_engine::push::PushRequest {
+        name: name.to_string(),
+        tag: params.get("tag").unwrap_or_default().to_string(),
+        credentials: registry_auth(headers),
+        insecure: Vec::new(),
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let engine = engine.clone();
+    let task = tokio::spawn(async move { engine.images.push(req, tx).await });
+    Ok(progress_stream(rx, task, "The push refers").await)
 }
 
 /// `POST /images/create`: `fromImage` pulls, `fromSrc=-` imports the body.

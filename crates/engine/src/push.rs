@@ -1,0 +1,218 @@
+//! Pushing images: each layer is gzip-compressed once and the result kept
+//! (`image/compressed/<diff-id>.tar.gz` with its digest), so a second push
+//! compresses nothing; blobs the registry has (`HEAD`) are not sent; the
+//! manifest (Docker schema 2) goes last, and its digest is reported as
+//! Docker does (`<tag>: digest: sha256:... size: N` and an `aux` message).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use berth_image::{Digest, Reference};
+use berth_registry::client::{endpoint, Client, ClientError, Credentials, Remote};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::images::ImageService;
+use crate::Error;
+
+/// What a push asks for.
+#[derive(Debug, Clone, Default)]
+pub struct PushRequest {
+    /// The repository (`127.0.0.1:5000/app`).
+    pub name: String,
+    /// The tag; `latest` when empty.
+    pub tag: String,
+    pub credentials: Option<Credentials>,
+    pub insecure: Vec<String>,
+}
+
+/// A layer as pushed: its compressed form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Compressed {
+    digest: String,
+    size: u64,
+}
+
+fn message(status: &str, id: Option<&str>) -> Value {
+    let mut v = json!({ "status": status });
+    if let Some(id) = id {
+        v["id"] = json!(id);
+    }
+    v
+}
+
+fn registry_error(e: ClientError) -> Error {
+    if e.is_unauthorized() {
+        return Error::PullDenied(format!(
+            "denied: requested access to the resource is denied: {e}"
+        ));
+    }
+    Error::Registry(e.to_string())
+}
+
+/// The gzip form of the layer tar at `tar`, made once and kept in `cache`.
+fn compressed(cache: &Path, diff: &Digest, tar: &Path) -> Result<(Compressed, PathBuf), Error> {
+    let meta = cache.join(format!("{}.json", diff.hex()));
+    let gz = cache.join(format!("{}.tar.gz", diff.hex()));
+    if let (Ok(bytes), true) = (std::fs::read(&meta), gz.exists()) {
+        if let Ok(c) = serde_json::from_slice::<Compressed>(&bytes) {
+            return Ok((c, gz));
+        }
+    }
+    std::fs::create_dir_all(cache).map_err(Error::io("creating", cache))?;
+    let tmp = cache.join(format!("{}.partial", diff.hex()));
+    let mut input = std::fs::File::open(tar).map_err(Error::io("opening", tar))?;
+    let out = std::fs::File::create(&tmp).map_err(Error::io("creating", &tmp))?;
+    let mut encoder =
+        flate2::write::GzEncoder::new(std::io::BufWriter::new(out), flate2::Compression::fast());
+    std::io::copy(&mut input, &mut encoder).map_err(Error::io("compressing", tar))?;
+    let mut writer = encoder.finish().map_err(Error::io("compressing", tar))?;
+    writer.flush().map_err(Error::io("writing", &tmp))?;
+    drop(writer);
+    let mut file = std::fs::File::open(&tmp).map_err(Error::io("reading", &tmp))?;
+    let (digest, size) = Digest::of_reader(&mut file).map_err(Error::io("hashing", &tmp))?;
+    std::fs::rename(&tmp, &gz).map_err(Error::io("storing", &gz))?;
+    let c = Compressed {
+        digest: digest.to_string(),
+        size,
+    };
+    let bytes = serde_json::to_vec(&c).map_err(|e| Error::Internal(e.to_string()))?;
+    crate::container::write_atomic(&meta, &bytes)?;
+    Ok((c, gz))
+}
+
+impl ImageService {
+    /// `POST /images/{name}/push`: pushes one tag, sending progress on `tx`.
+    pub async fn push(
+        &self,
+        req: PushRequest,
+        tx: mpsc::UnboundedSender<Value>,
+    ) -> Result<(), Error> {
+        let tag = if req.tag.is_empty() {
+            "latest".to_string()
+        } else {
+            req.tag.clone()
+        };
+        let full = format!("{}:{tag}", req.name);
+        let r = Reference::parse_normalized(&full)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let store = self.store().clone();
+        let info = store.resolve(&r.to_string()).map_err(|_| {
+            Error::PullDenied(format!(
+                "An image does not exist locally with the tag: {}",
+                r.familiar_name()
+            ))
+        })?;
+        let record = store.record(&info.id)?;
+        let config = store.config_bytes(&info.id)?;
+        let remote = Remote {
+            endpoint: endpoint(r.domain(), &req.insecure),
+            repo: r.path().to_string(),
+            credentials: req.credentials.clone(),
+        };
+        let client = Client::new().map_err(|e| Error::Registry(e.to_string()))?;
+        let _ = tx.send(message(
+            &format!("The push refers to repository [{}]", r.name()),
+            None,
+        ));
+        let cache = store.root().join("compressed");
+        let mut layers = Vec::new();
+        for diff in record.diff_ids.iter().rev() {
+            let _ = tx.send(message("Preparing", Some(diff.short())));
+        }
+        for diff in record.diff_ids.iter() {
+            let tar = store.content().path(diff);
+            let (cache, d) = (cache.clone(), diff.clone());
+            let (c, gz) = tokio::task::spawn_blocking(move || compressed(&cache, &d, &tar))
+                .await
+                .map_err(|e| Error::Internal(format!("compress task failed: {e}")))??;
+            let digest = Digest::parse(&c.digest).map_err(|e| Error::Internal(e.to_string()))?;
+            if client
+                .blob_exists(&remote, &digest)
+                .await
+                .map_err(registry_error)?
+            {
+                let _ = tx.send(message("Layer already exists", Some(diff.short())));
+            } else {
+                let _ = tx.send(message("Pushing", Some(diff.short())));
+                client
+                    .upload_blob(&remote, &digest, c.size, &gz)
+                    .await
+                    .map_err(registry_error)?;
+                let _ = tx.send(message("Pushed", Some(diff.short())));
+            }
+            layers.push(json!({"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": c.size, "digest": c.digest}));
+        }
+        let config_digest = Digest::of_bytes(&config);
+        if !client
+            .blob_exists(&remote, &config_digest)
+            .await
+            .map_err(registry_error)?
+        {
+            let tmp = store
+                .root()
+                .join("compressed")
+                .join(format!("{}.config", config_digest.hex()));
+            std::fs::create_dir_all(store.root().join("compressed"))
+                .map_err(Error::io("creating", &tmp))?;
+            std::fs::write(&tmp, &config).map_err(Error::io("writing", &tmp))?;
+            let uploaded = client
+                .upload_blob(&remote, &config_digest, config.len() as u64, &tmp)
+                .await;
+            let _ = std::fs::remove_file(&tmp);
+            uploaded.map_err(registry_error)?;
+        }
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": config_digest.to_string()},
+            "layers": layers,
+        });
+        let bytes =
+            serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
+        let size = bytes.len();
+        let digest = client
+            .put_manifest(
+                &remote,
+                &tag,
+                bytes,
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )
+            .await
+            .map_err(registry_error)?;
+        let _ = tx.send(message(
+            &format!("{tag}: digest: {digest} size: {size}"),
+            None,
+        ));
+        let _ = tx.send(
+            json!({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest, "Size": size}}),
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compresses_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("layer.tar");
+        std::fs::write(&tar, vec![7u8; 4096]).unwrap();
+        let diff = Digest::of_bytes(&[7u8; 4096]);
+        let cache = dir.path().join("cache");
+        let (first, gz) = compressed(&cache, &diff, &tar).unwrap();
+        assert!(gz.exists());
+        let bytes = std::fs::read(&gz).unwrap();
+        assert_eq!(Digest::of_bytes(&bytes).to_string(), first.digest);
+        assert_eq!(bytes.len() as u64, first.size);
+        std::fs::remove_file(&tar).unwrap();
+        let (again, _) = compressed(&cache, &diff, &tar).unwrap();
+        assert_eq!(
+            again.digest, first.digest,
+            "the kept result is reused, the tar is not read again"
+        );
+    }
+}
