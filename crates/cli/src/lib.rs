@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod connect;
+pub mod dockercfg;
 pub mod format;
 pub mod human;
 pub mod output;
@@ -47,6 +48,10 @@ pub enum Command {
     Volume(volume::VolumeCommand),
     /// Download an image from a registry.
     Pull(pull::Args),
+    /// Log in to a registry.
+    Login(login::LoginArgs),
+    /// Log out from a registry.
+    Logout(login::LogoutArgs),
     /// Upload an image to a registry.
     Push(push::Args),
     /// Manage networks.
@@ -239,6 +244,8 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Events(a) => events::run(a, target).await,
         Command::Volume(c) => volume::run(c, target).await,
         Command::Pull(a) => pull::run(a, target).await,
+        Command::Login(a) => login::login(a, target).await,
+        Command::Logout(a) => login::logout(a).await,
         Command::Push(a) => push::run(a, target).await,
         Command::Network(c) => network::run(c, target).await,
         Command::Port(a) => port::run(a, target).await,

@@ -31,13 +31,22 @@ pub const API_PREFIX: &str = "/v1.50";
 #[derive(Debug, Clone)]
 pub struct Client {
     socket: PathBuf,
+    /// `X-Registry-Auth` sent with every request (pulls and pushes).
+    registry_auth: Option<String>,
 }
 
 impl Client {
     pub fn new(socket: impl Into<PathBuf>) -> Client {
         Client {
             socket: socket.into(),
+            registry_auth: None,
         }
+    }
+
+    /// Registry credentials for the daemon, as Docker's base64url JSON.
+    pub fn with_registry_auth(mut self, value: Option<String>) -> Client {
+        self.registry_auth = value;
+        self
     }
 
     pub fn socket(&self) -> &Path {
@@ -78,6 +87,9 @@ impl Client {
             );
         if let Some(ct) = content_type {
             builder = builder.header(hyper::header::CONTENT_TYPE, ct);
+        }
+        if let Some(auth) = &self.registry_auth {
+            builder = builder.header("X-Registry-Auth", auth.as_str());
         }
         if upgrade {
             builder = builder

@@ -9,6 +9,7 @@ pub enum ErrorKind {
     Conflict,
     InvalidArgument,
     NotModified,
+    Unauthorized,
     Internal,
 }
 
@@ -30,6 +31,9 @@ pub enum Error {
     /// A registry failed or answered something unusable.
     #[error("{0}")]
     Registry(String),
+    /// A registry refused the credentials.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("{0}")]
     Network(#[from] berth_network::Error),
     #[error("{message}")]
@@ -79,6 +83,7 @@ impl Error {
             | Error::NoSuchNetwork(_)
             | Error::PullDenied(_) => ErrorKind::NotFound,
             Error::Registry(_) => ErrorKind::Internal,
+            Error::Unauthorized(_) => ErrorKind::Unauthorized,
             Error::Network(e) => match e {
                 berth_network::Error::Invalid(_) => ErrorKind::InvalidArgument,
                 berth_network::Error::Conflict(_) => ErrorKind::Conflict,

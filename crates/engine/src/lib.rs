@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod images;
+pub mod login;
 pub mod logs;
 pub mod monitor_io;
 pub mod networks;

@@ -346,10 +346,10 @@ impl Client {
                 scope: s,
             }) => {
                 let s = s.unwrap_or_else(|| scope.to_string());
+                let s = (!s.is_empty()).then_some(s.as_str());
                 format!(
                     "Bearer {}",
-                    self.token(&realm, service.as_deref(), Some(&s), creds)
-                        .await?
+                    self.token(&realm, service.as_deref(), s, creds).await?
                 )
             }
             Some(Challenge::Basic) => match creds {
@@ -367,6 +367,26 @@ impl Client {
             .unwrap_or_else(|p| p.into_inner())
             .insert(format!("{}|{scope}", origin(url)), auth);
         Ok(resp)
+    }
+
+    /// `GET /v2/` with the remote's credentials: succeeds when the registry
+    /// (or its token service) accepts them.
+    pub async fn ping(&self, remote: &Remote) -> Result<()> {
+        let url = format!("{}/v2/", remote.endpoint.base);
+        let resp = self
+            .get(Method::GET, &url, None, remote.credentials.as_ref(), "")
+            .await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes().to_vec())
+            .unwrap_or_default();
+        Err(registry_error(status, &body, "logging in"))
     }
 
     /// Whether the repository already has the blob (`HEAD`).

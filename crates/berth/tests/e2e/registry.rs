@@ -21,6 +21,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("registry_tls_and_htpasswd", registry_tls_and_htpasswd),
     ("pull_from_registries", pull_from_registries),
     ("push_pull_round_trip", push_pull_round_trip),
+    (
+        "login_logout_and_authenticated_push",
+        login_logout_and_authenticated_push,
+    ),
 ];
 
 /// A running `berth registry serve`, stopped (by its pid) when dropped.
@@ -667,4 +671,111 @@ fn push_pull_round_trip(ctx: &Ctx) {
         stderr(&missing)
     );
     ctx.ok(&["rmi", "pushtest:v1"]);
+}
+
+/// `berth login`/`logout` against a registry with basic auth: credentials
+/// are checked by the daemon, kept in `$DOCKER_CONFIG/config.json` as
+/// Docker does, and used by push and pull; the docker CLI logs in through
+/// berth too.
+fn login_logout_and_authenticated_push(ctx: &Ctx) {
+    let dir = ctx.dir.path().join("registry-login");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let hash = bcrypt::hash("s3cret", 4).expect("bcrypt");
+    let htpasswd = dir.join("htpasswd");
+    std::fs::write(&htpasswd, format!("alice:{hash}\n")).expect("htpasswd");
+    let reg = Registry::start_with(
+        &dir.join("store"),
+        None,
+        &["--htpasswd", htpasswd.to_str().expect("utf8")],
+    );
+    let config = dir.join("docker-config");
+    let berth = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(berth_bin())
+            .args(args)
+            .env("BERTH_HOST", ctx.host())
+            .env("DOCKER_CONFIG", &config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("berth");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin)
+            .expect("stdin");
+        child.wait_with_output().expect("berth")
+    };
+    let wrong = berth(&["login", "-u", "alice", "-p", "nope", &reg.addr], b"");
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        stderr(&wrong).contains("unauthorized"),
+        "{}",
+        stderr(&wrong)
+    );
+    assert!(
+        !config.join("config.json").exists(),
+        "nothing is stored after a failed login"
+    );
+    let good = berth(
+        &["login", "-u", "alice", "--password-stdin", &reg.addr],
+        b"s3cret\n",
+    );
+    assert_eq!(stdout(&good), "Login Succeeded\n", "{}", stderr(&good));
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(config.join("config.json")).expect("config"))
+            .expect("json");
+    assert_eq!(
+        cfg["auths"][reg.addr.as_str()]["auth"],
+        "YWxpY2U6czNjcmV0",
+        "base64 of alice:s3cret"
+    );
+    let image = format!("{}/private/busybox:v1", reg.addr);
+    ctx.ok(&["tag", "busybox:latest", &image]);
+    let pushed = berth(&["push", &image], b"");
+    assert!(
+        pushed.status.success(),
+        "an authenticated push: {}{}",
+        stdout(&pushed),
+        stderr(&pushed)
+    );
+    ctx.ok(&["rmi", &image]);
+    let pulled = berth(&["pull", &image], b"");
+    assert!(
+        pulled.status.success(),
+        "an authenticated pull: {}",
+        stderr(&pulled)
+    );
+    let out = berth(&["logout", &reg.addr], b"");
+    assert_eq!(
+        stdout(&out),
+        format!("Removing login credentials for {}\n", reg.addr)
+    );
+    let refused = berth(&["push", &image], b"");
+    assert!(
+        !refused.status.success(),
+        "without credentials the push is refused"
+    );
+    ctx.ok(&["rmi", &image]);
+    // The docker CLI's login goes through berth's POST /auth.
+    let docker = Command::new(crate::harness::docker_cli())
+        .args(["login", "-u", "alice", "--password-stdin", &reg.addr])
+        .env("DOCKER_HOST", ctx.host())
+        .env("DOCKER_CONFIG", dir.join("docker-cli-config"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().expect("stdin").write_all(b"s3cret\n")?;
+            c.wait_with_output()
+        })
+        .expect("docker login");
+    assert!(
+        stdout(&docker).contains("Login Succeeded"),
+        "{}{}",
+        stdout(&docker),
+        stderr(&docker)
+    );
 }

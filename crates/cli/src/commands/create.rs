@@ -466,6 +466,8 @@ pub async fn create_container(
             let (repo, tag) = split_tag(image);
             eprintln!("Unable to find image '{repo}:{tag}' locally");
             let stream = client
+                .clone()
+                .with_registry_auth(crate::dockercfg::auth_for(image))
                 .image_pull(&repo, &tag)
                 .await
                 .map_err(|e| e.to_string())?;

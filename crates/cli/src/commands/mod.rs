@@ -12,6 +12,7 @@ pub mod info;
 pub mod inspect;
 pub mod kill;
 pub mod load;
+pub mod login;
 pub mod logs;
 pub mod netflags;
 pub mod network;

@@ -76,7 +76,7 @@ pub async fn run(a: Args, target: &Target) -> i32 {
         return super::fail("pull --all-tags is not supported yet");
     }
     let client = match target.client().await {
-        Ok(c) => c,
+        Ok(c) => c.with_registry_auth(crate::dockercfg::auth_for(&a.name)),
         Err(e) => return super::fail(e),
     };
     let (name, mut tag) = split(&a.name);

@@ -18,7 +18,7 @@ pub async fn run(a: Args, target: &Target) -> i32 {
         return super::fail("push --all-tags is not supported yet");
     }
     let client = match target.client().await {
-        Ok(c) => c,
+        Ok(c) => c.with_registry_auth(crate::dockercfg::auth_for(&a.name)),
         Err(e) => return super::fail(e),
     };
     let (name, mut tag) = super::pull::split(&a.name);

@@ -52,6 +52,11 @@ pub struct Container {
     /// Attaches waiting for the next start (the monitor then holds the
     /// program until the first one connects, so no output is missed).
     pending_attaches: watch::Sender<usize>,
+    /// Held while the record file is written, and by removal while the
+    /// directory goes; `true` once it is going, so late writers (an exit
+    /// handler racing `rm -f`) skip the file instead of refilling the
+    /// directory being deleted.
+    persist: Mutex<bool>,
 }
 
 /// Counts one log reader for as long as it lives.
@@ -91,6 +96,7 @@ impl Container {
             readers: watch::channel(0).0,
             spawned: watch::channel(0).0,
             pending_attaches: watch::channel(0).0,
+            persist: Mutex::new(false),
         })
     }
 
@@ -125,6 +131,10 @@ impl Container {
                 s.exits += 1;
             }
         });
+        let removing = self.persist.lock().unwrap_or_else(|p| p.into_inner());
+        if *removing {
+            return Ok(());
+        }
         write_atomic(&self.paths.record(), &bytes)
     }
 }
@@ -652,8 +662,13 @@ impl ContainerService {
         self.release_volumes(&c.record());
         let _ = c.update(false, |r| r.status = Status::Removing);
         let dir = c.paths.dir().to_path_buf();
+        let doomed = c.clone();
         let removed = tokio::task::spawn_blocking(move || {
-            std::fs::remove_dir_all(&dir).map_err(Error::io("removing", dir))
+            let mut removing = doomed.persist.lock().unwrap_or_else(|p| p.into_inner());
+            *removing = true;
+            let result = std::fs::remove_dir_all(&dir).map_err(Error::io("removing", dir));
+            *removing = result.is_ok();
+            result
         })
         .await
         .map_err(|e| Error::Internal(format!("removal task failed: {e}")))?;

@@ -16,6 +16,7 @@ pub fn router() -> Router<Engine> {
         .route("/version", get(version))
         .route("/info", get(info))
         .route("/system/df", get(df))
+        .route("/auth", axum::routing::post(auth))
 }
 
 async fn ping() -> Response {
@@ -223,4 +224,29 @@ async fn df(State(engine): State<Engine>) -> Response {
         "BuildCache": [],
     }))
     .into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AuthBody {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    serveraddress: String,
+}
+
+/// `POST /auth`: checks credentials against the registry (`docker login`).
+async fn auth(body: axum::body::Bytes) -> Response {
+    let req: AuthBody = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return crate::error::ApiError::bad_request(format!("invalid JSON body: {e}"))
+                .into_response()
+        }
+    };
+    match berth_engine::login::login(&req.serveraddress, &req.username, &req.password).await {
+        Ok(()) => Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response(),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
 }
