@@ -34,6 +34,10 @@ struct Args {
     /// The nftables table (family ip) berth owns for NAT and isolation.
     #[arg(long = "nft-table", env = "BERTH_NFT_TABLE", default_value = "berth")]
     nft_table: String,
+    /// A registry (host[:port]) to reach over plain HTTP; repeatable.
+    /// Loopback registries always are.
+    #[arg(long = "insecure-registry")]
+    insecure_registry: Vec<String>,
     /// Log level filter (error, warn, info, debug, trace).
     #[arg(long = "log-level", default_value = "info")]
     log_level: String,
@@ -94,6 +98,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             bip: args.bip,
             nft_table: args.nft_table.clone(),
         },
+        insecure_registries: args.insecure_registry.clone(),
     };
     let engine = berth_engine::Engine::open(config)
         .await

@@ -34,6 +34,9 @@ pub struct EngineConfig {
     pub cgroup_parent: String,
     /// Bridge name, `--bip` and firewall table.
     pub network: networks::NetSettings,
+    /// Registries reached over plain HTTP (`--insecure-registry`), besides
+    /// loopback ones.
+    pub insecure_registries: Vec<String>,
 }
 
 /// The engine: a handful of services, each owning its own store.

@@ -334,7 +334,7 @@ async fn push(
         name: name.to_string(),
         tag: params.get("tag").unwrap_or_default().to_string(),
         credentials: registry_auth(headers),
-        insecure: Vec::new(),
+        insecure: engine.config.insecure_registries.clone(),
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let engine = engine.clone();
@@ -356,7 +356,7 @@ async fn create(
             tag: params.get("tag").unwrap_or_default().to_string(),
             platform: params.get("platform").unwrap_or_default().to_string(),
             credentials: registry_auth(&headers),
-            insecure: Vec::new(),
+            insecure: engine.config.insecure_registries.clone(),
         };
         return pull(engine, req).await;
     }
