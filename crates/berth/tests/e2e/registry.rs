@@ -778,4 +778,24 @@ fn login_logout_and_authenticated_push(ctx: &Ctx) {
         stdout(&docker),
         stderr(&docker)
     );
+    // ... and its push, with the credentials it stored, too.
+    let run_docker = |args: &[&str]| {
+        Command::new(crate::harness::docker_cli())
+            .args(args)
+            .env("DOCKER_HOST", ctx.host())
+            .env("DOCKER_CONFIG", dir.join("docker-cli-config"))
+            .output()
+            .expect("docker")
+    };
+    let tagged = format!("{}/private/docker-pushed:v1", reg.addr);
+    let t = run_docker(&["tag", "busybox:latest", &tagged]);
+    assert!(t.status.success(), "docker tag: {}", stderr(&t));
+    let p = run_docker(&["push", &tagged]);
+    assert!(
+        p.status.success() && stdout(&p).contains("v1: digest: sha256:"),
+        "docker push: {}{}",
+        stdout(&p),
+        stderr(&p)
+    );
+    ctx.ok(&["rmi", &tagged]);
 }
