@@ -317,7 +317,11 @@ async fn dispatch(app: &App, r: Route, query: &str, req: Request) -> Result<Resp
             match query_param(query, "digest") {
                 Some(d) => {
                     let d = digest(&d)?;
-                    s.finish_upload(&name, &id, &d)?;
+                    // A monolithic upload that fails leaves nothing behind.
+                    if let Err(e) = s.finish_upload(&name, &id, &d) {
+                        let _ = s.cancel_upload(&name, &id);
+                        return Err(e);
+                    }
                     Ok(created(format!("/v2/{name}/blobs/{d}"), &d.to_string()))
                 }
                 None => Ok(accepted(&name, &id, size)),

@@ -25,6 +25,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "login_logout_and_authenticated_push",
         login_logout_and_authenticated_push,
     ),
+    ("registry_refuses_bad_input", registry_refuses_bad_input),
 ];
 
 /// A running `berth registry serve`, stopped (by its pid) when dropped.
@@ -798,4 +799,73 @@ fn login_logout_and_authenticated_push(ctx: &Ctx) {
         stderr(&p)
     );
     ctx.ok(&["rmi", &tagged]);
+}
+
+/// Bad input is refused with the spec's error and stores nothing: a blob
+/// whose content does not match its digest, a manifest naming a missing
+/// blob, an oversized manifest, a repository name with `..`.
+fn registry_refuses_bad_input(ctx: &Ctx) {
+    let root = ctx.dir.path().join("registry-refusals");
+    let reg = Registry::start(&root, None);
+    let code = |body: &str| {
+        serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["errors"][0]["code"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let claimed = format!("sha256:{}", hex_sha256(b"what was promised"));
+    let (status, body) = http(
+        &reg.addr,
+        "POST",
+        &format!("/v2/bad/app/blobs/uploads/?digest={claimed}"),
+        b"something else",
+    )
+    .expect("upload");
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (400, "DIGEST_INVALID"),
+        "{body}"
+    );
+    let (status, _) = http(
+        &reg.addr,
+        "GET",
+        &format!("/v2/bad/app/blobs/{claimed}"),
+        b"",
+    )
+    .expect("get");
+    assert_eq!(status, 404);
+    let missing = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": claimed, "size": 17}, "layers": []});
+    let (status, body) = http(
+        &reg.addr,
+        "PUT",
+        "/v2/bad/app/manifests/v1",
+        missing.to_string().as_bytes(),
+    )
+    .expect("manifest");
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (400, "MANIFEST_BLOB_UNKNOWN"),
+        "{body}"
+    );
+    let huge = vec![b' '; 5 << 20];
+    let (status, body) =
+        http(&reg.addr, "PUT", "/v2/bad/app/manifests/v2", &huge).expect("huge manifest");
+    assert_eq!(status, 413, "{body}");
+    let (status, body) =
+        http(&reg.addr, "GET", "/v2/bad/../../etc/tags/list", b"").expect("dotdot");
+    assert_eq!(code(&body), "NAME_INVALID", "{status} {body}");
+    let (status, body) = http(&reg.addr, "GET", "/v2/bad/app/tags/list", b"").expect("tags");
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (404, "NAME_UNKNOWN"),
+        "nothing was stored: {body}"
+    );
+    let count = |d: &str| {
+        std::fs::read_dir(root.join(d))
+            .map(|e| e.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(count("blobs/sha256"), 0, "no blob stored");
+    assert_eq!(count("uploads"), 0, "no upload left");
 }
