@@ -26,6 +26,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         login_logout_and_authenticated_push,
     ),
     ("registry_refuses_bad_input", registry_refuses_bad_input),
+    ("pull_through_token_flow", pull_through_token_flow),
 ];
 
 /// A running `berth registry serve`, stopped (by its pid) when dropped.
@@ -868,4 +869,173 @@ fn registry_refuses_bad_input(ctx: &Ctx) {
     };
     assert_eq!(count("blobs/sha256"), 0, "no blob stored");
     assert_eq!(count("uploads"), 0, "no upload left");
+}
+
+/// A registry front that asks for Docker Hub's token flow: requests
+/// without `Bearer <token>` get a 401 with a Bearer challenge naming its
+/// `/token` endpoint; with the token they are passed to `backend`. It
+/// records whether the token endpoint was called with basic credentials.
+struct TokenFront {
+    addr: String,
+    saw_basic: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TokenFront {
+    fn start(backend: String) -> TokenFront {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let saw_basic = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, halt, me) = (saw_basic.clone(), stop.clone(), addr.clone());
+        std::thread::spawn(move || {
+            while !halt.load(Ordering::Relaxed) {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let (seen, me, backend) = (seen.clone(), me.clone(), backend.clone());
+                std::thread::spawn(move || {
+                    let _ = serve_front(stream, &me, &backend, &seen);
+                });
+            }
+        });
+        TokenFront {
+            addr,
+            saw_basic,
+            stop,
+        }
+    }
+}
+
+impl Drop for TokenFront {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// One request of the token front (the connection is closed after it).
+fn serve_front(
+    mut client: TcpStream,
+    me: &str,
+    backend: &str,
+    saw_basic: &std::sync::atomic::AtomicBool,
+) -> std::io::Result<()> {
+    client.set_nonblocking(false)?;
+    client.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.lines();
+    let request_line = lines.next().unwrap_or_default().to_string();
+    let path = request_line.split(' ').nth(1).unwrap_or("/").to_string();
+    let header = |name: &str| {
+        text.lines().find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    client.read_exact(&mut body)?;
+    if path.starts_with("/token") {
+        if header("authorization").is_some_and(|a| a.starts_with("Basic ")) {
+            saw_basic.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let reply = r#"{"token":"front-token","expires_in":300}"#;
+        return write!(client, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
+    }
+    if header("authorization").as_deref() != Some("Bearer front-token") {
+        let repo = path
+            .trim_start_matches("/v2/")
+            .split("/manifests/")
+            .next()
+            .unwrap_or_default()
+            .split("/blobs/")
+            .next()
+            .unwrap_or_default();
+        return write!(
+            client,
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{me}/token\",service=\"front\",scope=\"repository:{repo}:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    }
+    let mut upstream = TcpStream::connect(backend)?;
+    let method = request_line.split(' ').next().unwrap_or("GET");
+    write!(
+        upstream,
+        "{method} {path} HTTP/1.0\r\nHost: {backend}\r\nContent-Length: {length}\r\n"
+    )?;
+    if let Some(accept) = header("accept") {
+        write!(upstream, "Accept: {accept}\r\n")?;
+    }
+    write!(upstream, "\r\n")?;
+    upstream.write_all(&body)?;
+    let mut response = Vec::new();
+    upstream.read_to_end(&mut response)?;
+    client.write_all(&response)
+}
+
+/// Docker Hub's token flow: a 401 with a Bearer challenge, a token from
+/// the realm, then the request again with it; without credentials
+/// (anonymous token) and with them (basic auth to the token endpoint).
+fn pull_through_token_flow(ctx: &Ctx) {
+    let backend = Registry::start(&ctx.dir.path().join("token-backend"), None);
+    let archive = ctx.dir.path().join("for-token.tar");
+    ctx.ok(&[
+        "save",
+        "-o",
+        archive.to_str().expect("utf8"),
+        "busybox:latest",
+    ]);
+    ok(
+        skopeo(
+            ctx,
+            &[
+                "copy",
+                "--dest-tls-verify=false",
+                &format!("docker-archive:{}", archive.display()),
+                &format!("docker://{}/hub/busybox:latest", backend.addr),
+            ],
+        ),
+        "seed the backend",
+    );
+    let front = TokenFront::start(backend.addr.clone());
+    let image = format!("{}/hub/busybox:latest", front.addr);
+    let anonymous = ctx.ok(&["pull", &image]);
+    assert!(anonymous.contains("Digest: sha256:"), "{anonymous}");
+    assert!(
+        !front.saw_basic.load(std::sync::atomic::Ordering::Relaxed),
+        "no credentials were sent"
+    );
+    ctx.ok(&["rmi", &image]);
+    let config = ctx.dir.path().join("token-docker-config");
+    let with_creds = |args: &[&str]| {
+        Command::new(berth_bin())
+            .args(args)
+            .env("BERTH_HOST", ctx.host())
+            .env("DOCKER_CONFIG", &config)
+            .output()
+            .expect("berth")
+    };
+    let login = with_creds(&["login", "-u", "bob", "-p", "pw", &front.addr]);
+    assert!(login.status.success(), "{}", stderr(&login));
+    let pulled = with_creds(&["pull", &image]);
+    assert!(pulled.status.success(), "{}", stderr(&pulled));
+    assert!(
+        front.saw_basic.load(std::sync::atomic::Ordering::Relaxed),
+        "the token endpoint got the credentials"
+    );
+    ctx.ok(&["rmi", &image]);
 }
