@@ -33,6 +33,39 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
+/// Go's `time.ParseDuration` (`1s`, `500ms`, `1m30s`, `1.5h`, `0`) as
+/// nanoseconds; `None` when the text is not a duration.
+pub fn go_duration_ns(s: &str) -> Option<i64> {
+    if s == "0" {
+        return Some(0);
+    }
+    if s.is_empty() {
+        return None;
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let value: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += value * nanos;
+        rest = &rest[unit_end..];
+    }
+    Some(total as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,7 +62,8 @@ pub fn choose_platform(index: &Value, platform: &str) -> Option<(String, String)
     })
 }
 
-fn message(status: &str, id: Option<&str>) -> Value {
+/// One progress message, as Docker's (`{"status", "id"}`).
+pub(crate) fn message(status: &str, id: Option<&str>) -> Value {
     let mut v = json!({ "status": status });
     if let Some(id) = id {
         v["id"] = json!(id);

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::images::ImageService;
+use crate::pull::message;
 use crate::Error;
 
 /// What a push asks for.
@@ -32,14 +33,6 @@ pub struct PushRequest {
 struct Compressed {
     digest: String,
     size: u64,
-}
-
-fn message(status: &str, id: Option<&str>) -> Value {
-    let mut v = json!({ "status": status });
-    if let Some(id) = id {
-        v["id"] = json!(id);
-    }
-    v
 }
 
 fn registry_error(e: ClientError) -> Error {

@@ -506,34 +506,8 @@ fn healthcheck(rest: &str) -> Result<Healthcheck, ChangeError> {
 
 /// Go durations: `30s`, `1m30s`, `500ms`, `1h`, `10us`, `5ns`.
 fn duration_ns(s: &str) -> Result<i64, ChangeError> {
-    let bad = || ChangeError::Invalid(format!("time: invalid duration {s:?}"));
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let num: f64 = rest[..n].parse().map_err(|_| bad())?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += num * mult;
-        rest = &rest[u..];
-    }
-    Ok(total as i64)
+    berth_api::units::go_duration_ns(s)
+        .ok_or_else(|| ChangeError::Invalid(format!("time: invalid duration {s:?}")))
 }
 
 #[cfg(test)]

@@ -376,17 +376,10 @@ impl Client {
         let resp = self
             .get(Method::GET, &url, None, remote.credentials.as_ref(), "")
             .await?;
-        let status = resp.status();
-        if status.is_success() {
+        if resp.status().is_success() {
             return Ok(());
         }
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes().to_vec())
-            .unwrap_or_default();
-        Err(registry_error(status, &body, "logging in"))
+        Err(failure(resp, "logging in").await)
     }
 
     /// Whether the repository already has the blob (`HEAD`).
@@ -431,17 +424,7 @@ impl Client {
             return Ok(());
         }
         if status != StatusCode::ACCEPTED {
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes().to_vec())
-                .unwrap_or_default();
-            return Err(registry_error(
-                status,
-                &body,
-                &format!("starting the upload of {digest}"),
-            ));
+            return Err(failure(resp, &format!("starting the upload of {digest}")).await);
         }
         let location = resp
             .headers()
@@ -481,17 +464,7 @@ impl Client {
             .await?;
         let status = resp.status();
         if status != StatusCode::CREATED {
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes().to_vec())
-                .unwrap_or_default();
-            return Err(registry_error(
-                status,
-                &body,
-                &format!("uploading {digest}"),
-            ));
+            return Err(failure(resp, &format!("uploading {digest}")).await);
         }
         Ok(())
     }
@@ -532,17 +505,11 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         if !status.is_success() {
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes().to_vec())
-                .unwrap_or_default();
-            return Err(registry_error(
-                status,
-                &body,
+            return Err(failure(
+                resp,
                 &format!("pushing the manifest of {}:{tag}", remote.repo),
-            ));
+            )
+            .await);
         }
         Ok(reported.unwrap_or(local))
     }
@@ -633,13 +600,7 @@ impl Client {
         }
         let status = resp.status();
         if !status.is_success() {
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes().to_vec())
-                .unwrap_or_default();
-            return Err(registry_error(status, &body, &format!("blob {digest}")));
+            return Err(failure(resp, &format!("blob {digest}")).await);
         }
         let io = |what: &str| {
             let what = format!("{what} {}", path.display());
@@ -687,6 +648,18 @@ fn unauthorized(url: &str) -> ClientError {
         status: 401,
         message: format!("unauthorized: authentication required ({url})"),
     }
+}
+
+/// The error an unsuccessful answer stands for, its body read.
+async fn failure(resp: Response<Incoming>, what: &str) -> ClientError {
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    registry_error(status, &body, what)
 }
 
 fn registry_error(status: StatusCode, body: &[u8], what: &str) -> ClientError {

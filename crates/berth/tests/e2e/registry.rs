@@ -115,6 +115,32 @@ fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Result<(u16, Strin
     Ok((status, body))
 }
 
+/// skopeo copies `src` to `dest` on a plain-HTTP registry.
+fn skopeo_push(ctx: &Ctx, src: &str, dest: &str, what: &str) {
+    ok(
+        skopeo(ctx, &["copy", "--dest-tls-verify=false", src, dest]),
+        what,
+    );
+}
+
+/// The manifest digest skopeo sees for `image` (`docker://...`, plain HTTP).
+fn remote_digest(ctx: &Ctx, image: &str) -> String {
+    let out = ok(
+        skopeo(
+            ctx,
+            &[
+                "inspect",
+                "--tls-verify=false",
+                "--format",
+                "{{.Digest}}",
+                image,
+            ],
+        ),
+        "skopeo inspect",
+    );
+    out.trim().to_string()
+}
+
 fn ok(out: std::process::Output, what: &str) -> String {
     assert!(
         out.status.success(),
@@ -136,31 +162,13 @@ fn registry_serves_skopeo_and_podman(ctx: &Ctx) {
         "busybox:latest",
     ]);
     let dest = format!("docker://{}/library/busybox:latest", reg.addr);
-    ok(
-        skopeo(
-            ctx,
-            &[
-                "copy",
-                "--dest-tls-verify=false",
-                &format!("docker-archive:{}", archive.display()),
-                &dest,
-            ],
-        ),
+    skopeo_push(
+        ctx,
+        &format!("docker-archive:{}", archive.display()),
+        &dest,
         "skopeo copy into the registry",
     );
-    let inspect = ok(
-        skopeo(
-            ctx,
-            &[
-                "inspect",
-                "--tls-verify=false",
-                "--format",
-                "{{.Digest}}",
-                &dest,
-            ],
-        ),
-        "skopeo inspect",
-    );
+    let inspect = remote_digest(ctx, &dest);
     let digest = inspect.trim().to_string();
     assert!(digest.starts_with("sha256:"), "{digest}");
     // The registry serves the manifest's bytes as pushed.
@@ -205,31 +213,13 @@ fn registry_serves_skopeo_and_podman(ctx: &Ctx) {
         .expect("digest")
         .to_string();
     let back = format!("docker://{}/library/busybox:oci", reg.addr);
-    ok(
-        skopeo(
-            ctx,
-            &[
-                "copy",
-                "--dest-tls-verify=false",
-                &format!("oci:{}:busybox", oci.display()),
-                &back,
-            ],
-        ),
+    skopeo_push(
+        ctx,
+        &format!("oci:{}:busybox", oci.display()),
+        &back,
         "skopeo copy oci: back",
     );
-    let again = ok(
-        skopeo(
-            ctx,
-            &[
-                "inspect",
-                "--tls-verify=false",
-                "--format",
-                "{{.Digest}}",
-                &back,
-            ],
-        ),
-        "skopeo inspect",
-    );
+    let again = remote_digest(ctx, &back);
     assert_eq!(again.trim(), oci_digest);
     let (status, body) = http(&reg.addr, "GET", "/v2/_catalog", b"").expect("catalog");
     assert_eq!(status, 200);
@@ -530,23 +520,8 @@ fn pull_from_registries(ctx: &Ctx) {
     let theirs = DockerRegistry::start(&ctx.dir.path().join("docker-registry"));
     for addr in [ours.addr.clone(), theirs.addr.clone()] {
         let dest = format!("docker://{addr}/library/busybox:latest");
-        ok(
-            skopeo(ctx, &["copy", "--dest-tls-verify=false", &src, &dest]),
-            "skopeo push",
-        );
-        let digest = ok(
-            skopeo(
-                ctx,
-                &[
-                    "inspect",
-                    "--tls-verify=false",
-                    "--format",
-                    "{{.Digest}}",
-                    &dest,
-                ],
-            ),
-            "inspect",
-        );
+        skopeo_push(ctx, &src, &dest, "skopeo push");
+        let digest = remote_digest(ctx, &dest);
         let image = format!("{addr}/library/busybox");
         let out = ctx.ok(&["pull", &image]);
         assert!(
@@ -633,19 +608,7 @@ fn push_pull_round_trip(ctx: &Ctx) {
             .and_then(|l| l.split_whitespace().next())
             .unwrap_or_else(|| panic!("no digest line: {out}"))
             .to_string();
-        let seen = ok(
-            skopeo(
-                ctx,
-                &[
-                    "inspect",
-                    "--tls-verify=false",
-                    "--format",
-                    "{{.Digest}}",
-                    &format!("docker://{image}"),
-                ],
-            ),
-            "skopeo inspect",
-        );
+        let seen = remote_digest(ctx, &format!("docker://{image}"));
         assert_eq!(
             seen.trim(),
             reported,
@@ -999,16 +962,10 @@ fn pull_through_token_flow(ctx: &Ctx) {
         archive.to_str().expect("utf8"),
         "busybox:latest",
     ]);
-    ok(
-        skopeo(
-            ctx,
-            &[
-                "copy",
-                "--dest-tls-verify=false",
-                &format!("docker-archive:{}", archive.display()),
-                &format!("docker://{}/hub/busybox:latest", backend.addr),
-            ],
-        ),
+    skopeo_push(
+        ctx,
+        &format!("docker-archive:{}", archive.display()),
+        &format!("docker://{}/hub/busybox:latest", backend.addr),
         "seed the backend",
     );
     let front = TokenFront::start(backend.addr.clone());

@@ -114,37 +114,7 @@ pub fn sysctls(list: &[String]) -> Result<BTreeMap<String, String>, String> {
 
 /// Go's `time.ParseDuration`: `1s`, `500ms`, `1m30s`, `1.5h`; as nanoseconds.
 pub fn go_duration(s: &str) -> Result<i64, String> {
-    let bad = || format!("time: invalid duration \"{s}\"");
-    if s == "0" {
-        return Ok(0);
-    }
-    let mut rest = s;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let nanos = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += value * nanos;
-        rest = &rest[unit_end..];
-    }
-    Ok(total as i64)
+    berth_api::units::go_duration_ns(s).ok_or_else(|| format!("time: invalid duration \"{s}\""))
 }
 
 /// The health check flags.

@@ -64,6 +64,52 @@ pub(crate) fn filters_json(filters: &[String]) -> Result<String, String> {
     serde_json::to_string(&map).map_err(|e| e.to_string())
 }
 
+/// `-f key=value` flags as a `?filters=...` query (empty without filters).
+pub(crate) fn filters_query(filters: &[String]) -> Result<String, String> {
+    let json = filters_json(filters)?;
+    Ok(if json.is_empty() {
+        String::new()
+    } else {
+        berth_client::transport::query(&[("filters", json)])
+    })
+}
+
+/// `inspect` of several objects at `path(name)`: a JSON array, or each
+/// through the `--format` template. 1 when any was not found.
+pub(crate) async fn inspect_each(
+    client: &berth_client::Client,
+    names: &[String],
+    path: impl Fn(&str) -> String,
+    format: Option<&str>,
+) -> i32 {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for n in names {
+        match client.get_json::<serde_json::Value>(&path(n)).await {
+            Ok(v) => found.push(v),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    match format {
+        Some(f) => {
+            for v in &found {
+                match berth_template::render(f, v) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => return fail(format!("template: {e}")),
+                }
+            }
+        }
+        None => println!(
+            "{}",
+            crate::format::pretty_json(&serde_json::Value::Array(found))
+        ),
+    }
+    code
+}
+
 /// Writes everything a body stream yields to `out`.
 pub(crate) async fn copy_stream(
     mut stream: berth_client::calls::BodyStream,

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use serde_json::{json, Value};
 
 use crate::connect::Target;
-use crate::format::{pretty_json, render};
+use crate::format::render;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum VolumeCommand {
@@ -103,14 +103,9 @@ pub async fn run(cmd: VolumeCommand, target: &Target) -> i32 {
             }
         }
         VolumeCommand::Ls(a) => {
-            let filters = match super::filters_json(&a.filter) {
-                Ok(f) => f,
+            let q = match super::filters_query(&a.filter) {
+                Ok(q) => q,
                 Err(e) => return super::fail(e),
-            };
-            let q = if filters.is_empty() {
-                String::new()
-            } else {
-                berth_client::transport::query(&[("filters", filters)])
             };
             let list: Value = match client.get_json(&format!("/volumes{q}")).await {
                 Ok(v) => v,
@@ -148,29 +143,13 @@ pub async fn run(cmd: VolumeCommand, target: &Target) -> i32 {
             }
         }
         VolumeCommand::Inspect(a) => {
-            let mut found = Vec::new();
-            let mut code = 0;
-            for n in &a.names {
-                match client.get_json::<Value>(&format!("/volumes/{n}")).await {
-                    Ok(v) => found.push(v),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        code = 1;
-                    }
-                }
-            }
-            match a.format.as_deref() {
-                Some(f) => {
-                    for v in &found {
-                        match berth_template::render(f, v) {
-                            Ok(s) => println!("{s}"),
-                            Err(e) => return super::fail(format!("template: {e}")),
-                        }
-                    }
-                }
-                None => println!("{}", pretty_json(&Value::Array(found))),
-            }
-            code
+            super::inspect_each(
+                &client,
+                &a.names,
+                |n| format!("/volumes/{n}"),
+                a.format.as_deref(),
+            )
+            .await
         }
         VolumeCommand::Rm(a) => {
             let mut code = 0;
