@@ -11,6 +11,7 @@ else
   berth=$PWD/target/release/berth
 fi
 work=$(mktemp -d)
+ip_forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
 daemon_pid=
 cleanup() {
   if [ -n "$daemon_pid" ] && ! kill -0 "$daemon_pid" 2>/dev/null; then
@@ -29,6 +30,8 @@ cleanup() {
     [ -n "$br" ] && ip link del "$br" 2>/dev/null || true
   done
   nft delete table ip berth-bench 2>/dev/null || true
+  # The daemon turned IPv4 forwarding on for its bridge; give it back.
+  echo "$ip_forward_before" > /proc/sys/net/ipv4/ip_forward
   rm -rf "$work"
 }
 trap cleanup EXIT
