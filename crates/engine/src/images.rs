@@ -34,6 +34,7 @@ impl ImageService {
     pub async fn open(paths: &Paths, events: Events) -> Result<ImageService, Error> {
         let root = paths.image_root();
         let store = blocking(move || Ok(ImageStore::open(&root)?)).await?;
+        crate::pull::remove_partials(&store.root().join("downloads"));
         Ok(ImageService {
             store: Arc::new(store),
             events,
@@ -94,7 +95,14 @@ impl ImageService {
     ) -> Result<Vec<Removed>, Error> {
         let store = self.store.clone();
         let name = name.to_string();
-        let removed = blocking(move || Ok(store.remove(&name, force, &*used_by)?)).await?;
+        let removed = blocking(move || {
+            let removed = store.remove(&name, force, &*used_by)?;
+            if removed.iter().any(|r| matches!(r, Removed::Deleted(_))) {
+                crate::push::prune_compressed(&store.root().join("compressed"), store.content());
+            }
+            Ok(removed)
+        })
+        .await?;
         for r in &removed {
             match r {
                 Removed::Untagged(t) => self.events.publish(Event::image("untag", t, t)),

@@ -75,6 +75,52 @@ fn compressed(cache: &Path, diff: &Digest, tar: &Path) -> Result<(Compressed, Pa
     Ok((c, gz))
 }
 
+/// Keeps a pulled gzip layer blob as the layer's compressed form (best
+/// effort: a push compresses again if this did not happen).
+pub(crate) fn remember_compressed(
+    cache: &Path,
+    diff: &Digest,
+    digest: &Digest,
+    size: u64,
+    blob: &Path,
+) {
+    let meta = cache.join(format!("{}.json", diff.hex()));
+    let gz = cache.join(format!("{}.tar.gz", diff.hex()));
+    if meta.exists() || std::fs::create_dir_all(cache).is_err() {
+        return;
+    }
+    if std::fs::rename(blob, &gz).is_err() {
+        return;
+    }
+    let c = Compressed {
+        digest: digest.to_string(),
+        size,
+    };
+    let written = serde_json::to_vec(&c)
+        .map_err(|e| Error::Internal(e.to_string()))
+        .and_then(|bytes| crate::container::write_atomic(&meta, &bytes));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&gz);
+    }
+}
+
+/// Removes compressed forms of layers whose tar left the content store.
+pub(crate) fn prune_compressed(cache: &Path, content: &berth_image::content::ContentStore) {
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(hex) = name.split('.').next() else {
+            continue;
+        };
+        let gone = Digest::from_hex(hex).is_ok_and(|d| !content.exists(&d));
+        if gone {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 impl ImageService {
     /// `POST /images/{name}/push`: pushes one tag, sending progress on `tx`.
     pub async fn push(

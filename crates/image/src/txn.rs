@@ -21,6 +21,9 @@ pub enum LayerInput<'a> {
     Present,
     /// The layer tar: gzip, zstd or plain. Not read if the layer already exists.
     Tar(Box<dyn Read + 'a>),
+    /// Unpacked ahead (say while it downloaded) with [`crate::LayerStore::prepare`];
+    /// its chain id must be the one the config gives.
+    Prepared(PreparedLayer),
 }
 
 /// An image to add with [`ImageStore::create`] (registry pulls, build commits).
@@ -125,6 +128,15 @@ impl<'s> Txn<'s> {
             self.layers.push(p);
         }
         Ok(rec.diff_id)
+    }
+
+    /// Stages a layer unpacked ahead of the transaction.
+    pub(crate) fn adopt_layer(&mut self, p: PreparedLayer) {
+        let rec = p.record().clone();
+        if !self.pending.contains_key(&rec.chain_id) {
+            self.pending.insert(rec.chain_id.clone(), rec.size);
+            self.layers.push(p);
+        }
     }
 
     /// Records an image whose config and layers are staged or present.
@@ -267,6 +279,16 @@ impl ImageStore {
                     LayerInput::Present => return Err(LayerError::NotFound(chain).into()),
                     LayerInput::Tar(mut r) => {
                         txn.layer(parent_chain.as_ref(), &mut r, Some(diff_id), KeepTar::Copy)?;
+                    }
+                    LayerInput::Prepared(p) => {
+                        if p.record().chain_id != chain {
+                            return Err(LayerError::DiffIdMismatch {
+                                expected: diff_id.clone(),
+                                actual: p.record().diff_id.clone(),
+                            }
+                            .into());
+                        }
+                        txn.adopt_layer(p);
                     }
                 }
             }

@@ -566,16 +566,9 @@ impl Client {
         })
     }
 
-    /// Streams blob `digest` of `repo` into `path`, checking its size and
-    /// digest; `progress` hears the bytes received so far.
-    pub async fn blob_to_file(
-        &self,
-        remote: &Remote,
-        digest: &Digest,
-        size: u64,
-        path: &Path,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<()> {
+    /// Starts downloading a blob (following redirects to storage); its
+    /// chunks come from [`BlobBody::chunk`], which checks size and digest.
+    pub async fn blob(&self, remote: &Remote, digest: &Digest, size: u64) -> Result<BlobBody> {
         let (repo, creds, ep) = (&remote.repo, remote.credentials.as_ref(), &remote.endpoint);
         let url = format!("{}/v2/{repo}/blobs/{digest}", ep.base);
         let scope = format!("repository:{repo}:pull");
@@ -602,6 +595,25 @@ impl Client {
         if !status.is_success() {
             return Err(failure(resp, &format!("blob {digest}")).await);
         }
+        Ok(BlobBody {
+            body: resp.into_body(),
+            hasher: berth_image::digest::Hasher::new(),
+            got: 0,
+            size,
+            digest: digest.clone(),
+        })
+    }
+
+    /// Downloads a blob into `path`, verified; `progress` gets the bytes so far.
+    pub async fn blob_to_file(
+        &self,
+        remote: &Remote,
+        digest: &Digest,
+        size: u64,
+        path: &Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<()> {
+        let mut body = self.blob(remote, digest, size).await?;
         let io = |what: &str| {
             let what = format!("{what} {}", path.display());
             move |source| ClientError::Io { what, source }
@@ -609,30 +621,60 @@ impl Client {
         let mut file = tokio::fs::File::create(path)
             .await
             .map_err(io("creating"))?;
-        let mut hasher = berth_image::digest::Hasher::new();
-        let mut got = 0u64;
-        let mut body = resp.into_body().into_data_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk =
-                chunk.map_err(|e| ClientError::Http(format!("downloading {digest}: {e}")))?;
-            hasher.update(&chunk);
-            got += chunk.len() as u64;
-            if got > size {
-                return Err(ClientError::Invalid(format!(
-                    "blob {digest} is larger than its {size} bytes"
-                )));
-            }
+        while let Some(chunk) = body.chunk().await? {
             file.write_all(&chunk).await.map_err(io("writing"))?;
-            progress(got);
+            progress(body.received());
         }
         file.flush().await.map_err(io("writing"))?;
-        let actual = hasher.finish();
-        if got != size || &actual != digest {
-            return Err(ClientError::Invalid(format!(
-                "blob {digest} arrived as {actual} ({got} of {size} bytes): refusing it"
-            )));
-        }
         Ok(())
+    }
+}
+
+/// A blob being downloaded.
+pub struct BlobBody {
+    body: Incoming,
+    hasher: berth_image::digest::Hasher,
+    got: u64,
+    size: u64,
+    digest: Digest,
+}
+
+impl BlobBody {
+    /// The next chunk; `None` once the whole blob arrived with the right
+    /// size and digest. An error when it is longer, shorter or different.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        let digest = &self.digest;
+        loop {
+            let Some(frame) = self.body.frame().await else {
+                let actual = std::mem::take(&mut self.hasher).finish();
+                if self.got != self.size || actual != *digest {
+                    return Err(ClientError::Invalid(format!(
+                        "blob {digest} arrived as {actual} ({} of {} bytes): refusing it",
+                        self.got, self.size
+                    )));
+                }
+                return Ok(None);
+            };
+            let frame =
+                frame.map_err(|e| ClientError::Http(format!("downloading {digest}: {e}")))?;
+            let Ok(chunk) = frame.into_data() else {
+                continue;
+            };
+            self.hasher.update(&chunk);
+            self.got += chunk.len() as u64;
+            if self.got > self.size {
+                return Err(ClientError::Invalid(format!(
+                    "blob {digest} is larger than its {} bytes",
+                    self.size
+                )));
+            }
+            return Ok(Some(chunk));
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.got
     }
 }
 

@@ -13,6 +13,7 @@ mod interop;
 mod lifecycle;
 mod network;
 mod registry;
+mod registry_resume;
 mod security;
 mod volumes;
 
@@ -32,6 +33,7 @@ fn main() {
         volumes::TESTS,
         network::TESTS,
         registry::TESTS,
+        registry_resume::TESTS,
         images::TESTS,
         api::TESTS,
         interop::TESTS,

@@ -30,13 +30,13 @@ pub const TESTS: &[(&str, TestFn)] = &[
 ];
 
 /// A running `berth registry serve`, stopped (by its pid) when dropped.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Registry {
-    fn start(root: &std::path::Path, port: Option<u16>) -> Registry {
+    pub(crate) fn start(root: &std::path::Path, port: Option<u16>) -> Registry {
         Registry::start_with(root, port, &[])
     }
 

@@ -1,11 +1,12 @@
 //! Pulling images: resolve the reference, fetch the manifest (choosing the
 //! platform's entry of an index), the config and the missing layers (three
-//! at a time, each verified), then add the image all-or-nothing. Progress
-//! goes out as Docker's JSON messages. Downloaded blobs wait in
-//! `image/downloads/` until the image is stored, so an interrupted pull
-//! resumes from what it already has and never leaves a half image.
+//! at a time, each verified and unpacked while it streams), then add the
+//! image all-or-nothing. Progress goes out as Docker's JSON messages.
+//! Downloaded blobs wait in `image/downloads/` until the image is stored,
+//! so an interrupted pull resumes from what it already has and never
+//! leaves a half image; gzip blobs are then kept as the push cache's
+//! compressed form, so pushing a pulled image compresses nothing.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_image::layer::chain_ids;
@@ -15,6 +16,10 @@ use berth_registry::client::{endpoint, Client, ClientError, Credentials, Remote}
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+
+mod layer;
+
+pub(crate) use layer::remove_partials;
 
 use crate::images::ImageService;
 use crate::Error;
@@ -87,6 +92,8 @@ struct Pull {
 }
 
 impl Pull {
+    /// A small blob (the config), kept in `dir` until the image is stored so
+    /// an interrupted pull does not fetch it again.
     async fn blob_bytes(
         &self,
         d: &Digest,
@@ -94,15 +101,22 @@ impl Pull {
         dir: &std::path::Path,
     ) -> Result<Vec<u8>, Error> {
         let path = dir.join(d.hex());
+        if let Ok(bytes) = tokio::fs::read(&path).await {
+            if Digest::of_bytes(&bytes) == *d {
+                return Ok(bytes);
+            }
+        }
+        let partial = layer::partial_path(&path);
         self.client
-            .blob_to_file(&self.remote, d, size, &path, &|_| {})
+            .blob_to_file(&self.remote, d, size, &partial, &|_| {})
             .await
             .map_err(|e| client_error(e, &self.name))?;
-        let bytes = tokio::fs::read(&path)
+        tokio::fs::rename(&partial, &path)
             .await
-            .map_err(Error::io("reading", &path))?;
-        let _ = tokio::fs::remove_file(&path).await;
-        Ok(bytes)
+            .map_err(Error::io("storing", &path))?;
+        tokio::fs::read(&path)
+            .await
+            .map_err(Error::io("reading", &path))
     }
 }
 
@@ -192,6 +206,14 @@ impl ImageService {
             .map(|a| a.iter().map(desc).collect::<Result<_, _>>())
             .transpose()?
             .unwrap_or_default();
+        let media_types: Vec<String> = m["layers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|l| l["mediaType"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
         let parsed = berth_image::ImageConfig::parse(&config)
             .map_err(|e| Error::Registry(format!("bad image config: {e}")))?;
         let diff_ids: Vec<Digest> = parsed.diff_ids().to_vec();
@@ -210,57 +232,55 @@ impl ImageService {
             .collect();
         let pull = Arc::new(pull);
         let mut jobs = Vec::new();
-        for ((d, size), have) in layers.iter().zip(&present) {
+        for (i, ((d, size), have)) in layers.iter().zip(&present).enumerate() {
             let short = d.short().to_string();
             if *have {
                 let _ = tx.send(message("Already exists", Some(&short)));
                 continue;
             }
             let _ = tx.send(message("Pulling fs layer", Some(&short)));
-            let (pull, tx, d, size, path) = (
-                pull.clone(),
-                tx.clone(),
-                d.clone(),
-                *size,
-                downloads.join(d.hex()),
-            );
+            let job = layer::LayerJob {
+                digest: d.clone(),
+                size: *size,
+                diff_id: diff_ids[i].clone(),
+                parent_chain: i.checked_sub(1).map(|p| chains[p].clone()),
+                file: downloads.join(d.hex()),
+            };
+            let (pull, tx, store, size) = (pull.clone(), tx.clone(), store.clone(), *size);
             jobs.push(async move {
-                if path.exists() {
+                let prepared = if job.file.exists() {
                     let _ = tx.send(message("Download complete", Some(&short)));
-                    return Ok::<(), Error>(());
-                }
-                let partial = path.with_extension("partial");
-                let progress_tx = tx.clone();
-                let id = short.clone();
-                let last = std::sync::atomic::AtomicU64::new(0);
-                let report = move |got: u64| {
-                    let before = last.load(std::sync::atomic::Ordering::Relaxed);
-                    if got == size || got - before >= 512 * 1024 {
-                        last.store(got, std::sync::atomic::Ordering::Relaxed);
-                        let _ = progress_tx.send(json!({"status": "Downloading", "id": id, "progressDetail": {"current": got, "total": size}}));
-                    }
+                    layer::from_file(store, job).await?
+                } else {
+                    let last = std::sync::atomic::AtomicU64::new(0);
+                    let report = |got: u64| {
+                        let before = last.load(std::sync::atomic::Ordering::Relaxed);
+                        if got == size || got - before >= 512 * 1024 {
+                            last.store(got, std::sync::atomic::Ordering::Relaxed);
+                            let _ = tx.send(json!({"status": "Downloading", "id": short, "progressDetail": {"current": got, "total": size}}));
+                        }
+                    };
+                    let p = layer::download(store, &pull.client, &pull.remote, job, report)
+                        .await
+                        .map_err(|e| match e {
+                            layer::ClientOr::Client(e) => client_error(e, &pull.name),
+                            layer::ClientOr::Engine(e) => e,
+                        })?;
+                    let _ = tx.send(message("Download complete", Some(&short)));
+                    p
                 };
-                pull.client
-                    .blob_to_file(&pull.remote, &d, size, &partial, &report)
-                    .await
-                    .map_err(|e| client_error(e, &pull.name))?;
-                tokio::fs::rename(&partial, &path).await.map_err(Error::io("storing", &path))?;
-                let _ = tx.send(message("Download complete", Some(&short)));
-                Ok(())
+                let _ = tx.send(message("Pull complete", Some(&short)));
+                Ok::<_, Error>((i, prepared))
             });
         }
-        let results: Vec<Result<(), Error>> = futures_util::stream::iter(jobs)
-            .buffer_unordered(3)
-            .collect()
-            .await;
-        for r in results {
-            r?;
+        let mut prepared: Vec<Option<berth_image::layer::PreparedLayer>> =
+            layers.iter().map(|_| None).collect();
+        let mut running = futures_util::stream::iter(jobs).buffer_unordered(3);
+        while let Some(r) = running.next().await {
+            let (i, p) = r?;
+            prepared[i] = Some(p);
         }
-        let files: Vec<Option<PathBuf>> = layers
-            .iter()
-            .zip(&present)
-            .map(|((d, _), have)| (!have).then(|| downloads.join(d.hex())))
-            .collect();
+        drop(running);
         let tags = if tagged {
             vec![r.to_string()]
         } else {
@@ -271,18 +291,11 @@ impl ImageService {
         let before = store.resolve(&r.to_string()).ok().map(|i| i.id);
         let info = {
             let store = store.clone();
-            let files = files.clone();
             tokio::task::spawn_blocking(move || -> Result<ImageInfo, Error> {
-                let mut inputs: Vec<LayerInput<'static>> = Vec::new();
-                for f in &files {
-                    match f {
-                        None => inputs.push(LayerInput::Present),
-                        Some(p) => {
-                            let file = std::fs::File::open(p).map_err(Error::io("opening", p))?;
-                            inputs.push(LayerInput::Tar(Box::new(file)));
-                        }
-                    }
-                }
+                let inputs = prepared
+                    .into_iter()
+                    .map(|p| p.map_or(LayerInput::Present, LayerInput::Prepared))
+                    .collect();
                 Ok(store.create(NewImage {
                     config,
                     layers: inputs,
@@ -295,13 +308,18 @@ impl ImageService {
             .await
             .map_err(|e| Error::Internal(format!("pull task failed: {e}")))??
         };
-        for f in files.into_iter().flatten() {
-            let _ = tokio::fs::remove_file(f).await;
-        }
-        for ((d, _), have) in layers.iter().zip(&present) {
-            if !*have {
-                let _ = tx.send(message("Pull complete", Some(d.short())));
+        let _ = tokio::fs::remove_file(downloads.join(config_digest.hex())).await;
+        let cache = store.root().join("compressed");
+        for (((d, size), have), (diff, media)) in layers
+            .iter()
+            .zip(&present)
+            .zip(diff_ids.iter().zip(&media_types))
+        {
+            let file = downloads.join(d.hex());
+            if !*have && media.ends_with("gzip") {
+                crate::push::remember_compressed(&cache, diff, d, *size, &file);
             }
+            let _ = tokio::fs::remove_file(file).await;
         }
         let _ = tx.send(message(&format!("Digest: {top_digest}"), None));
         let status = if before.as_deref() == Some(info.id.as_str()) {
