@@ -1,14 +1,17 @@
 //! Pushing images: each layer is gzip-compressed once and the result kept
 //! (`image/compressed/<diff-id>.tar.gz` with its digest), so a second push
 //! compresses nothing; blobs the registry has (`HEAD`) are not sent; the
-//! manifest (Docker schema 2) goes last, and its digest is reported as
+//! layers go three at a time, each mounted from another repository of the
+//! registry known to hold it when there is one (`Mounted from ...`), else
+//! streamed in one `PATCH`; the manifest (Docker schema 2) goes last, and its digest is reported as
 //! Docker does (`<tag>: digest: sha256:... size: N` and an `aux` message).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use berth_image::{Digest, Reference};
-use berth_registry::client::{endpoint, Client, ClientError, Credentials, Remote};
+use berth_registry::client::{endpoint, Client, ClientError, Credentials, Remote, Uploaded};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -33,6 +36,9 @@ pub struct PushRequest {
 struct Compressed {
     digest: String,
     size: u64,
+    /// Repositories (`domain/repo`) known to hold it, for mounts.
+    #[serde(default)]
+    sources: Vec<String>,
 }
 
 fn registry_error(e: ClientError) -> Error {
@@ -69,6 +75,7 @@ fn compressed(cache: &Path, diff: &Digest, tar: &Path) -> Result<(Compressed, Pa
     let c = Compressed {
         digest: digest.to_string(),
         size,
+        sources: Vec::new(),
     };
     let bytes = serde_json::to_vec(&c).map_err(|e| Error::Internal(e.to_string()))?;
     crate::container::write_atomic(&meta, &bytes)?;
@@ -83,6 +90,7 @@ pub(crate) fn remember_compressed(
     digest: &Digest,
     size: u64,
     blob: &Path,
+    source: &str,
 ) {
     let meta = cache.join(format!("{}.json", diff.hex()));
     let gz = cache.join(format!("{}.tar.gz", diff.hex()));
@@ -95,6 +103,7 @@ pub(crate) fn remember_compressed(
     let c = Compressed {
         digest: digest.to_string(),
         size,
+        sources: vec![source.to_string()],
     };
     let written = serde_json::to_vec(&c)
         .map_err(|e| Error::Internal(e.to_string()))
@@ -121,22 +130,151 @@ pub(crate) fn prune_compressed(cache: &Path, content: &berth_image::content::Con
     }
 }
 
+/// Adds `source` (`domain/repo`) to the repositories known to hold the
+/// compressed form of `diff` (best effort: only mounts depend on it).
+fn remember_source(cache: &Path, diff: &Digest, source: &str) {
+    let meta = cache.join(format!("{}.json", diff.hex()));
+    let Ok(mut c) = std::fs::read(&meta)
+        .map_err(|_| ())
+        .and_then(|b| serde_json::from_slice::<Compressed>(&b).map_err(|_| ()))
+    else {
+        return;
+    };
+    if c.sources.iter().any(|s| s == source) {
+        return;
+    }
+    c.sources.push(source.to_string());
+    if let Ok(bytes) = serde_json::to_vec(&c) {
+        let _ = crate::container::write_atomic(&meta, &bytes);
+    }
+}
+
+/// A repository of `domain` other than `repo` known to hold the blob (pure).
+fn mount_source<'a>(sources: &'a [String], domain: &str, repo: &str) -> Option<&'a str> {
+    sources.iter().find_map(|s| {
+        let (d, r) = s.split_once('/')?;
+        (d == domain && r != repo).then_some(r)
+    })
+}
+
+/// One push: where to and with what.
+struct Target {
+    client: Client,
+    remote: Remote,
+    domain: String,
+    cache: PathBuf,
+}
+
+impl Target {
+    /// Sends one layer unless the registry has it; its manifest descriptor.
+    async fn layer(
+        &self,
+        store: &berth_image::ImageStore,
+        diff: &Digest,
+        tx: &mpsc::UnboundedSender<Value>,
+    ) -> Result<Value, Error> {
+        let short = diff.short();
+        let tar = store.content().path(diff);
+        let (cache, d) = (self.cache.clone(), diff.clone());
+        let (c, gz) = tokio::task::spawn_blocking(move || compressed(&cache, &d, &tar))
+            .await
+            .map_err(|e| Error::Internal(format!("compress task failed: {e}")))??;
+        let digest = Digest::parse(&c.digest).map_err(|e| Error::Internal(e.to_string()))?;
+        let (client, remote) = (&self.client, &self.remote);
+        if client
+            .blob_exists(remote, &digest)
+            .await
+            .map_err(registry_error)?
+        {
+            let _ = tx.send(message("Layer already exists", Some(short)));
+        } else {
+            let _ = tx.send(message("Pushing", Some(short)));
+            let from = mount_source(&c.sources, &self.domain, &remote.repo);
+            let how = client
+                .upload_blob(remote, &digest, c.size, &gz, from)
+                .await
+                .map_err(registry_error)?;
+            let status = match (how, from) {
+                (Uploaded::Mounted, Some(f)) => format!("Mounted from {f}"),
+                _ => "Pushed".to_string(),
+            };
+            let _ = tx.send(message(&status, Some(short)));
+        }
+        let cache = self.cache.clone();
+        let (d, source) = (diff.clone(), format!("{}/{}", self.domain, remote.repo));
+        let _ = tokio::task::spawn_blocking(move || remember_source(&cache, &d, &source)).await;
+        Ok(
+            json!({"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": c.size, "digest": c.digest}),
+        )
+    }
+}
+
 impl ImageService {
-    /// `POST /images/{name}/push`: pushes one tag, sending progress on `tx`.
+    /// `POST /images/{name}/push`: pushes one tag, or every local tag of
+    /// the repository when none is given (`push --all-tags`), sending
+    /// progress on `tx`.
     pub async fn push(
         &self,
         req: PushRequest,
         tx: mpsc::UnboundedSender<Value>,
     ) -> Result<(), Error> {
-        let tag = if req.tag.is_empty() {
-            "latest".to_string()
-        } else {
-            req.tag.clone()
-        };
-        let full = format!("{}:{tag}", req.name);
-        let r = Reference::parse_normalized(&full)
+        let r = Reference::parse_normalized(&req.name)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let store = self.store().clone();
+        let tags: Vec<String> = if !req.tag.is_empty() {
+            vec![req.tag.clone()]
+        } else if let Some(t) = r.tag() {
+            vec![t.to_string()]
+        } else {
+            let name = r.name();
+            let mut tags: Vec<String> = store
+                .list()?
+                .iter()
+                .flat_map(|i| i.repo_tags.iter())
+                .filter_map(|t| Reference::parse_normalized(t).ok())
+                .filter(|t| t.name() == name)
+                .filter_map(|t| t.tag().map(str::to_string))
+                .collect();
+            tags.sort();
+            tags.dedup();
+            if tags.is_empty() {
+                return Err(Error::PullDenied(format!(
+                    "An image does not exist locally with the tag: {}",
+                    r.familiar_name()
+                )));
+            }
+            tags
+        };
+        let target = Target {
+            client: Client::new().map_err(|e| Error::Registry(e.to_string()))?,
+            remote: Remote {
+                endpoint: endpoint(r.domain(), &req.insecure),
+                repo: r.path().to_string(),
+                credentials: req.credentials.clone(),
+            },
+            domain: r.domain().to_string(),
+            cache: store.root().join("compressed"),
+        };
+        let _ = tx.send(message(
+            &format!("The push refers to repository [{}]", r.name()),
+            None,
+        ));
+        for tag in tags {
+            self.push_tag(&target, &r.name(), &tag, &tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn push_tag(
+        &self,
+        target: &Target,
+        name: &str,
+        tag: &str,
+        tx: &mpsc::UnboundedSender<Value>,
+    ) -> Result<(), Error> {
+        let store = self.store().clone();
+        let r = Reference::parse_normalized(&format!("{name}:{tag}"))
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let info = store.resolve(&r.to_string()).map_err(|_| {
             Error::PullDenied(format!(
                 "An image does not exist locally with the tag: {}",
@@ -145,62 +283,30 @@ impl ImageService {
         })?;
         let record = store.record(&info.id)?;
         let config = store.config_bytes(&info.id)?;
-        let remote = Remote {
-            endpoint: endpoint(r.domain(), &req.insecure),
-            repo: r.path().to_string(),
-            credentials: req.credentials.clone(),
-        };
-        let client = Client::new().map_err(|e| Error::Registry(e.to_string()))?;
-        let _ = tx.send(message(
-            &format!("The push refers to repository [{}]", r.name()),
-            None,
-        ));
-        let cache = store.root().join("compressed");
-        let mut layers = Vec::new();
         for diff in record.diff_ids.iter().rev() {
             let _ = tx.send(message("Preparing", Some(diff.short())));
         }
-        for diff in record.diff_ids.iter() {
-            let tar = store.content().path(diff);
-            let (cache, d) = (cache.clone(), diff.clone());
-            let (c, gz) = tokio::task::spawn_blocking(move || compressed(&cache, &d, &tar))
-                .await
-                .map_err(|e| Error::Internal(format!("compress task failed: {e}")))??;
-            let digest = Digest::parse(&c.digest).map_err(|e| Error::Internal(e.to_string()))?;
-            if client
-                .blob_exists(&remote, &digest)
-                .await
-                .map_err(registry_error)?
-            {
-                let _ = tx.send(message("Layer already exists", Some(diff.short())));
-            } else {
-                let _ = tx.send(message("Pushing", Some(diff.short())));
-                client
-                    .upload_blob(&remote, &digest, c.size, &gz)
-                    .await
-                    .map_err(registry_error)?;
-                let _ = tx.send(message("Pushed", Some(diff.short())));
-            }
-            layers.push(json!({"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": c.size, "digest": c.digest}));
+        let mut sends = Vec::new();
+        for diff in &record.diff_ids {
+            sends.push(target.layer(&store, diff, tx));
         }
+        let layers: Vec<Value> = futures_util::stream::iter(sends)
+            .buffered(3)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let (client, remote) = (&target.client, &target.remote);
         let config_digest = Digest::of_bytes(&config);
         if !client
-            .blob_exists(&remote, &config_digest)
+            .blob_exists(remote, &config_digest)
             .await
             .map_err(registry_error)?
         {
-            let tmp = store
-                .root()
-                .join("compressed")
-                .join(format!("{}.config", config_digest.hex()));
-            std::fs::create_dir_all(store.root().join("compressed"))
-                .map_err(Error::io("creating", &tmp))?;
-            std::fs::write(&tmp, &config).map_err(Error::io("writing", &tmp))?;
-            let uploaded = client
-                .upload_blob(&remote, &config_digest, config.len() as u64, &tmp)
-                .await;
-            let _ = std::fs::remove_file(&tmp);
-            uploaded.map_err(registry_error)?;
+            client
+                .upload_bytes(remote, &config_digest, config.clone())
+                .await
+                .map_err(registry_error)?;
         }
         let manifest = json!({
             "schemaVersion": 2,
@@ -213,8 +319,8 @@ impl ImageService {
         let size = bytes.len();
         let digest = client
             .put_manifest(
-                &remote,
-                &tag,
+                remote,
+                tag,
                 bytes,
                 "application/vnd.docker.distribution.manifest.v2+json",
             )

@@ -88,7 +88,9 @@ pub fn endpoint(domain: &str, insecure: &[String]) -> Endpoint {
             .is_ok_and(|ip| ip.is_loopback())
         || host == "::1"
         || host == "[::1]"
-        || insecure.iter().any(|i| i == domain || i == host);
+        || insecure
+            .iter()
+            .any(|i| i == domain || i == host || in_cidr(host, i));
     let domain = if domain == "docker.io" || domain == "index.docker.io" {
         "registry-1.docker.io"
     } else {
@@ -97,6 +99,26 @@ pub fn endpoint(domain: &str, insecure: &[String]) -> Endpoint {
     Endpoint {
         base: format!("{}://{domain}", if plain { "http" } else { "https" }),
     }
+}
+
+/// Whether `host` is an IPv4 address inside `cidr` (`10.0.0.0/8`), as
+/// Docker's insecure registries may be given.
+fn in_cidr(host: &str, cidr: &str) -> bool {
+    let Some((net, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(ip), Ok(net), Ok(bits)) = (
+        host.parse::<std::net::Ipv4Addr>(),
+        net.parse::<std::net::Ipv4Addr>(),
+        bits.parse::<u32>(),
+    ) else {
+        return false;
+    };
+    if bits > 32 {
+        return false;
+    }
+    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+    u32::from(ip) & mask == u32::from(net) & mask
 }
 
 /// A parsed `WWW-Authenticate` challenge.
@@ -398,14 +420,96 @@ impl Client {
         Ok(resp.status().is_success())
     }
 
-    /// Uploads a blob from a file: `POST` to start (which also settles
-    /// authentication), then one `PUT` with the content and its digest.
+    /// Uploads a blob from a file as Docker does: `POST` to start (asking
+    /// to mount it from `mount_from`, a repository of the same registry
+    /// known to hold it), then, unless the registry mounted it, one `PATCH`
+    /// streaming the content and a `PUT` with the digest to finish.
     pub async fn upload_blob(
         &self,
         remote: &Remote,
         digest: &Digest,
         size: u64,
         path: &Path,
+        mount_from: Option<&str>,
+    ) -> Result<Uploaded> {
+        let base = &remote.endpoint.base;
+        let scope = format!("repository:{}:pull,push", remote.repo);
+        let mut start = format!("{base}/v2/{}/blobs/uploads/", remote.repo);
+        if let Some(from) = mount_from.filter(|f| *f != remote.repo) {
+            start.push_str(&format!(
+                "?mount={}&from={}",
+                encode(&digest.to_string()),
+                encode(from)
+            ));
+        }
+        let resp = self
+            .get(
+                Method::POST,
+                &start,
+                None,
+                remote.credentials.as_ref(),
+                &scope,
+            )
+            .await?;
+        let status = resp.status();
+        if status == StatusCode::CREATED {
+            return Ok(Uploaded::Mounted);
+        }
+        if status != StatusCode::ACCEPTED {
+            return Err(failure(resp, &format!("starting the upload of {digest}")).await);
+        }
+        let url = location(&resp, base)?;
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|source| ClientError::Io {
+                what: format!("opening {}", path.display()),
+                source,
+            })?;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+            .map(|r| r.map(hyper::body::Frame::data));
+        let body = BodyExt::boxed(StreamBody::new(stream));
+        let auth = self.cached_auth(&url, &scope);
+        let resp = self
+            .send_body(
+                Method::PATCH,
+                &url,
+                None,
+                auth.as_deref(),
+                body,
+                &[
+                    ("Content-Length", size.to_string()),
+                    ("Content-Type", "application/octet-stream".to_string()),
+                ],
+            )
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(failure(resp, &format!("uploading {digest}")).await);
+        }
+        let mut url = location(&resp, base)?;
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("digest={}", encode(&digest.to_string())));
+        let resp = self
+            .send_body(
+                Method::PUT,
+                &url,
+                None,
+                auth.as_deref(),
+                empty(),
+                &[("Content-Length", "0".to_string())],
+            )
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(failure(resp, &format!("finishing the upload of {digest}")).await);
+        }
+        Ok(Uploaded::Sent)
+    }
+
+    /// Uploads a small blob (a config) in one `PUT` after the `POST`.
+    pub async fn upload_bytes(
+        &self,
+        remote: &Remote,
+        digest: &Digest,
+        bytes: Vec<u8>,
     ) -> Result<()> {
         let base = &remote.endpoint.base;
         let scope = format!("repository:{}:pull,push", remote.repo);
@@ -419,54 +523,74 @@ impl Client {
                 &scope,
             )
             .await?;
-        let status = resp.status();
-        if status == StatusCode::CREATED {
-            return Ok(());
-        }
-        if status != StatusCode::ACCEPTED {
+        if resp.status() != StatusCode::ACCEPTED {
             return Err(failure(resp, &format!("starting the upload of {digest}")).await);
         }
-        let location = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ClientError::Invalid("an upload without a location".into()))?
-            .to_string();
-        let mut url = if location.starts_with('/') {
-            format!("{base}{location}")
-        } else {
-            location
-        };
+        let mut url = location(&resp, base)?;
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&format!("digest={}", encode(&digest.to_string())));
-        let file = tokio::fs::File::open(path)
-            .await
-            .map_err(|source| ClientError::Io {
-                what: format!("opening {}", path.display()),
-                source,
-            })?;
-        let stream =
-            tokio_util::io::ReaderStream::new(file).map(|r| r.map(hyper::body::Frame::data));
-        let body = BodyExt::boxed(StreamBody::new(stream));
         let auth = self.cached_auth(&url, &scope);
+        let len = bytes.len();
         let resp = self
             .send_body(
                 Method::PUT,
                 &url,
                 None,
                 auth.as_deref(),
-                body,
+                full(bytes),
                 &[
-                    ("Content-Length", size.to_string()),
+                    ("Content-Length", len.to_string()),
                     ("Content-Type", "application/octet-stream".to_string()),
                 ],
             )
             .await?;
-        let status = resp.status();
-        if status != StatusCode::CREATED {
+        if resp.status() != StatusCode::CREATED {
             return Err(failure(resp, &format!("uploading {digest}")).await);
         }
         Ok(())
+    }
+
+    /// Every tag of the repository (`GET /v2/<repo>/tags/list`, following
+    /// `Link: <...>; rel="next"` pages).
+    pub async fn tags(&self, remote: &Remote) -> Result<Vec<String>> {
+        let base = &remote.endpoint.base;
+        let scope = format!("repository:{}:pull", remote.repo);
+        let mut url = format!("{base}/v2/{}/tags/list", remote.repo);
+        let mut out = Vec::new();
+        for _ in 0..10_000 {
+            let resp = self
+                .get(Method::GET, &url, None, remote.credentials.as_ref(), &scope)
+                .await?;
+            if !resp.status().is_success() {
+                return Err(failure(resp, &format!("listing the tags of {}", remote.repo)).await);
+            }
+            let next = resp
+                .headers()
+                .get("link")
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ClientError::Http(e.to_string()))?
+                .to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| ClientError::Invalid(format!("tags list: {e}")))?;
+            out.extend(
+                v["tags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().map(str::to_string)),
+            );
+            match next {
+                Some(n) if n.starts_with('/') => url = format!("{base}{n}"),
+                Some(n) => url = n,
+                None => return Ok(out),
+            }
+        }
+        Err(ClientError::Invalid("the tags list does not end".into()))
     }
 
     /// `PUT /v2/<repo>/manifests/<tag>`; returns the digest the registry reports.
@@ -630,6 +754,43 @@ impl Client {
     }
 }
 
+/// How a blob reached the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploaded {
+    /// Mounted from another repository: no content travelled.
+    Mounted,
+    /// Its content was sent.
+    Sent,
+}
+
+/// The absolute `Location` of an upload answer.
+fn location(resp: &Response<Incoming>, base: &str) -> Result<String> {
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ClientError::Invalid("an upload answer without a location".into()))?;
+    Ok(if location.starts_with('/') {
+        format!("{base}{location}")
+    } else {
+        location.to_string()
+    })
+}
+
+/// The target of `Link: <url>; rel="next"` (pure).
+pub fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
+}
+
 /// A blob being downloaded.
 pub struct BlobBody {
     body: Incoming,
@@ -733,6 +894,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn next_links() {
+        assert_eq!(
+            next_link(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#).as_deref(),
+            Some("/v2/a/tags/list?n=2&last=b")
+        );
+        assert_eq!(
+            next_link(r#"<https://x/a>; rel="prev", <https://x/b>; rel="next""#).as_deref(),
+            Some("https://x/b")
+        );
+        assert_eq!(next_link(r#"<https://x/a>; rel="prev""#), None);
+    }
+
+    #[test]
     fn endpoints() {
         assert_eq!(
             endpoint("docker.io", &[]).base,
@@ -747,6 +921,19 @@ mod tests {
             "http://127.0.0.1:5000"
         );
         assert_eq!(endpoint("127.8.0.1", &[]).base, "http://127.8.0.1");
+        let cidr = vec!["10.88.0.0/16".to_string()];
+        assert_eq!(
+            endpoint("10.88.3.4:5000", &cidr).base,
+            "http://10.88.3.4:5000"
+        );
+        assert_eq!(
+            endpoint("10.89.3.4:5000", &cidr).base,
+            "https://10.89.3.4:5000"
+        );
+        assert_eq!(
+            endpoint("10.1.2.3", &["0.0.0.0/0".to_string()]).base,
+            "http://10.1.2.3"
+        );
         assert_eq!(
             endpoint("reg.example:443", &[]).base,
             "https://reg.example:443"

@@ -77,6 +77,11 @@ impl Ctx {
     }
 
     pub fn start_daemon(&self) {
+        self.start_daemon_with(&[]);
+    }
+
+    /// Starts the daemon with extra flags (say `--insecure-registry`).
+    pub fn start_daemon_with(&self, extra: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -95,6 +100,7 @@ impl Ctx {
             .arg(self.bridge())
             .arg("--nft-table")
             .arg(self.nft_table())
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -13,6 +13,7 @@ mod interop;
 mod lifecycle;
 mod network;
 mod registry;
+mod registry_client;
 mod registry_resume;
 mod security;
 mod volumes;
@@ -33,6 +34,7 @@ fn main() {
         volumes::TESTS,
         network::TESTS,
         registry::TESTS,
+        registry_client::TESTS,
         registry_resume::TESTS,
         images::TESTS,
         api::TESTS,

@@ -41,12 +41,26 @@ impl Registry {
     }
 
     /// With extra flags (TLS, htpasswd): ready once it accepts connections.
-    fn start_with(root: &std::path::Path, port: Option<u16>, extra: &[&str]) -> Registry {
+    pub(crate) fn start_with(
+        root: &std::path::Path,
+        port: Option<u16>,
+        extra: &[&str],
+    ) -> Registry {
+        Registry::start_on("127.0.0.1", root, port, extra)
+    }
+
+    /// On `ip` (loopback, or an address of a bridge the test made).
+    pub(crate) fn start_on(
+        ip: &str,
+        root: &std::path::Path,
+        port: Option<u16>,
+        extra: &[&str],
+    ) -> Registry {
         let port = port.unwrap_or_else(|| {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            let l = std::net::TcpListener::bind((ip, 0)).expect("free port");
             l.local_addr().expect("addr").port()
         });
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("{ip}:{port}");
         let child = Command::new(berth_bin())
             .args(["registry", "serve", "--addr", &addr, "--root"])
             .arg(root)

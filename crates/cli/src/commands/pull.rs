@@ -6,7 +6,7 @@ use crate::connect::Target;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Download all tagged images in the repository (not supported yet).
+    /// Download all tagged images in the repository.
     #[arg(short = 'a', long = "all-tags")]
     pub all_tags: bool,
     /// Set platform if server is multi-platform capable (os/arch[/variant]).
@@ -42,19 +42,80 @@ pub fn render(msg: &Value) -> Option<String> {
     })
 }
 
-/// Prints a pull's progress; the error message when it failed.
+/// `[=====>      ]  12.3MB/60MB`, as Docker's progress bar: 50 steps of
+/// two percent, then the sizes (pure).
+pub fn bar(current: u64, total: u64) -> String {
+    let cur = crate::human::size(current as i64);
+    if total == 0 {
+        return format!("{cur:>8}");
+    }
+    let steps = ((current.min(total) * 100 / total) / 2) as usize;
+    format!(
+        "[{}>{}] {cur:>8}/{}",
+        "=".repeat(steps),
+        " ".repeat(50 - steps),
+        crate::human::size(total as i64)
+    )
+}
+
+/// A line per layer, redrawn in place on a terminal (as `docker pull`).
+#[derive(Default)]
+struct Board {
+    /// Line index of each layer id.
+    index: std::collections::HashMap<String, usize>,
+    printed: usize,
+}
+
+impl Board {
+    fn show(&mut self, msg: &Value) {
+        let status = msg["status"].as_str().unwrap_or_default();
+        let Some(id) = msg["id"].as_str() else {
+            println!("{status}");
+            self.printed += 1;
+            return;
+        };
+        let detail = &msg["progressDetail"];
+        let text = match (detail["current"].as_u64(), detail["total"].as_u64()) {
+            (Some(c), Some(t)) => format!("{id}: {status} {}", bar(c, t)),
+            _ => format!("{id}: {status}"),
+        };
+        match self.index.get(id) {
+            None => {
+                self.index.insert(id.to_string(), self.printed);
+                println!("{text}");
+                self.printed += 1;
+            }
+            Some(i) => {
+                let up = self.printed - i;
+                print!("\x1b[{up}A\r\x1b[2K{text}\x1b[{up}B\r");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            }
+        }
+    }
+}
+
+/// Prints a pull's or push's progress (bars on a terminal, status lines
+/// otherwise); the error message when it failed.
 pub async fn follow(
     mut stream: berth_client::calls::BodyStream,
     quiet: bool,
 ) -> Result<(), String> {
+    use std::io::IsTerminal;
     let mut lines = berth_client::demux::JsonLines::default();
-    let show = |msg: Value| -> Result<(), String> {
+    let mut board = std::io::stdout().is_terminal().then(Board::default);
+    let mut show = |msg: Value| -> Result<(), String> {
         if let Some(e) = msg["error"].as_str() {
             return Err(e.to_string());
         }
-        if !quiet {
-            if let Some(l) = render(&msg) {
-                println!("{l}");
+        if quiet {
+            return Ok(());
+        }
+        match &mut board {
+            Some(b) => b.show(&msg),
+            None => {
+                if let Some(l) = render(&msg) {
+                    println!("{l}");
+                }
             }
         }
         Ok(())
@@ -72,15 +133,19 @@ pub async fn follow(
 }
 
 pub async fn run(a: Args, target: &Target) -> i32 {
-    if a.all_tags {
-        return super::fail("pull --all-tags is not supported yet");
-    }
     let client = match target.client().await {
         Ok(c) => c.with_registry_auth(crate::dockercfg::auth_for(&a.name)),
         Err(e) => return super::fail(e),
     };
     let (name, mut tag) = split(&a.name);
-    if tag.is_empty() {
+    if a.all_tags {
+        if !tag.is_empty() {
+            return super::fail("tag can't be used with --all-tags/-a");
+        }
+        if !a.quiet {
+            println!("Pulling all tags of {name}");
+        }
+    } else if tag.is_empty() {
         if !a.quiet {
             println!("Using default tag: latest");
         }
@@ -96,7 +161,9 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     if let Err(e) = follow(stream, a.quiet).await {
         return super::fail(e);
     }
-    let full = if tag.contains(':') {
+    let full = if tag.is_empty() {
+        name
+    } else if tag.contains(':') {
         format!("{name}@{tag}")
     } else {
         format!("{name}:{tag}")
@@ -146,5 +213,21 @@ mod tests {
             "docker.io/library/busybox:latest"
         );
         assert_eq!(qualified("127.0.0.1:5000/x:v1"), "127.0.0.1:5000/x:v1");
+    }
+
+    #[test]
+    fn progress_bars() {
+        assert_eq!(
+            bar(0, 100_000_000),
+            format!("[>{}]       0B/100MB", " ".repeat(50))
+        );
+        assert_eq!(
+            bar(50_000_000, 100_000_000),
+            format!("[{}>{}]     50MB/100MB", "=".repeat(25), " ".repeat(25))
+        );
+        assert_eq!(
+            bar(100_000_000, 100_000_000),
+            format!("[{}>]    100MB/100MB", "=".repeat(50))
+        );
     }
 }

@@ -4,7 +4,7 @@ use crate::connect::Target;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Push all tags of the repository (not supported yet).
+    /// Push all tags of the repository.
     #[arg(short = 'a', long = "all-tags")]
     pub all_tags: bool,
     /// Suppress verbose output.
@@ -14,9 +14,6 @@ pub struct Args {
 }
 
 pub async fn run(a: Args, target: &Target) -> i32 {
-    if a.all_tags {
-        return super::fail("push --all-tags is not supported yet");
-    }
     let client = match target.client().await {
         Ok(c) => c.with_registry_auth(crate::dockercfg::auth_for(&a.name)),
         Err(e) => return super::fail(e),
@@ -25,7 +22,11 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     if tag.contains(':') {
         return super::fail("pushing by digest is not supported: push a tag");
     }
-    if tag.is_empty() {
+    if a.all_tags {
+        if !tag.is_empty() {
+            return super::fail("tag can't be used with --all-tags/-a");
+        }
+    } else if tag.is_empty() {
         if !a.quiet {
             println!("Using default tag: latest");
         }

@@ -122,7 +122,39 @@ impl Pull {
 
 impl ImageService {
     /// `POST /images/create?fromImage=`: pulls, sending progress on `tx`.
+    /// With neither a tag nor a digest, every tag of the repository is
+    /// pulled (`pull --all-tags`), as Docker's API does.
     pub async fn pull(
+        &self,
+        req: PullRequest,
+        tx: mpsc::UnboundedSender<Value>,
+    ) -> Result<ImageInfo, Error> {
+        let r = Reference::parse_normalized(&req.image)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        if !req.tag.is_empty() || !r.is_name_only() {
+            return self.pull_one(req, tx).await;
+        }
+        let remote = Remote {
+            endpoint: endpoint(r.domain(), &req.insecure),
+            repo: r.path().to_string(),
+            credentials: req.credentials.clone(),
+        };
+        let client = Client::new().map_err(|e| Error::Registry(e.to_string()))?;
+        let tags = client
+            .tags(&remote)
+            .await
+            .map_err(|e| client_error(e, &r.familiar_name()))?;
+        let mut last = None;
+        for tag in tags {
+            let one = PullRequest { tag, ..req.clone() };
+            last = Some(self.pull_one(one, tx.clone()).await?);
+        }
+        last.ok_or_else(|| {
+            Error::PullDenied(format!("the repository {} has no tags", r.familiar_name()))
+        })
+    }
+
+    async fn pull_one(
         &self,
         req: PullRequest,
         tx: mpsc::UnboundedSender<Value>,
@@ -317,7 +349,8 @@ impl ImageService {
         {
             let file = downloads.join(d.hex());
             if !*have && media.ends_with("gzip") {
-                crate::push::remember_compressed(&cache, diff, d, *size, &file);
+                let source = format!("{}/{}", r.domain(), r.path());
+                crate::push::remember_compressed(&cache, diff, d, *size, &file, &source);
             }
             let _ = tokio::fs::remove_file(file).await;
         }

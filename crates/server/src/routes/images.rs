@@ -78,7 +78,20 @@ async fn list(
                     .iter()
                     .any(|t| refs.iter().any(|r| reference_matches(r, t)))
         })
-        .map(summary)
+        .map(|i| {
+            if refs.is_empty() {
+                return summary(i);
+            }
+            // As Docker: with a reference filter, only the matching names.
+            let mut i = i.clone();
+            let keep = |t: &String| refs.iter().any(|r| reference_matches(r, t));
+            i.repo_tags.retain(keep);
+            i.repo_digests.retain(|d| {
+                let name = d.split('@').next().unwrap_or_default().to_string();
+                keep(&name)
+            });
+            summary(&i)
+        })
         .collect();
     out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
     Ok(Json(out))
