@@ -95,14 +95,7 @@ impl ImageService {
     ) -> Result<Vec<Removed>, Error> {
         let store = self.store.clone();
         let name = name.to_string();
-        let removed = blocking(move || {
-            let removed = store.remove(&name, force, &*used_by)?;
-            if removed.iter().any(|r| matches!(r, Removed::Deleted(_))) {
-                crate::push::prune_compressed(&store.root().join("compressed"), store.content());
-            }
-            Ok(removed)
-        })
-        .await?;
+        let removed = blocking(move || Ok(store.remove(&name, force, &*used_by)?)).await?;
         for r in &removed {
             match r {
                 Removed::Untagged(t) => self.events.publish(Event::image("untag", t, t)),

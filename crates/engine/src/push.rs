@@ -7,12 +7,14 @@
 //! Docker does (`<tag>: digest: sha256:... size: N` and an `aux` message).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use berth_image::{Digest, Reference};
+use std::sync::Arc;
+
+use berth_image::compressed::Entry;
+use berth_image::{Digest, ImageStore, Reference};
 use berth_registry::client::{endpoint, Client, ClientError, Credentials, Remote, Uploaded};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -31,16 +33,6 @@ pub struct PushRequest {
     pub insecure: Vec<String>,
 }
 
-/// A layer as pushed: its compressed form.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Compressed {
-    digest: String,
-    size: u64,
-    /// Repositories (`domain/repo`) known to hold it, for mounts.
-    #[serde(default)]
-    sources: Vec<String>,
-}
-
 fn registry_error(e: ClientError) -> Error {
     if e.is_unauthorized() {
         return Error::PullDenied(format!(
@@ -50,103 +42,44 @@ fn registry_error(e: ClientError) -> Error {
     Error::Registry(e.to_string())
 }
 
-/// The gzip form of the layer tar at `tar`, made once and kept in `cache`.
-fn compressed(cache: &Path, diff: &Digest, tar: &Path) -> Result<(Compressed, PathBuf), Error> {
-    let meta = cache.join(format!("{}.json", diff.hex()));
-    let gz = cache.join(format!("{}.tar.gz", diff.hex()));
-    if let (Ok(bytes), true) = (std::fs::read(&meta), gz.exists()) {
-        if let Ok(c) = serde_json::from_slice::<Compressed>(&bytes) {
-            return Ok((c, gz));
-        }
+/// The gzip form of a layer: the one pulled or made by an earlier push,
+/// else made now from the layer tar and kept.
+fn compressed(store: &ImageStore, diff: &Digest) -> Result<(Entry, PathBuf), Error> {
+    let cache = store.compressed();
+    if let Some(found) = cache.get(diff) {
+        return Ok(found);
     }
-    std::fs::create_dir_all(cache).map_err(Error::io("creating", cache))?;
-    let tmp = cache.join(format!("{}.partial", diff.hex()));
-    let mut input = std::fs::File::open(tar).map_err(Error::io("opening", tar))?;
-    let out = std::fs::File::create(&tmp).map_err(Error::io("creating", &tmp))?;
-    let mut encoder =
-        flate2::write::GzEncoder::new(std::io::BufWriter::new(out), flate2::Compression::fast());
-    std::io::copy(&mut input, &mut encoder).map_err(Error::io("compressing", tar))?;
-    let mut writer = encoder.finish().map_err(Error::io("compressing", tar))?;
-    writer.flush().map_err(Error::io("writing", &tmp))?;
+    let tar = store.content().path(diff);
+    let dest = cache.blob_path(diff);
+    let dir = dest.parent().unwrap_or(store.root());
+    std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::io("creating a file in", dir))?;
+    let mut input = std::fs::File::open(&tar).map_err(Error::io("opening", &tar))?;
+    let tar_size = input.metadata().map_err(Error::io("reading", &tar))?.len();
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut input, &mut encoder).map_err(Error::io("compressing", &tar))?;
+    let mut writer = encoder.finish().map_err(Error::io("compressing", &tar))?;
+    writer.flush().map_err(Error::io("writing", tmp.path()))?;
     drop(writer);
-    let mut file = std::fs::File::open(&tmp).map_err(Error::io("reading", &tmp))?;
-    let (digest, size) = Digest::of_reader(&mut file).map_err(Error::io("hashing", &tmp))?;
-    std::fs::rename(&tmp, &gz).map_err(Error::io("storing", &gz))?;
-    let c = Compressed {
+    let mut file = std::fs::File::open(tmp.path()).map_err(Error::io("reading", tmp.path()))?;
+    let (digest, size) = Digest::of_reader(&mut file).map_err(Error::io("hashing", tmp.path()))?;
+    let entry = Entry {
         digest: digest.to_string(),
         size,
         sources: Vec::new(),
+        tar_size: Some(tar_size),
     };
-    let bytes = serde_json::to_vec(&c).map_err(|e| Error::Internal(e.to_string()))?;
-    crate::container::write_atomic(&meta, &bytes)?;
-    Ok((c, gz))
-}
-
-/// Keeps a pulled gzip layer blob as the layer's compressed form (best
-/// effort: a push compresses again if this did not happen).
-pub(crate) fn remember_compressed(
-    cache: &Path,
-    diff: &Digest,
-    digest: &Digest,
-    size: u64,
-    blob: &Path,
-    source: &str,
-) {
-    let meta = cache.join(format!("{}.json", diff.hex()));
-    let gz = cache.join(format!("{}.tar.gz", diff.hex()));
-    if meta.exists() || std::fs::create_dir_all(cache).is_err() {
-        return;
-    }
-    if std::fs::rename(blob, &gz).is_err() {
-        return;
-    }
-    let c = Compressed {
-        digest: digest.to_string(),
-        size,
-        sources: vec![source.to_string()],
-    };
-    let written = serde_json::to_vec(&c)
-        .map_err(|e| Error::Internal(e.to_string()))
-        .and_then(|bytes| crate::container::write_atomic(&meta, &bytes));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&gz);
-    }
-}
-
-/// Removes compressed forms of layers whose tar left the content store.
-pub(crate) fn prune_compressed(cache: &Path, content: &berth_image::content::ContentStore) {
-    let Ok(entries) = std::fs::read_dir(cache) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(hex) = name.split('.').next() else {
-            continue;
-        };
-        let gone = Digest::from_hex(hex).is_ok_and(|d| !content.exists(&d));
-        if gone {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
-/// Adds `source` (`domain/repo`) to the repositories known to hold the
-/// compressed form of `diff` (best effort: only mounts depend on it).
-fn remember_source(cache: &Path, diff: &Digest, source: &str) {
-    let meta = cache.join(format!("{}.json", diff.hex()));
-    let Ok(mut c) = std::fs::read(&meta)
-        .map_err(|_| ())
-        .and_then(|b| serde_json::from_slice::<Compressed>(&b).map_err(|_| ()))
-    else {
-        return;
-    };
-    if c.sources.iter().any(|s| s == source) {
-        return;
-    }
-    c.sources.push(source.to_string());
-    if let Ok(bytes) = serde_json::to_vec(&c) {
-        let _ = crate::container::write_atomic(&meta, &bytes);
-    }
+    let tmp = tmp.into_temp_path();
+    cache
+        .put(diff, &entry, &tmp)
+        .map_err(Error::io("keeping the gzip form of", &tar))?;
+    let _moved = tmp.keep();
+    cache
+        .get(diff)
+        .ok_or_else(|| Error::Internal(format!("the gzip form of {diff} vanished")))
 }
 
 /// A repository of `domain` other than `repo` known to hold the blob (pure).
@@ -162,21 +95,19 @@ struct Target {
     client: Client,
     remote: Remote,
     domain: String,
-    cache: PathBuf,
 }
 
 impl Target {
     /// Sends one layer unless the registry has it; its manifest descriptor.
     async fn layer(
         &self,
-        store: &berth_image::ImageStore,
+        store: &Arc<ImageStore>,
         diff: &Digest,
         tx: &mpsc::UnboundedSender<Value>,
     ) -> Result<Value, Error> {
         let short = diff.short();
-        let tar = store.content().path(diff);
-        let (cache, d) = (self.cache.clone(), diff.clone());
-        let (c, gz) = tokio::task::spawn_blocking(move || compressed(&cache, &d, &tar))
+        let (st, d) = (store.clone(), diff.clone());
+        let (c, gz) = tokio::task::spawn_blocking(move || compressed(&st, &d))
             .await
             .map_err(|e| Error::Internal(format!("compress task failed: {e}")))??;
         let digest = Digest::parse(&c.digest).map_err(|e| Error::Internal(e.to_string()))?;
@@ -200,9 +131,9 @@ impl Target {
             };
             let _ = tx.send(message(&status, Some(short)));
         }
-        let cache = self.cache.clone();
+        let cache = store.compressed();
         let (d, source) = (diff.clone(), format!("{}/{}", self.domain, remote.repo));
-        let _ = tokio::task::spawn_blocking(move || remember_source(&cache, &d, &source)).await;
+        let _ = tokio::task::spawn_blocking(move || cache.add_source(&d, &source)).await;
         Ok(
             json!({"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": c.size, "digest": c.digest}),
         )
@@ -253,7 +184,6 @@ impl ImageService {
                 credentials: req.credentials.clone(),
             },
             domain: r.domain().to_string(),
-            cache: store.root().join("compressed"),
         };
         let _ = tx.send(message(
             &format!("The push refers to repository [{}]", r.name()),
@@ -344,20 +274,24 @@ mod tests {
     #[test]
     fn compresses_once() {
         let dir = tempfile::tempdir().unwrap();
-        let tar = dir.path().join("layer.tar");
-        std::fs::write(&tar, vec![7u8; 4096]).unwrap();
-        let diff = Digest::of_bytes(&[7u8; 4096]);
-        let cache = dir.path().join("cache");
-        let (first, gz) = compressed(&cache, &diff, &tar).unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let tar = vec![7u8; 4096];
+        let diff = store.content().put_bytes(&tar, None).unwrap();
+        let (first, gz) = compressed(&store, &diff).unwrap();
         assert!(gz.exists());
         let bytes = std::fs::read(&gz).unwrap();
         assert_eq!(Digest::of_bytes(&bytes).to_string(), first.digest);
         assert_eq!(bytes.len() as u64, first.size);
-        std::fs::remove_file(&tar).unwrap();
-        let (again, _) = compressed(&cache, &diff, &tar).unwrap();
+        assert_eq!(first.tar_size, Some(4096));
+        store.content().remove(&diff).unwrap();
+        let (again, _) = compressed(&store, &diff).unwrap();
         assert_eq!(
             again.digest, first.digest,
             "the kept result is reused, the tar is not read again"
         );
+        let (mut r, size) = store.layer_tar(&diff).unwrap();
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut r, &mut back).unwrap();
+        assert_eq!((back, size), (tar, 4096), "the tar is decompressed from it");
     }
 }

@@ -6,14 +6,17 @@
 //! <root>/
 //!   blobs/sha256/<hex>          content-addressed blobs, named by the sha256 of their bytes:
 //!                               image configs and manifests (raw bytes exactly as received),
-//!                               uncompressed layer tars (named by their diff id), and any
-//!                               compressed layer blobs a registry client stores
+//!                               uncompressed layer tars (named by their diff id) of
+//!                               layers built, loaded or imported here
 //!   blobs/sha256/.tmp-*         blobs being written; renamed into place once verified
 //!   layers/<chain-id-hex>/diff/ one unpacked layer (overlayfs lower dir, whiteouts in
 //!                               overlay form), shared by every image with that chain id
 //!   layers/<chain-id-hex>/layer.json  {chain_id, diff_id, parent, size}
 //!   layers/.tmp-*/              layers being unpacked; renamed into place when complete
 //!   images/<config-hex>.json    per-image record: layer diff ids, parent, manifest digest
+//!   compressed/<diff-hex>.tar.gz  a layer's gzip form as pushed or pulled; a pulled gzip
+//!   compressed/<diff-hex>.json    layer keeps only this (no tar blob). {digest, size,
+//!                               sources (repositories known to hold it), tar_size}
 //!   repositories.json           tags and digest references, Docker's format:
 //!                               {"Repositories": {"busybox": {"busybox:latest": "sha256:.."}}}
 //!   tmp/                        scratch space (archive staging); emptied on open
@@ -110,6 +113,11 @@ impl Layout {
     /// `repositories.json`
     pub fn repositories(&self) -> PathBuf {
         self.root.join("repositories.json")
+    }
+
+    /// `compressed/`: gzip forms of layers, by diff id.
+    pub fn compressed_dir(&self) -> PathBuf {
+        self.root.join("compressed")
     }
 
     /// `tmp/`

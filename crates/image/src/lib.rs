@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod changes;
 pub mod commit;
+pub mod compressed;
 pub mod compression;
 pub mod config;
 pub mod content;

@@ -169,6 +169,9 @@ impl ImageStore {
                 if let Err(e) = self.content.remove(diff) {
                     errors.push(e.into());
                 }
+                if let Err(e) = self.compressed().remove(diff) {
+                    errors.push(Error::io(format!("remove the gzip form of {diff}"), e));
+                }
             }
         }
         // Teardown keeps going; the first error is reported after everything was tried.
@@ -193,6 +196,19 @@ impl ImageStore {
             if !used.contains(&chain) {
                 self.layers.remove(&chain)?;
                 out.push(chain.to_string());
+            }
+        }
+        let used_diffs = used_diff_ids(idx.images.values());
+        let dir = self.layout.compressed_dir();
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let hex = name.split('.').next().unwrap_or_default();
+            if let Ok(d) = Digest::from_hex(hex) {
+                if !used_diffs.contains(&d) {
+                    self.compressed()
+                        .remove(&d)
+                        .map_err(|e| Error::io(format!("remove the gzip form of {d}"), e))?;
+                }
             }
         }
         Ok(out)

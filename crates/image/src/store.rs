@@ -129,6 +129,23 @@ impl ImageStore {
         })
     }
 
+    /// The compressed forms of layers.
+    pub fn compressed(&self) -> crate::compressed::CompressedLayers {
+        crate::compressed::CompressedLayers::new(self.layout.clone())
+    }
+
+    /// A blob's bytes and size; a layer tar kept only in gzip form is
+    /// decompressed on the fly.
+    pub fn layer_tar(&self, d: &Digest) -> Result<(Box<dyn std::io::Read + Send>, u64), Error> {
+        match self.content.open(d) {
+            Ok(f) => {
+                let size = f.metadata().ctx(|| format!("stat blob {d}"))?.len();
+                Ok((Box::new(f), size))
+            }
+            Err(e) => self.compressed().open_tar(d).ok_or_else(|| e.into()),
+        }
+    }
+
     /// The store root.
     pub fn root(&self) -> &Path {
         self.layout.root()

@@ -23,7 +23,7 @@ pub enum LayerInput<'a> {
     Tar(Box<dyn Read + 'a>),
     /// Unpacked ahead (say while it downloaded) with [`crate::LayerStore::prepare`];
     /// its chain id must be the one the config gives.
-    Prepared(PreparedLayer),
+    Prepared(Box<PreparedLayer>),
 }
 
 /// An image to add with [`ImageStore::create`] (registry pulls, build commits).
@@ -184,7 +184,7 @@ impl<'s> Txn<'s> {
             }
             for l in self.layers {
                 let c = l.commit()?;
-                created.extend(c.blob);
+                created.extend(c.blobs);
                 created_dirs.extend(c.layer_dir);
             }
             let mut repos = idx.repos.clone();
@@ -288,7 +288,7 @@ impl ImageStore {
                             }
                             .into());
                         }
-                        txn.adopt_layer(p);
+                        txn.adopt_layer(*p);
                     }
                 }
             }

@@ -312,5 +312,24 @@ fn pull_resumes_after_daemon_kill(ctx: &Ctx) {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "downloads left after the pull: {left:?}");
-    ctx.ok(&["rmi", &via_front]);
+
+    // The pulled gzip blobs are what a push sends (nothing is recompressed),
+    // and what `save` decompresses.
+    let second = Registry::start(&ctx.dir.path().join("resume-registry-2"), None);
+    let copy = format!("{}/copy/app:1", second.addr);
+    ctx.ok(&["tag", &via_front, &copy]);
+    ctx.ok(&["push", &copy]);
+    assert_eq!(
+        layer_digests(&second.addr, "copy/app", "1")[1..3],
+        digests[1..3],
+        "the pushed layers are the pulled blobs"
+    );
+    let archive = ctx.dir.path().join("resume-saved.tar");
+    ctx.ok(&["save", "-o", archive.to_str().expect("utf8"), &copy]);
+    ctx.ok(&["rmi", &via_front, &copy]);
+    ctx.ok(&["load", "-i", archive.to_str().expect("utf8")]);
+    let loaded = ctx.ok(&["run", "--rm", &copy, "sh", "-c", "md5sum /big; cat /small"]);
+    assert_eq!(loaded, again, "the saved archive holds the same layers");
+    ctx.ok(&["rmi", &copy]);
+    let _ = std::fs::remove_file(&archive);
 }

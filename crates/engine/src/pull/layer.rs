@@ -25,6 +25,21 @@ pub(super) struct LayerJob {
     pub parent_chain: Option<Digest>,
     /// `downloads/<hex>`: verified compressed bytes land here.
     pub file: PathBuf,
+    /// The repository (`domain/path`) it comes from.
+    pub source: String,
+}
+
+impl LayerJob {
+    /// Keep the gzip download as the layer's only stored form (the store
+    /// copies the tar instead when the blob is not gzip).
+    fn keep(&self) -> KeepTar {
+        KeepTar::Compressed {
+            file: self.file.clone(),
+            digest: self.digest.clone(),
+            size: self.size,
+            source: self.source.clone(),
+        }
+    }
 }
 
 /// A blocking reader over chunks sent from the async side, writing each
@@ -65,13 +80,14 @@ pub(super) async fn from_file(
 ) -> Result<PreparedLayer, Error> {
     tokio::task::spawn_blocking(move || {
         let mut f = std::fs::File::open(&job.file).map_err(Error::io("opening", &job.file))?;
+        let mut f = io::BufReader::with_capacity(256 * 1024, &mut f);
         store
             .layer_store()
             .prepare(
                 job.parent_chain.as_ref(),
                 &mut f,
                 Some(&job.diff_id),
-                KeepTar::Copy,
+                job.keep(),
                 store.content(),
             )
             .map_err(layer_error)
@@ -110,7 +126,7 @@ pub(super) async fn download(
                     job.parent_chain.as_ref(),
                     &mut reader,
                     Some(&job.diff_id),
-                    KeepTar::Copy,
+                    job.keep(),
                     store.content(),
                 )
                 .map_err(layer_error)?;

@@ -4,8 +4,9 @@
 //! image all-or-nothing. Progress goes out as Docker's JSON messages.
 //! Downloaded blobs wait in `image/downloads/` until the image is stored,
 //! so an interrupted pull resumes from what it already has and never
-//! leaves a half image; gzip blobs are then kept as the push cache's
-//! compressed form, so pushing a pulled image compresses nothing.
+//! leaves a half image. A gzip layer is kept only in that form (the store
+//! adopts the download; no uncompressed tar is written), which is also
+//! what a push sends, so pushing a pulled image compresses nothing.
 
 use std::sync::Arc;
 
@@ -238,14 +239,6 @@ impl ImageService {
             .map(|a| a.iter().map(desc).collect::<Result<_, _>>())
             .transpose()?
             .unwrap_or_default();
-        let media_types: Vec<String> = m["layers"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|l| l["mediaType"].as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
         let parsed = berth_image::ImageConfig::parse(&config)
             .map_err(|e| Error::Registry(format!("bad image config: {e}")))?;
         let diff_ids: Vec<Digest> = parsed.diff_ids().to_vec();
@@ -277,6 +270,7 @@ impl ImageService {
                 diff_id: diff_ids[i].clone(),
                 parent_chain: i.checked_sub(1).map(|p| chains[p].clone()),
                 file: downloads.join(d.hex()),
+                source: format!("{}/{}", r.domain(), r.path()),
             };
             let (pull, tx, store, size) = (pull.clone(), tx.clone(), store.clone(), *size);
             jobs.push(async move {
@@ -326,7 +320,7 @@ impl ImageService {
             tokio::task::spawn_blocking(move || -> Result<ImageInfo, Error> {
                 let inputs = prepared
                     .into_iter()
-                    .map(|p| p.map_or(LayerInput::Present, LayerInput::Prepared))
+                    .map(|p| p.map_or(LayerInput::Present, |p| LayerInput::Prepared(Box::new(p))))
                     .collect();
                 Ok(store.create(NewImage {
                     config,
@@ -341,18 +335,9 @@ impl ImageService {
             .map_err(|e| Error::Internal(format!("pull task failed: {e}")))??
         };
         let _ = tokio::fs::remove_file(downloads.join(config_digest.hex())).await;
-        let cache = store.root().join("compressed");
-        for (((d, size), have), (diff, media)) in layers
-            .iter()
-            .zip(&present)
-            .zip(diff_ids.iter().zip(&media_types))
-        {
-            let file = downloads.join(d.hex());
-            if !*have && media.ends_with("gzip") {
-                let source = format!("{}/{}", r.domain(), r.path());
-                crate::push::remember_compressed(&cache, diff, d, *size, &file, &source);
-            }
-            let _ = tokio::fs::remove_file(file).await;
+        // What the store did not adopt as a layer's gzip form.
+        for (d, _) in &layers {
+            let _ = tokio::fs::remove_file(downloads.join(d.hex())).await;
         }
         let _ = tx.send(message(&format!("Digest: {top_digest}"), None));
         let status = if before.as_deref() == Some(info.id.as_str()) {

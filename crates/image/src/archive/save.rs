@@ -1,7 +1,8 @@
 //! Writing archives: one tarball that is both a docker-archive (`manifest.json`,
 //! `repositories`) and an OCI image layout (`oci-layout`, `index.json`, `blobs/`),
-//! like Docker 25+. Layers are the uncompressed tars kept at load/import time, so
-//! each layer blob's digest is its diff id.
+//! like Docker 25+. Layers are the uncompressed tars kept at load/import time (or
+//! decompressed from a pulled layer's gzip form), so each layer blob's digest is
+//! its diff id.
 
 use super::oci::{
     Descriptor, DockerManifestEntry, Index, Manifest, ANNOTATION_CONTAINERD_NAME,
@@ -43,9 +44,14 @@ impl ImageStore {
             let config_size = self.content.size(id)?;
             let mut layers = Vec::new();
             for diff in &s.record.diff_ids {
-                let size = self.content.size(diff).map_err(|_| {
-                    Error::Corrupt(format!("layer tar {diff} of image {id} is missing"))
-                })?;
+                let size = self
+                    .content
+                    .size(diff)
+                    .ok()
+                    .or_else(|| self.compressed().get(diff).and_then(|(e, _)| e.tar_size))
+                    .ok_or_else(|| {
+                        Error::Corrupt(format!("layer tar {diff} of image {id} is missing"))
+                    })?;
                 layers.push(Descriptor {
                     media_type: MEDIA_OCI_LAYER.to_string(),
                     digest: diff.to_string(),
@@ -71,9 +77,8 @@ impl ImageStore {
 
             for d in std::iter::once(id).chain(&s.record.diff_ids) {
                 if written.insert(d.clone()) {
-                    let f = self.content.open(d)?;
-                    let size = f.metadata().ctx(|| format!("stat blob {d}"))?.len();
-                    append_file(&mut b, &blob_path(d), size, f).ctx(ctx)?;
+                    let (r, size) = self.layer_tar(d)?;
+                    append_file(&mut b, &blob_path(d), size, r).ctx(ctx)?;
                 }
             }
             if written.insert(manifest_digest.clone()) {

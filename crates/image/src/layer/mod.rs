@@ -2,7 +2,8 @@
 //! is unpacked exactly once (into a temp directory, renamed into place when complete)
 //! together with a record of its diff id, parent and unpacked size. The uncompressed
 //! tar of each layer is kept as the blob named by its diff id, so `save` can write
-//! exactly the bytes the config's diff ids name.
+//! exactly the bytes the config's diff ids name; a pulled gzip layer keeps its gzip
+//! form instead (see `compressed`), which decompresses to those same bytes.
 
 pub mod extract;
 
@@ -161,6 +162,16 @@ pub enum KeepTar {
     /// The input is this file (on the store's filesystem): if it is uncompressed,
     /// move it into the blob store instead of copying; otherwise copy.
     AdoptIfPlain(PathBuf),
+    /// Keep no tar: if the input is gzip, `file` (its bytes, digest and size
+    /// verified by the caller, present by commit time) becomes the layer's
+    /// compressed form; otherwise copy.
+    Compressed {
+        file: PathBuf,
+        digest: Digest,
+        size: u64,
+        /// The repository it came from (`domain/path`).
+        source: String,
+    },
 }
 
 /// The layer directory.
@@ -247,11 +258,28 @@ impl LayerStore {
         let (compression, plain) = compression::decompress(input).map_err(LayerError::Tar)?;
         let mut sink = match (keep, compression) {
             (KeepTar::AdoptIfPlain(p), Compression::None) => TarSink::Adopt(p),
+            (
+                KeepTar::Compressed {
+                    file,
+                    digest,
+                    size,
+                    source,
+                },
+                Compression::Gzip,
+            ) => TarSink::Compressed {
+                file,
+                entry: crate::compressed::Entry {
+                    digest: digest.to_string(),
+                    size,
+                    sources: vec![source],
+                    tar_size: None,
+                },
+            },
             _ => TarSink::Copy(content.writer()?),
         };
         let tee = match &mut sink {
             TarSink::Copy(w) => Some(std::io::BufWriter::with_capacity(256 * 1024, w)),
-            TarSink::Adopt(_) => None,
+            TarSink::Adopt(_) | TarSink::Compressed { .. } => None,
         };
         let mut hr = HashingReader::with_opt_tee(plain, tee);
         let stats = unpack(&mut hr, &diff, &UnpackOptions::default())?;
@@ -277,9 +305,21 @@ impl LayerStore {
                 });
             }
         }
-        let blob = match sink {
-            TarSink::Adopt(path) => PendingBlob::adopt(content, path, diff_id.clone(), tar_size),
-            TarSink::Copy(w) => w.finish("layer tar", Some(&diff_id), Some(tar_size))?,
+        let keep = match sink {
+            TarSink::Adopt(path) => {
+                Keep::Blob(PendingBlob::adopt(content, path, diff_id.clone(), tar_size))
+            }
+            TarSink::Copy(w) => {
+                Keep::Blob(w.finish("layer tar", Some(&diff_id), Some(tar_size))?)
+            }
+            TarSink::Compressed { file, mut entry } => {
+                entry.tar_size = Some(tar_size);
+                Keep::Compressed {
+                    file,
+                    entry,
+                    store: crate::compressed::CompressedLayers::new(self.layout.clone()),
+                }
+            }
         };
         let chain = chain_id(parent, &diff_id);
         let record = LayerRecord {
@@ -295,7 +335,7 @@ impl LayerStore {
             dest: self.layout.layer_dir(&chain),
             tmp,
             record,
-            blob,
+            keep,
         })
     }
 }
@@ -303,6 +343,22 @@ impl LayerStore {
 enum TarSink {
     Adopt(PathBuf),
     Copy(BlobWriter),
+    Compressed {
+        file: PathBuf,
+        entry: crate::compressed::Entry,
+    },
+}
+
+/// What a prepared layer keeps besides its tree.
+enum Keep {
+    /// The uncompressed tar, as a blob named by the diff id.
+    Blob(PendingBlob),
+    /// The gzip form, moved into the compressed store.
+    Compressed {
+        file: PathBuf,
+        entry: crate::compressed::Entry,
+        store: crate::compressed::CompressedLayers,
+    },
 }
 
 fn set_mode(p: &Path, mode: u32) -> io::Result<()> {
@@ -315,7 +371,7 @@ pub struct PreparedLayer {
     tmp: tempfile::TempDir,
     dest: PathBuf,
     record: LayerRecord,
-    blob: PendingBlob,
+    keep: Keep,
 }
 
 /// What a commit created (so a failed transaction can undo exactly that).
@@ -323,8 +379,8 @@ pub struct PreparedLayer {
 pub struct Committed {
     /// The layer directory, if this commit created it.
     pub layer_dir: Option<PathBuf>,
-    /// The tar blob, if this commit created it.
-    pub blob: Option<PathBuf>,
+    /// The tar blob or compressed form files, if this commit created them.
+    pub blobs: Vec<PathBuf>,
 }
 
 impl PreparedLayer {
@@ -337,9 +393,18 @@ impl PreparedLayer {
     /// appeared meanwhile is kept and ours discarded.
     pub fn commit(self) -> Result<Committed, LayerError> {
         let mut out = Committed::default();
-        let blob_dest = self.blob.dest().to_path_buf();
-        if self.blob.commit()? {
-            out.blob = Some(blob_dest);
+        match self.keep {
+            Keep::Blob(blob) => {
+                let blob_dest = blob.dest().to_path_buf();
+                if blob.commit()? {
+                    out.blobs.push(blob_dest);
+                }
+            }
+            Keep::Compressed { file, entry, store } => {
+                out.blobs = store
+                    .put(&self.record.diff_id, &entry, &file)
+                    .map_err(io_err("keep the compressed form of", &file))?;
+            }
         }
         match std::fs::rename(self.tmp.path(), &self.dest) {
             Ok(()) => {
@@ -350,7 +415,7 @@ impl PreparedLayer {
                 tracing::debug!("layer {} appeared concurrently: {e}", self.record.chain_id);
             }
             Err(e) => {
-                if let Some(b) = &out.blob {
+                for b in &out.blobs {
                     let _ = std::fs::remove_file(b);
                 }
                 return Err(io_err("rename into", &self.dest)(e));

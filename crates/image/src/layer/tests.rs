@@ -453,7 +453,7 @@ fn prepare_commit_and_drop() {
         .unwrap();
     assert_eq!(p.record().size, 5);
     let c = p.commit().unwrap();
-    assert!(c.layer_dir.is_some() && c.blob.is_some());
+    assert!(c.layer_dir.is_some() && c.blobs.len() == 1);
     assert!(ls.exists(&diff_id));
     assert_eq!(
         std::fs::read(ls.diff_dir(&diff_id).join("hello")).unwrap(),
@@ -470,7 +470,7 @@ fn prepare_commit_and_drop() {
         .prepare(None, &mut &tar[..], None, KeepTar::Copy, &cs)
         .unwrap();
     let c = p.commit().unwrap();
-    assert!(c.layer_dir.is_none() && c.blob.is_none());
+    assert!(c.layer_dir.is_none() && c.blobs.is_empty());
 
     // A second layer on top gets a chain id.
     let tar2 = Tar::default().file("two", b"2").finish();
