@@ -56,6 +56,7 @@ impl Layout {
         ] {
             std::fs::create_dir_all(d)?;
         }
+        spread_subdirectories(&self.layers_dir());
         Ok(())
     }
 
@@ -126,6 +127,25 @@ impl Layout {
     }
 }
 
+/// Marks `dir` as the top of directory hierarchies for ext4's Orlov
+/// allocator (`chattr +T`), so each new layer directory lands in a block
+/// group of its own instead of next to its siblings. Without a journal,
+/// ext4 skips inodes deleted in the last minute while allocating; layers
+/// unpacked right after others were removed then scanned those groups
+/// inode by inode (a pull of debian + 60 MiB took 2.7 s instead of 0.8 s).
+/// Best effort: other filesystems ignore or refuse the flag.
+fn spread_subdirectories(dir: &Path) {
+    use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags};
+    let Ok(f) = std::fs::File::open(dir) else {
+        return;
+    };
+    if let Ok(flags) = ioctl_getflags(&f) {
+        if !flags.contains(IFlags::TOPDIR) {
+            let _ = ioctl_setflags(&f, flags | IFlags::TOPDIR);
+        }
+    }
+}
+
 /// Name of the unpacked tree inside a layer directory.
 pub const LAYER_DIFF: &str = "diff";
 /// Name of the layer record inside a layer directory.
@@ -160,4 +180,26 @@ pub(crate) fn clean_tmp_entries(dir: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On ext4 (this project's hosts and CI) the layers directory carries
+    /// the Orlov top-directory flag.
+    #[test]
+    fn layers_dir_spreads_subdirectories_on_ext4() {
+        let t = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let layout = Layout::new(t.path());
+        layout.create().unwrap();
+        let fs = rustix::fs::statfs(t.path()).unwrap();
+        if fs.f_type != 0xEF53 {
+            // tmpfs, xfs, btrfs: no such allocator; the flag is not required.
+            return;
+        }
+        let dir = std::fs::File::open(layout.layers_dir()).unwrap();
+        let flags = rustix::fs::ioctl_getflags(&dir).unwrap();
+        assert!(flags.contains(rustix::fs::IFlags::TOPDIR), "{flags:?}");
+    }
 }
