@@ -133,27 +133,27 @@ for i in "${!registries[@]}"; do
     "$berth" push -q "$ref" >/dev/null
   fi
   "$berth" rmi "$ref" >/dev/null
-  berth_rm="sh -c '$berth rmi $ref >/dev/null 2>&1; true'"
+  # Each engine loses the image (every tag: by id) and its debian base.
+  id=$("$berth" image inspect -f '{{.Id}}' "$local_ref")
+  berth_rm="sh -c '$berth rmi -f $id >/dev/null 2>&1; true'"
   cmds=(--prepare "$berth_rm" -n "berth pull" "$berth pull -q $ref")
   if [ "$docker_ok" = 1 ]; then
-    docker rmi "$ref" >/dev/null
-    cmds+=(--prepare "sh -c 'docker rmi -f $ref debian:bookworm $local_ref >/dev/null 2>&1; true'" \
+    cmds+=(--prepare "sh -c 'docker rmi -f $id debian:bookworm >/dev/null 2>&1; true'" \
       -n "docker pull" "docker pull -q $ref")
   fi
   if [ "$podman_ok" = 1 ]; then
-    podman rmi "$ref" >/dev/null
-    cmds+=(--prepare "sh -c 'podman rmi -f $ref debian:bookworm $local_ref >/dev/null 2>&1; true'" \
+    cmds+=(--prepare "sh -c 'podman rmi -f $id debian:bookworm >/dev/null 2>&1; true'" \
       -n "podman pull" "podman pull -q --tls-verify=false $ref")
   fi
   if [ -n "$oci_src" ]; then
     cmds+=(--prepare "rm -rf $work/pulled-oci" -n "skopeo copy registry -> oci: (no unpacking)" \
       "skopeo copy -q --src-tls-verify=false docker://$ref oci:$work/pulled-oci:big")
   fi
-  # berth's base image must go too, so every layer is downloaded.
-  "$berth" rmi "$local_ref" >/dev/null 2>&1 || true
   hyperfine -N --runs "$runs" "${cmds[@]}"
   "$berth" pull -q "$ref" >/dev/null
   "$berth" tag "$ref" "$local_ref"
   restore_peer_images
+  [ "$docker_ok" = 1 ] && { docker rmi "$ref" >/dev/null 2>&1 || true; }
+  [ "$podman_ok" = 1 ] && { podman rmi "$ref" >/dev/null 2>&1 || true; }
 done
 

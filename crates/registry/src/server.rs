@@ -467,7 +467,10 @@ async fn serve_blob(
             .await
             .map_err(io)?;
         let reader = tokio::io::AsyncReadExt::take(file, len);
-        Body::from_stream(tokio_util::io::ReaderStream::new(reader))
+        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+            reader,
+            256 * 1024,
+        ))
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;

@@ -45,7 +45,9 @@ impl LayerJob {
 /// A blocking reader over chunks sent from the async side, writing each
 /// chunk it hands out to `tee` first.
 struct ChannelReader {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
+    rx: mpsc::Receiver<io::Result<Vec<Bytes>>>,
+    /// Chunks received and not yet read, in reverse order.
+    pending: Vec<Bytes>,
     current: Bytes,
     tee: BufWriter<std::fs::File>,
 }
@@ -53,12 +55,19 @@ struct ChannelReader {
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
+            if let Some(next) = self.pending.pop() {
+                self.current = next;
+                continue;
+            }
             match self.rx.blocking_recv() {
                 None => return Ok(0),
-                Some(chunk) => {
-                    let chunk = chunk?;
-                    self.tee.write_all(&chunk)?;
-                    self.current = chunk;
+                Some(batch) => {
+                    let mut batch = batch?;
+                    for chunk in &batch {
+                        self.tee.write_all(chunk)?;
+                    }
+                    batch.reverse();
+                    self.pending = batch;
                 }
             }
         }
@@ -111,12 +120,15 @@ pub(super) async fn download(
     let partial = partial_path(&job.file);
     let out = std::fs::File::create(&partial)
         .map_err(|e| ClientOr::Engine(Error::io("creating", &partial)(e)))?;
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(64);
+    // Chunks travel in batches of about BATCH bytes: one wake-up each.
+    const BATCH: usize = 512 * 1024;
+    let (tx, rx) = mpsc::channel::<io::Result<Vec<Bytes>>>(8);
     let unpack = {
         let (partial, file) = (partial.clone(), job.file.clone());
         tokio::task::spawn_blocking(move || -> Result<PreparedLayer, Error> {
             let mut reader = ChannelReader {
                 rx,
+                pending: Vec::new(),
                 current: Bytes::new(),
                 tee: BufWriter::with_capacity(1 << 20, out),
             };
@@ -141,16 +153,28 @@ pub(super) async fn download(
         })
     };
     let mut failed = None;
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batched = 0;
     loop {
         match body.chunk().await {
             Ok(Some(chunk)) => {
                 progress(body.received());
-                if tx.send(Ok(chunk)).await.is_err() {
-                    // The unpacker stopped: its error says why.
-                    break;
+                batched += chunk.len();
+                batch.push(chunk);
+                if batched >= BATCH {
+                    batched = 0;
+                    if tx.send(Ok(std::mem::take(&mut batch))).await.is_err() {
+                        // The unpacker stopped: its error says why.
+                        break;
+                    }
                 }
             }
-            Ok(None) => break,
+            Ok(None) => {
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch)).await;
+                }
+                break;
+            }
             Err(e) => {
                 let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
                 failed = Some(e);

@@ -256,6 +256,7 @@ impl ImageService {
             .map(|c| store.layer_store().exists(c))
             .collect();
         let pull = Arc::new(pull);
+        let started = std::time::Instant::now();
         let mut jobs = Vec::new();
         for (i, ((d, size), have)) in layers.iter().zip(&present).enumerate() {
             let short = d.short().to_string();
@@ -295,6 +296,7 @@ impl ImageService {
                     let _ = tx.send(message("Download complete", Some(&short)));
                     p
                 };
+                tracing::debug!(layer = %short, elapsed = ?started.elapsed(), "layer downloaded and unpacked");
                 let _ = tx.send(message("Pull complete", Some(&short)));
                 Ok::<_, Error>((i, prepared))
             });
@@ -334,6 +336,7 @@ impl ImageService {
             .await
             .map_err(|e| Error::Internal(format!("pull task failed: {e}")))??
         };
+        tracing::debug!(elapsed = ?started.elapsed(), "pulled image stored");
         let _ = tokio::fs::remove_file(downloads.join(config_digest.hex())).await;
         // What the store did not adopt as a layer's gzip form.
         for (d, _) in &layers {
