@@ -96,6 +96,8 @@ pub enum Command {
     Kill(kill::Args),
     /// Rename a container.
     Rename(rename::Args),
+    /// Search registries for images (not supported yet).
+    Search(search::Args),
     /// Display the running processes of a container.
     Top(top::Args),
     /// Get real time events from the daemon.
@@ -239,6 +241,7 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
             rename::run(a, target).await
         }
+        Command::Search(a) => search::run(a).await,
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::run(a, target).await,
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,

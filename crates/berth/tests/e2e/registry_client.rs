@@ -14,7 +14,30 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("insecure_registry_flag", insecure_registry_flag),
     ("credential_helpers", credential_helpers),
+    ("search_says_not_supported", search_says_not_supported),
 ];
+
+/// `search` is not implemented: the CLI and the API say so.
+fn search_says_not_supported(ctx: &Ctx) {
+    let ours = ctx.berth(&["search", "busybox"]);
+    assert_eq!(ours.status.code(), Some(1));
+    assert!(
+        stderr(&ours).contains("searching registries is not supported yet"),
+        "{}",
+        stderr(&ours)
+    );
+    let docker = Command::new(crate::harness::docker_cli())
+        .args(["search", "busybox"])
+        .env("DOCKER_HOST", ctx.host())
+        .output()
+        .expect("docker search");
+    assert!(!docker.status.success());
+    assert!(
+        stderr(&docker).contains("searching registries is not supported yet"),
+        "{}",
+        stderr(&docker)
+    );
+}
 
 fn push_pull_all_tags_and_mounts(ctx: &Ctx) {
     let reg = Registry::start(&ctx.dir.path().join("tags-registry"), None);

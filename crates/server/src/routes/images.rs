@@ -25,10 +25,19 @@ pub fn router() -> Router<Engine> {
         .route("/images/get", get(save_many))
         .route("/images/create", post(create))
         .route("/images/prune", post(prune))
+        .route("/images/search", get(search))
         .route(
             "/images/{*rest}",
             get(dispatch).post(dispatch).delete(dispatch),
         )
+}
+
+/// `GET /images/search`: not implemented yet, and said so.
+async fn search() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_IMPLEMENTED,
+        "searching registries is not supported yet",
+    )
 }
 
 fn created_unix(info: &ImageInfo) -> i64 {
