@@ -4,6 +4,8 @@
 //! matching (`ignore`). Everything here is pure; the engine executes the
 //! plan through the `BuildHost` trait.
 
+pub mod cache;
 pub mod dockerfile;
 pub mod expand;
+pub mod ignore;
 pub mod plan;
