@@ -5,6 +5,7 @@
 //! plan through the `BuildHost` trait.
 
 pub mod cache;
+pub mod config;
 pub mod dockerfile;
 pub mod expand;
 pub mod ignore;
