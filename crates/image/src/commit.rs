@@ -44,6 +44,9 @@ pub struct CommitOptions {
     pub reference: Option<String>,
     /// The container's full id.
     pub container_id: String,
+    /// The history entry's `created_by` (a build step); the container's
+    /// command when `None`.
+    pub created_by: Option<String>,
 }
 
 /// Length of the empty tar: two zero blocks.
@@ -153,6 +156,20 @@ fn merge_healthcheck(u: &mut Healthcheck, i: &Healthcheck) {
     }
 }
 
+/// The config of an empty image on this host's platform.
+fn scratch_config() -> ImageConfig {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    ImageConfig {
+        architecture: arch.to_string(),
+        os: "linux".to_string(),
+        ..ImageConfig::default()
+    }
+}
+
 impl ImageStore {
     /// Creates an image from a container's changes on top of its image; tags it
     /// if a reference is given. All-or-nothing.
@@ -169,8 +186,14 @@ impl ImageStore {
         apply_changes(&mut cfg, &opts.changes)?;
 
         let mut txn = Txn::new(self);
-        let parent_id = self.resolve_id(&opts.parent)?;
-        let parent = ImageConfig::parse(&self.content.read(&parent_id)?).map_err(Error::Config)?;
+        // No parent: `FROM scratch` in a build.
+        let (parent_id, parent) = if opts.parent.is_empty() {
+            (None, scratch_config())
+        } else {
+            let id = self.resolve_id(&opts.parent)?;
+            let parent = ImageConfig::parse(&self.content.read(&id)?).map_err(Error::Config)?;
+            (Some(id), parent)
+        };
         if let Some(image) = &parent.config {
             merge_config(&mut cfg, image);
         }
@@ -187,7 +210,10 @@ impl ImageStore {
 
         let created = now_rfc3339();
         let non_empty = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
-        let created_by = container_config.cmd.as_ref().map(|c| c.join(" "));
+        let created_by = opts
+            .created_by
+            .clone()
+            .or_else(|| container_config.cmd.as_ref().map(|c| c.join(" ")));
         let mut config = parent;
         config.history.push(History {
             created: Some(created.clone()),
@@ -219,7 +245,7 @@ impl ImageStore {
 
         let bytes = config.to_bytes();
         let id = txn.blob(&bytes, "config", None)?;
-        txn.image(id, &config, Some(parent_id), None, tags)?;
+        txn.image(id, &config, parent_id, None, tags)?;
         let mut out = txn.commit()?;
         out.pop()
             .map(|(info, _)| info)

@@ -85,6 +85,7 @@ fn commit_makes_an_image_that_shows_the_changes_and_survives_save_and_load() {
         comment: "made by a test".into(),
         reference: Some("committed:v1".into()),
         container_id: "c0ffee".repeat(10) + "abcd",
+        created_by: None,
     };
     let info = s.commit(&opts).unwrap();
     assert!(diff.is_file(), "the engine's diff file stays where it was");
@@ -231,4 +232,32 @@ fn commit_refuses_bad_input_and_leaves_the_store_unchanged() {
         .filter(|n| n.to_string_lossy().starts_with(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A build step on `scratch`: no parent, the step's text as history.
+#[test]
+fn commit_on_scratch_with_a_build_step_history() {
+    let t = tempfile::tempdir().unwrap();
+    let s = berth_image::ImageStore::open(&t.path().join("store")).unwrap();
+    let upper = t.path().join("upper");
+    std::fs::create_dir_all(upper.join("app")).unwrap();
+    std::fs::write(upper.join("app/x"), b"x").unwrap();
+    let diff = t.path().join("diff.tar");
+    write_diff_tar(&upper, &mut std::fs::File::create(&diff).unwrap()).unwrap();
+    let info = s
+        .commit(&CommitOptions {
+            parent: String::new(),
+            diff,
+            config: serde_json::json!({"Cmd": ["/app/x"]}),
+            created_by: Some("COPY x /app/x # buildkit".into()),
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    assert_eq!(info.parent, "");
+    assert_eq!(info.layers.len(), 1);
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&s.config_bytes(&info.id).unwrap()).unwrap();
+    assert_eq!(cfg["history"][0]["created_by"], "COPY x /app/x # buildkit");
+    assert_eq!(cfg["os"], "linux");
+    assert_eq!(cfg["config"]["Cmd"], serde_json::json!(["/app/x"]));
 }

@@ -275,6 +275,7 @@ impl ContainerService {
                     comment,
                     reference,
                     container_id: rec.id.clone(),
+                    created_by: None,
                 };
                 self.inner.images.commit(opts).await
             }
