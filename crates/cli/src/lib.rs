@@ -94,6 +94,8 @@ pub enum Command {
     Restart(stop::Args),
     /// Send a signal to running containers.
     Kill(kill::Args),
+    /// Build an image from a Dockerfile.
+    Build(build::Args),
     /// Rename a container.
     Rename(rename::Args),
     /// Search registries for images (not supported yet).
@@ -242,6 +244,7 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
             rename::run(a, target).await
         }
         Command::Search(a) => search::run(a).await,
+        Command::Build(a) => build::run(a, target).await,
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::run(a, target).await,
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,

@@ -107,6 +107,23 @@ impl Client {
         Ok(BodyStream::new(resp))
     }
 
+    /// `POST /build` with the context tar as the body.
+    pub async fn build(
+        &self,
+        body: RequestBody,
+        params: &[(&str, String)],
+    ) -> Result<BodyStream, Error> {
+        let resp = self
+            .call(
+                Method::POST,
+                &format!("/build{}", query(params)),
+                body,
+                Some("application/x-tar"),
+            )
+            .await?;
+        Ok(BodyStream::new(resp))
+    }
+
     /// `GET /images/get?names=...`: the tarball.
     pub async fn image_save(&self, names: &[String]) -> Result<BodyStream, Error> {
         let q: Vec<(&str, String)> = names.iter().map(|n| ("names", n.clone())).collect();

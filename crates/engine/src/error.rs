@@ -31,6 +31,9 @@ pub enum Error {
     /// A registry failed or answered something unusable.
     #[error("{0}")]
     Registry(String),
+    /// A build step failed (a RUN's exit code, a broken Dockerfile).
+    #[error("{message}")]
+    BuildFailed { message: String, code: i64 },
     /// A registry refused the credentials.
     #[error("{0}")]
     Unauthorized(String),
@@ -83,6 +86,7 @@ impl Error {
             | Error::NoSuchNetwork(_)
             | Error::PullDenied(_) => ErrorKind::NotFound,
             Error::Registry(_) => ErrorKind::Internal,
+            Error::BuildFailed { .. } => ErrorKind::InvalidArgument,
             Error::Unauthorized(_) => ErrorKind::Unauthorized,
             Error::Network(e) => match e {
                 berth_network::Error::Invalid(_) => ErrorKind::InvalidArgument,

@@ -4,6 +4,7 @@
 //! crate never sees HTTP. Errors carry an [`ErrorKind`] that the server maps
 //! to a status code in one table.
 
+pub mod build;
 pub mod container;
 pub mod error;
 pub mod events;

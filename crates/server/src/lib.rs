@@ -25,6 +25,7 @@ pub fn router(engine: Engine) -> Router {
     Router::new()
         .merge(routes::system::router())
         .merge(routes::images::router())
+        .merge(routes::build::router())
         .merge(routes::containers::router())
         .merge(routes::events::router())
         .merge(routes::exec::router())

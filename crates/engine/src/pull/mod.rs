@@ -40,7 +40,7 @@ pub struct PullRequest {
 }
 
 /// The host's platform as OCI names it.
-fn host_arch() -> &'static str {
+pub(crate) fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

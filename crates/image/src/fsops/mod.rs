@@ -376,6 +376,13 @@ pub fn extract_into(
     Ok(unpack_in(&mut plain, rootfd, &policy)?)
 }
 
+/// Resolves `user[:group]` (names or ids) in the `/etc/passwd` and
+/// `/etc/group` of the tree at `root`, as `COPY --chown` does.
+pub fn resolve_user(root: &Path, spec: &str) -> Result<(u32, u32), FsError> {
+    let rootfd = open_root(root)?;
+    user::lookup_user(&rootfd, spec)
+}
+
 /// Writes the whole filesystem under `root` to `w` as `docker export` does: names
 /// relative to the root without a leading `./` or `/`, no entry for the root
 /// itself, directories before their contents, symlinks not followed. The

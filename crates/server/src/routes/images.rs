@@ -292,7 +292,7 @@ fn registry_auth(headers: &axum::http::HeaderMap) -> Option<berth_registry::clie
 /// `intro` messages so far) are an HTTP error, as Docker's "pull access
 /// denied"; after that, progress streams as JSON lines and a failure ends
 /// the stream with an `error` message.
-async fn progress_stream<T: Send + 'static>(
+pub(super) async fn progress_stream<T: Send + 'static>(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Value>,
     task: tokio::task::JoinHandle<Result<T, berth_engine::Error>>,
     intro: &str,

@@ -1,5 +1,6 @@
 //! One module per resource; each registers its own routes.
 
+pub mod build;
 pub mod containers;
 pub mod events;
 pub mod exec;

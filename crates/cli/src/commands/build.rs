@@ -1,0 +1,365 @@
+//! `berth build PATH | -`: sends the context (minus what `.dockerignore`
+//! excludes) as a tar to `POST /build` and prints the build's output, as
+//! `docker build` with the legacy builder does.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::connect::Target;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Name and optionally a tag in the "name:tag" format (several allowed).
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: "PATH/Dockerfile").
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<String>,
+    /// Set build-time variables (KEY=VALUE, or KEY to take it from the environment).
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Set the target build stage to build.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use cache when building the image.
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the base images.
+    #[arg(long)]
+    pub pull: bool,
+    /// Set metadata for an image (KEY=VALUE).
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Suppress the build output and print the image ID on success.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Set the networking mode for the RUN instructions during build.
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Set platform (only the host's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Write the image ID to the file.
+    #[arg(long)]
+    pub iidfile: Option<String>,
+    /// Remove intermediate containers after a successful build (always).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub rm: bool,
+    /// Always remove intermediate containers (always).
+    #[arg(long = "force-rm")]
+    pub force_rm: bool,
+    /// Type of progress output (auto, plain, tty): the legacy builder's lines.
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    pub path: String,
+}
+
+/// `KEY=VALUE` (or `KEY`, from the environment) pairs as a JSON object.
+fn pairs_json(items: &[String], from_env: bool) -> Result<String, String> {
+    let mut map = serde_json::Map::new();
+    for i in items {
+        match i.split_once('=') {
+            Some((k, v)) => {
+                map.insert(k.to_string(), Value::String(v.to_string()));
+            }
+            None if from_env => {
+                if let Ok(v) = std::env::var(i) {
+                    map.insert(i.clone(), Value::String(v));
+                }
+            }
+            None => {
+                map.insert(i.clone(), Value::String(String::new()));
+            }
+        }
+    }
+    serde_json::to_string(&map).map_err(|e| e.to_string())
+}
+
+/// The context's files (relative, `/`-separated) the build may see.
+fn context_files(
+    root: &Path,
+    matcher: &berth_builder::ignore::Matcher,
+    keep: &[String],
+) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut todo = vec![PathBuf::new()];
+    while let Some(rel) = todo.pop() {
+        let dir = root.join(&rel);
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| format!("reading {}: {e}", dir.display()))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for n in names {
+            let r = if rel.as_os_str().is_empty() {
+                n.clone()
+            } else {
+                format!("{}/{n}", rel.display())
+            };
+            let is_dir = root.join(&r).symlink_metadata().is_ok_and(|m| m.is_dir());
+            let ignored = !keep.contains(&r) && matcher.ignored(&r);
+            if ignored && !(is_dir && matcher.has_exclusions()) {
+                continue;
+            }
+            if !ignored {
+                out.push(r.clone());
+            }
+            if is_dir {
+                todo.push(PathBuf::from(r));
+            }
+        }
+    }
+    // Directories holding kept files travel too (an exception inside an
+    // ignored directory).
+    let mut parents = Vec::new();
+    for f in &out {
+        let mut p = f.as_str();
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            parents.push(parent.to_string());
+            p = parent;
+        }
+    }
+    out.extend(parents);
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Writes the context tar to `w`: the files, plus an outside Dockerfile
+/// under `extra` when given.
+fn write_context(
+    root: &Path,
+    files: &[String],
+    extra: Option<(&str, &[u8])>,
+    w: impl Write,
+) -> Result<(), String> {
+    let mut b = tar::Builder::new(w);
+    b.follow_symlinks(false);
+    for f in files {
+        b.append_path_with_name(root.join(f), f)
+            .map_err(|e| format!("adding {f} to the context: {e}"))?;
+    }
+    if let Some((name, bytes)) = extra {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, bytes)
+            .map_err(|e| format!("adding the Dockerfile: {e}"))?;
+    }
+    b.into_inner()
+        .and_then(|mut w| w.flush())
+        .map_err(|e| format!("writing the context: {e}"))
+}
+
+fn looks_like_tar(bytes: &[u8]) -> bool {
+    bytes.len() >= 262 && &bytes[257..262] == b"ustar"
+}
+
+/// The request body and the Dockerfile's name in it.
+fn context_body(a: &Args) -> Result<(berth_client::RequestBody, String), String> {
+    if a.path == "-" {
+        let mut input = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .map_err(|e| format!("reading the context from stdin: {e}"))?;
+        if looks_like_tar(&input) || input.starts_with(&[0x1f, 0x8b]) {
+            let name = a.file.clone().unwrap_or_default();
+            return Ok((bytes_body(input), name));
+        }
+        // A Dockerfile alone: an empty context.
+        let mut tar = Vec::new();
+        write_context(Path::new("."), &[], Some(("Dockerfile", &input)), &mut tar)?;
+        return Ok((bytes_body(tar), "Dockerfile".into()));
+    }
+    let root = PathBuf::from(&a.path);
+    if !root.is_dir() {
+        return Err(format!(
+            "unable to prepare context: path {:?} not found",
+            a.path
+        ));
+    }
+    let (dockerfile_in_ctx, outside): (String, Option<Vec<u8>>) = match &a.file {
+        None => ("Dockerfile".into(), None),
+        Some(f) => {
+            let p = PathBuf::from(f);
+            let abs = std::fs::canonicalize(&p)
+                .map_err(|e| format!("unable to prepare context: the Dockerfile {f}: {e}"))?;
+            let root_abs = std::fs::canonicalize(&root).map_err(|e| e.to_string())?;
+            match abs.strip_prefix(&root_abs) {
+                Ok(rel) => (rel.to_string_lossy().into_owned(), None),
+                Err(_) => {
+                    let bytes = std::fs::read(&abs).map_err(|e| format!("reading {f}: {e}"))?;
+                    (format!(".dockerfile.{}", std::process::id()), Some(bytes))
+                }
+            }
+        }
+    };
+    let ignore_text = match &a.file {
+        Some(f) => std::fs::read_to_string(format!("{f}.dockerignore")).ok(),
+        None => None,
+    }
+    .or_else(|| std::fs::read_to_string(root.join(".dockerignore")).ok())
+    .unwrap_or_default();
+    let matcher = berth_builder::ignore::Matcher::new(&berth_builder::ignore::read(&ignore_text))
+        .map_err(|e| format!("parsing .dockerignore: {e}"))?;
+    let keep = vec![dockerfile_in_ctx.clone(), ".dockerignore".to_string()];
+    let files = context_files(&root, &matcher, &keep)?;
+    let (rd, wr): (OwnedFd, OwnedFd) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+    let name = dockerfile_in_ctx.clone();
+    std::thread::spawn(move || {
+        let w = std::io::BufWriter::with_capacity(256 * 1024, std::fs::File::from(wr));
+        let extra = outside.as_deref().map(|b| (name.as_str(), b));
+        if let Err(e) = write_context(&root, &files, extra, w) {
+            eprintln!("{e}");
+        }
+    });
+    let reader = tokio::fs::File::from_std(std::fs::File::from(rd));
+    Ok((super::file_body(reader), dockerfile_in_ctx))
+}
+
+fn bytes_body(bytes: Vec<u8>) -> berth_client::RequestBody {
+    use http_body_util::BodyExt;
+    http_body_util::Full::new(bytes::Bytes::from(bytes))
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+pub async fn run(a: Args, target: &Target) -> i32 {
+    if !matches!(a.progress.as_str(), "auto" | "plain" | "tty") {
+        return super::fail(format!(
+            "invalid --progress value {:?}: use auto, plain or tty",
+            a.progress
+        ));
+    }
+    let (body, dockerfile) = match context_body(&a) {
+        Ok(b) => b,
+        Err(e) => return super::fail(e),
+    };
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let build_args = match pairs_json(&a.build_args, true) {
+        Ok(j) => j,
+        Err(e) => return super::fail(e),
+    };
+    let labels = match pairs_json(&a.labels, false) {
+        Ok(j) => j,
+        Err(e) => return super::fail(e),
+    };
+    let mut q: Vec<(&str, String)> = vec![
+        ("dockerfile", dockerfile),
+        ("buildargs", build_args),
+        ("labels", labels),
+        ("networkmode", a.network.clone()),
+        ("rm", "1".into()),
+    ];
+    for t in &a.tags {
+        q.push(("t", t.clone()));
+    }
+    if let Some(t) = &a.target {
+        q.push(("target", t.clone()));
+    }
+    if a.no_cache {
+        q.push(("nocache", "1".into()));
+    }
+    if a.pull {
+        q.push(("pull", "1".into()));
+    }
+    if a.quiet {
+        q.push(("q", "1".into()));
+    }
+    if let Some(p) = &a.platform {
+        q.push(("platform", p.clone()));
+    }
+    let mut stream = match client.build(body, &q).await {
+        Ok(s) => s,
+        Err(e) => return super::fail(e),
+    };
+    let mut lines = berth_client::demux::JsonLines::default();
+    let mut id = None;
+    let mut handle = |msg: Value| -> Result<(), String> {
+        if let Some(e) = msg["error"].as_str() {
+            return Err(e.to_string());
+        }
+        if let Some(s) = msg["stream"].as_str() {
+            print!("{s}");
+            let _ = std::io::stdout().flush();
+        } else if let Some(s) = msg["status"].as_str() {
+            println!("{s}");
+        }
+        if let Some(i) = msg["aux"]["ID"].as_str() {
+            id = Some(i.to_string());
+        }
+        Ok(())
+    };
+    let result: Result<(), String> = async {
+        while let Some(chunk) = stream.next().await.map_err(|e| e.to_string())? {
+            lines.feed(&chunk);
+            while let Some(msg) = lines.next_message::<Value>() {
+                handle(msg.map_err(|e| format!("decoding the daemon's answer: {e}"))?)?;
+            }
+        }
+        if let Some(msg) = lines.finish::<Value>() {
+            handle(msg.map_err(|e| format!("decoding the daemon's answer: {e}"))?)?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        return super::fail(e);
+    }
+    let Some(id) = id else {
+        return super::fail("the build ended without an image");
+    };
+    if a.quiet {
+        println!("{id}");
+    }
+    if let Some(f) = &a.iidfile {
+        if let Err(e) = std::fs::write(f, &id) {
+            return super::fail(format!("writing {f}: {e}"));
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_honours_dockerignore() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        std::fs::create_dir_all(r.join("src/skip")).unwrap();
+        std::fs::create_dir_all(r.join("logs")).unwrap();
+        for f in [
+            "Dockerfile",
+            "src/a.txt",
+            "src/skip/x",
+            "logs/1.log",
+            "logs/keep.log",
+            "secret.env",
+        ] {
+            std::fs::write(r.join(f), "x").unwrap();
+        }
+        let patterns =
+            berth_builder::ignore::read("logs\n!logs/keep.log\n*.env\nsrc/skip\nDockerfile\n");
+        let m = berth_builder::ignore::Matcher::new(&patterns).unwrap();
+        let files = context_files(r, &m, &["Dockerfile".into()]).unwrap();
+        assert_eq!(
+            files,
+            vec!["Dockerfile", "logs", "logs/keep.log", "src", "src/a.txt"],
+            "ignored files stay out; exceptions and the Dockerfile stay in"
+        );
+        assert_eq!(
+            pairs_json(&["A=1".into(), "B".into()], false).unwrap(),
+            r#"{"A":"1","B":""}"#
+        );
+    }
+}

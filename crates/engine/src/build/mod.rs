@@ -1,0 +1,224 @@
+//! `POST /build`: the context tar is unpacked (safely) into a private
+//! directory and trimmed by `.dockerignore`; the Dockerfile is parsed and
+//! planned (berth-builder); the stages the target needs are built in
+//! order, each step looked up in the build cache first (`cache.rs`; keys
+//! from berth-builder) and otherwise executed: metadata instructions as a
+//! new config without a layer, RUN in a container (`run.rs`), COPY/ADD by
+//! staging the files as the new layer (`copy.rs`). Progress is the legacy
+//! builder's JSON stream (`Step N/M : ...`, ` ---> Using cache`,
+//! ` ---> <id>`, `Successfully built`, `Successfully tagged`, an `aux` ID).
+
+mod cache;
+mod copy;
+mod root;
+mod run;
+mod stage;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::{Engine, Error};
+
+/// What a build asks for (`POST /build` parameters).
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    /// The Dockerfile's path inside the context.
+    pub dockerfile: String,
+    /// `t` (several).
+    pub tags: Vec<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    pub labels: BTreeMap<String, String>,
+    /// `networkmode` for RUN (`default`, `none`, `host`, a network).
+    pub network: String,
+    /// `platform`; only the host's.
+    pub platform: String,
+}
+
+fn short(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}
+
+pub(crate) fn say(tx: &mpsc::UnboundedSender<Value>, text: impl Into<String>) {
+    let _ = tx.send(json!({ "stream": text.into() }));
+}
+
+/// A private directory of the build, removed when dropped.
+struct Workdir(PathBuf);
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes what `.dockerignore` excludes (never the Dockerfile or the
+/// ignore file itself).
+fn apply_dockerignore(ctx: &Path, dockerfile: &str) -> Result<(), Error> {
+    let own = ctx.join(format!("{dockerfile}.dockerignore"));
+    let file = if own.is_file() {
+        own
+    } else {
+        ctx.join(".dockerignore")
+    };
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(());
+    };
+    let patterns = berth_builder::ignore::read(&text);
+    let matcher = berth_builder::ignore::Matcher::new(&patterns)
+        .map_err(|e| Error::InvalidArgument(format!(".dockerignore: {e}")))?;
+    let keep = |rel: &str| {
+        rel == dockerfile || rel == ".dockerignore" || rel == format!("{dockerfile}.dockerignore")
+    };
+    let mut doomed = Vec::new();
+    let mut walk = walkdir::WalkDir::new(ctx).min_depth(1).into_iter();
+    while let Some(e) = walk.next() {
+        let e = e.map_err(|e| Error::Internal(format!("walking the build context: {e}")))?;
+        let rel = e
+            .path()
+            .strip_prefix(ctx)
+            .unwrap_or(e.path())
+            .to_string_lossy()
+            .into_owned();
+        if keep(&rel) || !matcher.ignored(&rel) {
+            continue;
+        }
+        // A directory with exceptions inside is walked, not removed whole.
+        if e.file_type().is_dir() && matcher.has_exclusions() {
+            continue;
+        }
+        if e.file_type().is_dir() {
+            walk.skip_current_dir();
+        }
+        doomed.push(e.path().to_path_buf());
+    }
+    for p in doomed {
+        let r = if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        r.map_err(Error::io("removing", &p))?;
+    }
+    Ok(())
+}
+
+/// Builds from the context tar read from `context`; the image id.
+pub async fn build(
+    engine: &Engine,
+    req: BuildRequest,
+    mut context: Box<dyn Read + Send>,
+    tx: mpsc::UnboundedSender<Value>,
+) -> Result<String, Error> {
+    if !req.platform.is_empty() {
+        let host = format!("linux/{}", crate::pull::host_arch());
+        if req.platform != host && req.platform != "linux" {
+            return Err(Error::InvalidArgument(format!(
+                "building for {} is not supported: only the host's platform ({host})",
+                req.platform
+            )));
+        }
+    }
+    let root = engine.config.paths.root.join("builder");
+    let work = Workdir(
+        root.join("work")
+            .join(crate::ids::short(&crate::ids::new_id())),
+    );
+    let ctx = work.0.join("context");
+    std::fs::create_dir_all(&ctx).map_err(Error::io("creating", &ctx))?;
+    let c = ctx.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), Error> {
+        berth_image::fsops::extract_into(&c, "/", &mut context, &Default::default())?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("context task failed: {e}")))??;
+
+    let dockerfile = if req.dockerfile.is_empty() {
+        "Dockerfile".to_string()
+    } else {
+        berth_builder::ignore::clean(&req.dockerfile)
+            .trim_start_matches('/')
+            .to_string()
+    };
+    if dockerfile.split('/').any(|c| c == "..") {
+        return Err(Error::InvalidArgument(format!(
+            "the Dockerfile ({}) must be within the build context",
+            req.dockerfile
+        )));
+    }
+    let df_path = ctx.join(&dockerfile);
+    let text = std::fs::read_to_string(&df_path).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "Cannot locate specified Dockerfile: {}",
+            dockerfile
+        ))
+    })?;
+    {
+        let (c, d) = (ctx.clone(), dockerfile.clone());
+        tokio::task::spawn_blocking(move || apply_dockerignore(&c, &d))
+            .await
+            .map_err(|e| Error::Internal(format!("context task failed: {e}")))??;
+    }
+    let df =
+        berth_builder::dockerfile::parse(&text, &dockerfile).map_err(|e| Error::BuildFailed {
+            message: format!("dockerfile parse error: {e}"),
+            code: 1,
+        })?;
+    let plan =
+        berth_builder::plan::plan(&df, req.target.as_deref(), &req.build_args).map_err(|e| {
+            Error::BuildFailed {
+                message: e.to_string(),
+                code: 1,
+            }
+        })?;
+    let globals =
+        berth_builder::plan::global_args(&df, &req.build_args).map_err(|e| Error::BuildFailed {
+            message: format!("{dockerfile}: {e}"),
+            code: 1,
+        })?;
+    let total: usize = plan
+        .stages
+        .iter()
+        .map(|s| 1 + df.stages[s.index].steps.len())
+        .sum();
+    let mut b = stage::Build {
+        engine,
+        df: &df,
+        req: &req,
+        ctx: &ctx,
+        scratch: work.0.join("scratch"),
+        cache: cache::BuildCache::new(&engine.config.paths.root),
+        globals,
+        step: 0,
+        total,
+        stage_images: BTreeMap::new(),
+        tx: &tx,
+    };
+    for s in &plan.stages {
+        let id = b.stage(s).await?;
+        b.stage_images.insert(s.index, id);
+    }
+    let id = b
+        .stage_images
+        .get(&plan.target)
+        .cloned()
+        .ok_or_else(|| Error::Internal("the target stage produced no image".into()))?;
+    let _ = tx.send(json!({"aux": {"ID": id}}));
+    say(&tx, format!("Successfully built {}\n", short(&id)));
+    for t in &req.tags {
+        engine.images.tag(&id, t).await?;
+        let familiar = berth_image::Reference::parse_docker(t)
+            .map(|r| r.familiar())
+            .unwrap_or_else(|_| t.clone());
+        say(&tx, format!("Successfully tagged {familiar}\n"));
+    }
+    Ok(id)
+}

@@ -1,0 +1,171 @@
+//! RUN: an ordinary container on the same runtime and network as any
+//! other (`--network` of the build or of the step), from the current
+//! image with the stage's environment, user and working directory; its
+//! output goes to the build's stream; on success its changes become the
+//! step's layer, with the stage's config (not the RUN command) as the
+//! image's config. The container is removed either way.
+
+use std::collections::BTreeMap;
+
+use berth_api::container::{ContainerConfig, CreateRequest, HostConfig};
+
+use crate::container::WaitCondition;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::logs::{LogOptions, StartAt};
+use crate::{Engine, Error};
+
+/// A RUN to execute.
+pub(super) struct RunSpec<'a> {
+    pub image: &'a str,
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub user: String,
+    pub workdir: String,
+    pub network: String,
+    /// The config the committed image gets.
+    pub config: &'a Value,
+    pub created_by: String,
+}
+
+fn short(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
+}
+
+/// Payloads of stdcopy frames in `buf` (an incomplete frame stays).
+fn deframe(buf: &mut Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        if buf.len() < 8 {
+            return out;
+        }
+        let len = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
+        if buf.len() < 8 + len {
+            return out;
+        }
+        out.extend_from_slice(&buf[8..8 + len]);
+        buf.drain(..8 + len);
+    }
+}
+
+/// Runs the step; the new image's id.
+pub(super) async fn run(
+    engine: &Engine,
+    spec: RunSpec<'_>,
+    tx: &mpsc::UnboundedSender<Value>,
+) -> Result<String, Error> {
+    let req = CreateRequest {
+        config: ContainerConfig {
+            image: spec.image.to_string(),
+            cmd: Some(spec.argv.clone()),
+            entrypoint: Some(Vec::new()),
+            env: spec.env.clone(),
+            user: spec.user.clone(),
+            working_dir: spec.workdir.clone(),
+            labels: BTreeMap::new(),
+            ..ContainerConfig::default()
+        },
+        host_config: HostConfig {
+            network_mode: spec.network.clone(),
+            ..HostConfig::default()
+        },
+        networking_config: None,
+        unknown: Default::default(),
+    };
+    let (id, _) = engine.containers.create(req, None).await?;
+    let _ = tx.send(json!({"stream": format!(" ---> Running in {}\n", short(&id))}));
+    let result = run_created(engine, &id, &spec, tx).await;
+    let _ = engine.containers.remove(&id, true, true).await;
+    if result.is_ok() {
+        let _ = tx.send(
+            json!({"stream": format!(" ---> Removed intermediate container {}\n", short(&id))}),
+        );
+    }
+    result
+}
+
+async fn run_created(
+    engine: &Engine,
+    id: &str,
+    spec: &RunSpec<'_>,
+    tx: &mpsc::UnboundedSender<Value>,
+) -> Result<String, Error> {
+    engine.containers.start(id).await?;
+    // From the beginning of the log, so a step that already ended shows
+    // everything; following ends when the container stops.
+    let mut logs = engine.containers.log_stream(
+        id,
+        LogOptions {
+            stdout: true,
+            stderr: true,
+            follow: true,
+            ..LogOptions::default()
+        },
+        StartAt::Beginning,
+    )?;
+    let mut buf = Vec::new();
+    while let Some(chunk) = logs.recv().await {
+        buf.extend_from_slice(&chunk);
+        let out = deframe(&mut buf);
+        if !out.is_empty() {
+            let _ = tx.send(json!({"stream": String::from_utf8_lossy(&out)}));
+        }
+    }
+    let status = engine
+        .containers
+        .wait(id, WaitCondition::NotRunning)
+        .await?
+        .status_code;
+    if status != 0 {
+        return Err(Error::BuildFailed {
+            message: format!(
+                "The command '{}' returned a non-zero code: {status}",
+                spec.argv.join(" ")
+            ),
+            code: status,
+        });
+    }
+    let c = engine.containers.get(id)?;
+    let upper = c.paths.upper();
+    let diff = c.paths.dir().join("build-step.tar");
+    let d = diff.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), Error> {
+        std::fs::create_dir_all(&upper).map_err(Error::io("creating", &upper))?;
+        let mut f = std::fs::File::create(&d).map_err(Error::io("creating", &d))?;
+        berth_image::diff::write_diff_tar(&upper, &mut f)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("diff task failed: {e}")))??;
+    let info = engine
+        .images
+        .commit(berth_image::CommitOptions {
+            parent: spec.image.to_string(),
+            diff: diff.clone(),
+            config: spec.config.clone(),
+            created_by: Some(spec.created_by.clone()),
+            ..berth_image::CommitOptions::default()
+        })
+        .await;
+    let _ = std::fs::remove_file(&diff);
+    Ok(info?.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames() {
+        let mut buf = vec![
+            1, 0, 0, 0, 0, 0, 0, 2, b'h', b'i', 2, 0, 0, 0, 0, 0, 0, 3, b'e',
+        ];
+        assert_eq!(deframe(&mut buf), b"hi");
+        assert_eq!(buf.len(), 9, "the partial frame waits");
+        buf.extend_from_slice(b"rr");
+        assert_eq!(deframe(&mut buf), b"err");
+        assert!(buf.is_empty());
+    }
+}

@@ -1,0 +1,703 @@
+//! One stage of a build, step by step: substitution with the stage's ARGs
+//! and ENV, the cache key of each step (after one miss every later step
+//! of the stage is executed), and its execution.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use berth_builder::cache::{base_key, step_key, CacheKey, StepInput};
+use berth_builder::config::{self as bconfig, Change};
+use berth_builder::dockerfile::{Dockerfile, Form, Instr, Source as Src, Step};
+use berth_builder::expand::Expander;
+use berth_builder::plan::{PlannedStage, Source};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::cache::BuildCache;
+use super::copy::{self, CopySpec};
+use super::root::ImageRoot;
+use super::run::{self, RunSpec};
+use super::{say, short, BuildRequest};
+use crate::{Engine, Error};
+
+pub(super) struct Build<'a> {
+    pub engine: &'a Engine,
+    pub df: &'a Dockerfile,
+    pub req: &'a BuildRequest,
+    pub ctx: &'a Path,
+    pub scratch: PathBuf,
+    pub cache: BuildCache,
+    pub globals: BTreeMap<String, String>,
+    pub step: usize,
+    pub total: usize,
+    pub stage_images: BTreeMap<usize, String>,
+    pub tx: &'a mpsc::UnboundedSender<Value>,
+}
+
+/// The state of the stage being built.
+struct State {
+    /// The current image (`None`: scratch, nothing yet).
+    image: Option<String>,
+    config: Value,
+    key: CacheKey,
+    /// ARGs declared in the stage, with their values.
+    args: BTreeMap<String, String>,
+    missed: bool,
+}
+
+fn failed(df: &Dockerfile, step: &Step, message: impl std::fmt::Display) -> Error {
+    Error::BuildFailed {
+        message: format!("{}:{}: {}: {message}", df.file, step.line, step.text),
+        code: 1,
+    }
+}
+
+fn unsupported(df: &Dockerfile, step: &Step, what: &str) -> Error {
+    failed(df, step, format!("{what} is not supported yet"))
+}
+
+impl State {
+    /// Variables for substitution: ARGs, then ENV over them.
+    fn vars(&self) -> BTreeMap<String, String> {
+        let mut v = self.args.clone();
+        for (k, val) in bconfig::env(&self.config) {
+            v.insert(k, val);
+        }
+        v
+    }
+}
+
+/// Docker's duration strings (`30s`, `1m30s`) in nanoseconds.
+fn duration_ns(s: &str) -> Result<i64, String> {
+    berth_api::units::go_duration_ns(s).ok_or_else(|| format!("invalid duration {s:?}"))
+}
+
+impl Build<'_> {
+    fn next_step(&mut self, text: &str) {
+        self.step += 1;
+        say(
+            self.tx,
+            format!("Step {}/{} : {text}\n", self.step, self.total),
+        );
+    }
+
+    /// Builds one stage; its image id.
+    pub(super) async fn stage(&mut self, planned: &PlannedStage) -> Result<String, Error> {
+        let stage = &self.df.stages[planned.index];
+        self.next_step(&stage.text);
+        let (image, config) = match &planned.base {
+            Source::Scratch => (None, json!({})),
+            Source::Stage(i) => {
+                let id = self.stage_images.get(i).cloned().ok_or_else(|| {
+                    Error::Internal(format!(
+                        "stage {i} was not built before stage {}",
+                        stage.index
+                    ))
+                })?;
+                let cfg = self.image_config(&id).await?;
+                (Some(id), cfg)
+            }
+            Source::Image(name) => {
+                let id = self.base_image(name).await?;
+                let cfg = self.image_config(&id).await?;
+                (Some(id), cfg)
+            }
+        };
+        if let Some(id) = &image {
+            say(self.tx, format!(" ---> {}\n", short(id)));
+        }
+        let mut st = State {
+            key: base_key(image.as_deref().unwrap_or("scratch"), "linux"),
+            image,
+            config,
+            args: BTreeMap::new(),
+            missed: self.req.no_cache,
+        };
+        for step in &stage.steps {
+            self.next_step(&step.text);
+            self.step_in(&mut st, step).await?;
+            match &st.image {
+                Some(id) => say(self.tx, format!(" ---> {}\n", short(id))),
+                None => say(self.tx, " ---> 0000000000\n"),
+            }
+        }
+        match st.image {
+            Some(id) => Ok(id),
+            // A scratch stage with only metadata: commit its config.
+            None => self.commit(None, None, &st.config, "#(nop) scratch").await,
+        }
+    }
+
+    async fn base_image(&self, name: &str) -> Result<String, Error> {
+        if !self.req.pull {
+            if let Ok(info) = self.engine.images.resolve(name).await {
+                return Ok(info.id);
+            }
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let pull = self.engine.images.pull(
+            crate::pull::PullRequest {
+                image: name.to_string(),
+                insecure: self.engine.config.insecure_registries.clone(),
+                ..Default::default()
+            },
+            tx,
+        );
+        tokio::pin!(pull);
+        loop {
+            tokio::select! {
+                r = &mut pull => {
+                    while let Ok(m) = rx.try_recv() { let _ = self.tx.send(m); }
+                    return Ok(r?.id);
+                }
+                Some(m) = rx.recv() => { let _ = self.tx.send(m); }
+            }
+        }
+    }
+
+    async fn image_config(&self, id: &str) -> Result<Value, Error> {
+        let full = self.engine.images.config_json(id).await?;
+        Ok(match full.get("config") {
+            Some(c) if c.is_object() => c.clone(),
+            _ => json!({}),
+        })
+    }
+
+    /// Commits `upper` (or nothing) on `parent` with `config`.
+    async fn commit(
+        &self,
+        parent: Option<&str>,
+        upper: Option<&Path>,
+        config: &Value,
+        created_by: &str,
+    ) -> Result<String, Error> {
+        std::fs::create_dir_all(&self.scratch).map_err(Error::io("creating", &self.scratch))?;
+        let diff = tempfile::Builder::new()
+            .prefix("diff-")
+            .tempfile_in(&self.scratch)
+            .map_err(Error::io("creating a file in", &self.scratch))?
+            .into_temp_path();
+        let (d, up) = (diff.to_path_buf(), upper.map(Path::to_path_buf));
+        tokio::task::spawn_blocking(move || -> Result<(), Error> {
+            let mut f = std::fs::File::create(&d).map_err(Error::io("creating", &d))?;
+            match up {
+                Some(u) => {
+                    berth_image::diff::write_diff_tar(&u, &mut f)?;
+                }
+                None => {
+                    std::io::Write::write_all(&mut f, &[0u8; 1024])
+                        .map_err(Error::io("writing", &d))?;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("diff task failed: {e}")))??;
+        let info = self
+            .engine
+            .images
+            .commit(berth_image::CommitOptions {
+                parent: parent.unwrap_or_default().to_string(),
+                diff: diff.to_path_buf(),
+                config: config.clone(),
+                created_by: Some(created_by.to_string()),
+                ..berth_image::CommitOptions::default()
+            })
+            .await?;
+        Ok(info.id)
+    }
+
+    /// Looks the key up unless a step of this stage already missed.
+    async fn cached(&self, st: &mut State, key: &CacheKey) -> Result<bool, Error> {
+        if st.missed {
+            return Ok(false);
+        }
+        let Some(id) = self.cache.get(key) else {
+            st.missed = true;
+            return Ok(false);
+        };
+        match self.engine.images.resolve(&id).await {
+            Ok(info) => {
+                say(self.tx, " ---> Using cache\n");
+                st.config = self.image_config(&info.id).await?;
+                st.image = Some(info.id);
+                st.key = key.clone();
+                Ok(true)
+            }
+            Err(_) => {
+                st.missed = true;
+                Ok(false)
+            }
+        }
+    }
+
+    async fn step_in(&mut self, st: &mut State, step: &Step) -> Result<(), Error> {
+        let df = self.df;
+        let vars = st.vars();
+        let ex = Expander {
+            vars: &vars,
+            escape: df.escape,
+        };
+        let word = |s: &str| ex.word(s).map_err(|e| failed(df, step, e));
+        let change = match &step.instr {
+            Instr::Arg(pairs) => {
+                for (name, default) in pairs {
+                    let value = match self.req.build_args.get(name) {
+                        Some(v) => Some(v.clone()),
+                        None => match default {
+                            Some(d) => Some(word(d)?),
+                            None => self.globals.get(name).cloned(),
+                        },
+                    };
+                    if let Some(v) = value {
+                        st.args.insert(name.clone(), v);
+                    }
+                }
+                let args: Vec<(String, String)> = st.args.clone().into_iter().collect();
+                st.key = step_key(
+                    &st.key,
+                    &StepInput {
+                        text: &step.text,
+                        args: &args,
+                        ..Default::default()
+                    },
+                );
+                return Ok(());
+            }
+            Instr::Env(pairs) => Change::Env(
+                pairs
+                    .iter()
+                    .map(|(k, v)| Ok((word(k)?, word(v)?)))
+                    .collect::<Result<_, Error>>()?,
+            ),
+            Instr::Label(pairs) => Change::Label(
+                pairs
+                    .iter()
+                    .map(|(k, v)| Ok((word(k)?, word(v)?)))
+                    .collect::<Result<_, Error>>()?,
+            ),
+            Instr::Cmd(f) => Change::Cmd(f.clone()),
+            Instr::Entrypoint(f) => Change::Entrypoint(f.clone()),
+            Instr::User(u) => Change::User(word(u)?),
+            Instr::Expose(ports) => {
+                let mut out = Vec::new();
+                for p in ports {
+                    out.extend(ex.words(p).map_err(|e| failed(df, step, e))?);
+                }
+                Change::Expose(out)
+            }
+            Instr::Volume(v) => {
+                let mut out = Vec::new();
+                for p in v {
+                    out.push(word(p)?);
+                }
+                Change::Volume(out)
+            }
+            Instr::Stopsignal(s) => Change::StopSignal(word(s)?),
+            Instr::Shell(s) => Change::Shell(s.clone()),
+            Instr::Onbuild(t) => Change::OnBuild(t.clone()),
+            Instr::Maintainer(_) => {
+                // Kept in the image's author field by Docker; no config change.
+                return self.metadata(st, step, None).await;
+            }
+            Instr::Healthcheck { flags, test } => {
+                if let Some(f) = flags.unknown(&[
+                    "interval",
+                    "timeout",
+                    "start-period",
+                    "start-interval",
+                    "retries",
+                ]) {
+                    return Err(failed(df, step, format!("unknown flag: {f}")));
+                }
+                let d = |name: &str| -> Result<i64, Error> {
+                    match flags.get(name) {
+                        Some(v) => duration_ns(v).map_err(|e| failed(df, step, e)),
+                        None => Ok(0),
+                    }
+                };
+                Change::Healthcheck {
+                    test: test.clone(),
+                    interval_ns: d("interval")?,
+                    timeout_ns: d("timeout")?,
+                    start_period_ns: d("start-period")?,
+                    start_interval_ns: d("start-interval")?,
+                    retries: flags
+                        .get("retries")
+                        .map(|r| r.parse::<i64>().map_err(|e| failed(df, step, e)))
+                        .transpose()?
+                        .unwrap_or(0),
+                }
+            }
+            Instr::Workdir(w) => {
+                let dir = bconfig::workdir(&st.config, &word(w)?);
+                return self.workdir(st, dir).await;
+            }
+            Instr::Run {
+                flags,
+                cmd,
+                heredocs,
+            } => return self.run(st, step, flags, cmd, heredocs.is_empty()).await,
+            Instr::Copy {
+                flags,
+                sources,
+                dest,
+            } => return self.copy(st, step, flags, sources, dest, false).await,
+            Instr::Add {
+                flags,
+                sources,
+                dest,
+            } => return self.copy(st, step, flags, sources, dest, true).await,
+        };
+        self.metadata(st, step, Some(change)).await
+    }
+
+    async fn metadata(
+        &mut self,
+        st: &mut State,
+        step: &Step,
+        change: Option<Change>,
+    ) -> Result<(), Error> {
+        let mut config = st.config.clone();
+        if let Some(c) = &change {
+            bconfig::apply(&mut config, c);
+        }
+        let text = format!("{change:?}|{}", step.text);
+        let key = step_key(
+            &st.key,
+            &StepInput {
+                text: &text,
+                ..Default::default()
+            },
+        );
+        if self.cached(st, &key).await? {
+            return Ok(());
+        }
+        let created_by = format!("/bin/sh -c #(nop)  {}", step.text);
+        let id = self
+            .commit(st.image.as_deref(), None, &config, &created_by)
+            .await?;
+        self.cache.put(&key, &id)?;
+        st.image = Some(id);
+        st.config = config;
+        st.key = key;
+        Ok(())
+    }
+
+    async fn workdir(&mut self, st: &mut State, dir: String) -> Result<(), Error> {
+        let mut config = st.config.clone();
+        bconfig::apply(&mut config, &Change::Workdir(dir.clone()));
+        let key = step_key(
+            &st.key,
+            &StepInput {
+                text: &format!("WORKDIR {dir}"),
+                ..Default::default()
+            },
+        );
+        if self.cached(st, &key).await? {
+            return Ok(());
+        }
+        // The directory is made when the image lacks it, as Docker does.
+        let exists = match &st.image {
+            None => false,
+            Some(id) => {
+                let layers = self.engine.images.layer_dirs(id).await?;
+                let root = ImageRoot::mount(&layers, &self.scratch)?;
+                root.path().join(dir.trim_start_matches('/')).is_dir()
+            }
+        };
+        let created_by = format!("/bin/sh -c #(nop) WORKDIR {dir}");
+        let id = if exists {
+            self.commit(st.image.as_deref(), None, &config, &created_by)
+                .await?
+        } else {
+            let staging = tempfile::Builder::new()
+                .prefix("workdir-")
+                .tempdir_in(&self.scratch)
+                .map_err(Error::io("creating a directory in", &self.scratch))?;
+            let mut p = staging.path().to_path_buf();
+            for c in dir.split('/').filter(|c| !c.is_empty()) {
+                p.push(c);
+                std::fs::create_dir(&p).map_err(Error::io("creating", &p))?;
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                    .map_err(Error::io("chmod", &p))?;
+            }
+            self.commit(
+                st.image.as_deref(),
+                Some(staging.path()),
+                &config,
+                &created_by,
+            )
+            .await?
+        };
+        self.cache.put(&key, &id)?;
+        st.image = Some(id);
+        st.config = config;
+        st.key = key;
+        Ok(())
+    }
+
+    async fn run(
+        &mut self,
+        st: &mut State,
+        step: &Step,
+        flags: &berth_builder::dockerfile::Flags,
+        cmd: &Form,
+        no_heredocs: bool,
+    ) -> Result<(), Error> {
+        let df = self.df;
+        if let Some(f) = flags.unknown(&["network"]) {
+            return Err(unsupported(df, step, &format!("RUN --{f}")));
+        }
+        if !no_heredocs {
+            return Err(unsupported(df, step, "RUN with a here-document"));
+        }
+        let Some(image) = st.image.clone() else {
+            return Err(failed(
+                df,
+                step,
+                "RUN needs a base image (this stage is FROM scratch with nothing in it)",
+            ));
+        };
+        let network = match flags.get("network") {
+            None | Some("default") => {
+                if self.req.network.is_empty() {
+                    "default".to_string()
+                } else {
+                    self.req.network.clone()
+                }
+            }
+            Some("none") => "none".to_string(),
+            Some("host") => "host".to_string(),
+            Some(other) => {
+                return Err(failed(
+                    df,
+                    step,
+                    format!("unknown network mode for RUN: {other}"),
+                ))
+            }
+        };
+        let argv = bconfig::argv(&st.config, cmd);
+        let args: Vec<(String, String)> = st.args.clone().into_iter().collect();
+        let extra = vec![("network".to_string(), network.clone())];
+        let key = step_key(
+            &st.key,
+            &StepInput {
+                text: &step.text,
+                args: &args,
+                content: None,
+                extra: &extra,
+            },
+        );
+        if self.cached(st, &key).await? {
+            return Ok(());
+        }
+        // ARG values are in RUN's environment, unless ENV sets the name.
+        let env_pairs = bconfig::env(&st.config);
+        let mut env: Vec<String> = env_pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for (k, v) in &st.args {
+            if !env_pairs.iter().any(|(n, _)| n == k) {
+                env.push(format!("{k}={v}"));
+            }
+        }
+        let created_by = match cmd {
+            Form::Shell(s) => format!("/bin/sh -c {s}"),
+            Form::Exec(v) => v.join(" "),
+        };
+        let id = run::run(
+            self.engine,
+            RunSpec {
+                image: &image,
+                argv,
+                env,
+                user: st.config["User"].as_str().unwrap_or_default().to_string(),
+                workdir: st.config["WorkingDir"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                network,
+                config: &st.config,
+                created_by,
+            },
+            self.tx,
+        )
+        .await?;
+        self.cache.put(&key, &id)?;
+        st.image = Some(id);
+        st.key = key;
+        Ok(())
+    }
+
+    async fn copy(
+        &mut self,
+        st: &mut State,
+        step: &Step,
+        flags: &berth_builder::dockerfile::Flags,
+        sources: &[Src],
+        dest: &str,
+        add: bool,
+    ) -> Result<(), Error> {
+        let df = self.df;
+        let what = if add { "ADD" } else { "COPY" };
+        if let Some(f) = flags.unknown(&["from", "chown", "chmod"]) {
+            return Err(unsupported(df, step, &format!("{what} --{f}")));
+        }
+        let vars = st.vars();
+        let ex = Expander {
+            vars: &vars,
+            escape: df.escape,
+        };
+        let word = |s: &str| ex.word(s).map_err(|e| failed(df, step, e));
+        let mut paths = Vec::new();
+        for s in sources {
+            match s {
+                Src::Path(p) => {
+                    let p = word(p)?;
+                    if add
+                        && (p.starts_with("http://")
+                            || p.starts_with("https://")
+                            || p.starts_with("git@"))
+                    {
+                        return Err(unsupported(df, step, "ADD from a URL"));
+                    }
+                    paths.push(p);
+                }
+                Src::Heredoc(_) => {
+                    return Err(unsupported(
+                        df,
+                        step,
+                        &format!("{what} from a here-document"),
+                    ))
+                }
+            }
+        }
+        let dest_word = word(dest)?;
+        let dest_abs = if dest_word.starts_with('/') {
+            dest_word.clone()
+        } else {
+            let wd = st.config["WorkingDir"].as_str().unwrap_or("/");
+            format!("{}/{dest_word}", wd.trim_end_matches('/'))
+        };
+        let chmod = flags
+            .get("chmod")
+            .map(|m| {
+                u32::from_str_radix(m, 8).map_err(|_| {
+                    failed(
+                        df,
+                        step,
+                        format!("invalid --chmod value {m:?}: use an octal mode"),
+                    )
+                })
+            })
+            .transpose()?;
+        // Where the sources are read: the context, or another stage's or
+        // image's tree.
+        let from = flags.get("from").map(word).transpose()?;
+        let mut mounts: Vec<ImageRoot> = Vec::new();
+        let (src_root, from_id): (PathBuf, Option<String>) = match &from {
+            None => (self.ctx.to_path_buf(), None),
+            Some(f) => {
+                let id = match berth_builder::plan::resolve(df, f, self.stage_index_of(step))
+                    .map_err(|m| failed(df, step, m))?
+                {
+                    Source::Stage(i) => self
+                        .stage_images
+                        .get(&i)
+                        .cloned()
+                        .ok_or_else(|| failed(df, step, format!("stage {i} is not built")))?,
+                    Source::Image(name) => self.base_image(&name).await?,
+                    Source::Scratch => return Err(failed(df, step, "cannot copy from scratch")),
+                };
+                let layers = self.engine.images.layer_dirs(&id).await?;
+                let root = ImageRoot::mount(&layers, &self.scratch)?;
+                let p = root.path().to_path_buf();
+                mounts.push(root);
+                (p, Some(id))
+            }
+        };
+        let owner = match flags.get("chown") {
+            None => (0, 0),
+            Some(spec) => {
+                let spec = word(spec)?;
+                let numeric = spec
+                    .split_once(':')
+                    .map_or((spec.as_str(), spec.as_str()), |(u, g)| (u, g));
+                match (numeric.0.parse::<u32>(), numeric.1.parse::<u32>()) {
+                    (Ok(u), Ok(g)) => (u, g),
+                    _ => {
+                        let Some(image) = st.image.clone() else {
+                            return Err(failed(
+                                df,
+                                step,
+                                "--chown by name needs /etc/passwd in the image",
+                            ));
+                        };
+                        let layers = self.engine.images.layer_dirs(&image).await?;
+                        let root = ImageRoot::mount(&layers, &self.scratch)?;
+                        berth_image::fsops::resolve_user(root.path(), &spec)
+                            .map_err(|e| failed(df, step, e))?
+                    }
+                }
+            }
+        };
+        let spec = CopySpec {
+            sources: paths,
+            dest: berth_builder::ignore::clean(&dest_abs),
+            dest_is_dir: dest_word.ends_with('/') || dest_word == "." || dest_word.ends_with("/."),
+            owner,
+            chmod,
+        };
+        std::fs::create_dir_all(&self.scratch).map_err(Error::io("creating", &self.scratch))?;
+        let staging = tempfile::Builder::new()
+            .prefix("copy-")
+            .tempdir_in(&self.scratch)
+            .map_err(Error::io("creating a directory in", &self.scratch))?;
+        let (r, sp, stg) = (src_root.clone(), staging.path().to_path_buf(), spec);
+        let sum = tokio::task::spawn_blocking(move || -> Result<String, Error> {
+            copy::stage(&r, &stg, &sp)?;
+            copy::checksum(&sp)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("copy task failed: {e}")))?
+        .map_err(|e| failed(df, step, e))?;
+        drop(mounts);
+        let extra: Vec<(String, String)> = from_id
+            .iter()
+            .map(|id| ("from".to_string(), id.clone()))
+            .collect();
+        let key = step_key(
+            &st.key,
+            &StepInput {
+                text: &step.text,
+                args: &[],
+                content: Some(&sum),
+                extra: &extra,
+            },
+        );
+        if self.cached(st, &key).await? {
+            return Ok(());
+        }
+        let created_by = format!("/bin/sh -c #(nop) {what} {sum} in {dest_abs}");
+        let id = self
+            .commit(
+                st.image.as_deref(),
+                Some(staging.path()),
+                &st.config,
+                &created_by,
+            )
+            .await?;
+        self.cache.put(&key, &id)?;
+        st.image = Some(id);
+        st.key = key;
+        Ok(())
+    }
+
+    /// The index of the stage holding `step`.
+    fn stage_index_of(&self, step: &Step) -> usize {
+        self.df
+            .stages
+            .iter()
+            .find(|s| s.steps.iter().any(|x| std::ptr::eq(x, step)))
+            .map_or(0, |s| s.index)
+    }
+}

@@ -1,0 +1,128 @@
+//! `POST /build`: the legacy builder's API (what docker CLI 28 without
+//! buildx, docker-py and compose use). The body is the context tar; the
+//! answer streams the build's JSON messages; failures after the start end
+//! the stream with an `errorDetail`.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use berth_engine::build::BuildRequest;
+use berth_engine::Engine;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::stream::BodyReader;
+
+pub fn router() -> Router<Engine> {
+    Router::new().route("/build", post(build))
+}
+
+/// A JSON object parameter (`buildargs`, `labels`); values may be null.
+fn json_map(params: &Params, key: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let Some(raw) = params.get(key).filter(|s| !s.is_empty()) else {
+        return Ok(BTreeMap::new());
+    };
+    let v: BTreeMap<String, Option<String>> = serde_json::from_str(raw)
+        .map_err(|e| ApiError::bad_request(format!("invalid {key} parameter: {e}")))?;
+    Ok(v.into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect())
+}
+
+/// Parameters this builder does not implement yet: set, they are refused.
+const UNSUPPORTED: &[&str] = &[
+    "remote",
+    "extrahosts",
+    "shmsize",
+    "memory",
+    "memswap",
+    "cpushares",
+    "cpusetcpus",
+    "cpuperiod",
+    "cpuquota",
+    "squash",
+    "outputs",
+    "ulimits",
+    "isolation",
+];
+
+fn request(params: &Params) -> Result<BuildRequest, ApiError> {
+    for k in UNSUPPORTED {
+        if params
+            .get(k)
+            .is_some_and(|v| !v.is_empty() && v != "0" && v != "false" && v != "[]" && v != "null")
+        {
+            return Err(ApiError::bad_request(format!(
+                "the build parameter {k} is not supported yet"
+            )));
+        }
+    }
+    if params
+        .get("cachefrom")
+        .is_some_and(|v| !v.is_empty() && v != "[]" && v != "null")
+    {
+        return Err(ApiError::bad_request("cachefrom is not supported yet"));
+    }
+    if params.get("rm").is_some() && !params.flag_or("rm", true) {
+        return Err(ApiError::bad_request(
+            "rm=false (keeping intermediate containers) is not supported yet",
+        ));
+    }
+    if params.get("version").is_some_and(|v| v == "2") {
+        return Err(ApiError::bad_request(
+            "BuildKit (version=2) is not supported: use the legacy builder",
+        ));
+    }
+    Ok(BuildRequest {
+        dockerfile: params.get("dockerfile").unwrap_or_default().to_string(),
+        tags: params
+            .all("t")
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect(),
+        build_args: json_map(params, "buildargs")?,
+        target: params
+            .get("target")
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
+        no_cache: params.flag("nocache"),
+        pull: params.flag("pull"),
+        labels: json_map(params, "labels")?,
+        network: params.get("networkmode").unwrap_or_default().to_string(),
+        platform: params.get("platform").unwrap_or_default().to_string(),
+    })
+}
+
+async fn build(State(engine): State<Engine>, RawQuery(q): RawQuery, body: Body) -> Response {
+    let params = Params::parse(q.as_deref());
+    let req = match request(&params) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let quiet = params.flag("q");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let reader = Box::new(BodyReader::new(body));
+    let task = tokio::spawn(async move {
+        let (inner_tx, mut inner_rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+        let forward = tokio::spawn(async move {
+            while let Some(m) = inner_rx.recv().await {
+                // `q`: only the image id (the aux message) and errors.
+                if quiet && m.get("aux").is_none() {
+                    continue;
+                }
+                if tx.send(m).is_err() {
+                    break;
+                }
+            }
+        });
+        let r = berth_engine::build::build(&engine, req, reader, inner_tx).await;
+        let _ = forward.await;
+        r
+    });
+    super::images::progress_stream(rx, task, "").await
+}
