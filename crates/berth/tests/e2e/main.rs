@@ -4,6 +4,7 @@
 //! daemon is started once and always stopped and cleaned up at the end.
 
 mod api;
+mod build;
 mod containers;
 mod files;
 mod harness;
@@ -37,6 +38,7 @@ fn main() {
         registry_client::TESTS,
         registry_resume::TESTS,
         images::TESTS,
+        build::TESTS,
         api::TESTS,
         interop::TESTS,
     ]

@@ -681,7 +681,7 @@ fn docker_cli_networks_and_ports(ctx: &Ctx) {
 
 /// A Debian rootfs tarball: `$BERTH_TEST_DEBIAN_TAR`, the peers' one when
 /// it was made on this machine, else built now with debootstrap.
-fn debian_rootfs(ctx: &Ctx) -> std::path::PathBuf {
+pub(crate) fn debian_rootfs(ctx: &Ctx) -> std::path::PathBuf {
     if let Some(p) = std::env::var_os("BERTH_TEST_DEBIAN_TAR") {
         return p.into();
     }

@@ -45,8 +45,8 @@ fn has_magic(s: &str) -> bool {
 /// The paths (relative to `root`) a source names: itself, or its wildcard
 /// matches in order.
 fn expand_source(root: &Path, source: &str) -> Result<Vec<PathBuf>, Error> {
-    let cleaned = berth_builder::ignore::clean(&format!("/{source}"));
-    let rel = cleaned.trim_start_matches('/');
+    let cleaned = berth_builder::ignore::clean(source.trim_start_matches('/'));
+    let rel = if cleaned == "." { "" } else { cleaned.as_str() };
     if rel.split('/').any(|c| c == "..") {
         return Err(invalid(format!(
             "forbidden path outside the build context: {source}"

@@ -1,0 +1,324 @@
+//! `berth build` and `docker build` (legacy builder) against the daemon:
+//! the shared build fixture (multi-stage, debian and busybox), the cache
+//! rules, `.dockerignore`, and broken Dockerfiles.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::{stderr, stdout, Ctx, TestFn};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    ("build_fixture_and_cache", build_fixture_and_cache),
+    (
+        "build_dockerignore_and_copy_rules",
+        build_dockerignore_and_copy_rules,
+    ),
+    ("build_failures_leave_nothing", build_failures_leave_nothing),
+    (
+        "docker_cli_builds_the_fixture",
+        docker_cli_builds_the_fixture,
+    ),
+];
+
+/// The fixture copied into a writable directory of the test.
+fn fixture(ctx: &Ctx, name: &str) -> PathBuf {
+    let dest = ctx.dir.path().join(name);
+    let _ = std::fs::remove_dir_all(&dest);
+    let src = crate::harness::repo_root().join("crates/berth/tests/fixtures/build-fixture");
+    let out = Command::new("cp")
+        .arg("-r")
+        .arg(&src)
+        .arg(&dest)
+        .output()
+        .expect("cp");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = Command::new("chmod")
+        .arg("-R")
+        .arg("u+w")
+        .arg(&dest)
+        .output()
+        .expect("chmod");
+    assert!(out.status.success());
+    dest
+}
+
+/// `debian:bookworm` in the daemon (imported once).
+fn debian(ctx: &Ctx) {
+    if ctx
+        .berth(&["image", "inspect", "debian:bookworm"])
+        .status
+        .success()
+    {
+        return;
+    }
+    let tar = crate::network::debian_rootfs(ctx);
+    ctx.ok(&["import", tar.to_str().expect("utf8"), "debian:bookworm"]);
+}
+
+fn build_in(ctx: &Ctx, dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    all.push(dir.to_str().expect("utf8"));
+    ctx.berth(&all)
+}
+
+fn built_id(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("Successfully built "))
+        .unwrap_or_else(|| panic!("no image built:\n{out}"))
+        .trim()
+        .to_string()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn build_fixture_and_cache(ctx: &Ctx) {
+    debian(ctx);
+    let dir = fixture(ctx, "build-fixture");
+    let first = build_in(ctx, &dir, &["-t", "fixture:1"]);
+    assert!(
+        first.status.success(),
+        "{}{}",
+        stdout(&first),
+        stderr(&first)
+    );
+    let out = stdout(&first);
+    assert!(
+        out.contains("Step 11/11 : CMD [\"cat\", \"/app/data/SUMS\"]"),
+        "{out}"
+    );
+    assert!(out.contains("Successfully tagged fixture:1"), "{out}");
+    assert!(out.contains("-rw-r--r--"), "RUN output is shown: {out}");
+    let id = built_id(&out);
+
+    // The image prints SUMS: the upper-cased sources' sha256.
+    let sums = ctx.ok(&["run", "--rm", "fixture:1"]);
+    for f in ["a.txt", "b.txt", "c.txt"] {
+        let src = std::fs::read_to_string(dir.join("src").join(f)).expect("source");
+        let want = format!("{}  /out/{f}", sha256_hex(src.to_uppercase().as_bytes()));
+        assert!(sums.contains(&want), "{want} in\n{sums}");
+    }
+
+    // Everything cached, same image.
+    let again = stdout(&build_in(ctx, &dir, &["-t", "fixture:1"]));
+    assert_eq!(again.matches(" ---> Using cache").count(), 9, "{again}");
+    assert_eq!(
+        built_id(&again),
+        id,
+        "a cached rebuild gives the same image"
+    );
+
+    // The cache survives a daemon restart.
+    ctx.stop_daemon();
+    ctx.start_daemon();
+    let restarted = stdout(&build_in(ctx, &dir, &["-t", "fixture:1"]));
+    assert_eq!(built_id(&restarted), id, "{restarted}");
+
+    // One source changed: its COPY and everything after it run again.
+    std::fs::write(dir.join("src/b.txt"), "bravo, changed\n").expect("write");
+    let changed = stdout(&build_in(ctx, &dir, &["-t", "fixture:2"]));
+    assert_eq!(
+        changed.matches(" ---> Using cache").count(),
+        1,
+        "only WORKDIR before the changed COPY is cached:\n{changed}"
+    );
+    let step3 = changed.split("Step 3/11").nth(1).expect("step 3");
+    assert!(
+        !step3.starts_with(" : COPY src/ /src/\n ---> Using cache"),
+        "{changed}"
+    );
+    assert_ne!(built_id(&changed), id);
+    let sums = ctx.ok(&["run", "--rm", "fixture:2"]);
+    assert!(
+        sums.contains(&sha256_hex(b"BRAVO, CHANGED\n")),
+        "the new content is in the image:\n{sums}"
+    );
+
+    // --no-cache runs everything; -q prints only the id; --iidfile writes it.
+    let iid = ctx.dir.path().join("iid");
+    let quiet = build_in(
+        ctx,
+        &dir,
+        &["--no-cache", "-q", "--iidfile", iid.to_str().expect("utf8")],
+    );
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    let printed = stdout(&quiet).trim().to_string();
+    assert!(
+        printed.starts_with("sha256:") && !printed.contains('\n'),
+        "{printed}"
+    );
+    assert_eq!(std::fs::read_to_string(&iid).expect("iidfile"), printed);
+    assert_ne!(printed, id, "--no-cache builds new layers");
+
+    // --target builds only what the target needs.
+    let target = stdout(&build_in(
+        ctx,
+        &dir,
+        &["--target", "builder", "-t", "fixture:builder"],
+    ));
+    assert!(
+        target.contains("Step 5/5 :"),
+        "only the builder stage: {target}"
+    );
+    ctx.ok(&["rmi", "fixture:1", "fixture:2", "fixture:builder"]);
+    let _ = ctx.berth(&["rmi", &printed]);
+}
+
+fn build_dockerignore_and_copy_rules(ctx: &Ctx) {
+    let dir = ctx.dir.path().join("build-ignore");
+    let _ = std::fs::remove_dir_all(&dir);
+    for d in ["logs", "src/deep", "docs"] {
+        std::fs::create_dir_all(dir.join(d)).expect("dir");
+    }
+    for (f, body) in [
+        ("logs/1.log", "x"),
+        ("logs/keep.log", "kept"),
+        ("src/a.go", "a"),
+        ("src/deep/b.go", "b"),
+        ("src/notes.md", "n"),
+        ("secret.env", "s"),
+        ("docs/readme", "r"),
+    ] {
+        std::fs::write(dir.join(f), body).expect("file");
+    }
+    std::fs::write(
+        dir.join(".dockerignore"),
+        "# comment\nlogs\n!logs/keep.log\n**/*.md\n*.env\n",
+    )
+    .expect("ignore");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nARG DEST=/ctx\nENV OWNER=1234\nCOPY --chown=${OWNER}:5678 --chmod=640 . $DEST/\nCOPY src/*.go /gofiles/\nWORKDIR /ctx\nCMD find . /gofiles -type f\n",
+    )
+    .expect("dockerfile");
+    let out = build_in(ctx, &dir, &["-t", "ignore-test:1"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let mut files: Vec<String> = ctx
+        .ok(&["run", "--rm", "ignore-test:1"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        vec![
+            "./.dockerignore",
+            "./Dockerfile",
+            "./docs/readme",
+            "./logs/keep.log",
+            "./src/a.go",
+            "./src/deep/b.go",
+            "/gofiles/a.go",
+        ],
+        "ignored files are not in the context; the exception is"
+    );
+    let owner = ctx.ok(&[
+        "run",
+        "--rm",
+        "ignore-test:1",
+        "stat",
+        "-c",
+        "%u:%g %a",
+        "/ctx/src/a.go",
+    ]);
+    assert_eq!(owner.trim(), "1234:5678 640", "--chown and --chmod");
+    ctx.ok(&["rmi", "ignore-test:1"]);
+}
+
+fn build_failures_leave_nothing(ctx: &Ctx) {
+    let containers_before = ctx.ok(&["ps", "-aq"]);
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("FROM busybox\nFROBNICATE now\n", "Dockerfile:2", &[]),
+        ("FROM busybox\nRUN <<EOF\necho\n", "Dockerfile:", &[]),
+        (
+            "FROM busybox AS a\nRUN true\n",
+            "target stage \"nope\" could not be found",
+            &["--target", "nope"],
+        ),
+        (
+            "FROM busybox\nCOPY missing.txt /x\n",
+            "file not found in build context",
+            &[],
+        ),
+        (
+            "FROM busybox\nRUN echo before; exit 3\n",
+            "returned a non-zero code: 3",
+            &[],
+        ),
+        (
+            "FROM busybox\nRUN --mount=type=cache,target=/c true\n",
+            "is not supported yet",
+            &[],
+        ),
+        (
+            "FROM busybox\nCOPY ../outside /x\n",
+            "outside the build context",
+            &[],
+        ),
+    ];
+    for (i, (text, want, args)) in cases.iter().enumerate() {
+        let dir = ctx.dir.path().join(format!("build-broken-{i}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("Dockerfile"), text).expect("dockerfile");
+        let out = build_in(ctx, &dir, args);
+        assert_eq!(out.status.code(), Some(1), "{text:?}: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains(want),
+            "{text:?}: want {want:?} in {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        ctx.ok(&["ps", "-aq"]),
+        containers_before,
+        "failed builds leave no intermediate containers"
+    );
+    assert!(ctx.our_mounts().is_empty(), "{:?}", ctx.our_mounts());
+    let work = ctx.root.join("builder/work");
+    let left: Vec<_> = std::fs::read_dir(&work)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "build directories left: {left:?}");
+}
+
+fn docker_cli_builds_the_fixture(ctx: &Ctx) {
+    debian(ctx);
+    let dir = fixture(ctx, "build-fixture-docker");
+    let docker = |args: &[&str]| {
+        Command::new(crate::harness::docker_cli())
+            .args(args)
+            .env("DOCKER_HOST", ctx.host())
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .expect("docker")
+    };
+    let dirs = dir.to_str().expect("utf8");
+    let first = docker(&["build", "-t", "dockerfx:1", dirs]);
+    assert!(
+        first.status.success(),
+        "{}{}",
+        stdout(&first),
+        stderr(&first)
+    );
+    assert!(
+        stdout(&first).contains("Successfully tagged dockerfx:1"),
+        "{}",
+        stdout(&first)
+    );
+    let second = docker(&["build", "-t", "dockerfx:1", dirs]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(
+        stdout(&second).matches("Using cache").count(),
+        9,
+        "{}",
+        stdout(&second)
+    );
+    assert_eq!(built_id(&stdout(&first)), built_id(&stdout(&second)));
+    let run = docker(&["run", "--rm", "dockerfx:1"]);
+    assert!(stdout(&run).contains("/out/a.txt"), "{}", stdout(&run));
+    ctx.ok(&["rmi", "dockerfx:1"]);
+}
