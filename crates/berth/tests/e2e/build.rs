@@ -225,6 +225,27 @@ fn build_dockerignore_and_copy_rules(ctx: &Ctx) {
         "/ctx/src/a.go",
     ]);
     assert_eq!(owner.trim(), "1234:5678 640", "--chown and --chmod");
+    let labelled = build_in(
+        ctx,
+        &dir,
+        &[
+            "-t",
+            "ignore-test:1",
+            "--label",
+            "team=berth",
+            "--label",
+            "tier=test",
+        ],
+    );
+    assert!(labelled.status.success(), "{}", stderr(&labelled));
+    let labels = ctx.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Labels}}",
+        "ignore-test:1",
+    ]);
+    assert_eq!(labels.trim(), r#"{"team":"berth","tier":"test"}"#);
     ctx.ok(&["rmi", "ignore-test:1"]);
 }
 

@@ -206,11 +206,14 @@ pub async fn build(
         let id = b.stage(s).await?;
         b.stage_images.insert(s.index, id);
     }
-    let id = b
+    let mut id = b
         .stage_images
         .get(&plan.target)
         .cloned()
         .ok_or_else(|| Error::Internal("the target stage produced no image".into()))?;
+    if !req.labels.is_empty() {
+        id = b.add_labels(&id).await?;
+    }
     let _ = tx.send(json!({"aux": {"ID": id}}));
     say(&tx, format!("Successfully built {}\n", short(&id)));
     for t in &req.tags {

@@ -128,6 +128,47 @@ impl Build<'_> {
         }
     }
 
+    /// `labels` of the request, on the built image (as a last LABEL step).
+    pub(super) async fn add_labels(&self, id: &str) -> Result<String, Error> {
+        let labels: Vec<(String, String)> = self
+            .req
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let text = labels
+            .iter()
+            .map(|(k, v)| format!("{k:?}={v:?}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let key = step_key(
+            &base_key(id, "linux"),
+            &StepInput {
+                text: &format!("LABEL {text}"),
+                ..Default::default()
+            },
+        );
+        if !self.req.no_cache {
+            if let Some(hit) = self.cache.get(&key) {
+                if let Ok(info) = self.engine.images.resolve(&hit).await {
+                    return Ok(info.id);
+                }
+            }
+        }
+        let mut config = self.image_config(id).await?;
+        bconfig::apply(&mut config, &Change::Label(labels));
+        let new = self
+            .commit(
+                Some(id),
+                None,
+                &config,
+                &format!("/bin/sh -c #(nop)  LABEL {text}"),
+            )
+            .await?;
+        self.cache.put(&key, &new)?;
+        Ok(new)
+    }
+
     async fn base_image(&self, name: &str) -> Result<String, Error> {
         if !self.req.pull {
             if let Ok(info) = self.engine.images.resolve(name).await {
