@@ -51,7 +51,7 @@ pub struct Args {
     /// Always remove intermediate containers (always).
     #[arg(long = "force-rm")]
     pub force_rm: bool,
-    /// Type of progress output (auto, plain, tty): the legacy builder's lines.
+    /// Type of progress output (auto, plain): the legacy builder's lines.
     #[arg(long, default_value = "auto")]
     pub progress: String,
     pub path: String,
@@ -230,11 +230,18 @@ fn bytes_body(bytes: Vec<u8>) -> berth_client::RequestBody {
 }
 
 pub async fn run(a: Args, target: &Target) -> i32 {
-    if !matches!(a.progress.as_str(), "auto" | "plain" | "tty") {
-        return super::fail(format!(
-            "invalid --progress value {:?}: use auto, plain or tty",
-            a.progress
-        ));
+    match a.progress.as_str() {
+        "auto" | "plain" => {}
+        "tty" => {
+            return super::fail(
+                "--progress=tty (a live view) is not supported yet: use auto or plain",
+            )
+        }
+        other => {
+            return super::fail(format!(
+                "invalid --progress value {other:?}: use auto or plain"
+            ))
+        }
     }
     let (body, dockerfile) = match context_body(&a) {
         Ok(b) => b,
