@@ -54,13 +54,58 @@ impl Plan {
     }
 }
 
-/// The global ARGs' values: their defaults, overridden by build args
-/// (only for ARGs the Dockerfile declares).
+/// Proxy build args: usable in RUN without an `ARG`, kept out of the
+/// cache key and the history (Docker's predefined ARGs).
+pub const PROXY_ARGS: [&str; 10] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The platform ARGs every build defines in the global scope
+/// (`TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`, `TARGETVARIANT` and the
+/// `BUILD*` ones), for `linux/<arch>[/<variant>]`.
+pub fn platform_args(arch: &str, variant: &str) -> BTreeMap<String, String> {
+    let platform = if variant.is_empty() {
+        format!("linux/{arch}")
+    } else {
+        format!("linux/{arch}/{variant}")
+    };
+    let mut m = BTreeMap::new();
+    for side in ["TARGET", "BUILD"] {
+        m.insert(format!("{side}PLATFORM"), platform.clone());
+        m.insert(format!("{side}OS"), "linux".to_string());
+        m.insert(format!("{side}ARCH"), arch.to_string());
+        m.insert(format!("{side}VARIANT"), variant.to_string());
+    }
+    m
+}
+
+/// The host's architecture as OCI names it.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+/// The global ARGs' values: the platform ARGs, then the declared ones'
+/// defaults, overridden by build args (only for ARGs the Dockerfile
+/// declares).
 pub fn global_args(
     df: &Dockerfile,
     build_args: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, crate::expand::ExpandError> {
-    let mut vars = BTreeMap::new();
+    let mut vars = platform_args(host_arch(), "");
     for (name, default) in &df.global_args {
         let value = match build_args.get(name) {
             Some(v) => Some(v.clone()),
@@ -282,7 +327,20 @@ RUN --mount=type=bind,from=tools,target=/t true
             Source::Image("busybox:1.36".into())
         );
         let vars = global_args(&df, &args(&[("BASE", "debian"), ("OTHER", "x")])).unwrap();
-        assert_eq!(vars, args(&[("BASE", "debian")]));
+        assert_eq!(vars.get("BASE").map(String::as_str), Some("debian"));
+        assert!(
+            !vars.contains_key("OTHER"),
+            "undeclared build args stay out"
+        );
+        assert_eq!(
+            vars.get("TARGETPLATFORM"),
+            Some(&format!("linux/{}", host_arch())),
+            "platform ARGs are predefined"
+        );
+        let p = platform_args("arm64", "v8");
+        assert_eq!(p["TARGETPLATFORM"], "linux/arm64/v8");
+        assert_eq!(p["BUILDARCH"], "arm64");
+        assert_eq!(p["TARGETVARIANT"], "v8");
     }
 
     #[test]

@@ -96,6 +96,11 @@ pub enum Command {
     Kill(kill::Args),
     /// Build an image from a Dockerfile.
     Build(build::Args),
+    /// Show the history of an image.
+    History(history::Args),
+    /// Manage builds (prune the build cache).
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Rename a container.
     Rename(rename::Args),
     /// Search registries for images (not supported yet).
@@ -144,6 +149,12 @@ pub enum ImageCommand {
     Load(load::Args),
     /// Save images to a tar archive.
     Save(save::Args),
+    /// Remove unused images.
+    Prune(image_prune::Args),
+    /// Show the history of an image.
+    History(history::Args),
+    /// Build an image from a Dockerfile.
+    Build(build::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +225,10 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         }
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => load::run(a, target).await,
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::run(a, target).await,
+        Command::Image(ImageCommand::Prune(a)) => image_prune::run(a, target).await,
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
+            history::run(a, target).await
+        }
         Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
             create::run(a, target).await
         }
@@ -244,7 +259,8 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
             rename::run(a, target).await
         }
         Command::Search(a) => search::run(a).await,
-        Command::Build(a) => build::run(a, target).await,
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::run(a, target).await,
+        Command::Builder(c) => build::run_builder(c, target).await,
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::run(a, target).await,
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,

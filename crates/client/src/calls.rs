@@ -484,6 +484,24 @@ impl Client {
         self.get_json(&format!("/containers/{id}/top{q}")).await
     }
 
+    /// `POST /build/prune`.
+    pub async fn build_prune(&self, all: bool, filters: &str) -> Result<Value, Error> {
+        let mut q = vec![("all", if all { "1" } else { "0" }.to_string())];
+        if !filters.is_empty() {
+            q.push(("filters", filters.to_string()));
+        }
+        let resp = self
+            .call(
+                Method::POST,
+                &format!("/build/prune{}", query(&q)),
+                empty(),
+                None,
+            )
+            .await?;
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
     pub async fn containers_prune(&self, filters: &str) -> Result<Value, Error> {
         let q = if filters.is_empty() {
             String::new()

@@ -18,6 +18,11 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "docker_cli_builds_the_fixture",
         docker_cli_builds_the_fixture,
     ),
+    ("build_instruction_corpus", build_instruction_corpus),
+    (
+        "builder_prune_and_intermediate_images",
+        builder_prune_and_intermediate_images,
+    ),
 ];
 
 /// The fixture copied into a writable directory of the test.
@@ -342,4 +347,175 @@ fn docker_cli_builds_the_fixture(ctx: &Ctx) {
     let run = docker(&["run", "--rm", "dockerfx:1"]);
     assert!(stdout(&run).contains("/out/a.txt"), "{}", stdout(&run));
     ctx.ok(&["rmi", "dockerfx:1"]);
+}
+
+fn write_ctx(ctx: &Ctx, name: &str, dockerfile: &str) -> PathBuf {
+    let dir = ctx.dir.path().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("Dockerfile"), dockerfile).expect("dockerfile");
+    dir
+}
+
+const PARENT: &str = "FROM busybox AS parent
+ONBUILD RUN echo triggered > /onbuild
+ONBUILD ENV FROM_TRIGGER=yes
+LABEL stage=parent
+";
+
+const CHILD: &str = r#"ARG GLOBAL=g1
+FROM corpus-parent:1
+ARG GLOBAL
+ARG LOCAL=l1
+ARG TARGETARCH
+ENV E1=$LOCAL E2="two words" E3=${UNSET:-dflt} E4='$LOCAL' E5=a\ b
+ENV COMBO=${E1}-${GLOBAL}
+RUN echo "arch=$TARGETARCH local=$LOCAL global=$GLOBAL" > /args; echo continued \
+    line
+WORKDIR rel
+WORKDIR sub
+USER 1000:1000
+EXPOSE 8080 53/udp
+VOLUME /data
+LABEL a=b "c d"=e
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s --retries=2 CMD true
+SHELL ["/bin/sh", "-ec"]
+CMD ["sh", "-c", "cat /onbuild /args"]
+"#;
+
+/// Every metadata instruction, ARG/ENV scoping and substitution, ONBUILD
+/// triggers run by a child build, and ARG changes invalidating RUN.
+fn build_instruction_corpus(ctx: &Ctx) {
+    let parent = write_ctx(ctx, "corpus-parent", PARENT);
+    let out = build_in(ctx, &parent, &["-t", "corpus-parent:1"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let child = write_ctx(ctx, "corpus-child", CHILD);
+    let out = build_in(ctx, &child, &["-t", "corpus-child:1"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("# Executing 2 build triggers"),
+        "{}",
+        stdout(&out)
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ctx.ok(&["image", "inspect", "corpus-child:1"])).expect("json");
+    let c = &inspect[0]["Config"];
+    let env: Vec<&str> = c["Env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    for want in [
+        "E1=l1",
+        "E2=two words",
+        "E3=dflt",
+        "E4=$LOCAL",
+        "E5=a b",
+        "COMBO=l1-g1",
+        "FROM_TRIGGER=yes",
+    ] {
+        assert!(env.contains(&want), "{want} in {env:?}");
+    }
+    assert!(
+        !env.iter().any(|e| e.starts_with("LOCAL=")),
+        "ARGs are not kept: {env:?}"
+    );
+    assert_eq!(c["WorkingDir"], "/rel/sub");
+    assert_eq!(c["User"], "1000:1000");
+    assert_eq!(
+        c["ExposedPorts"],
+        serde_json::json!({"8080/tcp": {}, "53/udp": {}})
+    );
+    assert_eq!(c["Volumes"], serde_json::json!({"/data": {}}));
+    assert_eq!(c["Labels"]["a"], "b");
+    assert_eq!(c["Labels"]["c d"], "e");
+    assert_eq!(c["Labels"]["stage"], "parent");
+    assert_eq!(c["StopSignal"], "SIGINT");
+    assert_eq!(
+        c["Healthcheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "true"])
+    );
+    assert_eq!(c["Healthcheck"]["Interval"], 5_000_000_000i64);
+    assert_eq!(c["Healthcheck"]["Retries"], 2);
+    assert_eq!(c["Shell"], serde_json::json!(["/bin/sh", "-ec"]));
+    assert!(
+        c["OnBuild"].as_array().is_none_or(|a| a.is_empty()),
+        "triggers are not inherited: {}",
+        c["OnBuild"]
+    );
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "corpus-child:1"]),
+        format!("triggered\narch={arch} local=l1 global=g1\n")
+    );
+    let history = ctx.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "corpus-child:1",
+    ]);
+    assert!(history.contains("WORKDIR /rel/sub"), "{history}");
+
+    // The same build is cached; another value of a used ARG reruns RUN.
+    let again = stdout(&build_in(ctx, &child, &["-t", "corpus-child:1"]));
+    assert!(!again.contains("Running in"), "{again}");
+    let changed = stdout(&build_in(
+        ctx,
+        &child,
+        &["-t", "corpus-child:2", "--build-arg", "LOCAL=l2"],
+    ));
+    assert!(changed.contains("Running in"), "{changed}");
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "corpus-child:2"]),
+        format!("triggered\narch={arch} local=l2 global=g1\n")
+    );
+    ctx.ok(&["rmi", "corpus-child:1", "corpus-child:2", "corpus-parent:1"]);
+}
+
+/// A build's intermediate images show only with `images -a`; `builder
+/// prune -a` forgets the cache, so the next build runs every step.
+fn builder_prune_and_intermediate_images(ctx: &Ctx) {
+    let dir = write_ctx(
+        ctx,
+        "prune-ctx",
+        "FROM busybox\nRUN echo one > /one\nRUN echo two > /two\nENV DONE=1\n",
+    );
+    let out = build_in(ctx, &dir, &["-t", "prune-test:1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = ctx.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        !listed.contains("<none>"),
+        "intermediate images are hidden:\n{listed}"
+    );
+    let all = ctx.ok(&["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        all.matches("<none>").count() >= 2,
+        "images -a shows them:\n{all}"
+    );
+    let pruned = ctx.ok(&["builder", "prune", "-a", "-f"]);
+    assert!(pruned.contains("Deleted build cache objects:"), "{pruned}");
+    assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
+    let again = stdout(&build_in(ctx, &dir, &["-t", "prune-test:1"]));
+    assert!(
+        !again.contains("Using cache"),
+        "the cache is gone:\n{again}"
+    );
+    ctx.ok(&["rmi", "prune-test:1"]);
+    let pruned = ctx.ok(&["builder", "prune", "-a", "-f"]);
+    assert!(pruned.contains("Deleted build cache objects:"), "{pruned}");
+    // The first build's image lost its tag to the second: dangling, as in
+    // Docker, until an image prune (which takes its intermediates too).
+    ctx.ok(&["image", "prune", "-f"]);
+    let left = ctx.ok(&["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        !left.contains("<none>"),
+        "nothing of the build is left:\n{left}"
+    );
 }

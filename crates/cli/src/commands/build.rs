@@ -335,6 +335,85 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     0
 }
 
+/// `berth builder ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum BuilderCommand {
+    /// Remove build cache.
+    Prune(PruneArgs),
+    /// Build an image from a Dockerfile.
+    Build(Box<Args>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Remove all unused build cache, not just dangling ones.
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Provide filter values (e.g. 'until=24h').
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+pub async fn run_builder(c: BuilderCommand, target: &Target) -> i32 {
+    match c {
+        BuilderCommand::Build(a) => run(*a, target).await,
+        BuilderCommand::Prune(a) => prune(a, target).await,
+    }
+}
+
+async fn prune(a: PruneArgs, target: &Target) -> i32 {
+    use std::io::{BufRead, IsTerminal};
+    if !a.force {
+        if !std::io::stdin().is_terminal() {
+            return super::fail("builder prune needs confirmation: use -f when not on a terminal");
+        }
+        let what = if a.all {
+            "all build cache"
+        } else {
+            "all dangling build cache"
+        };
+        print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).is_err()
+            || !matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
+        {
+            return 0;
+        }
+    }
+    let filters = match super::filters_json(&a.filter) {
+        Ok(f) => f,
+        Err(e) => return super::fail(e),
+    };
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let report = match client.build_prune(a.all, &filters).await {
+        Ok(r) => r,
+        Err(e) => return super::fail(e),
+    };
+    let deleted: Vec<&str> = report["CachesDeleted"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    if !deleted.is_empty() {
+        println!("Deleted build cache objects:");
+        for d in deleted {
+            println!("{d}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::human::size(report["SpaceReclaimed"].as_i64().unwrap_or(0))
+    );
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

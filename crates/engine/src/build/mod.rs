@@ -10,6 +10,7 @@
 
 mod cache;
 mod copy;
+mod prune;
 mod root;
 mod run;
 mod stage;
@@ -20,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+
+pub use prune::{prune, Pruned};
 
 use crate::{Engine, Error};
 

@@ -106,6 +106,17 @@ impl Build<'_> {
         if let Some(id) = &image {
             say(self.tx, format!(" ---> {}\n", short(id)));
         }
+        // The base's ONBUILD triggers run first; the new image has none.
+        let mut config = config;
+        let triggers: Vec<String> = config["OnBuild"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        if let Some(o) = config.as_object_mut() {
+            o.insert("OnBuild".into(), Value::Null);
+        }
         let mut st = State {
             key: base_key(image.as_deref().unwrap_or("scratch"), "linux"),
             image,
@@ -113,6 +124,32 @@ impl Build<'_> {
             args: BTreeMap::new(),
             missed: self.req.no_cache,
         };
+        if !triggers.is_empty() {
+            let n = triggers.len();
+            say(
+                self.tx,
+                format!(
+                    "# Executing {n} build trigger{}\n",
+                    if n == 1 { "" } else { "s" }
+                ),
+            );
+            for t in &triggers {
+                let parsed = berth_builder::dockerfile::parse(
+                    &format!("FROM scratch\n{t}\n"),
+                    &self.df.file,
+                )
+                .map_err(|e| Error::BuildFailed {
+                    message: format!(
+                        "{}:{}: ONBUILD trigger {t:?}: {}",
+                        self.df.file, stage.line, e.message
+                    ),
+                    code: 1,
+                })?;
+                let mut trigger = parsed.stages[0].steps[0].clone();
+                trigger.line = stage.line;
+                self.step_in(&mut st, &trigger).await?;
+            }
+        }
         for step in &stage.steps {
             self.next_step(&step.text);
             self.step_in(&mut st, step).await?;
@@ -539,6 +576,14 @@ impl Build<'_> {
         for (k, v) in &st.args {
             if !env_pairs.iter().any(|(n, _)| n == k) {
                 env.push(format!("{k}={v}"));
+            }
+        }
+        // Proxy build args reach RUN without an ARG (and stay out of the key).
+        for name in berth_builder::plan::PROXY_ARGS {
+            if let Some(v) = self.req.build_args.get(name) {
+                if !st.args.contains_key(name) && !env_pairs.iter().any(|(n, _)| n == name) {
+                    env.push(format!("{name}={v}"));
+                }
             }
         }
         let created_by = match cmd {

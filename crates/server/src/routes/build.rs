@@ -19,7 +19,49 @@ use crate::params::Params;
 use crate::stream::BodyReader;
 
 pub fn router() -> Router<Engine> {
-    Router::new().route("/build", post(build))
+    Router::new()
+        .route("/build", post(build))
+        .route("/build/prune", post(prune))
+}
+
+/// `POST /build/prune?all=&filters={"until":[...]}`.
+async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> Response {
+    let params = Params::parse(q.as_deref());
+    let filters = match params.filters() {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let mut until = None;
+    for (k, values) in &filters {
+        match k.as_str() {
+            "until" => {
+                let Some(v) = values.first() else { continue };
+                match berth_api::units::go_duration_ns(v) {
+                    Some(ns) if ns >= 0 => until = Some(std::time::Duration::from_nanos(ns as u64)),
+                    _ => {
+                        return ApiError::bad_request(format!(
+                            "invalid until filter {v:?}: use a duration such as 24h"
+                        ))
+                        .into_response()
+                    }
+                }
+            }
+            other => {
+                return ApiError::bad_request(format!("invalid filter '{other}'")).into_response()
+            }
+        }
+    }
+    if params.get("keep-storage").is_some_and(|v| v != "0") {
+        return ApiError::bad_request("keep-storage is not supported yet").into_response();
+    }
+    match berth_engine::build::prune(&engine, params.flag("all"), until).await {
+        Ok(p) => axum::Json(serde_json::json!({
+            "CachesDeleted": p.caches,
+            "SpaceReclaimed": p.reclaimed,
+        }))
+        .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 /// A JSON object parameter (`buildargs`, `labels`); values may be null.

@@ -78,8 +78,22 @@ async fn list(
         }
     }
     let all = engine.images.list().await?;
+    let show_all = params.flag("all");
+    let parents: std::collections::HashSet<&str> = all
+        .iter()
+        .map(|i| i.parent.as_str())
+        .filter(|p| !p.is_empty())
+        .collect();
     let mut out: Vec<ImageSummary> = all
         .iter()
+        // As Docker: untagged images other images are built on (a build's
+        // intermediate steps) show only with `all`.
+        .filter(|i| {
+            show_all
+                || !(i.repo_tags.is_empty()
+                    && i.repo_digests.is_empty()
+                    && parents.contains(i.id.as_str()))
+        })
         .filter(|i| dangling.is_none_or(|d| d == i.repo_tags.is_empty()))
         .filter(|i| {
             refs.is_empty()
@@ -148,6 +162,11 @@ async fn dispatch(
         .filter(|_| method == Method::POST)
     {
         push(&engine, name, &params, &headers).await
+    } else if let Some(name) = rest
+        .strip_suffix("/history")
+        .filter(|_| method == Method::GET)
+    {
+        history(&engine, name).await
     } else if let Some(name) = rest.strip_suffix("/get").filter(|_| method == Method::GET) {
         save(&engine, vec![name.to_string()]).await
     } else {
@@ -156,6 +175,25 @@ async fn dispatch(
         )))
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /images/{name}/history`.
+async fn history(engine: &Engine, name: &str) -> ApiResult<Response> {
+    let items = engine.images.history(name).await?;
+    let body: Vec<Value> = items
+        .into_iter()
+        .map(|h| {
+            json!({
+                "Id": h.id,
+                "Created": h.created,
+                "CreatedBy": h.created_by,
+                "Tags": if h.tags.is_empty() { Value::Null } else { json!(h.tags) },
+                "Size": h.size,
+                "Comment": h.comment,
+            })
+        })
+        .collect();
+    Ok(Json(body).into_response())
 }
 
 async fn inspect(engine: &Engine, name: &str) -> ApiResult<Response> {
@@ -215,7 +253,17 @@ async fn delete(engine: &Engine, name: &str, params: &Params) -> ApiResult<Respo
     let force = params.flag("force");
     let containers = engine.containers.clone();
     let used_by = Box::new(move |id: &str| containers.user_of_image(id));
-    let removed = engine.images.remove(name, force, used_by).await?;
+    let parent = engine
+        .images
+        .resolve(name)
+        .await
+        .map(|i| i.parent)
+        .unwrap_or_default();
+    let mut removed = engine.images.remove(name, force, used_by).await?;
+    let deleted = removed.iter().any(|r| matches!(r, Removed::Deleted(_)));
+    if deleted && !params.flag("noprune") {
+        removed.extend(remove_untagged_parents(engine, parent).await);
+    }
     let items: Vec<DeleteItem> = removed
         .into_iter()
         .map(|r| match r {
@@ -224,6 +272,37 @@ async fn delete(engine: &Engine, name: &str, params: &Params) -> ApiResult<Respo
         })
         .collect();
     Ok(Json(items).into_response())
+}
+
+/// After an image is deleted, its untagged parents nothing else is built
+/// on or runs go too (a build's intermediate images), as Docker's `rmi`
+/// does unless `noprune`.
+async fn remove_untagged_parents(engine: &Engine, mut parent: String) -> Vec<Removed> {
+    let mut out = Vec::new();
+    while !parent.is_empty() {
+        let Ok(all) = engine.images.list().await else {
+            break;
+        };
+        let Some(p) = all.iter().find(|i| i.id == parent) else {
+            break;
+        };
+        let has_children = all.iter().any(|i| i.parent == parent);
+        if !p.repo_tags.is_empty()
+            || has_children
+            || engine.containers.user_of_image(&p.id).is_some()
+        {
+            break;
+        }
+        let next = p.parent.clone();
+        let containers = engine.containers.clone();
+        let used_by = Box::new(move |id: &str| containers.user_of_image(id));
+        match engine.images.remove(&parent, false, used_by).await {
+            Ok(r) => out.extend(r),
+            Err(_) => break,
+        }
+        parent = next;
+    }
+    out
 }
 
 async fn load(State(engine): State<Engine>, body: Body) -> Response {
@@ -432,22 +511,38 @@ async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult
         .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
-    for img in engine.images.list().await? {
-        if engine.containers.user_of_image(&img.id).is_some()
-            || (only_dangling && !img.repo_tags.is_empty())
-        {
-            continue;
-        }
-        let containers = engine.containers.clone();
-        let used_by = Box::new(move |id: &str| containers.user_of_image(id));
-        if let Ok(items) = engine.images.remove(&img.id, true, used_by).await {
-            reclaimed += img.size;
-            for item in items {
-                deleted.push(match item {
-                    Removed::Untagged(t) => json!({"Untagged": t}),
-                    Removed::Deleted(d) => json!({"Deleted": d}),
-                });
+    // Only images nothing is built on go; removing one may free its parent
+    // (a build's intermediate image), so repeat until nothing changes.
+    loop {
+        let images = engine.images.list().await?;
+        let parents: std::collections::HashSet<String> = images
+            .iter()
+            .map(|i| i.parent.clone())
+            .filter(|p| !p.is_empty())
+            .collect();
+        let mut removed_any = false;
+        for img in images {
+            if parents.contains(&img.id)
+                || engine.containers.user_of_image(&img.id).is_some()
+                || (only_dangling && !img.repo_tags.is_empty())
+            {
+                continue;
             }
+            let containers = engine.containers.clone();
+            let used_by = Box::new(move |id: &str| containers.user_of_image(id));
+            if let Ok(items) = engine.images.remove(&img.id, true, used_by).await {
+                removed_any = true;
+                reclaimed += img.size;
+                for item in items {
+                    deleted.push(match item {
+                        Removed::Untagged(t) => json!({"Untagged": t}),
+                        Removed::Deleted(d) => json!({"Deleted": d}),
+                    });
+                }
+            }
+        }
+        if !removed_any {
+            break;
         }
     }
     Ok(Json(json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed})).into_response())

@@ -1,0 +1,73 @@
+//! `berth image prune`: removes dangling images (all unused ones with
+//! `-a`), and the intermediate images only they were built on.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use serde_json::{json, Value};
+
+use crate::connect::Target;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Remove all unused images, not just dangling ones.
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+}
+
+pub async fn run(a: Args, target: &Target) -> i32 {
+    if !a.force {
+        if !std::io::stdin().is_terminal() {
+            return super::fail("image prune needs confirmation: use -f when not on a terminal");
+        }
+        let what = if a.all {
+            "all images without at least one container associated to them"
+        } else {
+            "all dangling images"
+        };
+        print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).is_err()
+            || !matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
+        {
+            return 0;
+        }
+    }
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    let q = if a.all {
+        berth_client::transport::query(&[("filters", r#"{"dangling":["false"]}"#.to_string())])
+    } else {
+        String::new()
+    };
+    let v: Value = match client
+        .post_json::<_, Value>(&format!("/images/prune{q}"), &json!({}))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return super::fail(e),
+    };
+    let items = v["ImagesDeleted"].as_array().cloned().unwrap_or_default();
+    if !items.is_empty() {
+        println!("Deleted Images:");
+        for i in items {
+            if let Some(t) = i["Untagged"].as_str() {
+                println!("untagged: {t}");
+            }
+            if let Some(d) = i["Deleted"].as_str() {
+                println!("deleted: {d}");
+            }
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::human::size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
+    );
+    0
+}
