@@ -47,6 +47,9 @@ pub struct CommitOptions {
     /// The history entry's `created_by` (a build step); the container's
     /// command when `None`.
     pub created_by: Option<String>,
+    /// The creation time (RFC 3339) to record instead of now
+    /// (`SOURCE_DATE_EPOCH`).
+    pub created: Option<String>,
 }
 
 /// Length of the empty tar: two zero blocks.
@@ -208,7 +211,7 @@ impl ImageStore {
             diff_ids.push(diff_id);
         }
 
-        let created = now_rfc3339();
+        let created = opts.created.clone().unwrap_or_else(now_rfc3339);
         let non_empty = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
         let created_by = opts
             .created_by

@@ -52,6 +52,16 @@ impl DiffError {
 
 /// Writes the overlayfs upper directory `upper` to `w` as an OCI layer tar.
 pub fn write_diff_tar(upper: &Path, w: &mut dyn Write) -> Result<DiffSummary, DiffError> {
+    write_diff_tar_clamped(upper, w, None)
+}
+
+/// As [`write_diff_tar`], with mtimes newer than `clamp` (unix seconds) set
+/// to it (`SOURCE_DATE_EPOCH`: the same tree gives the same layer).
+pub fn write_diff_tar_clamped(
+    upper: &Path,
+    w: &mut dyn Write,
+    clamp: Option<i64>,
+) -> Result<DiffSummary, DiffError> {
     let fd = rfs::open(
         upper,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -65,6 +75,7 @@ pub fn write_diff_tar(upper: &Path, w: &mut dyn Write) -> Result<DiffSummary, Di
         w,
         WalkOptions {
             overlay: true,
+            clamp_mtime: clamp,
             ..WalkOptions::default()
         },
     );

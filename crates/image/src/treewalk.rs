@@ -87,6 +87,9 @@ pub(crate) struct WalkOptions {
     pub skip_contents: Vec<Vec<u8>>,
     /// Write directories on kernel pseudo-filesystems without their contents.
     pub skip_pseudo_fs: bool,
+    /// Entries newer than this (unix seconds) get it as their mtime
+    /// (`SOURCE_DATE_EPOCH`).
+    pub clamp_mtime: Option<i64>,
 }
 
 /// `f_type`s of kernel pseudo-filesystems, whose contents are not files.
@@ -137,6 +140,16 @@ enum Step {
     Gone,
     Done,
     Dir(Frame),
+}
+
+impl Sink<'_> {
+    /// An entry's mtime, clamped to `clamp_mtime` when set.
+    fn clamp(&self, t: i64) -> i64 {
+        match self.opts.clamp_mtime {
+            Some(c) => t.min(c),
+            None => t,
+        }
+    }
 }
 
 impl<'w> Walker<'w> {
@@ -435,7 +448,7 @@ impl Sink<'_> {
             return Ok(false);
         };
         let (uid, gid) = ids(st);
-        let mut e = Entry::new(tarname, Kind::HardLink, mode(st), mtime(st));
+        let mut e = Entry::new(tarname, Kind::HardLink, mode(st), self.clamp(mtime(st)));
         e.uid = uid;
         e.gid = gid;
         e.link = &first;
@@ -478,7 +491,7 @@ impl Sink<'_> {
                 wh.extend_from_slice(WHITEOUT_PREFIX.as_bytes());
                 wh.extend_from_slice(&tarname[cut..]);
                 let (uid, gid) = ids(&st);
-                let mut e = Entry::new(&wh, Kind::Regular, 0o600, mtime(&st));
+                let mut e = Entry::new(&wh, Kind::Regular, 0o600, self.clamp(mtime(&st)));
                 e.uid = uid;
                 e.gid = gid;
                 self.write_header(&e)?;
@@ -516,7 +529,7 @@ impl Sink<'_> {
                 };
                 let (uid, gid) = ids(&st);
                 let rdev = st::rdev(&st);
-                let mut e = Entry::new(tarname, kind, mode(&st), mtime(&st));
+                let mut e = Entry::new(tarname, kind, mode(&st), self.clamp(mtime(&st)));
                 e.uid = uid;
                 e.gid = gid;
                 e.link = &link;
@@ -549,7 +562,7 @@ impl Sink<'_> {
             hname.push(b'/');
         }
         let (uid, gid) = ids(&st);
-        let mut e = Entry::new(&hname, Kind::Dir, mode(&st), mtime(&st));
+        let mut e = Entry::new(&hname, Kind::Dir, mode(&st), self.clamp(mtime(&st)));
         e.uid = uid;
         e.gid = gid;
         e.xattrs = &xattrs;
@@ -557,7 +570,12 @@ impl Sink<'_> {
         if opaque {
             let mut opq = hname.clone();
             opq.extend_from_slice(OPAQUE_WHITEOUT.as_bytes());
-            let mut e = Entry::new(&opq, Kind::Regular, mode(&st) & 0o777, mtime(&st));
+            let mut e = Entry::new(
+                &opq,
+                Kind::Regular,
+                mode(&st) & 0o777,
+                self.clamp(mtime(&st)),
+            );
             e.uid = uid;
             e.gid = gid;
             self.write_header(&e)?;
@@ -613,7 +631,7 @@ impl Sink<'_> {
         let (xattrs, _) = self.xattrs(all, tarname)?;
         let (uid, gid) = ids(&st);
         let size = u64::try_from(st::size(&st)).unwrap_or(0);
-        let mut e = Entry::new(tarname, Kind::Regular, mode(&st), mtime(&st));
+        let mut e = Entry::new(tarname, Kind::Regular, mode(&st), self.clamp(mtime(&st)));
         e.uid = uid;
         e.gid = gid;
         e.size = size;

@@ -86,6 +86,7 @@ fn commit_makes_an_image_that_shows_the_changes_and_survives_save_and_load() {
         reference: Some("committed:v1".into()),
         container_id: "c0ffee".repeat(10) + "abcd",
         created_by: None,
+        created: None,
     };
     let info = s.commit(&opts).unwrap();
     assert!(diff.is_file(), "the engine's diff file stays where it was");

@@ -20,6 +20,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("build_instruction_corpus", build_instruction_corpus),
     (
+        "reproducible_builds_with_source_date_epoch",
+        reproducible_builds_with_source_date_epoch,
+    ),
+    (
         "builder_prune_and_intermediate_images",
         builder_prune_and_intermediate_images,
     ),
@@ -518,4 +522,32 @@ fn builder_prune_and_intermediate_images(ctx: &Ctx) {
         !left.contains("<none>"),
         "nothing of the build is left:\n{left}"
     );
+}
+
+/// Two clean builds with `SOURCE_DATE_EPOCH=0` give the same image id:
+/// fixed creation times, layer mtimes clamped.
+fn reproducible_builds_with_source_date_epoch(ctx: &Ctx) {
+    let dir = write_ctx(
+        ctx,
+        "epoch-ctx",
+        "FROM busybox\nRUN echo hi > /hi && mkdir -p /made/deep\nCOPY f /f\nWORKDIR /w\nENV X=1\n",
+    );
+    std::fs::write(dir.join("f"), "file").expect("f");
+    let build = |extra: &[&str]| {
+        let mut args = vec!["--no-cache"];
+        args.extend_from_slice(extra);
+        let out = build_in(ctx, &dir, &args);
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        built_id(&stdout(&out))
+    };
+    let one = build(&["--build-arg", "SOURCE_DATE_EPOCH=0"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let two = build(&["--build-arg", "SOURCE_DATE_EPOCH=0"]);
+    assert_eq!(one, two, "same context, same epoch, same image");
+    let created = ctx.ok(&["image", "inspect", "-f", "{{.Created}}", &one]);
+    assert!(created.starts_with("1970-01-01T00:00:00"), "{created}");
+    let plain = build(&[]);
+    assert_ne!(plain, one, "without an epoch the times differ");
+    let _ = ctx.berth(&["rmi", &one, &plain]);
+    ctx.ok(&["builder", "prune", "-a", "-f"]);
 }

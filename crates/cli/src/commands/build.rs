@@ -251,7 +251,17 @@ pub async fn run(a: Args, target: &Target) -> i32 {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    let build_args = match pairs_json(&a.build_args, true) {
+    // As buildx: SOURCE_DATE_EPOCH from the environment is a build arg.
+    let mut arg_items = a.build_args.clone();
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        if !arg_items
+            .iter()
+            .any(|b| b.split('=').next() == Some("SOURCE_DATE_EPOCH"))
+        {
+            arg_items.push(format!("SOURCE_DATE_EPOCH={v}"));
+        }
+    }
+    let build_args = match pairs_json(&arg_items, true) {
         Ok(j) => j,
         Err(e) => return super::fail(e),
     };

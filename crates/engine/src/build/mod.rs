@@ -192,7 +192,16 @@ pub async fn build(
         .iter()
         .map(|s| 1 + df.stages[s.index].steps.len())
         .sum();
+    let epoch = match req.build_args.get("SOURCE_DATE_EPOCH") {
+        None => None,
+        Some(v) => Some(v.trim().parse::<i64>().map_err(|_| {
+            Error::InvalidArgument(format!(
+                "invalid SOURCE_DATE_EPOCH {v:?}: use seconds since 1970"
+            ))
+        })?),
+    };
     let mut b = stage::Build {
+        epoch,
         engine,
         df: &df,
         req: &req,

@@ -27,6 +27,8 @@ pub(super) struct RunSpec<'a> {
     /// The config the committed image gets.
     pub config: &'a Value,
     pub created_by: String,
+    /// `SOURCE_DATE_EPOCH`.
+    pub epoch: Option<i64>,
 }
 
 fn short(id: &str) -> &str {
@@ -130,11 +132,11 @@ async fn run_created(
     let c = engine.containers.get(id)?;
     let upper = c.paths.upper();
     let diff = c.paths.dir().join("build-step.tar");
-    let d = diff.clone();
+    let (d, epoch) = (diff.clone(), spec.epoch);
     tokio::task::spawn_blocking(move || -> Result<(), Error> {
         std::fs::create_dir_all(&upper).map_err(Error::io("creating", &upper))?;
         let mut f = std::fs::File::create(&d).map_err(Error::io("creating", &d))?;
-        berth_image::diff::write_diff_tar(&upper, &mut f)?;
+        berth_image::diff::write_diff_tar_clamped(&upper, &mut f, epoch)?;
         Ok(())
     })
     .await
@@ -146,6 +148,7 @@ async fn run_created(
             diff: diff.clone(),
             config: spec.config.clone(),
             created_by: Some(spec.created_by.clone()),
+            created: spec.epoch.map(super::stage::epoch_rfc3339),
             ..berth_image::CommitOptions::default()
         })
         .await;

@@ -21,6 +21,8 @@ use super::{say, short, BuildRequest};
 use crate::{Engine, Error};
 
 pub(super) struct Build<'a> {
+    /// `SOURCE_DATE_EPOCH`: fixed times for reproducible images.
+    pub epoch: Option<i64>,
     pub engine: &'a Engine,
     pub df: &'a Dockerfile,
     pub req: &'a BuildRequest,
@@ -65,6 +67,13 @@ impl State {
         }
         v
     }
+}
+
+/// `SOURCE_DATE_EPOCH` as the RFC 3339 time images record.
+pub(super) fn epoch_rfc3339(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Docker's duration strings (`30s`, `1m30s`) in nanoseconds.
@@ -255,12 +264,12 @@ impl Build<'_> {
             .tempfile_in(&self.scratch)
             .map_err(Error::io("creating a file in", &self.scratch))?
             .into_temp_path();
-        let (d, up) = (diff.to_path_buf(), upper.map(Path::to_path_buf));
+        let (d, up, epoch) = (diff.to_path_buf(), upper.map(Path::to_path_buf), self.epoch);
         tokio::task::spawn_blocking(move || -> Result<(), Error> {
             let mut f = std::fs::File::create(&d).map_err(Error::io("creating", &d))?;
             match up {
                 Some(u) => {
-                    berth_image::diff::write_diff_tar(&u, &mut f)?;
+                    berth_image::diff::write_diff_tar_clamped(&u, &mut f, epoch)?;
                 }
                 None => {
                     std::io::Write::write_all(&mut f, &[0u8; 1024])
@@ -279,6 +288,7 @@ impl Build<'_> {
                 diff: diff.to_path_buf(),
                 config: config.clone(),
                 created_by: Some(created_by.to_string()),
+                created: self.epoch.map(epoch_rfc3339),
                 ..berth_image::CommitOptions::default()
             })
             .await?;
@@ -604,6 +614,7 @@ impl Build<'_> {
                 network,
                 config: &st.config,
                 created_by,
+                epoch: self.epoch,
             },
             self.tx,
         )

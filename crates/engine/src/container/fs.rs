@@ -276,6 +276,7 @@ impl ContainerService {
                     reference,
                     container_id: rec.id.clone(),
                     created_by: None,
+                    created: None,
                 };
                 self.inner.images.commit(opts).await
             }

@@ -412,6 +412,7 @@ pub fn export_root(root: &Path, w: &mut dyn Write, skip: &[&str]) -> Result<TarS
             overlay: false,
             skip_contents,
             skip_pseudo_fs: true,
+            clamp_mtime: None,
         },
     );
     walker.contents(fd, b"")?;
