@@ -454,9 +454,13 @@ fn convert(ctx: &Ctx<'_>, i: &pd::Instruction<'_>, line: usize) -> Result<Instr,
 
 /// Parses a Dockerfile; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Dockerfile, ParseError> {
+    let s_text = text;
     let parsed = pd::parse(text).map_err(|e| {
         let text = e.to_string();
-        let message = if text.starts_with("expected FROM") {
+        let heredoc_line = unsupported_heredoc(s_text, e.line());
+        let message = if let Some(l) = heredoc_line {
+            format!("line {l}: RUN with a here-document after a command (`RUN cat <<EOF > f`) is not supported yet: start the RUN with `<<EOF`")
+        } else if text.starts_with("expected FROM") {
             "no build stage in current context: the first instruction must be FROM (or ARG)"
                 .to_string()
         } else {
@@ -540,6 +544,26 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile, ParseError> {
     Ok(df)
 }
 
+/// The line (1-based, before `before`) of a RUN that opens a here-document
+/// after a command, which the parser does not take.
+fn unsupported_heredoc(text: &str, before: usize) -> Option<usize> {
+    text.lines().take(before).enumerate().find_map(|(i, l)| {
+        let t = l.trim_start();
+        let upper = t.get(..3).map(str::to_ascii_uppercase);
+        (upper.as_deref() == Some("RUN") && t.len() > 3 && t[3..].starts_with(char::is_whitespace))
+            .then(|| {
+                let args = t[3..].trim_start();
+                let args = args
+                    .split_whitespace()
+                    .skip_while(|w| w.starts_with("--"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (!args.starts_with("<<") && args.contains("<<")).then_some(i + 1)
+            })
+            .flatten()
+    })
+}
+
 /// Docker's stage names: a letter first, then letters, digits, `-`, `_`, `.`.
 fn valid_stage_name(n: &str) -> bool {
     let mut chars = n.chars();
@@ -550,3 +574,74 @@ fn valid_stage_name(n: &str) -> bool {
 #[cfg(test)]
 #[path = "dockerfile_tests.rs"]
 mod tests;
+
+/// How a RUN with here-documents runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeredocRun {
+    /// A script for the stage's shell (`sh -c`).
+    Script(String),
+    /// A whole program with its own interpreter (`#!` first line), to be
+    /// written to a file and executed.
+    Program(String),
+}
+
+/// The delimiters of the here-documents a command line opens, in order,
+/// with whether they are quoted.
+pub fn heredoc_delimiters(cmd: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut rest = cmd;
+    while let Some(i) = rest.find("<<") {
+        let mut s = &rest[i + 2..];
+        s = s.strip_prefix('-').unwrap_or(s).trim_start();
+        let quote = s.chars().next().filter(|c| *c == '\'' || *c == '"');
+        if let Some(q) = quote {
+            s = &s[1..];
+            let end = s.find(q).unwrap_or(s.len());
+            out.push((s[..end].to_string(), true));
+            rest = &s[end..];
+        } else {
+            let end = s
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(s.len());
+            if end > 0 {
+                out.push((s[..end].to_string(), false));
+            }
+            rest = &s[end..];
+        }
+    }
+    out
+}
+
+/// The script of a RUN with here-documents: the body alone when the
+/// command is just `<<EOF` (a `#!` body is a program of its own), else the
+/// command line followed by each body and its delimiter, for the shell to
+/// read as here-documents.
+pub fn heredoc_run(cmd: &str, docs: &[Heredoc]) -> HeredocRun {
+    let delims = heredoc_delimiters(cmd);
+    let only_marker = docs.len() == 1
+        && cmd
+            .trim()
+            .trim_start_matches("<<")
+            .trim_start_matches('-')
+            .trim_matches(|c| c == '\'' || c == '"')
+            == delims.first().map(|d| d.0.as_str()).unwrap_or("");
+    if only_marker {
+        let body = docs[0].content.clone();
+        return if body.starts_with("#!") {
+            HeredocRun::Program(body)
+        } else {
+            HeredocRun::Script(body)
+        };
+    }
+    let mut script = cmd.trim_end().to_string();
+    script.push('\n');
+    for (doc, (delim, _)) in docs.iter().zip(delims.iter()) {
+        script.push_str(&doc.content);
+        if !doc.content.ends_with('\n') {
+            script.push('\n');
+        }
+        script.push_str(delim);
+        script.push('\n');
+    }
+    HeredocRun::Script(script)
+}

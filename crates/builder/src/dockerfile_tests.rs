@@ -231,3 +231,27 @@ fn quote_aware_words() {
         vec![r#"a="b c""#, "d='e f'", r"g=h\ i"]
     );
 }
+
+#[test]
+fn heredoc_scripts() {
+    let doc = |c: &str| Heredoc {
+        content: c.into(),
+        expand: true,
+    };
+    assert_eq!(
+        heredoc_delimiters("cat <<EOF > /a && cat <<-'END' > /b"),
+        vec![("EOF".to_string(), false), ("END".to_string(), true)]
+    );
+    assert_eq!(
+        heredoc_run("<<EOF", &[doc("echo a\necho b\n")]),
+        HeredocRun::Script("echo a\necho b\n".into())
+    );
+    assert_eq!(
+        heredoc_run("<<EOF", &[doc("#!/usr/bin/env python3\nprint(1)\n")]),
+        HeredocRun::Program("#!/usr/bin/env python3\nprint(1)\n".into())
+    );
+    assert_eq!(
+        heredoc_run("cat <<EOF > /f", &[doc("x\n")]),
+        HeredocRun::Script("cat <<EOF > /f\nx\nEOF\n".into())
+    );
+}

@@ -36,6 +36,24 @@ impl Expander<'_> {
         Ok(words.pop().unwrap_or_default())
     }
 
+    /// Free text (a here-document's content): variables substituted,
+    /// quotes kept as they are; `\$` is a literal `$`.
+    pub fn text(&self, input: &str) -> Result<String, ExpandError> {
+        let mut lx = Lexer::new(self, input, false);
+        let mut out = String::new();
+        while let Some(c) = lx.next() {
+            match c {
+                '$' => out.push_str(&lx.dollar()?),
+                c if c == self.escape && lx.peek() == Some('$') => {
+                    lx.pos += 1;
+                    out.push('$');
+                }
+                c => out.push(c),
+            }
+        }
+        Ok(out)
+    }
+
     /// Several words split at unquoted whitespace (after substitution of
     /// the text as written: a variable's value is not split).
     pub fn words(&self, input: &str) -> Result<Vec<String>, ExpandError> {
@@ -322,6 +340,19 @@ mod tests {
         };
         assert_eq!(tick.word("C:\\dir\\$A").unwrap(), "C:\\dir\\alpha");
         assert_eq!(tick.word("`$A").unwrap(), "$A");
+    }
+
+    #[test]
+    fn free_text() {
+        let v = vars();
+        let ex = Expander {
+            vars: &v,
+            escape: '\\',
+        };
+        assert_eq!(
+            ex.text("say \"$A\" to '${SP}' \\$A\n").unwrap(),
+            "say \"alpha\" to 'two words' $A\n"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         docker_cli_builds_the_fixture,
     ),
     ("build_instruction_corpus", build_instruction_corpus),
+    ("build_heredocs", build_heredocs),
     (
         "reproducible_builds_with_source_date_epoch",
         reproducible_builds_with_source_date_epoch,
@@ -550,4 +551,38 @@ fn reproducible_builds_with_source_date_epoch(ctx: &Ctx) {
     assert_ne!(plain, one, "without an epoch the times differ");
     let _ = ctx.berth(&["rmi", &one, &plain]);
     ctx.ok(&["builder", "prune", "-a", "-f"]);
+}
+
+const HEREDOCS: &str = r#"FROM busybox
+ARG WHO=world
+RUN <<EOF
+echo "hello $WHO" > /greeting
+echo second >> /greeting
+EOF
+RUN <<'EOT'
+echo '$WHO' stays > /literal
+EOT
+COPY <<EOF /etc/copied.conf
+name=$WHO
+EOF
+RUN <<EOF
+#!/bin/sh
+echo program > /prog
+EOF
+CMD cat /greeting /literal /etc/copied.conf /prog
+"#;
+
+/// Here-documents: a RUN script, a quoted one, a COPY of inline content
+/// (substituted), and a `#!` program.
+fn build_heredocs(ctx: &Ctx) {
+    let dir = write_ctx(ctx, "heredoc-ctx", HEREDOCS);
+    let out = build_in(ctx, &dir, &["-t", "heredocs:1"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "heredocs:1"]),
+        "hello world\nsecond\n$WHO stays\nname=world\nprogram\n"
+    );
+    let again = stdout(&build_in(ctx, &dir, &["-t", "heredocs:1"]));
+    assert_eq!(again.matches("Using cache").count(), 5, "{again}");
+    ctx.ok(&["rmi", "heredocs:1"]);
 }

@@ -425,7 +425,7 @@ impl Build<'_> {
                 flags,
                 cmd,
                 heredocs,
-            } => return self.run(st, step, flags, cmd, heredocs.is_empty()).await,
+            } => return self.run(st, step, flags, cmd, heredocs).await,
             Instr::Copy {
                 flags,
                 sources,
@@ -531,14 +531,11 @@ impl Build<'_> {
         step: &Step,
         flags: &berth_builder::dockerfile::Flags,
         cmd: &Form,
-        no_heredocs: bool,
+        heredocs: &[berth_builder::dockerfile::Heredoc],
     ) -> Result<(), Error> {
         let df = self.df;
         if let Some(f) = flags.unknown(&["network"]) {
             return Err(unsupported(df, step, &format!("RUN --{f}")));
-        }
-        if !no_heredocs {
-            return Err(unsupported(df, step, "RUN with a here-document"));
         }
         let Some(image) = st.image.clone() else {
             return Err(failed(
@@ -565,7 +562,27 @@ impl Build<'_> {
                 ))
             }
         };
-        let argv = bconfig::argv(&st.config, cmd);
+        let argv = if heredocs.is_empty() {
+            bconfig::argv(&st.config, cmd)
+        } else {
+            let Form::Shell(line) = cmd else {
+                return Err(unsupported(
+                    df,
+                    step,
+                    "RUN in exec form with a here-document",
+                ));
+            };
+            let mut argv = bconfig::shell(&st.config);
+            argv.push(match berth_builder::dockerfile::heredoc_run(line, heredocs) {
+                berth_builder::dockerfile::HeredocRun::Script(s) => s,
+                // A program with its own interpreter runs from a file.
+                berth_builder::dockerfile::HeredocRun::Program(p) => format!(
+                    "mkdir -p /tmp && t=/tmp/.berth-heredoc-$$ && cat > \"$t\" <<'BERTH_HEREDOC_END'\n{p}{}BERTH_HEREDOC_END\nchmod +x \"$t\"; \"$t\"; r=$?; rm -f \"$t\"; exit $r",
+                    if p.ends_with('\n') { "" } else { "\n" }
+                ),
+            });
+            argv
+        };
         let args: Vec<(String, String)> = st.args.clone().into_iter().collect();
         let extra = vec![("network".to_string(), network.clone())];
         let key = step_key(
@@ -646,6 +663,7 @@ impl Build<'_> {
         };
         let word = |s: &str| ex.word(s).map_err(|e| failed(df, step, e));
         let mut paths = Vec::new();
+        let mut inline: Vec<String> = Vec::new();
         for s in sources {
             match s {
                 Src::Path(p) => {
@@ -659,14 +677,22 @@ impl Build<'_> {
                     }
                     paths.push(p);
                 }
-                Src::Heredoc(_) => {
-                    return Err(unsupported(
-                        df,
-                        step,
-                        &format!("{what} from a here-document"),
-                    ))
+                Src::Heredoc(h) => {
+                    let content = if h.expand {
+                        ex.text(&h.content).map_err(|e| failed(df, step, e))?
+                    } else {
+                        h.content.clone()
+                    };
+                    inline.push(content);
                 }
             }
+        }
+        if !inline.is_empty() && !paths.is_empty() {
+            return Err(unsupported(
+                df,
+                step,
+                &format!("{what} mixing here-documents and paths"),
+            ));
         }
         let dest_word = word(dest)?;
         let dest_abs = if dest_word.starts_with('/') {
@@ -691,7 +717,36 @@ impl Build<'_> {
         // image's tree.
         let from = flags.get("from").map(word).transpose()?;
         let mut mounts: Vec<ImageRoot> = Vec::new();
+        // Here-documents become files named after their delimiters.
+        let inline_dir = if inline.is_empty() {
+            None
+        } else {
+            std::fs::create_dir_all(&self.scratch).map_err(Error::io("creating", &self.scratch))?;
+            let d = tempfile::Builder::new()
+                .prefix("heredoc-")
+                .tempdir_in(&self.scratch)
+                .map_err(Error::io("creating a directory in", &self.scratch))?;
+            let names = berth_builder::dockerfile::heredoc_delimiters(&step.text);
+            for (i, content) in inline.iter().enumerate() {
+                let name = names
+                    .get(i)
+                    .map_or_else(|| format!("heredoc-{i}"), |n| n.0.clone());
+                let p = d.path().join(&name);
+                std::fs::write(&p, content).map_err(Error::io("writing", &p))?;
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                    .map_err(Error::io("chmod", &p))?;
+                paths.push(name);
+            }
+            Some(d)
+        };
         let (src_root, from_id): (PathBuf, Option<String>) = match &from {
+            None if inline_dir.is_some() => (
+                inline_dir
+                    .as_ref()
+                    .map(|d| d.path().to_path_buf())
+                    .unwrap_or_default(),
+                None,
+            ),
             None => (self.ctx.to_path_buf(), None),
             Some(f) => {
                 let id = match berth_builder::plan::resolve(df, f, self.stage_index_of(step))
