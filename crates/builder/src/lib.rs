@@ -9,4 +9,5 @@ pub mod config;
 pub mod dockerfile;
 pub mod expand;
 pub mod ignore;
+pub mod mounts;
 pub mod plan;

@@ -33,6 +33,8 @@ pub struct Client {
     socket: PathBuf,
     /// `X-Registry-Auth` sent with every request (pulls and pushes).
     registry_auth: Option<String>,
+    /// Other headers sent with every request (`X-Berth-Build-Secrets`).
+    extra_headers: Vec<(String, String)>,
 }
 
 impl Client {
@@ -40,7 +42,14 @@ impl Client {
         Client {
             socket: socket.into(),
             registry_auth: None,
+            extra_headers: Vec::new(),
         }
+    }
+
+    /// Sends `name: value` with every request.
+    pub fn with_header(mut self, name: &str, value: String) -> Client {
+        self.extra_headers.push((name.to_string(), value));
+        self
     }
 
     /// Registry credentials for the daemon, as Docker's base64url JSON.
@@ -90,6 +99,9 @@ impl Client {
         }
         if let Some(auth) = &self.registry_auth {
             builder = builder.header("X-Registry-Auth", auth.as_str());
+        }
+        for (k, v) in &self.extra_headers {
+            builder = builder.header(k.as_str(), v.as_str());
         }
         if upgrade {
             builder = builder

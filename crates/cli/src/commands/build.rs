@@ -45,6 +45,9 @@ pub struct Args {
     /// Write the image ID to the file.
     #[arg(long)]
     pub iidfile: Option<String>,
+    /// Secret to expose to RUN --mount=type=secret (id=NAME,src=FILE or id=NAME,env=VAR).
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
     /// Remove intermediate containers after a successful build (always).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub rm: bool,
@@ -156,6 +159,48 @@ fn write_context(
         .map_err(|e| format!("writing the context: {e}"))
 }
 
+/// `--secret` values as the header berth's daemon reads: base64 of a JSON
+/// object of ids to base64 contents.
+fn secrets_header(specs: &[String]) -> Result<Option<String>, String> {
+    use base64::Engine;
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut map = serde_json::Map::new();
+    for spec in specs {
+        let (mut id, mut src, mut env) = (None, None, None);
+        for part in spec.split(',') {
+            match part.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(v.to_string()),
+                Some(("env", v)) => env = Some(v.to_string()),
+                Some(("type", "file" | "env")) => {}
+                _ => {
+                    return Err(format!(
+                        "invalid --secret {spec:?}: use id=NAME,src=FILE or id=NAME,env=VAR"
+                    ))
+                }
+            }
+        }
+        let id = id.ok_or_else(|| format!("invalid --secret {spec:?}: no id"))?;
+        let bytes = match (src, env) {
+            (Some(f), _) => {
+                std::fs::read(&f).map_err(|e| format!("reading secret {id} from {f}: {e}"))?
+            }
+            (None, Some(v)) => std::env::var(&v)
+                .map_err(|_| format!("secret {id}: the environment variable {v} is not set"))?
+                .into_bytes(),
+            (None, None) => std::env::var(&id)
+                .map_err(|_| format!("secret {id}: give src=FILE or env=VAR"))?
+                .into_bytes(),
+        };
+        map.insert(id, Value::String(b64.encode(bytes)));
+    }
+    let json = serde_json::to_vec(&map).map_err(|e| e.to_string())?;
+    Ok(Some(b64.encode(json)))
+}
+
 fn looks_like_tar(bytes: &[u8]) -> bool {
     bytes.len() >= 262 && &bytes[257..262] == b"ustar"
 }
@@ -247,8 +292,15 @@ pub async fn run(a: Args, target: &Target) -> i32 {
         Ok(b) => b,
         Err(e) => return super::fail(e),
     };
+    let secrets = match secrets_header(&a.secrets) {
+        Ok(h) => h,
+        Err(e) => return super::fail(e),
+    };
     let client = match target.client().await {
-        Ok(c) => c,
+        Ok(c) => match secrets {
+            Some(h) => c.with_header("X-Berth-Build-Secrets", h),
+            None => c,
+        },
         Err(e) => return super::fail(e),
     };
     // As buildx: SOURCE_DATE_EPOCH from the environment is a build arg.

@@ -42,6 +42,8 @@ pub struct BuildRequest {
     pub network: String,
     /// `platform`; only the host's.
     pub platform: String,
+    /// Secrets for `RUN --mount=type=secret`, by id.
+    pub secrets: BTreeMap<String, Vec<u8>>,
 }
 
 fn short(id: &str) -> &str {

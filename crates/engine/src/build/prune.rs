@@ -1,7 +1,7 @@
 //! `builder prune`: forgets build cache entries (`builder/cache/<key>`) and
 //! removes the intermediate images only they kept. Without `all`, entries
 //! whose image a tagged image is built on stay; `until` keeps entries
-//! younger than it.
+//! younger than it; `all` also empties the RUN cache mounts.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -63,6 +63,16 @@ pub async fn prune(engine: &Engine, all: bool, until: Option<Duration>) -> Resul
         out.caches
             .push(format!("sha256:{}", e.file_name().to_string_lossy()));
         dropped.insert(id.to_string());
+    }
+    // `all` also empties the RUN cache mounts.
+    if all {
+        let mounts = engine.config.paths.root.join("builder/mounts/cache");
+        for e in std::fs::read_dir(&mounts).into_iter().flatten().flatten() {
+            let p = e.path();
+            std::fs::remove_dir_all(&p).map_err(Error::io("removing", &p))?;
+            out.caches
+                .push(format!("cache-mount:{}", e.file_name().to_string_lossy()));
+        }
     }
     // The intermediate images nothing else needs go with their entries:
     // untagged, unused by containers, no image built on them (repeated, as

@@ -29,6 +29,11 @@ pub(super) struct RunSpec<'a> {
     pub created_by: String,
     /// `SOURCE_DATE_EPOCH`.
     pub epoch: Option<i64>,
+    /// `RUN --mount`s.
+    pub mounts: Vec<berth_api::container::Mount>,
+    /// Paths (absolute in the image) the image lacked before the mounts
+    /// needed them: left empty by the runtime, they do not go in the layer.
+    pub stubs: Vec<String>,
 }
 
 fn short(id: &str) -> &str {
@@ -52,6 +57,24 @@ fn deframe(buf: &mut Vec<u8>) -> Vec<u8> {
     }
 }
 
+/// Removes mount points the runtime made (deepest first) while they are
+/// empty: what the RUN wrote elsewhere stays.
+fn remove_stubs(upper: &std::path::Path, stubs: &[String]) {
+    let mut paths: Vec<&String> = stubs.iter().collect();
+    paths.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+    for p in paths {
+        let full = upper.join(p.trim_start_matches('/'));
+        let Ok(meta) = std::fs::symlink_metadata(&full) else {
+            continue;
+        };
+        if meta.is_dir() {
+            let _ = std::fs::remove_dir(&full);
+        } else if meta.is_file() && meta.len() == 0 {
+            let _ = std::fs::remove_file(&full);
+        }
+    }
+}
+
 /// Runs the step; the new image's id.
 pub(super) async fn run(
     engine: &Engine,
@@ -71,6 +94,7 @@ pub(super) async fn run(
         },
         host_config: HostConfig {
             network_mode: spec.network.clone(),
+            mounts: spec.mounts.clone(),
             ..HostConfig::default()
         },
         networking_config: None,
@@ -132,9 +156,10 @@ async fn run_created(
     let c = engine.containers.get(id)?;
     let upper = c.paths.upper();
     let diff = c.paths.dir().join("build-step.tar");
-    let (d, epoch) = (diff.clone(), spec.epoch);
+    let (d, epoch, stubs) = (diff.clone(), spec.epoch, spec.stubs.clone());
     tokio::task::spawn_blocking(move || -> Result<(), Error> {
         std::fs::create_dir_all(&upper).map_err(Error::io("creating", &upper))?;
+        remove_stubs(&upper, &stubs);
         let mut f = std::fs::File::create(&d).map_err(Error::io("creating", &d))?;
         berth_image::diff::write_diff_tar_clamped(&upper, &mut f, epoch)?;
         Ok(())

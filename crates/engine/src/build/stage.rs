@@ -36,6 +36,16 @@ pub(super) struct Build<'a> {
     pub tx: &'a mpsc::UnboundedSender<Value>,
 }
 
+/// The mounts of one RUN (the image trees they read stay mounted while
+/// this lives).
+#[derive(Default)]
+struct PreparedMounts {
+    mounts: Vec<berth_api::container::Mount>,
+    key: Vec<(String, String)>,
+    stubs: Vec<String>,
+    roots: Vec<ImageRoot>,
+}
+
 /// The state of the stage being built.
 struct State {
     /// The current image (`None`: scratch, nothing yet).
@@ -534,7 +544,7 @@ impl Build<'_> {
         heredocs: &[berth_builder::dockerfile::Heredoc],
     ) -> Result<(), Error> {
         let df = self.df;
-        if let Some(f) = flags.unknown(&["network"]) {
+        if let Some(f) = flags.unknown(&["network", "mount"]) {
             return Err(unsupported(df, step, &format!("RUN --{f}")));
         }
         let Some(image) = st.image.clone() else {
@@ -562,6 +572,7 @@ impl Build<'_> {
                 ))
             }
         };
+        let prepared = self.run_mounts(st, step, flags).await?;
         let argv = if heredocs.is_empty() {
             bconfig::argv(&st.config, cmd)
         } else {
@@ -584,7 +595,8 @@ impl Build<'_> {
             argv
         };
         let args: Vec<(String, String)> = st.args.clone().into_iter().collect();
-        let extra = vec![("network".to_string(), network.clone())];
+        let mut extra = vec![("network".to_string(), network.clone())];
+        extra.extend(prepared.key.iter().cloned());
         let key = step_key(
             &st.key,
             &StepInput {
@@ -632,6 +644,8 @@ impl Build<'_> {
                 config: &st.config,
                 created_by,
                 epoch: self.epoch,
+                mounts: prepared.mounts.clone(),
+                stubs: prepared.stubs.clone(),
             },
             self.tx,
         )
@@ -842,6 +856,188 @@ impl Build<'_> {
         st.image = Some(id);
         st.key = key;
         Ok(())
+    }
+
+    /// The `--mount`s of a RUN: container mounts, what they add to the
+    /// cache key, and the mount points the image lacks.
+    async fn run_mounts(
+        &self,
+        st: &State,
+        step: &Step,
+        flags: &berth_builder::dockerfile::Flags,
+    ) -> Result<PreparedMounts, Error> {
+        use berth_api::container::Mount;
+        use berth_builder::mounts::RunMount;
+        let df = self.df;
+        let specs = flags.all("mount");
+        let mut out = PreparedMounts::default();
+        if specs.is_empty() {
+            return Ok(out);
+        }
+        let vars = st.vars();
+        let ex = Expander {
+            vars: &vars,
+            escape: df.escape,
+        };
+        let mut targets = Vec::new();
+        for spec in specs {
+            let spec = ex.word(spec).map_err(|e| failed(df, step, e))?;
+            let m = berth_builder::mounts::parse(&spec).map_err(|e| failed(df, step, e))?;
+            let bind = |source: String, target: &str, read_only: bool| Mount {
+                kind: "bind".into(),
+                source,
+                target: target.to_string(),
+                read_only,
+                bind_options: None,
+                volume_options: None,
+                tmpfs_options: None,
+            };
+            match m {
+                RunMount::Cache {
+                    target,
+                    id,
+                    readonly,
+                } => {
+                    use sha2::Digest as _;
+                    let name = hex::encode(sha2::Sha256::digest(id.as_bytes()));
+                    let dir = self
+                        .engine
+                        .config
+                        .paths
+                        .root
+                        .join("builder/mounts/cache")
+                        .join(&name[..32]);
+                    std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+                    out.key
+                        .push(("mount".into(), format!("cache:{id}:{target}:{readonly}")));
+                    out.mounts
+                        .push(bind(dir.display().to_string(), &target, readonly));
+                    targets.push(target);
+                }
+                RunMount::Tmpfs { target, size } => {
+                    out.key
+                        .push(("mount".into(), format!("tmpfs:{target}:{size:?}")));
+                    out.mounts.push(Mount {
+                        kind: "tmpfs".into(),
+                        source: String::new(),
+                        target: target.clone(),
+                        read_only: false,
+                        bind_options: None,
+                        volume_options: None,
+                        tmpfs_options: size.map(|s| json!({ "SizeBytes": s })),
+                    });
+                    targets.push(target);
+                }
+                RunMount::Secret {
+                    id,
+                    target,
+                    required,
+                } => {
+                    let Some(bytes) = self.req.secrets.get(&id) else {
+                        if required {
+                            return Err(failed(df, step, format!("secret {id} is required but was not given (berth build --secret id={id},src=FILE)")));
+                        }
+                        continue;
+                    };
+                    let dir = self.scratch.join("secrets");
+                    std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+                    let file = dir.join(crate::ids::short(&crate::ids::new_id()));
+                    std::fs::write(&file, bytes).map_err(Error::io("writing", &file))?;
+                    std::fs::set_permissions(
+                        &file,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o400),
+                    )
+                    .map_err(Error::io("chmod", &file))?;
+                    // The secret's value is not part of the key, as in Docker.
+                    out.key
+                        .push(("mount".into(), format!("secret:{id}:{target}")));
+                    out.mounts
+                        .push(bind(file.display().to_string(), &target, true));
+                    targets.push(target);
+                }
+                RunMount::Bind {
+                    target,
+                    source,
+                    from,
+                } => {
+                    let root = match &from {
+                        None => self.ctx.to_path_buf(),
+                        Some(f) => {
+                            let id = match berth_builder::plan::resolve(
+                                df,
+                                f,
+                                self.stage_index_of(step),
+                            )
+                            .map_err(|m| failed(df, step, m))?
+                            {
+                                Source::Stage(i) => {
+                                    self.stage_images.get(&i).cloned().ok_or_else(|| {
+                                        failed(df, step, format!("stage {i} is not built"))
+                                    })?
+                                }
+                                Source::Image(name) => self.base_image(&name).await?,
+                                Source::Scratch => {
+                                    return Err(failed(df, step, "cannot mount from scratch"))
+                                }
+                            };
+                            let layers = self.engine.images.layer_dirs(&id).await?;
+                            let r = ImageRoot::mount(&layers, &self.scratch)?;
+                            let p = r.path().to_path_buf();
+                            out.roots.push(r);
+                            p
+                        }
+                    };
+                    let rel = berth_builder::ignore::clean(source.trim_start_matches('/'));
+                    if rel.split('/').any(|c| c == "..") {
+                        return Err(failed(
+                            df,
+                            step,
+                            format!("bind source {source} is outside its root"),
+                        ));
+                    }
+                    let path = if rel == "." {
+                        root.clone()
+                    } else {
+                        root.join(&rel)
+                    };
+                    if std::fs::symlink_metadata(&path).is_err() {
+                        return Err(failed(
+                            df,
+                            step,
+                            format!("bind source {source} does not exist"),
+                        ));
+                    }
+                    let p2 = path.clone();
+                    let sum = tokio::task::spawn_blocking(move || copy::checksum(&p2))
+                        .await
+                        .map_err(|e| Error::Internal(format!("checksum task failed: {e}")))??;
+                    out.key
+                        .push(("mount".into(), format!("bind:{target}:{sum}")));
+                    out.mounts
+                        .push(bind(path.display().to_string(), &target, true));
+                    targets.push(target);
+                }
+            }
+        }
+        // Mount points the image lacks (and their missing parents) are made
+        // by the runtime in the container's layer; they are taken out again.
+        if let Some(image) = &st.image {
+            let layers = self.engine.images.layer_dirs(image).await?;
+            let root = ImageRoot::mount(&layers, &self.scratch)?;
+            for t in &targets {
+                let mut prefix = String::new();
+                for c in t.split('/').filter(|c| !c.is_empty()) {
+                    prefix.push('/');
+                    prefix.push_str(c);
+                    if std::fs::symlink_metadata(root.path().join(prefix.trim_start_matches('/')))
+                        .is_err()
+                    {
+                        out.stubs.push(prefix.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The index of the stage holding `step`.

@@ -137,15 +137,49 @@ fn request(params: &Params) -> Result<BuildRequest, ApiError> {
         labels: json_map(params, "labels")?,
         network: params.get("networkmode").unwrap_or_default().to_string(),
         platform: params.get("platform").unwrap_or_default().to_string(),
+        secrets: BTreeMap::new(),
     })
 }
 
-async fn build(State(engine): State<Engine>, RawQuery(q): RawQuery, body: Body) -> Response {
+/// `X-Berth-Build-Secrets` (berth's CLI): base64 of a JSON object of
+/// secret ids to base64 contents.
+fn secrets(headers: &axum::http::HeaderMap) -> Result<BTreeMap<String, Vec<u8>>, ApiError> {
+    use base64::Engine as _;
+    let Some(v) = headers.get("x-berth-build-secrets") else {
+        return Ok(BTreeMap::new());
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bad =
+        |what: &str| ApiError::bad_request(format!("invalid X-Berth-Build-Secrets header: {what}"));
+    let json = b64.decode(v.as_bytes()).map_err(|_| bad("not base64"))?;
+    let map: BTreeMap<String, String> =
+        serde_json::from_slice(&json).map_err(|_| bad("not a JSON object"))?;
+    map.into_iter()
+        .map(|(k, v)| {
+            Ok((
+                k,
+                b64.decode(v.as_bytes())
+                    .map_err(|_| bad("a value is not base64"))?,
+            ))
+        })
+        .collect()
+}
+
+async fn build(
+    State(engine): State<Engine>,
+    RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Response {
     let params = Params::parse(q.as_deref());
-    let req = match request(&params) {
+    let mut req = match request(&params) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    match secrets(&headers) {
+        Ok(s) => req.secrets = s,
+        Err(e) => return e.into_response(),
+    }
     let quiet = params.flag("q");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let reader = Box::new(BodyReader::new(body));
