@@ -20,6 +20,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("build_instruction_corpus", build_instruction_corpus),
     ("build_heredocs", build_heredocs),
+    ("build_add_exclude_parents", build_add_exclude_parents),
     ("build_run_mounts_and_secrets", build_run_mounts_and_secrets),
     (
         "reproducible_builds_with_source_date_epoch",
@@ -657,4 +658,46 @@ fn build_run_mounts_and_secrets(ctx: &Ctx) {
         stderr(&out)
     );
     ctx.ok(&["rmi", "mounts:1", "mounts:2"]);
+}
+
+/// ADD unpacks a local tar.gz; COPY --exclude and --parents.
+fn build_add_exclude_parents(ctx: &Ctx) {
+    let dir = write_ctx(
+        ctx,
+        "add-ctx",
+        "FROM busybox\nCOPY --exclude=**/*.md x/ /ex/\nCOPY --parents x/y/one.txt /par/\nADD archive.tgz /unpacked/\nCMD find /ex /par /unpacked -type f\n",
+    );
+    std::fs::create_dir_all(dir.join("x/y")).expect("dirs");
+    std::fs::write(dir.join("x/y/one.txt"), "1").expect("one");
+    std::fs::write(dir.join("x/y/two.md"), "2").expect("two");
+    let staging = ctx.dir.path().join("add-archive-src");
+    std::fs::create_dir_all(staging.join("inner")).expect("inner");
+    std::fs::write(staging.join("inner/file"), "packed").expect("file");
+    let out = Command::new("tar")
+        .arg("-czf")
+        .arg(dir.join("archive.tgz"))
+        .arg("-C")
+        .arg(&staging)
+        .arg("inner")
+        .output()
+        .expect("tar");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let built = build_in(ctx, &dir, &["-t", "add-test:1"]);
+    assert!(
+        built.status.success(),
+        "{}{}",
+        stdout(&built),
+        stderr(&built)
+    );
+    let mut files: Vec<String> = ctx
+        .ok(&["run", "--rm", "add-test:1"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        vec!["/ex/y/one.txt", "/par/x/y/one.txt", "/unpacked/inner/file"]
+    );
+    ctx.ok(&["rmi", "add-test:1"]);
 }

@@ -24,6 +24,50 @@ pub(super) struct CopySpec {
     pub dest_is_dir: bool,
     pub owner: (u32, u32),
     pub chmod: Option<u32>,
+    /// `--exclude` patterns (`.dockerignore` syntax), matched against paths
+    /// inside each source.
+    pub exclude: Option<berth_builder::ignore::Matcher>,
+    /// `--parents`: keep each source's path under the destination.
+    pub parents: bool,
+    /// ADD: local tar archives (plain, gzip, zstd) are unpacked into the
+    /// destination instead of copied.
+    pub extract_archives: bool,
+}
+
+/// Whether `path` is a tar archive ADD unpacks. xz and bzip2 archives are
+/// refused (not supported yet) rather than copied as they are.
+fn is_tar_archive(path: &Path) -> Result<bool, Error> {
+    use std::io::Read;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(false);
+    };
+    if !meta.is_file() {
+        return Ok(false);
+    }
+    let mut f = std::fs::File::open(path).map_err(Error::io("reading", path))?;
+    let mut magic = [0u8; 6];
+    let n = f.read(&mut magic).map_err(Error::io("reading", path))?;
+    if magic[..n].starts_with(b"BZh") || magic[..n].starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+    {
+        return Err(invalid(format!(
+            "ADD of {}: xz and bzip2 archives are not supported yet",
+            path.display()
+        )));
+    }
+    let f = std::fs::File::open(path).map_err(Error::io("reading", path))?;
+    let Ok((_, mut plain)) = berth_image::compression::decompress(f) else {
+        return Ok(false);
+    };
+    let mut head = vec![0u8; 512];
+    let mut got = 0;
+    while got < head.len() {
+        match plain.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(_) => return Ok(false),
+        }
+    }
+    Ok(got == 512 && &head[257..262] == b"ustar")
 }
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -86,8 +130,12 @@ fn expand_source(root: &Path, source: &str) -> Result<Vec<PathBuf>, Error> {
     Ok(found)
 }
 
-/// Copies `src` (not following a symlink) to `dst`, recursively.
-fn copy_tree(src: &Path, dst: &Path, spec: &CopySpec) -> Result<(), Error> {
+/// Copies `src` (not following a symlink) to `dst`, recursively; `rel` is
+/// its path inside the source, for `--exclude`.
+fn copy_tree(src: &Path, dst: &Path, spec: &CopySpec, rel: &str) -> Result<(), Error> {
+    if spec.exclude.as_ref().is_some_and(|m| m.ignored(rel)) {
+        return Ok(());
+    }
     let meta = std::fs::symlink_metadata(src).map_err(Error::io("reading", src))?;
     let ft = meta.file_type();
     if ft.is_symlink() {
@@ -105,7 +153,8 @@ fn copy_tree(src: &Path, dst: &Path, spec: &CopySpec) -> Result<(), Error> {
             .collect();
         names.sort();
         for n in names {
-            copy_tree(&src.join(&n), &dst.join(&n), spec)?;
+            let r = format!("{rel}/{}", n.to_string_lossy());
+            copy_tree(&src.join(&n), &dst.join(&n), spec, &r)?;
         }
     } else if ft.is_file() {
         std::fs::copy(src, dst).map_err(Error::io("copying", src))?;
@@ -156,8 +205,9 @@ pub(super) fn stage(root: &Path, spec: &CopySpec, staging: &Path) -> Result<(), 
         }
         matched.extend(found);
     }
-    let dest = spec.dest.trim_end_matches('/');
-    let into_dir = spec.dest_is_dir
+    let dest_root = spec.dest.trim_end_matches('/').to_string();
+    let into_dir = spec.parents
+        || spec.dest_is_dir
         || matched.len() > 1
         || matched
             .iter()
@@ -165,6 +215,25 @@ pub(super) fn stage(root: &Path, spec: &CopySpec, staging: &Path) -> Result<(), 
     for m in &matched {
         let src = root.join(m);
         let is_dir = src.symlink_metadata().is_ok_and(|md| md.is_dir());
+        // `--parents`: the source's own path goes under the destination.
+        let dest = match (spec.parents, m.parent()) {
+            (true, Some(p)) if !p.as_os_str().is_empty() => {
+                format!("{dest_root}/{}", p.display())
+            }
+            _ => dest_root.clone(),
+        };
+        let dest = if spec.parents && is_dir {
+            format!("{dest_root}/{}", m.display())
+        } else {
+            dest
+        };
+        let dest = dest.as_str();
+        if spec.extract_archives && is_tar_archive(&src)? {
+            make_dirs(staging, dest)?;
+            let mut f = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
+            berth_image::fsops::extract_into(staging, dest, &mut f, &Default::default())?;
+            continue;
+        }
         if is_dir {
             // The directory's contents go into the destination.
             let d = make_dirs(staging, dest)?;
@@ -176,7 +245,8 @@ pub(super) fn stage(root: &Path, spec: &CopySpec, staging: &Path) -> Result<(), 
                 .collect();
             names.sort();
             for n in names {
-                copy_tree(&src.join(&n), &d.join(&n), spec)?;
+                let r = n.to_string_lossy().into_owned();
+                copy_tree(&src.join(&n), &d.join(&n), spec, &r)?;
             }
             if !spec.dest_is_dir && matched.len() == 1 {
                 // `COPY dir /d` gives /d the directory's own mode.
@@ -185,14 +255,19 @@ pub(super) fn stage(root: &Path, spec: &CopySpec, staging: &Path) -> Result<(), 
         } else if into_dir {
             let d = make_dirs(staging, dest)?;
             let name = m.file_name().unwrap_or_default();
-            copy_tree(&src, &d.join(name), spec)?;
+            copy_tree(&src, &d.join(name), spec, &name.to_string_lossy())?;
         } else {
             let (parent, name) = match dest.rsplit_once('/') {
                 Some((p, n)) => (p, n),
                 None => ("", dest),
             };
             let d = make_dirs(staging, parent)?;
-            copy_tree(&src, &d.join(name), spec)?;
+            let base = m
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            copy_tree(&src, &d.join(name), spec, &base)?;
         }
     }
     Ok(())
@@ -251,6 +326,9 @@ mod tests {
             dest_is_dir: dest.ends_with('/'),
             owner: (0, 0),
             chmod: None,
+            exclude: None,
+            parents: false,
+            extract_archives: false,
         }
     }
 
@@ -304,6 +382,61 @@ mod tests {
             stage(c, &spec(sources, dest), staging.path()).unwrap();
             assert_eq!(tree(staging.path()), *want, "{sources:?} -> {dest}");
         }
+        let mut ex = spec(&["src/"], "/e/");
+        ex.exclude = Some(berth_builder::ignore::Matcher::new(&["*.txt".to_string()]).unwrap());
+        let staging = tempfile::tempdir().unwrap();
+        stage(c, &ex, staging.path()).unwrap();
+        assert_eq!(
+            tree(staging.path()),
+            vec!["e", "e/sub", "e/sub/c.md"],
+            "--exclude"
+        );
+        let mut par = spec(&["src/*.txt", "src/sub"], "/p/");
+        par.parents = true;
+        let staging = tempfile::tempdir().unwrap();
+        stage(c, &par, staging.path()).unwrap();
+        assert_eq!(
+            tree(staging.path()),
+            vec![
+                "p",
+                "p/src",
+                "p/src/a.txt",
+                "p/src/b.txt",
+                "p/src/sub",
+                "p/src/sub/c.md"
+            ],
+            "--parents"
+        );
+        // ADD unpacks a tar (here gzip) into the destination.
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        let mut h = tar::Header::new_ustar();
+        h.set_size(2);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, "inner/x", &b"hi"[..]).unwrap();
+        std::fs::write(c.join("a.tgz"), tar.into_inner().unwrap().finish().unwrap()).unwrap();
+        let mut add = spec(&["a.tgz"], "/opt");
+        add.extract_archives = true;
+        let staging = tempfile::tempdir().unwrap();
+        stage(c, &add, staging.path()).unwrap();
+        assert_eq!(
+            tree(staging.path()),
+            vec!["opt", "opt/inner", "opt/inner/x"]
+        );
+        let staging = tempfile::tempdir().unwrap();
+        stage(c, &spec(&["a.tgz"], "/opt/"), staging.path()).unwrap();
+        assert_eq!(
+            tree(staging.path()),
+            vec!["opt", "opt/a.tgz"],
+            "COPY does not unpack"
+        );
+        std::fs::write(c.join("b.xz"), [0xfd, b'7', b'z', b'X', b'Z', 0, 1, 2]).unwrap();
+        let mut xz = spec(&["b.xz"], "/opt");
+        xz.extract_archives = true;
+        assert!(stage(c, &xz, tempfile::tempdir().unwrap().path()).is_err());
         let staging = tempfile::tempdir().unwrap();
         stage(c, &spec(&["link"], "/l"), staging.path()).unwrap();
         assert_eq!(

@@ -667,7 +667,7 @@ impl Build<'_> {
     ) -> Result<(), Error> {
         let df = self.df;
         let what = if add { "ADD" } else { "COPY" };
-        if let Some(f) = flags.unknown(&["from", "chown", "chmod"]) {
+        if let Some(f) = flags.unknown(&["from", "chown", "chmod", "exclude", "parents"]) {
             return Err(unsupported(df, step, &format!("{what} --{f}")));
         }
         let vars = st.vars();
@@ -812,6 +812,28 @@ impl Build<'_> {
             dest_is_dir: dest_word.ends_with('/') || dest_word == "." || dest_word.ends_with("/."),
             owner,
             chmod,
+            exclude: {
+                let pats: Vec<String> = flags
+                    .all("exclude")
+                    .iter()
+                    .map(|p| word(p))
+                    .collect::<Result<_, _>>()?;
+                if pats.is_empty() {
+                    None
+                } else {
+                    Some(
+                        berth_builder::ignore::Matcher::new(&pats)
+                            .map_err(|e| failed(df, step, format!("--exclude: {e}")))?,
+                    )
+                }
+            },
+            extract_archives: add,
+            parents: match flags.get("parents") {
+                None => false,
+                Some("" | "true") => true,
+                Some("false") => false,
+                Some(v) => return Err(failed(df, step, format!("invalid --parents value {v:?}"))),
+            },
         };
         std::fs::create_dir_all(&self.scratch).map_err(Error::io("creating", &self.scratch))?;
         let staging = tempfile::Builder::new()
