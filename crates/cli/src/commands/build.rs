@@ -54,7 +54,8 @@ pub struct Args {
     /// Always remove intermediate containers (always).
     #[arg(long = "force-rm")]
     pub force_rm: bool,
-    /// Type of progress output (auto, plain): the legacy builder's lines.
+    /// Type of progress output: auto (a compact live view on a terminal),
+    /// plain (the legacy builder's lines), tty.
     #[arg(long, default_value = "auto")]
     pub progress: String,
     pub path: String,
@@ -201,6 +202,15 @@ fn secrets_header(specs: &[String]) -> Result<Option<String>, String> {
     Ok(Some(b64.encode(json)))
 }
 
+/// The terminal's width (80 when unknown).
+fn terminal_width() -> usize {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .map(|w| usize::from(w.ws_col))
+        .ok()
+        .filter(|w| *w > 20)
+        .unwrap_or(80)
+}
+
 fn looks_like_tar(bytes: &[u8]) -> bool {
     bytes.len() >= 262 && &bytes[257..262] == b"ustar"
 }
@@ -275,19 +285,16 @@ fn bytes_body(bytes: Vec<u8>) -> berth_client::RequestBody {
 }
 
 pub async fn run(a: Args, target: &Target) -> i32 {
-    match a.progress.as_str() {
-        "auto" | "plain" => {}
-        "tty" => {
-            return super::fail(
-                "--progress=tty (a live view) is not supported yet: use auto or plain",
-            )
-        }
+    let live = match a.progress.as_str() {
+        "plain" => false,
+        "tty" => true,
+        "auto" => std::io::IsTerminal::is_terminal(&std::io::stdout()),
         other => {
             return super::fail(format!(
-                "invalid --progress value {other:?}: use auto or plain"
+                "invalid --progress value {other:?}: use auto, plain or tty"
             ))
         }
-    }
+    } && !a.quiet;
     let (body, dockerfile) = match context_body(&a) {
         Ok(b) => b,
         Err(e) => return super::fail(e),
@@ -352,15 +359,27 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     };
     let mut lines = berth_client::demux::JsonLines::default();
     let mut id = None;
+    let width = terminal_width();
+    let mut view = live.then(|| super::build_view::View::new(width));
     let mut handle = |msg: Value| -> Result<(), String> {
         if let Some(e) = msg["error"].as_str() {
+            if let Some(v) = &mut view {
+                v.failed();
+            }
             return Err(e.to_string());
         }
         if let Some(s) = msg["stream"].as_str() {
-            print!("{s}");
-            let _ = std::io::stdout().flush();
+            match &mut view {
+                Some(v) => v.stream(s),
+                None => {
+                    print!("{s}");
+                    let _ = std::io::stdout().flush();
+                }
+            }
         } else if let Some(s) = msg["status"].as_str() {
-            println!("{s}");
+            if view.is_none() {
+                println!("{s}");
+            }
         }
         if let Some(i) = msg["aux"]["ID"].as_str() {
             id = Some(i.to_string());
@@ -382,6 +401,9 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     .await;
     if let Err(e) = result {
         return super::fail(e);
+    }
+    if let Some(v) = &mut view {
+        v.done();
     }
     let Some(id) = id else {
         return super::fail("the build ended without an image");

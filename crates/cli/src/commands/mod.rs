@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod build;
+pub mod build_view;
 pub mod commit;
 pub mod cp;
 pub mod create;
