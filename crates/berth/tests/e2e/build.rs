@@ -165,6 +165,17 @@ fn build_fixture_and_cache(ctx: &Ctx) {
     assert_eq!(std::fs::read_to_string(&iid).expect("iidfile"), printed);
     assert_ne!(printed, id, "--no-cache builds new layers");
 
+    // --no-cache-filter: only the named stage runs again (and what
+    // depends on its new layers).
+    let filtered = stdout(&build_in(
+        ctx,
+        &dir,
+        &["--no-cache-filter", "builder", "-t", "fixture:2"],
+    ));
+    let builder_part = filtered.split("Step 6/11").next().expect("builder stage");
+    assert!(!builder_part.contains("Using cache"), "{filtered}");
+    assert!(filtered.contains("Successfully built"), "{filtered}");
+
     // --target builds only what the target needs.
     let target = stdout(&build_in(
         ctx,

@@ -27,6 +27,9 @@ pub struct Args {
     /// Do not use cache when building the image.
     #[arg(long = "no-cache")]
     pub no_cache: bool,
+    /// Do not cache the named stages (several, or comma-separated).
+    #[arg(long = "no-cache-filter", value_delimiter = ',')]
+    pub no_cache_filter: Vec<String>,
     /// Always attempt to pull a newer version of the base images.
     #[arg(long)]
     pub pull: bool,
@@ -343,6 +346,12 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     }
     if a.no_cache {
         q.push(("nocache", "1".into()));
+    }
+    if !a.no_cache_filter.is_empty() {
+        q.push((
+            "nocachefilter",
+            serde_json::to_string(&a.no_cache_filter).unwrap_or_default(),
+        ));
     }
     if a.pull {
         q.push(("pull", "1".into()));

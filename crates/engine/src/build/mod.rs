@@ -36,6 +36,8 @@ pub struct BuildRequest {
     pub build_args: BTreeMap<String, String>,
     pub target: Option<String>,
     pub no_cache: bool,
+    /// Stages (names) built without the cache (`--no-cache-filter`).
+    pub no_cache_filter: Vec<String>,
     pub pull: bool,
     pub labels: BTreeMap<String, String>,
     /// `networkmode` for RUN (`default`, `none`, `host`, a network).

@@ -141,7 +141,13 @@ impl Build<'_> {
             image,
             config,
             args: BTreeMap::new(),
-            missed: self.req.no_cache,
+            missed: self.req.no_cache
+                || stage.name.as_ref().is_some_and(|n| {
+                    self.req
+                        .no_cache_filter
+                        .iter()
+                        .any(|f| f.eq_ignore_ascii_case(n))
+                }),
         };
         if !triggers.is_empty() {
             let n = triggers.len();
@@ -753,15 +759,12 @@ impl Build<'_> {
             }
             Some(d)
         };
-        let (src_root, from_id): (PathBuf, Option<String>) = match &from {
-            None if inline_dir.is_some() => (
-                inline_dir
-                    .as_ref()
-                    .map(|d| d.path().to_path_buf())
-                    .unwrap_or_default(),
-                None,
-            ),
-            None => (self.ctx.to_path_buf(), None),
+        let src_root: PathBuf = match &from {
+            None if inline_dir.is_some() => inline_dir
+                .as_ref()
+                .map(|d| d.path().to_path_buf())
+                .unwrap_or_default(),
+            None => self.ctx.to_path_buf(),
             Some(f) => {
                 let id = match berth_builder::plan::resolve(df, f, self.stage_index_of(step))
                     .map_err(|m| failed(df, step, m))?
@@ -778,7 +781,7 @@ impl Build<'_> {
                 let root = ImageRoot::mount(&layers, &self.scratch)?;
                 let p = root.path().to_path_buf();
                 mounts.push(root);
-                (p, Some(id))
+                p
             }
         };
         let owner = match flags.get("chown") {
@@ -849,10 +852,9 @@ impl Build<'_> {
         .map_err(|e| Error::Internal(format!("copy task failed: {e}")))?
         .map_err(|e| failed(df, step, e))?;
         drop(mounts);
-        let extra: Vec<(String, String)> = from_id
-            .iter()
-            .map(|id| ("from".to_string(), id.clone()))
-            .collect();
+        // The copied content is the key (not where it came from), so a
+        // rebuilt stage with the same output still hits.
+        let extra: Vec<(String, String)> = Vec::new();
         let key = step_key(
             &st.key,
             &StepInput {

@@ -133,6 +133,13 @@ fn request(params: &Params) -> Result<BuildRequest, ApiError> {
             .filter(|t| !t.is_empty())
             .map(str::to_string),
         no_cache: params.flag("nocache"),
+        // berth's own parameter (the legacy API has none): a JSON list.
+        no_cache_filter: match params.get("nocachefilter").filter(|v| !v.is_empty()) {
+            None => Vec::new(),
+            Some(v) => serde_json::from_str(v).map_err(|e| {
+                ApiError::bad_request(format!("invalid nocachefilter parameter: {e}"))
+            })?,
+        },
         pull: params.flag("pull"),
         labels: json_map(params, "labels")?,
         network: params.get("networkmode").unwrap_or_default().to_string(),
