@@ -20,6 +20,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("build_instruction_corpus", build_instruction_corpus),
     ("build_heredocs", build_heredocs),
+    (
+        "independent_stages_run_together",
+        independent_stages_run_together,
+    ),
     ("build_add_exclude_parents", build_add_exclude_parents),
     ("build_run_mounts_and_secrets", build_run_mounts_and_secrets),
     (
@@ -711,4 +715,41 @@ fn build_add_exclude_parents(ctx: &Ctx) {
         vec!["/ex/y/one.txt", "/par/x/y/one.txt", "/unpacked/inner/file"]
     );
     ctx.ok(&["rmi", "add-test:1"]);
+}
+
+const PARALLEL: &str = "FROM busybox AS a
+RUN cut -d' ' -f1 /proc/uptime > /start && sleep 1 && cut -d' ' -f1 /proc/uptime > /end
+FROM busybox AS b
+RUN cut -d' ' -f1 /proc/uptime > /start && sleep 1 && cut -d' ' -f1 /proc/uptime > /end
+FROM busybox
+COPY --from=a /start /a-start
+COPY --from=a /end /a-end
+COPY --from=b /start /b-start
+COPY --from=b /end /b-end
+CMD cat /a-start /a-end /b-start /b-end
+";
+
+/// Stages that need nothing from each other run at once (their RUNs
+/// overlap in time), and the output still reads in Dockerfile order.
+fn independent_stages_run_together(ctx: &Ctx) {
+    let dir = write_ctx(ctx, "parallel-ctx", PARALLEL);
+    let out = build_in(ctx, &dir, &["-t", "parallel:1"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let steps: Vec<usize> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("Step "))
+        .filter_map(|l| l.split('/').next()?.parse().ok())
+        .collect();
+    assert_eq!(steps, (1..=10).collect::<Vec<_>>(), "{}", stdout(&out));
+    let times: Vec<f64> = ctx
+        .ok(&["run", "--rm", "parallel:1"])
+        .lines()
+        .map(|l| l.trim().parse().expect("a time"))
+        .collect();
+    let (a_start, a_end, b_start, b_end) = (times[0], times[1], times[2], times[3]);
+    assert!(
+        a_start < b_end && b_start < a_end,
+        "the two stages' RUNs overlap: a {a_start}..{a_end}, b {b_start}..{b_end}"
+    );
+    ctx.ok(&["rmi", "parallel:1"]);
 }

@@ -204,7 +204,7 @@ pub async fn build(
             ))
         })?),
     };
-    let mut b = stage::Build {
+    let base = stage::Build {
         epoch,
         engine,
         df: &df,
@@ -216,19 +216,51 @@ pub async fn build(
         step: 0,
         total,
         stage_images: BTreeMap::new(),
-        tx: &tx,
+        tx: tx.clone(),
     };
+    // Steps are numbered in Dockerfile order whatever runs first.
+    let mut offsets = BTreeMap::new();
+    let mut acc = 0;
     for s in &plan.stages {
-        let id = b.stage(s).await?;
-        b.stage_images.insert(s.index, id);
+        offsets.insert(s.index, acc);
+        acc += 1 + df.stages[s.index].steps.len();
     }
-    let mut id = b
-        .stage_images
+    // The stages of a wave need nothing from each other: they run at once,
+    // their messages forwarded stage by stage, as a sequential build's.
+    let mut images: BTreeMap<usize, String> = BTreeMap::new();
+    for wave in &plan.waves {
+        let mut receivers = Vec::new();
+        let mut runs = Vec::new();
+        for index in wave {
+            let Some(planned) = plan.stage(*index) else {
+                continue;
+            };
+            let (stage_tx, stage_rx) = mpsc::unbounded_channel();
+            let mut b = base.clone();
+            b.tx = stage_tx;
+            b.step = offsets.get(index).copied().unwrap_or(0);
+            b.stage_images = images.clone();
+            receivers.push(stage_rx);
+            runs.push(async move { (planned.index, b.stage(planned).await) });
+        }
+        let forward = async {
+            for mut rx in receivers {
+                while let Some(m) = rx.recv().await {
+                    let _ = tx.send(m);
+                }
+            }
+        };
+        let (results, ()) = tokio::join!(futures_util::future::join_all(runs), forward);
+        for (index, r) in results {
+            images.insert(index, r?);
+        }
+    }
+    let mut id = images
         .get(&plan.target)
         .cloned()
         .ok_or_else(|| Error::Internal("the target stage produced no image".into()))?;
     if !req.labels.is_empty() {
-        id = b.add_labels(&id).await?;
+        id = base.add_labels(&id).await?;
     }
     let _ = tx.send(json!({"aux": {"ID": id}}));
     say(&tx, format!("Successfully built {}\n", short(&id)));

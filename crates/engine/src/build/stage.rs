@@ -20,6 +20,7 @@ use super::run::{self, RunSpec};
 use super::{say, short, BuildRequest};
 use crate::{Engine, Error};
 
+#[derive(Clone)]
 pub(super) struct Build<'a> {
     /// `SOURCE_DATE_EPOCH`: fixed times for reproducible images.
     pub epoch: Option<i64>,
@@ -33,7 +34,9 @@ pub(super) struct Build<'a> {
     pub step: usize,
     pub total: usize,
     pub stage_images: BTreeMap<usize, String>,
-    pub tx: &'a mpsc::UnboundedSender<Value>,
+    /// Where this stage's messages go (stages of a wave each have their
+    /// own, forwarded in Dockerfile order).
+    pub tx: mpsc::UnboundedSender<Value>,
 }
 
 /// The mounts of one RUN (the image trees they read stay mounted while
@@ -95,7 +98,7 @@ impl Build<'_> {
     fn next_step(&mut self, text: &str) {
         self.step += 1;
         say(
-            self.tx,
+            &self.tx,
             format!("Step {}/{} : {text}\n", self.step, self.total),
         );
     }
@@ -123,7 +126,7 @@ impl Build<'_> {
             }
         };
         if let Some(id) = &image {
-            say(self.tx, format!(" ---> {}\n", short(id)));
+            say(&self.tx, format!(" ---> {}\n", short(id)));
         }
         // The base's ONBUILD triggers run first; the new image has none.
         let mut config = config;
@@ -152,7 +155,7 @@ impl Build<'_> {
         if !triggers.is_empty() {
             let n = triggers.len();
             say(
-                self.tx,
+                &self.tx,
                 format!(
                     "# Executing {n} build trigger{}\n",
                     if n == 1 { "" } else { "s" }
@@ -179,8 +182,8 @@ impl Build<'_> {
             self.next_step(&step.text);
             self.step_in(&mut st, step).await?;
             match &st.image {
-                Some(id) => say(self.tx, format!(" ---> {}\n", short(id))),
-                None => say(self.tx, " ---> 0000000000\n"),
+                Some(id) => say(&self.tx, format!(" ---> {}\n", short(id))),
+                None => say(&self.tx, " ---> 0000000000\n"),
             }
         }
         match st.image {
@@ -322,7 +325,7 @@ impl Build<'_> {
         };
         match self.engine.images.resolve(&id).await {
             Ok(info) => {
-                say(self.tx, " ---> Using cache\n");
+                say(&self.tx, " ---> Using cache\n");
                 st.config = self.image_config(&info.id).await?;
                 st.image = Some(info.id);
                 st.key = key.clone();
@@ -653,7 +656,7 @@ impl Build<'_> {
                 mounts: prepared.mounts.clone(),
                 stubs: prepared.stubs.clone(),
             },
-            self.tx,
+            &self.tx,
         )
         .await?;
         self.cache.put(&key, &id)?;
