@@ -690,6 +690,73 @@ impl Client {
         })
     }
 
+    /// Downloads any URL (`ADD https://...`), following redirects, into
+    /// `path`; checks the sha256 when `expected` is given. Returns the
+    /// `Last-Modified` header, if any.
+    pub async fn download(
+        &self,
+        url: &str,
+        path: &Path,
+        expected: Option<&Digest>,
+    ) -> Result<Option<String>> {
+        let mut resp = self.send(Method::GET, url, None, None).await?;
+        let mut current = url.to_string();
+        for _ in 0..10 {
+            if !resp.status().is_redirection() {
+                break;
+            }
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| ClientError::Invalid("a redirect without a location".into()))?
+                .to_string();
+            current = if location.starts_with('/') {
+                format!("{}{location}", origin(&current))
+            } else {
+                location
+            };
+            resp = self.send(Method::GET, &current, None, None).await?;
+        }
+        if !resp.status().is_success() {
+            return Err(ClientError::Registry {
+                status: resp.status().as_u16(),
+                message: format!("downloading {url}: {}", resp.status()),
+            });
+        }
+        let modified = resp
+            .headers()
+            .get("last-modified")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let io = |what: &str| {
+            let what = format!("{what} {}", path.display());
+            move |source| ClientError::Io { what, source }
+        };
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(io("creating"))?;
+        let mut hasher = berth_image::digest::Hasher::new();
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ClientError::Http(format!("downloading {url}: {e}")))?;
+            if let Ok(chunk) = frame.into_data() {
+                hasher.update(&chunk);
+                file.write_all(&chunk).await.map_err(io("writing"))?;
+            }
+        }
+        file.flush().await.map_err(io("writing"))?;
+        let actual = hasher.finish();
+        if let Some(want) = expected {
+            if *want != actual {
+                return Err(ClientError::Invalid(format!(
+                    "the content of {url} is {actual}, not the expected {want}"
+                )));
+            }
+        }
+        Ok(modified)
+    }
+
     /// Starts downloading a blob (following redirects to storage); its
     /// chunks come from [`BlobBody::chunk`], which checks size and digest.
     pub async fn blob(&self, remote: &Remote, digest: &Digest, size: u64) -> Result<BlobBody> {

@@ -20,6 +20,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("build_instruction_corpus", build_instruction_corpus),
     ("build_heredocs", build_heredocs),
+    ("build_add_from_url", build_add_from_url),
     (
         "independent_stages_run_together",
         independent_stages_run_together,
@@ -752,4 +753,81 @@ fn independent_stages_run_together(ctx: &Ctx) {
         "the two stages' RUNs overlap: a {a_start}..{a_end}, b {b_start}..{b_end}"
     );
     ctx.ok(&["rmi", "parallel:1"]);
+}
+
+/// A one-file HTTP server on loopback for the test's lifetime.
+fn serve_once_per_request(
+    body: &'static [u8],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let halt = stop.clone();
+    std::thread::spawn(move || {
+        while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok((mut s, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            };
+            let _ = s.set_nonblocking(false);
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(body);
+        }
+    });
+    (addr, stop)
+}
+
+/// ADD of a URL (a loopback server), with a right and a wrong --checksum.
+fn build_add_from_url(ctx: &Ctx) {
+    let body: &'static [u8] = b"downloaded content\n";
+    let (addr, stop) = serve_once_per_request(body);
+    let sum = sha256_hex(body);
+    let good = write_ctx(
+        ctx,
+        "add-url",
+        &format!(
+            "FROM busybox\nADD --checksum=sha256:{sum} http://{addr}/files/data.txt /opt/\nCMD cat /opt/data.txt\n"
+        ),
+    );
+    let out = build_in(ctx, &good, &["-t", "add-url:1"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        ctx.ok(&["run", "--rm", "add-url:1"]),
+        "downloaded content\n"
+    );
+    let mode = ctx.ok(&[
+        "run",
+        "--rm",
+        "add-url:1",
+        "stat",
+        "-c",
+        "%a",
+        "/opt/data.txt",
+    ]);
+    assert_eq!(mode.trim(), "600", "downloaded files are 0600, as Docker's");
+    let bad = write_ctx(
+        ctx,
+        "add-url-bad",
+        &format!(
+            "FROM busybox\nADD --checksum=sha256:{} http://{addr}/files/data.txt /opt/\n",
+            "0".repeat(64)
+        ),
+    );
+    let out = build_in(ctx, &bad, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not the expected"),
+        "{}",
+        stderr(&out)
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    ctx.ok(&["rmi", "add-url:1"]);
 }

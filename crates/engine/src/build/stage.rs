@@ -676,7 +676,9 @@ impl Build<'_> {
     ) -> Result<(), Error> {
         let df = self.df;
         let what = if add { "ADD" } else { "COPY" };
-        if let Some(f) = flags.unknown(&["from", "chown", "chmod", "exclude", "parents"]) {
+        if let Some(f) =
+            flags.unknown(&["from", "chown", "chmod", "exclude", "parents", "checksum"])
+        {
             return Err(unsupported(df, step, &format!("{what} --{f}")));
         }
         let vars = st.vars();
@@ -687,16 +689,18 @@ impl Build<'_> {
         let word = |s: &str| ex.word(s).map_err(|e| failed(df, step, e));
         let mut paths = Vec::new();
         let mut inline: Vec<String> = Vec::new();
+        let mut urls: Vec<String> = Vec::new();
+        let mut downloaded: Vec<(String, PathBuf)> = Vec::new();
         for s in sources {
             match s {
                 Src::Path(p) => {
                     let p = word(p)?;
-                    if add
-                        && (p.starts_with("http://")
-                            || p.starts_with("https://")
-                            || p.starts_with("git@"))
-                    {
-                        return Err(unsupported(df, step, "ADD from a URL"));
+                    if add && p.starts_with("git@") {
+                        return Err(unsupported(df, step, "ADD from a git repository"));
+                    }
+                    if add && (p.starts_with("http://") || p.starts_with("https://")) {
+                        urls.push(p);
+                        continue;
                     }
                     paths.push(p);
                 }
@@ -708,6 +712,49 @@ impl Build<'_> {
                     };
                     inline.push(content);
                 }
+            }
+        }
+        if flags.get("checksum").is_some() && (!add || urls.len() != 1) {
+            return Err(failed(df, step, "--checksum is for ADD of one URL"));
+        }
+        if !urls.is_empty() && (!paths.is_empty() || !inline.is_empty()) {
+            return Err(unsupported(df, step, "ADD mixing URLs and other sources"));
+        }
+        if !urls.is_empty() {
+            let checksum = flags
+                .get("checksum")
+                .map(|c| {
+                    berth_image::Digest::parse(c)
+                        .map_err(|e| failed(df, step, format!("invalid --checksum {c:?}: {e}")))
+                })
+                .transpose()?;
+            let client = berth_registry::client::Client::new()
+                .map_err(|e| Error::Registry(e.to_string()))?;
+            for u in &urls {
+                let name = u
+                    .split(['?', '#'])
+                    .next()
+                    .unwrap_or(u)
+                    .rsplit('/')
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("index.html")
+                    .to_string();
+                let p = {
+                    let dir = self.scratch.join("downloads");
+                    std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+                    dir.join(format!(
+                        "{}-{name}",
+                        crate::ids::short(&crate::ids::new_id())
+                    ))
+                };
+                client
+                    .download(u, &p, checksum.as_ref())
+                    .await
+                    .map_err(|e| failed(df, step, e))?;
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                    .map_err(Error::io("chmod", &p))?;
+                downloaded.push((name, p));
             }
         }
         if !inline.is_empty() && !paths.is_empty() {
@@ -740,8 +787,9 @@ impl Build<'_> {
         // image's tree.
         let from = flags.get("from").map(word).transpose()?;
         let mut mounts: Vec<ImageRoot> = Vec::new();
-        // Here-documents become files named after their delimiters.
-        let inline_dir = if inline.is_empty() {
+        // Here-documents (and downloads) become files named after their
+        // delimiters (or URLs) in a directory of their own.
+        let inline_dir = if inline.is_empty() && downloaded.is_empty() {
             None
         } else {
             std::fs::create_dir_all(&self.scratch).map_err(Error::io("creating", &self.scratch))?;
@@ -759,6 +807,11 @@ impl Build<'_> {
                 std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644))
                     .map_err(Error::io("chmod", &p))?;
                 paths.push(name);
+            }
+            for (name, file) in &downloaded {
+                let p = d.path().join(name);
+                std::fs::rename(file, &p).map_err(Error::io("moving", file))?;
+                paths.push(name.clone());
             }
             Some(d)
         };
