@@ -20,6 +20,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("build_instruction_corpus", build_instruction_corpus),
     ("build_heredocs", build_heredocs),
+    ("build_run_host_settings", build_run_host_settings),
     ("build_add_from_url", build_add_from_url),
     (
         "independent_stages_run_together",
@@ -830,4 +831,43 @@ fn build_add_from_url(ctx: &Ctx) {
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     ctx.ok(&["rmi", "add-url:1"]);
+}
+
+/// RUN steps get the build's extra hosts and memory limit (a step that
+/// needs more is killed), and COPY --link copies.
+fn build_run_host_settings(ctx: &Ctx) {
+    let dir = write_ctx(
+        ctx,
+        "hosts-ctx",
+        "FROM busybox\nRUN grep buildhost /etc/hosts > /hosts\nCOPY --link f /f\nCMD cat /hosts /f\n",
+    );
+    std::fs::write(dir.join("f"), "linked\n").expect("f");
+    let out = build_in(
+        ctx,
+        &dir,
+        &[
+            "-t",
+            "hosts:1",
+            "--add-host",
+            "buildhost:10.9.8.7",
+            "-m",
+            "64m",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let shown = ctx.ok(&["run", "--rm", "hosts:1"]);
+    assert_eq!(shown, "10.9.8.7\tbuildhost\nlinked\n");
+    ctx.ok(&["rmi", "hosts:1"]);
+    let hungry = write_ctx(
+        ctx,
+        "memory-ctx",
+        "FROM busybox\nRUN head -c 200000000 /dev/zero | sort > /dev/null\n",
+    );
+    let out = build_in(ctx, &hungry, &["-m", "64m", "--memory-swap", "64m"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("returned a non-zero code: 137"),
+        "killed at the limit: {}",
+        stderr(&out)
+    );
 }

@@ -48,6 +48,27 @@ pub struct Args {
     /// Write the image ID to the file.
     #[arg(long)]
     pub iidfile: Option<String>,
+    /// Add a custom host-to-IP mapping (host:ip) for RUN steps.
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Memory limit of RUN steps.
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit of RUN steps (memory + swap; -1: unlimited).
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight) of RUN steps.
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// CPUs in which RUN steps may execute (0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// CPU CFS period of RUN steps.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// CPU CFS quota of RUN steps.
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
     /// Secret to expose to RUN --mount=type=secret (id=NAME,src=FILE or id=NAME,env=VAR).
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
@@ -361,6 +382,34 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     }
     if let Some(p) = &a.platform {
         q.push(("platform", p.clone()));
+    }
+    if !a.add_host.is_empty() {
+        q.push(("extrahosts", a.add_host.join(",")));
+    }
+    for (key, value) in [("memory", &a.memory), ("memswap", &a.memory_swap)] {
+        if let Some(v) = value {
+            let bytes = if v == "-1" {
+                Ok(-1)
+            } else {
+                super::hostflags::ram_in_bytes(v)
+            };
+            match bytes {
+                Ok(b) => q.push((key, b.to_string())),
+                Err(e) => return super::fail(format!("invalid --{key} {v:?}: {e}")),
+            }
+        }
+    }
+    for (key, value) in [
+        ("cpushares", a.cpu_shares),
+        ("cpuperiod", a.cpu_period),
+        ("cpuquota", a.cpu_quota),
+    ] {
+        if let Some(v) = value {
+            q.push((key, v.to_string()));
+        }
+    }
+    if let Some(c) = &a.cpuset_cpus {
+        q.push(("cpusetcpus", c.clone()));
     }
     let mut stream = match client.build(body, &q).await {
         Ok(s) => s,

@@ -46,6 +46,10 @@ pub struct BuildRequest {
     pub platform: String,
     /// Secrets for `RUN --mount=type=secret`, by id.
     pub secrets: BTreeMap<String, Vec<u8>>,
+    /// `extrahosts` (`host:ip`) for RUN containers.
+    pub extra_hosts: Vec<String>,
+    /// Memory and CPU limits of RUN containers.
+    pub resources: berth_api::container::Resources,
 }
 
 fn short(id: &str) -> &str {

@@ -34,6 +34,8 @@ pub(super) struct RunSpec<'a> {
     /// Paths (absolute in the image) the image lacked before the mounts
     /// needed them: left empty by the runtime, they do not go in the layer.
     pub stubs: Vec<String>,
+    pub extra_hosts: Vec<String>,
+    pub resources: berth_api::container::Resources,
 }
 
 fn short(id: &str) -> &str {
@@ -95,6 +97,8 @@ pub(super) async fn run(
         host_config: HostConfig {
             network_mode: spec.network.clone(),
             mounts: spec.mounts.clone(),
+            extra_hosts: spec.extra_hosts.clone(),
+            resources: spec.resources.clone(),
             ..HostConfig::default()
         },
         networking_config: None,

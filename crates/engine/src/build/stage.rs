@@ -655,6 +655,8 @@ impl Build<'_> {
                 epoch: self.epoch,
                 mounts: prepared.mounts.clone(),
                 stubs: prepared.stubs.clone(),
+                extra_hosts: self.req.extra_hosts.clone(),
+                resources: self.req.resources.clone(),
             },
             &self.tx,
         )
@@ -676,9 +678,12 @@ impl Build<'_> {
     ) -> Result<(), Error> {
         let df = self.df;
         let what = if add { "ADD" } else { "COPY" };
-        if let Some(f) =
-            flags.unknown(&["from", "chown", "chmod", "exclude", "parents", "checksum"])
-        {
+        // `--link`: the layer is made from the sources alone, which is how
+        // every COPY is made here (the destination is never resolved in the
+        // image), so it changes nothing.
+        if let Some(f) = flags.unknown(&[
+            "from", "chown", "chmod", "exclude", "parents", "checksum", "link",
+        ]) {
             return Err(unsupported(df, step, &format!("{what} --{f}")));
         }
         let vars = st.vars();

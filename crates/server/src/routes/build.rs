@@ -79,19 +79,22 @@ fn json_map(params: &Params, key: &str) -> Result<BTreeMap<String, String>, ApiE
 /// Parameters this builder does not implement yet: set, they are refused.
 const UNSUPPORTED: &[&str] = &[
     "remote",
-    "extrahosts",
     "shmsize",
-    "memory",
-    "memswap",
-    "cpushares",
-    "cpusetcpus",
-    "cpuperiod",
-    "cpuquota",
     "squash",
     "outputs",
     "ulimits",
     "isolation",
 ];
+
+/// An integer parameter (0 when absent).
+fn number(params: &Params, key: &str) -> Result<i64, ApiError> {
+    match params.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(0),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid {key} parameter {v:?}"))),
+    }
+}
 
 fn request(params: &Params) -> Result<BuildRequest, ApiError> {
     for k in UNSUPPORTED {
@@ -145,6 +148,22 @@ fn request(params: &Params) -> Result<BuildRequest, ApiError> {
         network: params.get("networkmode").unwrap_or_default().to_string(),
         platform: params.get("platform").unwrap_or_default().to_string(),
         secrets: BTreeMap::new(),
+        extra_hosts: params
+            .all("extrahosts")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect(),
+        resources: berth_api::container::Resources {
+            memory: number(params, "memory")?,
+            memory_swap: number(params, "memswap")?,
+            cpu_shares: number(params, "cpushares")?,
+            cpu_period: number(params, "cpuperiod")?,
+            cpu_quota: number(params, "cpuquota")?,
+            cpuset_cpus: params.get("cpusetcpus").unwrap_or_default().to_string(),
+            ..Default::default()
+        },
     })
 }
 
