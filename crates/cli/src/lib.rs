@@ -154,7 +154,7 @@ pub enum ImageCommand {
     /// Show the history of an image.
     History(history::Args),
     /// Build an image from a Dockerfile.
-    Build(build::Args),
+    Build(Box<build::Args>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,7 +259,8 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
             rename::run(a, target).await
         }
         Command::Search(a) => search::run(a).await,
-        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::run(a, target).await,
+        Command::Build(a) => build::run(a, target).await,
+        Command::Image(ImageCommand::Build(a)) => build::run(*a, target).await,
         Command::Builder(c) => build::run_builder(c, target).await,
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::run(a, target).await,
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
