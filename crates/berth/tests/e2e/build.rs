@@ -254,6 +254,35 @@ fn build_dockerignore_and_copy_rules(ctx: &Ctx) {
         "/ctx/src/a.go",
     ]);
     assert_eq!(owner.trim(), "1234:5678 640", "--chown and --chmod");
+    // A Dockerfile outside the context, with its own NAME.dockerignore.
+    let outside = ctx.dir.path().join("outside.Dockerfile");
+    std::fs::write(
+        &outside,
+        "FROM busybox\nCOPY . /all/\nCMD find /all -type f\n",
+    )
+    .expect("df");
+    std::fs::write(
+        ctx.dir.path().join("outside.Dockerfile.dockerignore"),
+        "src\n",
+    )
+    .expect("ign");
+    let out = build_in(
+        ctx,
+        &dir,
+        &[
+            "-f",
+            outside.to_str().expect("utf8"),
+            "-t",
+            "ignore-test:outside",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let listed = ctx.ok(&["run", "--rm", "ignore-test:outside"]);
+    assert!(
+        !listed.contains("/all/src/") && listed.contains("/all/logs/1.log"),
+        "the Dockerfile's own ignore file applies, not .dockerignore: {listed}"
+    );
+    ctx.ok(&["rmi", "ignore-test:outside"]);
     let labelled = build_in(
         ctx,
         &dir,

@@ -1,5 +1,6 @@
-//! `POST /build`: the context tar is unpacked (safely) into a private
-//! directory and trimmed by `.dockerignore`; the Dockerfile is parsed and
+//! `POST /build`: the context tar (already trimmed by `.dockerignore` on
+//! the client's side, as Docker's clients do) is unpacked safely into a
+//! private directory; the Dockerfile is parsed and
 //! planned (berth-builder); the stages the target needs are built in
 //! order, each step looked up in the build cache first (`cache.rs`; keys
 //! from berth-builder) and otherwise executed: metadata instructions as a
@@ -17,7 +18,7 @@ mod stage;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -68,57 +69,6 @@ impl Drop for Workdir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Removes what `.dockerignore` excludes (never the Dockerfile or the
-/// ignore file itself).
-fn apply_dockerignore(ctx: &Path, dockerfile: &str) -> Result<(), Error> {
-    let own = ctx.join(format!("{dockerfile}.dockerignore"));
-    let file = if own.is_file() {
-        own
-    } else {
-        ctx.join(".dockerignore")
-    };
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        return Ok(());
-    };
-    let patterns = berth_builder::ignore::read(&text);
-    let matcher = berth_builder::ignore::Matcher::new(&patterns)
-        .map_err(|e| Error::InvalidArgument(format!(".dockerignore: {e}")))?;
-    let keep = |rel: &str| {
-        rel == dockerfile || rel == ".dockerignore" || rel == format!("{dockerfile}.dockerignore")
-    };
-    let mut doomed = Vec::new();
-    let mut walk = walkdir::WalkDir::new(ctx).min_depth(1).into_iter();
-    while let Some(e) = walk.next() {
-        let e = e.map_err(|e| Error::Internal(format!("walking the build context: {e}")))?;
-        let rel = e
-            .path()
-            .strip_prefix(ctx)
-            .unwrap_or(e.path())
-            .to_string_lossy()
-            .into_owned();
-        if keep(&rel) || !matcher.ignored(&rel) {
-            continue;
-        }
-        // A directory with exceptions inside is walked, not removed whole.
-        if e.file_type().is_dir() && matcher.has_exclusions() {
-            continue;
-        }
-        if e.file_type().is_dir() {
-            walk.skip_current_dir();
-        }
-        doomed.push(e.path().to_path_buf());
-    }
-    for p in doomed {
-        let r = if p.is_dir() && !p.is_symlink() {
-            std::fs::remove_dir_all(&p)
-        } else {
-            std::fs::remove_file(&p)
-        };
-        r.map_err(Error::io("removing", &p))?;
-    }
-    Ok(())
 }
 
 /// Builds from the context tar read from `context`; the image id.
@@ -172,11 +122,11 @@ pub async fn build(
             dockerfile
         ))
     })?;
-    {
-        let (c, d) = (ctx.clone(), dockerfile.clone());
-        tokio::task::spawn_blocking(move || apply_dockerignore(&c, &d))
-            .await
-            .map_err(|e| Error::Internal(format!("context task failed: {e}")))??;
+    // `.dockerignore` is applied by the client when it makes the context
+    // (as Docker's clients do). A Dockerfile from outside the context,
+    // sent as `.dockerfile.<n>`, is not part of it.
+    if dockerfile.starts_with(".dockerfile.") && !dockerfile.contains('/') {
+        let _ = std::fs::remove_file(&df_path);
     }
     let df =
         berth_builder::dockerfile::parse(&text, &dockerfile).map_err(|e| Error::BuildFailed {
