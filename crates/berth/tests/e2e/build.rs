@@ -632,6 +632,17 @@ fn build_heredocs(ctx: &Ctx) {
     );
     let again = stdout(&build_in(ctx, &dir, &["-t", "heredocs:1"]));
     assert_eq!(again.matches("Using cache").count(), 5, "{again}");
+    // Another body under the same first line is another step.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        HEREDOCS.replace("echo second", "echo changed"),
+    )
+    .expect("dockerfile");
+    let changed = stdout(&build_in(ctx, &dir, &["-t", "heredocs:1"]));
+    assert_eq!(changed.matches("Using cache").count(), 0, "{changed}");
+    assert!(ctx
+        .ok(&["run", "--rm", "heredocs:1"])
+        .starts_with("hello world\nchanged\n"));
     ctx.ok(&["rmi", "heredocs:1"]);
 }
 

@@ -606,6 +606,10 @@ impl Build<'_> {
         let args: Vec<(String, String)> = st.args.clone().into_iter().collect();
         let mut extra = vec![("network".to_string(), network.clone())];
         extra.extend(prepared.key.iter().cloned());
+        // A here-document's body is part of the command.
+        for (i, h) in heredocs.iter().enumerate() {
+            extra.push((format!("heredoc{i}"), h.content.clone()));
+        }
         let key = step_key(
             &st.key,
             &StepInput {
