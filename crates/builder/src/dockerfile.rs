@@ -453,23 +453,40 @@ fn convert(ctx: &Ctx<'_>, i: &pd::Instruction<'_>, line: usize) -> Result<Instr,
 }
 
 /// Parses a Dockerfile; `file` names it in errors.
-pub fn parse(text: &str, file: &str) -> Result<Dockerfile, ParseError> {
-    let s_text = text;
+pub fn parse(original: &str, file: &str) -> Result<Dockerfile, ParseError> {
+    let directive_escape = original
+        .lines()
+        .take_while(|l| l.trim_start().starts_with('#'))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("#")
+                .map(str::trim)?
+                .strip_prefix("escape=")
+        })
+        .and_then(|v| v.trim().chars().next())
+        .unwrap_or('\\');
+    let rw = crate::inline::rewrite(original, directive_escape);
+    let text = rw.text.as_str();
     let parsed = pd::parse(text).map_err(|e| {
-        let text = e.to_string();
-        let heredoc_line = unsupported_heredoc(s_text, e.line());
-        let message = if let Some(l) = heredoc_line {
-            format!("line {l}: RUN with a here-document after a command (`RUN cat <<EOF > f`) is not supported yet: start the RUN with `<<EOF`")
-        } else if text.starts_with("expected FROM") {
+        let message = e.to_string();
+        let mut line = rw.original(e.line().max(1));
+        let message = if let Some(l) = unterminated_heredoc(original, line) {
+            line = l;
+            "the here-document opened by this RUN is not terminated".to_string()
+        } else if message.starts_with("expected FROM") {
             "no build stage in current context: the first instruction must be FROM (or ARG)"
                 .to_string()
         } else {
             // parse-dockerfile appends the position; we lead with it.
-            text.split(" at line ").next().unwrap_or(&text).to_string()
+            message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string()
         };
         ParseError {
             file: file.to_string(),
-            line: e.line().max(1),
+            line,
             message,
         }
     })?;
@@ -488,8 +505,11 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile, ParseError> {
         stages: Vec::new(),
     };
     for (i, ins) in parsed.instructions.iter().enumerate() {
-        let line = ctx.line_of(starts[i]);
-        let one = ctx.one_line(starts[i], end_of(i));
+        let line = rw.original(ctx.line_of(starts[i]));
+        let one = match rw.run_text.get(&line) {
+            Some(t) => t.clone(),
+            None => ctx.one_line(starts[i], end_of(i)),
+        };
         match ins {
             pd::Instruction::From(f) => {
                 let platform = f
@@ -544,23 +564,14 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile, ParseError> {
     Ok(df)
 }
 
-/// The line (1-based, before `before`) of a RUN that opens a here-document
-/// after a command, which the parser does not take.
-fn unsupported_heredoc(text: &str, before: usize) -> Option<usize> {
+/// The line (1-based, up to `before`) of a RUN that opens a here-document
+/// after a command which never ends (the rewrite left it as written).
+fn unterminated_heredoc(text: &str, before: usize) -> Option<usize> {
     text.lines().take(before).enumerate().find_map(|(i, l)| {
         let t = l.trim_start();
-        let upper = t.get(..3).map(str::to_ascii_uppercase);
-        (upper.as_deref() == Some("RUN") && t.len() > 3 && t[3..].starts_with(char::is_whitespace))
-            .then(|| {
-                let args = t[3..].trim_start();
-                let args = args
-                    .split_whitespace()
-                    .skip_while(|w| w.starts_with("--"))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                (!args.starts_with("<<") && args.contains("<<")).then_some(i + 1)
-            })
-            .flatten()
+        let is_run = t.get(..3).is_some_and(|k| k.eq_ignore_ascii_case("RUN"))
+            && t[3..].starts_with(char::is_whitespace);
+        (is_run && t.contains("<<") && !heredoc_delimiters(&t[3..]).is_empty()).then_some(i + 1)
     })
 }
 

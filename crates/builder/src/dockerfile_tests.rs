@@ -209,6 +209,11 @@ fn errors_name_file_and_line() {
             2,
             "ONBUILD does not allow",
         ),
+        (
+            "FROM busybox\nRUN cat <<EOT > /f\n$X never ends\n",
+            2,
+            "is not terminated",
+        ),
     ];
     for (text, line, msg) in cases {
         let e = parse(text, "ctx/Dockerfile").unwrap_err();
@@ -254,4 +259,26 @@ fn heredoc_scripts() {
         heredoc_run("cat <<EOF > /f", &[doc("x\n")]),
         HeredocRun::Script("cat <<EOF > /f\nx\nEOF\n".into())
     );
+}
+
+#[test]
+fn heredoc_after_a_command() {
+    let text = "FROM busybox\nRUN cat <<EOT > /f\n$X stays\nEOT\nENV A=1\n";
+    let df = parse(text, "Dockerfile").unwrap();
+    let steps = &df.stages[0].steps;
+    assert_eq!(steps[0].line, 2);
+    assert_eq!(steps[0].text, "RUN cat <<EOT > /f");
+    assert_eq!(steps[1].line, 5, "later lines keep their numbers");
+    match &steps[0].instr {
+        Instr::Run { heredocs, cmd, .. } => {
+            // The parser leaves a leading here-document out of the command.
+            assert_eq!(cmd, &Form::Shell(String::new()));
+            assert_eq!(heredocs[0].content, "cat <<EOT > /f\n$X stays\nEOT\n");
+            assert_eq!(
+                heredoc_run("", heredocs),
+                HeredocRun::Script("cat <<EOT > /f\n$X stays\nEOT\n".into())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -9,5 +9,6 @@ pub mod config;
 pub mod dockerfile;
 pub mod expand;
 pub mod ignore;
+mod inline;
 pub mod mounts;
 pub mod plan;

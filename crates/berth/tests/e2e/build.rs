@@ -607,8 +607,8 @@ RUN <<EOF
 echo "hello $WHO" > /greeting
 echo second >> /greeting
 EOF
-RUN <<'EOT'
-echo '$WHO' stays > /literal
+RUN cat <<'EOT' > /literal
+$WHO stays
 EOT
 COPY <<EOF /etc/copied.conf
 name=$WHO
@@ -620,8 +620,9 @@ EOF
 CMD cat /greeting /literal /etc/copied.conf /prog
 "#;
 
-/// Here-documents: a RUN script, a quoted one, a COPY of inline content
-/// (substituted), and a `#!` program.
+/// Here-documents: a RUN script, one fed to a command (quoted: no
+/// substitution), a COPY of inline content (substituted), and a `#!`
+/// program.
 fn build_heredocs(ctx: &Ctx) {
     let dir = write_ctx(ctx, "heredoc-ctx", HEREDOCS);
     let out = build_in(ctx, &dir, &["-t", "heredocs:1"]);
