@@ -1,5 +1,5 @@
-//! Compression detection by magic bytes (gzip, zstd, plain) and transparent
-//! decompression of tar streams.
+//! Compression detection by magic bytes (gzip, zstd, xz, bzip2, plain) and
+//! transparent decompression of tar streams.
 
 use std::io::{self, BufReader, Cursor, Read};
 
@@ -14,6 +14,10 @@ pub enum Compression {
     Gzip,
     /// zstd (one or more frames).
     Zstd,
+    /// xz (one or more streams).
+    Xz,
+    /// bzip2 (one or more streams).
+    Bzip2,
 }
 
 const GZIP: &[u8] = &[0x1f, 0x8b];
@@ -22,28 +26,20 @@ const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 const BZIP2: &[u8] = b"BZh";
 
 impl Compression {
-    /// Detects the compression from the first bytes of a stream. xz and bzip2 are
-    /// recognised and refused.
+    /// Detects the compression from the first bytes of a stream.
     pub fn detect(prefix: &[u8]) -> io::Result<Self> {
         if prefix.starts_with(GZIP) {
             Ok(Self::Gzip)
         } else if prefix.starts_with(ZSTD) {
             Ok(Self::Zstd)
         } else if prefix.starts_with(XZ) {
-            Err(unsupported("xz"))
+            Ok(Self::Xz)
         } else if prefix.starts_with(BZIP2) {
-            Err(unsupported("bzip2"))
+            Ok(Self::Bzip2)
         } else {
             Ok(Self::None)
         }
     }
-}
-
-fn unsupported(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("unsupported compression: {what}"),
-    )
 }
 
 /// Peeks at the start of `r`, detects its compression and returns a reader of the
@@ -72,6 +68,14 @@ pub fn decompress<'a, R: Read + 'a>(mut r: R) -> io::Result<(Compression, Box<dy
             BUF_SIZE,
             zstd::stream::read::Decoder::with_buffer(whole)?,
         )),
+        Compression::Xz => Box::new(BufReader::with_capacity(
+            BUF_SIZE,
+            liblzma::bufread::XzDecoder::new_multi_decoder(whole),
+        )),
+        Compression::Bzip2 => Box::new(BufReader::with_capacity(
+            BUF_SIZE,
+            bzip2::bufread::MultiBzDecoder::new(whole),
+        )),
     };
     Ok((c, out))
 }
@@ -90,13 +94,29 @@ mod tests {
                 e.finish().unwrap()
             }
             Compression::Zstd => zstd::encode_all(data, 1).unwrap(),
+            Compression::Xz => {
+                let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Compression::Bzip2 => {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
         }
     }
 
     #[test]
     fn detects_and_decodes() {
         let data = b"hello world, hello world, hello world".repeat(100);
-        for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        for c in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Zstd,
+            Compression::Xz,
+            Compression::Bzip2,
+        ] {
             let enc = roundtrip(c, &data);
             let (got, mut r) = decompress(&enc[..]).unwrap();
             assert_eq!(got, c);
@@ -112,9 +132,11 @@ mod tests {
     }
 
     #[test]
-    fn refuses_xz_and_flags_truncated_gzip() {
-        assert!(decompress(XZ).is_err());
-        assert!(decompress(&b"BZh91AY"[..]).is_err());
+    fn flags_truncated_streams() {
+        let enc = roundtrip(Compression::Xz, &b"y".repeat(10000));
+        let (_, mut r) = decompress(&enc[..enc.len() / 2]).unwrap();
+        let mut out = Vec::new();
+        assert!(r.read_to_end(&mut out).is_err());
         let enc = roundtrip(Compression::Gzip, &b"x".repeat(10000));
         let (_, mut r) = decompress(&enc[..enc.len() / 2]).unwrap();
         let mut out = Vec::new();

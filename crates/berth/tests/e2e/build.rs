@@ -718,12 +718,13 @@ fn build_run_mounts_and_secrets(ctx: &Ctx) {
     ctx.ok(&["rmi", "mounts:1", "mounts:2"]);
 }
 
-/// ADD unpacks a local tar.gz; COPY --exclude and --parents.
+/// ADD unpacks local tar.gz, tar.xz and tar.bz2 archives; COPY --exclude
+/// and --parents.
 fn build_add_exclude_parents(ctx: &Ctx) {
     let dir = write_ctx(
         ctx,
         "add-ctx",
-        "FROM busybox\nCOPY --exclude=**/*.md x/ /ex/\nCOPY --parents x/y/one.txt /par/\nADD archive.tgz /unpacked/\nCMD find /ex /par /unpacked -type f\n",
+        "FROM busybox\nCOPY --exclude=**/*.md x/ /ex/\nCOPY --parents x/y/one.txt /par/\nADD archive.tgz /unpacked/\nADD archive.tar.xz /xz/\nADD archive.tar.bz2 /bz2/\nCMD find /ex /par /unpacked /xz /bz2 -type f\n",
     );
     std::fs::create_dir_all(dir.join("x/y")).expect("dirs");
     std::fs::write(dir.join("x/y/one.txt"), "1").expect("one");
@@ -740,6 +741,17 @@ fn build_add_exclude_parents(ctx: &Ctx) {
         .output()
         .expect("tar");
     assert!(out.status.success(), "{}", stderr(&out));
+    for (flag, name) in [("-cJf", "archive.tar.xz"), ("-cjf", "archive.tar.bz2")] {
+        let out = Command::new("tar")
+            .arg(flag)
+            .arg(dir.join(name))
+            .arg("-C")
+            .arg(&staging)
+            .arg("inner")
+            .output()
+            .expect("tar");
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+    }
     let built = build_in(ctx, &dir, &["-t", "add-test:1"]);
     assert!(
         built.status.success(),
@@ -755,7 +767,13 @@ fn build_add_exclude_parents(ctx: &Ctx) {
     files.sort();
     assert_eq!(
         files,
-        vec!["/ex/y/one.txt", "/par/x/y/one.txt", "/unpacked/inner/file"]
+        vec![
+            "/bz2/inner/file",
+            "/ex/y/one.txt",
+            "/par/x/y/one.txt",
+            "/unpacked/inner/file",
+            "/xz/inner/file"
+        ]
     );
     ctx.ok(&["rmi", "add-test:1"]);
 }

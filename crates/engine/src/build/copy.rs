@@ -29,13 +29,13 @@ pub(super) struct CopySpec {
     pub exclude: Option<berth_builder::ignore::Matcher>,
     /// `--parents`: keep each source's path under the destination.
     pub parents: bool,
-    /// ADD: local tar archives (plain, gzip, zstd) are unpacked into the
-    /// destination instead of copied.
+    /// ADD: local tar archives (plain, gzip, bzip2, xz, zstd) are unpacked
+    /// into the destination instead of copied.
     pub extract_archives: bool,
 }
 
-/// Whether `path` is a tar archive ADD unpacks. xz and bzip2 archives are
-/// refused (not supported yet) rather than copied as they are.
+/// Whether `path` is a tar archive ADD unpacks (plain, gzip, bzip2, xz or
+/// zstd).
 fn is_tar_archive(path: &Path) -> Result<bool, Error> {
     use std::io::Read;
     let Ok(meta) = std::fs::symlink_metadata(path) else {
@@ -43,16 +43,6 @@ fn is_tar_archive(path: &Path) -> Result<bool, Error> {
     };
     if !meta.is_file() {
         return Ok(false);
-    }
-    let mut f = std::fs::File::open(path).map_err(Error::io("reading", path))?;
-    let mut magic = [0u8; 6];
-    let n = f.read(&mut magic).map_err(Error::io("reading", path))?;
-    if magic[..n].starts_with(b"BZh") || magic[..n].starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
-    {
-        return Err(invalid(format!(
-            "ADD of {}: xz and bzip2 archives are not supported yet",
-            path.display()
-        )));
     }
     let f = std::fs::File::open(path).map_err(Error::io("reading", path))?;
     let Ok((_, mut plain)) = berth_image::compression::decompress(f) else {
@@ -433,10 +423,13 @@ mod tests {
             vec!["opt", "opt/a.tgz"],
             "COPY does not unpack"
         );
+        // A file that only looks like xz is copied, not unpacked.
         std::fs::write(c.join("b.xz"), [0xfd, b'7', b'z', b'X', b'Z', 0, 1, 2]).unwrap();
-        let mut xz = spec(&["b.xz"], "/opt");
+        let mut xz = spec(&["b.xz"], "/opt/");
         xz.extract_archives = true;
-        assert!(stage(c, &xz, tempfile::tempdir().unwrap().path()).is_err());
+        let staging = tempfile::tempdir().unwrap();
+        stage(c, &xz, staging.path()).unwrap();
+        assert_eq!(tree(staging.path()), vec!["opt", "opt/b.xz"]);
         let staging = tempfile::tempdir().unwrap();
         stage(c, &spec(&["link"], "/l"), staging.path()).unwrap();
         assert_eq!(
