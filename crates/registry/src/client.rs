@@ -420,18 +420,15 @@ impl Client {
         Ok(resp.status().is_success())
     }
 
-    /// Uploads a blob from a file as Docker does: `POST` to start (asking
-    /// to mount it from `mount_from`, a repository of the same registry
-    /// known to hold it), then, unless the registry mounted it, one `PATCH`
-    /// streaming the content and a `PUT` with the digest to finish.
-    pub async fn upload_blob(
+    /// `POST /v2/<repo>/blobs/uploads/`, asking to mount the blob from
+    /// `mount_from` (another repository of the registry) when given: `None`
+    /// when the registry answered 201 (mounted), else the upload's location.
+    async fn start_upload(
         &self,
         remote: &Remote,
         digest: &Digest,
-        size: u64,
-        path: &Path,
         mount_from: Option<&str>,
-    ) -> Result<Uploaded> {
+    ) -> Result<Option<String>> {
         let base = &remote.endpoint.base;
         let scope = format!("repository:{}:pull,push", remote.repo);
         let mut start = format!("{base}/v2/{}/blobs/uploads/", remote.repo);
@@ -451,14 +448,49 @@ impl Client {
                 &scope,
             )
             .await?;
-        let status = resp.status();
-        if status == StatusCode::CREATED {
+        match resp.status() {
+            StatusCode::CREATED => Ok(None),
+            StatusCode::ACCEPTED => Ok(Some(location(&resp, base)?)),
+            _ => Err(failure(resp, &format!("starting the upload of {digest}")).await),
+        }
+    }
+
+    /// Follows up to `max` redirects of a GET answer (relative locations
+    /// against the origin of the URL that redirected).
+    async fn follow_redirects(
+        &self,
+        mut resp: Response<Incoming>,
+        url: &str,
+        max: usize,
+    ) -> Result<Response<Incoming>> {
+        let mut current = url.to_string();
+        for _ in 0..max {
+            if !resp.status().is_redirection() {
+                break;
+            }
+            current = location(&resp, origin(&current))?;
+            resp = self.send(Method::GET, &current, None, None).await?;
+        }
+        Ok(resp)
+    }
+
+    /// Uploads a blob from a file as Docker does: `POST` to start (asking
+    /// to mount it from `mount_from`, a repository of the same registry
+    /// known to hold it), then, unless the registry mounted it, one `PATCH`
+    /// streaming the content and a `PUT` with the digest to finish.
+    pub async fn upload_blob(
+        &self,
+        remote: &Remote,
+        digest: &Digest,
+        size: u64,
+        path: &Path,
+        mount_from: Option<&str>,
+    ) -> Result<Uploaded> {
+        let base = &remote.endpoint.base;
+        let scope = format!("repository:{}:pull,push", remote.repo);
+        let Some(url) = self.start_upload(remote, digest, mount_from).await? else {
             return Ok(Uploaded::Mounted);
-        }
-        if status != StatusCode::ACCEPTED {
-            return Err(failure(resp, &format!("starting the upload of {digest}")).await);
-        }
-        let url = location(&resp, base)?;
+        };
         let file = tokio::fs::File::open(path)
             .await
             .map_err(|source| ClientError::Io {
@@ -485,9 +517,7 @@ impl Client {
         if resp.status() != StatusCode::ACCEPTED {
             return Err(failure(resp, &format!("uploading {digest}")).await);
         }
-        let mut url = location(&resp, base)?;
-        url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str(&format!("digest={}", encode(&digest.to_string())));
+        let url = with_digest(location(&resp, base)?, digest);
         let resp = self
             .send_body(
                 Method::PUT,
@@ -511,24 +541,13 @@ impl Client {
         digest: &Digest,
         bytes: Vec<u8>,
     ) -> Result<()> {
-        let base = &remote.endpoint.base;
         let scope = format!("repository:{}:pull,push", remote.repo);
-        let start = format!("{base}/v2/{}/blobs/uploads/", remote.repo);
-        let resp = self
-            .get(
-                Method::POST,
-                &start,
-                None,
-                remote.credentials.as_ref(),
-                &scope,
-            )
-            .await?;
-        if resp.status() != StatusCode::ACCEPTED {
-            return Err(failure(resp, &format!("starting the upload of {digest}")).await);
-        }
-        let mut url = location(&resp, base)?;
-        url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str(&format!("digest={}", encode(&digest.to_string())));
+        let Some(url) = self.start_upload(remote, digest, None).await? else {
+            return Err(ClientError::Invalid(format!(
+                "starting the upload of {digest}: the registry answered 201 without a mount"
+            )));
+        };
+        let url = with_digest(url, digest);
         let auth = self.cached_auth(&url, &scope);
         let len = bytes.len();
         let resp = self
@@ -699,25 +718,8 @@ impl Client {
         path: &Path,
         expected: Option<&Digest>,
     ) -> Result<Option<String>> {
-        let mut resp = self.send(Method::GET, url, None, None).await?;
-        let mut current = url.to_string();
-        for _ in 0..10 {
-            if !resp.status().is_redirection() {
-                break;
-            }
-            let location = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| ClientError::Invalid("a redirect without a location".into()))?
-                .to_string();
-            current = if location.starts_with('/') {
-                format!("{}{location}", origin(&current))
-            } else {
-                location
-            };
-            resp = self.send(Method::GET, &current, None, None).await?;
-        }
+        let resp = self.send(Method::GET, url, None, None).await?;
+        let resp = self.follow_redirects(resp, url, 10).await?;
         if !resp.status().is_success() {
             return Err(ClientError::Registry {
                 status: resp.status().as_u16(),
@@ -763,25 +765,9 @@ impl Client {
         let (repo, creds, ep) = (&remote.repo, remote.credentials.as_ref(), &remote.endpoint);
         let url = format!("{}/v2/{repo}/blobs/{digest}", ep.base);
         let scope = format!("repository:{repo}:pull");
-        let mut resp = self.get(Method::GET, &url, None, creds, &scope).await?;
+        let resp = self.get(Method::GET, &url, None, creds, &scope).await?;
         // Registries redirect blob downloads to storage (S3, a CDN).
-        for _ in 0..5 {
-            if !resp.status().is_redirection() {
-                break;
-            }
-            let location = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| ClientError::Invalid("a redirect without a location".into()))?
-                .to_string();
-            let target = if location.starts_with('/') {
-                format!("{}{location}", ep.base)
-            } else {
-                location
-            };
-            resp = self.send(Method::GET, &target, None, None).await?;
-        }
+        let resp = self.follow_redirects(resp, &url, 5).await?;
         let status = resp.status();
         if !status.is_success() {
             return Err(failure(resp, &format!("blob {digest}")).await);
@@ -842,6 +828,13 @@ fn location(resp: &Response<Incoming>, base: &str) -> Result<String> {
     } else {
         location.to_string()
     })
+}
+
+/// `url` with `digest=<digest>` added to its query (finishing an upload).
+fn with_digest(mut url: String, digest: &Digest) -> String {
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str(&format!("digest={}", encode(&digest.to_string())));
+    url
 }
 
 /// The target of `Link: <url>; rel="next"` (pure).

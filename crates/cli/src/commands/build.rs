@@ -507,24 +507,17 @@ pub async fn run_builder(c: BuilderCommand, target: &Target) -> i32 {
 }
 
 async fn prune(a: PruneArgs, target: &Target) -> i32 {
-    use std::io::{BufRead, IsTerminal};
-    if !a.force {
-        if !std::io::stdin().is_terminal() {
-            return super::fail("builder prune needs confirmation: use -f when not on a terminal");
-        }
-        let what = if a.all {
-            "all build cache"
-        } else {
-            "all dangling build cache"
-        };
-        print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        if std::io::stdin().lock().read_line(&mut line).is_err()
-            || !matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
-        {
-            return 0;
-        }
+    let what = if a.all {
+        "all build cache"
+    } else {
+        "all dangling build cache"
+    };
+    if let Err(code) = super::confirm(
+        a.force,
+        "builder prune",
+        &format!("This will remove {what}."),
+    ) {
+        return code;
     }
     let filters = match super::filters_json(&a.filter) {
         Ok(f) => f,

@@ -1,8 +1,6 @@
 //! `berth image prune`: removes dangling images (all unused ones with
 //! `-a`), and the intermediate images only they were built on.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use serde_json::{json, Value};
 
 use crate::connect::Target;
@@ -18,23 +16,14 @@ pub struct Args {
 }
 
 pub async fn run(a: Args, target: &Target) -> i32 {
-    if !a.force {
-        if !std::io::stdin().is_terminal() {
-            return super::fail("image prune needs confirmation: use -f when not on a terminal");
-        }
-        let what = if a.all {
-            "all images without at least one container associated to them"
-        } else {
-            "all dangling images"
-        };
-        print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        if std::io::stdin().lock().read_line(&mut line).is_err()
-            || !matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
-        {
-            return 0;
-        }
+    let what = if a.all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    if let Err(code) = super::confirm(a.force, "image prune", &format!("This will remove {what}."))
+    {
+        return code;
     }
     let client = match target.client().await {
         Ok(c) => c,

@@ -47,6 +47,29 @@ use std::collections::BTreeMap;
 
 /// Prints a failure as docker does (`Error response from daemon: ...`) and
 /// returns docker's exit code for non-run commands.
+/// A prune's confirmation: `Ok` with `-f` or the user's yes on a terminal;
+/// otherwise the exit code to return (an error when not on a terminal).
+pub(crate) fn confirm(force: bool, command: &str, warning: &str) -> Result<(), i32> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if force {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(format!(
+            "{command} needs confirmation: use -f when not on a terminal"
+        )));
+    }
+    print!("WARNING! {warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err()
+        || !matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
+    {
+        return Err(0);
+    }
+    Ok(())
+}
+
 pub(crate) fn fail(e: impl std::fmt::Display) -> i32 {
     eprintln!("{e}");
     1

@@ -1,7 +1,5 @@
 //! `berth container prune`.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use crate::connect::Target;
 
 #[derive(Debug, clap::Args)]
@@ -14,24 +12,13 @@ pub struct Args {
     pub filter: Vec<String>,
 }
 
-fn confirmed() -> bool {
-    print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line).is_err() {
-        return false;
-    }
-    matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
-}
-
 pub async fn run(args: Args, target: &Target) -> i32 {
-    if !args.force && (!std::io::stdin().is_terminal() || !confirmed()) {
-        if !std::io::stdin().is_terminal() {
-            return super::fail(
-                "container prune needs confirmation: use -f when not on a terminal",
-            );
-        }
-        return 0;
+    if let Err(code) = super::confirm(
+        args.force,
+        "container prune",
+        "This will remove all stopped containers.",
+    ) {
+        return code;
     }
     let filters = match super::filters_json(&args.filter) {
         Ok(f) => f,

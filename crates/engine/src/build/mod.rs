@@ -79,7 +79,7 @@ pub async fn build(
     tx: mpsc::UnboundedSender<Value>,
 ) -> Result<String, Error> {
     if !req.platform.is_empty() {
-        let host = format!("linux/{}", crate::pull::host_arch());
+        let host = format!("linux/{}", berth_builder::plan::host_arch());
         if req.platform != host && req.platform != "linux" {
             return Err(Error::InvalidArgument(format!(
                 "building for {} is not supported: only the host's platform ({host})",

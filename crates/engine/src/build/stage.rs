@@ -508,8 +508,7 @@ impl Build<'_> {
         let exists = match &st.image {
             None => false,
             Some(id) => {
-                let layers = self.engine.images.layer_dirs(id).await?;
-                let root = ImageRoot::mount(&layers, &self.scratch)?;
+                let root = self.mount_image(id).await?;
                 root.path().join(dir.trim_start_matches('/')).is_dir()
             }
         };
@@ -831,19 +830,7 @@ impl Build<'_> {
                 .unwrap_or_default(),
             None => self.ctx.to_path_buf(),
             Some(f) => {
-                let id = match berth_builder::plan::resolve(df, f, self.stage_index_of(step))
-                    .map_err(|m| failed(df, step, m))?
-                {
-                    Source::Stage(i) => self
-                        .stage_images
-                        .get(&i)
-                        .cloned()
-                        .ok_or_else(|| failed(df, step, format!("stage {i} is not built")))?,
-                    Source::Image(name) => self.base_image(&name).await?,
-                    Source::Scratch => return Err(failed(df, step, "cannot copy from scratch")),
-                };
-                let layers = self.engine.images.layer_dirs(&id).await?;
-                let root = ImageRoot::mount(&layers, &self.scratch)?;
+                let root = self.mount_from(step, f, "copy").await?;
                 let p = root.path().to_path_buf();
                 mounts.push(root);
                 p
@@ -866,8 +853,7 @@ impl Build<'_> {
                                 "--chown by name needs /etc/passwd in the image",
                             ));
                         };
-                        let layers = self.engine.images.layer_dirs(&image).await?;
-                        let root = ImageRoot::mount(&layers, &self.scratch)?;
+                        let root = self.mount_image(&image).await?;
                         berth_image::fsops::resolve_user(root.path(), &spec)
                             .map_err(|e| failed(df, step, e))?
                     }
@@ -1052,25 +1038,7 @@ impl Build<'_> {
                     let root = match &from {
                         None => self.ctx.to_path_buf(),
                         Some(f) => {
-                            let id = match berth_builder::plan::resolve(
-                                df,
-                                f,
-                                self.stage_index_of(step),
-                            )
-                            .map_err(|m| failed(df, step, m))?
-                            {
-                                Source::Stage(i) => {
-                                    self.stage_images.get(&i).cloned().ok_or_else(|| {
-                                        failed(df, step, format!("stage {i} is not built"))
-                                    })?
-                                }
-                                Source::Image(name) => self.base_image(&name).await?,
-                                Source::Scratch => {
-                                    return Err(failed(df, step, "cannot mount from scratch"))
-                                }
-                            };
-                            let layers = self.engine.images.layer_dirs(&id).await?;
-                            let r = ImageRoot::mount(&layers, &self.scratch)?;
+                            let r = self.mount_from(step, f, "mount").await?;
                             let p = r.path().to_path_buf();
                             out.roots.push(r);
                             p
@@ -1111,8 +1079,7 @@ impl Build<'_> {
         // Mount points the image lacks (and their missing parents) are made
         // by the runtime in the container's layer; they are taken out again.
         if let Some(image) = &st.image {
-            let layers = self.engine.images.layer_dirs(image).await?;
-            let root = ImageRoot::mount(&layers, &self.scratch)?;
+            let root = self.mount_image(image).await?;
             for t in &targets {
                 let mut prefix = String::new();
                 for c in t.split('/').filter(|c| !c.is_empty()) {
@@ -1127,6 +1094,30 @@ impl Build<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// An image's tree, mounted read-only for this step.
+    async fn mount_image(&self, id: &str) -> Result<ImageRoot, Error> {
+        let layers = self.engine.images.layer_dirs(id).await?;
+        ImageRoot::mount(&layers, &self.scratch)
+    }
+
+    /// The tree a `--from` names (an earlier stage by name or index, or an
+    /// image), mounted read-only; `what` (copy, mount) for the error.
+    async fn mount_from(&self, step: &Step, from: &str, what: &str) -> Result<ImageRoot, Error> {
+        let df = self.df;
+        let id = match berth_builder::plan::resolve(df, from, self.stage_index_of(step))
+            .map_err(|m| failed(df, step, m))?
+        {
+            Source::Stage(i) => self
+                .stage_images
+                .get(&i)
+                .cloned()
+                .ok_or_else(|| failed(df, step, format!("stage {i} is not built")))?,
+            Source::Image(name) => self.base_image(&name).await?,
+            Source::Scratch => return Err(failed(df, step, format!("cannot {what} from scratch"))),
+        };
+        self.mount_image(&id).await
     }
 
     /// The index of the stage holding `step`.

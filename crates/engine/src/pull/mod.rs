@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use berth_builder::plan::host_arch;
 use berth_image::layer::chain_ids;
 use berth_image::{Digest, ImageInfo, Reference};
 use berth_image::{LayerInput, NewImage};
@@ -37,16 +38,6 @@ pub struct PullRequest {
     pub credentials: Option<Credentials>,
     /// Registries reached over plain HTTP besides loopback ones.
     pub insecure: Vec<String>,
-}
-
-/// The host's platform as OCI names it.
-pub(crate) fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    }
 }
 
 /// Picks the index entry for `os/arch[/variant]` (pure).
