@@ -819,28 +819,16 @@ fn independent_stages_run_together(ctx: &Ctx) {
 fn serve_once_per_request(
     body: &'static [u8],
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    listener.set_nonblocking(true).expect("nonblocking");
+    use std::io::Write;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let halt = stop.clone();
-    std::thread::spawn(move || {
-        while !halt.load(std::sync::atomic::Ordering::Relaxed) {
-            let Ok((mut s, _)) = listener.accept() else {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-                continue;
-            };
-            let _ = s.set_nonblocking(false);
-            let mut buf = [0u8; 2048];
-            let _ = s.read(&mut buf);
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = s.write_all(body);
-        }
+    let addr = crate::front::serve(stop.clone(), move |mut s| {
+        let _ = crate::front::Request::read(&mut s, std::time::Duration::from_secs(5));
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = s.write_all(body);
     });
     (addr, stop)
 }

@@ -285,9 +285,21 @@ impl Ctx {
 
     /// Runs `berth ARGS` with `input` on stdin.
     pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        self.berth_env(args, &[], input)
+    }
+
+    /// Runs `berth ARGS` with extra environment variables and `input` on
+    /// its stdin.
+    pub fn berth_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+        input: &[u8],
+    ) -> Output {
         let mut child = Command::new(berth_bin())
             .args(args)
             .env("BERTH_HOST", self.host())
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -7,6 +7,7 @@ mod api;
 mod build;
 mod containers;
 mod files;
+mod front;
 mod harness;
 mod images;
 mod interactive;

@@ -669,22 +669,7 @@ fn login_logout_and_authenticated_push(ctx: &Ctx) {
     );
     let config = dir.join("docker-config");
     let berth = |args: &[&str], stdin: &[u8]| {
-        let mut child = Command::new(berth_bin())
-            .args(args)
-            .env("BERTH_HOST", ctx.host())
-            .env("DOCKER_CONFIG", &config)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("berth");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin)
-            .expect("stdin");
-        child.wait_with_output().expect("berth")
+        ctx.berth_env(args, &[("DOCKER_CONFIG", config.as_os_str())], stdin)
     };
     let wrong = berth(&["login", "-u", "alice", "-p", "nope", &reg.addr], b"");
     assert_eq!(wrong.status.code(), Some(1));
@@ -860,26 +845,17 @@ struct TokenFront {
 
 impl TokenFront {
     fn start(backend: String) -> TokenFront {
-        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::atomic::AtomicBool;
         use std::sync::Arc;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        listener.set_nonblocking(true).expect("nonblocking");
         let saw_basic = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let (seen, halt, me) = (saw_basic.clone(), stop.clone(), addr.clone());
-        std::thread::spawn(move || {
-            while !halt.load(Ordering::Relaxed) {
-                let Ok((stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                };
-                let (seen, me, backend) = (seen.clone(), me.clone(), backend.clone());
-                std::thread::spawn(move || {
-                    let _ = serve_front(stream, &me, &backend, &seen);
-                });
-            }
+        let me = Arc::new(std::sync::OnceLock::<String>::new());
+        let (seen, my_addr) = (saw_basic.clone(), me.clone());
+        let addr = crate::front::serve(stop.clone(), move |stream| {
+            let me = my_addr.get().cloned().unwrap_or_default();
+            let _ = serve_front(stream, &me, &backend, &seen);
         });
+        let _ = me.set(addr.clone());
         TokenFront {
             addr,
             saw_basic,
@@ -901,32 +877,11 @@ fn serve_front(
     backend: &str,
     saw_basic: &std::sync::atomic::AtomicBool,
 ) -> std::io::Result<()> {
-    client.set_nonblocking(false)?;
-    client.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if client.read(&mut byte)? == 0 {
-            return Ok(());
-        }
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = text.lines();
-    let request_line = lines.next().unwrap_or_default().to_string();
-    let path = request_line.split(' ').nth(1).unwrap_or("/").to_string();
-    let header = |name: &str| {
-        text.lines().find_map(|l| {
-            l.split_once(':')
-                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_string())
-        })
+    let Some(req) = crate::front::Request::read(&mut client, Duration::from_secs(5))? else {
+        return Ok(());
     };
-    let length: usize = header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    client.read_exact(&mut body)?;
+    let path = req.path.clone();
+    let header = |name: &str| req.header(name);
     if path.starts_with("/token") {
         if header("authorization").is_some_and(|a| a.starts_with("Basic ")) {
             saw_basic.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -948,19 +903,7 @@ fn serve_front(
             "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{me}/token\",service=\"front\",scope=\"repository:{repo}:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
     }
-    let mut upstream = TcpStream::connect(backend)?;
-    let method = request_line.split(' ').next().unwrap_or("GET");
-    write!(
-        upstream,
-        "{method} {path} HTTP/1.0\r\nHost: {backend}\r\nContent-Length: {length}\r\n"
-    )?;
-    if let Some(accept) = header("accept") {
-        write!(upstream, "Accept: {accept}\r\n")?;
-    }
-    write!(upstream, "\r\n")?;
-    upstream.write_all(&body)?;
-    let mut response = Vec::new();
-    upstream.read_to_end(&mut response)?;
+    let response = req.forward(backend)?;
     client.write_all(&response)
 }
 

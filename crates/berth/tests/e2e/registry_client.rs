@@ -2,9 +2,9 @@
 //! tag at once (`push -a`, `pull -a`), cross-repository mounts, registries
 //! marked insecure in the daemon, and credential helpers.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use crate::harness::{berth_bin, stderr, stdout, Ctx, TestFn};
+use crate::harness::{stderr, stdout, Ctx, TestFn};
 use crate::registry::Registry;
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -187,24 +187,14 @@ esac
         std::env::var("PATH").unwrap_or_default()
     );
     let berth = |config: &std::path::Path, args: &[&str], stdin: &[u8]| -> Output {
-        use std::io::Write;
-        let mut child = Command::new(berth_bin())
-            .args(args)
-            .env("BERTH_HOST", ctx.host())
-            .env("DOCKER_CONFIG", config)
-            .env("PATH", &path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("berth");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin)
-            .expect("stdin");
-        child.wait_with_output().expect("berth")
+        ctx.berth_env(
+            args,
+            &[
+                ("DOCKER_CONFIG", config.as_os_str()),
+                ("PATH", std::ffi::OsStr::new(&path)),
+            ],
+            stdin,
+        )
     };
     let image = format!("{}/helped/busybox:1", reg.addr);
     ctx.ok(&["tag", "busybox:latest", &image]);

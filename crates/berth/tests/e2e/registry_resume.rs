@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,24 +40,12 @@ struct CountingFront {
 
 impl CountingFront {
     fn start(backend: String) -> CountingFront {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        listener.set_nonblocking(true).expect("nonblocking");
         let seen = Arc::new(Seen::default());
         let slow = Arc::new(Mutex::new(None::<String>));
         let stop = Arc::new(AtomicBool::new(false));
-        let (s, sl, halt) = (seen.clone(), slow.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !halt.load(Ordering::Relaxed) {
-                let Ok((stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                let (s, sl, backend) = (s.clone(), sl.clone(), backend.clone());
-                std::thread::spawn(move || {
-                    let _ = forward(stream, &backend, &s, &sl);
-                });
-            }
+        let (s, sl) = (seen.clone(), slow.clone());
+        let addr = crate::front::serve(stop.clone(), move |stream| {
+            let _ = forward(stream, &backend, &s, &sl);
         });
         CountingFront {
             addr,
@@ -92,33 +80,10 @@ fn forward(
     seen: &Seen,
     slow: &Mutex<Option<String>>,
 ) -> std::io::Result<()> {
-    client.set_nonblocking(false)?;
-    client.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if client.read(&mut byte)? == 0 {
-            return Ok(());
-        }
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let request_line = text.lines().next().unwrap_or_default().to_string();
-    let mut parts = request_line.split(' ');
-    let method = parts.next().unwrap_or("GET").to_string();
-    let path = parts.next().unwrap_or("/").to_string();
-    let header = |name: &str| {
-        text.lines().find_map(|l| {
-            l.split_once(':')
-                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_string())
-        })
+    let Some(req) = crate::front::Request::read(&mut client, Duration::from_secs(10))? else {
+        return Ok(());
     };
-    let length: usize = header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    client.read_exact(&mut body)?;
+    let (method, path) = (req.method.clone(), req.path.clone());
     let blob = (method == "GET")
         .then(|| path.split("/blobs/").nth(1).map(str::to_string))
         .flatten();
@@ -130,18 +95,7 @@ fn forward(
             .entry(d.clone())
             .or_default() += 1;
     }
-    let mut upstream = TcpStream::connect(backend)?;
-    write!(
-        upstream,
-        "{method} {path} HTTP/1.0\r\nHost: {backend}\r\nContent-Length: {length}\r\n"
-    )?;
-    if let Some(accept) = header("accept") {
-        write!(upstream, "Accept: {accept}\r\n")?;
-    }
-    write!(upstream, "\r\n")?;
-    upstream.write_all(&body)?;
-    let mut response = Vec::new();
-    upstream.read_to_end(&mut response)?;
+    let response = req.forward(backend)?;
     let throttle = blob.is_some() && *slow.lock().expect("lock") == blob;
     if throttle {
         for piece in response.chunks(64 * 1024) {
