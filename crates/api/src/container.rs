@@ -121,6 +121,9 @@ pub struct HostConfig {
     pub privileged: bool,
     #[serde(default)]
     pub readonly_rootfs: bool,
+    /// `--shm-size`: the size of `/dev/shm` in bytes (0: Docker's 64 MiB).
+    #[serde(default)]
+    pub shm_size: i64,
     #[serde(default, deserialize_with = "null_as_default")]
     pub tmpfs: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "null_as_default")]

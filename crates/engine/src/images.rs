@@ -62,6 +62,13 @@ impl ImageService {
         blocking(move || Ok(store.resolve(&name)?)).await
     }
 
+    /// The image's config, typed.
+    pub async fn config(&self, id: &str) -> Result<berth_image::ImageConfig, Error> {
+        let store = self.store.clone();
+        let id = id.to_string();
+        blocking(move || Ok(store.config(&id)?)).await
+    }
+
     /// The image's config file as stored, parsed.
     pub async fn config_json(&self, id: &str) -> Result<serde_json::Value, Error> {
         let store = self.store.clone();

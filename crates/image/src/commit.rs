@@ -16,7 +16,7 @@ use crate::config::{ContainerConfig, Healthcheck, History, ImageConfig};
 use crate::digest::Digest;
 use crate::error::{Error, IoContext};
 use crate::import::{now_rfc3339, tag_reference};
-use crate::layer::{chain_ids, KeepTar};
+use crate::layer::{chain_id, chain_ids, KeepTar};
 use crate::store::{ImageInfo, ImageStore};
 use crate::txn::Txn;
 use serde_json::Value;
@@ -50,6 +50,22 @@ pub struct CommitOptions {
     /// The creation time (RFC 3339) to record instead of now
     /// (`SOURCE_DATE_EPOCH`).
     pub created: Option<String>,
+    /// The history entry's comment (a build step's), apart from the
+    /// image's `comment`.
+    pub history_comment: Option<String>,
+    /// A build step taken as it is from another image (`--cache-from`);
+    /// `diff` is then not read.
+    pub reuse: Option<ReusedStep>,
+}
+
+/// A step of another image reused on top of the parent: its history entry
+/// and its layer, which the store already has on top of the parent's
+/// layers (the other image is built on the same ones).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReusedStep {
+    pub history: History,
+    /// `None` for a step that made no layer.
+    pub diff_id: Option<Digest>,
 }
 
 /// Length of the empty tar: two zero blocks.
@@ -202,30 +218,50 @@ impl ImageStore {
         }
 
         let mut diff_ids: Vec<Digest> = parent.rootfs.diff_ids.clone();
-        let mut f =
-            std::fs::File::open(&opts.diff).ctx(|| format!("open diff {}", opts.diff.display()))?;
-        let empty = is_empty_tar(&mut f).ctx(|| format!("read diff {}", opts.diff.display()))?;
-        if !empty {
-            let below = chain_ids(&diff_ids).pop();
-            let diff_id = txn.layer(below.as_ref(), &mut f, None, KeepTar::Copy)?;
-            diff_ids.push(diff_id);
-        }
-
-        let created = opts.created.clone().unwrap_or_else(now_rfc3339);
         let non_empty = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
-        let created_by = opts
-            .created_by
-            .clone()
-            .or_else(|| container_config.cmd.as_ref().map(|c| c.join(" ")));
+        let history = match &opts.reuse {
+            Some(r) => {
+                if let Some(d) = &r.diff_id {
+                    let chain = chain_id(chain_ids(&diff_ids).last(), d);
+                    if !txn.has_layer(&chain) {
+                        return Err(Error::Corrupt(format!(
+                            "the reused layer {d} is not in the store on top of its parent"
+                        )));
+                    }
+                    diff_ids.push(d.clone());
+                }
+                r.history.clone()
+            }
+            None => {
+                let mut f = std::fs::File::open(&opts.diff)
+                    .ctx(|| format!("open diff {}", opts.diff.display()))?;
+                let empty =
+                    is_empty_tar(&mut f).ctx(|| format!("read diff {}", opts.diff.display()))?;
+                if !empty {
+                    let below = chain_ids(&diff_ids).pop();
+                    let diff_id = txn.layer(below.as_ref(), &mut f, None, KeepTar::Copy)?;
+                    diff_ids.push(diff_id);
+                }
+                let created_by = opts
+                    .created_by
+                    .clone()
+                    .or_else(|| container_config.cmd.as_ref().map(|c| c.join(" ")));
+                History {
+                    created: Some(opts.created.clone().unwrap_or_else(now_rfc3339)),
+                    created_by: created_by.filter(|s| !s.is_empty()),
+                    author: non_empty(&opts.author),
+                    comment: opts
+                        .history_comment
+                        .clone()
+                        .or_else(|| non_empty(&opts.comment)),
+                    empty_layer: empty.then_some(true),
+                    ..History::default()
+                }
+            }
+        };
+        let created = history.created.clone().unwrap_or_else(now_rfc3339);
         let mut config = parent;
-        config.history.push(History {
-            created: Some(created.clone()),
-            created_by: created_by.filter(|s| !s.is_empty()),
-            author: non_empty(&opts.author),
-            comment: non_empty(&opts.comment),
-            empty_layer: empty.then_some(true),
-            ..History::default()
-        });
+        config.history.push(history);
         config.created = Some(created);
         config.author = non_empty(&opts.author);
         config.config = Some(cfg);

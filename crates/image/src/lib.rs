@@ -28,7 +28,7 @@ mod tarwrite;
 mod treewalk;
 mod txn;
 
-pub use commit::CommitOptions;
+pub use commit::{CommitOptions, ReusedStep};
 pub use config::ImageConfig;
 pub use digest::Digest;
 pub use error::{Error, ErrorKind};

@@ -85,8 +85,7 @@ fn commit_makes_an_image_that_shows_the_changes_and_survives_save_and_load() {
         comment: "made by a test".into(),
         reference: Some("committed:v1".into()),
         container_id: "c0ffee".repeat(10) + "abcd",
-        created_by: None,
-        created: None,
+        ..CommitOptions::default()
     };
     let info = s.commit(&opts).unwrap();
     assert!(diff.is_file(), "the engine's diff file stays where it was");
@@ -261,4 +260,54 @@ fn commit_on_scratch_with_a_build_step_history() {
     assert_eq!(cfg["history"][0]["created_by"], "COPY x /app/x # buildkit");
     assert_eq!(cfg["os"], "linux");
     assert_eq!(cfg["config"]["Cmd"], serde_json::json!(["/app/x"]));
+}
+
+/// A reused build step (`--cache-from`): its history entry and a layer the
+/// store has on top of the parent's are taken as they are, giving the very
+/// image that step made; a layer that is not there is refused.
+#[test]
+fn a_reused_step_gives_the_same_image() {
+    require_root();
+    let t = tempfile::tempdir().unwrap();
+    let s = open(t.path(), "image");
+    let base = base_image(&s);
+    let diff = t.path().join("diff.tar");
+    std::fs::write(&diff, layer_tar(&[("f", b"x")])).unwrap();
+    let config = json!({"Env": ["PATH=/bin"], "Cmd": ["sh"]});
+    let made = s
+        .commit(&CommitOptions {
+            parent: base.clone(),
+            diff,
+            config: config.clone(),
+            created_by: Some("/bin/sh -c make f".into()),
+            history_comment: Some("berth.build.v1 sha256:k".into()),
+            ..CommitOptions::default()
+        })
+        .unwrap();
+    let made_cfg = s.config(&made.id).unwrap();
+    let entry = made_cfg.history.last().unwrap().clone();
+    assert_eq!(entry.comment.as_deref(), Some("berth.build.v1 sha256:k"));
+    assert_eq!(
+        made_cfg.extra.get("comment"),
+        None,
+        "not the image's comment"
+    );
+    let reuse = |diff_id: berth_image::Digest| CommitOptions {
+        parent: base.clone(),
+        config: config.clone(),
+        reuse: Some(berth_image::ReusedStep {
+            history: entry.clone(),
+            diff_id: Some(diff_id),
+        }),
+        ..CommitOptions::default()
+    };
+    let last = made_cfg.rootfs.diff_ids.last().unwrap().clone();
+    let again = s.commit(&reuse(last)).unwrap();
+    assert_eq!(again.id, made.id);
+    let before = s.list().unwrap().len();
+    let err = s
+        .commit(&reuse(berth_image::Digest::of_bytes(b"absent")))
+        .unwrap_err();
+    assert!(err.to_string().contains("not in the store"), "{err}");
+    assert_eq!(s.list().unwrap().len(), before);
 }

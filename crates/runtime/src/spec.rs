@@ -204,6 +204,8 @@ pub struct SpecOptions {
     pub seccomp_cache_dir: Option<PathBuf>,
     /// `--read-only`.
     pub readonly_rootfs: bool,
+    /// `--shm-size` in bytes; 0 keeps Docker's 64 MiB.
+    pub shm_size: u64,
     /// `--tmpfs target[:options]` as (target, options such as `size=64m,mode=1777`).
     pub tmpfs: Vec<(String, String)>,
     /// `--device /dev/host[:/dev/ctr[:rwm]]`.
@@ -241,6 +243,7 @@ impl Default for SpecOptions {
             seccomp: Seccomp::Default,
             seccomp_cache_dir: None,
             readonly_rootfs: false,
+            shm_size: 0,
             tmpfs: Vec::new(),
             devices: Vec::new(),
             group_add: Vec::new(),
@@ -705,6 +708,26 @@ pub fn build_spec_with(opts: &SpecOptions, host: &dyn Host) -> Result<Spec, Erro
     linux.set_seccomp(seccomp_section(opts, &caps, host)?);
 
     let mut mounts = default_mounts_for(opts.privileged)?;
+    if opts.shm_size > 0 {
+        let size = format!("size={}", opts.shm_size);
+        for m in mounts.iter_mut() {
+            if m.destination() == Path::new("/dev/shm") {
+                let options = m
+                    .options()
+                    .iter()
+                    .flatten()
+                    .map(|o| {
+                        if o.starts_with("size=") {
+                            size.clone()
+                        } else {
+                            o.clone()
+                        }
+                    })
+                    .collect();
+                m.set_options(Some(options));
+            }
+        }
+    }
     for (target, options) in &opts.tmpfs {
         if !target.starts_with('/') || target.trim_end_matches('/').is_empty() {
             return Err(Error::Tmpfs(target.clone()));

@@ -92,6 +92,7 @@ fn limits_and_options() {
         seccomp: Seccomp::Unconfined,
         seccomp_cache_dir: Some("/var/lib/berth/seccomp".into()),
         readonly_rootfs: true,
+        shm_size: 16 << 20,
         tmpfs: vec![
             ("/run".into(), "".into()),
             ("/tmp".into(), "exec,size=64m,mode=1777".into()),

@@ -111,10 +111,18 @@ fn errors_are_docker_json(ctx: &Ctx) {
         ctx,
         "POST",
         "/containers/create",
-        r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"ShmSize":1048576}}"#,
+        r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"OomScoreAdj":500}}"#,
     );
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("HostConfig.ShmSize"), "{body}");
+    assert!(body.contains("HostConfig.OomScoreAdj"), "{body}");
+    let (status, _, body) = request(
+        ctx,
+        "POST",
+        "/containers/create",
+        r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"ShmSize":-1}}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("SHM size can not be less than 0"), "{body}");
     let (status, _, body) = request(
         ctx,
         "POST",

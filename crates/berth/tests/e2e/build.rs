@@ -36,6 +36,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "builder_prune_and_intermediate_images",
         builder_prune_and_intermediate_images,
     ),
+    ("build_cache_from_an_image", build_cache_from_an_image),
 ];
 
 /// The fixture copied into a writable directory of the test.
@@ -886,7 +887,7 @@ fn build_run_host_settings(ctx: &Ctx) {
     let dir = write_ctx(
         ctx,
         "hosts-ctx",
-        "FROM busybox\nRUN grep buildhost /etc/hosts > /hosts\nCOPY --link f /f\nCMD cat /hosts /f\n",
+        "FROM busybox\nRUN grep buildhost /etc/hosts > /hosts\nRUN df -k /dev/shm | tail -1 | awk '{print $2}' > /shm; ulimit -n > /nofile\nCOPY --link f /f\nCMD cat /hosts /shm /nofile /f\n",
     );
     std::fs::write(dir.join("f"), "linked\n").expect("f");
     let out = build_in(
@@ -899,11 +900,15 @@ fn build_run_host_settings(ctx: &Ctx) {
             "buildhost:10.9.8.7",
             "-m",
             "64m",
+            "--shm-size",
+            "16m",
+            "--ulimit",
+            "nofile=1000:2000",
         ],
     );
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let shown = ctx.ok(&["run", "--rm", "hosts:1"]);
-    assert_eq!(shown, "10.9.8.7\tbuildhost\nlinked\n");
+    assert_eq!(shown, "10.9.8.7\tbuildhost\n16384\n1000\nlinked\n");
     ctx.ok(&["rmi", "hosts:1"]);
     let hungry = write_ctx(
         ctx,
@@ -917,4 +922,98 @@ fn build_run_host_settings(ctx: &Ctx) {
         "killed at the limit: {}",
         stderr(&out)
     );
+}
+
+const CACHE_FROM: &str = "FROM busybox
+ARG V=1
+RUN echo $V > /v
+COPY f /f
+ENV X=1
+WORKDIR /w
+RUN echo done > /done
+CMD cat /v /f /done
+";
+
+/// `--cache-from`: an image built elsewhere (here: saved, its build cache
+/// and intermediates deleted, loaded back) provides every step, giving the
+/// same image; a changed file misses from its COPY on; images that are
+/// not there are skipped; the docker CLI's `--cache-from` too.
+fn build_cache_from_an_image(ctx: &Ctx) {
+    let dir = write_ctx(ctx, "cache-from-ctx", CACHE_FROM);
+    std::fs::write(dir.join("f"), "one\n").expect("f");
+    let out = build_in(ctx, &dir, &["-t", "cachesrc:1", "--label", "made=here"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let source = built_id(&stdout(&out));
+    let tar = ctx.dir.path().join("cachesrc.tar");
+    ctx.ok(&["save", "-o", tar.to_str().expect("utf8"), "cachesrc:1"]);
+    let forget = || {
+        let _ = ctx.berth(&["rmi", "cachesrc:1", "cachesrc:2", "cachesrc:3"]);
+        ctx.ok(&["builder", "prune", "-a", "-f"]);
+        assert!(
+            !ctx.ok(&["images", "-a", "--no-trunc"])
+                .contains(&source[..12]),
+            "the source image and its intermediates are gone"
+        );
+        ctx.ok(&["load", "-i", tar.to_str().expect("utf8")]);
+    };
+    forget();
+    let out = build_in(
+        ctx,
+        &dir,
+        &[
+            "-t",
+            "cachesrc:2",
+            "--label",
+            "made=here",
+            "--cache-from",
+            "missing/image:1,cachesrc:1",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert_eq!(text.matches("Using cache").count(), 6, "{text}");
+    assert!(!text.contains("Running in"), "{text}");
+    assert_eq!(built_id(&text), source[..12], "the same image:\n{text}");
+    assert_eq!(ctx.ok(&["run", "--rm", "cachesrc:2"]), "1\none\ndone\n");
+
+    // A changed file: the steps before its COPY come from the image.
+    forget();
+    std::fs::write(dir.join("f"), "two\n").expect("f");
+    let out = build_in(
+        ctx,
+        &dir,
+        &["-t", "cachesrc:3", "--cache-from", "cachesrc:1"],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert_eq!(
+        text.matches("Using cache").count(),
+        1,
+        "the first RUN:\n{text}"
+    );
+    assert_eq!(text.matches("Running in").count(), 1, "{text}");
+    assert_eq!(ctx.ok(&["run", "--rm", "cachesrc:3"]), "1\ntwo\ndone\n");
+
+    // The docker CLI (legacy builder) sends cachefrom too.
+    forget();
+    std::fs::write(dir.join("f"), "one\n").expect("f");
+    let docker = Command::new(crate::harness::docker_cli())
+        .args([
+            "build",
+            "--cache-from",
+            "cachesrc:1",
+            "--label",
+            "made=here",
+        ])
+        .arg(&dir)
+        .env("DOCKER_HOST", ctx.host())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("docker");
+    let text = stdout(&docker);
+    assert!(docker.status.success(), "{text}{}", stderr(&docker));
+    assert_eq!(text.matches("Using cache").count(), 6, "{text}");
+    assert_eq!(built_id(&text), source[..12], "{text}");
+    let _ = ctx.berth(&["rmi", "cachesrc:1", "cachesrc:2", "cachesrc:3"]);
+    ctx.ok(&["builder", "prune", "-a", "-f"]);
 }

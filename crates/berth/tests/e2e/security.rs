@@ -14,6 +14,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("cap_add_and_privileged_widen", cap_add_and_privileged_widen),
     ("read_only_with_tmpfs", read_only_with_tmpfs),
+    ("shm_size", shm_size),
     ("init_reaps_and_forwards", init_reaps_and_forwards),
     (
         "bad_security_options_fail_at_create",
@@ -243,6 +244,26 @@ fn read_only_with_tmpfs(ctx: &Ctx) {
         "{}",
         stderr(&out)
     );
+}
+
+/// `--shm-size` sizes `/dev/shm`; Docker's 64 MiB otherwise, recorded in
+/// `HostConfig.ShmSize` either way.
+fn shm_size(ctx: &Ctx) {
+    let df = "df -k /dev/shm | tail -1 | awk '{print $2}'";
+    let out = ctx.ok(&["run", "--rm", "--shm-size", "8m", "busybox", "sh", "-c", df]);
+    assert_eq!(out, "8192\n");
+    let id = ctx
+        .ok(&["create", "busybox", "sh", "-c", df])
+        .trim()
+        .to_string();
+    let recorded = ctx.ok(&["inspect", "-f", "{{.HostConfig.ShmSize}}", &id]);
+    assert_eq!(recorded, "67108864\n");
+    ctx.ok(&["start", &id]);
+    ctx.ok(&["wait", &id]);
+    assert_eq!(ctx.ok(&["logs", &id]), "65536\n");
+    ctx.ok(&["rm", &id]);
+    let bad = ctx.berth(&["run", "--rm", "--shm-size", "lots", "busybox", "true"]);
+    assert_eq!(bad.status.code(), Some(125), "{}", stderr(&bad));
 }
 
 fn init_reaps_and_forwards(ctx: &Ctx) {

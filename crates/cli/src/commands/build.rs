@@ -69,6 +69,15 @@ pub struct Args {
     /// CPU CFS quota of RUN steps.
     #[arg(long = "cpu-quota")]
     pub cpu_quota: Option<i64>,
+    /// Size of /dev/shm in RUN containers (64m when not given).
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// Ulimit options for RUN containers (nofile=1024:2048).
+    #[arg(long = "ulimit")]
+    pub ulimits: Vec<String>,
+    /// Images to consider as cache sources.
+    #[arg(long = "cache-from", value_delimiter = ',')]
+    pub cache_from: Vec<String>,
     /// Secret to expose to RUN --mount=type=secret (id=NAME,src=FILE or id=NAME,env=VAR).
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
@@ -410,6 +419,30 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     }
     if let Some(c) = &a.cpuset_cpus {
         q.push(("cpusetcpus", c.clone()));
+    }
+    if let Some(v) = &a.shm_size {
+        match super::hostflags::ram_in_bytes(v) {
+            Ok(b) => q.push(("shmsize", b.to_string())),
+            Err(e) => return super::fail(format!("invalid --shm-size {v:?}: {e}")),
+        }
+    }
+    if !a.ulimits.is_empty() {
+        let list = match a
+            .ulimits
+            .iter()
+            .map(|u| super::hostflags::ulimit(u))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(l) => l,
+            Err(e) => return super::fail(e),
+        };
+        q.push(("ulimits", serde_json::to_string(&list).unwrap_or_default()));
+    }
+    if !a.cache_from.is_empty() {
+        q.push((
+            "cachefrom",
+            serde_json::to_string(&a.cache_from).unwrap_or_default(),
+        ));
     }
     let mut stream = match client.build(body, &q).await {
         Ok(s) => s,

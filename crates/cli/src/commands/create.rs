@@ -96,6 +96,9 @@ pub struct ContainerFlags {
     /// Mount the container's root filesystem as read only.
     #[arg(long = "read-only")]
     pub read_only: bool,
+    /// Size of /dev/shm (64m when not given).
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
     /// Mount a tmpfs directory (/path[:options]).
     #[arg(long)]
     pub tmpfs: Vec<String>,
@@ -392,6 +395,12 @@ pub fn build_request(
         cap_drop: flags.cap_drop.clone(),
         privileged: flags.privileged,
         readonly_rootfs: flags.read_only,
+        shm_size: flags
+            .shm_size
+            .as_deref()
+            .map(super::hostflags::ram_in_bytes)
+            .transpose()?
+            .unwrap_or(0),
         tmpfs: super::hostflags::tmpfs(&flags.tmpfs)?,
         devices,
         group_add: flags.group_add.clone(),

@@ -47,10 +47,24 @@ pub struct BuildRequest {
     pub platform: String,
     /// Secrets for `RUN --mount=type=secret`, by id.
     pub secrets: BTreeMap<String, Vec<u8>>,
-    /// `extrahosts` (`host:ip`) for RUN containers.
+    /// Host settings of RUN containers.
+    pub run: RunSettings,
+    /// `cachefrom`: images whose build steps may stand in for local cache
+    /// entries.
+    pub cache_from: Vec<String>,
+}
+
+/// Host settings every RUN container of a build gets.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// `extrahosts` (`host:ip`).
     pub extra_hosts: Vec<String>,
-    /// Memory and CPU limits of RUN containers.
+    /// Memory and CPU limits.
     pub resources: berth_api::container::Resources,
+    /// `shmsize`: `/dev/shm`'s size in bytes (0: the default).
+    pub shm_size: i64,
+    /// `ulimits`.
+    pub ulimits: Vec<berth_api::container::Ulimit>,
 }
 
 fn short(id: &str) -> &str {
@@ -158,6 +172,13 @@ pub async fn build(
             ))
         })?),
     };
+    // `--cache-from` images missing here are skipped, as Docker does.
+    let mut sources = Vec::new();
+    for name in &req.cache_from {
+        if let Ok(info) = engine.images.resolve(name).await {
+            sources.push(engine.images.config(&info.id).await?);
+        }
+    }
     let base = stage::Build {
         epoch,
         engine,
@@ -170,6 +191,7 @@ pub async fn build(
         step: 0,
         total,
         stage_images: BTreeMap::new(),
+        cache_sources: std::sync::Arc::new(sources),
         tx: tx.clone(),
     };
     // Steps are numbered in Dockerfile order whatever runs first.

@@ -27,6 +27,8 @@ pub(super) struct RunSpec<'a> {
     /// The config the committed image gets.
     pub config: &'a Value,
     pub created_by: String,
+    /// The history entry's comment (the step's cache key).
+    pub history_comment: String,
     /// `SOURCE_DATE_EPOCH`.
     pub epoch: Option<i64>,
     /// `RUN --mount`s.
@@ -34,8 +36,7 @@ pub(super) struct RunSpec<'a> {
     /// Paths (absolute in the image) the image lacked before the mounts
     /// needed them: left empty by the runtime, they do not go in the layer.
     pub stubs: Vec<String>,
-    pub extra_hosts: Vec<String>,
-    pub resources: berth_api::container::Resources,
+    pub settings: &'a super::RunSettings,
 }
 
 fn short(id: &str) -> &str {
@@ -97,8 +98,10 @@ pub(super) async fn run(
         host_config: HostConfig {
             network_mode: spec.network.clone(),
             mounts: spec.mounts.clone(),
-            extra_hosts: spec.extra_hosts.clone(),
-            resources: spec.resources.clone(),
+            extra_hosts: spec.settings.extra_hosts.clone(),
+            resources: spec.settings.resources.clone(),
+            shm_size: spec.settings.shm_size,
+            ulimits: spec.settings.ulimits.clone(),
             ..HostConfig::default()
         },
         networking_config: None,
@@ -178,6 +181,7 @@ async fn run_created(
             config: spec.config.clone(),
             created_by: Some(spec.created_by.clone()),
             created: spec.epoch.map(super::stage::epoch_rfc3339),
+            history_comment: Some(spec.history_comment.clone()),
             ..berth_image::CommitOptions::default()
         })
         .await;

@@ -34,6 +34,8 @@ pub(super) struct Build<'a> {
     pub step: usize,
     pub total: usize,
     pub stage_images: BTreeMap<usize, String>,
+    /// `--cache-from` images' configs.
+    pub cache_sources: std::sync::Arc<Vec<berth_image::ImageConfig>>,
     /// Where this stage's messages go (stages of a wave each have their
     /// own, forwarded in Dockerfile order).
     pub tx: mpsc::UnboundedSender<Value>,
@@ -189,7 +191,10 @@ impl Build<'_> {
         match st.image {
             Some(id) => Ok(id),
             // A scratch stage with only metadata: commit its config.
-            None => self.commit(None, None, &st.config, "#(nop) scratch").await,
+            None => {
+                self.commit(None, None, &st.config, "#(nop) scratch", None)
+                    .await
+            }
         }
     }
 
@@ -222,12 +227,18 @@ impl Build<'_> {
         }
         let mut config = self.image_config(id).await?;
         bconfig::apply(&mut config, &Change::Label(labels));
+        if !self.req.no_cache {
+            if let Some(hit) = self.step_from_sources(Some(id), &key, &config).await? {
+                return Ok(hit);
+            }
+        }
         let new = self
             .commit(
                 Some(id),
                 None,
                 &config,
                 &format!("/bin/sh -c #(nop)  LABEL {text}"),
+                Some(&key),
             )
             .await?;
         self.cache.put(&key, &new)?;
@@ -269,13 +280,15 @@ impl Build<'_> {
         })
     }
 
-    /// Commits `upper` (or nothing) on `parent` with `config`.
+    /// Commits `upper` (or nothing) on `parent` with `config`, as the step
+    /// with `key`.
     async fn commit(
         &self,
         parent: Option<&str>,
         upper: Option<&Path>,
         config: &Value,
         created_by: &str,
+        key: Option<&CacheKey>,
     ) -> Result<String, Error> {
         std::fs::create_dir_all(&self.scratch).map_err(Error::io("creating", &self.scratch))?;
         let diff = tempfile::Builder::new()
@@ -308,34 +321,84 @@ impl Build<'_> {
                 config: config.clone(),
                 created_by: Some(created_by.to_string()),
                 created: self.epoch.map(epoch_rfc3339),
+                history_comment: key.map(super::cache::key_comment),
                 ..berth_image::CommitOptions::default()
             })
             .await?;
         Ok(info.id)
     }
 
-    /// Looks the key up unless a step of this stage already missed.
-    async fn cached(&self, st: &mut State, key: &CacheKey) -> Result<bool, Error> {
+    /// Looks the key up unless a step of this stage already missed: in the
+    /// local cache, then in the `--cache-from` images (the step is then
+    /// taken from one of them, with `config`, the one it would commit).
+    async fn cached(&self, st: &mut State, key: &CacheKey, config: &Value) -> Result<bool, Error> {
         if st.missed {
             return Ok(false);
         }
-        let Some(id) = self.cache.get(key) else {
+        let local = match self.cache.get(key) {
+            Some(id) => self.engine.images.resolve(&id).await.ok().map(|i| i.id),
+            None => None,
+        };
+        let hit = match local {
+            Some(id) => Some(id),
+            None => {
+                self.step_from_sources(st.image.as_deref(), key, config)
+                    .await?
+            }
+        };
+        let Some(id) = hit else {
             st.missed = true;
             return Ok(false);
         };
-        match self.engine.images.resolve(&id).await {
-            Ok(info) => {
-                say(&self.tx, " ---> Using cache\n");
-                st.config = self.image_config(&info.id).await?;
-                st.image = Some(info.id);
-                st.key = key.clone();
-                Ok(true)
-            }
-            Err(_) => {
-                st.missed = true;
-                Ok(false)
-            }
+        say(&self.tx, " ---> Using cache\n");
+        self.advance(st, id, key.clone()).await?;
+        Ok(true)
+    }
+
+    /// The stage moves on to image `id` made by the step with `key`. The
+    /// config is read back from the image whether the step ran or hit the
+    /// cache, so the steps after it commit the same config either way.
+    async fn advance(&self, st: &mut State, id: String, key: CacheKey) -> Result<(), Error> {
+        st.config = self.image_config(&id).await?;
+        st.image = Some(id);
+        st.key = key;
+        Ok(())
+    }
+
+    /// The step with `key` taken from a `--cache-from` image, recorded in
+    /// the local cache.
+    async fn step_from_sources(
+        &self,
+        image: Option<&str>,
+        key: &CacheKey,
+        config: &Value,
+    ) -> Result<Option<String>, Error> {
+        if self.cache_sources.is_empty() {
+            return Ok(None);
         }
+        let parent = match image {
+            Some(id) => Some(self.engine.images.config(id).await?),
+            None => None,
+        };
+        let Some(step) = self
+            .cache_sources
+            .iter()
+            .find_map(|s| super::cache::reusable(parent.as_ref(), s, key))
+        else {
+            return Ok(None);
+        };
+        let info = self
+            .engine
+            .images
+            .commit(berth_image::CommitOptions {
+                parent: image.unwrap_or_default().to_string(),
+                config: config.clone(),
+                reuse: Some(step),
+                ..berth_image::CommitOptions::default()
+            })
+            .await?;
+        self.cache.put(key, &info.id)?;
+        Ok(Some(info.id))
     }
 
     async fn step_in(&mut self, st: &mut State, step: &Step) -> Result<(), Error> {
@@ -477,18 +540,15 @@ impl Build<'_> {
                 ..Default::default()
             },
         );
-        if self.cached(st, &key).await? {
+        if self.cached(st, &key, &config).await? {
             return Ok(());
         }
         let created_by = format!("/bin/sh -c #(nop)  {}", step.text);
         let id = self
-            .commit(st.image.as_deref(), None, &config, &created_by)
+            .commit(st.image.as_deref(), None, &config, &created_by, Some(&key))
             .await?;
         self.cache.put(&key, &id)?;
-        st.image = Some(id);
-        st.config = config;
-        st.key = key;
-        Ok(())
+        self.advance(st, id, key).await
     }
 
     async fn workdir(&mut self, st: &mut State, dir: String) -> Result<(), Error> {
@@ -501,7 +561,7 @@ impl Build<'_> {
                 ..Default::default()
             },
         );
-        if self.cached(st, &key).await? {
+        if self.cached(st, &key, &config).await? {
             return Ok(());
         }
         // The directory is made when the image lacks it, as Docker does.
@@ -514,7 +574,7 @@ impl Build<'_> {
         };
         let created_by = format!("/bin/sh -c #(nop) WORKDIR {dir}");
         let id = if exists {
-            self.commit(st.image.as_deref(), None, &config, &created_by)
+            self.commit(st.image.as_deref(), None, &config, &created_by, Some(&key))
                 .await?
         } else {
             let staging = tempfile::Builder::new()
@@ -533,14 +593,12 @@ impl Build<'_> {
                 Some(staging.path()),
                 &config,
                 &created_by,
+                Some(&key),
             )
             .await?
         };
         self.cache.put(&key, &id)?;
-        st.image = Some(id);
-        st.config = config;
-        st.key = key;
-        Ok(())
+        self.advance(st, id, key).await
     }
 
     async fn run(
@@ -618,7 +676,7 @@ impl Build<'_> {
                 extra: &extra,
             },
         );
-        if self.cached(st, &key).await? {
+        if self.cached(st, &key, &st.config.clone()).await? {
             return Ok(());
         }
         // ARG values are in RUN's environment, unless ENV sets the name.
@@ -655,19 +713,17 @@ impl Build<'_> {
                 network,
                 config: &st.config,
                 created_by,
+                history_comment: super::cache::key_comment(&key),
                 epoch: self.epoch,
                 mounts: prepared.mounts.clone(),
                 stubs: prepared.stubs.clone(),
-                extra_hosts: self.req.extra_hosts.clone(),
-                resources: self.req.resources.clone(),
+                settings: &self.req.run,
             },
             &self.tx,
         )
         .await?;
         self.cache.put(&key, &id)?;
-        st.image = Some(id);
-        st.key = key;
-        Ok(())
+        self.advance(st, id, key).await
     }
 
     async fn copy(
@@ -915,7 +971,7 @@ impl Build<'_> {
                 extra: &extra,
             },
         );
-        if self.cached(st, &key).await? {
+        if self.cached(st, &key, &st.config.clone()).await? {
             return Ok(());
         }
         let created_by = format!("/bin/sh -c #(nop) {what} {sum} in {dest_abs}");
@@ -925,12 +981,11 @@ impl Build<'_> {
                 Some(staging.path()),
                 &st.config,
                 &created_by,
+                Some(&key),
             )
             .await?;
         self.cache.put(&key, &id)?;
-        st.image = Some(id);
-        st.key = key;
-        Ok(())
+        self.advance(st, id, key).await
     }
 
     /// The `--mount`s of a RUN: container mounts, what they add to the

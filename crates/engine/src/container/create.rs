@@ -42,6 +42,11 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
             unsupported.push(format!("security option {opt}"));
         }
     }
+    if hc.shm_size < 0 {
+        return Err(Error::InvalidArgument(
+            "SHM size can not be less than 0".into(),
+        ));
+    }
     unsupported.extend(not_wired_yet(hc));
     if unsupported.is_empty() {
         Ok(())
@@ -52,6 +57,9 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
         )))
     }
 }
+
+/// `/dev/shm`'s size when none is asked for (Docker's 64 MiB).
+pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 
 /// Typed HostConfig settings Berth does not implement yet.
 fn not_wired_yet(hc: &HostConfig) -> Vec<String> {
@@ -277,11 +285,11 @@ mod tests {
     #[test]
     fn unsupported_settings_are_named() {
         let req: CreateRequest = serde_json::from_value(json!({
-            "Image": "busybox", "HostConfig": {"Memory": 1024, "ShmSize": 5, "UsernsMode": "host", "ConsoleSize": [1, 2], "MemorySwappiness": -1, "RestartPolicy": {"Name": "always"}}
+            "Image": "busybox", "HostConfig": {"Memory": 1024, "OomScoreAdj": 5, "UsernsMode": "host", "ConsoleSize": [1, 2], "MemorySwappiness": -1, "RestartPolicy": {"Name": "always"}}
         }))
         .unwrap();
         let err = validate(&req).unwrap_err().to_string();
-        assert!(err.contains("HostConfig.ShmSize"), "{err}");
+        assert!(err.contains("HostConfig.OomScoreAdj"), "{err}");
         assert!(err.contains("--userns"), "{err}");
         assert!(!err.contains("Memory,"), "{err}");
         assert!(!err.contains("ConsoleSize"), "{err}");

@@ -275,8 +275,7 @@ impl ContainerService {
                     comment,
                     reference,
                     container_id: rec.id.clone(),
-                    created_by: None,
-                    created: None,
+                    ..CommitOptions::default()
                 };
                 self.inner.images.commit(opts).await
             }

@@ -402,7 +402,14 @@ impl ContainerService {
             image_name: req.config.image.clone(),
             image_id: image.id.clone(),
             config,
-            host_config: req.host_config,
+            host_config: berth_api::container::HostConfig {
+                // Docker records its default size.
+                shm_size: match req.host_config.shm_size {
+                    0 => create::DEFAULT_SHM_SIZE,
+                    n => n,
+                },
+                ..req.host_config
+            },
             path,
             args,
             status: Status::Created,

@@ -119,6 +119,7 @@ pub fn spec_options(
         seccomp: seccomp(hc)?,
         seccomp_cache_dir,
         readonly_rootfs: hc.readonly_rootfs,
+        shm_size: u64::try_from(hc.shm_size).unwrap_or(0),
         tmpfs: hc
             .tmpfs
             .iter()

@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use berth_engine::build::BuildRequest;
+use berth_engine::build::{BuildRequest, RunSettings};
 use berth_engine::Engine;
 use serde_json::Value;
 
@@ -76,15 +76,21 @@ fn json_map(params: &Params, key: &str) -> Result<BTreeMap<String, String>, ApiE
         .collect())
 }
 
+/// A JSON array parameter (`cachefrom`, `ulimits`); null is empty.
+fn json_list<T: serde::de::DeserializeOwned>(
+    params: &Params,
+    key: &str,
+) -> Result<Vec<T>, ApiError> {
+    let Some(raw) = params.get(key).filter(|s| !s.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let v: Option<Vec<T>> = serde_json::from_str(raw)
+        .map_err(|e| ApiError::bad_request(format!("invalid {key} parameter: {e}")))?;
+    Ok(v.unwrap_or_default())
+}
+
 /// Parameters this builder does not implement yet: set, they are refused.
-const UNSUPPORTED: &[&str] = &[
-    "remote",
-    "shmsize",
-    "squash",
-    "outputs",
-    "ulimits",
-    "isolation",
-];
+const UNSUPPORTED: &[&str] = &["remote", "squash", "outputs", "isolation"];
 
 /// An integer parameter (0 when absent).
 fn number(params: &Params, key: &str) -> Result<i64, ApiError> {
@@ -106,12 +112,6 @@ fn request(params: &Params) -> Result<BuildRequest, ApiError> {
                 "the build parameter {k} is not supported yet"
             )));
         }
-    }
-    if params
-        .get("cachefrom")
-        .is_some_and(|v| !v.is_empty() && v != "[]" && v != "null")
-    {
-        return Err(ApiError::bad_request("cachefrom is not supported yet"));
     }
     if params.get("rm").is_some() && !params.flag_or("rm", true) {
         return Err(ApiError::bad_request(
@@ -148,22 +148,27 @@ fn request(params: &Params) -> Result<BuildRequest, ApiError> {
         network: params.get("networkmode").unwrap_or_default().to_string(),
         platform: params.get("platform").unwrap_or_default().to_string(),
         secrets: BTreeMap::new(),
-        extra_hosts: params
-            .all("extrahosts")
-            .iter()
-            .flat_map(|v| v.split(','))
-            .filter(|h| !h.is_empty())
-            .map(str::to_string)
-            .collect(),
-        resources: berth_api::container::Resources {
-            memory: number(params, "memory")?,
-            memory_swap: number(params, "memswap")?,
-            cpu_shares: number(params, "cpushares")?,
-            cpu_period: number(params, "cpuperiod")?,
-            cpu_quota: number(params, "cpuquota")?,
-            cpuset_cpus: params.get("cpusetcpus").unwrap_or_default().to_string(),
-            ..Default::default()
+        run: RunSettings {
+            extra_hosts: params
+                .all("extrahosts")
+                .iter()
+                .flat_map(|v| v.split(','))
+                .filter(|h| !h.is_empty())
+                .map(str::to_string)
+                .collect(),
+            resources: berth_api::container::Resources {
+                memory: number(params, "memory")?,
+                memory_swap: number(params, "memswap")?,
+                cpu_shares: number(params, "cpushares")?,
+                cpu_period: number(params, "cpuperiod")?,
+                cpu_quota: number(params, "cpuquota")?,
+                cpuset_cpus: params.get("cpusetcpus").unwrap_or_default().to_string(),
+                ..Default::default()
+            },
+            shm_size: number(params, "shmsize")?,
+            ulimits: json_list(params, "ulimits")?,
         },
+        cache_from: json_list(params, "cachefrom")?,
     })
 }
 
