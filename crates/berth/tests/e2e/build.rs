@@ -338,6 +338,16 @@ fn build_failures_leave_nothing(ctx: &Ctx) {
             "outside the build context",
             &[],
         ),
+        (
+            "FROM busybox\nADD https://git.example.invalid/repo.git#main /src\n",
+            "Dockerfile:2: ADD https://git.example.invalid/repo.git#main /src: ADD from a git repository is not supported yet",
+            &[],
+        ),
+        (
+            "FROM busybox\nRUN true\n",
+            "building for linux/s390x is not supported",
+            &["--platform", "linux/s390x"],
+        ),
     ];
     for (i, (text, want, args)) in cases.iter().enumerate() {
         let dir = ctx.dir.path().join(format!("build-broken-{i}"));
@@ -352,6 +362,13 @@ fn build_failures_leave_nothing(ctx: &Ctx) {
             stderr(&out)
         );
     }
+    let remote = ctx.berth(&["build", "https://git.example.invalid/x.git"]);
+    assert_eq!(remote.status.code(), Some(1));
+    assert!(
+        stderr(&remote).contains("building from a URL or git repository"),
+        "{}",
+        stderr(&remote)
+    );
     assert_eq!(
         ctx.ok(&["ps", "-aq"]),
         containers_before,
@@ -826,7 +843,7 @@ fn serve_once_per_request(
         let _ = crate::front::Request::read(&mut s, std::time::Duration::from_secs(5));
         let _ = write!(
             s,
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\nConnection: close\r\n\r\n",
             body.len()
         );
         let _ = s.write_all(body);
@@ -834,7 +851,8 @@ fn serve_once_per_request(
     (addr, stop)
 }
 
-/// ADD of a URL (a loopback server), with a right and a wrong --checksum.
+/// ADD of a URL (a loopback server), with a right and a wrong --checksum;
+/// the file keeps the server's Last-Modified time.
 fn build_add_from_url(ctx: &Ctx) {
     let body: &'static [u8] = b"downloaded content\n";
     let (addr, stop) = serve_once_per_request(body);
@@ -858,10 +876,14 @@ fn build_add_from_url(ctx: &Ctx) {
         "add-url:1",
         "stat",
         "-c",
-        "%a",
+        "%a %Y",
         "/opt/data.txt",
     ]);
-    assert_eq!(mode.trim(), "600", "downloaded files are 0600, as Docker's");
+    assert_eq!(
+        mode.trim(),
+        "600 1445412480",
+        "downloaded files are 0600 with the server's Last-Modified, as Docker's"
+    );
     let bad = write_ctx(
         ctx,
         "add-url-bad",

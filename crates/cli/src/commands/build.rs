@@ -264,6 +264,13 @@ fn context_body(a: &Args) -> Result<(berth_client::RequestBody, String), String>
         write_context(Path::new("."), &[], Some(("Dockerfile", &input)), &mut tar)?;
         return Ok((bytes_body(tar), "Dockerfile".into()));
     }
+    let remote = ["http://", "https://", "git://", "git@", "github.com/"];
+    if remote.iter().any(|p| a.path.starts_with(p)) {
+        return Err(format!(
+            "unable to prepare context: building from a URL or git repository ({}) is not supported yet: clone or download it and build the directory",
+            a.path
+        ));
+    }
     let root = PathBuf::from(&a.path);
     if !root.is_dir() {
         return Err(format!(

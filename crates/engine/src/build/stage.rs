@@ -91,6 +91,17 @@ pub(super) fn epoch_rfc3339(epoch: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// An ADD source BuildKit would clone as a git repository: `git@host:`,
+/// `git://`, `ssh://`, or an http(s) URL of a `.git` path.
+fn is_git_source(p: &str) -> bool {
+    let path = p.split(['#', '?']).next().unwrap_or(p);
+    p.starts_with("git@")
+        || p.starts_with("git://")
+        || p.starts_with("ssh://")
+        || ((p.starts_with("http://") || p.starts_with("https://"))
+            && path.trim_end_matches('/').ends_with(".git"))
+}
+
 /// Docker's duration strings (`30s`, `1m30s`) in nanoseconds.
 fn duration_ns(s: &str) -> Result<i64, String> {
     berth_api::units::go_duration_ns(s).ok_or_else(|| format!("invalid duration {s:?}"))
@@ -759,7 +770,7 @@ impl Build<'_> {
             match s {
                 Src::Path(p) => {
                     let p = word(p)?;
-                    if add && p.starts_with("git@") {
+                    if add && is_git_source(&p) {
                         return Err(unsupported(df, step, "ADD from a git repository"));
                     }
                     if add && (p.starts_with("http://") || p.starts_with("https://")) {
@@ -812,12 +823,20 @@ impl Build<'_> {
                         crate::ids::short(&crate::ids::new_id())
                     ))
                 };
-                client
+                let modified = client
                     .download(u, &p, checksum.as_ref())
                     .await
                     .map_err(|e| failed(df, step, e))?;
                 std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600))
                     .map_err(Error::io("chmod", &p))?;
+                // The file's mtime is the server's Last-Modified, as Docker's.
+                if let Some(t) = modified
+                    .as_deref()
+                    .and_then(|m| chrono::DateTime::parse_from_rfc2822(m).ok())
+                {
+                    let t = filetime::FileTime::from_unix_time(t.timestamp(), 0);
+                    filetime::set_file_mtime(&p, t).map_err(Error::io("setting times of", &p))?;
+                }
                 downloaded.push((name, p));
             }
         }
