@@ -44,6 +44,9 @@ wheel:x:10:root
 www-data:x:33:
 nogroup:x:65534:
 G
+# A page for `httpd -h /var/www`, as the peers' busybox image has.
+mkdir -p "$root/var/www"
+printf 'busybox httpd ok\n' > "$root/var/www/index.html"
 # Deterministic content: fixed owner and mtime.
 tar --numeric-owner --owner=0 --group=0 --mtime='2024-01-01 00:00:00Z' --sort=name \
     -C "$root" -cf "$out" .

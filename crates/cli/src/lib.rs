@@ -130,6 +130,8 @@ pub enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Define and run multi-container applications.
+    Compose(commands::compose::ComposeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -298,5 +300,6 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
             exec::run(a, target).await
         }
+        Command::Compose(a) => commands::compose::run(a, target).await,
     }
 }

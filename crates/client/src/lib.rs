@@ -8,4 +8,5 @@ pub mod transport;
 pub mod calls;
 
 pub use error::Error;
+pub use hyper::Method;
 pub use transport::{Client, RequestBody};

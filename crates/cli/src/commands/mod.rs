@@ -3,6 +3,7 @@
 pub mod build;
 pub mod build_view;
 pub mod commit;
+pub mod compose;
 pub mod cp;
 pub mod create;
 pub mod events;

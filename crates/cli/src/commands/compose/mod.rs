@@ -1,0 +1,163 @@
+//! `berth compose`: Docker Compose's commands over berth-compose (the
+//! model, the plan and its execution) and the Engine API client.
+
+mod lifecycle;
+mod logs;
+mod view;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use berth_compose::{LoadOptions, Project};
+
+use crate::connect::Target;
+
+/// The options every compose command takes.
+#[derive(Debug, clap::Args)]
+pub struct ComposeArgs {
+    /// Compose configuration files.
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<PathBuf>,
+    /// Project name.
+    #[arg(short = 'p', long = "project-name")]
+    pub project_name: Option<String>,
+    /// Alternate working directory (default: the first file's directory).
+    #[arg(long = "project-directory")]
+    pub project_directory: Option<PathBuf>,
+    /// Alternate environment files (default: .env).
+    #[arg(long = "env-file")]
+    pub env_files: Vec<PathBuf>,
+    /// Profiles to enable.
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    /// Progress output: auto, plain, quiet (lines are always plain).
+    #[arg(long = "progress", global = true, default_value = "auto")]
+    pub progress: String,
+    #[command(subcommand)]
+    pub command: ComposeCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ComposeCommand {
+    /// Create and start containers.
+    Up(lifecycle::UpArgs),
+    /// Stop and remove containers, networks (and volumes, images).
+    Down(lifecycle::DownArgs),
+    /// Create containers without starting them.
+    Create(lifecycle::UpArgs),
+    /// Start existing containers.
+    Start(lifecycle::ServicesArgs),
+    /// Stop running containers.
+    Stop(lifecycle::StopArgs),
+    /// Restart containers.
+    Restart(lifecycle::StopArgs),
+    /// Kill containers.
+    Kill(lifecycle::KillArgs),
+    /// Remove stopped containers.
+    Rm(lifecycle::RmArgs),
+    /// Pause containers.
+    Pause(lifecycle::ServicesArgs),
+    /// Unpause containers.
+    Unpause(lifecycle::ServicesArgs),
+    /// Build or rebuild services.
+    Build(lifecycle::BuildArgs),
+    /// Pull service images.
+    Pull(lifecycle::ServicesArgs),
+    /// Push service images.
+    Push(lifecycle::ServicesArgs),
+    /// List containers.
+    Ps(view::PsArgs),
+    /// List running compose projects.
+    Ls(view::LsArgs),
+    /// View output from containers.
+    Logs(logs::LogsArgs),
+    /// Print the resolved model.
+    Config(view::ConfigArgs),
+    /// List images used by the created containers.
+    Images(lifecycle::ServicesArgs),
+    /// Print the public port of a port binding.
+    Port(view::PortArgs),
+    /// Display the running processes.
+    Top(lifecycle::ServicesArgs),
+    /// Execute a command in a running service container.
+    Exec(view::ExecArgs),
+    /// Block until the first container of the services stops.
+    Wait(lifecycle::ServicesArgs),
+    /// Show the compose version.
+    Version(view::VersionArgs),
+}
+
+/// Prints a compose failure and returns docker compose's exit code.
+pub(crate) fn fail(e: impl std::fmt::Display) -> i32 {
+    eprintln!("{e}");
+    1
+}
+
+/// Loads the project the options point at.
+pub(crate) fn load(args: &ComposeArgs) -> Result<Project, berth_compose::Error> {
+    let environ: BTreeMap<String, String> = std::env::vars().collect();
+    let mut profiles = args.profiles.clone();
+    if profiles.is_empty() {
+        if let Some(p) = environ.get("COMPOSE_PROFILES") {
+            profiles = p.split(',').map(str::to_string).collect();
+        }
+    }
+    berth_compose::load(&LoadOptions {
+        files: args.files.clone(),
+        project_name: args
+            .project_name
+            .clone()
+            .or_else(|| environ.get("COMPOSE_PROJECT_NAME").cloned()),
+        project_directory: args.project_directory.clone(),
+        env_files: args.env_files.clone(),
+        profiles,
+        cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        environ,
+    })
+}
+
+pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
+    match &args.command {
+        ComposeCommand::Config(a) => return view::config(&args, a),
+        ComposeCommand::Version(a) => return view::version(a),
+        _ => {}
+    }
+    let client = match target.client().await {
+        Ok(c) => c,
+        Err(e) => return super::fail(e),
+    };
+    if let ComposeCommand::Ls(a) = &args.command {
+        return view::ls(&client, a).await;
+    }
+    let project = match load(&args) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let result = match &args.command {
+        ComposeCommand::Up(a) => lifecycle::up(&client, target, &project, a, false).await,
+        ComposeCommand::Create(a) => lifecycle::up(&client, target, &project, a, true).await,
+        ComposeCommand::Down(a) => lifecycle::down(&client, &project, a).await,
+        ComposeCommand::Start(a) => lifecycle::simple(&client, &project, a, "start").await,
+        ComposeCommand::Pause(a) => lifecycle::simple(&client, &project, a, "pause").await,
+        ComposeCommand::Unpause(a) => lifecycle::simple(&client, &project, a, "unpause").await,
+        ComposeCommand::Stop(a) => lifecycle::stop(&client, &project, a, false).await,
+        ComposeCommand::Restart(a) => lifecycle::stop(&client, &project, a, true).await,
+        ComposeCommand::Kill(a) => lifecycle::kill(&client, &project, a).await,
+        ComposeCommand::Rm(a) => lifecycle::rm(&client, &project, a).await,
+        ComposeCommand::Build(a) => lifecycle::build(&client, target, &project, a).await,
+        ComposeCommand::Pull(a) => lifecycle::pull(&client, target, &project, a).await,
+        ComposeCommand::Push(a) => lifecycle::push(target, &project, a).await,
+        ComposeCommand::Images(a) => view::images(&client, &project, a).await,
+        ComposeCommand::Top(a) => view::top(&client, &project, a).await,
+        ComposeCommand::Wait(a) => lifecycle::wait(&client, &project, a).await,
+        ComposeCommand::Ps(a) => view::ps(&client, &project, a).await,
+        ComposeCommand::Logs(a) => logs::logs(&client, &project, a).await,
+        ComposeCommand::Port(a) => view::port(&client, &project, a).await,
+        ComposeCommand::Exec(a) => view::exec(target, &project, a).await,
+        ComposeCommand::Ls(_) | ComposeCommand::Config(_) | ComposeCommand::Version(_) => Ok(0),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,537 @@
+//! Executing compose over the Engine API: observing what the project has
+//! (by its labels), carrying out an `up` plan level by level (the services
+//! of a level at once, each after its dependencies' conditions hold), and
+//! taking a project down. Progress goes to stderr as Docker Compose's
+//! plain lines (` Container app-web-1  Started`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use berth_client::{Client, Method};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde_json::{json, Value};
+
+use crate::convert::{self, Context};
+use crate::error::Error;
+use crate::loader::Project;
+use crate::plan::{Observed, Plan, Step};
+
+/// How many engine calls run at once.
+const PARALLEL: usize = 8;
+
+/// A progress line: ` Container app-web-1  Started`.
+pub fn progress(kind: &str, name: &str, what: &str) {
+    eprintln!(" {kind} {name}  {what}");
+}
+
+fn filters(pairs: &[(&str, String)]) -> String {
+    let mut m: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (k, v) in pairs {
+        m.entry(k).or_default().push(v.clone());
+    }
+    serde_json::to_string(&m).unwrap_or_default()
+}
+
+fn project_filter(p: &str) -> String {
+    filters(&[("label", format!("{}={p}", convert::PROJECT))])
+}
+
+/// The project's containers (one-off ones included).
+pub async fn observe(client: &Client, project: &str) -> Result<Vec<Observed>, Error> {
+    let list = client
+        .containers(true, None, &project_filter(project))
+        .await?;
+    Ok(list
+        .into_iter()
+        .map(|c| {
+            let label = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
+            Observed {
+                name: c
+                    .names
+                    .first()
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
+                service: label(convert::SERVICE),
+                number: label(convert::NUMBER).parse().unwrap_or(0),
+                hash: label(convert::CONFIG_HASH),
+                image_id: label(convert::IMAGE),
+                oneoff: label(convert::ONEOFF) == "True",
+                state: c.state.clone(),
+                id: c.id,
+            }
+        })
+        .collect())
+}
+
+/// Names of the networks that exist.
+pub async fn network_names(client: &Client) -> Result<BTreeSet<String>, Error> {
+    let v: Vec<Value> = client.get_json("/networks").await?;
+    Ok(v.iter()
+        .filter_map(|n| n["Name"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// Names of the volumes that exist.
+pub async fn volume_names(client: &Client) -> Result<BTreeSet<String>, Error> {
+    let v: Value = client.get_json("/volumes").await?;
+    Ok(v["Volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["Name"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// The image id a reference resolves to, if the image is there.
+pub async fn image_id(client: &Client, reference: &str) -> Option<String> {
+    client
+        .image_inspect(reference)
+        .await
+        .ok()
+        .and_then(|v| v["Id"].as_str().map(str::to_string))
+}
+
+async fn create_network(client: &Client, p: &Project, key: &str, name: &str) -> Result<(), Error> {
+    let n = p.networks.get(key).cloned().unwrap_or_default();
+    let mut labels = n.labels.clone();
+    labels.insert(convert::PROJECT.into(), p.name.clone());
+    labels.insert(convert::NETWORK.into(), key.into());
+    labels.insert(convert::VERSION.into(), convert::COMPOSE_VERSION.into());
+    let mut body = json!({
+        "Name": name,
+        "Driver": n.driver.clone().unwrap_or_else(|| "bridge".into()),
+        "Internal": n.internal,
+        "Attachable": n.attachable,
+        "EnableIPv6": n.enable_ipv6,
+        "Options": n.driver_opts,
+        "Labels": labels,
+        "CheckDuplicate": true,
+    });
+    if let Some(ipam) = &n.ipam {
+        body["IPAM"] = json!({
+            "Driver": ipam.driver.clone().unwrap_or_else(|| "default".into()),
+            "Options": ipam.options,
+            "Config": ipam.config.iter().map(|c| {
+                let mut o = serde_json::Map::new();
+                if let Some(s) = &c.subnet { o.insert("Subnet".into(), json!(s)); }
+                if let Some(s) = &c.ip_range { o.insert("IPRange".into(), json!(s)); }
+                if let Some(s) = &c.gateway { o.insert("Gateway".into(), json!(s)); }
+                if !c.aux_addresses.is_empty() { o.insert("AuxiliaryAddresses".into(), json!(c.aux_addresses)); }
+                Value::Object(o)
+            }).collect::<Vec<_>>(),
+        });
+    }
+    progress("Network", name, "Creating");
+    let _: Value = client.post_json("/networks/create", &body).await?;
+    progress("Network", name, "Created");
+    Ok(())
+}
+
+async fn create_volume(client: &Client, p: &Project, key: &str, name: &str) -> Result<(), Error> {
+    let v = p.volumes.get(key).cloned().unwrap_or_default();
+    let mut labels = v.labels.clone();
+    labels.insert(convert::PROJECT.into(), p.name.clone());
+    labels.insert(convert::VOLUME.into(), key.into());
+    labels.insert(convert::VERSION.into(), convert::COMPOSE_VERSION.into());
+    let body = json!({
+        "Name": name,
+        "Driver": v.driver.clone().unwrap_or_else(|| "local".into()),
+        "DriverOpts": v.driver_opts,
+        "Labels": labels,
+    });
+    progress("Volume", name, "Creating");
+    let _: Value = client.post_json("/volumes/create", &body).await?;
+    progress("Volume", name, "Created");
+    Ok(())
+}
+
+/// Checks that external networks and volumes exist.
+async fn check_external(client: &Client, p: &Project) -> Result<(), Error> {
+    let nets = network_names(client).await?;
+    for (key, n) in &p.networks {
+        let name = convert::network_name(p, key);
+        if n.external && !nets.contains(&name) {
+            return Err(Error::Failed(format!(
+                "network {name} declared as external, but could not be found"
+            )));
+        }
+    }
+    let vols = volume_names(client).await?;
+    for (key, v) in &p.volumes {
+        let name = convert::volume_name(p, key);
+        if v.external && !vols.contains(&name) {
+            return Err(Error::Failed(format!(
+                "external volume \"{name}\" not found"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Waits until `dep`'s containers meet `condition`.
+async fn wait_condition(
+    client: &Client,
+    project: &str,
+    dep: &str,
+    condition: &str,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let containers: Vec<Observed> = observe(client, project)
+            .await?
+            .into_iter()
+            .filter(|o| o.service == dep && !o.oneoff)
+            .collect();
+        let mut all = !containers.is_empty();
+        for c in &containers {
+            let v = client.container_inspect(&c.id).await?;
+            let state = &v["State"];
+            let ok = match condition {
+                "service_healthy" => match state["Health"]["Status"].as_str() {
+                    Some("healthy") => true,
+                    Some("unhealthy") => {
+                        return Err(Error::Failed(format!(
+                            "dependency failed to start: container {} is unhealthy",
+                            c.name
+                        )))
+                    }
+                    None if state["Status"] == "running" => {
+                        return Err(Error::Failed(format!(
+                            "container {} has no healthcheck configured",
+                            c.name
+                        )))
+                    }
+                    _ => false,
+                },
+                "service_completed_successfully" => {
+                    if state["Status"] == "exited" || state["Status"] == "dead" {
+                        let code = state["ExitCode"].as_i64().unwrap_or(-1);
+                        if code != 0 {
+                            return Err(Error::Failed(format!(
+                                "service {dep:?} didn't complete successfully: exit {code}"
+                            )));
+                        }
+                        true
+                    } else {
+                        false
+                    }
+                }
+                _ => state["Status"] == "running" || state["Status"] == "exited",
+            };
+            all &= ok;
+        }
+        if all {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Failed(format!(
+                "timed out waiting for {dep} to be {condition}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Creates a container (and connects its other networks).
+async fn create_container(
+    client: &Client,
+    p: &Project,
+    service: &str,
+    number: u32,
+    ctx: &Context,
+    name_override: Option<&str>,
+) -> Result<String, Error> {
+    let s = &p.services[service];
+    let (name, req) = convert::create_request(p, service, s, number, false, ctx)?;
+    let name = name_override.map(str::to_string).unwrap_or(name);
+    progress("Container", &name, "Creating");
+    let created = client.container_create(&req, Some(&name)).await?;
+    if s.network_mode.is_none() {
+        for key in convert::networks_in_order(s).iter().skip(1) {
+            let body = json!({
+                "Container": created.id,
+                "EndpointConfig": convert::endpoint(p, service, s, &name, key),
+            });
+            client
+                .post_json_empty(
+                    &format!("/networks/{}/connect", convert::network_name(p, key)),
+                    &body,
+                )
+                .await?;
+        }
+    }
+    progress("Container", &name, "Created");
+    Ok(created.id)
+}
+
+async fn start(client: &Client, id: &str, name: &str) -> Result<(), Error> {
+    progress("Container", name, "Starting");
+    client.container_start(id).await?;
+    progress("Container", name, "Started");
+    Ok(())
+}
+
+/// Stops and removes a container.
+pub async fn remove(
+    client: &Client,
+    o: &Observed,
+    timeout: Option<i64>,
+    volumes: bool,
+) -> Result<(), Error> {
+    if o.state == "running" || o.state == "paused" || o.state == "restarting" {
+        progress("Container", &o.name, "Stopping");
+        client.container_stop(&o.id, timeout, None).await?;
+        progress("Container", &o.name, "Stopped");
+    }
+    progress("Container", &o.name, "Removing");
+    match client.container_remove(&o.id, true, volumes).await {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    progress("Container", &o.name, "Removed");
+    Ok(())
+}
+
+/// Carries out an `up` plan; the ids of the service's containers after it.
+pub async fn up(
+    client: &Client,
+    p: &Project,
+    plan: &Plan,
+    image_ids: &BTreeMap<String, String>,
+    no_start: bool,
+    timeout: Option<i64>,
+) -> Result<BTreeMap<String, Vec<String>>, Error> {
+    check_external(client, p).await?;
+    for (key, name) in &plan.networks {
+        create_network(client, p, key, name).await?;
+    }
+    for (key, name) in &plan.volumes {
+        create_volume(client, p, key, name).await?;
+    }
+    if plan.remove_orphans {
+        for o in &plan.orphans {
+            remove(client, o, timeout, false).await?;
+        }
+    } else if !plan.orphans.is_empty() {
+        let names: Vec<&str> = plan.orphans.iter().map(|o| o.name.as_str()).collect();
+        eprintln!(
+            "WARN[0000] Found orphan containers ({}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+            names.join(", ")
+        );
+    }
+    let mut ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for level in &plan.levels {
+        let ctx_base = Context {
+            service_containers: ids
+                .iter()
+                .filter_map(|(k, v)| v.first().map(|id| (k.clone(), id.clone())))
+                .collect(),
+            image_id: String::new(),
+        };
+        let results: Vec<(String, Vec<String>)> = stream::iter(level.iter().map(|sp| {
+            let ctx = Context {
+                image_id: image_ids.get(&sp.service).cloned().unwrap_or_default(),
+                ..ctx_base.clone()
+            };
+            async move {
+                let s = &p.services[&sp.service];
+                if !no_start {
+                    for (dep, d) in &s.depends_on {
+                        if p.services.contains_key(dep) {
+                            wait_condition(client, &p.name, dep, &d.condition).await?;
+                        }
+                    }
+                }
+                let mut out = Vec::new();
+                for step in &sp.steps {
+                    match step {
+                        Step::Create { number, .. } => {
+                            let id = create_container(client, p, &sp.service, *number, &ctx, None)
+                                .await?;
+                            if !no_start {
+                                let name = convert::container_name(p, &sp.service, s, *number);
+                                start(client, &id, &name).await?;
+                            }
+                            out.push(id);
+                        }
+                        Step::Recreate { number, old } => {
+                            progress("Container", &old.name, "Recreate");
+                            if old.state == "running" || old.state == "paused" {
+                                client.container_stop(&old.id, timeout, None).await?;
+                            }
+                            let short = &old.id[..old.id.len().min(12)];
+                            client
+                                .request_empty(
+                                    Method::POST,
+                                    &format!(
+                                        "/containers/{}/rename?name={short}_{}",
+                                        old.id, old.name
+                                    ),
+                                )
+                                .await?;
+                            let name = convert::container_name(p, &sp.service, s, *number);
+                            let id = create_container(
+                                client,
+                                p,
+                                &sp.service,
+                                *number,
+                                &ctx,
+                                Some(&name),
+                            )
+                            .await?;
+                            client.container_remove(&old.id, true, false).await?;
+                            progress("Container", &name, "Recreated");
+                            if !no_start {
+                                start(client, &id, &name).await?;
+                            }
+                            out.push(id);
+                        }
+                        Step::Start(o) => {
+                            start(client, &o.id, &o.name).await?;
+                            out.push(o.id.clone());
+                        }
+                        Step::Running(o) => {
+                            progress("Container", &o.name, "Running");
+                            out.push(o.id.clone());
+                        }
+                        Step::Remove(o) => remove(client, o, timeout, false).await?,
+                    }
+                }
+                Ok::<_, Error>((sp.service.clone(), out))
+            }
+        }))
+        .buffer_unordered(PARALLEL)
+        .try_collect()
+        .await?;
+        ids.extend(results);
+    }
+    Ok(ids)
+}
+
+/// What `down` removes besides containers and networks.
+#[derive(Debug, Clone, Default)]
+pub struct DownOptions {
+    pub volumes: bool,
+    /// `--rmi all|local`.
+    pub rmi: Option<String>,
+    pub remove_orphans: bool,
+    pub timeout: Option<i64>,
+}
+
+/// Containers grouped in reverse start order (dependents first); services
+/// not in the files (orphans) go first.
+pub fn stop_groups(p: &Project, containers: &[Observed]) -> Result<Vec<Vec<Observed>>, Error> {
+    let mut groups = Vec::new();
+    let known: BTreeSet<&String> = p.services.keys().collect();
+    let others: Vec<Observed> = containers
+        .iter()
+        .filter(|c| !known.contains(&c.service))
+        .cloned()
+        .collect();
+    if !others.is_empty() {
+        groups.push(others);
+    }
+    for level in crate::order::start_order(p)?.into_iter().rev() {
+        let g: Vec<Observed> = containers
+            .iter()
+            .filter(|c| level.contains(&c.service))
+            .cloned()
+            .collect();
+        if !g.is_empty() {
+            groups.push(g);
+        }
+    }
+    Ok(groups)
+}
+
+/// `down`.
+pub async fn down(client: &Client, p: &Project, opts: &DownOptions) -> Result<(), Error> {
+    let containers = observe(client, &p.name).await?;
+    let known: BTreeSet<&String> = p.services.keys().chain(p.disabled.keys()).collect();
+    let targets: Vec<Observed> = containers
+        .iter()
+        .filter(|c| opts.remove_orphans || known.contains(&c.service) || c.oneoff)
+        .cloned()
+        .collect();
+    let orphans: Vec<&Observed> = containers
+        .iter()
+        .filter(|c| !known.contains(&c.service) && !c.oneoff)
+        .collect();
+    if !opts.remove_orphans && !orphans.is_empty() {
+        let names: Vec<&str> = orphans.iter().map(|o| o.name.as_str()).collect();
+        eprintln!(
+            "WARN[0000] Found orphan containers ({}) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+            names.join(", ")
+        );
+    }
+    for group in stop_groups(p, &targets)? {
+        stream::iter(
+            group
+                .iter()
+                .map(|c| remove(client, c, opts.timeout, opts.volumes)),
+        )
+        .buffer_unordered(PARALLEL)
+        .try_collect::<Vec<()>>()
+        .await?;
+    }
+    // The project's networks: those it declares and any left labelled.
+    let nets: Vec<Value> = client
+        .get_json(&format!(
+            "/networks?filters={}",
+            berth_client::transport::encode(&project_filter(&p.name))
+        ))
+        .await?;
+    let mut names: BTreeSet<String> = nets
+        .iter()
+        .filter_map(|n| n["Name"].as_str().map(str::to_string))
+        .collect();
+    let existing = network_names(client).await?;
+    for (key, n) in &p.networks {
+        let name = convert::network_name(p, key);
+        if !n.external && existing.contains(&name) {
+            names.insert(name);
+        }
+    }
+    for name in names {
+        progress("Network", &name, "Removing");
+        match client
+            .request_empty(Method::DELETE, &format!("/networks/{name}"))
+            .await
+        {
+            Ok(()) => progress("Network", &name, "Removed"),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if opts.volumes {
+        let existing = volume_names(client).await?;
+        for (key, v) in &p.volumes {
+            let name = convert::volume_name(p, key);
+            if v.external || !existing.contains(&name) {
+                continue;
+            }
+            progress("Volume", &name, "Removing");
+            client
+                .request_empty(Method::DELETE, &format!("/volumes/{name}"))
+                .await?;
+            progress("Volume", &name, "Removed");
+        }
+    }
+    if let Some(rmi) = &opts.rmi {
+        let mut images = BTreeSet::new();
+        for (name, s) in &p.services {
+            if rmi == "all" || s.image.is_none() {
+                images.insert(convert::image_name(p, name, s));
+            }
+        }
+        for image in images {
+            match client.image_remove(&image, false, false).await {
+                Ok(_) => progress("Image", &image, "Removed"),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
