@@ -184,14 +184,22 @@ fn check(file: &str, doc: Value) -> Result<File, Error> {
         let path = if path == "." { String::new() } else { path };
         let message = e.inner().to_string();
         // serde's wording for an unknown key, in compose's terms.
-        let message = match message.strip_prefix("unknown field `") {
+        match message.strip_prefix("unknown field `") {
+            // Named at the mapping that holds the key, as compose does.
             Some(rest) => {
                 let key = rest.split('`').next().unwrap_or_default();
-                format!("additional property {key} is not allowed")
+                let parent = path
+                    .strip_suffix(key)
+                    .map(|p| p.trim_end_matches('.'))
+                    .unwrap_or(&path);
+                Error::invalid(
+                    file,
+                    parent,
+                    format!("additional property {key} is not allowed"),
+                )
             }
-            None => message,
-        };
-        Error::invalid(file, &path, message)
+            None => Error::invalid(file, &path, message),
+        }
     })
 }
 
@@ -418,6 +426,9 @@ impl Loader {
                 serde_json::from_value(svc).map_err(|e| Error::invalid(other, "", e.to_string()))?
             }
         };
+        // A base kept out of the way by a profile does not pass it on.
+        let mut base = base;
+        base.profiles.clear();
         let mut merged = to_value(&base);
         let mut over = service;
         over.extends = None;

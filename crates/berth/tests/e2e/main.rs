@@ -5,6 +5,7 @@
 
 mod api;
 mod build;
+mod compose;
 mod containers;
 mod files;
 mod front;
@@ -40,6 +41,7 @@ fn main() {
         registry_resume::TESTS,
         images::TESTS,
         build::TESTS,
+        compose::TESTS,
         api::TESTS,
         interop::TESTS,
     ]

@@ -1,0 +1,381 @@
+//! `berth compose` (and Debian's docker-compose 1.29) against the daemon:
+//! the shared compose fixture, health-gated dependencies and `--wait`,
+//! recreating only what changed, named volumes across `down`, builds with
+//! the cache, and invalid files.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::{stderr, stdout, Ctx, TestFn};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    ("compose_fixture_up_ps_down", compose_fixture_up_ps_down),
+    (
+        "compose_waits_for_healthy_dependencies",
+        compose_waits_for_healthy_dependencies,
+    ),
+    (
+        "compose_recreates_only_changed_services",
+        compose_recreates_only_changed_services,
+    ),
+    (
+        "compose_named_volumes_survive_down",
+        compose_named_volumes_survive_down,
+    ),
+    (
+        "compose_builds_with_the_cache",
+        compose_builds_with_the_cache,
+    ),
+    (
+        "compose_rejects_invalid_files",
+        compose_rejects_invalid_files,
+    ),
+    ("docker_compose_drives_berth", docker_compose_drives_berth),
+];
+
+fn fixture() -> PathBuf {
+    crate::harness::repo_root().join("crates/berth/tests/fixtures/compose-fixture.yml")
+}
+
+fn project_dir(ctx: &Ctx, name: &str, compose: &str) -> PathBuf {
+    let dir = ctx.dir.path().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("compose.yaml"), compose).expect("compose.yaml");
+    dir
+}
+
+/// `berth compose -f FILE -p PROJECT ARGS...`.
+fn compose(ctx: &Ctx, file: &Path, project: &str, args: &[&str]) -> std::process::Output {
+    let f = file.to_str().expect("utf8");
+    let mut all = vec!["compose", "-f", f, "-p", project];
+    all.extend_from_slice(args);
+    ctx.berth(&all)
+}
+
+fn compose_ok(ctx: &Ctx, file: &Path, project: &str, args: &[&str]) -> String {
+    let out = compose(ctx, file, project, args);
+    assert!(
+        out.status.success(),
+        "compose {args:?} failed:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Ids of the project's containers (all states), by name.
+fn project_containers(ctx: &Ctx, project: &str) -> Vec<(String, String, String)> {
+    let out = ctx.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--format",
+        "{{.Names}} {{.ID}} {{.State}}",
+    ]);
+    let mut v: Vec<(String, String, String)> = out
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            Some((
+                it.next()?.to_string(),
+                it.next()?.to_string(),
+                it.next()?.to_string(),
+            ))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn http_get(addr: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn compose_fixture_up_ps_down(ctx: &Ctx) {
+    let f = fixture();
+    let up = compose(ctx, &f, "fx", &["up", "-d"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains(" Container fx-client-1  Started"),
+        "{}",
+        stderr(&up)
+    );
+    let ps = compose_ok(ctx, &f, "fx", &["ps"]);
+    for name in ["fx-client-1", "fx-web1-1", "fx-web2-1"] {
+        let line = ps
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{ps}"));
+        assert!(line.contains(" Up "), "{line}");
+    }
+    assert!(ps.contains("127.0.0.1:18081->80/tcp"), "{ps}");
+    // The client reaches both servers by service name.
+    wait_until("the client reached web1 and web2", || {
+        let logs = compose_ok(ctx, &f, "fx", &["logs", "client"]);
+        logs.matches("busybox httpd ok").count() >= 2
+    });
+    assert!(http_get("127.0.0.1:18081").contains("busybox httpd ok"));
+    let down = compose(ctx, &f, "fx", &["down"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(project_containers(ctx, "fx").is_empty());
+    assert!(
+        !ctx.ok(&["network", "ls"]).contains("fx_default"),
+        "the network is gone"
+    );
+}
+
+const HEALTHY: &str = r#"
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1; touch /tmp/ready; sleep 100 & wait"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 200ms
+      retries: 50
+  app:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100 & wait"]
+    depends_on:
+      db:
+        condition: service_healthy
+"#;
+
+fn started_at(ctx: &Ctx, id: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    let t = ctx.ok(&["inspect", "-f", "{{.State.StartedAt}}", id]);
+    chrono::DateTime::parse_from_rfc3339(t.trim()).expect("StartedAt")
+}
+
+fn compose_waits_for_healthy_dependencies(ctx: &Ctx) {
+    let dir = project_dir(ctx, "healthy", HEALTHY);
+    let f = dir.join("compose.yaml");
+    compose_ok(ctx, &f, "hc", &["up", "-d", "--wait"]);
+    let health = ctx.ok(&["inspect", "-f", "{{.State.Health.Status}}", "hc-db-1"]);
+    assert_eq!(health.trim(), "healthy", "--wait returned before healthy");
+    let db = started_at(ctx, "hc-db-1");
+    let app = started_at(ctx, "hc-app-1");
+    assert!(
+        app - db >= chrono::Duration::milliseconds(900),
+        "app started {} ms after db, before it was healthy",
+        (app - db).num_milliseconds()
+    );
+    compose_ok(ctx, &f, "hc", &["down", "-t", "1"]);
+    assert!(project_containers(ctx, "hc").is_empty());
+}
+
+fn two_services(mode: &str) -> String {
+    format!(
+        "services:\n  one:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 100 & wait\"]\n    environment:\n      MODE: {mode}\n  two:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 100 & wait\"]\n"
+    )
+}
+
+fn compose_recreates_only_changed_services(ctx: &Ctx) {
+    let dir = project_dir(ctx, "recreate", &two_services("first"));
+    let f = dir.join("compose.yaml");
+    compose_ok(ctx, &f, "rc", &["up", "-d"]);
+    let before = project_containers(ctx, "rc");
+    assert_eq!(before.len(), 2, "{before:?}");
+    // Nothing changed: nothing is recreated.
+    let again = compose(ctx, &f, "rc", &["up", "-d"]);
+    assert!(
+        stderr(&again).contains("rc-one-1  Running"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(project_containers(ctx, "rc"), before);
+    std::fs::write(&f, two_services("second")).expect("edit");
+    let out = compose(ctx, &f, "rc", &["up", "-d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rc-one-1  Recreate"),
+        "{}",
+        stderr(&out)
+    );
+    let after = project_containers(ctx, "rc");
+    assert_ne!(after[0].1, before[0].1, "one was recreated");
+    assert_eq!(after[1], before[1], "two was left running as it was");
+    assert_eq!(after[0].2, "running");
+    let env = ctx.ok(&["exec", "rc-one-1", "sh", "-c", "echo $MODE"]);
+    assert_eq!(env, "second\n");
+    compose_ok(ctx, &f, "rc", &["down", "-t", "1"]);
+}
+
+const VOLUMES: &str = r#"
+services:
+  writer:
+    image: busybox
+    command: ["sh", "-c", "cat /data/f 2>/dev/null; echo kept > /data/f; trap 'exit 0' TERM; sleep 100 & wait"]
+    volumes:
+      - store:/data
+volumes:
+  store:
+"#;
+
+fn compose_named_volumes_survive_down(ctx: &Ctx) {
+    let dir = project_dir(ctx, "volumes", VOLUMES);
+    let f = dir.join("compose.yaml");
+    compose_ok(ctx, &f, "vol", &["up", "-d"]);
+    let label = "label=com.docker.compose.project=vol";
+    assert_eq!(
+        ctx.ok(&["volume", "ls", "-q", "--filter", label]),
+        "vol_store\n"
+    );
+    compose_ok(ctx, &f, "vol", &["down", "-t", "1"]);
+    assert_eq!(
+        ctx.ok(&["volume", "ls", "-q", "--filter", label]),
+        "vol_store\n",
+        "down keeps named volumes"
+    );
+    compose_ok(ctx, &f, "vol", &["up", "-d"]);
+    wait_until("the writer saw its old file", || {
+        compose_ok(ctx, &f, "vol", &["logs", "writer"]).contains("kept")
+    });
+    compose_ok(ctx, &f, "vol", &["down", "-v", "-t", "1"]);
+    assert_eq!(ctx.ok(&["volume", "ls", "-q", "--filter", label]), "");
+}
+
+fn compose_builds_with_the_cache(ctx: &Ctx) {
+    let dir = project_dir(
+        ctx,
+        "build",
+        "services:\n  app:\n    build:\n      context: ./app\n      args:\n        GREETING: built\n    command: [\"cat\", \"/greeting\"]\n",
+    );
+    let app = dir.join("app");
+    std::fs::create_dir_all(&app).expect("app");
+    std::fs::write(
+        app.join("Dockerfile"),
+        "FROM busybox\nARG GREETING\nRUN echo $GREETING > /greeting\n",
+    )
+    .expect("Dockerfile");
+    let f = dir.join("compose.yaml");
+    let first = compose(ctx, &f, "bld", &["up", "-d", "--build"]);
+    assert!(
+        first.status.success(),
+        "{}{}",
+        stdout(&first),
+        stderr(&first)
+    );
+    assert!(
+        stdout(&first).contains("Successfully tagged bld-app:latest"),
+        "{}",
+        stdout(&first)
+    );
+    let second = compose(ctx, &f, "bld", &["up", "-d", "--build"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stdout(&second).contains("Using cache"),
+        "the second build hits the cache:\n{}",
+        stdout(&second)
+    );
+    wait_until("the app printed its greeting", || {
+        compose_ok(ctx, &f, "bld", &["logs", "app"]).contains("built")
+    });
+    compose_ok(ctx, &f, "bld", &["down", "--rmi", "local"]);
+    assert!(!ctx.berth(&["image", "inspect", "bld-app"]).status.success());
+}
+
+fn compose_rejects_invalid_files(ctx: &Ctx) {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "services:\n  web:\n    image: busybox\n    portz: [80]\n",
+            "services.web: additional property portz is not allowed",
+            &[],
+        ),
+        (
+            "services:\n  web:\n    image: busybox\n    ports: 80\n",
+            "services.web.ports: must be a list",
+            &[],
+        ),
+        (
+            "services:\n  web:\n    image: \"busybox:${TAG:?set TAG}\"\n",
+            "services.web.image: required variable TAG is missing a value: set TAG",
+            &[],
+        ),
+        (
+            "services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
+            "dependency cycle detected: a -> b -> a",
+            &[],
+        ),
+        (
+            "services:\n  web:\n    image: [busybox\n",
+            "line 3",
+            &[],
+        ),
+    ];
+    for (i, (text, want, _)) in cases.iter().enumerate() {
+        let dir = project_dir(ctx, &format!("invalid-{i}"), text);
+        let f = dir.join("compose.yaml");
+        let out = compose(ctx, &f, "bad", &["up", "-d"]);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let err = stderr(&out);
+        assert!(err.contains(want), "{text}: want {want:?} in {err}");
+        if !want.starts_with("dependency") {
+            assert!(
+                err.contains(f.to_str().expect("utf8")),
+                "names the file: {err}"
+            );
+        }
+        let config = compose(ctx, &f, "bad", &["config"]);
+        assert_eq!(config.status.code(), Some(1), "config checks too");
+    }
+    assert!(project_containers(ctx, "bad").is_empty());
+}
+
+fn docker_compose_drives_berth(ctx: &Ctx) {
+    let f = fixture();
+    let dc = |args: &[&str]| {
+        Command::new("docker-compose")
+            .arg("-f")
+            .arg(&f)
+            .args(["-p", "dc"])
+            .args(args)
+            .env("DOCKER_HOST", ctx.host())
+            .output()
+            .expect("docker-compose (apt install docker-compose)")
+    };
+    let up = dc(&["up", "-d"]);
+    assert!(up.status.success(), "{}{}", stdout(&up), stderr(&up));
+    let ps = dc(&["ps"]);
+    let text = stdout(&ps);
+    for name in ["dc_client_1", "dc_web1_1", "dc_web2_1"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"));
+        assert!(line.contains(" Up "), "{line}");
+    }
+    wait_until("docker-compose's client reached both servers", || {
+        let logs = dc(&["logs", "client"]);
+        stdout(&logs).matches("busybox httpd ok").count() >= 2
+    });
+    assert!(http_get("127.0.0.1:18081").contains("busybox httpd ok"));
+    // berth compose sees the same project.
+    let ours = compose_ok(ctx, &f, "dc", &["ps", "--services"]);
+    assert_eq!(ours, "client\nweb1\nweb2\n");
+    let down = dc(&["down"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(project_containers(ctx, "dc").is_empty());
+    assert!(!ctx.ok(&["network", "ls"]).contains("dc_default"));
+}
