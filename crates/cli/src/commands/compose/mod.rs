@@ -85,6 +85,19 @@ pub enum ComposeCommand {
     Wait(lifecycle::ServicesArgs),
     /// Show the compose version.
     Version(view::VersionArgs),
+    /// Run a one-off command on a service (not supported yet).
+    Run(NotYet),
+    /// Copy files between a service container and the host (not supported yet).
+    Cp(NotYet),
+    /// Rebuild or sync services when files change (not supported yet).
+    Watch(NotYet),
+}
+
+/// The arguments of a command that is not there yet.
+#[derive(Debug, clap::Args)]
+pub struct NotYet {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 /// Prints a compose failure and returns docker compose's exit code.
@@ -120,6 +133,9 @@ pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
     match &args.command {
         ComposeCommand::Config(a) => return view::config(&args, a),
         ComposeCommand::Version(a) => return view::version(a),
+        ComposeCommand::Run(_) => return fail("compose run is not supported yet"),
+        ComposeCommand::Cp(_) => return fail("compose cp is not supported yet"),
+        ComposeCommand::Watch(_) => return fail("compose watch is not supported yet"),
         _ => {}
     }
     let client = match target.client().await {
@@ -154,7 +170,12 @@ pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
         ComposeCommand::Logs(a) => logs::logs(&client, &project, a).await,
         ComposeCommand::Port(a) => view::port(&client, &project, a).await,
         ComposeCommand::Exec(a) => view::exec(target, &project, a).await,
-        ComposeCommand::Ls(_) | ComposeCommand::Config(_) | ComposeCommand::Version(_) => Ok(0),
+        ComposeCommand::Ls(_)
+        | ComposeCommand::Config(_)
+        | ComposeCommand::Version(_)
+        | ComposeCommand::Run(_)
+        | ComposeCommand::Cp(_)
+        | ComposeCommand::Watch(_) => Ok(0),
     };
     match result {
         Ok(code) => code,
