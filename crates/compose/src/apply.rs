@@ -246,22 +246,94 @@ async fn create_container(
     let name = name_override.map(str::to_string).unwrap_or(name);
     progress("Container", &name, "Creating");
     let created = client.container_create(&req, Some(&name)).await?;
-    if s.network_mode.is_none() {
-        for key in convert::networks_in_order(s).iter().skip(1) {
-            let body = json!({
-                "Container": created.id,
-                "EndpointConfig": convert::endpoint(p, service, s, &name, key),
-            });
-            client
-                .post_json_empty(
-                    &format!("/networks/{}/connect", convert::network_name(p, key)),
-                    &body,
-                )
-                .await?;
-        }
-    }
+    connect_networks(client, p, service, &name, &created.id).await?;
+    inject_files(client, p, service, &created.id).await?;
     progress("Container", &name, "Created");
     Ok(created.id)
+}
+
+/// Copies a service's environment and inline secrets and configs into a
+/// created container.
+pub async fn inject_files(
+    client: &Client,
+    p: &Project,
+    service: &str,
+    id: &str,
+) -> Result<(), Error> {
+    let files = convert::injected_files(p, &p.services[service])?;
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    let mut dirs = BTreeSet::new();
+    for f in &files {
+        let rel = f.path.trim_start_matches('/');
+        let mut acc = String::new();
+        for part in rel
+            .split('/')
+            .collect::<Vec<_>>()
+            .iter()
+            .rev()
+            .skip(1)
+            .rev()
+        {
+            acc = if acc.is_empty() {
+                part.to_string()
+            } else {
+                format!("{acc}/{part}")
+            };
+            if dirs.insert(acc.clone()) {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                b.append_data(&mut h, format!("{acc}/"), std::io::empty())
+                    .map_err(Error::io("making the secrets archive"))?;
+            }
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(f.mode);
+        h.set_uid(f.uid);
+        h.set_gid(f.gid);
+        h.set_size(f.content.len() as u64);
+        b.append_data(&mut h, rel, &f.content[..])
+            .map_err(Error::io("making the secrets archive"))?;
+    }
+    let bytes = b
+        .into_inner()
+        .map_err(Error::io("making the secrets archive"))?;
+    client
+        .archive_put(id, "/", berth_client::transport::full(bytes), true)
+        .await?;
+    Ok(())
+}
+
+/// Connects a new container to its service's networks after the first
+/// (the create request carries the first).
+pub async fn connect_networks(
+    client: &Client,
+    p: &Project,
+    service: &str,
+    name: &str,
+    id: &str,
+) -> Result<(), Error> {
+    let s = &p.services[service];
+    if s.network_mode.is_some() {
+        return Ok(());
+    }
+    for key in convert::networks_in_order(s).iter().skip(1) {
+        let body = json!({
+            "Container": id,
+            "EndpointConfig": convert::endpoint(p, service, s, name, key),
+        });
+        client
+            .post_json_empty(
+                &format!("/networks/{}/connect", convert::network_name(p, key)),
+                &body,
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 async fn start(client: &Client, id: &str, name: &str) -> Result<(), Error> {

@@ -207,6 +207,58 @@ pub struct Context {
     pub image_id: String,
 }
 
+fn file_target(dir: &str, r: &crate::model::FileRef) -> String {
+    match &r.target {
+        Some(t) if t.starts_with('/') => t.clone(),
+        Some(t) => format!("{dir}{t}"),
+        None => format!("{dir}{}", r.source),
+    }
+}
+
+/// A file copied into a container before it starts: a secret or config
+/// from an environment variable or inline content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InjectedFile {
+    /// Absolute path in the container.
+    pub path: String,
+    pub content: Vec<u8>,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+}
+
+/// The secrets and configs of a service that are not files on the host.
+pub fn injected_files(p: &Project, s: &Service) -> Result<Vec<InjectedFile>, Error> {
+    let mut out = Vec::new();
+    for (dir, refs, defs) in [
+        ("/run/secrets/", &s.secrets, &p.secrets),
+        ("/", &s.configs, &p.configs),
+    ] {
+        for r in refs {
+            let def = defs.get(&r.source).cloned().unwrap_or_default();
+            let content = match (&def.environment, &def.content) {
+                (Some(var), _) => p.variables.get(var).cloned().ok_or_else(|| {
+                    Error::Project(format!(
+                        "environment variable {var} of {:?} is not set",
+                        r.source
+                    ))
+                })?,
+                (None, Some(c)) => c.clone(),
+                (None, None) => continue,
+            };
+            let id = |v: &Option<String>| v.as_deref().and_then(|x| x.parse().ok()).unwrap_or(0);
+            out.push(InjectedFile {
+                path: file_target(dir, r),
+                content: content.into_bytes(),
+                mode: r.mode.map(|m| m as u32).unwrap_or(0o444),
+                uid: id(&r.uid),
+                gid: id(&r.gid),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The create request of container `number` of `service`.
 pub fn create_request(
     p: &Project,
@@ -338,18 +390,18 @@ pub fn create_request(
     ] {
         for r in refs {
             let def = defs.get(&r.source).cloned().unwrap_or_default();
-            let Some(file) = def.file else {
+            if def.external == Some(true) {
                 return Err(Error::Unsupported(format!(
-                    "{} {:?} from an environment variable, inline content or an external definition",
+                    "external {} {:?} (a swarm object)",
                     if dir == "/" { "config" } else { "secret" },
                     r.source
                 )));
+            }
+            // Environment and inline sources are copied in after create.
+            let Some(file) = def.file else {
+                continue;
             };
-            let target = match &r.target {
-                Some(t) if t.starts_with('/') => t.clone(),
-                Some(t) => format!("{dir}{t}"),
-                None => format!("{dir}{}", r.source),
-            };
+            let target = file_target(dir, r);
             mounts.push(Mount {
                 kind: "bind".into(),
                 source: file,

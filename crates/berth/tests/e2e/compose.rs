@@ -33,6 +33,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         compose_rejects_invalid_files,
     ),
     ("docker_compose_drives_berth", docker_compose_drives_berth),
+    (
+        "compose_run_cp_secrets_and_attached_up",
+        compose_run_cp_secrets_and_attached_up,
+    ),
 ];
 
 fn fixture() -> PathBuf {
@@ -378,4 +382,99 @@ fn docker_compose_drives_berth(ctx: &Ctx) {
     assert!(down.status.success(), "{}", stderr(&down));
     assert!(project_containers(ctx, "dc").is_empty());
     assert!(!ctx.ok(&["network", "ls"]).contains("dc_default"));
+}
+
+const TOOLS: &str = r#"
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100 & wait"]
+  tool:
+    image: busybox
+    depends_on: [db]
+    secrets: [token, fromenv]
+    configs:
+      - source: inline
+        target: /etc/app.conf
+        mode: 0400
+    environment:
+      WHO: compose
+    command: ["sh", "-c", "echo hello $$WHO; cat /run/secrets/token /run/secrets/fromenv /etc/app.conf; stat -c %a /etc/app.conf; exit 3"]
+secrets:
+  token:
+    file: ./token.txt
+  fromenv:
+    environment: SECRET_VALUE
+configs:
+  inline:
+    content: "key=value\n"
+"#;
+
+/// `compose run` (dependencies started, one-off container removed,
+/// overrides), secrets and configs from a file, the environment and inline
+/// content, `compose cp` both ways, and attached `up` with `--exit-code-from`.
+fn compose_run_cp_secrets_and_attached_up(ctx: &Ctx) {
+    let dir = project_dir(ctx, "tools", TOOLS);
+    std::fs::write(dir.join("token.txt"), "file-token\n").expect("token");
+    std::fs::write(dir.join(".env"), "SECRET_VALUE=from-env\n").expect(".env");
+    let f = dir.join("compose.yaml");
+    // The environment value has no newline of its own.
+    let want = "hello compose\nfile-token\nfrom-envkey=value\n400\n";
+    let out = compose(ctx, &f, "tools", &["run", "--rm", "-T", "tool"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), want);
+    let running = project_containers(ctx, "tools");
+    assert_eq!(running.len(), 1, "only db is left: {running:?}");
+    assert_eq!(running[0].0, "tools-db-1");
+    let out = compose(
+        ctx,
+        &f,
+        "tools",
+        &[
+            "run",
+            "--rm",
+            "-T",
+            "-e",
+            "WHO=override",
+            "tool",
+            "sh",
+            "-c",
+            "echo $WHO",
+        ],
+    );
+    assert_eq!(stdout(&out), "override\n", "{}", stderr(&out));
+
+    std::fs::write(dir.join("local.txt"), "copied in\n").expect("local");
+    let local = dir.join("local.txt");
+    let back = dir.join("back.txt");
+    compose_ok(
+        ctx,
+        &f,
+        "tools",
+        &["cp", local.to_str().expect("utf8"), "db:/tmp/x"],
+    );
+    assert_eq!(
+        compose_ok(ctx, &f, "tools", &["exec", "-T", "db", "cat", "/tmp/x"]),
+        "copied in\n"
+    );
+    compose_ok(
+        ctx,
+        &f,
+        "tools",
+        &["cp", "db:/tmp/x", back.to_str().expect("utf8")],
+    );
+    assert_eq!(std::fs::read_to_string(&back).expect("back"), "copied in\n");
+
+    let up = compose(ctx, &f, "tools", &["up", "--exit-code-from", "tool"]);
+    assert_eq!(up.status.code(), Some(3), "{}{}", stdout(&up), stderr(&up));
+    let text = stdout(&up);
+    assert!(text.contains("tools-tool-1 | hello compose"), "{text}");
+    assert!(text.contains("tools-tool-1 exited with code 3"), "{text}");
+    let states = project_containers(ctx, "tools");
+    assert!(
+        states.iter().all(|(_, _, state)| state != "running"),
+        "aborting stopped everything: {states:?}"
+    );
+    compose_ok(ctx, &f, "tools", &["down"]);
+    assert!(project_containers(ctx, "tools").is_empty());
 }

@@ -52,7 +52,36 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             return EXIT_BERTH;
         }
     };
-    if args.detach {
+    run_created(
+        &client,
+        &id,
+        &RunMode {
+            detach: args.detach,
+            interactive: args.flags.interactive,
+            tty: args.flags.tty,
+            rm: args.flags.rm,
+            detach_keys: args.flags.detach_keys.clone(),
+        },
+    )
+    .await
+}
+
+/// How a created container is run.
+#[derive(Debug, Clone, Default)]
+pub struct RunMode {
+    pub detach: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    /// Removed when it exits (wait for `removed`).
+    pub rm: bool,
+    pub detach_keys: Option<String>,
+}
+
+/// Starts a created container: detached (prints its id), or attached until
+/// it exits; the exit code to return.
+pub async fn run_created(client: &berth_client::Client, id: &str, mode: &RunMode) -> i32 {
+    let id = id.to_string();
+    if mode.detach {
         if let Err(e) = client.container_start(&id).await {
             let msg = e.to_string();
             eprintln!("berth: {msg}");
@@ -62,11 +91,7 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         return 0;
     }
     let attached = match client
-        .container_attach(
-            &id,
-            args.flags.interactive,
-            args.flags.detach_keys.as_deref(),
-        )
+        .container_attach(&id, mode.interactive, mode.detach_keys.as_deref())
         .await
     {
         Ok(a) => a,
@@ -75,11 +100,7 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             return EXIT_BERTH;
         }
     };
-    let condition = if args.flags.rm {
-        "removed"
-    } else {
-        "next-exit"
-    };
+    let condition = if mode.rm { "removed" } else { "next-exit" };
     let waiter = match client.container_wait(&id, condition).await {
         Ok(w) => w,
         Err(e) => {
@@ -92,7 +113,7 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         eprintln!("berth: {msg}");
         return start_failure_code(&msg);
     }
-    let resize: Option<crate::session::Resize> = args.flags.tty.then(|| {
+    let resize: Option<crate::session::Resize> = mode.tty.then(|| {
         let (client, id) = (client.clone(), id.clone());
         let f: crate::session::Resize = Box::new(move |rows, cols| {
             let (client, id) = (client.clone(), id.clone());
@@ -103,10 +124,10 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         f
     });
     let opts = crate::session::SessionOptions {
-        tty: args.flags.tty,
-        stdin: args.flags.interactive,
+        tty: mode.tty,
+        stdin: mode.interactive,
         resize,
-        detach_keys: args.flags.detach_keys.clone(),
+        detach_keys: mode.detach_keys.clone(),
     };
     if crate::session::run(attached, opts).await == crate::session::SessionEnd::Detached {
         return 0;

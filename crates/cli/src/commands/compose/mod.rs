@@ -85,10 +85,10 @@ pub enum ComposeCommand {
     Wait(lifecycle::ServicesArgs),
     /// Show the compose version.
     Version(view::VersionArgs),
-    /// Run a one-off command on a service (not supported yet).
-    Run(NotYet),
-    /// Copy files between a service container and the host (not supported yet).
-    Cp(NotYet),
+    /// Run a one-off command on a service.
+    Run(lifecycle::RunArgs),
+    /// Copy files between a service container and the host.
+    Cp(view::CpArgs),
     /// Rebuild or sync services when files change (not supported yet).
     Watch(NotYet),
 }
@@ -133,8 +133,6 @@ pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
     match &args.command {
         ComposeCommand::Config(a) => return view::config(&args, a),
         ComposeCommand::Version(a) => return view::version(a),
-        ComposeCommand::Run(_) => return fail("compose run is not supported yet"),
-        ComposeCommand::Cp(_) => return fail("compose cp is not supported yet"),
         ComposeCommand::Watch(_) => return fail("compose watch is not supported yet"),
         _ => {}
     }
@@ -170,11 +168,11 @@ pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
         ComposeCommand::Logs(a) => logs::logs(&client, &project, a).await,
         ComposeCommand::Port(a) => view::port(&client, &project, a).await,
         ComposeCommand::Exec(a) => view::exec(target, &project, a).await,
+        ComposeCommand::Run(a) => lifecycle::run_oneoff(&client, target, &project, a).await,
+        ComposeCommand::Cp(a) => view::cp(target, &project, a).await,
         ComposeCommand::Ls(_)
         | ComposeCommand::Config(_)
         | ComposeCommand::Version(_)
-        | ComposeCommand::Run(_)
-        | ComposeCommand::Cp(_)
         | ComposeCommand::Watch(_) => Ok(0),
     };
     match result {

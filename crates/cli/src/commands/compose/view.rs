@@ -504,3 +504,60 @@ pub async fn exec(target: &Target, p: &Project, a: &ExecArgs) -> Result<i32, Err
     let cli = ExecCli::try_parse_from(&argv).map_err(|e| Error::Failed(e.to_string()))?;
     Ok(crate::commands::exec::run(cli.args, target).await)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information).
+    #[arg(short = 'a', long = "archive")]
+    pub archive: bool,
+    /// Always follow symbol links in SRC_PATH.
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow_link: bool,
+    /// Index of the container if the service has several.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// SERVICE:SRC_PATH or a local path.
+    pub src: String,
+    /// SERVICE:DEST_PATH or a local path.
+    pub dest: String,
+}
+
+/// `compose cp`: `berth cp` with `SERVICE:` replaced by the id of the
+/// service's container.
+pub async fn cp(target: &Target, p: &Project, a: &CpArgs) -> Result<i32, Error> {
+    let client = target
+        .client()
+        .await
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    let resolve = |arg: &str| -> Option<(String, String)> {
+        if arg.starts_with('/') || arg.starts_with('.') {
+            return None;
+        }
+        let (svc, path) = arg.split_once(':')?;
+        Some((svc.to_string(), path.to_string()))
+    };
+    let (src, dest) = (resolve(&a.src), resolve(&a.dest));
+    if src.is_some() == dest.is_some() {
+        return Err(Error::Project(
+            "one of the paths must be SERVICE:PATH and the other a local path".into(),
+        ));
+    }
+    let (svc, _) = src.clone().or(dest.clone()).unwrap_or_default();
+    let list = super::lifecycle::containers(&client, p, std::slice::from_ref(&svc)).await?;
+    let c = list
+        .iter()
+        .find(|c| c.number == a.index)
+        .ok_or_else(|| Error::Failed(format!("service {svc:?} has no container {}", a.index)))?;
+    let with_id = |side: &Option<(String, String)>, raw: &str| match side {
+        Some((_, path)) => format!("{}:{path}", c.id),
+        None => raw.to_string(),
+    };
+    let args = crate::commands::cp::Args {
+        archive: a.archive,
+        follow_link: a.follow_link,
+        quiet: true,
+        src: with_id(&src, &a.src),
+        dest: with_id(&dest, &a.dest),
+    };
+    Ok(crate::commands::cp::run(args, target).await)
+}
