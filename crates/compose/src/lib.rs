@@ -17,6 +17,7 @@ pub mod order;
 pub mod plan;
 pub mod ports;
 pub mod volumes;
+pub mod watch;
 pub mod yaml;
 
 pub use error::Error;

@@ -37,6 +37,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "compose_run_cp_secrets_and_attached_up",
         compose_run_cp_secrets_and_attached_up,
     ),
+    (
+        "compose_watch_syncs_and_rebuilds",
+        compose_watch_syncs_and_rebuilds,
+    ),
 ];
 
 fn fixture() -> PathBuf {
@@ -477,4 +481,103 @@ fn compose_run_cp_secrets_and_attached_up(ctx: &Ctx) {
     );
     compose_ok(ctx, &f, "tools", &["down"]);
     assert!(project_containers(ctx, "tools").is_empty());
+}
+
+const WATCHED: &str = r#"
+services:
+  app:
+    build: ./app
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100 & wait"]
+    develop:
+      watch:
+        - path: ./src
+          target: /srv
+          action: sync
+          ignore: [scratch]
+        - path: ./app/Dockerfile
+          action: rebuild
+"#;
+
+/// `compose watch`: a changed and a new file are synced into the running
+/// container, a deleted one removed there, an ignored one left out; a
+/// changed Dockerfile rebuilds and recreates the service.
+fn compose_watch_syncs_and_rebuilds(ctx: &Ctx) {
+    use std::io::BufRead;
+    let dir = project_dir(ctx, "watched", WATCHED);
+    std::fs::create_dir_all(dir.join("src")).expect("src");
+    std::fs::create_dir_all(dir.join("app")).expect("app");
+    std::fs::write(dir.join("src/a.txt"), "one\n").expect("a");
+    std::fs::write(dir.join("src/gone.txt"), "bye\n").expect("gone");
+    std::fs::write(
+        dir.join("app/Dockerfile"),
+        "FROM busybox\nCOPY . /srv-image\nRUN echo v1 > /version\n",
+    )
+    .expect("Dockerfile");
+    let f = dir.join("compose.yaml");
+    let mut child = Command::new(crate::harness::berth_bin())
+        .args([
+            "compose",
+            "-f",
+            f.to_str().expect("utf8"),
+            "-p",
+            "wt",
+            "watch",
+        ])
+        .env("BERTH_HOST", ctx.host())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("compose watch");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    // Build output comes first.
+    let mut enabled = None;
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(60)) {
+        if l == "Watch enabled" {
+            enabled = Some(l);
+            break;
+        }
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_eq!(enabled.as_deref(), Some("Watch enabled"));
+        let exec = |cmd: &str| {
+            stdout(&compose(
+                ctx,
+                &f,
+                "wt",
+                &["exec", "-T", "app", "sh", "-c", cmd],
+            ))
+        };
+        std::fs::write(dir.join("src/a.txt"), "two\n").expect("a");
+        std::fs::write(dir.join("src/new.txt"), "new\n").expect("new");
+        std::fs::write(dir.join("src/scratch"), "ignored\n").expect("scratch");
+        std::fs::remove_file(dir.join("src/gone.txt")).expect("rm");
+        wait_until("the changes reached the container", || {
+            exec("cat /srv/a.txt /srv/new.txt; ls /srv") == "two\nnew\na.txt\nnew.txt\n"
+        });
+        assert_eq!(exec("cat /version"), "v1\n");
+        let before = project_containers(ctx, "wt");
+        std::fs::write(
+            dir.join("app/Dockerfile"),
+            "FROM busybox\nCOPY . /srv-image\nRUN echo v2 > /version\n",
+        )
+        .expect("Dockerfile");
+        wait_until("the service was rebuilt", || exec("cat /version") == "v2\n");
+        assert_ne!(project_containers(ctx, "wt"), before, "recreated");
+    }));
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+    let status = child.wait().expect("wait");
+    let _ = compose(ctx, &f, "wt", &["down", "--rmi", "local", "-t", "1"]);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+    assert!(status.success(), "watch ends cleanly on Ctrl+C");
+    assert!(project_containers(ctx, "wt").is_empty());
 }

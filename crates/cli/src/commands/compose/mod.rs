@@ -4,6 +4,7 @@
 mod lifecycle;
 mod logs;
 mod view;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -89,15 +90,8 @@ pub enum ComposeCommand {
     Run(lifecycle::RunArgs),
     /// Copy files between a service container and the host.
     Cp(view::CpArgs),
-    /// Rebuild or sync services when files change (not supported yet).
-    Watch(NotYet),
-}
-
-/// The arguments of a command that is not there yet.
-#[derive(Debug, clap::Args)]
-pub struct NotYet {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
+    /// Rebuild or sync services when files change.
+    Watch(watch::WatchArgs),
 }
 
 /// Prints a compose failure and returns docker compose's exit code.
@@ -133,7 +127,6 @@ pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
     match &args.command {
         ComposeCommand::Config(a) => return view::config(&args, a),
         ComposeCommand::Version(a) => return view::version(a),
-        ComposeCommand::Watch(_) => return fail("compose watch is not supported yet"),
         _ => {}
     }
     let client = match target.client().await {
@@ -170,10 +163,8 @@ pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
         ComposeCommand::Exec(a) => view::exec(target, &project, a).await,
         ComposeCommand::Run(a) => lifecycle::run_oneoff(&client, target, &project, a).await,
         ComposeCommand::Cp(a) => view::cp(target, &project, a).await,
-        ComposeCommand::Ls(_)
-        | ComposeCommand::Config(_)
-        | ComposeCommand::Version(_)
-        | ComposeCommand::Watch(_) => Ok(0),
+        ComposeCommand::Watch(a) => watch::watch(&client, target, &project, a).await,
+        ComposeCommand::Ls(_) | ComposeCommand::Config(_) | ComposeCommand::Version(_) => Ok(0),
     };
     match result {
         Ok(code) => code,
