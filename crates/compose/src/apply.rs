@@ -463,6 +463,12 @@ pub async fn up(
                             start(client, &o.id, &o.name).await?;
                             out.push(o.id.clone());
                         }
+                        Step::Restart(o) => {
+                            progress("Container", &o.name, "Restarting");
+                            client.container_restart(&o.id, timeout, None).await?;
+                            progress("Container", &o.name, "Started");
+                            out.push(o.id.clone());
+                        }
                         Step::Running(o) => {
                             progress("Container", &o.name, "Running");
                             out.push(o.id.clone());

@@ -43,9 +43,18 @@ pub struct UpOptions {
 /// One step for a service's containers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Create { number: u32, name: String },
-    Recreate { number: u32, old: Observed },
+    Create {
+        number: u32,
+        name: String,
+    },
+    Recreate {
+        number: u32,
+        old: Observed,
+    },
     Start(Observed),
+    /// Running, restarted because a dependency with `restart: true` was
+    /// recreated.
+    Restart(Observed),
     Running(Observed),
     Remove(Observed),
 }
@@ -91,6 +100,14 @@ pub fn selected(p: &Project, named: &[String], no_deps: bool) -> Result<BTreeSet
     Ok(out)
 }
 
+/// Whether a service restarts because a dependency it declares with
+/// `restart: true` was recreated.
+fn restart_for_dependency(s: &crate::model::Service, recreated: &BTreeSet<String>) -> bool {
+    s.depends_on
+        .iter()
+        .any(|(dep, d)| d.restart && recreated.contains(dep))
+}
+
 /// Plans `up`.
 pub fn plan_up(
     p: &Project,
@@ -121,6 +138,7 @@ pub fn plan_up(
             plan.volumes.push((key.clone(), name));
         }
     }
+    let mut recreated: BTreeSet<String> = BTreeSet::new();
     for level in crate::order::start_order(p)? {
         let mut out = Vec::new();
         for service in level.iter().filter(|s| chosen.contains(*s)) {
@@ -158,6 +176,8 @@ pub fn plan_up(
                         number: o.number,
                         old: (*o).clone(),
                     });
+                } else if o.state == "running" && restart_for_dependency(s, &recreated) {
+                    steps.push(Step::Restart((*o).clone()));
                 } else if o.state == "running" || opts.no_start {
                     steps.push(Step::Running((*o).clone()));
                 } else {
@@ -174,6 +194,9 @@ pub fn plan_up(
                     number: next,
                     name: convert::container_name(p, service, s, next),
                 });
+            }
+            if steps.iter().any(|st| matches!(st, Step::Recreate { .. })) {
+                recreated.insert(service.clone());
             }
             out.push(ServicePlan {
                 service: service.clone(),
@@ -208,6 +231,7 @@ impl fmt::Display for Plan {
                         Step::Create { name, .. } => writeln!(f, "{i}: create and start {name}")?,
                         Step::Recreate { old, .. } => writeln!(f, "{i}: recreate {}", old.name)?,
                         Step::Start(o) => writeln!(f, "{i}: start {}", o.name)?,
+                        Step::Restart(o) => writeln!(f, "{i}: restart {}", o.name)?,
                         Step::Running(o) => writeln!(f, "{i}: keep {}", o.name)?,
                         Step::Remove(o) => writeln!(f, "{i}: remove {}", o.name)?,
                     }
@@ -313,6 +337,34 @@ mod tests {
         assert_eq!(
             plan.to_string(),
             "0: keep app-db-1\n1: recreate app-web-1\n"
+        );
+        // A dependency recreated restarts dependents that ask for it.
+        let mut q = project();
+        if let Some(d) = q
+            .services
+            .get_mut("web")
+            .and_then(|w| w.depends_on.get_mut("db"))
+        {
+            d.restart = true;
+        }
+        let running = vec![seen(&q, "db", "running"), seen(&q, "web", "running")];
+        q.services
+            .get_mut("db")
+            .unwrap()
+            .environment
+            .insert("MODE".into(), Some("changed".into()));
+        let plan = plan_up(
+            &q,
+            &running,
+            &nets,
+            &vols,
+            &BTreeMap::new(),
+            &UpOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.to_string(),
+            "0: recreate app-db-1\n1: restart app-web-1\n"
         );
         let scaled = UpOptions {
             scale: [("db".to_string(), 2)].into(),

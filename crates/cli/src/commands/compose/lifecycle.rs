@@ -580,8 +580,33 @@ pub async fn simple(
 }
 
 pub async fn stop(client: &Client, p: &Project, a: &StopArgs, restart: bool) -> Result<i32, Error> {
-    let list = containers(client, p, &a.services).await?;
-    for group in apply::stop_groups(p, &list)? {
+    let mut named = a.services.clone();
+    if restart && !named.is_empty() {
+        // Dependents that ask for it (`restart: true`) restart too.
+        loop {
+            let more: Vec<String> = p
+                .services
+                .iter()
+                .filter(|(n, s)| {
+                    !named.contains(n)
+                        && s.depends_on
+                            .iter()
+                            .any(|(dep, d)| d.restart && named.contains(dep))
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            named.extend(more);
+        }
+    }
+    let list = containers(client, p, &named).await?;
+    let mut groups = apply::stop_groups(p, &list)?;
+    if restart {
+        groups.reverse();
+    }
+    for group in groups {
         for c in group {
             if restart {
                 progress("Container", &c.name, "Restarting");
