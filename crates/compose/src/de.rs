@@ -179,37 +179,35 @@ pub fn parse_bytes(s: &str) -> Option<i64> {
     (n >= 0.0).then_some((n * mult as f64) as i64)
 }
 
-/// A number or a numeric string (`cpus: "0.5"`).
-pub fn float<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+/// A number given as a number or as text, of the kind `what` names.
+fn number<'de, D: Deserializer<'de>, T: std::str::FromStr>(
+    d: D,
+    what: &str,
+    from_json: impl Fn(&serde_json::Number) -> Option<T>,
+) -> Result<Option<T>, D::Error> {
     let v = Value::deserialize(d)?;
     match &v {
         Value::Null => Ok(None),
-        Value::Number(n) => Ok(n.as_f64()),
+        Value::Number(n) => from_json(n)
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("must be {what}, not {n}"))),
         Value::String(s) => s
             .trim()
             .parse()
             .map(Some)
-            .map_err(|_| D::Error::custom(format!("invalid number {s:?}"))),
-        other => Err(expected(other, "a number")),
+            .map_err(|_| D::Error::custom(format!("must be {what}, not {s:?}"))),
+        other => Err(expected(other, what)),
     }
+}
+
+/// A number or a numeric string (`cpus: "0.5"`).
+pub fn float<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    number(d, "a number", serde_json::Number::as_f64)
 }
 
 /// An integer or an integer string.
 pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    let v = Value::deserialize(d)?;
-    match &v {
-        Value::Null => Ok(None),
-        Value::Number(n) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| D::Error::custom(format!("must be an integer, not {n}"))),
-        Value::String(s) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| D::Error::custom(format!("invalid integer {s:?}"))),
-        other => Err(expected(other, "an integer")),
-    }
+    number(d, "an integer", serde_json::Number::as_i64)
 }
 
 /// A Go duration (`1m30s`), checked, kept as written.

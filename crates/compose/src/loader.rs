@@ -154,6 +154,21 @@ const UNSUPPORTED: &[&str] = &[
     "post_start",
     "pre_stop",
     "use_api_socket",
+    "pull_refresh_after",
+];
+
+/// `build:` fields of the specification Berth's builder does not take yet.
+const BUILD_UNSUPPORTED: &[&str] = &[
+    "dockerfile_inline",
+    "ssh",
+    "cache_to",
+    "additional_contexts",
+    "provenance",
+    "sbom",
+    "isolation",
+    "privileged",
+    "platforms",
+    "entitlements",
 ];
 
 /// Checks one file's document against the model; the normalized document.
@@ -168,6 +183,17 @@ fn check(file: &str, doc: Value) -> Result<File, Error> {
                             &format!("services.{name}.{k}"),
                             "is not supported yet",
                         ));
+                    }
+                }
+                if let Some(Value::Object(b)) = m.get("build") {
+                    for k in b.keys() {
+                        if BUILD_UNSUPPORTED.contains(&k.as_str()) {
+                            return Err(Error::invalid(
+                                file,
+                                &format!("services.{name}.build.{k}"),
+                                "is not supported yet",
+                            ));
+                        }
                     }
                 }
             } else if !s.is_null() {
@@ -629,6 +655,14 @@ fn finish(p: &mut Project) -> Result<(), Error> {
                 None => p.variables.get(&k).map(|v| (k, Some(v.clone()))),
             })
             .collect();
+        if let Some(platform) = &s.platform {
+            let host = format!("linux/{}", host_arch());
+            if platform != &host && platform != "linux" {
+                return Err(Error::Unsupported(format!(
+                    "service {name:?}: platform {platform} (only the host's, {host})"
+                )));
+            }
+        }
         if s.image.is_none() && s.build.is_none() {
             return Err(Error::Project(format!(
                 "service {name:?} has neither an image nor a build context specified"
@@ -696,4 +730,13 @@ fn finish(p: &mut Project) -> Result<(), Error> {
         }
     }
     crate::order::start_order(p).map(|_| ())
+}
+
+/// The host's architecture as image platforms name it.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
 }

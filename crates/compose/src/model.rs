@@ -416,6 +416,12 @@ pub struct Build {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub tags: Vec<String>,
+    #[serde(
+        default,
+        deserialize_with = "ulimits",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub ulimits: BTreeMap<String, Ulimit>,
 }
 
 fn dot() -> String {
@@ -662,6 +668,19 @@ pub struct Deploy {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    /// Swarm only: accepted and ignored, as Docker Compose does without a
+    /// swarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Value>,
+    /// Swarm only: accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_config: Option<Value>,
+    /// Swarm only: accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_config: Option<Value>,
+    /// Swarm only: accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -947,6 +966,13 @@ pub struct Network {
     pub attachable: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub enable_ipv6: bool,
+    /// Only `true` (the default) is possible here.
+    #[serde(
+        default,
+        deserialize_with = "ipv4_on",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enable_ipv4: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipam: Option<Ipam>,
     #[serde(
@@ -955,6 +981,15 @@ pub struct Network {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub labels: BTreeMap<String, String>,
+}
+
+fn ipv4_on<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match Option::<bool>::deserialize(d)? {
+        Some(false) => Err(D::Error::custom(
+            "networks without IPv4 are not supported yet",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// `external: true`, or the obsolete `external: {name: x}`.

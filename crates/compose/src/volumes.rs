@@ -36,6 +36,22 @@ pub struct BindOptions {
     pub create_host_path: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selinux: Option<String>,
+    /// `enabled` (the default) is the only recursive mode here.
+    #[serde(
+        default,
+        deserialize_with = "recursive",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub recursive: Option<String>,
+}
+
+fn recursive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(m) if m != "enabled" => Err(D::Error::custom(format!(
+            "bind recursive mode {m:?} is not supported yet"
+        ))),
+        other => Ok(other),
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -122,6 +122,14 @@ fn errors_name_the_file_and_path() {
         ),
         ("services:\n  web: {}\n", "neither an image nor a build"),
         (
+            "services:\n  web:\n    build: {context: ., ssh: [default]}\n",
+            "services.web.build.ssh: is not supported yet",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    platform: linux/s390x\n",
+            "platform linux/s390x",
+        ),
+        (
             "services:\n  web:\n    image: \"${\"\n",
             "invalid interpolation format",
         ),
@@ -131,4 +139,16 @@ fn errors_name_the_file_and_path() {
         let e = load(&opts(dir, &["compose.yaml"])).unwrap_err().to_string();
         assert!(e.contains(want), "{text}: want {want:?} in {e}");
     }
+}
+
+#[test]
+fn swarm_only_deploy_fields_are_accepted() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: x\n    deploy:\n      replicas: 2\n      placement: {constraints: [node.role==manager]}\n      update_config: {parallelism: 1}\n",
+    );
+    let p = load(&opts(t.path(), &["compose.yaml"])).unwrap();
+    assert_eq!(berth_compose::convert::replicas(&p.services["web"]), 2);
 }

@@ -223,6 +223,9 @@ async fn build_service(
     for h in &b.extra_hosts {
         argv.extend(["--add-host".into(), h.clone()]);
     }
+    for (n, u) in &b.ulimits {
+        argv.extend(["--ulimit".into(), format!("{n}={}:{}", u.soft, u.hard)]);
+    }
     for sref in &b.secrets {
         let def = p.secrets.get(&sref.source).ok_or_else(|| {
             Error::Project(format!(
