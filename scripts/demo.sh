@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and shows Berth's main job: import a busybox image, run containers,
-# read their logs, publish a port, resolve a container by name on a network.
+# read their logs, publish a port, resolve a container by name on a network,
+# bring a three-service compose app up and down.
 # Uses the default socket, so the CLI starts `berth daemon`
 # by itself, as it does for a new user.
 set -euo pipefail
@@ -30,5 +31,11 @@ step "$berth" run -d --network berth-demo-net --name berth-db busybox sleep 1000
 step "$berth" run --rm --network berth-demo-net busybox ping -c1 berth-db
 step "$berth" rm -f berth-web berth-db
 step "$berth" network rm berth-demo-net
+fixture=crates/berth/tests/fixtures/compose-fixture.yml
+step "$berth" compose -f "$fixture" -p berth-demo up -d
+step "$berth" compose -f "$fixture" -p berth-demo ps
+for _ in $(seq 50); do "$berth" compose -f "$fixture" -p berth-demo logs client 2>/dev/null | grep -q 'httpd ok' && break; sleep 0.1; done
+step "$berth" compose -f "$fixture" -p berth-demo logs client
+step "$berth" compose -f "$fixture" -p berth-demo down
 echo
 echo "The daemon keeps running in the background (pid $(cat /run/berth/berth.pid), log /run/berth/daemon.log)."

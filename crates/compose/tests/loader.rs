@@ -60,7 +60,12 @@ include:
     write(
         &dir,
         "extra/compose.yaml",
-        "services:\n  side:\n    build: .\n",
+        "services:\n  side:\n    extends: {file: ../base/common.yaml, service: builder}\n",
+    );
+    write(
+        &dir,
+        "base/common.yaml",
+        "services:\n  builder:\n    build: ./ctx\n    environment: [FROM_BASE=1]\n",
     );
     write(
         &dir,
@@ -84,10 +89,13 @@ include:
     assert_eq!(web.environment.get("PASSED"), None, "unset and not in .env");
     assert_eq!(web.ports.len(), 2);
     assert_eq!(web.volumes[0].source, dir.join("src").display().to_string());
+    // Paths of an extended file are its own directory's.
+    let side = &p.services["side"];
     assert_eq!(
-        p.services["side"].build.as_ref().unwrap().context,
-        dir.join("extra").display().to_string()
+        side.build.as_ref().unwrap().context,
+        dir.join("base/ctx").display().to_string()
     );
+    assert_eq!(side.environment["FROM_BASE"].as_deref(), Some("1"));
     assert!(p.disabled.contains_key("base"), "profile tools is off");
     assert!(p.networks.contains_key("default"));
 
