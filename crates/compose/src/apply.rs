@@ -19,9 +19,9 @@ use crate::plan::{Observed, Plan, Step};
 /// How many engine calls run at once.
 const PARALLEL: usize = 8;
 
-/// A progress line: ` Container app-web-1  Started`.
+/// A progress line: ` Container app-web-1  Started` (or the live view).
 pub fn progress(kind: &str, name: &str, what: &str) {
-    eprintln!(" {kind} {name}  {what}");
+    crate::progress::report(kind, name, what);
 }
 
 fn filters(pairs: &[(&str, String)]) -> String {

@@ -16,6 +16,7 @@ pub mod model;
 pub mod order;
 pub mod plan;
 pub mod ports;
+pub mod progress;
 pub mod volumes;
 pub mod watch;
 pub mod yaml;

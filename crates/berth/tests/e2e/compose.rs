@@ -145,8 +145,58 @@ fn compose_fixture_up_ps_down(ctx: &Ctx) {
         logs.matches("busybox httpd ok").count() >= 2
     });
     assert!(http_get("127.0.0.1:18081").contains("busybox httpd ok"));
-    let down = compose(ctx, &f, "fx", &["down"]);
+    // The live view (forced here, automatic on a terminal).
+    let f_str = f.to_str().expect("utf8");
+    let live = ctx.berth(&[
+        "compose",
+        "-f",
+        f_str,
+        "-p",
+        "fx",
+        "--progress",
+        "tty",
+        "up",
+        "-d",
+    ]);
+    assert!(live.status.success(), "{}", stderr(&live));
+    assert!(
+        stderr(&live).contains("[+] Running 3/3"),
+        "{}",
+        stderr(&live)
+    );
+    assert!(
+        stderr(&live).contains("✔ Container fx-web1-1"),
+        "{}",
+        stderr(&live)
+    );
+    let bad = ctx.berth(&[
+        "compose",
+        "-f",
+        f_str,
+        "-p",
+        "fx",
+        "--progress",
+        "fancy",
+        "ps",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("unsupported --progress"),
+        "{}",
+        stderr(&bad)
+    );
+    let down = ctx.berth(&[
+        "compose",
+        "-f",
+        f_str,
+        "-p",
+        "fx",
+        "--progress",
+        "quiet",
+        "down",
+    ]);
     assert!(down.status.success(), "{}", stderr(&down));
+    assert_eq!(stderr(&down), "", "quiet");
     assert!(project_containers(ctx, "fx").is_empty());
     assert!(
         !ctx.ok(&["network", "ls"]).contains("fx_default"),

@@ -31,8 +31,9 @@ pub struct ComposeArgs {
     /// Profiles to enable.
     #[arg(long = "profile")]
     pub profiles: Vec<String>,
-    /// Progress output: auto, plain, quiet (lines are always plain).
-    #[arg(long = "progress", global = true, default_value = "auto")]
+    /// Progress output: auto (a live view on a terminal, else plain),
+    /// tty, plain or quiet.
+    #[arg(long = "progress", default_value = "auto")]
     pub progress: String,
     #[command(subcommand)]
     pub command: ComposeCommand,
@@ -124,6 +125,19 @@ pub(crate) fn load(args: &ComposeArgs) -> Result<Project, berth_compose::Error> 
 }
 
 pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
+    use berth_compose::progress::{set_mode, Mode};
+    use std::io::IsTerminal;
+    match args.progress.as_str() {
+        "auto" if std::io::stderr().is_terminal() => set_mode(Mode::Tty),
+        "auto" | "plain" => set_mode(Mode::Plain),
+        "tty" => set_mode(Mode::Tty),
+        "quiet" => set_mode(Mode::Quiet),
+        other => {
+            return fail(format!(
+                "unsupported --progress {other:?}: use auto, tty, plain or quiet"
+            ))
+        }
+    }
     match &args.command {
         ComposeCommand::Config(a) => return view::config(&args, a),
         ComposeCommand::Version(a) => return view::version(a),

@@ -151,7 +151,18 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// `--format`: `table` or `json` (Go templates are not supported yet).
+fn check_format(f: &str) -> Result<(), Error> {
+    match f {
+        "table" | "json" => Ok(()),
+        other => Err(Error::Unsupported(format!(
+            "--format {other:?} (use table or json)"
+        ))),
+    }
+}
+
 pub async fn ps(client: &Client, p: &Project, a: &PsArgs) -> Result<i32, Error> {
+    check_format(&a.format)?;
     if a.services {
         let names: Vec<&String> = if a.names.is_empty() {
             p.services.keys().collect()
@@ -225,6 +236,9 @@ pub async fn ps(client: &Client, p: &Project, a: &PsArgs) -> Result<i32, Error> 
 }
 
 pub async fn ls(client: &Client, a: &LsArgs) -> i32 {
+    if let Err(e) = check_format(&a.format) {
+        return super::fail(e);
+    }
     let filter = json!({ "label": [convert::PROJECT] }).to_string();
     let list = match client.containers(true, None, &filter).await {
         Ok(l) => l,
