@@ -242,7 +242,10 @@ async fn create_container(
     name_override: Option<&str>,
 ) -> Result<String, Error> {
     let s = &p.services[service];
-    let (name, req) = convert::create_request(p, service, s, number, false, ctx)?;
+    let (name, mut req) = convert::create_request(p, service, s, number, false, ctx)?;
+    req.host_config
+        .extra_hosts
+        .extend(link_hosts(client, p, service, ctx).await?);
     let name = name_override.map(str::to_string).unwrap_or(name);
     progress("Container", &name, "Creating");
     let created = client.container_create(&req, Some(&name)).await?;
@@ -250,6 +253,50 @@ async fn create_container(
     inject_files(client, p, service, &created.id).await?;
     progress("Container", &name, "Created");
     Ok(created.id)
+}
+
+/// `links: [service:alias]`: the alias names the linked service's first
+/// container on a network both share (its service name already resolves
+/// through the network's DNS).
+pub async fn link_hosts(
+    client: &Client,
+    p: &Project,
+    service: &str,
+    ctx: &Context,
+) -> Result<Vec<String>, Error> {
+    let s = &p.services[service];
+    let mine: Vec<String> = convert::networks_in_order(s)
+        .iter()
+        .map(|k| convert::network_name(p, k))
+        .collect();
+    let mut out = Vec::new();
+    for link in &s.links {
+        let (target, alias) = link
+            .split_once(':')
+            .unwrap_or((link.as_str(), link.as_str()));
+        if alias == target {
+            continue;
+        }
+        let id = ctx.service_containers.get(target).ok_or_else(|| {
+            Error::Failed(format!("service {target} has no container to link to"))
+        })?;
+        let info = client.container_inspect(id).await?;
+        let ip = mine.iter().find_map(|n| {
+            info["NetworkSettings"]["Networks"][n]["IPAddress"]
+                .as_str()
+                .filter(|ip| !ip.is_empty())
+                .map(str::to_string)
+        });
+        match ip {
+            Some(ip) => out.push(format!("{alias}:{ip}")),
+            None => {
+                return Err(Error::Failed(format!(
+                    "service {service} links to {target}, which shares no network with it"
+                )))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Copies a service's environment and inline secrets and configs into a
@@ -393,12 +440,23 @@ pub async fn up(
         );
     }
     let mut ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Services outside the plan (`--no-deps`) share their existing first
+    // container (network_mode: service:, volumes_from, links).
+    let mut existing: BTreeMap<String, String> = BTreeMap::new();
+    let mut all = observe(client, &p.name).await?;
+    all.retain(|o| !o.oneoff);
+    all.sort_by_key(|o| o.number);
+    for o in all {
+        existing.entry(o.service).or_insert(o.id);
+    }
     for level in &plan.levels {
+        let mut service_containers = existing.clone();
+        service_containers.extend(
+            ids.iter()
+                .filter_map(|(k, v)| v.first().map(|id| (k.clone(), id.clone()))),
+        );
         let ctx_base = Context {
-            service_containers: ids
-                .iter()
-                .filter_map(|(k, v)| v.first().map(|id| (k.clone(), id.clone())))
-                .collect(),
+            service_containers,
             image_id: String::new(),
         };
         let results: Vec<(String, Vec<String>)> = stream::iter(level.iter().map(|sp| {

@@ -446,6 +446,7 @@ services:
   tool:
     image: busybox
     depends_on: [db]
+    links: ["db:database"]
     secrets: [token, fromenv]
     configs:
       - source: inline
@@ -497,6 +498,21 @@ fn compose_run_cp_secrets_and_attached_up(ctx: &Ctx) {
         ],
     );
     assert_eq!(stdout(&out), "override\n", "{}", stderr(&out));
+    let out = compose(
+        ctx,
+        &f,
+        "tools",
+        &[
+            "run",
+            "--rm",
+            "-T",
+            "tool",
+            "sh",
+            "-c",
+            "ping -c1 -W2 database >/dev/null && echo linked",
+        ],
+    );
+    assert_eq!(stdout(&out), "linked\n", "links: {}", stderr(&out));
 
     std::fs::write(dir.join("local.txt"), "copied in\n").expect("local");
     let local = dir.join("local.txt");

@@ -800,11 +800,21 @@ pub async fn run_oneoff(
     };
     apply::up(client, p, &setup, &image_ids, true, None).await?;
 
+    let mut service_containers = BTreeMap::new();
+    let mut observed = apply::observe(client, &p.name).await?;
+    observed.retain(|o| !o.oneoff);
+    observed.sort_by_key(|o| o.number);
+    for o in observed {
+        service_containers.entry(o.service).or_insert(o.id);
+    }
     let ctx = convert::Context {
-        service_containers: BTreeMap::new(),
+        service_containers,
         image_id: image_ids.get(&a.service).cloned().unwrap_or_default(),
     };
     let (_, mut req) = convert::create_request(p, &a.service, s, 1, true, &ctx)?;
+    req.host_config
+        .extra_hosts
+        .extend(apply::link_hosts(client, p, &a.service, &ctx).await?);
     let slug: String = {
         let mut b = [0u8; 6];
         getrandom_fill(&mut b);
