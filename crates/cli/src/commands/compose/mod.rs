@@ -1,8 +1,10 @@
 //! `berth compose`: Docker Compose's commands over berth-compose (the
 //! model, the plan and its execution) and the Engine API client.
 
+mod images;
 mod lifecycle;
 mod logs;
+mod run;
 mod view;
 mod watch;
 
@@ -62,7 +64,7 @@ pub enum ComposeCommand {
     /// Unpause containers.
     Unpause(lifecycle::ServicesArgs),
     /// Build or rebuild services.
-    Build(lifecycle::BuildArgs),
+    Build(images::BuildArgs),
     /// Pull service images.
     Pull(lifecycle::ServicesArgs),
     /// Push service images.
@@ -88,7 +90,7 @@ pub enum ComposeCommand {
     /// Show the compose version.
     Version(view::VersionArgs),
     /// Run a one-off command on a service.
-    Run(lifecycle::RunArgs),
+    Run(run::RunArgs),
     /// Copy files between a service container and the host.
     Cp(view::CpArgs),
     /// Rebuild or sync services when files change.
@@ -165,9 +167,9 @@ pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
         ComposeCommand::Restart(a) => lifecycle::stop(&client, &project, a, true).await,
         ComposeCommand::Kill(a) => lifecycle::kill(&client, &project, a).await,
         ComposeCommand::Rm(a) => lifecycle::rm(&client, &project, a).await,
-        ComposeCommand::Build(a) => lifecycle::build(&client, target, &project, a).await,
-        ComposeCommand::Pull(a) => lifecycle::pull(&client, target, &project, a).await,
-        ComposeCommand::Push(a) => lifecycle::push(target, &project, a).await,
+        ComposeCommand::Build(a) => images::build(&client, target, &project, a).await,
+        ComposeCommand::Pull(a) => images::pull(&client, target, &project, a).await,
+        ComposeCommand::Push(a) => images::push(target, &project, a).await,
         ComposeCommand::Images(a) => view::images(&client, &project, a).await,
         ComposeCommand::Top(a) => view::top(&client, &project, a).await,
         ComposeCommand::Wait(a) => lifecycle::wait(&client, &project, a).await,
@@ -175,7 +177,7 @@ pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
         ComposeCommand::Logs(a) => logs::logs(&client, &project, a).await,
         ComposeCommand::Port(a) => view::port(&client, &project, a).await,
         ComposeCommand::Exec(a) => view::exec(target, &project, a).await,
-        ComposeCommand::Run(a) => lifecycle::run_oneoff(&client, target, &project, a).await,
+        ComposeCommand::Run(a) => run::run_oneoff(&client, target, &project, a).await,
         ComposeCommand::Cp(a) => view::cp(target, &project, a).await,
         ComposeCommand::Watch(a) => watch::watch(&client, target, &project, a).await,
         ComposeCommand::Ls(_) | ComposeCommand::Config(_) | ComposeCommand::Version(_) => Ok(0),
