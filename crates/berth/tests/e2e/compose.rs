@@ -41,6 +41,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "compose_watch_syncs_and_rebuilds",
         compose_watch_syncs_and_rebuilds,
     ),
+    (
+        "compose_lifecycle_commands_scale_and_profiles",
+        compose_lifecycle_commands_scale_and_profiles,
+    ),
 ];
 
 fn fixture() -> PathBuf {
@@ -646,4 +650,142 @@ fn compose_watch_syncs_and_rebuilds(ctx: &Ctx) {
     }
     assert!(status.success(), "watch ends cleanly on Ctrl+C");
     assert!(project_containers(ctx, "wt").is_empty());
+}
+
+const LIFECYCLE: &str = r#"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; httpd -f -p 80 -h /var/www & wait"]
+    ports: ["127.0.0.1::80"]
+  worker:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 100 & wait"]
+  once:
+    image: busybox
+    command: ["sh", "-c", "exit 7"]
+    profiles: [jobs]
+volumes:
+  cache:
+"#;
+
+/// The other commands: scale, orphans, profiles, `config --services/
+/// --volumes/--profiles`, `port`, `images`, `top`, `pause`/`unpause`,
+/// `stop`/`start`, `restart`, `kill`, `rm`, `wait`, `ls`.
+fn compose_lifecycle_commands_scale_and_profiles(ctx: &Ctx) {
+    let dir = project_dir(ctx, "lifecycle", LIFECYCLE);
+    let f = dir.join("compose.yaml");
+    assert_eq!(
+        compose_ok(ctx, &f, "lc", &["config", "--services"]),
+        "web\nworker\n"
+    );
+    assert_eq!(
+        compose_ok(ctx, &f, "lc", &["config", "--volumes"]),
+        "cache\n"
+    );
+    assert_eq!(
+        compose_ok(ctx, &f, "lc", &["config", "--profiles"]),
+        "jobs\n"
+    );
+    let f_str = f.to_str().expect("utf8");
+    let with_jobs = ctx.ok(&[
+        "compose",
+        "-f",
+        f_str,
+        "-p",
+        "lc",
+        "--profile",
+        "jobs",
+        "config",
+        "--services",
+    ]);
+    assert_eq!(with_jobs, "once\nweb\nworker\n");
+
+    compose_ok(ctx, &f, "lc", &["up", "-d", "--scale", "worker=3"]);
+    let names: Vec<String> = project_containers(ctx, "lc")
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(
+        names,
+        ["lc-web-1", "lc-worker-1", "lc-worker-2", "lc-worker-3"]
+    );
+    compose_ok(ctx, &f, "lc", &["up", "-d", "--scale", "worker=1"]);
+    assert_eq!(project_containers(ctx, "lc").len(), 2, "scaled down");
+
+    let port = compose_ok(ctx, &f, "lc", &["port", "web", "80"]);
+    assert!(port.starts_with("127.0.0.1:"), "{port}");
+    wait_until("web answers on its published port", || {
+        std::net::TcpStream::connect(port.trim()).is_ok()
+    });
+    assert!(http_get(port.trim()).contains("busybox httpd ok"));
+    let images = compose_ok(ctx, &f, "lc", &["images"]);
+    assert!(
+        images.contains("lc-web-1") && images.contains("busybox"),
+        "{images}"
+    );
+    let top = compose_ok(ctx, &f, "lc", &["top", "worker"]);
+    assert!(
+        top.contains("lc-worker-1") && top.contains("sleep 100"),
+        "{top}"
+    );
+    let ls = compose_ok(ctx, &f, "lc", &["ls"]);
+    assert!(
+        ls.lines()
+            .any(|l| l.starts_with("lc ") && l.contains("running(2)")),
+        "{ls}"
+    );
+
+    let state = |i: usize| project_containers(ctx, "lc")[i].2.clone();
+    compose_ok(ctx, &f, "lc", &["pause", "worker"]);
+    assert_eq!(state(1), "paused");
+    compose_ok(ctx, &f, "lc", &["unpause", "worker"]);
+    compose_ok(ctx, &f, "lc", &["stop", "worker"]);
+    assert_eq!(state(1), "exited");
+    compose_ok(ctx, &f, "lc", &["start", "worker"]);
+    assert_eq!(state(1), "running");
+    let before = project_containers(ctx, "lc");
+    compose_ok(ctx, &f, "lc", &["restart", "worker"]);
+    assert_eq!(
+        project_containers(ctx, "lc"),
+        before,
+        "restart keeps the container"
+    );
+    compose_ok(ctx, &f, "lc", &["kill", "worker"]);
+    assert_eq!(state(1), "exited");
+    compose_ok(ctx, &f, "lc", &["rm", "-f", "worker"]);
+    assert_eq!(project_containers(ctx, "lc").len(), 1);
+
+    // A job of the jobs profile, waited for.
+    let jobs = |args: &[&str]| {
+        let mut all = vec!["compose", "-f", f_str, "-p", "lc", "--profile", "jobs"];
+        all.extend_from_slice(args);
+        ctx.berth(&all)
+    };
+    assert!(jobs(&["up", "-d", "once"]).status.success());
+    let waited = jobs(&["wait", "once"]);
+    assert_eq!(waited.status.code(), Some(7), "{}", stderr(&waited));
+    assert_eq!(stdout(&waited), "7\n");
+
+    // A service disabled by its profile is not an orphan; a removed one is.
+    std::fs::write(&f, LIFECYCLE.replace("  worker:\n", "  worker2:\n")).expect("edit");
+    let up = compose(ctx, &f, "lc", &["up", "-d"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert!(!stderr(&up).contains("orphan"), "{}", stderr(&up));
+    compose_ok(ctx, &f, "lc", &["up", "-d", "--scale", "worker2=1"]);
+    std::fs::write(&f, LIFECYCLE).expect("restore");
+    let up = compose(ctx, &f, "lc", &["up", "-d"]);
+    assert!(
+        stderr(&up).contains("Found orphan containers (lc-worker2-1)"),
+        "{}",
+        stderr(&up)
+    );
+    compose_ok(ctx, &f, "lc", &["up", "-d", "--remove-orphans"]);
+    let names: Vec<String> = project_containers(ctx, "lc")
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(names, ["lc-once-1", "lc-web-1", "lc-worker-1"]);
+    compose_ok(ctx, &f, "lc", &["down", "-v", "-t", "1"]);
+    assert!(project_containers(ctx, "lc").is_empty());
 }
