@@ -45,6 +45,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "compose_lifecycle_commands_scale_and_profiles",
         compose_lifecycle_commands_scale_and_profiles,
     ),
+    ("compose_push_and_pull", compose_push_and_pull),
 ];
 
 fn fixture() -> PathBuf {
@@ -788,4 +789,52 @@ fn compose_lifecycle_commands_scale_and_profiles(ctx: &Ctx) {
     assert_eq!(names, ["lc-once-1", "lc-web-1", "lc-worker-1"]);
     compose_ok(ctx, &f, "lc", &["down", "-v", "-t", "1"]);
     assert!(project_containers(ctx, "lc").is_empty());
+}
+
+/// `compose build` tags the service's image, `compose push` sends it to a
+/// registry on loopback, `compose pull` brings it back after it was
+/// removed, and `up` runs it.
+fn compose_push_and_pull(ctx: &Ctx) {
+    let reg_root = ctx.dir.path().join("compose-registry");
+    let registry = crate::registry::Registry::start(&reg_root, None);
+    let image = format!("{}/compose/app:1", registry.addr);
+    let dir = project_dir(
+        ctx,
+        "pushpull",
+        &format!(
+            "services:\n  app:\n    image: {image}\n    build: ./app\n    command: [\"cat\", \"/made\"]\n"
+        ),
+    );
+    std::fs::create_dir_all(dir.join("app")).expect("app");
+    std::fs::write(
+        dir.join("app/Dockerfile"),
+        "FROM busybox\nRUN echo pushed and pulled > /made\n",
+    )
+    .expect("Dockerfile");
+    let f = dir.join("compose.yaml");
+    compose_ok(ctx, &f, "pp", &["build"]);
+    let pushed = compose(ctx, &f, "pp", &["push"]);
+    assert!(
+        pushed.status.success(),
+        "{}{}",
+        stdout(&pushed),
+        stderr(&pushed)
+    );
+    ctx.ok(&["rmi", &image]);
+    let pulled = compose(ctx, &f, "pp", &["pull"]);
+    assert!(pulled.status.success(), "{}", stderr(&pulled));
+    assert!(
+        stderr(&pulled).contains("app  Pulled"),
+        "{}",
+        stderr(&pulled)
+    );
+    let up = compose(ctx, &f, "pp", &["up", "--no-build"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert!(
+        stdout(&up).contains("pp-app-1 | pushed and pulled"),
+        "{}",
+        stdout(&up)
+    );
+    compose_ok(ctx, &f, "pp", &["down", "--rmi", "all"]);
+    assert!(!ctx.berth(&["image", "inspect", &image]).status.success());
 }
