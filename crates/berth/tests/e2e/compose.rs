@@ -46,6 +46,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         compose_lifecycle_commands_scale_and_profiles,
     ),
     ("compose_push_and_pull", compose_push_and_pull),
+    (
+        "compose_up_attached_stops_on_ctrl_c",
+        compose_up_attached_stops_on_ctrl_c,
+    ),
 ];
 
 fn fixture() -> PathBuf {
@@ -837,4 +841,68 @@ fn compose_push_and_pull(ctx: &Ctx) {
     );
     compose_ok(ctx, &f, "pp", &["down", "--rmi", "all"]);
     assert!(!ctx.berth(&["image", "inspect", &image]).status.success());
+}
+
+/// Attached `up` prints every container's output with its name and, on
+/// Ctrl+C, stops the containers (they are kept, as Docker Compose does).
+fn compose_up_attached_stops_on_ctrl_c(ctx: &Ctx) {
+    use std::io::BufRead;
+    let dir = project_dir(
+        ctx,
+        "attached",
+        "services:\n  talker:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; echo talking; sleep 100 & wait\"]\n",
+    );
+    let f = dir.join("compose.yaml");
+    let mut child = Command::new(crate::harness::berth_bin())
+        .args([
+            "compose",
+            "-f",
+            f.to_str().expect("utf8"),
+            "-p",
+            "att",
+            "up",
+        ])
+        .env("BERTH_HOST", ctx.host())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("compose up");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(30)) {
+        let done = l.contains("att-talker-1 | talking");
+        seen.push(l);
+        if done {
+            break;
+        }
+    }
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+    let status = child.wait().expect("wait");
+    // Everything up to the end of its output (the reader ends at EOF).
+    let rest: Vec<String> = rx.iter().collect();
+    assert!(
+        seen.iter().any(|l| l == "Attaching to att-talker-1"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("att-talker-1 | talking")),
+        "{seen:?}"
+    );
+    assert!(
+        rest.iter().any(|l| l.starts_with("Gracefully stopping")),
+        "{rest:?}"
+    );
+    assert!(status.success(), "{status:?}");
+    let states = project_containers(ctx, "att");
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].2, "exited", "stopped, not removed");
+    compose_ok(ctx, &f, "att", &["down"]);
 }
