@@ -412,6 +412,39 @@ pub async fn remove(
     Ok(())
 }
 
+/// Each service's first container (not one-off), by service.
+pub async fn first_containers(
+    client: &Client,
+    project: &str,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut all = observe(client, project).await?;
+    all.retain(|o| !o.oneoff);
+    all.sort_by_key(|o| o.number);
+    let mut out = BTreeMap::new();
+    for o in all {
+        out.entry(o.service).or_insert(o.id);
+    }
+    Ok(out)
+}
+
+/// Plans `up` against what the engine has now.
+pub async fn plan_now(
+    client: &Client,
+    p: &Project,
+    image_ids: &BTreeMap<String, String>,
+    opts: &crate::plan::UpOptions,
+) -> Result<Plan, Error> {
+    let observed = observe(client, &p.name).await?;
+    crate::plan::plan_up(
+        p,
+        &observed,
+        &network_names(client).await?,
+        &volume_names(client).await?,
+        image_ids,
+        opts,
+    )
+}
+
 /// Carries out an `up` plan; the ids of the service's containers after it.
 pub async fn up(
     client: &Client,
@@ -442,13 +475,7 @@ pub async fn up(
     let mut ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // Services outside the plan (`--no-deps`) share their existing first
     // container (network_mode: service:, volumes_from, links).
-    let mut existing: BTreeMap<String, String> = BTreeMap::new();
-    let mut all = observe(client, &p.name).await?;
-    all.retain(|o| !o.oneoff);
-    all.sort_by_key(|o| o.number);
-    for o in all {
-        existing.entry(o.service).or_insert(o.id);
-    }
+    let existing = first_containers(client, &p.name).await?;
     for level in &plan.levels {
         let mut service_containers = existing.clone();
         service_containers.extend(

@@ -33,6 +33,17 @@ fn expected<E: serde::de::Error>(v: &Value, what: &str) -> E {
     E::custom(format!("must be {what}, not {}", kind(v)))
 }
 
+/// List items that are strings or numbers, as text.
+fn strings<E: serde::de::Error>(items: &[Value]) -> Result<Vec<String>, E> {
+    items
+        .iter()
+        .map(|i| match scalar_text(i) {
+            Some(Some(s)) => Ok(s),
+            _ => Err(expected(i, "a string")),
+        })
+        .collect()
+}
+
 /// A string or a number, as text.
 pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let v = Value::deserialize(d)?;
@@ -52,14 +63,7 @@ pub fn command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D
         Value::String(s) => shell_words::split(&s)
             .map(Some)
             .map_err(|e| D::Error::custom(format!("cannot split {s:?}: {e}"))),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match scalar_text(i) {
-                Some(Some(s)) => Ok(s),
-                _ => Err(expected(i, "a string")),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
+        Value::Array(items) => strings(&items).map(Some),
         other => Err(expected(&other, "a string or a list of strings")),
     }
 }
@@ -70,13 +74,7 @@ pub fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
     match v {
         Value::Null => Ok(Vec::new()),
         Value::String(s) => Ok(vec![s]),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match scalar_text(i) {
-                Some(Some(s)) => Ok(s),
-                _ => Err(expected(i, "a string")),
-            })
-            .collect(),
+        Value::Array(items) => strings(&items),
         other => Err(expected(&other, "a string or a list of strings")),
     }
 }
@@ -86,13 +84,7 @@ pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let v = Value::deserialize(d)?;
     match v {
         Value::Null => Ok(Vec::new()),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match scalar_text(i) {
-                Some(Some(s)) => Ok(s),
-                _ => Err(expected(i, "a string")),
-            })
-            .collect(),
+        Value::Array(items) => strings(&items),
         other => Err(expected(&other, "a list")),
     }
 }

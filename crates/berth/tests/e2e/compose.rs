@@ -108,6 +108,34 @@ fn project_containers(ctx: &Ctx, project: &str) -> Vec<(String, String, String)>
     v
 }
 
+/// `berth compose -f FILE -p PROJECT ARGS...` in the background, its
+/// stdout lines arriving on the receiver (which ends at EOF).
+fn spawn_compose(
+    ctx: &Ctx,
+    file: &Path,
+    project: &str,
+    args: &[&str],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(crate::harness::berth_bin())
+        .args(["compose", "-f", file.to_str().expect("utf8"), "-p", project])
+        .args(args)
+        .env("BERTH_HOST", ctx.host())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("berth compose");
+    let lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    (child, rx)
+}
+
 fn http_get(addr: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5)))
@@ -577,7 +605,6 @@ services:
 /// container, a deleted one removed there, an ignored one left out; a
 /// changed Dockerfile rebuilds and recreates the service.
 fn compose_watch_syncs_and_rebuilds(ctx: &Ctx) {
-    use std::io::BufRead;
     let dir = project_dir(ctx, "watched", WATCHED);
     std::fs::create_dir_all(dir.join("src")).expect("src");
     std::fs::create_dir_all(dir.join("app")).expect("app");
@@ -589,29 +616,8 @@ fn compose_watch_syncs_and_rebuilds(ctx: &Ctx) {
     )
     .expect("Dockerfile");
     let f = dir.join("compose.yaml");
-    let mut child = Command::new(crate::harness::berth_bin())
-        .args([
-            "compose",
-            "-f",
-            f.to_str().expect("utf8"),
-            "-p",
-            "wt",
-            "watch",
-        ])
-        .env("BERTH_HOST", ctx.host())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("compose watch");
+    let (mut child, rx) = spawn_compose(ctx, &f, "wt", &["watch"]);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in lines.map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
     // Build output comes first.
     let mut enabled = None;
     while let Ok(l) = rx.recv_timeout(Duration::from_secs(60)) {
@@ -846,36 +852,14 @@ fn compose_push_and_pull(ctx: &Ctx) {
 /// Attached `up` prints every container's output with its name and, on
 /// Ctrl+C, stops the containers (they are kept, as Docker Compose does).
 fn compose_up_attached_stops_on_ctrl_c(ctx: &Ctx) {
-    use std::io::BufRead;
     let dir = project_dir(
         ctx,
         "attached",
         "services:\n  talker:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; echo talking; sleep 100 & wait\"]\n",
     );
     let f = dir.join("compose.yaml");
-    let mut child = Command::new(crate::harness::berth_bin())
-        .args([
-            "compose",
-            "-f",
-            f.to_str().expect("utf8"),
-            "-p",
-            "att",
-            "up",
-        ])
-        .env("BERTH_HOST", ctx.host())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("compose up");
+    let (mut child, rx) = spawn_compose(ctx, &f, "att", &["up"]);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in lines.map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
     let mut seen = Vec::new();
     while let Ok(l) = rx.recv_timeout(Duration::from_secs(30)) {
         let done = l.contains("att-talker-1 | talking");

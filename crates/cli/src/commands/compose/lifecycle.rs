@@ -181,15 +181,7 @@ pub async fn up(
     } else {
         super::images::ensure_images(client, target, p, &chosen, a).await?
     };
-    let observed = apply::observe(client, &p.name).await?;
-    let plan = plan::plan_up(
-        p,
-        &observed,
-        &apply::network_names(client).await?,
-        &apply::volume_names(client).await?,
-        &image_ids,
-        &opts,
-    )?;
+    let plan = apply::plan_now(client, p, &image_ids, &opts).await?;
     if a.dry_run {
         print!("{plan}");
         return Ok(0);

@@ -1,8 +1,6 @@
 //! `compose run`: a one-off container of a service, after its
 //! dependencies are up.
 
-use std::collections::BTreeMap;
-
 use berth_client::Client;
 use berth_compose::apply;
 use berth_compose::convert;
@@ -91,15 +89,7 @@ pub async fn run_oneoff(
                 services: deps,
                 ..UpOptions::default()
             };
-            let observed = apply::observe(client, &p.name).await?;
-            let plan = plan::plan_up(
-                p,
-                &observed,
-                &apply::network_names(client).await?,
-                &apply::volume_names(client).await?,
-                &image_ids,
-                &opts,
-            )?;
+            let plan = apply::plan_now(client, p, &image_ids, &opts).await?;
             apply::up(client, p, &plan, &image_ids, false, None).await?;
         }
     }
@@ -132,15 +122,8 @@ pub async fn run_oneoff(
     };
     apply::up(client, p, &setup, &image_ids, true, None).await?;
 
-    let mut service_containers = BTreeMap::new();
-    let mut observed = apply::observe(client, &p.name).await?;
-    observed.retain(|o| !o.oneoff);
-    observed.sort_by_key(|o| o.number);
-    for o in observed {
-        service_containers.entry(o.service).or_insert(o.id);
-    }
     let ctx = convert::Context {
-        service_containers,
+        service_containers: apply::first_containers(client, &p.name).await?,
         image_id: image_ids.get(&a.service).cloned().unwrap_or_default(),
     };
     let (_, mut req) = convert::create_request(p, &a.service, s, 1, true, &ctx)?;
