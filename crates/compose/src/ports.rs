@@ -11,7 +11,7 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub struct Port {
     /// The container port, or a range (`8000-8010`).
-    #[serde(deserialize_with = "target")]
+    #[serde(deserialize_with = "target", serialize_with = "port_number")]
     pub target: String,
     /// The host port or range; empty: an ephemeral port.
     #[serde(
@@ -30,6 +30,15 @@ pub struct Port {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_protocol: Option<String>,
+}
+
+/// A single port is written as a number (as `docker compose config`
+/// does), a range as text.
+fn port_number<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    match v.parse::<u16>() {
+        Ok(n) => s.serialize_u16(n),
+        Err(_) => s.serialize_str(v),
+    }
 }
 
 fn tcp() -> String {

@@ -160,3 +160,72 @@ fn swarm_only_deploy_fields_are_accepted() {
     let p = load(&opts(t.path(), &["compose.yaml"])).unwrap();
     assert_eq!(berth_compose::convert::replicas(&p.services["web"]), 2);
 }
+
+/// Short syntaxes come out in their one long form (what `compose config`
+/// prints and what the config hash is taken over).
+#[test]
+fn normalized_model_golden() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "compose.yaml",
+        r#"
+services:
+  web:
+    image: busybox
+    command: echo "hi there"
+    environment: [A=1, B]
+    ports: ["127.0.0.1:8080:80/udp", 9000]
+    volumes: ["data:/data:ro", "/cache"]
+    depends_on: [db]
+    healthcheck:
+      test: curl -f localhost
+      interval: 5s
+    extra_hosts: {host1: 10.0.0.1}
+    ulimits: {nofile: 1024}
+  db:
+    image: busybox
+volumes:
+  data:
+"#,
+    );
+    let p = load(&opts(t.path(), &["compose.yaml"])).unwrap();
+    let text = berth_compose::yaml::render(&p.services["web"]).unwrap();
+    let want = r#"image: busybox
+command:
+- echo
+- hi there
+environment:
+  A: "1"
+ports:
+- target: 80
+  published: "8080"
+  host_ip: "127.0.0.1"
+  protocol: udp
+- target: 9000
+  protocol: tcp
+volumes:
+- type: volume
+  source: data
+  target: /data
+  read_only: true
+- type: volume
+  target: /cache
+depends_on:
+  db:
+    condition: service_started
+    required: true
+healthcheck:
+  test:
+  - CMD-SHELL
+  - curl -f localhost
+  interval: 5s
+ulimits:
+  nofile:
+    soft: 1024
+    hard: 1024
+extra_hosts:
+- host1:10.0.0.1
+"#;
+    assert_eq!(text, want);
+}
