@@ -283,6 +283,19 @@ mod tests {
         }
     }
 
+    /// Plans against a project whose network and volume exist.
+    fn plan_existing(p: &Project, observed: &[Observed], opts: &UpOptions) -> Plan {
+        let nets: BTreeSet<String> = ["app_default".to_string()].into();
+        let vols: BTreeSet<String> = ["app_data".to_string()].into();
+        plan_up(p, observed, &nets, &vols, &BTreeMap::new(), opts).unwrap()
+    }
+
+    fn change_env(p: &mut Project, service: &str) {
+        if let Some(s) = p.services.get_mut(service) {
+            s.environment.insert("MODE".into(), Some("changed".into()));
+        }
+    }
+
     fn seen(p: &Project, service: &str, state: &str) -> Observed {
         Observed {
             id: format!("id-{service}"),
@@ -318,22 +331,8 @@ mod tests {
     fn only_changed_services_are_recreated() {
         let mut p = project();
         let observed = vec![seen(&p, "db", "running"), seen(&p, "web", "exited")];
-        p.services
-            .get_mut("web")
-            .unwrap()
-            .environment
-            .insert("MODE".into(), Some("changed".into()));
-        let nets: BTreeSet<String> = ["app_default".to_string()].into();
-        let vols: BTreeSet<String> = ["app_data".to_string()].into();
-        let plan = plan_up(
-            &p,
-            &observed,
-            &nets,
-            &vols,
-            &BTreeMap::new(),
-            &UpOptions::default(),
-        )
-        .unwrap();
+        change_env(&mut p, "web");
+        let plan = plan_existing(&p, &observed, &UpOptions::default());
         assert_eq!(
             plan.to_string(),
             "0: keep app-db-1\n1: recreate app-web-1\n"
@@ -348,20 +347,8 @@ mod tests {
             d.restart = true;
         }
         let running = vec![seen(&q, "db", "running"), seen(&q, "web", "running")];
-        q.services
-            .get_mut("db")
-            .unwrap()
-            .environment
-            .insert("MODE".into(), Some("changed".into()));
-        let plan = plan_up(
-            &q,
-            &running,
-            &nets,
-            &vols,
-            &BTreeMap::new(),
-            &UpOptions::default(),
-        )
-        .unwrap();
+        change_env(&mut q, "db");
+        let plan = plan_existing(&q, &running, &UpOptions::default());
         assert_eq!(
             plan.to_string(),
             "0: recreate app-db-1\n1: restart app-web-1\n"
@@ -377,7 +364,7 @@ mod tests {
         gone.service = "old".into();
         gone.name = "app-old-1".into();
         with_orphan.push(gone);
-        let plan = plan_up(&p, &with_orphan, &nets, &vols, &BTreeMap::new(), &scaled).unwrap();
+        let plan = plan_existing(&p, &with_orphan, &scaled);
         assert_eq!(
             plan.to_string(),
             "0: keep app-db-1\n0: create and start app-db-2\nremove orphan app-old-1\n"

@@ -183,18 +183,7 @@ fn compose_fixture_up_ps_down(ctx: &Ctx) {
     });
     assert!(http_get("127.0.0.1:18081").contains("busybox httpd ok"));
     // The live view (forced here, automatic on a terminal).
-    let f_str = f.to_str().expect("utf8");
-    let live = ctx.berth(&[
-        "compose",
-        "-f",
-        f_str,
-        "-p",
-        "fx",
-        "--progress",
-        "tty",
-        "up",
-        "-d",
-    ]);
+    let live = compose(ctx, &f, "fx", &["--progress", "tty", "up", "-d"]);
     assert!(live.status.success(), "{}", stderr(&live));
     assert!(
         stderr(&live).contains("[+] Running 3/3"),
@@ -206,32 +195,14 @@ fn compose_fixture_up_ps_down(ctx: &Ctx) {
         "{}",
         stderr(&live)
     );
-    let bad = ctx.berth(&[
-        "compose",
-        "-f",
-        f_str,
-        "-p",
-        "fx",
-        "--progress",
-        "fancy",
-        "ps",
-    ]);
+    let bad = compose(ctx, &f, "fx", &["--progress", "fancy", "ps"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(
         stderr(&bad).contains("unsupported --progress"),
         "{}",
         stderr(&bad)
     );
-    let down = ctx.berth(&[
-        "compose",
-        "-f",
-        f_str,
-        "-p",
-        "fx",
-        "--progress",
-        "quiet",
-        "down",
-    ]);
+    let down = compose(ctx, &f, "fx", &["--progress", "quiet", "down"]);
     assert!(down.status.success(), "{}", stderr(&down));
     assert_eq!(stderr(&down), "", "quiet");
     assert!(project_containers(ctx, "fx").is_empty());
@@ -698,18 +669,12 @@ fn compose_lifecycle_commands_scale_and_profiles(ctx: &Ctx) {
         compose_ok(ctx, &f, "lc", &["config", "--profiles"]),
         "jobs\n"
     );
-    let f_str = f.to_str().expect("utf8");
-    let with_jobs = ctx.ok(&[
-        "compose",
-        "-f",
-        f_str,
-        "-p",
+    let with_jobs = compose_ok(
+        ctx,
+        &f,
         "lc",
-        "--profile",
-        "jobs",
-        "config",
-        "--services",
-    ]);
+        &["--profile", "jobs", "config", "--services"],
+    );
     assert_eq!(with_jobs, "once\nweb\nworker\n");
 
     compose_ok(ctx, &f, "lc", &["up", "-d", "--scale", "worker=3"]);
@@ -769,9 +734,9 @@ fn compose_lifecycle_commands_scale_and_profiles(ctx: &Ctx) {
 
     // A job of the jobs profile, waited for.
     let jobs = |args: &[&str]| {
-        let mut all = vec!["compose", "-f", f_str, "-p", "lc", "--profile", "jobs"];
+        let mut all = vec!["--profile", "jobs"];
         all.extend_from_slice(args);
-        ctx.berth(&all)
+        compose(ctx, &f, "lc", &all)
     };
     assert!(jobs(&["up", "-d", "once"]).status.success());
     let waited = jobs(&["wait", "once"]);

@@ -366,6 +366,13 @@ impl Build<'_> {
         Ok(true)
     }
 
+    /// A step ran and made image `id`: recorded in the cache, and the stage
+    /// moves on to it.
+    async fn made(&self, st: &mut State, id: String, key: CacheKey) -> Result<(), Error> {
+        self.cache.put(&key, &id)?;
+        self.advance(st, id, key).await
+    }
+
     /// The stage moves on to image `id` made by the step with `key`. The
     /// config is read back from the image whether the step ran or hit the
     /// cache, so the steps after it commit the same config either way.
@@ -558,8 +565,7 @@ impl Build<'_> {
         let id = self
             .commit(st.image.as_deref(), None, &config, &created_by, Some(&key))
             .await?;
-        self.cache.put(&key, &id)?;
-        self.advance(st, id, key).await
+        self.made(st, id, key).await
     }
 
     async fn workdir(&mut self, st: &mut State, dir: String) -> Result<(), Error> {
@@ -608,8 +614,7 @@ impl Build<'_> {
             )
             .await?
         };
-        self.cache.put(&key, &id)?;
-        self.advance(st, id, key).await
+        self.made(st, id, key).await
     }
 
     async fn run(
@@ -733,8 +738,7 @@ impl Build<'_> {
             &self.tx,
         )
         .await?;
-        self.cache.put(&key, &id)?;
-        self.advance(st, id, key).await
+        self.made(st, id, key).await
     }
 
     async fn copy(
@@ -1003,8 +1007,7 @@ impl Build<'_> {
                 Some(&key),
             )
             .await?;
-        self.cache.put(&key, &id)?;
-        self.advance(st, id, key).await
+        self.made(st, id, key).await
     }
 
     /// The `--mount`s of a RUN: container mounts, what they add to the

@@ -145,7 +145,10 @@ pub async fn build(
 }
 
 async fn pull_image(client: &Client, image: &str) -> Result<(), Error> {
-    let (repo, tag) = split_tag(image);
+    let (repo, mut tag) = crate::commands::pull::split(image);
+    if tag.is_empty() {
+        tag = "latest".into();
+    }
     let mut stream = client.image_pull(&repo, &tag).await?;
     let mut lines = berth_client::demux::JsonLines::default();
     while let Some(chunk) = stream.next().await? {
@@ -158,21 +161,6 @@ async fn pull_image(client: &Client, image: &str) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// `name[:tag]` (a digest reference stays whole).
-fn split_tag(image: &str) -> (String, String) {
-    if image.contains('@') {
-        return (image.to_string(), String::new());
-    }
-    let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
-    match image[slash..].rfind(':') {
-        Some(i) => (
-            image[..slash + i].to_string(),
-            image[slash + i + 1..].to_string(),
-        ),
-        None => (image.to_string(), "latest".to_string()),
-    }
 }
 
 pub async fn pull(

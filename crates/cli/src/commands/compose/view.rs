@@ -126,29 +126,15 @@ pub fn version(a: &VersionArgs) -> i32 {
     0
 }
 
+/// A table laid out with docker's tabwriter settings.
 fn table(headers: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    let mut text = headers.join("\t");
+    text.push('\n');
     for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
+        text.push_str(&r.join("\t"));
+        text.push('\n');
     }
-    let line = |cells: Vec<String>| {
-        let last = cells.len() - 1;
-        let mut s = String::new();
-        for (i, c) in cells.into_iter().enumerate() {
-            if i == last {
-                s.push_str(&c);
-            } else {
-                s.push_str(&format!("{c:<w$}   ", w = widths[i]));
-            }
-        }
-        println!("{}", s.trim_end());
-    };
-    line(headers.iter().map(|h| h.to_string()).collect());
-    for r in rows {
-        line(r.clone());
-    }
+    print!("{}", berth_template::tabwrite(&text));
 }
 
 /// `--format`: `table` or `json` (Go templates are not supported yet).
@@ -398,9 +384,9 @@ pub async fn images(
             .ok()
             .and_then(|v| v["Size"].as_i64())
             .unwrap_or(0);
-        let (repo, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-            Some((r, t)) => (r.to_string(), t.to_string()),
-            None => (image.clone(), "latest".to_string()),
+        let (repo, tag) = match crate::commands::pull::split(&image) {
+            (r, t) if t.is_empty() => (r, "latest".to_string()),
+            split => split,
         };
         let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
         rows.push(vec![c.name, repo, tag, short, crate::human::size(size)]);
