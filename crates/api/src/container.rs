@@ -173,6 +173,15 @@ pub struct HostConfig {
     pub log_config: LogConfig,
     #[serde(default, deserialize_with = "null_as_default")]
     pub restart_policy: RestartPolicy,
+    /// `--runtime`; only `runc`, whose part berth's own runtime plays.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub runtime: String,
+    /// `--volume-driver`: the driver of the volumes this container makes.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub volume_driver: String,
+    /// `--device-cgroup-rule`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub device_cgroup_rules: Vec<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -215,6 +224,9 @@ pub struct Resources {
     pub blkio_weight: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_kill_disable: Option<bool>,
+    /// `--memory-swappiness` (0 to 100; -1 or null: the parent's).
+    #[serde(default)]
+    pub memory_swappiness: Option<i64>,
 }
 
 /// One entry of `HostConfig.Mounts` (`--mount`).

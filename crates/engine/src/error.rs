@@ -10,6 +10,8 @@ pub enum ErrorKind {
     InvalidArgument,
     NotModified,
     Unauthorized,
+    /// The engine knows the request but cannot carry it out (Docker's 501).
+    NotImplemented,
     Internal,
 }
 
@@ -63,6 +65,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Known, but not something this engine (or this container's
+    /// configuration) can do.
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -101,6 +107,7 @@ impl Error {
             Error::Diff(e) => image_kind(e.kind()),
             // Docker answers 400 when the command cannot be run.
             Error::StartFailed { .. } => ErrorKind::InvalidArgument,
+            Error::NotImplemented(_) => ErrorKind::NotImplemented,
             Error::Io { .. } | Error::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -159,6 +159,12 @@ impl ContainerService {
         start: StartAt,
     ) -> Result<mpsc::Receiver<Bytes>, Error> {
         let c = self.get(name_or_id)?;
+        let driver = c.record().host_config.log_config.kind.clone();
+        if !crate::container::log_driver::LogDriver::parse(&driver)?.readable() {
+            return Err(Error::NotImplemented(
+                crate::container::log_driver::NOT_READABLE.into(),
+            ));
+        }
         let (tx, rx) = mpsc::channel(64);
         let tty = c.record().config.tty;
         // Where to start and what "finished" means are fixed now, not when

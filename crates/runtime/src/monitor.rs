@@ -102,6 +102,10 @@ pub struct MonitorConfig {
     /// `process.consoleSize`.
     #[serde(default)]
     pub console_size: Option<(u16, u16)>,
+    /// The `none` log driver: output is relayed to attach clients only and
+    /// `log_path` is never written.
+    #[serde(default)]
+    pub log_disabled: bool,
     /// json-file `max-size` in bytes; `None`: the log is never rotated.
     #[serde(default)]
     pub log_max_size: Option<u64>,
@@ -127,6 +131,7 @@ impl Default for MonitorConfig {
             stdin_once: false,
             wait_for_attach: false,
             console_size: None,
+            log_disabled: false,
             log_max_size: None,
             log_max_files: 1,
         }
@@ -365,9 +370,12 @@ fn run_container(bundle: &Path, cfg: &MonitorConfig, mut hub: Option<&mut Hub>) 
         Some(r) => bundle.join(r.path()),
         None => return failed("config.json has no root"),
     };
-    let mut log = match LogWriter::open(&cfg.log_path) {
-        Ok(l) => l.with_rotation(cfg.log_max_size, cfg.log_max_files),
-        Err(e) => return failed(format!("opening log {}: {e}", cfg.log_path.display())),
+    let mut log = match cfg.log_disabled {
+        true => None,
+        false => match LogWriter::open(&cfg.log_path) {
+            Ok(l) => Some(l.with_rotation(cfg.log_max_size, cfg.log_max_files)),
+            Err(e) => return failed(format!("opening log {}: {e}", cfg.log_path.display())),
+        },
     };
     let process = spec.process().as_ref();
     let spec_size = process
@@ -396,7 +404,7 @@ fn run_container(bundle: &Path, cfg: &MonitorConfig, mut hub: Option<&mut Hub>) 
                 cgroup,
             } = running;
             let running = RunningCgroup { cgroup };
-            let exit_code = relay(pid, streams, Some(&mut log), hub, relay_opts);
+            let exit_code = relay(pid, streams, log.as_mut(), hub, relay_opts);
             reap_all();
             let oom_killed = running.cgroup.as_ref().is_some_and(|c| c.oom_killed());
             if let Some(Err(e)) = running.cgroup.as_ref().map(crate::cgroups::Cgroup::remove) {
@@ -646,6 +654,7 @@ Anonymous:             0 kB
             stdin_once: true,
             wait_for_attach: true,
             console_size: Some((24, 80)),
+            log_disabled: true,
             log_max_size: Some(10),
             log_max_files: 3,
         };

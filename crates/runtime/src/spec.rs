@@ -79,6 +79,8 @@ pub enum Error {
     #[error("invalid user {user:?}: {reason}")]
     InvalidUser { user: String, reason: &'static str },
     /// An environment entry has no `=` or an empty name.
+    #[error("invalid device cgroup format '{0}'")]
+    DeviceCgroupRule(String),
     #[error("invalid environment variable {0:?}")]
     InvalidEnv(String),
     /// The working directory is not absolute.
@@ -210,6 +212,9 @@ pub struct SpecOptions {
     pub tmpfs: Vec<(String, String)>,
     /// `--device /dev/host[:/dev/ctr[:rwm]]`.
     pub devices: Vec<String>,
+    /// `--device-cgroup-rule 'c 1:3 rwm'`: more devices the container may
+    /// use (or create).
+    pub device_cgroup_rules: Vec<String>,
     /// `--group-add`: group names or numbers.
     pub group_add: Vec<String>,
     /// `--sysctl`.
@@ -246,6 +251,7 @@ impl Default for SpecOptions {
             shm_size: 0,
             tmpfs: Vec::new(),
             devices: Vec::new(),
+            device_cgroup_rules: Vec::new(),
             group_add: Vec::new(),
             sysctls: BTreeMap::new(),
             ulimits: Vec::new(),
@@ -302,19 +308,23 @@ pub fn parse_user(user: &str) -> Result<UserSpec, Error> {
     })
 }
 
+/// The process environment: a name without `=` unsets that variable (as
+/// Docker treats such entries), and `PATH` gets its default when unset.
 fn env_with_path(env: &[String]) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::with_capacity(env.len() + 1);
     for e in env {
         match e.split_once('=') {
-            Some((name, _)) if !name.is_empty() => {}
+            Some((name, _)) if !name.is_empty() => out.push(e.clone()),
+            None if !e.is_empty() => {
+                out.retain(|o| o.split_once('=').map(|(k, _)| k) != Some(e.as_str()));
+            }
             _ => return Err(Error::InvalidEnv(e.clone())),
         }
     }
-    let has_path = env.iter().any(|e| e.starts_with("PATH="));
-    let mut out = Vec::with_capacity(env.len() + 1);
-    if !has_path {
-        out.push(DEFAULT_PATH_ENV.to_string());
+    let path_unset = env.iter().any(|e| e == "PATH");
+    if !path_unset && !out.iter().any(|e| e.starts_with("PATH=")) {
+        out.insert(0, DEFAULT_PATH_ENV.to_string());
     }
-    out.extend(env.iter().cloned());
     Ok(out)
 }
 
@@ -468,6 +478,50 @@ fn cgroup_rule(
     Ok(b.build()?)
 }
 
+/// One `--device-cgroup-rule`: `TYPE MAJOR:MINOR ACCESS`, where the type
+/// is `a`, `b` or `c`, a number may be `*` and access is some of `rwm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCgroupRule {
+    pub kind: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
+/// Parses a rule as Docker checks it; the error is Docker's.
+pub fn parse_device_cgroup_rule(rule: &str) -> Result<DeviceCgroupRule, Error> {
+    let bad = || Error::DeviceCgroupRule(rule.to_string());
+    let parts: Vec<&str> = rule.split(' ').collect();
+    let [kind, numbers, access] = parts[..] else {
+        return Err(bad());
+    };
+    let kind = match kind {
+        "a" | "b" | "c" => kind.chars().next().ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad)?;
+    let number = |n: &str| -> Result<Option<i64>, Error> {
+        match n {
+            "*" => Ok(None),
+            n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                n.parse().map(Some).map_err(|_| bad())
+            }
+            _ => Err(bad()),
+        }
+    };
+    let valid_access =
+        (1..=3).contains(&access.len()) && access.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'));
+    if !valid_access {
+        return Err(bad());
+    }
+    Ok(DeviceCgroupRule {
+        kind,
+        major: number(major)?,
+        minor: number(minor)?,
+        access: access.to_string(),
+    })
+}
+
 /// The devices controller's rules every container gets: nothing, then the
 /// standard nodes, mknod of anything, and the pseudo terminals.
 pub fn default_device_rules() -> Result<Vec<LinuxDeviceCgroup>, Error> {
@@ -518,6 +572,10 @@ fn devices(
     }
     let mut nodes = Vec::new();
     let mut rules = default_device_rules()?;
+    for rule in &opts.device_cgroup_rules {
+        let r = parse_device_cgroup_rule(rule)?;
+        rules.push(cgroup_rule(true, r.kind, r.major, r.minor, &r.access)?);
+    }
     for spec in &opts.devices {
         let req = crate::devices::parse_device(spec).map_err(Error::Device)?;
         for d in host.device(&req.host).map_err(Error::Device)? {

@@ -39,6 +39,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
         ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
         ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -77,6 +78,10 @@ mod tests {
         assert_eq!(
             status_of(ErrorKind::InvalidArgument),
             StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(ErrorKind::NotImplemented),
+            StatusCode::NOT_IMPLEMENTED
         );
         assert_eq!(
             status_of(ErrorKind::Internal),

@@ -31,6 +31,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::exec::router())
         .merge(routes::volumes::router())
         .merge(routes::networks::router())
+        .merge(routes::swarm::router())
         .with_state(engine)
 }
 

@@ -81,10 +81,10 @@ pub struct Args {
     /// Secret to expose to RUN --mount=type=secret (id=NAME,src=FILE or id=NAME,env=VAR).
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
-    /// Remove intermediate containers after a successful build (always).
+    /// Remove intermediate containers after a successful build.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub rm: bool,
-    /// Always remove intermediate containers (always).
+    /// Always remove intermediate containers, even after a failed step.
     #[arg(long = "force-rm")]
     pub force_rm: bool,
     /// Type of progress output: auto (a compact live view on a terminal),
@@ -373,8 +373,11 @@ pub async fn run(a: Args, target: &Target) -> i32 {
         ("buildargs", build_args),
         ("labels", labels),
         ("networkmode", a.network.clone()),
-        ("rm", "1".into()),
+        ("rm", if a.rm { "1" } else { "0" }.into()),
     ];
+    if a.force_rm {
+        q.push(("forcerm", "1".into()));
+    }
     for t in &a.tags {
         q.push(("t", t.clone()));
     }

@@ -221,6 +221,9 @@ pub struct ResourceFlags {
     /// Disable the OOM killer.
     #[arg(long = "oom-kill-disable")]
     pub oom_kill_disable: bool,
+    /// Tune container memory swappiness (0 to 100; -1: the host's).
+    #[arg(long = "memory-swappiness", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
 }
 
 impl ResourceFlags {
@@ -261,6 +264,7 @@ impl ResourceFlags {
             pids_limit: self.pids_limit,
             blkio_weight: self.blkio_weight.unwrap_or(0),
             oom_kill_disable: self.oom_kill_disable.then_some(true),
+            memory_swappiness: self.memory_swappiness,
         })
     }
 }

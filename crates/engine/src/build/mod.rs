@@ -65,6 +65,42 @@ pub struct RunSettings {
     pub shm_size: i64,
     /// `ulimits`.
     pub ulimits: Vec<berth_api::container::Ulimit>,
+    /// What becomes of RUN containers once their step is over.
+    pub intermediates: Intermediates,
+}
+
+/// The legacy builder's `rm` and `forcerm`: which intermediate (RUN)
+/// containers are removed when their step ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Intermediates {
+    /// `rm=1` (the default): removed after a successful step; a failed
+    /// step's container stays for inspection, as Docker leaves it.
+    #[default]
+    RemoveOnSuccess,
+    /// `forcerm=1`: removed whatever the outcome.
+    AlwaysRemove,
+    /// `rm=0`: every one kept.
+    Keep,
+}
+
+impl Intermediates {
+    /// From `rm` and `forcerm` (`forcerm` wins, as in Docker).
+    pub fn from_flags(rm: bool, forcerm: bool) -> Intermediates {
+        match (rm, forcerm) {
+            (_, true) => Intermediates::AlwaysRemove,
+            (true, false) => Intermediates::RemoveOnSuccess,
+            (false, false) => Intermediates::Keep,
+        }
+    }
+
+    /// Whether a step's container goes, given how the step ended.
+    pub fn removes(self, succeeded: bool) -> bool {
+        match self {
+            Intermediates::RemoveOnSuccess => succeeded,
+            Intermediates::AlwaysRemove => true,
+            Intermediates::Keep => false,
+        }
+    }
 }
 
 fn short(id: &str) -> &str {
@@ -248,4 +284,22 @@ pub async fn build(
         say(&tx, format!("Successfully tagged {familiar}\n"));
     }
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Intermediates;
+
+    #[test]
+    fn rm_and_forcerm_decide_which_containers_go() {
+        let keep = Intermediates::from_flags(false, false);
+        assert_eq!(keep, Intermediates::Keep);
+        assert!(!keep.removes(true) && !keep.removes(false));
+        let default = Intermediates::from_flags(true, false);
+        assert!(default.removes(true) && !default.removes(false));
+        for rm in [true, false] {
+            let force = Intermediates::from_flags(rm, true);
+            assert!(force.removes(true) && force.removes(false));
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //! image with the stage's environment, user and working directory; its
 //! output goes to the build's stream; on success its changes become the
 //! step's layer, with the stage's config (not the RUN command) as the
-//! image's config. The container is removed either way.
+//! image's config. Whether the container is removed afterwards is the
+//! build's `rm`/`forcerm` policy ([`super::Intermediates`]).
 
 use std::collections::BTreeMap;
 
@@ -110,11 +111,15 @@ pub(super) async fn run(
     let (id, _) = engine.containers.create(req, None).await?;
     let _ = tx.send(json!({"stream": format!(" ---> Running in {}\n", short(&id))}));
     let result = run_created(engine, &id, &spec, tx).await;
-    let _ = engine.containers.remove(&id, true, true).await;
-    if result.is_ok() {
-        let _ = tx.send(
-            json!({"stream": format!(" ---> Removed intermediate container {}\n", short(&id))}),
-        );
+    if spec.settings.intermediates.removes(result.is_ok()) {
+        let _ = engine.containers.remove(&id, true, true).await;
+        if result.is_ok() {
+            let _ = tx.send(json!({
+                "stream": format!(" ---> Removed intermediate container {}\n", short(&id))
+            }));
+        }
+    } else if let Err(e) = engine.containers.stop(&id, Some(0), None).await {
+        tracing::debug!(error = %e, "stopping a kept build container");
     }
     result
 }

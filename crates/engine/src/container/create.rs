@@ -13,23 +13,11 @@ use crate::Error;
 const IGNORED_HOST_FIELDS: &[&str] = &["ConsoleSize", "Isolation", "CgroupnsMode"];
 
 /// Rejects settings Berth does not implement yet, naming them.
-/// HostConfig fields whose "unset" value is not JSON's zero value.
-const UNSET_SENTINELS: &[(&str, i64)] = &[("MemorySwappiness", -1)];
-
 pub fn validate(req: &CreateRequest) -> Result<(), Error> {
-    let mut other = req.host_config.other.clone();
-    for (field, unset) in UNSET_SENTINELS {
-        if other.get(*field).and_then(Value::as_i64) == Some(*unset) {
-            other.remove(*field);
-        }
-    }
-    let mut unsupported = unsupported_settings("HostConfig", &other, IGNORED_HOST_FIELDS);
+    let mut unsupported =
+        unsupported_settings("HostConfig", &req.host_config.other, IGNORED_HOST_FIELDS);
     let hc = &req.host_config;
-    match hc.log_config.kind.as_str() {
-        "" | "json-file" => {}
-        other => unsupported.push(format!("log driver {other}")),
-    }
-    log_rotation(&hc.log_config)?;
+    super::log_driver::settings(&hc.log_config)?;
     super::restart::RestartPolicy::parse(&hc.restart_policy)?;
     if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
         return Err(Error::InvalidArgument(
@@ -41,6 +29,16 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
         if no_new_privileges(opt).is_none() && !seccomp {
             unsupported.push(format!("security option {opt}"));
         }
+    }
+    if !matches!(hc.runtime.as_str(), "" | RUNTIME) {
+        return Err(Error::InvalidArgument(format!(
+            "Unknown runtime specified {}",
+            hc.runtime
+        )));
+    }
+    for rule in &hc.device_cgroup_rules {
+        berth_runtime::spec::parse_device_cgroup_rule(rule)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     }
     if hc.shm_size < 0 {
         return Err(Error::InvalidArgument(
@@ -58,6 +56,9 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
     }
 }
 
+/// The one runtime name a container may ask for (and is recorded with).
+pub const RUNTIME: &str = "runc";
+
 /// `/dev/shm`'s size when none is asked for (Docker's 64 MiB).
 pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 
@@ -68,52 +69,6 @@ fn not_wired_yet(hc: &HostConfig) -> Vec<String> {
         out.push("--userns (user namespaces)".to_string());
     }
     out
-}
-
-/// The json-file driver's `max-size` and `max-file` options (Docker's
-/// defaults: no limit, 1 file); other options are refused.
-pub fn log_rotation(log: &berth_api::container::LogConfig) -> Result<(Option<u64>, u32), Error> {
-    let mut max_size = None;
-    let mut max_files = 1u32;
-    for (k, v) in &log.config {
-        match k.as_str() {
-            "max-size" => {
-                let bytes = parse_size(v).filter(|b| *b > 0).ok_or_else(|| {
-                    Error::InvalidArgument(format!("invalid value for log option max-size: {v}"))
-                })?;
-                max_size = Some(bytes);
-            }
-            "max-file" => {
-                max_files = v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    Error::InvalidArgument(format!("invalid value for log option max-file: {v}"))
-                })?;
-            }
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "unknown log opt '{other}' for json-file log driver"
-                )))
-            }
-        }
-    }
-    if max_files > 1 && max_size.is_none() {
-        return Err(Error::InvalidArgument(
-            "max-file cannot be used without max-size".into(),
-        ));
-    }
-    Ok((max_size, max_files))
-}
-
-/// `10m`, `1g`, `512k`, `2048` (binary units, as Docker's log options).
-fn parse_size(s: &str) -> Option<u64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 1u64 << 10),
-        'm' => (&t[..t.len() - 1], 1 << 20),
-        'g' => (&t[..t.len() - 1], 1 << 30),
-        _ => (t, 1),
-    };
-    num.parse::<f64>().ok().map(|n| (n * mult as f64) as u64)
 }
 
 /// `no-new-privileges`, `no-new-privileges:true`, `no-new-privileges=false`.
@@ -294,26 +249,6 @@ mod tests {
         assert!(!err.contains("Memory,"), "{err}");
         assert!(!err.contains("ConsoleSize"), "{err}");
         assert!(!err.contains("MemorySwappiness"), "{err}");
-    }
-
-    #[test]
-    fn log_options() {
-        use berth_api::container::LogConfig;
-        let cfg = |pairs: &[(&str, &str)]| LogConfig {
-            kind: "json-file".into(),
-            config: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        assert_eq!(log_rotation(&cfg(&[])).unwrap(), (None, 1));
-        assert_eq!(
-            log_rotation(&cfg(&[("max-size", "10k"), ("max-file", "3")])).unwrap(),
-            (Some(10240), 3)
-        );
-        assert!(log_rotation(&cfg(&[("max-file", "3")])).is_err());
-        assert!(log_rotation(&cfg(&[("max-size", "lots")])).is_err());
-        assert!(log_rotation(&cfg(&[("compress", "true")])).is_err());
     }
 
     #[test]

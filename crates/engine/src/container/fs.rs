@@ -1,7 +1,9 @@
 //! The container's filesystem from the outside: `cp` (archive stat, get,
 //! put), `export` and `commit`. A running container's root is reached
-//! through `/proc/<pid>/root`; a stopped one's overlay is mounted for the
-//! duration of the operation and unmounted on every path.
+//! through `/proc/<pid>/root`; a stopped (or never started) one's overlay
+//! is mounted for the duration of the operation, with its volumes and
+//! bind mounts on their paths as Docker mounts them, and unmounted on
+//! every path.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -125,27 +127,43 @@ impl ContainerService {
     {
         let _op = c.op.lock().await;
         let rec = c.record();
-        let layers = if rec.status.is_running() {
-            Vec::new()
-        } else {
-            self.inner.images.layer_dirs(&rec.image_id).await?
-        };
+        if rec.status.is_running() && rec.pid > 0 {
+            let root = PathBuf::from(format!("/proc/{}/root", rec.pid));
+            return tokio::task::spawn_blocking(move || f(&root))
+                .await
+                .map_err(|e| Error::Internal(format!("filesystem task failed: {e}")))?;
+        }
+        let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
+        let mounts: Vec<oci_spec::runtime::Mount> = self
+            .oci_mounts(&rec)?
+            .into_iter()
+            .filter(|m| m.typ().as_deref() == Some("bind"))
+            .collect();
+        self.acquire_volumes(&rec)?;
         let paths = c.paths.clone();
-        tokio::task::spawn_blocking(move || {
-            if rec.status.is_running() && rec.pid > 0 {
-                return f(Path::new(&format!("/proc/{}/root", rec.pid)));
-            }
+        let result = tokio::task::spawn_blocking(move || {
             for dir in [paths.upper(), paths.work()] {
                 std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
             }
             let mounted =
                 TempMount::overlay(&layers, &paths.upper(), &paths.work(), &paths.rootfs())?;
+            for m in &mounts {
+                berth_runtime::mounts::mount_one(&berth_runtime::sys::RealSys, &mounted.target, m)
+                    .map_err(|e| {
+                        Error::Internal(format!(
+                            "mounting {} for the operation: {e}",
+                            m.destination().display()
+                        ))
+                    })?;
+            }
             let result = f(&mounted.target);
             drop(mounted);
             result
         })
         .await
-        .map_err(|e| Error::Internal(format!("filesystem task failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("filesystem task failed: {e}")));
+        self.release_volumes(&rec);
+        result?
     }
 
     fn not_found(e: Error, path: &str, container: &str) -> Error {
@@ -242,9 +260,15 @@ impl ContainerService {
         let rec = c.record();
         // Docker pauses a running container while its changes are read, so
         // the layer is a consistent snapshot.
-        let paused = pause && rec.status == super::Status::Running;
+        let mut paused = pause && rec.status == super::Status::Running;
         if paused {
-            self.pause(&rec.id).await?;
+            if let Err(e) = self.pause(&rec.id).await {
+                // A container that exited meanwhile needs no pausing.
+                if c.record().status.is_running() {
+                    return Err(e);
+                }
+                paused = false;
+            }
         }
         let diff = c
             .paths

@@ -132,7 +132,23 @@ impl ContainerService {
             });
         }
         self.publish_kill(&rec, signal);
-        send(rec.pid, signal)
+        send(rec.pid, signal)?;
+        // As Docker, SIGKILL returns once the process is gone, so an
+        // inspect right after shows it exited (a frozen one dies when thawed).
+        if signal == Signal::SIGKILL && rec.status != super::Status::Paused {
+            let waited = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                self.wait(&rec.id, super::WaitCondition::NotRunning),
+            )
+            .await;
+            if waited.is_err() {
+                return Err(Error::Internal(format!(
+                    "container {} did not exit within 10 seconds of SIGKILL",
+                    rec.id
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// `POST /containers/{id}/restart`: stop (if running) then start.

@@ -2,12 +2,14 @@
 //! per-container monitor.
 
 pub mod attach;
+pub mod changes;
 pub mod create;
 pub mod exec;
 mod fs;
 pub mod health;
 mod health_run;
 mod lifecycle;
+pub mod log_driver;
 mod monitor;
 pub mod mounts;
 pub mod network_use;
@@ -395,6 +397,13 @@ impl ContainerService {
             }
             None => self.unused_random_name(),
         };
+        let mut host_config = req.host_config;
+        if host_config.runtime.is_empty() {
+            host_config.runtime = create::RUNTIME.to_string();
+        }
+        if host_config.log_config.kind.is_empty() {
+            host_config.log_config.kind = log_driver::DEFAULT_DRIVER.to_string();
+        }
         let record = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
@@ -404,11 +413,11 @@ impl ContainerService {
             config,
             host_config: berth_api::container::HostConfig {
                 // Docker records its default size.
-                shm_size: match req.host_config.shm_size {
+                shm_size: match host_config.shm_size {
                     0 => create::DEFAULT_SHM_SIZE,
                     n => n,
                 },
-                ..req.host_config
+                ..host_config
             },
             path,
             args,

@@ -18,8 +18,7 @@ use crate::{ids, time, Error};
 struct MonitorIo {
     attach_socket: PathBuf,
     wait_for_attach: bool,
-    log_max_size: Option<u64>,
-    log_max_files: u32,
+    log: super::log_driver::LogSettings,
 }
 
 fn prepare_bundle(
@@ -75,8 +74,9 @@ fn prepare_bundle(
         stdin_once: rec.config.stdin_once,
         wait_for_attach: io.wait_for_attach,
         console_size: console_size(&rec.host_config),
-        log_max_size: io.log_max_size,
-        log_max_files: io.log_max_files,
+        log_disabled: !io.log.driver.readable(),
+        log_max_size: io.log.max_size,
+        log_max_files: io.log.max_files,
     };
     let monitor_json = serde_json::to_vec_pretty(&monitor)
         .map_err(|e| Error::Internal(format!("serialising monitor config: {e}")))?;
@@ -137,12 +137,11 @@ pub(super) async fn start(
         Some(config.paths.seccomp_cache()),
         &|name| svc.running_pid(name),
     )?;
-    let (log_max_size, log_max_files) = super::create::log_rotation(&rec.host_config.log_config)?;
+    let log = super::log_driver::settings(&rec.host_config.log_config)?;
     let io = MonitorIo {
         attach_socket: config.paths.attach_socket(&rec.id),
         wait_for_attach: *c.pending_attaches.borrow() > 0,
-        log_max_size,
-        log_max_files,
+        log,
     };
     if let Some(dir) = io.attach_socket.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;

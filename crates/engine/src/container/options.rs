@@ -32,6 +32,7 @@ pub fn resources(r: &ApiResources) -> Resources {
         pids_limit: r.pids_limit.filter(|p| *p != 0),
         blkio_weight: set(r.blkio_weight),
         oom_kill_disable: r.oom_kill_disable.filter(|d| *d),
+        memory_swappiness: r.memory_swappiness.filter(|s| *s != -1),
     }
 }
 
@@ -142,6 +143,7 @@ pub fn spec_options(
                 format!("{}:{ctr}:{perms}", d.path_on_host)
             })
             .collect(),
+        device_cgroup_rules: hc.device_cgroup_rules.clone(),
         group_add: hc.group_add.clone(),
         sysctls: hc.sysctls.clone(),
         ulimits: hc

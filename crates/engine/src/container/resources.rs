@@ -58,15 +58,73 @@ fn host_memory() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// One sample in Docker's stats shape (`cpu_stats`, `memory_stats`, ...).
+/// One reading of a container: its cgroup's counters and its network
+/// interfaces' (none when it has no network of its own).
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    pub cgroup: Stats,
+    pub networks: Vec<NetDev>,
+}
+
+/// One interface's counters, as `/proc/net/dev` gives them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetDev {
+    pub name: String,
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
+}
+
+/// The interfaces of a `/proc/<pid>/net/dev` text, loopback left out (as
+/// Docker leaves it out of stats).
+pub fn parse_net_dev(text: &str) -> Vec<NetDev> {
+    text.lines()
+        .skip(2)
+        .filter_map(|line| {
+            let (name, rest) = line.split_once(':')?;
+            let name = name.trim();
+            if name == "lo" {
+                return None;
+            }
+            let n: Vec<u64> = rest
+                .split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect();
+            if n.len() < 16 {
+                return None;
+            }
+            Some(NetDev {
+                name: name.to_string(),
+                rx_bytes: n[0],
+                rx_packets: n[1],
+                rx_errors: n[2],
+                rx_dropped: n[3],
+                tx_bytes: n[8],
+                tx_packets: n[9],
+                tx_errors: n[10],
+                tx_dropped: n[11],
+            })
+        })
+        .collect()
+}
+
+/// One sample in Docker's stats shape (`cpu_stats`, `memory_stats`,
+/// `networks`, ...).
 pub fn stats_json(
-    s: &Stats,
-    pre: Option<&Stats>,
+    sample: &Sample,
+    pre: Option<&Sample>,
     read: &str,
     preread: &str,
     name: &str,
     id: &str,
 ) -> Value {
+    let s = &sample.cgroup;
+    let pre = pre.map(|p| &p.cgroup);
     let cpu = |s: Option<&Stats>| match s {
         Some(s) => json!({
             "cpu_usage": {
@@ -83,7 +141,7 @@ pub fn stats_json(
             json!({"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}})
         }
     };
-    json!({
+    let mut v = json!({
         "read": read,
         "preread": preread,
         "pids_stats": {"current": s.pids_current, "limit": s.pids_limit},
@@ -104,7 +162,26 @@ pub fn stats_json(
         },
         "name": format!("/{name}"),
         "id": id,
-    })
+    });
+    if !sample.networks.is_empty() {
+        let nets: serde_json::Map<String, Value> = sample
+            .networks
+            .iter()
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    json!({
+                        "rx_bytes": n.rx_bytes, "rx_packets": n.rx_packets,
+                        "rx_errors": n.rx_errors, "rx_dropped": n.rx_dropped,
+                        "tx_bytes": n.tx_bytes, "tx_packets": n.tx_packets,
+                        "tx_errors": n.tx_errors, "tx_dropped": n.tx_dropped,
+                    }),
+                )
+            })
+            .collect();
+        v["networks"] = Value::Object(nets);
+    }
+    v
 }
 
 impl ContainerService {
@@ -178,17 +255,37 @@ impl ContainerService {
     }
 
     /// One stats sample; zeros for a container that does not run.
-    pub async fn sample(&self, name_or_id: &str) -> Result<(super::ContainerRecord, Stats), Error> {
+    pub async fn sample(
+        &self,
+        name_or_id: &str,
+    ) -> Result<(super::ContainerRecord, Sample), Error> {
         let rec = self.get(name_or_id)?.record();
         if !rec.status.is_running() {
-            return Ok((rec, Stats::default()));
+            return Ok((rec, Sample::default()));
         }
         let (rec, cg) = self.cgroup(name_or_id)?;
-        let stats = tokio::task::spawn_blocking(move || cg.stats())
-            .await
-            .map_err(|e| Error::Internal(format!("stats task failed: {e}")))?
-            .map_err(|e| Error::Internal(format!("reading stats of {}: {e}", rec.id)))?;
-        Ok((rec, stats))
+        let pid = rec.pid;
+        let own_netns = !matches!(rec.host_config.network_mode.as_str(), "host" | "none");
+        let (stats, networks) = tokio::task::spawn_blocking(move || {
+            let networks = match own_netns {
+                true => std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
+                    .map(|t| parse_net_dev(&t))
+                    .unwrap_or_default(),
+                false => Vec::new(),
+            };
+            (cg.stats(), networks)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("stats task failed: {e}")))?;
+        let stats =
+            stats.map_err(|e| Error::Internal(format!("reading stats of {}: {e}", rec.id)))?;
+        Ok((
+            rec,
+            Sample {
+                cgroup: stats,
+                networks,
+            },
+        ))
     }
 
     /// `POST /containers/{id}/update`: new limits (applied at once when the
@@ -280,11 +377,53 @@ mod tests {
             pids_current: 3,
             ..Default::default()
         };
+        let s = Sample {
+            cgroup: s,
+            networks: Vec::new(),
+        };
         let v = stats_json(&s, None, "r", "p", "web", "abc");
+        assert!(v.get("networks").is_none());
         assert_eq!(v["memory_stats"]["limit"], 100);
         assert_eq!(v["cpu_stats"]["cpu_usage"]["total_usage"], 5);
         assert_eq!(v["precpu_stats"]["cpu_usage"]["total_usage"], 0);
         assert_eq!(v["pids_stats"]["current"], 3);
         assert_eq!(v["name"], "/web");
+    }
+
+    #[test]
+    fn net_dev_interfaces_without_loopback() {
+        let text = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     120       2    0    0    0     0          0         0      120       2    0    0    0     0       0          0
+  eth0:    4520      40    1    2    0     0          0         0     1860      20    3    4    0     0       0          0
+";
+        let nets = parse_net_dev(text);
+        assert_eq!(
+            nets,
+            vec![NetDev {
+                name: "eth0".into(),
+                rx_bytes: 4520,
+                rx_packets: 40,
+                rx_errors: 1,
+                rx_dropped: 2,
+                tx_bytes: 1860,
+                tx_packets: 20,
+                tx_errors: 3,
+                tx_dropped: 4,
+            }]
+        );
+        let v = stats_json(
+            &Sample {
+                cgroup: Stats::default(),
+                networks: nets,
+            },
+            None,
+            "r",
+            "p",
+            "web",
+            "abc",
+        );
+        assert_eq!(v["networks"]["eth0"]["rx_bytes"], 4520);
+        assert_eq!(v["networks"]["eth0"]["tx_dropped"], 4);
     }
 }

@@ -43,6 +43,16 @@ impl ContainerService {
                     MountKind::Volume => {
                         let exists =
                             !m.source.is_empty() && self.inner.volumes.inspect(&m.source).is_ok();
+                        // `--volume-driver` names the driver of the volumes
+                        // the container makes; only `local` exists here.
+                        let driver = rec.host_config.volume_driver.as_str();
+                        if !exists && !matches!(driver, "" | "local") {
+                            return Err(Error::PathNotFound {
+                                message: format!(
+                                    "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+                                ),
+                            });
+                        }
                         let v = self.inner.volumes.create(
                             &m.source,
                             m.volume_labels.clone(),

@@ -35,6 +35,10 @@ pub struct Resources {
     pub blkio_weight: Option<u16>,
     /// `--oom-kill-disable` (cgroup v1 only).
     pub oom_kill_disable: Option<bool>,
+    /// `--memory-swappiness`, 0 to 100 (cgroup v1 only); -1 or unset keeps
+    /// the parent's.
+    #[serde(default)]
+    pub memory_swappiness: Option<i64>,
 }
 
 /// A limit that may be "unlimited".
@@ -69,6 +73,7 @@ pub(crate) struct Limits {
     pub pids: Option<Limit>,
     pub blkio_weight: Option<u16>,
     pub oom_kill_disable: Option<bool>,
+    pub swappiness: Option<u64>,
 }
 
 impl Resources {
@@ -138,6 +143,13 @@ impl Resources {
                 return Err(format!("invalid CPU quota {q}"));
             }
         }
+        if let Some(s) = self.memory_swappiness.filter(|s| *s != -1) {
+            if !(0..=100).contains(&s) {
+                return Err(format!(
+                    "Invalid value: {s}, valid memory swappiness range is 0-100"
+                ));
+            }
+        }
         if let Some(w) = self.blkio_weight.filter(|w| *w != 0) {
             if !(10..=1000).contains(&w) {
                 return Err("Range of blkio weight is from 10 to 1000".into());
@@ -196,6 +208,10 @@ impl Resources {
             }),
             blkio_weight: self.blkio_weight.filter(|w| *w != 0),
             oom_kill_disable: self.oom_kill_disable,
+            swappiness: self
+                .memory_swappiness
+                .filter(|s| (0..=100).contains(s))
+                .map(|s| s as u64),
         }
     }
 
@@ -214,8 +230,10 @@ impl Resources {
             || l.memory_swap.is_some()
             || l.reservation.is_some()
             || l.oom_kill_disable.is_some()
+            || l.swappiness.is_some()
         {
             let mut m = LinuxMemoryBuilder::default().build()?;
+            m.set_swappiness(l.swappiness);
             m.set_limit(l.memory.map(as_i64));
             m.set_swap(l.memory_swap.map(as_i64));
             m.set_reservation(l.reservation.map(as_i64));
@@ -258,6 +276,7 @@ impl Resources {
             r.memory_swap = m.swap();
             r.memory_reservation = m.reservation();
             r.oom_kill_disable = m.disable_oom_killer();
+            r.memory_swappiness = m.swappiness().map(|s| s as i64);
         }
         if let Some(c) = res.cpu() {
             r.cpu_shares = c.shares();

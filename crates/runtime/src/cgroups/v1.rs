@@ -123,6 +123,7 @@ impl V1 {
             || l.memory_swap.is_some()
             || l.reservation.is_some()
             || l.oom_kill_disable.is_some()
+            || l.swappiness.is_some()
         {
             let dir = self.need("memory")?;
             let mut swap = l.memory_swap;
@@ -139,6 +140,9 @@ impl V1 {
             }
             if let Some(d) = l.oom_kill_disable {
                 write(&dir.join("memory.oom_control"), if d { "1" } else { "0" })?;
+            }
+            if let Some(s) = l.swappiness {
+                write(&dir.join("memory.swappiness"), &s.to_string())?;
             }
         }
         if l.shares.is_some() || l.period.is_some() || l.quota.is_some() {

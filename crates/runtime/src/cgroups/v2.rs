@@ -191,6 +191,12 @@ impl V2 {
         if let Some(r) = l.reservation {
             write(&dir.join("memory.low"), &max_or(r))?;
         }
+        if l.swappiness.is_some() {
+            warnings.push(
+                "Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded."
+                    .to_string(),
+            );
+        }
         if l.oom_kill_disable == Some(true) {
             warnings.push(
                 "Your kernel does not support OomKillDisable. OomKillDisable discarded."

@@ -102,6 +102,76 @@ fn rejects_bad_input() {
 }
 
 #[test]
+fn device_cgroup_rules() {
+    let r = parse_device_cgroup_rule("c 7:128 rwm").unwrap();
+    assert_eq!(
+        r,
+        DeviceCgroupRule {
+            kind: 'c',
+            major: Some(7),
+            minor: Some(128),
+            access: "rwm".into()
+        }
+    );
+    let any = parse_device_cgroup_rule("a *:* m").unwrap();
+    assert_eq!((any.major, any.minor), (None, None));
+    for bad in [
+        "c 7:128",
+        "x 1:2 r",
+        "c 1-2 r",
+        "c 1:2 rwx",
+        "c a:2 r",
+        "c 1:2  r",
+    ] {
+        assert_eq!(
+            parse_device_cgroup_rule(bad).unwrap_err().to_string(),
+            format!("invalid device cgroup format '{bad}'")
+        );
+    }
+    let spec = build_spec(&SpecOptions {
+        device_cgroup_rules: vec!["c 7:128 rwm".into()],
+        ..opts()
+    })
+    .unwrap();
+    let devices = spec
+        .linux()
+        .as_ref()
+        .unwrap()
+        .resources()
+        .as_ref()
+        .unwrap()
+        .devices()
+        .clone()
+        .unwrap();
+    let last =
+        serde_json::to_value(devices.iter().find(|d| d.major() == Some(7)).unwrap()).unwrap();
+    assert_eq!(
+        last,
+        serde_json::json!({"allow": true, "type": "c", "major": 7, "minor": 128, "access": "rwm"})
+    );
+}
+
+#[test]
+fn a_name_without_a_value_unsets_it() {
+    let env = |e: &[&str]| {
+        let spec = build_spec(&SpecOptions {
+            env: e.iter().map(|s| s.to_string()).collect(),
+            ..opts()
+        })
+        .unwrap();
+        spec.process().as_ref().unwrap().env().clone().unwrap()
+    };
+    assert_eq!(
+        env(&["A=1", "B=2", "A", "C"]),
+        vec![
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "B=2"
+        ]
+    );
+    assert_eq!(env(&["PATH", "X="]), vec!["X="]);
+}
+
+#[test]
 fn no_new_privileges_only_when_asked() {
     let spec = build_spec(&opts()).unwrap();
     assert_eq!(spec.process().as_ref().unwrap().no_new_privileges(), None);

@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use berth_engine::build::{BuildRequest, RunSettings};
+use berth_engine::build::{BuildRequest, Intermediates, RunSettings};
 use berth_engine::Engine;
 use serde_json::Value;
 
@@ -90,7 +90,7 @@ fn json_list<T: serde::de::DeserializeOwned>(
 }
 
 /// Parameters this builder does not implement yet: set, they are refused.
-const UNSUPPORTED: &[&str] = &["remote", "squash", "outputs", "isolation"];
+const UNSUPPORTED: &[&str] = &["remote", "squash", "outputs"];
 
 /// An integer parameter (0 when absent).
 fn number(params: &Params, key: &str) -> Result<i64, ApiError> {
@@ -113,10 +113,14 @@ fn request(params: &Params) -> Result<BuildRequest, ApiError> {
             )));
         }
     }
-    if params.get("rm").is_some() && !params.flag_or("rm", true) {
-        return Err(ApiError::bad_request(
-            "rm=false (keeping intermediate containers) is not supported yet",
-        ));
+    // Linux has one isolation technology; Docker's daemon accepts only it.
+    if let Some(iso) = params
+        .get("isolation")
+        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("default"))
+    {
+        return Err(ApiError::bad_request(format!(
+            "Unsupported isolation: {iso:?}"
+        )));
     }
     if params.get("version").is_some_and(|v| v == "2") {
         return Err(ApiError::bad_request(
@@ -167,6 +171,10 @@ fn request(params: &Params) -> Result<BuildRequest, ApiError> {
             },
             shm_size: number(params, "shmsize")?,
             ulimits: json_list(params, "ulimits")?,
+            intermediates: Intermediates::from_flags(
+                params.flag_or("rm", true),
+                params.flag("forcerm"),
+            ),
         },
         cache_from: json_list(params, "cachefrom")?,
     })

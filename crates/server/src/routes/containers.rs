@@ -30,6 +30,7 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/restart", post(restart))
         .route("/containers/{id}/rename", post(rename))
         .route("/containers/{id}/top", get(top))
+        .route("/containers/{id}/changes", get(changes))
         .route("/containers/prune", post(prune))
         .route("/containers/{id}/export", get(export))
         .route(
@@ -111,6 +112,10 @@ async fn top(
         .top(&id, params.get("ps_args").unwrap_or(""))
         .await?;
     Ok(Json(result).into_response())
+}
+
+async fn changes(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(engine.containers.changes(&id).await?).into_response())
 }
 
 async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
