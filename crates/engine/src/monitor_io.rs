@@ -30,6 +30,7 @@ pub async fn connect(path: &Path, limit: Duration) -> Result<UnixStream, Error> 
 }
 
 pub use berth_api::detach::{parse_detach_keys, DetachScanner, DEFAULT_DETACH_KEYS};
+pub use berth_runtime::sockq::unread_by_peer;
 
 /// What a bridge forwards.
 #[derive(Debug, Clone)]

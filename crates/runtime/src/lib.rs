@@ -43,6 +43,7 @@ pub mod pty;
 mod relay;
 pub mod rlimit;
 pub mod seccomp;
+pub mod sockq;
 pub mod spec;
 mod stdio;
 pub mod sys;

@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod error;
+pub mod hijack;
 pub mod params;
 pub mod routes;
 pub mod stream;
@@ -121,12 +122,13 @@ pub async fn serve_unix(
             () = &mut shutdown => return Ok(()),
         };
         let router = router.clone();
+        let fd = hijack::ConnFd(std::os::fd::AsRawFd::as_raw_fd(&stream));
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let router = router.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(handle(router, req.map(Body::new)).await)
-                }
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(fd);
+                async move { Ok::<_, std::convert::Infallible>(handle(router, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)

@@ -45,7 +45,9 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// Payloads of stdcopy frames in `buf` (an incomplete frame stays).
+/// The build stream's text of the stdcopy frames in `buf` (an incomplete
+/// frame stays): stdout as it is, stderr in red as Docker's legacy builder
+/// shows it (`ESC[91m` ... `ESC[0m`).
 fn deframe(buf: &mut Vec<u8>) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
@@ -56,7 +58,14 @@ fn deframe(buf: &mut Vec<u8>) -> Vec<u8> {
         if buf.len() < 8 + len {
             return out;
         }
+        let stderr = buf[0] == 2;
+        if stderr {
+            out.extend_from_slice(b"\x1b[91m");
+        }
         out.extend_from_slice(&buf[8..8 + len]);
+        if stderr {
+            out.extend_from_slice(b"\x1b[0m");
+        }
         buf.drain(..8 + len);
     }
 }
@@ -206,7 +215,7 @@ mod tests {
         assert_eq!(deframe(&mut buf), b"hi");
         assert_eq!(buf.len(), 9, "the partial frame waits");
         buf.extend_from_slice(b"rr");
-        assert_eq!(deframe(&mut buf), b"err");
+        assert_eq!(deframe(&mut buf), b"\x1b[91merr\x1b[0m");
         assert!(buf.is_empty());
     }
 }

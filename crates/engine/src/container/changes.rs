@@ -27,11 +27,26 @@ pub struct Change {
     pub kind: u8,
 }
 
-/// Classifies the entry names of a layer tar (`etc/`, `tmp/.wh.x`, ...):
-/// `in_image` says whether an image layer has an (absolute) path.
-pub fn classify(names: &[String], in_image: &dyn Fn(&str) -> bool) -> Vec<Change> {
+/// Files berth bind-mounts over at start; where the image lacks them the
+/// runtime leaves an empty file in the upper directory, which Docker keeps
+/// in a layer of its own and never reports.
+const MOUNT_STUBS: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
+
+/// One entry of a layer tar: its name (`etc/`, `tmp/.wh.x`, ...) and
+/// whether it is an empty regular file.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub empty_file: bool,
+}
+
+/// Classifies the entries of a layer tar: `in_image` says whether an image
+/// layer has an (absolute) path.
+pub fn classify(entries: &[Entry], in_image: &dyn Fn(&str) -> bool) -> Vec<Change> {
     let mut out = Vec::new();
-    for name in names {
+    let mut stub_dirs: Vec<String> = Vec::new();
+    for entry in entries {
+        let name = &entry.name;
         let rel = name.trim_start_matches("./").trim_end_matches('/');
         if rel.is_empty() {
             continue;
@@ -47,6 +62,10 @@ pub fn classify(names: &[String], in_image: &dyn Fn(&str) -> bool) -> Vec<Change
             Some(gone) => (format!("{dir}/{gone}"), ChangeKind::Deleted),
             None => {
                 let path = format!("/{rel}");
+                if entry.empty_file && MOUNT_STUBS.contains(&path.as_str()) && !in_image(&path) {
+                    stub_dirs.push(dir.clone());
+                    continue;
+                }
                 let kind = if in_image(&path) {
                     ChangeKind::Modified
                 } else {
@@ -60,12 +79,25 @@ pub fn classify(names: &[String], in_image: &dyn Fn(&str) -> bool) -> Vec<Change
             kind: kind as u8,
         });
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
+    // A directory copied up only to hold such stubs is no change either.
+    let mut kept: Vec<Change> = out
+        .iter()
+        .filter(|c| {
+            let only_stubs = stub_dirs.contains(&c.path)
+                && c.kind == ChangeKind::Modified as u8
+                && !out
+                    .iter()
+                    .any(|o| o.path.starts_with(&format!("{}/", c.path)));
+            !only_stubs
+        })
+        .cloned()
+        .collect();
+    kept.sort_by(|a, b| a.path.cmp(&b.path));
+    kept
 }
 
-/// The entry names of the layer tar the upper directory `upper` makes.
-fn layer_names(upper: &Path) -> Result<Vec<String>, Error> {
+/// The entries of the layer tar the upper directory `upper` makes.
+fn layer_entries(upper: &Path) -> Result<Vec<Entry>, Error> {
     let (reader, mut writer) = std::io::pipe().map_err(Error::io("creating a pipe for", upper))?;
     let dir = upper.to_path_buf();
     let walk = std::thread::spawn(move || {
@@ -78,7 +110,12 @@ fn layer_names(upper: &Path) -> Result<Vec<String>, Error> {
     let read = (|| -> std::io::Result<()> {
         for entry in archive.entries()? {
             let entry = entry?;
-            names.push(String::from_utf8_lossy(&entry.path_bytes()).into_owned());
+            let header = entry.header();
+            let empty_file = header.entry_type().is_file() && header.size()? == 0;
+            names.push(Entry {
+                name: String::from_utf8_lossy(&entry.path_bytes()).into_owned(),
+                empty_file,
+            });
         }
         Ok(())
     })();
@@ -110,7 +147,7 @@ impl ContainerService {
             if !upper.exists() {
                 return Ok(Vec::new());
             }
-            let names = layer_names(&upper)?;
+            let names = layer_entries(&upper)?;
             Ok(classify(&names, &|p| in_layers(&layers, p)))
         })
         .await
@@ -124,18 +161,22 @@ mod tests {
 
     #[test]
     fn kinds_from_layer_entries() {
-        let names: Vec<String> = [
+        let names: Vec<Entry> = [
             "tmp/",
             "tmp/new",
             "etc/",
             "etc/.wh.motd",
             "etc/passwd",
+            "etc/hosts",
             "var/cache/",
             "var/cache/.wh..wh..opq",
             "test",
         ]
         .iter()
-        .map(|s| s.to_string())
+        .map(|s| Entry {
+            name: s.to_string(),
+            empty_file: *s == "etc/hosts",
+        })
         .collect();
         let image = ["/tmp", "/etc", "/etc/passwd", "/var/cache"];
         let got = classify(&names, &|p| image.contains(&p));
@@ -155,5 +196,14 @@ mod tests {
                 "0 /var/cache"
             ]
         );
+        // Only the runtime's mount stubs under /etc: no change at all.
+        let stubs: Vec<Entry> = ["etc/", "etc/hosts", "etc/hostname", "etc/resolv.conf"]
+            .iter()
+            .map(|s| Entry {
+                name: s.to_string(),
+                empty_file: *s != "etc/",
+            })
+            .collect();
+        assert!(classify(&stubs, &|p| p == "/etc").is_empty());
     }
 }

@@ -41,7 +41,12 @@ pub struct ExecCreate {
     pub user: String,
     #[serde(default)]
     pub privileged: bool,
-    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
+    /// docker-py writes this key as `detachKeys` (Go's decoder ignores case).
+    #[serde(
+        default,
+        alias = "detachKeys",
+        deserialize_with = "berth_api::container::null_as_default"
+    )]
     pub detach_keys: String,
     #[serde(default)]
     pub console_size: Option<[u16; 2]>,

@@ -658,15 +658,16 @@ impl ContainerService {
                 message: format!("removal of container {} is already in progress", rec.id),
             });
         }
+        if (rec.status.is_running() || rec.status == Status::Restarting) && !force {
+            return Err(Error::Conflict {
+                message: format!(
+                    "cannot remove container \"/{}\": container is {}: stop the container before removing or force remove",
+                    rec.name,
+                    rec.status.as_str()
+                ),
+            });
+        }
         if rec.status.is_running() {
-            if !force {
-                return Err(Error::Conflict {
-                    message: format!(
-                        "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
-                        rec.name
-                    ),
-                });
-            }
             self.thaw_if_paused(&c).await?;
             monitor::kill_and_wait(&c, libc::SIGKILL).await?;
         }

@@ -31,13 +31,21 @@ impl NetworkService {
         self.inner.ops.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Addresses no new endpoint may get: those in use and the network's
+    /// auxiliary addresses.
     fn used_ips(&self, network_id: &str) -> std::collections::BTreeSet<Ipv4Addr> {
-        self.state()
-            .live
+        let st = self.state();
+        let aux = st
+            .networks
+            .get(network_id)
+            .map(|n| n.aux_addresses.values().copied().collect::<Vec<_>>())
+            .unwrap_or_default();
+        st.live
             .values()
             .flat_map(|l| l.endpoints.iter())
             .filter(|e| e.network_id == network_id)
             .filter_map(|e| e.ip)
+            .chain(aux)
             .collect()
     }
 

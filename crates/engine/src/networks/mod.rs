@@ -142,6 +142,8 @@ pub struct CreateNetwork {
     pub subnet: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
     pub ip_range: Option<Ipv4Net>,
+    /// IPAM `AuxiliaryAddresses`.
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
     pub ipv6: bool,
 }
 
@@ -247,6 +249,7 @@ impl NetworkService {
             subnet: None,
             gateway: None,
             ip_range: None,
+            aux_addresses: BTreeMap::new(),
             bridge: String::new(),
             default_bridge: false,
         };
@@ -365,7 +368,7 @@ impl NetworkService {
     pub fn create(&self, req: CreateNetwork) -> Result<NetworkRecord, Error> {
         if !record::valid_name(&req.name) {
             return Err(Error::InvalidArgument(format!(
-                "invalid network name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                "invalid network name {:?}: it must not be empty or hold control characters or /",
                 req.name
             )));
         }
@@ -417,6 +420,14 @@ impl NetworkService {
             None => ipam::choose_subnet(&ipam::default_pools(), &taken)?,
         };
         let pool = ipam::Pool::new(subnet, req.gateway, req.ip_range)?;
+        for (host, ip) in &req.aux_addresses {
+            if !pool.subnet.contains(ip) {
+                return Err(Error::InvalidArgument(format!(
+                    "invalid auxiliary address {host}: {ip} is not inside subnet {}",
+                    pool.subnet
+                )));
+            }
+        }
         let id = ids::new_id();
         let bridge = match req.options.get(BRIDGE_NAME_OPTION) {
             Some(b) if b.is_empty() || b.len() > 15 || b.contains(['/', ' ']) => {
@@ -442,6 +453,7 @@ impl NetworkService {
             subnet: Some(pool.subnet),
             gateway: Some(pool.gateway),
             ip_range: (pool.range != pool.subnet).then_some(pool.range),
+            aux_addresses: req.aux_addresses,
             bridge,
             default_bridge: false,
         };

@@ -48,6 +48,10 @@ pub struct NetworkRecord {
     pub gateway: Option<Ipv4Addr>,
     #[serde(default)]
     pub ip_range: Option<Ipv4Net>,
+    /// IPAM `AuxiliaryAddresses`: addresses of the subnet, by host name,
+    /// that are never given to a container.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
     /// The bridge interface.
     #[serde(default)]
     pub bridge: String,
@@ -78,6 +82,13 @@ impl NetworkRecord {
                 if let Some(r) = self.ip_range {
                     c["IPRange"] = json!(r.to_string());
                 }
+                if !self.aux_addresses.is_empty() {
+                    c["AuxiliaryAddresses"] = json!(self
+                        .aux_addresses
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_string()))
+                        .collect::<BTreeMap<String, String>>());
+                }
                 vec![c]
             }
             _ => Vec::new(),
@@ -90,7 +101,7 @@ impl NetworkRecord {
             "Driver": self.driver.as_str(),
             "EnableIPv4": true,
             "EnableIPv6": false,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": config},
+            "IPAM": {"Driver": "default", "Options": null, "Config": config},
             "Internal": self.internal,
             "Attachable": self.attachable,
             "Ingress": false,
@@ -103,11 +114,10 @@ impl NetworkRecord {
     }
 }
 
-/// Docker's rule for network names.
+/// Network names: Docker takes any non-empty name ("test 01" too); berth
+/// refuses control characters and `/`, which no tool can show or address.
 pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    !name.is_empty() && !name.chars().any(|c| c.is_control() || c == '/')
 }
 
 #[cfg(test)]
@@ -117,8 +127,9 @@ mod tests {
     #[test]
     fn names_and_inspect() {
         assert!(valid_name("app_net-1.x"));
-        assert!(!valid_name("-app"));
-        assert!(!valid_name("a b"));
+        assert!(valid_name("test 01"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a/b"));
         let r = NetworkRecord {
             id: "ab".repeat(32),
             name: "app".into(),
@@ -131,12 +142,18 @@ mod tests {
             subnet: Some("10.7.0.0/24".parse().unwrap()),
             gateway: Some("10.7.0.1".parse().unwrap()),
             ip_range: None,
+            aux_addresses: BTreeMap::from([("a".into(), "10.7.0.5".parse().unwrap())]),
             bridge: "br-abababababab".into(),
             default_bridge: false,
         };
         let v = r.inspect(BTreeMap::new());
         assert_eq!(v["IPAM"]["Config"][0]["Subnet"], "10.7.0.0/24");
         assert_eq!(v["IPAM"]["Config"][0]["Gateway"], "10.7.0.1");
+        assert_eq!(
+            v["IPAM"]["Config"][0]["AuxiliaryAddresses"]["a"],
+            "10.7.0.5"
+        );
+        assert!(v["IPAM"]["Options"].is_null());
         assert_eq!(v["Internal"], true);
         assert_eq!(v["Labels"]["k"], "v");
         assert!(r.has_dns() && !r.builtin());

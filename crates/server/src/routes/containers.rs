@@ -322,10 +322,12 @@ async fn attach(
             .insert(header::CONTENT_TYPE, stream_content_type(tty));
         return Ok(r);
     }
+    let fd = req.extensions().get::<crate::hijack::ConnFd>().copied();
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
+                crate::hijack::until_client_read(fd).await;
                 ticket.run(hyper_util::rt::TokioIo::new(upgraded)).await;
             }
             Err(e) => tracing::debug!(error = %e, "attach upgrade failed"),

@@ -44,6 +44,10 @@ async fn create(
 struct StartBody {
     #[serde(default)]
     detach: bool,
+    /// Whether the stream is raw (true) or multiplexed: Docker decides by
+    /// this field of the start request, not by the exec's own TTY.
+    #[serde(default)]
+    tty: bool,
 }
 
 async fn start(
@@ -72,15 +76,13 @@ async fn start(
             if upgrade_requested && !body.detach =>
         {
             engine.containers.exec_record_failure(&id, exit_code);
+            let fd = req.extensions().get::<crate::hijack::ConnFd>().copied();
             let on_upgrade = hyper::upgrade::on(&mut req);
-            let tty = engine
-                .containers
-                .exec_inspect(&id)
-                .map(|v| v["ProcessConfig"]["tty"] == true)
-                .unwrap_or(false);
+            let tty = body.tty;
             tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
                 if let Ok(upgraded) = on_upgrade.await {
+                    crate::hijack::until_client_read(fd).await;
                     let mut io = hyper_util::rt::TokioIo::new(upgraded);
                     let text = format!("OCI runtime exec failed: {message}: unknown\r\n");
                     let mut out = Vec::new();
@@ -114,7 +116,7 @@ async fn start(
         }
     };
     let opts = BridgeOptions {
-        tty: ex.tty,
+        tty: body.tty,
         stdin: ex.attach_stdin,
         stdout: ex.attach_stdout || !ex.attach_stderr,
         stderr: ex.attach_stderr || !ex.attach_stdout,
@@ -127,7 +129,7 @@ async fn start(
         let mut r = Body::from_stream(tokio_util::io::ReaderStream::new(ours)).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static(if ex.tty {
+            axum::http::HeaderValue::from_static(if body.tty {
                 "application/vnd.docker.raw-stream"
             } else {
                 "application/vnd.docker.multiplexed-stream"
@@ -135,10 +137,12 @@ async fn start(
         );
         return Ok(r);
     }
+    let fd = req.extensions().get::<crate::hijack::ConnFd>().copied();
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
+                crate::hijack::until_client_read(fd).await;
                 record(
                     monitor_io::bridge(hyper_util::rt::TokioIo::new(upgraded), conn, opts).await,
                 );
@@ -146,7 +150,7 @@ async fn start(
             Err(e) => tracing::debug!(error = %e, "exec upgrade failed"),
         }
     });
-    Ok(switching_protocols(ex.tty))
+    Ok(switching_protocols(body.tty))
 }
 
 async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -305,7 +305,10 @@ async fn remove_untagged_parents(engine: &Engine, mut parent: String) -> Vec<Rem
     out
 }
 
+/// `POST /images/load`: as dockerd, always a `200` JSON stream; a failed
+/// load ends it with an `errorDetail` message.
 async fn load(State(engine): State<Engine>, body: Body) -> Response {
+    let json = [(header::CONTENT_TYPE, "application/json")];
     match engine.images.load(Box::new(BodyReader::new(body))).await {
         Ok(loaded) => {
             let mut out = Vec::new();
@@ -322,9 +325,9 @@ async fn load(State(engine): State<Engine>, body: Body) -> Response {
                     ))));
                 }
             }
-            ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+            (json, out).into_response()
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => (json, json_line(&StreamMessage::error(e.to_string()))).into_response(),
     }
 }
 

@@ -28,11 +28,15 @@ pub fn router() -> Router<Engine> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct IpamConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
     subnet: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
     gateway: String,
-    #[serde(rename = "IPRange", default)]
+    #[serde(
+        rename = "IPRange",
+        default,
+        deserialize_with = "berth_api::container::null_as_default"
+    )]
     ip_range: String,
     #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
     auxiliary_addresses: BTreeMap<String, String>,
@@ -41,7 +45,7 @@ struct IpamConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Ipam {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
     driver: String,
     #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
     config: Vec<IpamConfig>,
@@ -51,7 +55,7 @@ struct Ipam {
 #[serde(rename_all = "PascalCase")]
 struct CreateBody {
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
     driver: String,
     #[serde(default)]
     internal: bool,
@@ -92,10 +96,11 @@ async fn create(State(engine): State<Engine>, body: axum::body::Bytes) -> ApiRes
         ));
     }
     let pool = ipam.config.into_iter().next().unwrap_or_default();
-    if !pool.auxiliary_addresses.is_empty() {
-        return Err(ApiError::bad_request(
-            "auxiliary addresses are not supported yet",
-        ));
+    let mut aux_addresses = BTreeMap::new();
+    for (host, ip) in &pool.auxiliary_addresses {
+        let ip = parse("auxiliary address", ip)?
+            .ok_or_else(|| ApiError::bad_request(format!("invalid auxiliary address {host}")))?;
+        aux_addresses.insert(host.clone(), ip);
     }
     let create = CreateNetwork {
         name: req.name,
@@ -107,6 +112,7 @@ async fn create(State(engine): State<Engine>, body: axum::body::Bytes) -> ApiRes
         subnet: parse("subnet", &pool.subnet)?,
         gateway: parse("gateway", &pool.gateway)?,
         ip_range: parse("ip range", &pool.ip_range)?,
+        aux_addresses,
         ipv6: req.enable_ipv6 == Some(true),
     };
     let engine2 = engine.clone();
