@@ -107,6 +107,8 @@ pub enum Command {
     Search(search::Args),
     /// Display the running processes of a container.
     Top(top::Args),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(diff::Args),
     /// Get real time events from the daemon.
     Events(events::Args),
     /// Attach local standard input, output, and error streams to a running container.
@@ -176,6 +178,7 @@ pub enum ContainerCommand {
     Kill(kill::Args),
     Rename(rename::Args),
     Top(top::Args),
+    Diff(diff::Args),
     Attach(start::AttachArgs),
     Exec(exec::Args),
     Pause(pause::Args),
@@ -265,6 +268,9 @@ async fn run_command(command: Command, target: &connect::Target) -> i32 {
         Command::Image(ImageCommand::Build(a)) => build::run(*a, target).await,
         Command::Builder(c) => build::run_builder(c, target).await,
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => top::run(a, target).await,
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
+            diff::run(a, target).await
+        }
         Command::Container(ContainerCommand::Prune(a)) => prune::run(a, target).await,
         Command::Events(a) => events::run(a, target).await,
         Command::Volume(c) => volume::run(c, target).await,

@@ -19,7 +19,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
 ];
 
 /// Sends one raw HTTP/1.1 request and returns (status, headers, body).
-fn request(ctx: &Ctx, method: &str, path: &str, body: &str) -> (u16, String, String) {
+pub(crate) fn request(ctx: &Ctx, method: &str, path: &str, body: &str) -> (u16, String, String) {
     let mut s = UnixStream::connect(&ctx.socket).expect("connect");
     write!(
         s,

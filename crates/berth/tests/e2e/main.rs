@@ -5,6 +5,7 @@
 
 mod api;
 mod build;
+mod compat;
 mod compose;
 mod containers;
 mod files;
@@ -43,6 +44,7 @@ fn main() {
         build::TESTS,
         compose::TESTS,
         api::TESTS,
+        compat::TESTS,
         interop::TESTS,
     ]
     .concat();

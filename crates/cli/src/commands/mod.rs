@@ -6,6 +6,7 @@ pub mod commit;
 pub mod compose;
 pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod events;
 pub mod exec;
 pub mod history;

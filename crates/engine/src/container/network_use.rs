@@ -403,11 +403,15 @@ impl ContainerService {
             out.insert(
                 e.network_name.clone(),
                 json!({
-                    "IPAMConfig": e.wanted_ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
+                    "IPAMConfig": ipam_config(e),
                     "Links": null,
                     "Aliases": if e.aliases.is_empty() { Value::Null } else { json!(e.aliases) },
-                    "MacAddress": e.mac,
-                    "DriverOpts": null,
+                    "MacAddress": if e.mac.is_empty() {
+                        e.wanted_mac.clone().unwrap_or_default()
+                    } else {
+                        e.mac.clone()
+                    },
+                    "DriverOpts": if e.driver_opts.is_empty() { Value::Null } else { json!(e.driver_opts) },
                     "GwPriority": 0,
                     "NetworkID": e.network_id,
                     "EndpointID": e.endpoint_id,
@@ -547,6 +551,25 @@ impl ContainerService {
 }
 
 /// One `EndpointsConfig` entry as an endpoint to create.
+/// `IPAMConfig` of an endpoint in inspect: what was asked for, or null.
+fn ipam_config(e: &Endpoint) -> Value {
+    if e.wanted_ip.is_none() && e.link_local_ips.is_empty() {
+        return Value::Null;
+    }
+    let mut v = json!({});
+    if let Some(ip) = e.wanted_ip {
+        v["IPv4Address"] = json!(ip.to_string());
+    }
+    if !e.link_local_ips.is_empty() {
+        v["LinkLocalIPs"] = json!(e
+            .link_local_ips
+            .iter()
+            .map(|ip| ip.to_string())
+            .collect::<Vec<_>>());
+    }
+    v
+}
+
 fn endpoint_from_config(id: &str, name: &str, cfg: Option<&Value>) -> Result<Endpoint, Error> {
     let aliases: Vec<String> = cfg
         .and_then(|c| c.get("Aliases"))
@@ -569,12 +592,44 @@ fn endpoint_from_config(id: &str, name: &str, cfg: Option<&Value>) -> Result<End
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_string);
+    let mut link_local_ips = Vec::new();
+    for ip in cfg
+        .and_then(|c| c.get("IPAMConfig"))
+        .and_then(|i| i.get("LinkLocalIPs"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let parsed: std::net::IpAddr = ip
+            .parse()
+            .map_err(|_| Error::InvalidArgument(format!("invalid link-local IP address: {ip}")))?;
+        match parsed {
+            std::net::IpAddr::V4(v4) if v4.is_link_local() => link_local_ips.push(v4),
+            std::net::IpAddr::V4(_) => {
+                return Err(Error::InvalidArgument(format!(
+                    "invalid link-local IP address: {ip} is not in 169.254.0.0/16"
+                )))
+            }
+            std::net::IpAddr::V6(_) => {
+                return Err(Error::InvalidArgument(format!(
+                    "IPv6 link-local addresses ({ip}) are not supported yet"
+                )))
+            }
+        }
+    }
+    let driver_opts: BTreeMap<String, String> = cfg
+        .and_then(|c| c.get("DriverOpts"))
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .unwrap_or_default();
     Ok(Endpoint {
         network_id: id.to_string(),
         network_name: name.to_string(),
         aliases,
         wanted_ip,
         wanted_mac,
+        link_local_ips,
+        driver_opts,
         ..Default::default()
     })
 }

@@ -113,6 +113,7 @@ impl NetworkService {
             sysctl::enable_hairpin(Path::new("/sys/class/net"), &host)?;
             let inner_name = if_name.clone();
             let prefix = subnet.prefix_len();
+            let link_local = ep.link_local_ips.clone();
             netns::run_in(netns_path, move || {
                 let mut nl = Netlink::open()?;
                 let idx = nl.link_index(&inner_name)?.ok_or_else(|| {
@@ -121,6 +122,9 @@ impl NetworkService {
                     ))
                 })?;
                 nl.add_address(idx, ip, prefix)?;
+                for ll in &link_local {
+                    nl.add_address(idx, *ll, 16)?;
+                }
                 nl.set_up(idx)?;
                 if add_route {
                     nl.add_default_route(gateway)?;

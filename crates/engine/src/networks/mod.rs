@@ -65,6 +65,13 @@ pub struct Endpoint {
     /// `--mac-address`.
     #[serde(default)]
     pub wanted_mac: Option<String>,
+    /// `--link-local-ip` (IPv4): more addresses on the interface.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link_local_ips: Vec<Ipv4Addr>,
+    /// `--driver-opt`: options for the network driver, which the bridge
+    /// driver keeps without acting on (as Docker's does for unknown keys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_opts: BTreeMap<String, String>,
     #[serde(default)]
     pub endpoint_id: String,
     #[serde(default)]

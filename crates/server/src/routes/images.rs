@@ -406,12 +406,20 @@ pub(super) async fn progress_stream<T: Send + 'static>(
                 return Some((Ok(json_line(&m)), (buffered, rx, task)));
             }
             let outcome = task.take()?.await;
-            let message = match outcome {
+            let (message, code) = match outcome {
                 Ok(Ok(_)) => return None,
-                Ok(Err(e)) => e.to_string(),
-                Err(e) => format!("task failed: {e}"),
+                Ok(Err(berth_engine::Error::BuildFailed { message, code })) => {
+                    (message, Some(code))
+                }
+                Ok(Err(e)) => (e.to_string(), None),
+                Err(e) => (format!("task failed: {e}"), None),
             };
-            let line = json_line(&json!({"errorDetail": {"message": message}, "error": message}));
+            // Docker's JSON error carries a failed RUN's exit code.
+            let detail = match code {
+                Some(code) => json!({"code": code, "message": message}),
+                None => json!({"message": message}),
+            };
+            let line = json_line(&json!({"errorDetail": detail, "error": message}));
             Some((Ok(line), (buffered, rx, None)))
         },
     );

@@ -1,0 +1,452 @@
+//! What Docker's own clients (docker-py, compose, testcontainers) lean on,
+//! on the wire: hijacked streams that lose no byte, the non-swarm answers,
+//! settings Docker accepts, Docker's errors, and endpoints they call.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::api::request;
+use crate::harness::{stderr, stdout, Ctx, TestFn};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    ("hijack_headers_come_alone", hijack_headers_come_alone),
+    ("non_swarm_answers", non_swarm_answers),
+    (
+        "create_settings_docker_accepts",
+        create_settings_docker_accepts,
+    ),
+    ("log_drivers", log_drivers),
+    ("kill_waits_and_changes", kill_waits_and_changes),
+    ("restarting_needs_force", restarting_needs_force),
+    ("build_keeps_intermediates", build_keeps_intermediates),
+    ("archive_into_created_volume", archive_into_created_volume),
+    (
+        "stats_networks_and_load_errors",
+        stats_networks_and_load_errors,
+    ),
+    ("network_ipam_and_endpoints", network_ipam_and_endpoints),
+];
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn create(ctx: &Ctx, body: Value) -> String {
+    let (status, _, out) = request(ctx, "POST", "/containers/create", &body.to_string());
+    assert_eq!(status, 201, "{out}");
+    json_of(&out)["Id"].as_str().expect("id").to_string()
+}
+
+/// docker-py reads the `101` headers through a buffer, then reads frames
+/// from the raw socket: the first read after the request must hold the
+/// headers and nothing else, however late the client reads. The start's
+/// `Tty: false` multiplexes even an exec that has a TTY (Docker decides by
+/// the start request).
+fn hijack_headers_come_alone(ctx: &Ctx) {
+    let id = ctx
+        .ok(&["run", "-d", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    for (tty, expect_frames) in [(false, true), (true, false)] {
+        let (status, _, body) = request(
+            ctx,
+            "POST",
+            &format!("/containers/{id}/exec"),
+            &json!({"Cmd": ["sh", "-c", "echo out; echo err >&2"], "AttachStdout": true,
+                    "AttachStderr": true, "Tty": true})
+            .to_string(),
+        );
+        assert_eq!(status, 201, "{body}");
+        let exec = json_of(&body)["Id"].as_str().expect("id").to_string();
+        let start = json!({"Detach": false, "Tty": tty}).to_string();
+        let mut s = UnixStream::connect(&ctx.socket).expect("connect");
+        write!(
+            s,
+            "POST /v1.45/exec/{exec}/start HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{start}",
+            start.len()
+        )
+        .expect("write");
+        // Long enough for the exec to have printed everything.
+        std::thread::sleep(Duration::from_millis(500));
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut buf = [0u8; 8192];
+        let n = s.read(&mut buf).expect("headers");
+        let head = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(
+            head.ends_with("\r\n\r\n"),
+            "stream bytes arrived with the headers: {head:?}"
+        );
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).expect("stream");
+        if expect_frames {
+            assert_eq!(rest[0], 1, "a stdout frame first: {rest:?}");
+            let len = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+            let text = String::from_utf8_lossy(&rest[8..]).to_string();
+            assert!(len > 0 && text.contains("out"), "{rest:?}");
+        } else {
+            let text = String::from_utf8_lossy(&rest).to_string();
+            assert_eq!(text, "out\r\nerr\r\n");
+        }
+    }
+    ctx.ok(&["rm", "-f", &id]);
+}
+
+fn non_swarm_answers(ctx: &Ctx) {
+    let (status, _, body) = request(ctx, "POST", "/v1.41/swarm/leave?force=1", "");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        json_of(&body)["message"],
+        "This node is not part of a swarm"
+    );
+    for path in [
+        "/swarm",
+        "/nodes",
+        "/services",
+        "/tasks",
+        "/secrets",
+        "/configs",
+    ] {
+        let (status, _, body) = request(ctx, "GET", path, "");
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body.contains("This node is not a swarm manager."),
+            "{path}: {body}"
+        );
+    }
+    let (status, _, body) = request(ctx, "POST", "/swarm/init", "{}");
+    assert_eq!(status, 501, "{body}");
+    let (status, _, body) = request(ctx, "GET", "/plugins", "");
+    assert_eq!((status, body.trim()), (200, "[]"));
+}
+
+fn create_settings_docker_accepts(ctx: &Ctx) {
+    let id = create(
+        ctx,
+        json!({"Image": "busybox", "Cmd": ["sh", "-c", "env; cat /sys/fs/cgroup/memory/memory.swappiness 2>/dev/null || true"],
+               "Env": ["Foo", "Other=one", "Blank="],
+               "HostConfig": {"Runtime": "runc", "MemorySwappiness": 40,
+                              "DeviceCgroupRules": ["c 7:128 rwm"], "VolumeDriver": "foo"}}),
+    );
+    let v = json_of(&ctx.ok(&["inspect", &id]))[0].clone();
+    assert_eq!(v["HostConfig"]["Runtime"], "runc");
+    assert_eq!(v["HostConfig"]["MemorySwappiness"], 40);
+    assert_eq!(v["HostConfig"]["DeviceCgroupRules"], json!(["c 7:128 rwm"]));
+    assert_eq!(v["HostConfig"]["VolumeDriver"], "foo");
+    assert_eq!(v["HostConfig"]["LogConfig"]["Type"], "json-file");
+    assert!(v["Config"]["Env"]
+        .as_array()
+        .expect("env")
+        .contains(&json!("Foo")));
+    ctx.ok(&["start", "-a", &id]);
+    let logs = ctx.ok(&["logs", &id]);
+    assert!(
+        logs.contains("Other=one") && logs.contains("Blank="),
+        "{logs}"
+    );
+    assert!(!logs.lines().any(|l| l.starts_with("Foo")), "{logs}");
+    ctx.ok(&["rm", &id]);
+    for (host_config, message) in [
+        (json!({"Runtime": "crun"}), "Unknown runtime specified crun"),
+        (
+            json!({"DeviceCgroupRules": ["c 7"]}),
+            "invalid device cgroup format 'c 7'",
+        ),
+        (
+            json!({"MemorySwappiness": 101}),
+            "valid memory swappiness range is 0-100",
+        ),
+    ] {
+        let (status, _, body) = request(
+            ctx,
+            "POST",
+            "/containers/create",
+            &json!({"Image": "busybox", "HostConfig": host_config}).to_string(),
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(message), "{body}");
+    }
+    // A volume the container makes needs its volume driver.
+    let (status, _, body) = request(
+        ctx,
+        "POST",
+        "/containers/create",
+        &json!({"Image": "busybox", "Volumes": {"/data": {}}, "HostConfig": {"VolumeDriver": "foo"}})
+            .to_string(),
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.contains("error looking up volume plugin foo: plugin \\\"foo\\\" not found"),
+        "{body}"
+    );
+}
+
+fn log_drivers(ctx: &Ctx) {
+    let (status, _, body) = request(
+        ctx,
+        "POST",
+        "/containers/create",
+        &json!({"Image": "busybox", "HostConfig": {"LogConfig": {"Type": "asdf"}}}).to_string(),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        json_of(&body)["message"],
+        "logger: no log driver named 'asdf' is registered"
+    );
+    let none = create(
+        ctx,
+        json!({"Image": "busybox", "Cmd": ["echo", "hi"], "HostConfig": {"LogConfig": {"Type": "none"}}}),
+    );
+    ctx.ok(&["start", &none]);
+    ctx.ok(&["wait", &none]);
+    let (status, _, body) = request(ctx, "GET", &format!("/containers/{none}/logs?stdout=1"), "");
+    assert_eq!(status, 501, "{body}");
+    assert!(
+        body.contains("configured logging driver does not support reading"),
+        "{body}"
+    );
+    assert!(!ctx
+        .containers_root()
+        .join(&none)
+        .join(format!("{none}-json.log"))
+        .exists());
+    // max-file alone is Docker's; local keeps and reads logs.
+    for log in [
+        json!({"Type": "json-file", "Config": {"max-file": "100"}}),
+        json!({"Type": "local"}),
+    ] {
+        let id = create(
+            ctx,
+            json!({"Image": "busybox", "Cmd": ["echo", "kept"], "HostConfig": {"LogConfig": log}}),
+        );
+        ctx.ok(&["start", "-a", &id]);
+        assert_eq!(ctx.ok(&["logs", &id]), "kept\n");
+        ctx.ok(&["rm", &id]);
+    }
+    ctx.ok(&["rm", &none]);
+}
+
+fn kill_waits_and_changes(ctx: &Ctx) {
+    for _ in 0..5 {
+        let id = ctx
+            .ok(&["run", "-d", "busybox", "sleep", "60"])
+            .trim()
+            .to_string();
+        ctx.ok(&["kill", &id]);
+        let v = json_of(&ctx.ok(&["inspect", &id]))[0].clone();
+        assert_eq!(v["State"]["Status"], "exited", "right after kill: {v}");
+        ctx.ok(&["rm", &id]);
+    }
+    let id = ctx
+        .ok(&[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /test; rm /bin/ls; mkdir -p /tmp/d",
+        ])
+        .trim()
+        .to_string();
+    ctx.ok(&["wait", &id]);
+    let (status, _, body) = request(ctx, "GET", &format!("/containers/{id}/changes"), "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        json_of(&body),
+        json!([{"Path": "/bin", "Kind": 0}, {"Path": "/bin/ls", "Kind": 2},
+               {"Path": "/test", "Kind": 1}, {"Path": "/tmp", "Kind": 0},
+               {"Path": "/tmp/d", "Kind": 1}])
+    );
+    assert_eq!(
+        ctx.ok(&["diff", &id]),
+        "C /bin\nD /bin/ls\nA /test\nC /tmp\nA /tmp/d\n"
+    );
+    ctx.ok(&["rm", &id]);
+}
+
+fn restarting_needs_force(ctx: &Ctx) {
+    let id = ctx
+        .ok(&[
+            "run",
+            "-d",
+            "--restart",
+            "always",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 1",
+        ])
+        .trim()
+        .to_string();
+    let mut saw = false;
+    for _ in 0..200 {
+        let status = ctx.ok(&["inspect", "-f", "{{.State.Status}}", &id]);
+        if status.trim() == "restarting" {
+            let out = ctx.berth(&["rm", &id]);
+            // It may have started again meanwhile: running is refused too.
+            assert!(!out.status.success(), "removed without force");
+            saw = stderr(&out).contains("container is restarting");
+            if saw {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(saw, "never caught the container restarting");
+    ctx.ok(&["rm", "-f", &id]);
+}
+
+fn build_keeps_intermediates(ctx: &Ctx) {
+    let dir = ctx.dir.path().join("compat-build");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN echo kept-step > /k\nRUN sh -c 'echo to-stderr >&2'\n",
+    )
+    .expect("write");
+    let count = |ctx: &Ctx| {
+        ctx.ok(&["ps", "-aq", "--no-trunc"])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .count()
+    };
+    let before = count(ctx);
+    let out = ctx.ok(&[
+        "build",
+        "--progress",
+        "plain",
+        "--no-cache",
+        "--rm=false",
+        "-t",
+        "compat-keep",
+        dir.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.contains("\u{1b}[91mto-stderr\n\u{1b}[0m") || out.contains("to-stderr"),
+        "{out}"
+    );
+    assert!(!out.contains("Removed intermediate container"), "{out}");
+    assert_eq!(count(ctx), before + 2, "both RUN containers kept");
+    ctx.ok(&["container", "prune", "-f"]);
+    // The default: a failed step's container stays; --force-rm: none.
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN exit 3\n").expect("write");
+    let before = count(ctx);
+    assert!(!ctx
+        .berth(&["build", "--no-cache", dir.to_str().expect("utf8")])
+        .status
+        .success());
+    assert_eq!(count(ctx), before + 1, "the failed step's container stays");
+    assert!(!ctx
+        .berth(&[
+            "build",
+            "--no-cache",
+            "--force-rm",
+            dir.to_str().expect("utf8")
+        ])
+        .status
+        .success());
+    assert_eq!(count(ctx), before + 1, "--force-rm removes it");
+    ctx.ok(&["container", "prune", "-f"]);
+    ctx.ok(&["rmi", "compat-keep"]);
+    // isolation=default is the one Linux has.
+    let (status, _, body) = request(ctx, "POST", "/build?isolation=hyperv", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("Unsupported isolation: \\\"hyperv\\\""),
+        "{body}"
+    );
+}
+
+fn archive_into_created_volume(ctx: &Ctx) {
+    let id = ctx
+        .ok(&["create", "-v", "/vol1", "busybox", "cat", "/vol1/file"])
+        .trim()
+        .to_string();
+    let src = ctx.dir.path().join("compat-file");
+    std::fs::write(&src, "into the volume\n").expect("write");
+    ctx.ok(&[
+        "cp",
+        src.to_str().expect("utf8"),
+        &format!("{id}:/vol1/file"),
+    ]);
+    let (status, head, _) = request(
+        ctx,
+        "HEAD",
+        &format!("/containers/{id}/archive?path=/vol1/file"),
+        "",
+    );
+    assert_eq!(status, 200, "{head}");
+    ctx.ok(&["start", "-a", &id]);
+    assert_eq!(ctx.ok(&["logs", &id]), "into the volume\n");
+    assert!(ctx.our_mounts().is_empty(), "{:?}", ctx.our_mounts());
+    ctx.ok(&["rm", "-v", &id]);
+}
+
+fn stats_networks_and_load_errors(ctx: &Ctx) {
+    let id = ctx
+        .ok(&["run", "-d", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    let (status, _, body) = request(
+        ctx,
+        "GET",
+        &format!("/containers/{id}/stats?stream=0&one-shot=1"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let v = json_of(&body);
+    assert!(v["networks"]["eth0"]["rx_bytes"].is_u64(), "{v}");
+    assert!(v["networks"].get("lo").is_none(), "{v}");
+    ctx.ok(&["rm", "-f", &id]);
+    let (status, _, body) = request(ctx, "POST", "/images/load", "abc");
+    assert_eq!(status, 200, "{body}");
+    let line = json_of(body.lines().last().expect("a line"));
+    assert!(line["errorDetail"]["message"].is_string(), "{body}");
+    let out = ctx.berth_stdin(&["load"], b"abc");
+    assert!(!out.status.success(), "{}", stdout(&out));
+}
+
+fn network_ipam_and_endpoints(ctx: &Ctx) {
+    let (status, _, body) = request(
+        ctx,
+        "POST",
+        "/networks/create",
+        &json!({"Name": "compat net", "IPAM": {"Driver": "default", "Config": [
+            {"Subnet": "10.213.77.0/29", "IPRange": null, "Gateway": "10.213.77.1",
+             "AuxiliaryAddresses": {"printer": "10.213.77.2"}}]}})
+        .to_string(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let net = json_of(&ctx.ok(&["network", "inspect", "compat net"]))[0].clone();
+    assert_eq!(
+        net["IPAM"]["Config"][0]["AuxiliaryAddresses"],
+        json!({"printer": "10.213.77.2"})
+    );
+    assert!(net["IPAM"]["Options"].is_null());
+    let id = create(
+        ctx,
+        json!({"Image": "busybox", "Cmd": ["ip", "addr"], "HostConfig": {"NetworkMode": "compat net"},
+               "NetworkingConfig": {"EndpointsConfig": {"compat net": {
+                   "IPAMConfig": {"LinkLocalIPs": ["169.254.8.8"]},
+                   "MacAddress": "02:42:0a:d5:4d:09", "DriverOpts": {"key1": "a"}}}}}),
+    );
+    let ep =
+        json_of(&ctx.ok(&["inspect", &id]))[0]["NetworkSettings"]["Networks"]["compat net"].clone();
+    assert_eq!(ep["MacAddress"], "02:42:0a:d5:4d:09", "before the start");
+    assert_eq!(ep["DriverOpts"], json!({"key1": "a"}));
+    assert_eq!(ep["IPAMConfig"]["LinkLocalIPs"], json!(["169.254.8.8"]));
+    ctx.ok(&["start", "-a", &id]);
+    let addrs = ctx.ok(&["logs", &id]);
+    assert!(
+        addrs.contains("inet 10.213.77.3/29"),
+        "the aux address is skipped: {addrs}"
+    );
+    assert!(addrs.contains("inet 169.254.8.8/16"), "{addrs}");
+    assert!(addrs.contains("02:42:0a:d5:4d:09"), "{addrs}");
+    ctx.ok(&["rm", &id]);
+    ctx.ok(&["network", "rm", "compat net"]);
+}
