@@ -98,7 +98,9 @@ pub fn classify(entries: &[Entry], in_image: &dyn Fn(&str) -> bool) -> Vec<Chang
 
 /// The entries of the layer tar the upper directory `upper` makes.
 fn layer_entries(upper: &Path) -> Result<Vec<Entry>, Error> {
-    let (reader, mut writer) = std::io::pipe().map_err(Error::io("creating a pipe for", upper))?;
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::io("creating a pipe for", upper)(e.into()))?;
+    let (reader, mut writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
     let dir = upper.to_path_buf();
     let walk = std::thread::spawn(move || {
         let r = berth_image::diff::write_diff_tar(&dir, &mut writer);
