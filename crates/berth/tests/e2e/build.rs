@@ -323,10 +323,12 @@ fn build_failures_leave_nothing(ctx: &Ctx) {
             "file not found in build context",
             &[],
         ),
+        // --force-rm: Docker's default keeps a failed RUN's container
+        // (compat::build_keeps_intermediates shows that); here none stays.
         (
             "FROM busybox\nRUN echo before; exit 3\n",
             "returned a non-zero code: 3",
-            &[],
+            &["--force-rm"],
         ),
         (
             "FROM busybox\nRUN --mount=type=ssh true\n",

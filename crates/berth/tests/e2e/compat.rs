@@ -421,7 +421,9 @@ fn network_ipam_and_endpoints(ctx: &Ctx) {
         .to_string(),
     );
     assert_eq!(status, 201, "{body}");
-    let net = json_of(&ctx.ok(&["network", "inspect", "compat net"]))[0].clone();
+    let (status, _, body) = request(ctx, "GET", "/networks/compat%20net", "");
+    assert_eq!(status, 200, "{body}");
+    let net = json_of(&body);
     assert_eq!(
         net["IPAM"]["Config"][0]["AuxiliaryAddresses"],
         json!({"printer": "10.213.77.2"})
@@ -448,5 +450,6 @@ fn network_ipam_and_endpoints(ctx: &Ctx) {
     assert!(addrs.contains("inet 169.254.8.8/16"), "{addrs}");
     assert!(addrs.contains("02:42:0a:d5:4d:09"), "{addrs}");
     ctx.ok(&["rm", &id]);
-    ctx.ok(&["network", "rm", "compat net"]);
+    let (status, _, body) = request(ctx, "DELETE", "/networks/compat%20net", "");
+    assert_eq!(status, 204, "{body}");
 }
