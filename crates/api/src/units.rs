@@ -1,5 +1,6 @@
 //! Docker's human units, shared by the server's `Status` texts and the
-//! CLI's columns.
+//! CLI's columns, and its size syntax, shared by flags, log options and
+//! compose files.
 
 /// Docker's `units.HumanDuration`: "Less than a second", "3 seconds",
 /// "About a minute", "5 minutes", "About an hour", "2 hours", "3 days",
@@ -31,6 +32,29 @@ pub fn human_duration(secs: i64) -> String {
     } else {
         format!("{} years", hours / 24 / 365)
     }
+}
+
+/// Docker's `RAMInBytes`: `512`, `64k`, `32 m`, `1.5g`, `2tb`, `1KiB`
+/// (binary units k/m/g/t/p, then optional `i` and `b`); `None` for anything
+/// else, negative sizes and exponents included.
+pub fn ram_in_bytes(s: &str) -> Option<i64> {
+    let lower = s.trim().to_ascii_lowercase();
+    let t = lower.strip_suffix('b').unwrap_or(&lower);
+    let t = t.strip_suffix('i').unwrap_or(t);
+    let (num, mult) = match t.chars().last()? {
+        'k' => (&t[..t.len() - 1], 1i64 << 10),
+        'm' => (&t[..t.len() - 1], 1 << 20),
+        'g' => (&t[..t.len() - 1], 1 << 30),
+        't' => (&t[..t.len() - 1], 1 << 40),
+        'p' => (&t[..t.len() - 1], 1 << 50),
+        _ => (t, 1),
+    };
+    let num = num.strip_suffix(' ').unwrap_or(num);
+    let digits = !num.is_empty()
+        && num.starts_with(|c: char| c.is_ascii_digit())
+        && num.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let n: f64 = num.parse().ok().filter(|_| digits)?;
+    Some((n * mult as f64) as i64)
 }
 
 /// Go's `time.ParseDuration` (`1s`, `500ms`, `1m30s`, `1.5h`, `0`) as
@@ -68,6 +92,22 @@ pub fn go_duration_ns(s: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ram_in_bytes() {
+        use super::ram_in_bytes as r;
+        assert_eq!(r("512"), Some(512));
+        assert_eq!(r("64kb"), Some(65536));
+        assert_eq!(r("32M"), Some(32 << 20));
+        assert_eq!(r("1.5g"), Some(3 << 29));
+        assert_eq!(r("2t"), Some(2 << 40));
+        assert_eq!(r("1p"), Some(1 << 50));
+        assert_eq!(r("32 m"), Some(32 << 20));
+        assert_eq!(r("1KiB"), Some(1024));
+        for bad in ["", "m", "12x", "lots", "-1", "-5m", "1e3", ".5m"] {
+            assert_eq!(r(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

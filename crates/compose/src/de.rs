@@ -158,17 +158,7 @@ pub fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
 
 /// `512`, `64k`, `512m`, `1g`, `1.5gb` (binary units, as Docker's).
 pub fn parse_bytes(s: &str) -> Option<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 1i64 << 10),
-        'm' => (&t[..t.len() - 1], 1 << 20),
-        'g' => (&t[..t.len() - 1], 1 << 30),
-        't' => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: f64 = num.trim().parse().ok()?;
-    (n >= 0.0).then_some((n * mult as f64) as i64)
+    berth_api::units::ram_in_bytes(s)
 }
 
 /// A number given as a number or as text, of the kind `what` names.

@@ -1,11 +1,20 @@
-//! Hijacked connections (attach, exec start): the client's socket, known
-//! to the handlers, so the stream starts only once the client has read the
-//! `101 UPGRADED` headers. Clients such as docker-py read the headers
-//! through a buffered reader and then switch to the raw socket: stream
-//! bytes that arrived with the headers would sit in that buffer, lost.
+//! Hijacked connections (attach, exec start): the `101 UPGRADED` answer,
+//! the stream's content type, and the upgraded stream, handed over only
+//! once the client has read the headers. Clients such as docker-py read
+//! the headers through a buffered reader and then switch to the raw socket:
+//! stream bytes that arrived with the headers would sit in that buffer,
+//! lost. The listener puts the connection's socket on every request for
+//! that.
 
 use std::os::fd::RawFd;
 use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 
 /// The connection's socket descriptor, put on every request by the unix
 /// listener. Valid while the connection (or its upgraded stream) lives.
@@ -16,10 +25,53 @@ pub struct ConnFd(pub RawFd);
 /// anyway.
 const READ_HEADERS_WITHIN: Duration = Duration::from_secs(2);
 
+/// `application/vnd.docker.raw-stream` with a TTY, else the multiplexed one.
+pub fn stream_content_type(tty: bool) -> HeaderValue {
+    HeaderValue::from_static(if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    })
+}
+
+/// The `101` answer of attach and exec start.
+pub fn switching_protocols(tty: bool) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, stream_content_type(tty));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    r
+}
+
+/// The request's upgraded stream, once the `101` went out and the client
+/// read it; `None` (logged) when the upgrade failed. Take it before
+/// answering, await it in the task that serves the stream.
+pub fn upgraded(
+    req: &mut Request,
+    what: &'static str,
+) -> impl std::future::Future<Output = Option<TokioIo<Upgraded>>> {
+    let fd = req.extensions().get::<ConnFd>().copied();
+    let on_upgrade = hyper::upgrade::on(req);
+    async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                until_client_read(fd).await;
+                Some(TokioIo::new(upgraded))
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "{what} upgrade failed");
+                None
+            }
+        }
+    }
+}
+
 /// Waits (polling every millisecond, at most [`READ_HEADERS_WITHIN`]) until
 /// the peer of `fd` has read everything sent to it. Call it holding the
 /// upgraded stream, so the descriptor is still the connection's.
-pub async fn until_client_read(fd: Option<ConnFd>) {
+async fn until_client_read(fd: Option<ConnFd>) {
     let Some(ConnFd(fd)) = fd else { return };
     let deadline = tokio::time::Instant::now() + READ_HEADERS_WITHIN;
     loop {

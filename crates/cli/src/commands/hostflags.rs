@@ -5,25 +5,9 @@ use std::collections::BTreeMap;
 
 use berth_api::container::{DeviceMapping, Resources, Ulimit};
 
-/// Docker's `RAMInBytes`: `512`, `64k`, `32m`, `1.5g` (binary units).
+/// Docker's `RAMInBytes` with the docker CLI's error.
 pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
-    let unit = unit.trim_end_matches('b');
-    let mult: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        "p" => 1024f64.powi(5),
-        _ => return Err(format!("invalid size: '{s}'")),
-    };
-    Ok((value * mult) as i64)
+    berth_api::units::ram_in_bytes(s).ok_or_else(|| format!("invalid size: '{s}'"))
 }
 
 /// `--cpus 1.5` as NanoCpus.

@@ -104,7 +104,12 @@ pub fn settings(log: &LogConfig) -> Result<LogSettings, Error> {
                 max_size = if v.trim() == "-1" {
                     None
                 } else {
-                    Some(parse_size(v).filter(|b| *b > 0).ok_or_else(|| bad(k, v))?)
+                    Some(
+                        berth_api::units::ram_in_bytes(v)
+                            .filter(|b| *b > 0)
+                            .map(|b| b as u64)
+                            .ok_or_else(|| bad(k, v))?,
+                    )
                 };
             }
             "max-file" => {
@@ -165,19 +170,6 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// `10m`, `1g`, `512k`, `2048` (binary units, as Docker's log options).
-fn parse_size(s: &str) -> Option<u64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 1u64 << 10),
-        'm' => (&t[..t.len() - 1], 1 << 20),
-        'g' => (&t[..t.len() - 1], 1 << 30),
-        _ => (t, 1),
-    };
-    num.parse::<f64>().ok().map(|n| (n * mult as f64) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,35 +222,54 @@ mod tests {
         assert_eq!(s("json-file", &[("compress", "false")]).max_files, 1);
     }
 
+    /// A driver, its options, and Docker's error for them.
+    type ErrorCase = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+
     #[test]
     fn errors_in_dockers_words() {
-        assert_eq!(
-            err("asdf", &[]),
-            "logger: no log driver named 'asdf' is registered"
-        );
-        assert_eq!(
-            err("syslog", &[]),
-            "berth does not support the syslog log driver yet"
-        );
-        assert_eq!(
-            err("json-file", &[("max-file", "0")]),
-            "max-file cannot be less than 1"
-        );
-        assert_eq!(
-            err("json-file", &[("max-size", "lots")]),
-            "invalid value for log option max-size: lots"
-        );
-        assert_eq!(
-            err("json-file", &[("foo", "1")]),
-            "unknown log opt 'foo' for json-file log driver"
-        );
-        assert_eq!(
-            err("local", &[("tag", "x")]),
-            "unknown log opt 'tag' for local log driver"
-        );
-        assert_eq!(
-            err("json-file", &[("compress", "true")]),
-            "compress cannot be true when max-file is less than 2 or max-size is not set"
-        );
+        let cases: &[ErrorCase] = &[
+            (
+                "asdf",
+                &[],
+                "logger: no log driver named 'asdf' is registered",
+            ),
+            (
+                "syslog",
+                &[],
+                "berth does not support the syslog log driver yet",
+            ),
+            (
+                "json-file",
+                &[("max-file", "0")],
+                "max-file cannot be less than 1",
+            ),
+            (
+                "json-file",
+                &[("max-size", "lots")],
+                "invalid value for log option max-size: lots",
+            ),
+            (
+                "json-file",
+                &[("foo", "1")],
+                "unknown log opt 'foo' for json-file log driver",
+            ),
+            (
+                "local",
+                &[("tag", "x")],
+                "unknown log opt 'tag' for local log driver",
+            ),
+            (
+                "json-file",
+                &[("compress", "true")],
+                "compress cannot be true when max-file is less than 2 or max-size is not set",
+            ),
+        ];
+        for (kind, opts, message) in cases {
+            assert_eq!(err(kind, opts), *message, "{kind} {opts:?}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use berth_engine::logs::{LogOptions, StartAt};
 use berth_engine::Engine;
 
 use crate::error::{ApiError, ApiResult};
+use crate::hijack::{self, stream_content_type, switching_protocols};
 use crate::params::Params;
 use crate::stream::{body_from, json_line};
 
@@ -236,14 +237,6 @@ fn parse_time(v: Option<&str>, key: &str) -> ApiResult<Option<f64>> {
     }
 }
 
-fn stream_content_type(tty: bool) -> HeaderValue {
-    HeaderValue::from_static(if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    })
-}
-
 async fn logs(
     State(engine): State<Engine>,
     Path(id): Path<String>,
@@ -322,29 +315,13 @@ async fn attach(
             .insert(header::CONTENT_TYPE, stream_content_type(tty));
         return Ok(r);
     }
-    let fd = req.extensions().get::<crate::hijack::ConnFd>().copied();
-    let on_upgrade = hyper::upgrade::on(&mut req);
+    let upgraded = hijack::upgraded(&mut req, "attach");
     tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                crate::hijack::until_client_read(fd).await;
-                ticket.run(hyper_util::rt::TokioIo::new(upgraded)).await;
-            }
-            Err(e) => tracing::debug!(error = %e, "attach upgrade failed"),
+        if let Some(io) = upgraded.await {
+            ticket.run(io).await;
         }
     });
     Ok(switching_protocols(tty))
-}
-
-/// The `101` answer of attach and exec start.
-pub fn switching_protocols(tty: bool) -> Response {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, stream_content_type(tty));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    r
 }
 
 /// `h`/`w` of the resize endpoints.

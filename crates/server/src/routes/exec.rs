@@ -13,8 +13,9 @@ use berth_engine::Engine;
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
+use crate::hijack::{self, stream_content_type, switching_protocols};
 use crate::params::Params;
-use crate::routes::containers::{resize_params, switching_protocols};
+use crate::routes::containers::resize_params;
 
 pub fn router() -> Router<Engine> {
     Router::new()
@@ -76,14 +77,11 @@ async fn start(
             if upgrade_requested && !body.detach =>
         {
             engine.containers.exec_record_failure(&id, exit_code);
-            let fd = req.extensions().get::<crate::hijack::ConnFd>().copied();
-            let on_upgrade = hyper::upgrade::on(&mut req);
+            let upgraded = hijack::upgraded(&mut req, "exec");
             let tty = body.tty;
             tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
-                if let Ok(upgraded) = on_upgrade.await {
-                    crate::hijack::until_client_read(fd).await;
-                    let mut io = hyper_util::rt::TokioIo::new(upgraded);
+                if let Some(mut io) = upgraded.await {
                     let text = format!("OCI runtime exec failed: {message}: unknown\r\n");
                     let mut out = Vec::new();
                     if !tty {
@@ -127,27 +125,14 @@ async fn start(
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
         tokio::spawn(async move { record(monitor_io::bridge(theirs, conn, opts).await) });
         let mut r = Body::from_stream(tokio_util::io::ReaderStream::new(ours)).into_response();
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static(if body.tty {
-                "application/vnd.docker.raw-stream"
-            } else {
-                "application/vnd.docker.multiplexed-stream"
-            }),
-        );
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, stream_content_type(body.tty));
         return Ok(r);
     }
-    let fd = req.extensions().get::<crate::hijack::ConnFd>().copied();
-    let on_upgrade = hyper::upgrade::on(&mut req);
+    let upgraded = hijack::upgraded(&mut req, "exec");
     tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                crate::hijack::until_client_read(fd).await;
-                record(
-                    monitor_io::bridge(hyper_util::rt::TokioIo::new(upgraded), conn, opts).await,
-                );
-            }
-            Err(e) => tracing::debug!(error = %e, "exec upgrade failed"),
+        if let Some(io) = upgraded.await {
+            record(monitor_io::bridge(io, conn, opts).await);
         }
     });
     Ok(switching_protocols(body.tty))
