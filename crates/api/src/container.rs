@@ -182,6 +182,9 @@ pub struct HostConfig {
     /// `--device-cgroup-rule`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub device_cgroup_rules: Vec<String>,
+    /// Legacy links (`--link name:alias`); recorded as `/name:/self/alias`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub links: Vec<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }

@@ -1,5 +1,6 @@
 //! The embedded DNS server of a user network: it answers the names of the
-//! network's containers (names, aliases, short ids) from a shared table and
+//! network's containers (names, aliases, short ids) from a shared table,
+//! and the names of a container's links to that container alone, and
 //! forwards every other question to the host's resolvers. It listens on the
 //! network's gateway address, port 53, UDP and TCP. Deciding the answer is
 //! pure ([`answer`]); the sockets are in [`serve`].
@@ -19,7 +20,31 @@ use tokio::task::JoinHandle;
 use crate::Error;
 
 /// Names (lower case, no trailing dot) to addresses, for one network.
-pub type Table = Arc<RwLock<HashMap<String, Vec<Ipv4Addr>>>>;
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    /// What every container of the network resolves.
+    pub all: HashMap<String, Vec<Ipv4Addr>>,
+    /// What only the container with the key address resolves (its links),
+    /// before `all`.
+    pub scoped: HashMap<Ipv4Addr, HashMap<String, Vec<Ipv4Addr>>>,
+}
+
+impl Names {
+    /// The answer for a query from `peer`.
+    pub fn answer(&self, query: &[u8], peer: IpAddr) -> Answer {
+        let own = match peer {
+            IpAddr::V4(ip) => self.scoped.get(&ip),
+            IpAddr::V6(_) => None,
+        };
+        match own.map(|names| answer(query, names)) {
+            Some(Answer::Local(bytes)) => Answer::Local(bytes),
+            _ => answer(query, &self.all),
+        }
+    }
+}
+
+/// The table a server answers from; the engine rewrites it.
+pub type Table = Arc<RwLock<Names>>;
 
 /// Time to live of local answers: short, as records change with containers.
 const TTL: u32 = 10;
@@ -107,10 +132,15 @@ async fn forward(query: &[u8], upstream: &[SocketAddr]) -> Option<Vec<u8>> {
     None
 }
 
-async fn respond(query: Vec<u8>, table: &Table, upstream: &[SocketAddr]) -> Option<Vec<u8>> {
+async fn respond(
+    query: Vec<u8>,
+    peer: IpAddr,
+    table: &Table,
+    upstream: &[SocketAddr],
+) -> Option<Vec<u8>> {
     let decided = {
         let names = table.read().unwrap_or_else(|p| p.into_inner());
-        answer(&query, &names)
+        names.answer(&query, peer)
     };
     match decided {
         Answer::Local(bytes) => Some(bytes),
@@ -165,7 +195,7 @@ pub fn serve(
                 let query = buf[..n].to_vec();
                 let (udp, table, upstream) = (udp.clone(), table.clone(), upstream.clone());
                 tokio::spawn(async move {
-                    if let Some(reply) = respond(query, &table, &upstream).await {
+                    if let Some(reply) = respond(query, peer.ip(), &table, &upstream).await {
                         let _ = udp.send_to(&reply, peer).await;
                     }
                 });
@@ -174,7 +204,7 @@ pub fn serve(
     };
     let tcp_task = runtime.spawn(async move {
         loop {
-            let Ok((mut stream, _)) = tcp.accept().await else {
+            let Ok((mut stream, peer)) = tcp.accept().await else {
                 continue;
             };
             let (table, upstream) = (table.clone(), upstream.clone());
@@ -188,7 +218,7 @@ pub fn serve(
                     if stream.read_exact(&mut query).await.is_err() {
                         return;
                     }
-                    let Some(reply) = respond(query, &table, &upstream).await else {
+                    let Some(reply) = respond(query, peer.ip(), &table, &upstream).await else {
                         return;
                     };
                     let Ok(n) = u16::try_from(reply.len()) else {
@@ -253,5 +283,32 @@ mod tests {
         let servfail = Message::from_vec(&servfail(&query("x.", RecordType::A)).unwrap()).unwrap();
         assert_eq!(servfail.metadata.response_code, ResponseCode::ServFail);
         assert_eq!(servfail.metadata.id, 77);
+    }
+
+    #[test]
+    fn links_resolve_for_their_container_alone() {
+        let web = Ipv4Addr::new(10, 5, 0, 3);
+        let table = Names {
+            all: names(),
+            scoped: HashMap::from([(
+                web,
+                HashMap::from([("bar".to_string(), vec![Ipv4Addr::new(10, 5, 0, 2)])]),
+            )]),
+        };
+        let asked =
+            |peer: Ipv4Addr, name: &str| table.answer(&query(name, RecordType::A), peer.into());
+        let Answer::Local(bytes) = asked(web, "bar") else {
+            panic!("the link resolves for its container");
+        };
+        let reply = Message::from_vec(&bytes).unwrap();
+        assert_eq!(
+            &reply.answers[0].data,
+            &RData::A(A(Ipv4Addr::new(10, 5, 0, 2)))
+        );
+        assert!(
+            matches!(asked(web, "db"), Answer::Local(_)),
+            "the network's names too"
+        );
+        assert_eq!(asked(Ipv4Addr::new(10, 5, 0, 9), "bar"), Answer::Forward);
     }
 }

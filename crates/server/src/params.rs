@@ -25,10 +25,12 @@ impl Params {
         )
     }
 
+    /// The first value of `key`, as Go's `FormValue` reads it (docker-py
+    /// sends `dockerfile` twice for a Dockerfile outside the context: the
+    /// name first, then its text).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
-            .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
@@ -143,6 +145,11 @@ mod tests {
         assert!(!p.flag("q"));
         assert!(!p.flag("missing"));
         assert_eq!(p.all("names"), vec!["a", "b:latest"]);
+        assert_eq!(
+            p.get("names"),
+            Some("a"),
+            "the first value, as Go's FormValue"
+        );
         assert_eq!(p.filters().unwrap()["status"], vec!["exited"]);
         let old = Params::parse(Some("filters=%7B%22label%22%3A%7B%22a%3Db%22%3Atrue%7D%7D"));
         assert_eq!(old.filters().unwrap()["label"], vec!["a=b"]);

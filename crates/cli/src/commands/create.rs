@@ -439,6 +439,7 @@ pub fn build_request(
         dns_search: flags.net.dns_search.clone(),
         dns_options: flags.net.dns_option.clone(),
         extra_hosts: flags.net.add_host.clone(),
+        links: flags.net.link.clone(),
         security_opt: flags.security_opt.clone(),
         ..Default::default()
     };

@@ -42,6 +42,9 @@ pub struct NetFlags {
     /// Add a custom host-to-IP mapping (host:ip).
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
+    /// Add a link to another container (NAME or NAME:ALIAS).
+    #[arg(long)]
+    pub link: Vec<String>,
 }
 
 fn range(text: &str) -> Result<(u16, u16), String> {

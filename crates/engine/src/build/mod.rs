@@ -18,7 +18,7 @@ mod stage;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -178,6 +178,7 @@ pub async fn build(
     if dockerfile.starts_with(".dockerfile.") && !dockerfile.contains('/') {
         let _ = std::fs::remove_file(&df_path);
     }
+    remove_ignored_control_files(&ctx, &dockerfile)?;
     let df =
         berth_builder::dockerfile::parse(&text, &dockerfile).map_err(|e| Error::BuildFailed {
             message: format!("dockerfile parse error: {e}"),
@@ -212,7 +213,7 @@ pub async fn build(
     let mut sources = Vec::new();
     for name in &req.cache_from {
         if let Ok(info) = engine.images.resolve(name).await {
-            sources.push(engine.images.config(&info.id).await?);
+            sources.push((info.id.clone(), engine.images.config(&info.id).await?));
         }
     }
     let base = stage::Build {
@@ -284,6 +285,24 @@ pub async fn build(
         say(&tx, format!("Successfully tagged {familiar}\n"));
     }
     Ok(id)
+}
+
+/// Clients send the Dockerfile and `.dockerignore` whatever `.dockerignore`
+/// says; as Docker's daemon, they leave the context when it excludes them
+/// (once the Dockerfile has been read).
+fn remove_ignored_control_files(ctx: &Path, dockerfile: &str) -> Result<(), Error> {
+    let Ok(text) = std::fs::read_to_string(ctx.join(".dockerignore")) else {
+        return Ok(());
+    };
+    let matcher = berth_builder::ignore::Matcher::new(&berth_builder::ignore::read(&text))
+        .map_err(|e| Error::InvalidArgument(format!(".dockerignore: {e}")))?;
+    for file in [".dockerignore", dockerfile] {
+        let path = ctx.join(file);
+        if matcher.ignored(file) && path.exists() {
+            std::fs::remove_file(&path).map_err(Error::io("removing", &path))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

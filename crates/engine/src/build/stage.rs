@@ -34,8 +34,8 @@ pub(super) struct Build<'a> {
     pub step: usize,
     pub total: usize,
     pub stage_images: BTreeMap<usize, String>,
-    /// `--cache-from` images' configs.
-    pub cache_sources: std::sync::Arc<Vec<berth_image::ImageConfig>>,
+    /// The `--cache-from` images found here: id and config.
+    pub cache_sources: std::sync::Arc<Vec<(String, berth_image::ImageConfig)>>,
     /// Where this stage's messages go (stages of a wave each have their
     /// own, forwarded in Dockerfile order).
     pub tx: mpsc::UnboundedSender<Value>,
@@ -230,10 +230,8 @@ impl Build<'_> {
             },
         );
         if !self.req.no_cache {
-            if let Some(hit) = self.cache.get(&key) {
-                if let Ok(info) = self.engine.images.resolve(&hit).await {
-                    return Ok(info.id);
-                }
+            if let Some(hit) = self.local_hit(&key).await {
+                return Ok(hit);
             }
         }
         let mut config = self.image_config(id).await?;
@@ -346,11 +344,7 @@ impl Build<'_> {
         if st.missed {
             return Ok(false);
         }
-        let local = match self.cache.get(key) {
-            Some(id) => self.engine.images.resolve(&id).await.ok().map(|i| i.id),
-            None => None,
-        };
-        let hit = match local {
+        let hit = match self.local_hit(key).await {
             Some(id) => Some(id),
             None => {
                 self.step_from_sources(st.image.as_deref(), key, config)
@@ -383,6 +377,30 @@ impl Build<'_> {
         Ok(())
     }
 
+    /// The image the local cache has for `key`. With `--cache-from`, as
+    /// Docker's legacy builder, only an image in the history of one of
+    /// those images counts (none when none of them is here).
+    async fn local_hit(&self, key: &CacheKey) -> Option<String> {
+        let id = self.cache.get(key)?;
+        let id = self.engine.images.resolve(&id).await.ok()?.id;
+        if self.req.cache_from.is_empty() {
+            return Some(id);
+        }
+        for (source, _) in self.cache_sources.iter() {
+            let mut at = source.clone();
+            while !at.is_empty() {
+                if at == id {
+                    return Some(id);
+                }
+                at = match self.engine.images.resolve(&at).await {
+                    Ok(info) => info.parent,
+                    Err(_) => break,
+                };
+            }
+        }
+        None
+    }
+
     /// The step with `key` taken from a `--cache-from` image, recorded in
     /// the local cache.
     async fn step_from_sources(
@@ -401,7 +419,7 @@ impl Build<'_> {
         let Some(step) = self
             .cache_sources
             .iter()
-            .find_map(|s| super::cache::reusable(parent.as_ref(), s, key))
+            .find_map(|(_, s)| super::cache::reusable(parent.as_ref(), s, key))
         else {
             return Ok(None);
         };

@@ -9,6 +9,7 @@ mod fs;
 pub mod health;
 mod health_run;
 mod lifecycle;
+pub mod links;
 pub mod log_driver;
 mod monitor;
 pub mod mounts;
@@ -404,6 +405,15 @@ impl ContainerService {
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = log_driver::DEFAULT_DRIVER.to_string();
         }
+        host_config.links = self.record_links(&name, &host_config)?;
+        let mut endpoints = endpoints;
+        // On a user network a link is a name this container resolves.
+        if let Some(primary) = endpoints.first_mut().filter(|e| e.network_name != "bridge") {
+            for l in &host_config.links {
+                let l = links::Link::parse(l)?;
+                primary.links.push(format!("{}:{}", l.target, l.alias));
+            }
+        }
         let record = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
@@ -734,6 +744,7 @@ impl ContainerService {
             .filter(|r| filter.matches(r))
             .map(|r| {
                 let mut s = view::summary(r, now);
+                s.names.extend(self.link_names(r));
                 s.ports = Self::ports_json(r);
                 s.network_settings = serde_json::json!({ "Networks": self.endpoints_json(r) });
                 s

@@ -130,13 +130,22 @@ pub(super) async fn start(
     layers: Vec<PathBuf>,
 ) -> Result<(), Error> {
     let config = &svc.inner.config;
-    let opts = options::spec_options(
+    let mut opts = options::spec_options(
         rec,
         c.paths.rootfs(),
         &config.cgroup_parent,
         Some(config.paths.seccomp_cache()),
         &|name| svc.running_pid(name),
     )?;
+    // Legacy links' variables come first; the container's own win.
+    let link_env: Vec<String> = svc
+        .link_targets(rec)?
+        .iter()
+        .flat_map(|(l, t)| super::links::link_env(&rec.name, &l.alias, t))
+        .collect();
+    if !link_env.is_empty() {
+        opts.env = super::create::merge_env(&link_env, &opts.env);
+    }
     let log = super::log_driver::settings(&rec.host_config.log_config)?;
     let io = MonitorIo {
         attach_socket: config.paths.attach_socket(&rec.id),

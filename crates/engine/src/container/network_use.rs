@@ -313,7 +313,16 @@ impl ContainerService {
             .get("bridge")
             .ok()
             .and_then(|n| n.gateway);
-        etc_files(rec, &HostFiles::read(), embedded, default_gateway)
+        let links: Vec<(String, String)> = self
+            .link_targets(rec)?
+            .iter()
+            .map(|(l, t)| (super::links::hosts_names(&l.alias, t), t.ip.to_string()))
+            .collect();
+        let mut files = etc_files(rec, &HostFiles::read(), embedded, default_gateway)?;
+        for (names, ip) in links {
+            files.hosts.push_str(&format!("{ip}\t{names}\n"));
+        }
+        Ok(files)
     }
 
     /// `NetworkSettings` of inspect.
@@ -404,7 +413,7 @@ impl ContainerService {
                 e.network_name.clone(),
                 json!({
                     "IPAMConfig": ipam_config(e),
-                    "Links": null,
+                    "Links": if e.links.is_empty() { Value::Null } else { json!(e.links) },
                     "Aliases": if e.aliases.is_empty() { Value::Null } else { json!(e.aliases) },
                     "MacAddress": if e.mac.is_empty() {
                         e.wanted_mac.clone().unwrap_or_default()
@@ -618,6 +627,13 @@ fn endpoint_from_config(id: &str, name: &str, cfg: Option<&Value>) -> Result<End
             }
         }
     }
+    let links: Vec<String> = cfg
+        .and_then(|c| c.get("Links"))
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default();
+    for l in &links {
+        super::links::Link::parse(l)?;
+    }
     let driver_opts: BTreeMap<String, String> = cfg
         .and_then(|c| c.get("DriverOpts"))
         .and_then(|d| serde_json::from_value(d.clone()).ok())
@@ -629,6 +645,7 @@ fn endpoint_from_config(id: &str, name: &str, cfg: Option<&Value>) -> Result<End
         wanted_ip,
         wanted_mac,
         link_local_ips,
+        links,
         driver_opts,
         ..Default::default()
     })

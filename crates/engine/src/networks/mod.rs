@@ -68,6 +68,10 @@ pub struct Endpoint {
     /// `--link-local-ip` (IPv4): more addresses on the interface.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub link_local_ips: Vec<Ipv4Addr>,
+    /// Network-scoped links (`target:alias`): names only this container
+    /// resolves, to the target's address on this network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
     /// `--driver-opt`: options for the network driver, which the bridge
     /// driver keeps without acting on (as Docker's does for unknown keys).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -579,16 +583,43 @@ impl NetworkService {
     fn refresh_dns(&self) {
         let st = self.state();
         for (net_id, (table, _)) in &st.dns {
-            let mut names: HashMap<String, Vec<Ipv4Addr>> = HashMap::new();
+            let mut names = dns::Names::default();
+            // Each running container on the network by name or id.
+            let mut members: Vec<(&str, &str, Ipv4Addr)> = Vec::new();
             for (cid, live) in &st.live {
                 for e in live.endpoints.iter().filter(|e| &e.network_id == net_id) {
                     let Some(ip) = e.ip else { continue };
+                    members.push((cid.as_str(), live.name.as_str(), ip));
                     let short = &cid[..cid.len().min(12)];
                     for name in std::iter::once(live.name.as_str())
                         .chain(std::iter::once(short))
                         .chain(e.aliases.iter().map(String::as_str))
                     {
-                        names.entry(name.to_ascii_lowercase()).or_default().push(ip);
+                        names
+                            .all
+                            .entry(name.to_ascii_lowercase())
+                            .or_default()
+                            .push(ip);
+                    }
+                }
+            }
+            // Links: the alias (and the target's name) for the linking
+            // container alone, while the target is on the network.
+            for live in st.live.values() {
+                for e in live.endpoints.iter().filter(|e| &e.network_id == net_id) {
+                    let Some(own) = e.ip else { continue };
+                    for link in &e.links {
+                        let (target, alias) = link.split_once(':').unwrap_or((link, link));
+                        let Some(&(_, tname, tip)) = members
+                            .iter()
+                            .find(|(id, name, _)| *name == target || id.starts_with(target))
+                        else {
+                            continue;
+                        };
+                        let scoped = names.scoped.entry(own).or_default();
+                        for n in [alias, tname] {
+                            scoped.entry(n.to_ascii_lowercase()).or_default().push(tip);
+                        }
                     }
                 }
             }

@@ -44,6 +44,7 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/update", post(update))
         .route("/containers/{id}/stats", get(stats))
         .route("/containers/{id}", delete(remove))
+        .route("/containers/{id}/{alias}", delete(remove_link))
 }
 
 /// `t` (or `timeout` on old clients) in seconds.
@@ -211,14 +212,30 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     let params = Params::parse(q.as_deref());
     if params.flag("link") {
-        return Err(ApiError::bad_request(
-            "container links are not supported yet",
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Conflict, cannot remove the default link name of the container",
         ));
     }
     engine
         .containers
         .remove(&id, params.flag("force"), params.flag("v"))
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /containers/{owner}/{alias}?link=1` (`docker rm -l`).
+async fn remove_link(
+    State(engine): State<Engine>,
+    Path((owner, alias)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
+    if !Params::parse(q.as_deref()).flag("link") {
+        return Err(ApiError::not_found(format!(
+            "No such container: {owner}/{alias}"
+        )));
+    }
+    engine.containers.remove_link(&owner, &alias)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
