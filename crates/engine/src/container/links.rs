@@ -102,51 +102,6 @@ pub fn hosts_names(alias: &str, t: &LinkTarget) -> String {
     names.join(" ")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parse_forms() {
-        let l = Link::parse("db:store").unwrap();
-        assert_eq!((l.target.as_str(), l.alias.as_str()), ("db", "store"));
-        assert_eq!(l.recorded("web"), "/db:/web/store");
-        assert_eq!(Link::parse("/db:/web/store").unwrap(), l);
-        let same = Link::parse("db").unwrap();
-        assert_eq!(same.alias, "db");
-        assert!(Link::parse(":x").is_err());
-    }
-
-    #[test]
-    fn dockers_environment_and_hosts_line() {
-        let t = LinkTarget {
-            id: "0123456789abcdef".into(),
-            name: "db".into(),
-            ip: Ipv4Addr::new(172, 17, 0, 5),
-            exposed: vec!["6379/tcp".into(), "53/udp".into()],
-            env: vec!["PATH=/bin".into(), "FOO=1".into(), "HOME=/root".into()],
-        };
-        assert_eq!(
-            link_env("web", "my-db", &t),
-            vec![
-                "MY_DB_NAME=/web/my-db",
-                "MY_DB_PORT=udp://172.17.0.5:53",
-                "MY_DB_PORT_53_UDP=udp://172.17.0.5:53",
-                "MY_DB_PORT_53_UDP_ADDR=172.17.0.5",
-                "MY_DB_PORT_53_UDP_PORT=53",
-                "MY_DB_PORT_53_UDP_PROTO=udp",
-                "MY_DB_PORT_6379_TCP=tcp://172.17.0.5:6379",
-                "MY_DB_PORT_6379_TCP_ADDR=172.17.0.5",
-                "MY_DB_PORT_6379_TCP_PORT=6379",
-                "MY_DB_PORT_6379_TCP_PROTO=tcp",
-                "MY_DB_ENV_FOO=1",
-            ]
-        );
-        assert_eq!(hosts_names("my-db", &t), "my-db 0123456789ab db");
-        assert_eq!(hosts_names("db", &t), "db 0123456789ab");
-    }
-}
-
 impl super::ContainerService {
     /// Checks a create request's links (each linked container must exist)
     /// and gives them in Docker's recorded form for container `owner`.
@@ -276,5 +231,50 @@ impl super::ContainerService {
             .collect();
         out.sort();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_forms() {
+        let l = Link::parse("db:store").unwrap();
+        assert_eq!((l.target.as_str(), l.alias.as_str()), ("db", "store"));
+        assert_eq!(l.recorded("web"), "/db:/web/store");
+        assert_eq!(Link::parse("/db:/web/store").unwrap(), l);
+        let same = Link::parse("db").unwrap();
+        assert_eq!(same.alias, "db");
+        assert!(Link::parse(":x").is_err());
+    }
+
+    #[test]
+    fn dockers_environment_and_hosts_line() {
+        let t = LinkTarget {
+            id: "0123456789abcdef".into(),
+            name: "db".into(),
+            ip: Ipv4Addr::new(172, 17, 0, 5),
+            exposed: vec!["6379/tcp".into(), "53/udp".into()],
+            env: vec!["PATH=/bin".into(), "FOO=1".into(), "HOME=/root".into()],
+        };
+        assert_eq!(
+            link_env("web", "my-db", &t),
+            vec![
+                "MY_DB_NAME=/web/my-db",
+                "MY_DB_PORT=udp://172.17.0.5:53",
+                "MY_DB_PORT_53_UDP=udp://172.17.0.5:53",
+                "MY_DB_PORT_53_UDP_ADDR=172.17.0.5",
+                "MY_DB_PORT_53_UDP_PORT=53",
+                "MY_DB_PORT_53_UDP_PROTO=udp",
+                "MY_DB_PORT_6379_TCP=tcp://172.17.0.5:6379",
+                "MY_DB_PORT_6379_TCP_ADDR=172.17.0.5",
+                "MY_DB_PORT_6379_TCP_PORT=6379",
+                "MY_DB_PORT_6379_TCP_PROTO=tcp",
+                "MY_DB_ENV_FOO=1",
+            ]
+        );
+        assert_eq!(hosts_names("my-db", &t), "my-db 0123456789ab db");
+        assert_eq!(hosts_names("db", &t), "db 0123456789ab");
     }
 }
