@@ -28,6 +28,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         stats_networks_and_load_errors,
     ),
     ("network_ipam_and_endpoints", network_ipam_and_endpoints),
+    ("legacy_links", legacy_links),
+    ("network_scoped_links", network_scoped_links),
+    ("volume_subpath", volume_subpath),
+    ("build_context_rules", build_context_rules),
 ];
 
 fn json_of(body: &str) -> Value {
@@ -452,4 +456,247 @@ fn network_ipam_and_endpoints(ctx: &Ctx) {
     ctx.ok(&["rm", &id]);
     let (status, _, body) = request(ctx, "DELETE", "/networks/compat%20net", "");
     assert_eq!(status, 204, "{body}");
+}
+
+/// `--link` on the default bridge: Docker's variables and hosts line, the
+/// link name in `ps`, `rm -l`; a stopped target refuses the start.
+fn legacy_links(ctx: &Ctx) {
+    ctx.ok(&[
+        "run", "-d", "--name", "lk-db", "-e", "FOO=1", "--expose", "6379", "busybox", "sleep", "60",
+    ]);
+    let ip = ctx.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "lk-db"]);
+    let ip = ip.trim();
+    let out = ctx.ok(&[
+        "run",
+        "--name",
+        "lk-web",
+        "--link",
+        "lk-db:my-db",
+        "busybox",
+        "sh",
+        "-c",
+        "env | sort; cat /etc/hosts",
+    ]);
+    for want in [
+        "MY_DB_NAME=/lk-web/my-db".to_string(),
+        format!("MY_DB_PORT=tcp://{ip}:6379"),
+        format!("MY_DB_PORT_6379_TCP_ADDR={ip}"),
+        "MY_DB_PORT_6379_TCP_PROTO=tcp".to_string(),
+        "MY_DB_ENV_FOO=1".to_string(),
+    ] {
+        assert!(out.lines().any(|l| l == want), "{want} in:\n{out}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("{ip}\tmy-db ")) && l.ends_with(" lk-db")),
+        "{out}"
+    );
+    let v = json_of(&ctx.ok(&["inspect", "lk-web"]))[0].clone();
+    assert_eq!(v["HostConfig"]["Links"], json!(["/lk-db:/lk-web/my-db"]));
+    let names = ctx.ok(&["ps", "--filter", "name=lk-db", "--format", "{{.Names}}"]);
+    assert_eq!(names.trim(), "lk-db,lk-web/my-db");
+    let (status, _, body) = request(ctx, "DELETE", "/containers/lk-web/my-db?link=1", "");
+    assert_eq!(status, 204, "{body}");
+    let v = json_of(&ctx.ok(&["inspect", "lk-web"]))[0].clone();
+    assert_eq!(v["HostConfig"]["Links"], json!([]));
+    // A link to a stopped container: the start is refused.
+    ctx.ok(&[
+        "create", "--name", "lk-late", "--link", "lk-db:db", "busybox", "true",
+    ]);
+    ctx.ok(&["stop", "-t", "0", "lk-db"]);
+    let out = ctx.berth(&["start", "lk-late"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Cannot link to a non running container: /lk-db AS /lk-late/db"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ctx.berth(&["create", "--link", "nope:x", "busybox"]);
+    assert!(
+        stderr(&out).contains("could not get container for nope"),
+        "{}",
+        stderr(&out)
+    );
+    ctx.ok(&["rm", "-f", "lk-late", "lk-web", "lk-db"]);
+}
+
+/// Endpoint links on a user network: the alias resolves for the linking
+/// container alone, to a target that may start later.
+fn network_scoped_links(ctx: &Ctx) {
+    ctx.ok(&["network", "create", "--subnet", "10.213.78.0/24", "lk-net"]);
+    let id = create(
+        ctx,
+        json!({"Image": "busybox", "Cmd": ["sleep", "60"], "HostConfig": {"NetworkMode": "lk-net"},
+               "NetworkingConfig": {"EndpointsConfig": {"lk-net": {"Links": ["lk-up:bar"]}}}}),
+    );
+    ctx.ok(&["start", &id]);
+    let ep =
+        json_of(&ctx.ok(&["inspect", &id]))[0]["NetworkSettings"]["Networks"]["lk-net"].clone();
+    assert_eq!(ep["Links"], json!(["lk-up:bar"]));
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lk-up",
+        "--network",
+        "lk-net",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let up = ctx.ok(&[
+        "inspect",
+        "-f",
+        "{{(index .NetworkSettings.Networks \"lk-net\").IPAddress}}",
+        "lk-up",
+    ]);
+    let out = ctx.ok(&["exec", &id, "nslookup", "bar"]);
+    assert!(out.contains(up.trim()), "{out}");
+    let other = ctx.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "lk-net",
+        "busybox",
+        "nslookup",
+        "bar",
+    ]);
+    assert!(
+        !stdout(&other).contains(up.trim()),
+        "only the linking container: {}",
+        stdout(&other)
+    );
+    ctx.ok(&["rm", "-f", &id, "lk-up"]);
+    ctx.ok(&["network", "rm", "lk-net"]);
+}
+
+/// `VolumeOptions.Subpath` (`--mount ...,volume-subpath=`): a directory of
+/// the volume; `..` is refused, a missing one fails the start.
+fn volume_subpath(ctx: &Ctx) {
+    ctx.ok(&["volume", "create", "sub-vol"]);
+    ctx.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "sub-vol:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /v/d && echo inside > /v/d/f",
+    ]);
+    let out = ctx.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=sub-vol,dst=/mnt,volume-subpath=d,readonly",
+        "busybox",
+        "cat",
+        "/mnt/f",
+    ]);
+    assert_eq!(out, "inside\n");
+    let bad = ctx.berth(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=sub-vol,dst=/mnt,volume-subpath=../x",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&bad).contains("subpath must be a relative path within the volume"),
+        "{}",
+        stderr(&bad)
+    );
+    let missing = ctx.berth(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=sub-vol,dst=/mnt,volume-subpath=nope",
+        "busybox",
+        "true",
+    ]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("subpath nope of volume sub-vol"),
+        "{}",
+        stderr(&missing)
+    );
+    ctx.ok(&["volume", "rm", "sub-vol"]);
+}
+
+/// The daemon's side of the context: a `.dockerignore` that names the
+/// Dockerfile or itself takes them out; docker-py's repeated `dockerfile`
+/// parameter means its first value; `cachefrom` limits local cache hits to
+/// the sources' history.
+fn build_context_rules(ctx: &Ctx) {
+    let dir = ctx.dir.path().join("compat-ctx");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nCOPY . /src\nRUN ls -a /src\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join(".dockerignore"), "Dockerfile\n.dockerignore\n").expect("write");
+    std::fs::write(dir.join("kept"), "k").expect("write");
+    // The tar as docker-py sends it: the Dockerfile and .dockerignore in.
+    let tar = ctx.dir.path().join("compat-ctx.tar");
+    let made = std::process::Command::new("tar")
+        .args([
+            "-C",
+            dir.to_str().expect("utf8"),
+            "-cf",
+            tar.to_str().expect("utf8"),
+            ".",
+        ])
+        .status()
+        .expect("tar");
+    assert!(made.success());
+    let body = std::fs::read(&tar).expect("read tar");
+    let mut s = UnixStream::connect(&ctx.socket).expect("connect");
+    write!(
+        s,
+        "POST /v1.45/build?t=compat-ctx&rm=1&dockerfile=Dockerfile&dockerfile=FROM+busybox HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("write");
+    s.write_all(&body).expect("body");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("answer");
+    assert!(
+        out.contains("Successfully tagged compat-ctx:latest"),
+        "{out}"
+    );
+    let listing = ctx.ok(&["run", "--rm", "compat-ctx", "ls", "-a", "/src"]);
+    assert_eq!(listing, ".\n..\nkept\n");
+    // cachefrom naming nothing here: no local hit counts.
+    std::fs::remove_file(dir.join(".dockerignore")).expect("rm");
+    let first = ctx.ok(&[
+        "build",
+        "--progress",
+        "plain",
+        "-t",
+        "compat-cf",
+        dir.to_str().expect("utf8"),
+    ]);
+    assert!(first.contains("Successfully"), "{first}");
+    let again = ctx.ok(&[
+        "build",
+        "--progress",
+        "plain",
+        "--cache-from",
+        "nosuchtag",
+        dir.to_str().expect("utf8"),
+    ]);
+    assert_eq!(again.matches("Using cache").count(), 0, "{again}");
+    let from_it = ctx.ok(&[
+        "build",
+        "--progress",
+        "plain",
+        "--cache-from",
+        "compat-cf",
+        dir.to_str().expect("utf8"),
+    ]);
+    assert_eq!(from_it.matches("Using cache").count(), 2, "{from_it}");
+    let _ = ctx.berth(&["rmi", "compat-ctx", "compat-cf"]);
+    ctx.ok(&["image", "prune", "-f"]);
 }

@@ -176,6 +176,9 @@ pub fn parse_mount_flag(spec: &str) -> Result<berth_api::container::Mount, Strin
             "volume-nocopy" => {
                 volume.insert("NoCopy".into(), truthy.into());
             }
+            "volume-subpath" => {
+                volume.insert("Subpath".into(), v.into());
+            }
             "volume-opt" | "volume-label" => {
                 let (name, value) = v
                     .split_once('=')

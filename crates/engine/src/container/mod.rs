@@ -576,6 +576,11 @@ impl ContainerService {
         if let Err(e) = started {
             self.detach_networks(&c).await;
             self.release_volumes(&rec);
+            // Whatever failed (the program, a mount, a network), `--rm`
+            // removes the container; the lifecycle lock is held here, so
+            // after this returns.
+            let (svc, c) = (self.clone(), c.clone());
+            tokio::spawn(async move { svc.on_start_failed(&c).await });
             return Err(e);
         }
         self.publish("start", &c.record());

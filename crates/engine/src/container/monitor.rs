@@ -230,12 +230,9 @@ pub(super) async fn start(
                 "failed to start container {}: {message}",
                 ids::short(&rec.id)
             );
+            // A start failure is not an exit: no restart policy applies
+            // (the caller's `on_start_failed` handles `--rm`).
             mark_exited(c, exit_code, time::now(), message.clone(), false);
-            let svc = svc.clone();
-            let c2 = c.clone();
-            // The lifecycle lock is held by our caller: remove after it returns.
-            // A start failure is not an exit: no restart policy applies.
-            tokio::spawn(async move { svc.on_start_failed(&c2).await });
             Err(Error::StartFailed { message, exit_code })
         }
         other => {

@@ -54,6 +54,10 @@ pub struct MountPoint {
     /// `volume-label`: labels for a volume this mount creates.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub volume_labels: BTreeMap<String, String>,
+    /// `volume-subpath` (`VolumeOptions.Subpath`, API 1.45): the directory
+    /// of the volume that is mounted, relative to its root.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subpath: String,
 }
 
 /// `--mount ...,bind-recursive=`: Docker's four modes.
@@ -149,6 +153,7 @@ pub fn parse_bind(spec: &str) -> Result<MountPoint, Error> {
         recursive: Recursive::Enabled,
         volume_options: BTreeMap::new(),
         volume_labels: BTreeMap::new(),
+        subpath: String::new(),
     })
 }
 
@@ -225,6 +230,20 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                 opt(&m.volume_options, "DriverConfig").and_then(|d| d.get("Options").cloned()),
             );
             crate::volumes::driver_opts::validate(&volume_options)?;
+            let subpath = opt(&m.volume_options, "Subpath")
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            if !subpath.is_empty() {
+                if m.source.is_empty() {
+                    return Err(invalid(&spec, "a subpath needs a named volume"));
+                }
+                if subpath.starts_with('/') || subpath.split('/').any(|c| c == "..") {
+                    return Err(invalid(
+                        &spec,
+                        "subpath must be a relative path within the volume",
+                    ));
+                }
+            }
             Ok(MountPoint {
                 kind: MountKind::Volume,
                 source: m.source.clone(),
@@ -241,6 +260,7 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                 recursive: Recursive::Enabled,
                 volume_options,
                 volume_labels: string_map(opt(&m.volume_options, "Labels")),
+                subpath,
             })
         }
         "bind" => {
@@ -271,6 +291,7 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                 recursive,
                 volume_options: BTreeMap::new(),
                 volume_labels: BTreeMap::new(),
+                subpath: String::new(),
             })
         }
         "tmpfs" => {
@@ -304,6 +325,7 @@ pub fn parse_mount(m: &ApiMount) -> Result<MountPoint, Error> {
                 recursive: Recursive::Enabled,
                 volume_options: BTreeMap::new(),
                 volume_labels: BTreeMap::new(),
+                subpath: String::new(),
             })
         }
         other => Err(invalid(
@@ -359,6 +381,7 @@ pub fn plan(
             recursive: Recursive::Enabled,
             volume_options: BTreeMap::new(),
             volume_labels: BTreeMap::new(),
+            subpath: String::new(),
         });
     }
     Ok(out)
@@ -433,6 +456,16 @@ mod tests {
         let bad: ApiMount =
             serde_json::from_value(json!({"Type": "npipe", "Target": "/x"})).unwrap();
         assert!(parse_mount(&bad).is_err());
+        let sub = |source: &str, subpath: &str| -> Result<MountPoint, Error> {
+            let m: ApiMount = serde_json::from_value(json!({"Type": "volume", "Source": source,
+                "Target": "/mnt", "VolumeOptions": {"Subpath": subpath}}))
+            .unwrap();
+            parse_mount(&m)
+        };
+        assert_eq!(sub("data", "a/b").unwrap().subpath, "a/b");
+        for (source, subpath) in [("data", "/abs"), ("data", "a/../.."), ("", "a")] {
+            assert!(sub(source, subpath).is_err(), "{source} {subpath}");
+        }
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl ContainerService {
             let (typ, source, mut options) = match m.kind {
                 MountKind::Volume => (
                     "bind",
-                    self.inner.volumes.data_dir(&m.source).display().to_string(),
+                    self.volume_source(m)?.display().to_string(),
                     vec![bind.to_string()],
                 ),
                 MountKind::Bind => {
@@ -144,6 +144,26 @@ impl ContainerService {
             out.push(mount);
         }
         Ok(out)
+    }
+
+    /// What a volume mount binds: the volume's data, or its subpath resolved
+    /// inside it (symlinks cannot lead out), which must exist.
+    fn volume_source(&self, m: &MountPoint) -> Result<std::path::PathBuf, Error> {
+        let data = self.inner.volumes.data_dir(&m.source);
+        if m.subpath.is_empty() {
+            return Ok(data);
+        }
+        let path = berth_runtime::mounts::secure_join(&data, std::path::Path::new(&m.subpath))
+            .map_err(Error::io("resolving the subpath of", &data))?;
+        if !path.exists() {
+            return Err(Error::InvalidArgument(format!(
+                "cannot access path {}: no such file or directory (subpath {} of volume {})",
+                path.display(),
+                m.subpath,
+                m.source
+            )));
+        }
+        Ok(path)
     }
 
     /// Mounts the container's volumes that have driver options (counted per
