@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod hijack;
+pub mod json_body;
 pub mod params;
 pub mod routes;
 pub mod stream;

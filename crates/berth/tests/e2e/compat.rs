@@ -32,6 +32,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("network_scoped_links", network_scoped_links),
     ("volume_subpath", volume_subpath),
     ("build_context_rules", build_context_rules),
+    ("json_bodies_as_dockerd", json_bodies_as_dockerd),
 ];
 
 fn json_of(body: &str) -> Value {
@@ -699,4 +700,82 @@ fn build_context_rules(ctx: &Ctx) {
     assert_eq!(from_it.matches("Using cache").count(), 2, "{from_it}");
     let _ = ctx.berth(&["rmi", "compat-ctx", "compat-cf"]);
     ctx.ok(&["image", "prune", "-f"]);
+}
+
+/// Status and message of a POST with this content type and body.
+fn post_as(ctx: &Ctx, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    let mut s = UnixStream::connect(&ctx.socket).expect("connect");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read");
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let message = body
+        .lines()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    (status, message)
+}
+
+/// Bodies are read as dockerd reads them, before any lookup.
+fn json_bodies_as_dockerd(ctx: &Ctx) {
+    let cases = [
+        (
+            "/containers/create",
+            "text/plain",
+            "{}",
+            "unsupported Content-Type header (text/plain): must be 'application/json'",
+        ),
+        (
+            "/containers/create",
+            "application/json",
+            "{\"Image\": \"busybox\"} {}",
+            "unexpected content after JSON",
+        ),
+        (
+            "/containers/create",
+            "application/json",
+            "{\"Image\": ",
+            "invalid JSON: got EOF while reading request body",
+        ),
+        (
+            "/containers/create",
+            "application/json",
+            "",
+            "config cannot be empty in order to create a container",
+        ),
+        // The body first: a missing container is not looked up.
+        (
+            "/containers/nope/exec",
+            "application/json",
+            "{\"Cmd\": ",
+            "invalid JSON: got EOF while reading request body",
+        ),
+        (
+            "/networks/create",
+            "text/plain",
+            "{}",
+            "unsupported Content-Type header (text/plain): must be 'application/json'",
+        ),
+    ];
+    for (path, ct, body, message) in cases {
+        assert_eq!(
+            post_as(ctx, path, ct, body),
+            (400, message.to_string()),
+            "{path} {body}"
+        );
+    }
 }

@@ -13,6 +13,7 @@ use berth_engine::Engine;
 
 use crate::error::{ApiError, ApiResult};
 use crate::hijack::{self, stream_content_type, switching_protocols};
+use crate::json_body;
 use crate::params::Params;
 use crate::stream::{body_from, json_line};
 
@@ -132,16 +133,13 @@ async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult
 async fn create(
     State(engine): State<Engine>,
     RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
-    if body.is_empty() {
-        return Err(ApiError::bad_request(
-            "config cannot be empty in order to create a container",
-        ));
-    }
-    let req: CreateRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let req: CreateRequest = json_body::read(&headers, &body)?.ok_or_else(|| {
+        ApiError::bad_request("config cannot be empty in order to create a container")
+    })?;
     if let Some(platform) = params.get("platform").filter(|p| !p.is_empty()) {
         if !matches!(platform, "linux" | "linux/amd64") {
             return Err(ApiError::bad_request(format!(
@@ -492,14 +490,11 @@ async fn unpause(State(engine): State<Engine>, Path(id): Path<String>) -> ApiRes
 async fn update(
     State(engine): State<Engine>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let req: berth_engine::container::resources::UpdateRequest = if body.is_empty() {
-        Default::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
-    };
+    let req: berth_engine::container::resources::UpdateRequest =
+        json_body::read_or_default(&headers, &body)?;
     let warnings = engine.containers.update_resources(&id, req).await?;
     Ok(Json(serde_json::json!({"Warnings": warnings})).into_response())
 }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::hijack::{self, stream_content_type, switching_protocols};
+use crate::json_body;
 use crate::params::Params;
 use crate::routes::containers::resize_params;
 
@@ -28,10 +29,11 @@ pub fn router() -> Router<Engine> {
 async fn create(
     State(engine): State<Engine>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let req: ExecCreate = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let req: ExecCreate = json_body::read(&headers, &body)?
+        .ok_or_else(|| ApiError::bad_request("exec config cannot be empty"))?;
     let exec_id = engine.containers.exec_create(&id, req)?;
     Ok((
         StatusCode::CREATED,
@@ -59,12 +61,7 @@ async fn start(
     let bytes = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
-    let body: StartBody = if bytes.is_empty() {
-        StartBody::default()
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
-    };
+    let body: StartBody = json_body::read_or_default(req.headers(), &bytes)?;
     let upgrade_requested = req
         .headers()
         .get(header::UPGRADE)

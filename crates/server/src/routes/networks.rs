@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::json_body;
 use crate::params::Params;
 
 pub fn router() -> Router<Engine> {
@@ -80,9 +81,13 @@ fn parse<T: std::str::FromStr>(what: &str, text: &str) -> ApiResult<Option<T>> {
         .map_err(|_| ApiError::bad_request(format!("invalid {what}: {text}")))
 }
 
-async fn create(State(engine): State<Engine>, body: axum::body::Bytes) -> ApiResult<Response> {
-    let req: CreateBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+async fn create(
+    State(engine): State<Engine>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let req: CreateBody = json_body::read(&headers, &body)?
+        .ok_or_else(|| ApiError::bad_request("network name is required"))?;
     let ipam = req.ipam.unwrap_or_default();
     if !matches!(ipam.driver.as_str(), "" | "default") {
         return Err(ApiError::bad_request(format!(
@@ -223,10 +228,11 @@ struct ConnectBody {
 async fn connect(
     State(engine): State<Engine>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
-    let req: ConnectBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let req: ConnectBody = json_body::read(&headers, &body)?
+        .ok_or_else(|| ApiError::bad_request("a container is required"))?;
     engine
         .containers
         .connect_network(&req.container, &id, req.endpoint_config.as_ref())
@@ -237,10 +243,11 @@ async fn connect(
 async fn disconnect(
     State(engine): State<Engine>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
-    let req: ConnectBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let req: ConnectBody = json_body::read(&headers, &body)?
+        .ok_or_else(|| ApiError::bad_request("a container is required"))?;
     let _ = req.force;
     engine
         .containers

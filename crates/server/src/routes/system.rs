@@ -226,7 +226,7 @@ async fn df(State(engine): State<Engine>) -> Response {
     .into_response()
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize)]
 struct AuthBody {
     #[serde(default)]
     username: String,
@@ -237,13 +237,10 @@ struct AuthBody {
 }
 
 /// `POST /auth`: checks credentials against the registry (`docker login`).
-async fn auth(body: axum::body::Bytes) -> Response {
-    let req: AuthBody = match serde_json::from_slice(&body) {
+async fn auth(headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
+    let req: AuthBody = match crate::json_body::read_or_default(&headers, &body) {
         Ok(r) => r,
-        Err(e) => {
-            return crate::error::ApiError::bad_request(format!("invalid JSON body: {e}"))
-                .into_response()
-        }
+        Err(e) => return e.into_response(),
     };
     match berth_engine::login::login(&req.serveraddress, &req.username, &req.password).await {
         Ok(()) => Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response(),

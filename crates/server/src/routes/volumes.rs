@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
+use crate::json_body;
 use crate::params::Params;
 
 pub fn router() -> Router<Engine> {
@@ -43,13 +44,12 @@ fn show(v: &Volume) -> serde_json::Value {
     })
 }
 
-async fn create(State(engine): State<Engine>, body: axum::body::Bytes) -> ApiResult<Response> {
-    let req: CreateBody = if body.is_empty() {
-        CreateBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
-    };
+async fn create(
+    State(engine): State<Engine>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let req: CreateBody = json_body::read_or_default(&headers, &body)?;
     if !matches!(req.driver.as_str(), "" | "local") {
         return Err(ApiError::bad_request(format!(
             "volume driver {} is not supported: only local",
