@@ -93,3 +93,106 @@ impl StreamMessage {
         }
     }
 }
+
+/// What a container config looked like in fields Docker removed: a config
+/// with every field at its zero value, as dockerd fills `ContainerConfig`
+/// for old clients.
+fn empty_container_config() -> Value {
+    serde_json::json!({
+        "Hostname": "", "Domainname": "", "User": "", "AttachStdin": false,
+        "AttachStdout": false, "AttachStderr": false, "Tty": false, "OpenStdin": false,
+        "StdinOnce": false, "Env": null, "Cmd": null, "Image": "", "Volumes": null,
+        "WorkingDir": "", "Entrypoint": null, "OnBuild": null, "Labels": null
+    })
+}
+
+/// `GET /images/{name}/json` as a client of API version `v` gets it:
+/// `VirtualSize` below 1.44, `Container` and `ContainerConfig` below 1.45
+/// (the image config's own `container_config` when it has one).
+pub fn inspect_for(
+    v: crate::ApiVersion,
+    inspect: &ImageInspect,
+    container_config: Option<&Value>,
+) -> Value {
+    let mut out = serde_json::to_value(inspect).unwrap_or(Value::Null);
+    if v.minor < 44 {
+        out["VirtualSize"] = serde_json::json!(inspect.size);
+    }
+    if v.minor < 45 {
+        out["Container"] = serde_json::json!("");
+        out["ContainerConfig"] = container_config
+            .filter(|c| c.is_object())
+            .cloned()
+            .unwrap_or_else(empty_container_config);
+    }
+    out
+}
+
+/// One `GET /images/json` entry for API version `v`: `VirtualSize` below
+/// 1.44.
+pub fn summary_for(v: crate::ApiVersion, summary: &ImageSummary) -> Value {
+    let mut out = serde_json::to_value(summary).unwrap_or(Value::Null);
+    if v.minor < 44 {
+        out["VirtualSize"] = serde_json::json!(summary.size);
+    }
+    out
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+    use crate::ApiVersion;
+
+    fn v(text: &str) -> ApiVersion {
+        ApiVersion::parse(text).unwrap()
+    }
+
+    #[test]
+    fn fields_follow_the_version() {
+        let i = ImageInspect {
+            id: "sha256:ab".into(),
+            repo_tags: vec!["busybox:latest".into()],
+            repo_digests: Vec::new(),
+            parent: String::new(),
+            comment: String::new(),
+            created: "2024-01-01T00:00:00Z".into(),
+            docker_version: String::new(),
+            author: String::new(),
+            config: serde_json::json!({"Cmd": ["sh"]}),
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            size: 42,
+            graph_driver: Value::Null,
+            root_fs: Value::Null,
+            metadata: Value::Null,
+        };
+        let old = inspect_for(v("1.38"), &i, None);
+        assert_eq!(old["VirtualSize"], 42);
+        assert_eq!(old["Container"], "");
+        assert_eq!(old["ContainerConfig"]["Volumes"], Value::Null);
+        assert_eq!(old["ContainerConfig"]["Hostname"], "");
+        let kept = serde_json::json!({"Cmd": ["/bin/sh", "-c", "#(nop) CMD"]});
+        assert_eq!(
+            inspect_for(v("1.44"), &i, Some(&kept))["ContainerConfig"],
+            kept
+        );
+        assert!(inspect_for(v("1.44"), &i, None)
+            .get("VirtualSize")
+            .is_none());
+        let new = inspect_for(v("1.45"), &i, Some(&kept));
+        assert!(new.get("ContainerConfig").is_none() && new.get("Container").is_none());
+        let s = ImageSummary {
+            id: "sha256:ab".into(),
+            parent_id: String::new(),
+            repo_tags: Vec::new(),
+            repo_digests: Vec::new(),
+            created: 0,
+            size: 7,
+            shared_size: -1,
+            labels: BTreeMap::new(),
+            containers: -1,
+        };
+        assert_eq!(summary_for(v("1.41"), &s)["VirtualSize"], 7);
+        assert!(summary_for(v("1.50"), &s).get("VirtualSize").is_none());
+    }
+}

@@ -3,6 +3,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod api_version;
 pub mod error;
 pub mod hijack;
 pub mod json_body;
@@ -54,7 +55,10 @@ pub async fn handle(router: Router, mut req: Request<Body>) -> Response {
                 "client version {v} is too new. Maximum supported API version is {}",
                 ApiVersion::CURRENT
             )),
-            Some(_) => None,
+            Some(parsed) => {
+                req.extensions_mut().insert(parsed);
+                None
+            }
         };
         if let Some(message) = refused {
             return with_headers(ApiError::new(StatusCode::BAD_REQUEST, message).into_response());

@@ -33,6 +33,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("volume_subpath", volume_subpath),
     ("build_context_rules", build_context_rules),
     ("json_bodies_as_dockerd", json_bodies_as_dockerd),
+    ("image_fields_by_version", image_fields_by_version),
 ];
 
 fn json_of(body: &str) -> Value {
@@ -778,4 +779,36 @@ fn json_bodies_as_dockerd(ctx: &Ctx) {
             "{path} {body}"
         );
     }
+}
+
+/// Image answers follow the version in the path: `ContainerConfig` and
+/// `Container` below 1.45 (docker-compose 1.29 speaks 1.38 and reads them),
+/// `VirtualSize` below 1.44.
+fn image_fields_by_version(ctx: &Ctx) {
+    let get = |path: &str| {
+        let (status, _, body) = request(ctx, "GET", path, "");
+        assert_eq!(status, 200, "{path}: {body}");
+        json_of(&body)
+    };
+    let old = get("/v1.38/images/busybox/json");
+    assert!(old["ContainerConfig"].is_object(), "{old}");
+    assert_eq!(old["Container"], "");
+    assert_eq!(old["VirtualSize"], old["Size"]);
+    let mid = get("/v1.44/images/busybox/json");
+    assert!(
+        mid["ContainerConfig"].is_object() && mid.get("VirtualSize").is_none(),
+        "{mid}"
+    );
+    for new in [
+        get("/v1.45/images/busybox/json"),
+        get("/images/busybox/json"),
+    ] {
+        assert!(
+            new.get("ContainerConfig").is_none() && new.get("Container").is_none(),
+            "{new}"
+        );
+    }
+    let listed = get("/v1.41/images/json");
+    assert!(listed[0]["VirtualSize"].is_u64(), "{listed}");
+    assert!(get("/v1.50/images/json")[0].get("VirtualSize").is_none());
 }

@@ -10,10 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use berth_api::image::{DeleteItem, ImageInspect, ImageSummary, StreamMessage};
+use berth_api::ApiVersion;
 use berth_engine::images::{ImageInfo, ImportOptions, Removed};
 use berth_engine::Engine;
 use serde_json::{json, Value};
 
+use crate::api_version::RequestVersion;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::stream::{json_line, BodyReader, BodyWriter};
@@ -64,8 +66,9 @@ fn summary(info: &ImageInfo) -> ImageSummary {
 
 async fn list(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Vec<ImageSummary>>> {
+) -> ApiResult<Json<Vec<Value>>> {
     let params = Params::parse(q.as_deref());
     let filters = params.filters()?;
     let mut refs: Vec<String> = Vec::new();
@@ -117,7 +120,11 @@ async fn list(
         })
         .collect();
     out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
-    Ok(Json(out))
+    Ok(Json(
+        out.iter()
+            .map(|s| berth_api::image::summary_for(version, s))
+            .collect(),
+    ))
 }
 
 /// Docker's `reference=` filter: a pattern with `*` wildcards, compared with
@@ -145,6 +152,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 async fn dispatch(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     method: Method,
     Path(rest): Path<String>,
     RawQuery(q): RawQuery,
@@ -154,7 +162,7 @@ async fn dispatch(
     let result = if method == Method::DELETE {
         delete(&engine, &rest, &params).await
     } else if let Some(name) = rest.strip_suffix("/json").filter(|_| method == Method::GET) {
-        inspect(&engine, name).await
+        inspect(&engine, name, version).await
     } else if let Some(name) = rest.strip_suffix("/tag").filter(|_| method == Method::POST) {
         tag(&engine, name, &params).await
     } else if let Some(name) = rest
@@ -196,7 +204,7 @@ async fn history(engine: &Engine, name: &str) -> ApiResult<Response> {
     Ok(Json(body).into_response())
 }
 
-async fn inspect(engine: &Engine, name: &str) -> ApiResult<Response> {
+async fn inspect(engine: &Engine, name: &str, version: ApiVersion) -> ApiResult<Response> {
     let info = engine.images.resolve(name).await?;
     let config = engine.images.config_json(&info.id).await?;
     let field = |k: &str| {
@@ -231,7 +239,12 @@ async fn inspect(engine: &Engine, name: &str) -> ApiResult<Response> {
         root_fs: json!({"Type": "layers", "Layers": info.layers}),
         metadata: json!({"LastTagTime": "0001-01-01T00:00:00Z"}),
     };
-    Ok(Json(body).into_response())
+    Ok(Json(berth_api::image::inspect_for(
+        version,
+        &body,
+        config.get("container_config"),
+    ))
+    .into_response())
 }
 
 async fn tag(engine: &Engine, name: &str, params: &Params) -> ApiResult<Response> {
