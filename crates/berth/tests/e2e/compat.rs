@@ -34,6 +34,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("build_context_rules", build_context_rules),
     ("json_bodies_as_dockerd", json_bodies_as_dockerd),
     ("image_fields_by_version", image_fields_by_version),
+    ("container_filters", container_filters),
 ];
 
 fn json_of(body: &str) -> Value {
@@ -811,4 +812,74 @@ fn image_fields_by_version(ctx: &Ctx) {
     let listed = get("/v1.41/images/json");
     assert!(listed[0]["VirtualSize"].is_u64(), "{listed}");
     assert!(get("/v1.50/images/json")[0].get("VirtualSize").is_none());
+}
+
+/// Container list filters as Docker documents them, through the docker CLI
+/// too (`ps --filter name=^/x$`).
+fn container_filters(ctx: &Ctx) {
+    ctx.ok(&["volume", "create", "flt-vol"]);
+    let web = ctx
+        .ok(&[
+            "create",
+            "--name",
+            "flt-web",
+            "-p",
+            "127.0.0.1::80",
+            "busybox",
+            "true",
+        ])
+        .trim()
+        .to_string();
+    let db = ctx
+        .ok(&[
+            "create",
+            "--name",
+            "flt-web-db",
+            "-v",
+            "flt-vol:/data",
+            "--expose",
+            "5432",
+            "busybox",
+            "true",
+        ])
+        .trim()
+        .to_string();
+    let ids = |filters: &[&str]| {
+        let mut args = vec!["ps", "-aq", "--no-trunc"];
+        for f in filters {
+            args.push("--filter");
+            args.push(f);
+        }
+        let mut v: Vec<String> = ctx.ok(&args).lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let mut both = vec![web.clone(), db.clone()];
+    both.sort();
+    assert_eq!(ids(&["name=^/flt-web$"]), vec![web.clone()]);
+    assert_eq!(ids(&["name=flt-web"]), both);
+    assert_eq!(ids(&["volume=flt-vol"]), vec![db.clone()]);
+    assert_eq!(ids(&["volume=/data", "name=flt"]), vec![db.clone()]);
+    assert_eq!(ids(&["publish=80", "name=flt"]), vec![web.clone()]);
+    assert_eq!(ids(&["expose=5432/tcp"]), vec![db.clone()]);
+    assert_eq!(ids(&["since=flt-web", "name=flt"]), vec![db.clone()]);
+    assert_eq!(ids(&["before=flt-web-db", "name=flt"]), vec![web.clone()]);
+    assert_eq!(ids(&["health=none", "name=flt"]), both);
+    assert!(ids(&["is-task=true", "name=flt"]).is_empty());
+    let docker = std::process::Command::new(crate::harness::docker_cli())
+        .args(["ps", "-aq", "--no-trunc", "--filter", "name=^/flt-web$"])
+        .env("DOCKER_HOST", ctx.host())
+        .output()
+        .expect("docker");
+    assert_eq!(stdout(&docker).trim(), web, "{}", stderr(&docker));
+    let (status, _, body) = request(
+        ctx,
+        "GET",
+        "/containers/json?filters=%7B%22colour%22%3A%5B%22red%22%5D%7D",
+        "",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(json_of(&body)["message"], "invalid filter 'colour'");
+    ctx.ok(&["rm", "-v", &web, &db]);
+    ctx.ok(&["volume", "rm", "flt-vol"]);
 }

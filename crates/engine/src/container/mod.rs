@@ -738,7 +738,8 @@ impl ContainerService {
 
     /// `GET /containers/json`.
     pub fn list(&self, opts: &ListOptions) -> Result<Vec<ContainerSummary>, Error> {
-        let filter = view::Filter::parse(&opts.filters)?;
+        let mut filter = view::Filter::parse(&opts.filters)?;
+        filter.resolve(&|name| Ok(self.get(name)?.record().created))?;
         let mut records: Vec<ContainerRecord> =
             self.table().by_id.values().map(|c| c.record()).collect();
         records.sort_by(|a, b| b.created.cmp(&a.created));

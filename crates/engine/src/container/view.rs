@@ -114,15 +114,48 @@ pub(super) fn summary(r: &ContainerRecord, now: DateTime<Utc>) -> ContainerSumma
     }
 }
 
-/// The `filters` of `GET /containers/json` that Berth implements.
+/// The `filters` of `GET /containers/json`, every one Docker documents,
+/// with its semantics.
 #[derive(Debug, Default)]
 pub(super) struct Filter {
     ids: Vec<String>,
-    names: Vec<String>,
+    /// Regular expressions matched against `/name` and `name` (as dockerd).
+    names: Vec<regex::Regex>,
     statuses: Vec<String>,
     labels: Vec<(String, Option<String>)>,
     exited: Vec<i64>,
     ancestors: Vec<String>,
+    /// Containers named by `before=`/`since=`, resolved to their creation
+    /// time by [`Filter::resolve`].
+    before_ref: Option<String>,
+    since_ref: Option<String>,
+    before: Option<String>,
+    since: Option<String>,
+    /// Volume names or mount destinations.
+    volumes: Vec<String>,
+    /// Network names or ids.
+    networks: Vec<String>,
+    healths: Vec<String>,
+    /// Container port keys (`80/tcp`).
+    publish: Vec<String>,
+    expose: Vec<String>,
+    /// `is-task`: berth runs no swarm tasks.
+    is_task: Option<bool>,
+}
+
+/// `80`, `80/udp`, `8000-8002/tcp` as port keys.
+fn port_keys(key: &str, v: &str) -> Result<Vec<String>, Error> {
+    let bad = || Error::InvalidArgument(format!("invalid filter '{key}={v}'"));
+    let (ports, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+    if !matches!(proto, "tcp" | "udp" | "sctp") {
+        return Err(bad());
+    }
+    let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+    let (a, b): (u16, u16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a > b {
+        return Err(bad());
+    }
+    Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
 }
 
 impl Filter {
@@ -130,9 +163,10 @@ impl Filter {
         let mut f = Filter::default();
         for (key, values) in filters {
             for v in values {
+                let bad = || Error::InvalidArgument(format!("invalid filter '{key}={v}'"));
                 match key.as_str() {
                     "id" => f.ids.push(v.clone()),
-                    "name" => f.names.push(v.clone()),
+                    "name" => f.names.push(regex::Regex::new(v).map_err(|_| bad())?),
                     "status" => {
                         const KNOWN: &[&str] = &[
                             "created",
@@ -144,9 +178,7 @@ impl Filter {
                             "dead",
                         ];
                         if !KNOWN.contains(&v.as_str()) {
-                            return Err(Error::InvalidArgument(format!(
-                                "invalid filter 'status={v}'"
-                            )));
+                            return Err(bad());
                         }
                         f.statuses.push(v.clone());
                     }
@@ -154,10 +186,29 @@ impl Filter {
                         Some((k, val)) => (k.to_string(), Some(val.to_string())),
                         None => (v.clone(), None),
                     }),
-                    "exited" => f.exited.push(v.parse().map_err(|_| {
-                        Error::InvalidArgument(format!("invalid filter 'exited={v}'"))
-                    })?),
+                    "exited" => f.exited.push(v.parse().map_err(|_| bad())?),
                     "ancestor" => f.ancestors.push(v.clone()),
+                    "before" => f.before_ref = Some(v.clone()),
+                    "since" => f.since_ref = Some(v.clone()),
+                    "volume" => f.volumes.push(v.clone()),
+                    "network" => f.networks.push(v.clone()),
+                    "health" => {
+                        if !matches!(v.as_str(), "starting" | "healthy" | "unhealthy" | "none") {
+                            return Err(Error::InvalidArgument(format!(
+                                "Unrecognised filter value for health: {v}"
+                            )));
+                        }
+                        f.healths.push(v.clone());
+                    }
+                    "publish" => f.publish.extend(port_keys(key, v)?),
+                    "expose" => f.expose.extend(port_keys(key, v)?),
+                    "is-task" => {
+                        f.is_task = Some(match v.as_str() {
+                            "true" | "1" => true,
+                            "false" | "0" => false,
+                            _ => return Err(bad()),
+                        })
+                    }
                     other => {
                         return Err(Error::InvalidArgument(format!("invalid filter '{other}'")))
                     }
@@ -165,6 +216,21 @@ impl Filter {
             }
         }
         Ok(f)
+    }
+
+    /// Resolves `before=`/`since=` to their containers' creation times
+    /// (`created_of` looks a container up by name or id).
+    pub(super) fn resolve(
+        &mut self,
+        created_of: &dyn Fn(&str) -> Result<String, Error>,
+    ) -> Result<(), Error> {
+        if let Some(r) = &self.before_ref {
+            self.before = Some(created_of(r)?);
+        }
+        if let Some(r) = &self.since_ref {
+            self.since = Some(created_of(r)?);
+        }
+        Ok(())
     }
 
     pub(super) fn mentions_status(&self) -> bool {
@@ -175,18 +241,16 @@ impl Filter {
         let any = |list: &[String], pred: &dyn Fn(&str) -> bool| {
             list.is_empty() || list.iter().any(|v| pred(v))
         };
+        let created = time::parse(&r.created);
+        let after = |t: &Option<String>| t.as_deref().and_then(time::parse);
+        let health = r.health.as_ref().map_or("none", |h| h.status.as_str());
+        let full_name = format!("/{}", r.name);
         any(&self.ids, &|v| r.id.starts_with(v))
-            && any(&self.names, &|v| {
-                let v = v.strip_prefix('/').unwrap_or(v);
-                // Docker matches names as a regular expression; a substring
-                // match covers the plain names clients send.
-                let v = v.trim_start_matches('^');
-                if let Some(exact) = v.strip_suffix('$') {
-                    r.name == exact
-                } else {
-                    r.name.contains(v)
-                }
-            })
+            && (self.names.is_empty()
+                || self
+                    .names
+                    .iter()
+                    .any(|re| re.is_match(&full_name) || re.is_match(&r.name)))
             && any(&self.statuses, &|v| v == r.status.as_str())
             && any(&self.ancestors, &|v| {
                 r.image_name == v
@@ -199,5 +263,96 @@ impl Filter {
                 Some(v) => r.config.labels.get(k) == Some(v),
                 None => r.config.labels.contains_key(k),
             })
+            && after(&self.before).is_none_or(|b| created.is_some_and(|c| c < b))
+            && after(&self.since).is_none_or(|s| created.is_some_and(|c| c > s))
+            && any(&self.volumes, &|v| {
+                r.mounts.iter().any(|m| {
+                    (m.kind == super::mounts::MountKind::Volume && m.source == v) || m.target == v
+                })
+            })
+            && any(&self.networks, &|v| {
+                r.endpoints
+                    .iter()
+                    .any(|e| e.network_name == v || e.network_id.starts_with(v))
+            })
+            && any(&self.healths, &|v| v == health)
+            && any(&self.publish, &|v| {
+                r.host_config
+                    .port_bindings
+                    .get(v)
+                    .is_some_and(|b| b.as_ref().is_some_and(|b| !b.is_empty()))
+            })
+            && any(&self.expose, &|v| {
+                r.config
+                    .exposed_ports
+                    .as_ref()
+                    .is_some_and(|e| e.contains_key(v))
+            })
+            && self.is_task != Some(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rec(name: &str, created: &str, extra: serde_json::Value) -> ContainerRecord {
+        let mut v = json!({
+            "id": format!("{name}0123456789"), "name": name, "created": created,
+            "image_name": "busybox", "image_id": "sha256:abc",
+            "config": {"Image": "busybox", "ExposedPorts": {"80/tcp": {}}},
+            "host_config": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}},
+            "path": "sh", "args": [], "status": serde_json::to_value(Status::Running).unwrap(),
+            "pid": 1, "exit_code": 0, "error": "", "started_at": created,
+            "finished_at": created, "restart_count": 0,
+        });
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn filter(pairs: &[(&str, &str)]) -> Result<Filter, Error> {
+        let mut m: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in pairs {
+            m.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        Filter::parse(&m)
+    }
+
+    #[test]
+    fn dockers_filters() {
+        let web = rec("web", "2026-01-02T00:00:00Z", json!({}));
+        let db = rec(
+            "db",
+            "2026-01-03T00:00:00Z",
+            json!({"mounts": [{"kind": "volume", "source": "data", "target": "/var/lib/db", "read_only": false}]}),
+        );
+        let keeps = |pairs: &[(&str, &str)], r: &ContainerRecord| filter(pairs).unwrap().matches(r);
+        assert!(keeps(&[("name", "^/web$")], &web) && keeps(&[("name", "^web$")], &web));
+        assert!(!keeps(&[("name", "^/we$")], &web) && keeps(&[("name", "e")], &web));
+        assert!(keeps(&[("volume", "data")], &db) && keeps(&[("volume", "/var/lib/db")], &db));
+        assert!(!keeps(&[("volume", "data")], &web));
+        assert!(keeps(&[("publish", "80")], &web) && keeps(&[("publish", "79-81/tcp")], &web));
+        assert!(!keeps(&[("publish", "80/udp")], &web));
+        assert!(keeps(&[("expose", "80/tcp")], &web) && !keeps(&[("expose", "81")], &web));
+        assert!(keeps(&[("health", "none")], &web) && !keeps(&[("health", "healthy")], &web));
+        assert!(keeps(&[("is-task", "false")], &web) && !keeps(&[("is-task", "true")], &web));
+        let mut before = filter(&[("before", "db")]).unwrap();
+        before.resolve(&|_| Ok(db.created.clone())).unwrap();
+        assert!(before.matches(&web) && !before.matches(&db));
+        let mut since = filter(&[("since", "web")]).unwrap();
+        since.resolve(&|_| Ok(web.created.clone())).unwrap();
+        assert!(since.matches(&db) && !since.matches(&web));
+        for (k, v, message) in [
+            ("colour", "red", "invalid filter 'colour'"),
+            ("health", "ok", "Unrecognised filter value for health: ok"),
+            ("publish", "x", "invalid filter 'publish=x'"),
+            ("name", "(", "invalid filter 'name=('"),
+            ("status", "sleepy", "invalid filter 'status=sleepy'"),
+        ] {
+            assert_eq!(filter(&[(k, v)]).unwrap_err().to_string(), message);
+        }
     }
 }
