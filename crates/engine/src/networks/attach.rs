@@ -230,6 +230,11 @@ impl NetworkService {
         };
         drop(live);
         let mut errors = Vec::new();
+        // Its rules go first, while its address is still its own: the
+        // kernel frees the namespace and its veths asynchronously.
+        if let Err(e) = self.apply_firewall() {
+            errors.push(e);
+        }
         let netns_path = self.netns_path(cid);
         let held = netns_path.exists();
         if let Err(e) = netns::remove(&netns_path) {
@@ -248,9 +253,6 @@ impl NetworkService {
                 }
                 Err(e) => errors.push(e.into()),
             }
-        }
-        if let Err(e) = self.apply_firewall() {
-            errors.push(e);
         }
         self.refresh_dns();
         errors
