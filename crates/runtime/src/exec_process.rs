@@ -428,6 +428,15 @@ fn setup_and_exec(
     nix::unistd::dup2_stdout(&stdio.stdout).map_err(|e| errno_err("dup2 stdout", e))?;
     nix::unistd::dup2_stderr(&stdio.stderr).map_err(|e| errno_err("dup2 stderr", e))?;
     reset_signals()?;
+    // The filter comes from the host's cache before the container's mount
+    // namespace is entered: after it, the cache path would be the
+    // container's own, which it could write (and so pick its filter).
+    let filter = match &cfg.seccomp {
+        Some(section) => Some(
+            crate::seccomp::filter_for(section, cfg.seccomp_cache.as_deref()).map_err(setup_err)?,
+        ),
+        None => None,
+    };
     enter_container(cfg.pid, cfg.cgroup_parent.as_deref())?;
     let process = &cfg.process;
     let cwd = process.cwd();
@@ -445,12 +454,6 @@ fn setup_and_exec(
         env.push(format!("HOME={}", resolved.home));
     }
     let capabilities = process.capabilities().as_ref();
-    let filter = match &cfg.seccomp {
-        Some(section) => Some(
-            crate::seccomp::filter_for(section, cfg.seccomp_cache.as_deref()).map_err(setup_err)?,
-        ),
-        None => None,
-    };
     // As for the container: without no_new_privs the filter must go in while
     // CAP_SYS_ADMIN is still held, else as late as possible.
     let nnp = process.no_new_privileges() == Some(true);

@@ -5,6 +5,10 @@ use std::time::Duration;
 use crate::harness::{stderr, stdout, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
+    (
+        "exec_seccomp_filter_comes_from_the_host",
+        exec_seccomp_filter_comes_from_the_host,
+    ),
     ("oom_kill_is_137_and_recorded", oom_kill_is_137_and_recorded),
     ("pids_limit_stops_fork_loop", pids_limit_stops_fork_loop),
     ("cpus_show_in_cgroup_files", cpus_show_in_cgroup_files),
@@ -396,4 +400,45 @@ fn pause_unpause_stats_update(ctx: &Ctx) {
     // A paused container can still be removed by force.
     ctx.ok(&["pause", "pausable"]);
     ctx.ok(&["rm", "-f", "pausable"]);
+}
+
+/// `exec` reads its compiled seccomp filter from the host's cache before it
+/// enters the container: it writes nothing into the container, and a
+/// filter planted at the cache's path inside the container is not loaded.
+fn exec_seccomp_filter_comes_from_the_host(ctx: &Ctx) {
+    let id = ctx
+        .ok(&["run", "-d", "busybox", "sleep", "60"])
+        .trim()
+        .to_string();
+    ctx.ok(&["exec", &id, "true"]);
+    let cache = ctx.root.join("runtime/seccomp");
+    let diff = ctx.ok(&["diff", &id]);
+    assert!(
+        !diff.contains(&*cache.to_string_lossy()),
+        "exec wrote into the container: {diff}"
+    );
+    // An allow-everything filter (one `ret ALLOW`) under every name the
+    // host's cache uses, at the same path inside the container.
+    let names: Vec<String> = std::fs::read_dir(&cache)
+        .expect("the host's seccomp cache")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".bpf"))
+        .collect();
+    assert!(!names.is_empty(), "no cached filter in {}", cache.display());
+    let inside = cache.display().to_string();
+    let mut script = format!("mkdir -p {inside}");
+    for n in &names {
+        script.push_str(&format!(
+            "; printf '\\006\\000\\000\\000\\000\\000\\377\\177' > {inside}/{n}"
+        ));
+    }
+    ctx.ok(&["exec", &id, "sh", "-c", &script]);
+    let out = ctx.berth(&["exec", &id, "unshare", "-U", "true"]);
+    assert!(
+        !out.status.success(),
+        "the planted filter was loaded: unshare ran ({})",
+        stdout(&out)
+    );
+    ctx.ok(&["rm", "-f", &id]);
 }
