@@ -68,16 +68,26 @@ pub fn upgraded(
     }
 }
 
-/// Waits (polling every millisecond, at most [`READ_HEADERS_WITHIN`]) until
-/// the peer of `fd` has read everything sent to it. Call it holding the
-/// upgraded stream, so the descriptor is still the connection's.
+/// Checks before sleeping: a prompt client has read the headers within a
+/// few scheduler turns, well under the timer's millisecond.
+const YIELDS_BEFORE_SLEEPING: u32 = 64;
+
+/// Waits (yielding a few times, then polling every millisecond, at most
+/// [`READ_HEADERS_WITHIN`]) until the peer of `fd` has read everything sent
+/// to it. Call it holding the upgraded stream, so the descriptor is still
+/// the connection's.
 async fn until_client_read(fd: Option<ConnFd>) {
     let Some(ConnFd(fd)) = fd else { return };
     let deadline = tokio::time::Instant::now() + READ_HEADERS_WITHIN;
+    let mut turns = 0u32;
     loop {
         match berth_engine::monitor_io::unread_by_peer(fd) {
             Ok(0) | Err(_) => return,
             Ok(_) if tokio::time::Instant::now() >= deadline => return,
+            Ok(_) if turns < YIELDS_BEFORE_SLEEPING => {
+                turns += 1;
+                tokio::task::yield_now().await;
+            }
             Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
         }
     }
