@@ -88,7 +88,7 @@ impl Client {
         });
         let mut builder = Request::builder()
             .method(method)
-            .uri(format!("{API_PREFIX}{path}"))
+            .uri(format!("{API_PREFIX}{}", escape_path(path)))
             .header(hyper::header::HOST, "berth")
             .header(
                 hyper::header::USER_AGENT,
@@ -207,8 +207,45 @@ pub fn query(pairs: &[(&str, String)]) -> String {
     format!("?{}", parts.join("&"))
 }
 
+/// Percent-encodes what a URI path may not hold (a network named
+/// `test 01`, say) in the path part of `path`; the query, built by
+/// [`query`], is left as it is.
+pub fn escape_path(path: &str) -> String {
+    let (p, q) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut out = String::with_capacity(path.len());
+    for b in p.bytes() {
+        let keep = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if let Some(q) = q {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paths_are_escaped_queries_kept() {
+        assert_eq!(
+            super::escape_path("/networks/test 01?filters=a%20b"),
+            "/networks/test%2001?filters=a%20b"
+        );
+        assert_eq!(
+            super::escape_path("/images/a/b:1/json"),
+            "/images/a/b:1/json"
+        );
+        assert_eq!(super::escape_path("/containers/é"), "/containers/%C3%A9");
+    }
+
     use super::*;
 
     #[test]

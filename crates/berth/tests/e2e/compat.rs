@@ -428,9 +428,7 @@ fn network_ipam_and_endpoints(ctx: &Ctx) {
         .to_string(),
     );
     assert_eq!(status, 201, "{body}");
-    let (status, _, body) = request(ctx, "GET", "/networks/compat%20net", "");
-    assert_eq!(status, 200, "{body}");
-    let net = json_of(&body);
+    let net = json_of(&ctx.ok(&["network", "inspect", "compat net"]))[0].clone();
     assert_eq!(
         net["IPAM"]["Config"][0]["AuxiliaryAddresses"],
         json!({"printer": "10.213.77.2"})
@@ -457,8 +455,7 @@ fn network_ipam_and_endpoints(ctx: &Ctx) {
     assert!(addrs.contains("inet 169.254.8.8/16"), "{addrs}");
     assert!(addrs.contains("02:42:0a:d5:4d:09"), "{addrs}");
     ctx.ok(&["rm", &id]);
-    let (status, _, body) = request(ctx, "DELETE", "/networks/compat%20net", "");
-    assert_eq!(status, 204, "{body}");
+    ctx.ok(&["network", "rm", "compat net"]);
 }
 
 /// `--link` on the default bridge: Docker's variables and hosts line, the
