@@ -197,12 +197,41 @@ fn events_replay_and_filter(ctx: &Ctx) {
     ]);
     let actions: Vec<&str> = out.lines().collect();
     assert_eq!(actions, vec!["create", "start", "die", "destroy"], "{out}");
+    // Docker's `rm -f` of a running container says kill before die.
+    ctx.ok(&["run", "-d", "--name", "forced", "busybox", "sleep", "100"]);
+    ctx.ok(&["rm", "-f", "forced"]);
+    let out = ctx.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &chrono_now(),
+        "--filter",
+        "container=forced",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.signal}}",
+    ]);
+    let actions: Vec<&str> = out.lines().map(str::trim_end).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "create <no value>",
+            "start <no value>",
+            "kill 9",
+            "die <no value>",
+            "destroy <no value>"
+        ],
+        "{out}"
+    );
+    // Other tests' containers may die in the window: filter on both.
     let out = ctx.ok(&[
         "events",
         "--since",
         &since,
         "--until",
         &until,
+        "--filter",
+        "container=evented",
         "--filter",
         "event=die",
         "--format",

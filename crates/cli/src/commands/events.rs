@@ -44,11 +44,33 @@ fn default_line(e: &Value) -> String {
     )
 }
 
+/// The value a template sees: Docker formats its `events.Message` struct,
+/// whose Go field names differ from the JSON names for a few members
+/// (`{{.Time}}` reads `time`, `{{.TimeNano}}` reads `timeNano`).
+fn template_data(event: &Value) -> Value {
+    let mut data = event.clone();
+    if let Value::Object(m) = &mut data {
+        for (go, json) in [
+            ("Time", "time"),
+            ("TimeNano", "timeNano"),
+            ("Status", "status"),
+            ("ID", "id"),
+            ("From", "from"),
+        ] {
+            if let Some(v) = m.get(json).cloned() {
+                m.entry(go).or_insert(v);
+            }
+        }
+    }
+    data
+}
+
 pub async fn run(args: Args, target: &Target) -> i32 {
     let filters = match super::filters_json(&args.filter) {
         Ok(f) => f,
         Err(e) => return super::fail(e),
     };
+    let json_lines = args.format.as_deref() == Some("json");
     let template = match args.format.as_deref().filter(|f| !f.is_empty()) {
         Some("json") => Some(berth_template::Template::parse("{{json .}}")),
         Some(f) => Some(berth_template::Template::parse(f)),
@@ -77,7 +99,11 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         while let Some(msg) = lines.next_message::<Value>() {
             let Ok(event) = msg else { continue };
             let line = match &template {
-                Some(t) => match t.execute(&event) {
+                Some(t) if json_lines => match t.execute(&event) {
+                    Ok(s) => s,
+                    Err(e) => return super::fail(format!("template: {e}")),
+                },
+                Some(t) => match t.execute(&template_data(&event)) {
                     Ok(s) => s,
                     Err(e) => return super::fail(format!("template: {e}")),
                 },
@@ -85,5 +111,27 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             };
             println!("{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_see_go_field_names() {
+        let event = serde_json::json!({
+            "Type": "container", "Action": "start", "time": 5, "timeNano": 5000000001u64,
+            "status": "start", "id": "abc", "from": "busybox",
+            "Actor": {"ID": "abc", "Attributes": {"name": "web"}}
+        });
+        let t = berth_template::Template::parse(
+            "{{.Time}} {{.TimeNano}} {{.Status}} {{.ID}} {{.From}} {{.Actor.Attributes.name}}",
+        )
+        .expect("parse");
+        assert_eq!(
+            t.execute(&template_data(&event)).expect("render"),
+            "5 5000000001 start abc busybox web"
+        );
     }
 }

@@ -112,7 +112,7 @@ impl ContainerService {
         Ok(())
     }
 
-    fn publish_kill(&self, rec: &super::ContainerRecord, signal: Signal) {
+    pub(super) fn publish_kill(&self, rec: &super::ContainerRecord, signal: Signal) {
         self.inner
             .events
             .publish(super::event("kill", rec).with("signal", (signal as i32).to_string()));

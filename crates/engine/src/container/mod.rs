@@ -684,6 +684,7 @@ impl ContainerService {
         }
         if rec.status.is_running() {
             self.thaw_if_paused(&c).await?;
+            self.publish_kill(&rec, nix::sys::signal::Signal::SIGKILL);
             monitor::kill_and_wait(&c, libc::SIGKILL).await?;
         }
         c.readers_drained(std::time::Duration::from_secs(5)).await;
