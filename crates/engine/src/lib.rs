@@ -8,6 +8,7 @@ pub mod build;
 pub mod container;
 pub mod error;
 pub mod events;
+pub mod filters;
 pub mod history;
 pub mod ids;
 pub mod images;

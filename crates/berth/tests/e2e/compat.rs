@@ -35,6 +35,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("json_bodies_as_dockerd", json_bodies_as_dockerd),
     ("image_fields_by_version", image_fields_by_version),
     ("container_filters", container_filters),
+    ("object_filters", object_filters),
 ];
 
 fn json_of(body: &str) -> Value {
@@ -879,4 +880,101 @@ fn container_filters(ctx: &Ctx) {
     assert_eq!(json_of(&body)["message"], "invalid filter 'colour'");
     ctx.ok(&["rm", "-v", &web, &db]);
     ctx.ok(&["volume", "rm", "flt-vol"]);
+}
+
+/// Image, network and volume list and prune filters through the CLI, as
+/// Docker matches them.
+fn object_filters(ctx: &Ctx) {
+    let dir = ctx.dir.path().join("compat-filters");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for (tag, tier) in [("flt-a:1", "web"), ("flt-b:1", "db")] {
+        std::fs::write(
+            dir.join("Dockerfile"),
+            format!("FROM busybox\nLABEL tier={tier}\n"),
+        )
+        .expect("write");
+        ctx.ok(&["build", "-q", "-t", tag, dir.to_str().expect("utf8")]);
+    }
+    let list = |cmd: &[&str], filters: &[&str]| {
+        let mut args: Vec<&str> = cmd.to_vec();
+        for f in filters {
+            args.push("--filter");
+            args.push(f);
+        }
+        let mut v: Vec<String> = ctx.ok(&args).lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let images =
+        |filters: &[&str]| list(&["images", "--format", "{{.Repository}}:{{.Tag}}"], filters);
+    assert_eq!(images(&["reference=flt-*"]), ["flt-a:1", "flt-b:1"]);
+    assert_eq!(images(&["label=tier=web"]), ["flt-a:1"]);
+    assert_eq!(
+        images(&["label=tier", "reference=flt-*"]),
+        ["flt-a:1", "flt-b:1"]
+    );
+    assert_eq!(images(&["since=flt-a:1", "reference=flt-*"]), ["flt-b:1"]);
+    assert_eq!(images(&["before=flt-b:1", "reference=flt-*"]), ["flt-a:1"]);
+    assert!(images(&["until=2000-01-01", "reference=flt-*"]).is_empty());
+    assert_eq!(images(&["until=-1h", "reference=flt-*"]).len(), 2);
+    let out = ctx.berth(&["images", "--filter", "dangling=maybe"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("invalid filter 'dangling=[maybe]'"),
+        "{}",
+        stderr(&out)
+    );
+
+    ctx.ok(&["network", "create", "--label", "env=prod", "flt-net-front"]);
+    ctx.ok(&["network", "create", "flt-net-back"]);
+    let networks = |filters: &[&str]| list(&["network", "ls", "--format", "{{.Name}}"], filters);
+    assert_eq!(networks(&["name=^flt-net-f"]), ["flt-net-front"]);
+    assert_eq!(
+        networks(&["name=flt-net", "type=custom"]),
+        ["flt-net-back", "flt-net-front"]
+    );
+    assert_eq!(networks(&["type=builtin"]), ["bridge", "host", "none"]);
+    assert_eq!(
+        networks(&["dangling=true", "label=env=prod"]),
+        ["flt-net-front"]
+    );
+    assert!(networks(&["driver=bri"]).is_empty());
+    let out = ctx.berth(&["network", "ls", "--filter", "type=fancy"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("invalid filter: 'type'='fancy'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ctx.ok(&["network", "prune", "-f", "--filter", "label=env=prod"]);
+    assert!(out.contains("flt-net-front"), "{out}");
+    assert_eq!(networks(&["name=flt-net"]), ["flt-net-back"]);
+    ctx.ok(&["network", "rm", "flt-net-back"]);
+
+    ctx.ok(&[
+        "volume", "create", "--label", "flt=yes", "--label", "keep=1", "flt-v1",
+    ]);
+    ctx.ok(&["volume", "create", "--label", "flt=yes", "flt-v2"]);
+    let volumes = |filters: &[&str]| list(&["volume", "ls", "-q"], filters);
+    assert_eq!(volumes(&["name=^flt-v"]), ["flt-v1", "flt-v2"]);
+    assert_eq!(volumes(&["name=v2$"]), ["flt-v2"]);
+    assert_eq!(volumes(&["label=flt=yes", "label=keep"]), ["flt-v1"]);
+    assert_eq!(
+        volumes(&["name=^flt-v", "dangling=true"]),
+        ["flt-v1", "flt-v2"]
+    );
+    let out = ctx.ok(&[
+        "volume",
+        "prune",
+        "-a",
+        "-f",
+        "--filter",
+        "label=flt=yes",
+        "--filter",
+        "label!=keep=1",
+    ]);
+    assert!(out.contains("flt-v2") && !out.contains("flt-v1"), "{out}");
+    assert_eq!(volumes(&["name=^flt-v"]), ["flt-v1"]);
+    ctx.ok(&["volume", "rm", "flt-v1"]);
+    ctx.ok(&["rmi", "flt-a:1", "flt-b:1"]);
 }

@@ -75,6 +75,9 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation.
     #[arg(short = 'f', long = "force")]
     pub force: bool,
+    /// Provide filter values (e.g. 'label=<label>').
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
 }
 
 fn pairs(list: &[String]) -> serde_json::Map<String, Value> {
@@ -180,10 +183,13 @@ pub async fn run(cmd: VolumeCommand, target: &Target) -> i32 {
                     return 0;
                 }
             }
-            let q = if a.all {
-                berth_client::transport::query(&[("filters", r#"{"all":["true"]}"#.to_string())])
-            } else {
-                String::new()
+            let mut filters = a.filter.clone();
+            if a.all {
+                filters.push("all=true".into());
+            }
+            let q = match super::filters_query(&filters) {
+                Ok(q) => q,
+                Err(e) => return super::fail(e),
             };
             match client
                 .post_json::<_, Value>(&format!("/volumes/prune{q}"), &json!({}))

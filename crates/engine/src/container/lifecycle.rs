@@ -220,52 +220,17 @@ impl ContainerService {
         &self,
         filters: &std::collections::HashMap<String, Vec<String>>,
     ) -> Result<(Vec<String>, u64), Error> {
-        let mut until: Option<i64> = None;
-        let mut labels: Vec<(String, Option<String>, bool)> = Vec::new();
-        for (k, values) in filters {
-            for v in values {
-                match k.as_str() {
-                    "until" => {
-                        until = Some(
-                            v.parse::<i64>()
-                                .ok()
-                                .or_else(|| time::parse(v).map(|t| t.timestamp()))
-                                .ok_or_else(|| {
-                                    Error::InvalidArgument(format!("invalid filter 'until={v}'"))
-                                })?,
-                        )
-                    }
-                    "label" | "label!" => {
-                        let (key, val) = match v.split_once('=') {
-                            Some((a, b)) => (a.to_string(), Some(b.to_string())),
-                            None => (v.clone(), None),
-                        };
-                        labels.push((key, val, k == "label!"));
-                    }
-                    other => {
-                        return Err(Error::InvalidArgument(format!("invalid filter '{other}'")))
-                    }
-                }
-            }
-        }
+        let args = crate::filters::Args::from(filters);
+        args.validate(&["label", "label!", "until"])?;
+        let until = args.until()?;
         let candidates: Vec<super::ContainerRecord> = self
             .table()
             .by_id
             .values()
             .map(|c| c.record())
             .filter(|r| matches!(r.status, Status::Created | Status::Exited | Status::Dead))
-            .filter(|r| {
-                until.is_none_or(|u| time::parse(&r.created).is_some_and(|t| t.timestamp() < u))
-            })
-            .filter(|r| {
-                labels.iter().all(|(k, v, negate)| {
-                    let has = match v {
-                        Some(v) => r.config.labels.get(k) == Some(v),
-                        None => r.config.labels.contains_key(k),
-                    };
-                    has != *negate
-                })
-            })
+            .filter(|r| until.is_none_or(|u| time::parse(&r.created).is_some_and(|t| t < u)))
+            .filter(|r| args.labels_select(&r.config.labels))
             .collect();
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;

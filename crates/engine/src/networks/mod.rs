@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod ports;
 pub mod record;
+pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::events::{Event, Events};
+use crate::filters::Args;
 use crate::{ids, time, Error};
 
 /// A volume as the API shows it.
@@ -31,6 +32,15 @@ pub struct Volume {
     /// Anonymous volumes get `com.docker.volume.anonymous` as Docker does.
     #[serde(skip)]
     pub anonymous: bool,
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 /// Docker's volume name rule.
@@ -177,34 +187,63 @@ impl VolumeService {
         Ok(())
     }
 
-    /// Volumes matching `filters` (`dangling`, `name`, `label`), given which
-    /// volumes containers use.
-    pub fn filter(
+    /// `GET /volumes`: the volumes `args` select (`dangling`, `name` as a
+    /// regular expression, `driver`, `label`), given which volumes
+    /// containers use.
+    pub fn list_filtered(
         &self,
-        filters: &HashMap<String, Vec<String>>,
+        args: &Args,
         used: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<Volume>, Error> {
-        for k in filters.keys() {
-            if !matches!(k.as_str(), "dangling" | "name" | "label" | "driver") {
-                return Err(Error::InvalidArgument(format!("invalid filter '{k}'")));
-            }
-        }
-        let all = self.list()?;
-        Ok(all
+        args.validate(&["dangling", "name", "driver", "label"])?;
+        let dangling = match args.contains("dangling") {
+            true => Some(args.bool_or("dangling", false)?),
+            false => None,
+        };
+        Ok(self
+            .list()?
             .into_iter()
             .filter(|v| {
-                filters.iter().all(|(k, values)| {
-                    values.iter().any(|val| match k.as_str() {
-                        "dangling" => matches!(val.as_str(), "true" | "1") != used(&v.name),
-                        "name" => v.name.contains(val.as_str()),
-                        "driver" => v.driver == *val,
-                        "label" => match val.split_once('=') {
-                            Some((lk, lv)) => v.labels.get(lk).map(String::as_str) == Some(lv),
-                            None => v.labels.contains_key(val.as_str()),
-                        },
-                        _ => false,
-                    }) || values.is_empty()
-                })
+                (!args.contains("driver") || args.exact("driver", &v.driver))
+                    && (!args.contains("name") || args.matches("name", &v.name))
+                    && args.labels_match("label", &v.labels)
+                    && dangling.is_none_or(|d| d != used(&v.name))
+            })
+            .collect())
+    }
+
+    /// The volumes `POST /volumes/prune` removes: unused local volumes
+    /// without driver options, anonymous ones only unless `all`, of those
+    /// `label` and `label!` select.
+    pub fn prune_candidates(
+        &self,
+        args: &Args,
+        used: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Volume>, Error> {
+        args.validate(&["label", "label!", "all"])?;
+        let all = match args.get("all") {
+            [] => false,
+            [v] => go_bool(v).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "invalid filter 'all': strconv.ParseBool: parsing \"{v}\": invalid syntax"
+                ))
+            })?,
+            more => {
+                return Err(Error::InvalidArgument(format!(
+                    "invalid filter 'all=[{}]': only one value is expected",
+                    more.join(" ")
+                )))
+            }
+        };
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|v| {
+                v.driver == "local"
+                    && v.options.is_empty()
+                    && !used(&v.name)
+                    && (all || v.anonymous)
+                    && args.labels_select(&v.labels)
             })
             .collect())
     }
@@ -357,19 +396,68 @@ mod tests {
             .create("", BTreeMap::new(), BTreeMap::new(), true)
             .unwrap();
         assert_eq!(anon.name.len(), 64);
+        svc.create("other", BTreeMap::new(), BTreeMap::new(), false)
+            .unwrap();
         let used = |n: &str| n == "data";
-        let dangling: HashMap<String, Vec<String>> =
-            HashMap::from([("dangling".into(), vec!["true".into()])]);
-        let names: Vec<String> = svc
-            .filter(&dangling, &used)
-            .unwrap()
-            .into_iter()
-            .map(|v| v.name)
-            .collect();
-        assert_eq!(names, vec![anon.name.clone()]);
-        let label: HashMap<String, Vec<String>> =
-            HashMap::from([("label".into(), vec!["team=a".into()])]);
-        assert_eq!(svc.filter(&label, &used).unwrap().len(), 1);
+        let args = |pairs: &[(&str, &str)]| {
+            let mut m: HashMap<String, Vec<String>> = HashMap::new();
+            for (k, v) in pairs {
+                m.entry(k.to_string()).or_default().push(v.to_string());
+            }
+            Args::from(&m)
+        };
+        let names = |pairs: &[(&str, &str)]| -> Vec<String> {
+            let mut n: Vec<String> = svc
+                .list_filtered(&args(pairs), &used)
+                .unwrap()
+                .into_iter()
+                .map(|v| v.name)
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(
+            names(&[("dangling", "true")]),
+            [anon.name.clone(), "other".into()]
+        );
+        assert_eq!(names(&[("dangling", "false")]), ["data"]);
+        assert_eq!(names(&[("label", "team=a")]), ["data"]);
+        assert_eq!(names(&[("name", "^d")]), ["data"]);
+        assert_eq!(names(&[("name", "th")]), ["other"]);
+        assert_eq!(names(&[("driver", "local")]).len(), 3);
+        assert!(names(&[("driver", "loc")]).is_empty());
+        let err = |r: Result<Vec<Volume>, Error>| r.unwrap_err().to_string();
+        assert_eq!(
+            err(svc.list_filtered(&args(&[("until", "1h")]), &used)),
+            "invalid filter 'until'"
+        );
+        assert_eq!(
+            err(svc.list_filtered(&args(&[("dangling", "x")]), &used)),
+            "invalid filter 'dangling=[x]'"
+        );
+        let pruned = |pairs: &[(&str, &str)]| -> Vec<String> {
+            let mut n: Vec<String> = svc
+                .prune_candidates(&args(pairs), &used)
+                .unwrap()
+                .into_iter()
+                .map(|v| v.name)
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(pruned(&[]), std::slice::from_ref(&anon.name));
+        assert_eq!(
+            pruned(&[("all", "true")]),
+            [anon.name.clone(), "other".into()]
+        );
+        assert_eq!(
+            pruned(&[("all", "1"), ("label!", "com.docker.volume.anonymous")]),
+            ["other"]
+        );
+        assert_eq!(
+            err(svc.prune_candidates(&args(&[("all", "yes")]), &used)),
+            "invalid filter 'all': strconv.ParseBool: parsing \"yes\": invalid syntax"
+        );
         assert!(svc
             .remove("data", &["web".into()])
             .unwrap_err()

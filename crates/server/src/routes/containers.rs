@@ -240,15 +240,9 @@ async fn remove_link(
 fn parse_time(v: Option<&str>, key: &str) -> ApiResult<Option<f64>> {
     match v {
         None | Some("") | Some("0") => Ok(None),
-        Some(s) => s
-            .parse::<f64>()
-            .map(Some)
-            .or_else(|_| {
-                berth_engine::time::parse(s)
-                    .map(|t| Some(t.timestamp() as f64))
-                    .ok_or(())
-            })
-            .map_err(|()| ApiError::bad_request(format!("invalid value for {key}: {s}"))),
+        Some(s) => berth_engine::time::parse_docker(s)
+            .map(|t| Some(t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9))
+            .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {s}"))),
     }
 }
 

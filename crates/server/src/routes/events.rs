@@ -21,15 +21,11 @@ pub fn router() -> Router<Engine> {
 fn nanos(v: Option<&str>, key: &str) -> ApiResult<Option<i64>> {
     match v.filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => {
-            if let Ok(secs) = s.parse::<f64>() {
-                return Ok(Some((secs * 1e9) as i64));
-            }
-            berth_engine::time::parse(s)
-                .and_then(|t| t.timestamp_nanos_opt())
-                .map(Some)
-                .ok_or_else(|| ApiError::bad_request(format!("invalid value for {key}: {s}")))
-        }
+        Some(s) => berth_engine::time::parse_docker(s)
+            .ok()
+            .and_then(|t| t.timestamp_nanos_opt())
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid value for {key}: {s}"))),
     }
 }
 

@@ -70,84 +70,17 @@ async fn list(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Vec<Value>>> {
     let params = Params::parse(q.as_deref());
-    let filters = params.filters()?;
-    let mut refs: Vec<String> = Vec::new();
-    let mut dangling: Option<bool> = None;
-    for (k, values) in &filters {
-        match k.as_str() {
-            "reference" => refs.extend(values.iter().cloned()),
-            "dangling" => dangling = values.first().map(|v| v == "true" || v == "1"),
-            other => return Err(ApiError::bad_request(format!("invalid filter '{other}'"))),
-        }
-    }
-    let all = engine.images.list().await?;
-    let show_all = params.flag("all");
-    let parents: std::collections::HashSet<&str> = all
-        .iter()
-        .map(|i| i.parent.as_str())
-        .filter(|p| !p.is_empty())
-        .collect();
-    let mut out: Vec<ImageSummary> = all
-        .iter()
-        // As Docker: untagged images other images are built on (a build's
-        // intermediate steps) show only with `all`.
-        .filter(|i| {
-            show_all
-                || !(i.repo_tags.is_empty()
-                    && i.repo_digests.is_empty()
-                    && parents.contains(i.id.as_str()))
-        })
-        .filter(|i| dangling.is_none_or(|d| d == i.repo_tags.is_empty()))
-        .filter(|i| {
-            refs.is_empty()
-                || i.repo_tags
-                    .iter()
-                    .any(|t| refs.iter().any(|r| reference_matches(r, t)))
-        })
-        .map(|i| {
-            if refs.is_empty() {
-                return summary(i);
-            }
-            // As Docker: with a reference filter, only the matching names.
-            let mut i = i.clone();
-            let keep = |t: &String| refs.iter().any(|r| reference_matches(r, t));
-            i.repo_tags.retain(keep);
-            i.repo_digests.retain(|d| {
-                let name = d.split('@').next().unwrap_or_default().to_string();
-                keep(&name)
-            });
-            summary(&i)
-        })
-        .collect();
-    out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    let filters = berth_engine::filters::Args::from(&params.filters()?);
+    let images = engine
+        .images
+        .list_filtered(filters, params.flag("all"))
+        .await?;
     Ok(Json(
-        out.iter()
-            .map(|s| berth_api::image::summary_for(version, s))
+        images
+            .iter()
+            .map(|i| berth_api::image::summary_for(version, &summary(i)))
             .collect(),
     ))
-}
-
-/// Docker's `reference=` filter: a pattern with `*` wildcards, compared with
-/// the tag as shown (`busybox:latest`) or its repository alone.
-fn reference_matches(pattern: &str, tag: &str) -> bool {
-    let repo = tag
-        .rsplit_once(':')
-        .map_or(tag, |(r, t)| if t.contains('/') { tag } else { r });
-    glob(pattern, tag) || glob(pattern, repo)
-}
-
-/// `path.Match`-style: `*` matches any run of characters except `/`.
-fn glob(pattern: &str, text: &str) -> bool {
-    fn m(p: &[u8], t: &[u8]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some((b'*', rest)) => (0..=t.len())
-                .take_while(|&i| i == 0 || t[i - 1] != b'/')
-                .any(|i| m(rest, &t[i..])),
-            Some((c, rest)) => t.first() == Some(c) && m(rest, &t[1..]),
-        }
-    }
-    m(pattern.as_bytes(), text.as_bytes())
 }
 
 async fn dispatch(
@@ -521,67 +454,23 @@ async fn create(
     }
 }
 
-/// `POST /images/prune`: removes dangling images (untagged), or with
-/// `dangling=false` every image no container uses.
+/// `POST /images/prune`.
 async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    let filters = Params::parse(q.as_deref()).filters()?;
-    for k in filters.keys() {
-        if k != "dangling" {
-            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
-        }
-    }
-    let only_dangling = !filters
-        .get("dangling")
-        .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
-    let mut deleted = Vec::new();
-    let mut reclaimed = 0u64;
-    // Only images nothing is built on go; removing one may free its parent
-    // (a build's intermediate image), so repeat until nothing changes.
-    loop {
-        let images = engine.images.list().await?;
-        let parents: std::collections::HashSet<String> = images
-            .iter()
-            .map(|i| i.parent.clone())
-            .filter(|p| !p.is_empty())
-            .collect();
-        let mut removed_any = false;
-        for img in images {
-            if parents.contains(&img.id)
-                || engine.containers.user_of_image(&img.id).is_some()
-                || (only_dangling && !img.repo_tags.is_empty())
-            {
-                continue;
-            }
-            let containers = engine.containers.clone();
-            let used_by = Box::new(move |id: &str| containers.user_of_image(id));
-            if let Ok(items) = engine.images.remove(&img.id, true, used_by).await {
-                removed_any = true;
-                reclaimed += img.size;
-                for item in items {
-                    deleted.push(match item {
-                        Removed::Untagged(t) => json!({"Untagged": t}),
-                        Removed::Deleted(d) => json!({"Deleted": d}),
-                    });
-                }
-            }
-        }
-        if !removed_any {
-            break;
-        }
-    }
+    let filters = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
+    let containers = engine.containers.clone();
+    let (removed, reclaimed) = engine
+        .images
+        .prune(
+            filters,
+            std::sync::Arc::new(move |id: &str| containers.user_of_image(id)),
+        )
+        .await?;
+    let deleted: Vec<Value> = removed
+        .into_iter()
+        .map(|item| match item {
+            Removed::Untagged(t) => json!({"Untagged": t}),
+            Removed::Deleted(d) => json!({"Deleted": d}),
+        })
+        .collect();
     Ok(Json(json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed})).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reference_filter() {
-        assert!(reference_matches("busybox", "busybox:latest"));
-        assert!(reference_matches("busybox:latest", "busybox:latest"));
-        assert!(reference_matches("busy*", "busybox:latest"));
-        assert!(!reference_matches("alpine", "busybox:latest"));
-        assert!(reference_matches("localhost:5000/a", "localhost:5000/a:1"));
-    }
 }

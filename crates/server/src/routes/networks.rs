@@ -1,12 +1,13 @@
 //! `/networks`: create, list, inspect, remove, prune, connect, disconnect.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use berth_engine::networks::view::Filter as NetworkFilter;
 use berth_engine::networks::{CreateNetwork, NetworkRecord};
 use berth_engine::Engine;
 use serde::Deserialize;
@@ -135,48 +136,16 @@ fn show(engine: &Engine, n: &NetworkRecord) -> Value {
     n.inspect(engine.networks.attached(&n.id))
 }
 
-fn matches(
-    n: &NetworkRecord,
-    filters: &HashMap<String, Vec<String>>,
-    dangling: &dyn Fn(&str) -> bool,
-) -> ApiResult<bool> {
-    for (k, values) in filters {
-        let ok = values.iter().any(|v| match k.as_str() {
-            "name" => n.name.contains(v.as_str()),
-            "id" => n.id.starts_with(v.as_str()),
-            "driver" => n.driver.as_str() == v,
-            "type" => (v == "builtin") == n.builtin(),
-            "scope" => v == "local",
-            "dangling" => matches!(v.as_str(), "true" | "1") == dangling(&n.id),
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => n.labels.get(lk).map(String::as_str) == Some(lv),
-                None => n.labels.contains_key(v.as_str()),
-            },
-            _ => false,
-        });
-        if !matches!(
-            k.as_str(),
-            "name" | "id" | "driver" | "type" | "scope" | "label" | "dangling"
-        ) {
-            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
-        }
-        if !ok && !values.is_empty() {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    let filters = Params::parse(q.as_deref()).filters()?;
-    let containers = engine.containers.clone();
-    let dangling = move |id: &str| containers.network_users(id).is_empty();
-    let mut out = Vec::new();
-    for n in engine.networks.list() {
-        if matches(&n, &filters, &dangling)? {
-            out.push(show(&engine, &n));
-        }
-    }
+    let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
+    let filter = NetworkFilter::list(args)?;
+    let out: Vec<Value> = engine
+        .networks
+        .list()
+        .iter()
+        .filter(|n| filter.matches(n, !engine.containers.network_users(&n.id).is_empty()))
+        .map(|n| show(&engine, n))
+        .collect();
     Ok(Json(Value::Array(out)).into_response())
 }
 
@@ -195,21 +164,22 @@ async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResu
 
 /// Removes the user networks no container refers to.
 async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    let mut filters = Params::parse(q.as_deref()).filters()?;
-    filters.remove("until");
-    let containers = engine.containers.clone();
-    let dangling = move |id: &str| containers.network_users(id).is_empty();
+    let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
+    let filter = NetworkFilter::prune(args)?;
     let mut deleted = Vec::new();
     for n in engine.networks.list() {
-        if n.builtin() || !dangling(&n.id) || !matches(&n, &filters, &dangling)? {
+        if !filter.matches(&n, !engine.containers.network_users(&n.id).is_empty()) {
             continue;
         }
         let (engine2, id) = (engine.clone(), n.id.clone());
         let removed = tokio::task::spawn_blocking(move || engine2.networks.remove(&id))
             .await
             .map_err(|e| ApiError::internal(format!("network task failed: {e}")))?;
-        if removed.is_ok() {
-            deleted.push(n.name);
+        match removed {
+            Ok(()) => deleted.push(n.name),
+            Err(e) => {
+                tracing::warn!(network = %n.name, error = %e, "prune could not remove a network")
+            }
         }
     }
     Ok(Json(json!({"NetworksDeleted": deleted})).into_response())

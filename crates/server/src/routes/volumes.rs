@@ -63,10 +63,10 @@ async fn create(
 }
 
 async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    let filters = Params::parse(q.as_deref()).filters()?;
+    let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
     let containers = engine.containers.clone();
     let used = move |name: &str| !containers.volume_users(name).is_empty();
-    let list = engine.volumes.filter(&filters, &used)?;
+    let list = engine.volumes.list_filtered(&args, &used)?;
     let volumes: Vec<_> = list.iter().map(show).collect();
     Ok(Json(json!({"Volumes": volumes, "Warnings": []})).into_response())
 }
@@ -91,17 +91,13 @@ async fn remove(
 
 /// Removes unused volumes: anonymous ones only, unless `all=true` (Docker 23+).
 async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    let mut filters = Params::parse(q.as_deref()).filters()?;
-    let all = filters
-        .remove("all")
-        .is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
-    filters.insert("dangling".into(), vec!["true".into()]);
+    let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
     let containers = engine.containers.clone();
     let used = move |name: &str| !containers.volume_users(name).is_empty();
-    let candidates = engine.volumes.filter(&filters, &used)?;
+    let candidates = engine.volumes.prune_candidates(&args, &used)?;
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
-    for v in candidates.into_iter().filter(|v| all || v.anonymous) {
+    for v in candidates {
         let size = berth_engine::container::lifecycle_size(std::path::Path::new(&v.mountpoint));
         if engine.volumes.remove(&v.name, &[]).is_ok() {
             reclaimed += size;

@@ -11,8 +11,13 @@ pub use berth_image::{ImageInfo, ImportOptions, Loaded, Removed};
 use crate::events::{Event, Events};
 use crate::{Error, Paths};
 
+pub mod view;
+
 /// Tells which container (if any) uses an image id.
 pub type UsedBy = Box<dyn Fn(&str) -> Option<String> + Send>;
+
+/// [`UsedBy`] shared across the removals of a prune.
+pub type SharedUsedBy = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct ImageService {
@@ -54,6 +59,21 @@ impl ImageService {
     pub async fn list(&self) -> Result<Vec<ImageInfo>, Error> {
         let store = self.store.clone();
         blocking(move || Ok(store.list()?)).await
+    }
+
+    /// `GET /images/json`: the images `filters` select, with `all` the
+    /// intermediate ones too, as Docker lists them.
+    pub async fn list_filtered(
+        &self,
+        filters: crate::filters::Args,
+        all: bool,
+    ) -> Result<Vec<ImageInfo>, Error> {
+        let store = self.store.clone();
+        blocking(move || {
+            let filter = view::Filter::parse(filters, &|name| Ok(store.resolve(name)?))?;
+            Ok(filter.select(&store.list()?, all))
+        })
+        .await
     }
 
     pub async fn resolve(&self, name: &str) -> Result<ImageInfo, Error> {
@@ -110,6 +130,68 @@ impl ImageService {
             }
         }
         Ok(removed)
+    }
+
+    /// `POST /images/prune`: removes the images no container uses and no
+    /// image is built on, untagged ones only unless `dangling=false`, of
+    /// those `label`, `label!` and `until` select. Removing an image may
+    /// free its parent (a build's intermediate step), so this repeats until
+    /// nothing changes. Returns each step and the bytes reclaimed.
+    pub async fn prune(
+        &self,
+        filters: crate::filters::Args,
+        used_by: SharedUsedBy,
+    ) -> Result<(Vec<Removed>, u64), Error> {
+        filters.validate(&["dangling", "label", "label!", "until"])?;
+        let only_dangling = filters.bool_or("dangling", true)?;
+        let until = filters.until()?;
+        let mut removed = Vec::new();
+        let mut reclaimed = 0u64;
+        loop {
+            let images = self.list().await?;
+            let parents: std::collections::HashSet<&str> = images
+                .iter()
+                .map(|i| i.parent.as_str())
+                .filter(|p| !p.is_empty())
+                .collect();
+            let doomed: Vec<&ImageInfo> = images
+                .iter()
+                .filter(|i| {
+                    !parents.contains(i.id.as_str())
+                        && used_by(&i.id).is_none()
+                        && (!only_dangling || i.repo_tags.is_empty())
+                        && filters.labels_select(&i.labels)
+                        && until.is_none_or(|u| {
+                            i.created
+                                .as_deref()
+                                .and_then(crate::time::parse)
+                                .is_some_and(|c| c < u)
+                        })
+                })
+                .collect();
+            let mut removed_any = false;
+            for img in doomed {
+                let used = used_by.clone();
+                let check: UsedBy = Box::new(move |id: &str| used(id));
+                match self.remove(&img.id, true, check).await {
+                    Ok(steps) => {
+                        removed_any = true;
+                        reclaimed += img.size;
+                        removed.extend(steps);
+                    }
+                    Err(e) => {
+                        tracing::warn!(image = %img.id, error = %e, "prune could not remove an image")
+                    }
+                }
+            }
+            if !removed_any {
+                break;
+            }
+        }
+        let mut event = Event::image("prune", "", "").with("reclaimed", reclaimed.to_string());
+        event.actor.attributes.remove("name");
+        self.events.publish(event);
+        Ok((removed, reclaimed))
     }
 
     /// Loads an archive read from `reader` (a blocking reader, e.g. a bridge
