@@ -13,7 +13,6 @@ use crate::harness::{stderr, stdout, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
     ("hijack_headers_come_alone", hijack_headers_come_alone),
-    ("non_swarm_answers", non_swarm_answers),
     (
         "create_settings_docker_accepts",
         create_settings_docker_accepts,
@@ -32,8 +31,6 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("network_scoped_links", network_scoped_links),
     ("volume_subpath", volume_subpath),
     ("build_context_rules", build_context_rules),
-    ("json_bodies_as_dockerd", json_bodies_as_dockerd),
-    ("image_fields_by_version", image_fields_by_version),
     ("container_filters", container_filters),
     ("object_filters", object_filters),
 ];
@@ -102,34 +99,6 @@ fn hijack_headers_come_alone(ctx: &Ctx) {
         }
     }
     ctx.ok(&["rm", "-f", &id]);
-}
-
-fn non_swarm_answers(ctx: &Ctx) {
-    let (status, _, body) = request(ctx, "POST", "/v1.41/swarm/leave?force=1", "");
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(
-        json_of(&body)["message"],
-        "This node is not part of a swarm"
-    );
-    for path in [
-        "/swarm",
-        "/nodes",
-        "/services",
-        "/tasks",
-        "/secrets",
-        "/configs",
-    ] {
-        let (status, _, body) = request(ctx, "GET", path, "");
-        assert_eq!(status, 503, "{path}: {body}");
-        assert!(
-            body.contains("This node is not a swarm manager."),
-            "{path}: {body}"
-        );
-    }
-    let (status, _, body) = request(ctx, "POST", "/swarm/init", "{}");
-    assert_eq!(status, 501, "{body}");
-    let (status, _, body) = request(ctx, "GET", "/plugins", "");
-    assert_eq!((status, body.trim()), (200, "[]"));
 }
 
 fn create_settings_docker_accepts(ctx: &Ctx) {
@@ -700,116 +669,6 @@ fn build_context_rules(ctx: &Ctx) {
     assert_eq!(from_it.matches("Using cache").count(), 2, "{from_it}");
     let _ = ctx.berth(&["rmi", "compat-ctx", "compat-cf"]);
     ctx.ok(&["image", "prune", "-f"]);
-}
-
-/// Status and message of a POST with this content type and body.
-fn post_as(ctx: &Ctx, path: &str, content_type: &str, body: &str) -> (u16, String) {
-    let mut s = UnixStream::connect(&ctx.socket).expect("connect");
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read");
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    let message = body
-        .lines()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok())
-        .and_then(|v| v["message"].as_str().map(str::to_string))
-        .unwrap_or_default();
-    (status, message)
-}
-
-/// Bodies are read as dockerd reads them, before any lookup.
-fn json_bodies_as_dockerd(ctx: &Ctx) {
-    let cases = [
-        (
-            "/containers/create",
-            "text/plain",
-            "{}",
-            "unsupported Content-Type header (text/plain): must be 'application/json'",
-        ),
-        (
-            "/containers/create",
-            "application/json",
-            "{\"Image\": \"busybox\"} {}",
-            "unexpected content after JSON",
-        ),
-        (
-            "/containers/create",
-            "application/json",
-            "{\"Image\": ",
-            "invalid JSON: got EOF while reading request body",
-        ),
-        (
-            "/containers/create",
-            "application/json",
-            "",
-            "config cannot be empty in order to create a container",
-        ),
-        // The body first: a missing container is not looked up.
-        (
-            "/containers/nope/exec",
-            "application/json",
-            "{\"Cmd\": ",
-            "invalid JSON: got EOF while reading request body",
-        ),
-        (
-            "/networks/create",
-            "text/plain",
-            "{}",
-            "unsupported Content-Type header (text/plain): must be 'application/json'",
-        ),
-    ];
-    for (path, ct, body, message) in cases {
-        assert_eq!(
-            post_as(ctx, path, ct, body),
-            (400, message.to_string()),
-            "{path} {body}"
-        );
-    }
-}
-
-/// Image answers follow the version in the path: `ContainerConfig` and
-/// `Container` below 1.45 (docker-compose 1.29 speaks 1.38 and reads them),
-/// `VirtualSize` below 1.44.
-fn image_fields_by_version(ctx: &Ctx) {
-    let get = |path: &str| {
-        let (status, _, body) = request(ctx, "GET", path, "");
-        assert_eq!(status, 200, "{path}: {body}");
-        json_of(&body)
-    };
-    let old = get("/v1.38/images/busybox/json");
-    assert!(old["ContainerConfig"].is_object(), "{old}");
-    assert_eq!(old["Container"], "");
-    assert_eq!(old["VirtualSize"], old["Size"]);
-    let mid = get("/v1.44/images/busybox/json");
-    assert!(
-        mid["ContainerConfig"].is_object() && mid.get("VirtualSize").is_none(),
-        "{mid}"
-    );
-    for new in [
-        get("/v1.45/images/busybox/json"),
-        get("/images/busybox/json"),
-    ] {
-        assert!(
-            new.get("ContainerConfig").is_none() && new.get("Container").is_none(),
-            "{new}"
-        );
-    }
-    let listed = get("/v1.41/images/json");
-    assert!(listed[0]["VirtualSize"].is_u64(), "{listed}");
-    assert!(get("/v1.50/images/json")[0].get("VirtualSize").is_none());
 }
 
 /// Container list filters as Docker documents them, through the docker CLI

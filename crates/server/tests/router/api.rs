@@ -1,0 +1,216 @@
+//! One engine on a temporary root and a way to send it requests.
+
+use std::process::Command;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use berth_engine::{Engine, EngineConfig, Paths};
+use http_body_util::BodyExt;
+use serde_json::Value;
+
+pub struct Api {
+    router: Router,
+    pub engine: Engine,
+    dir: tempfile::TempDir,
+    bridge: String,
+    nft_table: String,
+    cgroup_parent: String,
+}
+
+/// An answer: status, headers and the body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Docker's error body's `message`.
+    pub fn message(&self) -> String {
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Api {
+    pub async fn open() -> Result<Api, String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("the engine sets up a bridge and nftables: run as root".into());
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let pid = std::process::id();
+        let bridge = format!("brt{}", pid % 1_000_000);
+        let nft_table = format!("berth_rt_{pid}");
+        let cgroup_parent = format!("berth-rt-{pid}");
+        let config = EngineConfig {
+            paths: Paths::new(dir.path().join("root"), dir.path().join("run")),
+            monitor_exe: "/nonexistent/berth".into(),
+            cgroup_parent: cgroup_parent.clone(),
+            network: berth_engine::networks::NetSettings {
+                bridge: bridge.clone(),
+                bip: None,
+                nft_table: nft_table.clone(),
+            },
+            insecure_registries: Vec::new(),
+        };
+        let engine = Engine::open(config)
+            .await
+            .map_err(|e| format!("opening the engine: {e}"))?;
+        Ok(Api {
+            router: berth_server::router(engine.clone()),
+            engine,
+            dir,
+            bridge,
+            nft_table,
+            cgroup_parent,
+        })
+    }
+
+    /// Removes every bridge the engine's networks made, its nftables table
+    /// and its cgroup.
+    pub async fn close(self) -> Result<(), String> {
+        let mut bridges: Vec<String> = self
+            .engine
+            .networks
+            .list()
+            .iter()
+            .map(|n| n.bridge.clone())
+            .filter(|b| !b.is_empty())
+            .collect();
+        bridges.push(self.bridge.clone());
+        bridges.sort();
+        bridges.dedup();
+        for b in &bridges {
+            let _ = Command::new("ip").args(["link", "del", b]).output();
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.nft_table])
+            .output();
+        let roots = berth_runtime::cgroups::Roots::default();
+        let _ = berth_runtime::cgroups::remove_parent(&roots, &self.cgroup_parent);
+        let mut left = Vec::new();
+        for b in &bridges {
+            if std::path::Path::new("/sys/class/net").join(b).exists() {
+                left.push(format!("bridge {b}"));
+            }
+        }
+        let listed = Command::new("nft")
+            .args(["list", "table", "ip", &self.nft_table])
+            .output()
+            .map_err(|e| format!("running nft: {e}"))?;
+        if listed.status.success() {
+            left.push(format!("nft table {}", self.nft_table));
+        }
+        drop(self.dir);
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("left behind: {}", left.join(", ")))
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: impl Into<String>,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Answer {
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).expect("method"))
+            .uri(path.into());
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let req = req.body(body.into()).expect("request");
+        let response = berth_server::handle(self.router.clone(), req).await;
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes().to_vec())
+            .unwrap_or_default();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: impl Into<String>) -> Answer {
+        self.call("GET", path, None, Body::empty()).await
+    }
+
+    pub async fn post_json(&self, path: impl Into<String>, body: &Value) -> Answer {
+        self.call("POST", path, Some("application/json"), body.to_string())
+            .await
+    }
+
+    pub async fn post(&self, path: impl Into<String>) -> Answer {
+        self.call("POST", path, None, Body::empty()).await
+    }
+
+    pub async fn delete(&self, path: impl Into<String>) -> Answer {
+        self.call("DELETE", path, None, Body::empty()).await
+    }
+}
+
+/// `filters=` for a query string.
+pub fn filters(pairs: &[(&str, &str)]) -> String {
+    let mut m: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (k, v) in pairs {
+        m.entry(k).or_default().push(v);
+    }
+    let json = serde_json::to_string(&m).expect("json");
+    let mut out = String::from("filters=");
+    for b in json.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+crate::tests!(ping_and_version_headers, versions_in_the_path);
+
+async fn ping_and_version_headers(api: &Api) {
+    let a = api.get("/_ping").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.text(), "OK");
+    assert_eq!(a.headers["Api-Version"], "1.50");
+    assert_eq!(a.headers["Ostype"], "linux");
+    let v = api.get("/v1.41/version").await.json();
+    assert_eq!(v["ApiVersion"], "1.50");
+    assert_eq!(v["MinAPIVersion"], "1.24");
+}
+
+async fn versions_in_the_path(api: &Api) {
+    let a = api.get("/v1.12/version").await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        a.message(),
+        "client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version"
+    );
+    let a = api.get("/v1.99/version").await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        a.message(),
+        "client version 1.99 is too new. Maximum supported API version is 1.50"
+    );
+    let a = api.get("/v1.24/_ping").await;
+    assert_eq!(a.status, StatusCode::OK);
+}

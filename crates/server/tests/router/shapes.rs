@@ -1,0 +1,157 @@
+//! Response shapes and Docker's errors: bodies read as dockerd reads them,
+//! the non-swarm answers, and fields that follow the version in the path.
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::api::Api;
+
+crate::tests!(
+    json_bodies_as_dockerd,
+    non_swarm_answers,
+    image_fields_by_version
+);
+
+/// Bodies are read as dockerd reads them, before any lookup.
+async fn json_bodies_as_dockerd(api: &Api) {
+    let cases = [
+        (
+            "/containers/create",
+            "text/plain",
+            "{}",
+            "unsupported Content-Type header (text/plain): must be 'application/json'",
+        ),
+        (
+            "/containers/create",
+            "application/json",
+            "{\"Image\": \"busybox\"} {}",
+            "unexpected content after JSON",
+        ),
+        (
+            "/containers/create",
+            "application/json",
+            "{\"Image\": ",
+            "invalid JSON: got EOF while reading request body",
+        ),
+        (
+            "/containers/create",
+            "application/json",
+            "",
+            "config cannot be empty in order to create a container",
+        ),
+        // The body first: a missing container is not looked up.
+        (
+            "/containers/nope/exec",
+            "application/json",
+            "{\"Cmd\": ",
+            "invalid JSON: got EOF while reading request body",
+        ),
+        (
+            "/networks/create",
+            "text/plain",
+            "{}",
+            "unsupported Content-Type header (text/plain): must be 'application/json'",
+        ),
+    ];
+    for (path, ct, body, message) in cases {
+        let a = api.call("POST", path, Some(ct), body.to_string()).await;
+        assert_eq!(
+            a.status,
+            StatusCode::BAD_REQUEST,
+            "{path} {body}: {}",
+            a.text()
+        );
+        assert_eq!(a.message(), message, "{path} {body}");
+    }
+}
+
+async fn non_swarm_answers(api: &Api) {
+    let a = api.post("/v1.41/swarm/leave?force=1").await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
+    assert_eq!(a.message(), "This node is not part of a swarm");
+    for path in [
+        "/swarm",
+        "/nodes",
+        "/services",
+        "/tasks",
+        "/secrets",
+        "/configs",
+    ] {
+        let a = api.get(path).await;
+        assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(
+            a.message().contains("This node is not a swarm manager."),
+            "{path}: {}",
+            a.text()
+        );
+    }
+    let a = api.post_json("/swarm/init", &json!({})).await;
+    assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED, "{}", a.text());
+    let a = api.get("/plugins").await;
+    assert_eq!((a.status, a.json()), (StatusCode::OK, json!([])));
+}
+
+/// A one-file image imported as `name`.
+pub async fn import_image(api: &Api, name: &str) {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(6);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "hello", &b"hello\n"[..])
+        .expect("tar");
+    let body = tar.into_inner().expect("tar");
+    let a = api
+        .call(
+            "POST",
+            format!("/images/create?fromSrc=-&repo={name}&changes=CMD%20%5B%22%2Fhello%22%5D"),
+            Some("application/x-tar"),
+            body,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+}
+
+/// Image answers follow the version in the path: `ContainerConfig` and
+/// `Container` below 1.45 (docker-compose 1.29 speaks 1.38 and reads them),
+/// `VirtualSize` below 1.44.
+async fn image_fields_by_version(api: &Api) {
+    import_image(api, "rt-shapes").await;
+    let get = |path: &'static str| async move {
+        let a = api.get(path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.text());
+        a.json()
+    };
+    let old = get("/v1.38/images/rt-shapes/json").await;
+    assert!(old["ContainerConfig"].is_object(), "{old}");
+    assert_eq!(old["Container"], "");
+    assert_eq!(old["VirtualSize"], old["Size"]);
+    let mid = get("/v1.44/images/rt-shapes/json").await;
+    assert!(
+        mid["ContainerConfig"].is_object() && mid.get("VirtualSize").is_none(),
+        "{mid}"
+    );
+    for new in [
+        get("/v1.45/images/rt-shapes/json").await,
+        get("/images/rt-shapes/json").await,
+    ] {
+        assert!(
+            new.get("ContainerConfig").is_none() && new.get("Container").is_none(),
+            "{new}"
+        );
+    }
+    let listed = get("/v1.41/images/json").await;
+    let ours = |list: &Value| {
+        list.as_array()
+            .expect("array")
+            .iter()
+            .find(|i| i["RepoTags"] == json!(["rt-shapes:latest"]))
+            .cloned()
+            .expect("listed")
+    };
+    assert!(ours(&listed)["VirtualSize"].is_u64(), "{listed}");
+    assert!(ours(&get("/v1.50/images/json").await)
+        .get("VirtualSize")
+        .is_none());
+    assert_eq!(api.delete("/images/rt-shapes").await.status, StatusCode::OK);
+}
