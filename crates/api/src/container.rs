@@ -185,6 +185,17 @@ pub struct HostConfig {
     /// Legacy links (`--link name:alias`); recorded as `/name:/self/alias`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub links: Vec<String>,
+    /// OCI annotations for the runtime (API 1.43).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub annotations: BTreeMap<String, String>,
+    /// Set for clients older than API 1.44: their read-only binds are not
+    /// made read-only recursively, as Docker then did. Not on the wire.
+    #[serde(skip)]
+    pub read_only_non_recursive: bool,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }

@@ -106,9 +106,42 @@ fn empty_container_config() -> Value {
     })
 }
 
+/// Members of an image's `Config` that dockerd returned even when unset,
+/// filled in for clients that read them: below 1.50 every field of a
+/// container config, at 1.50 those without `omitempty` then.
+fn legacy_config_fields(v: crate::ApiVersion) -> Value {
+    if v.minor < 50 {
+        empty_container_config()
+    } else {
+        serde_json::json!({
+            "Cmd": null, "Entrypoint": null, "Env": null, "Labels": null, "OnBuild": null,
+            "User": "", "Volumes": null, "WorkingDir": ""
+        })
+    }
+}
+
+/// Adds each member of `extra` that `dst` lacks or holds as null, as
+/// dockerd merges legacy fields into an answer.
+fn fill_missing(dst: &mut Value, extra: &Value) {
+    let (Value::Object(d), Value::Object(e)) = (dst, extra) else {
+        return;
+    };
+    for (k, v) in e {
+        match d.get_mut(k) {
+            Some(existing) if existing.is_object() && v.is_object() => fill_missing(existing, v),
+            Some(existing) if !existing.is_null() => {}
+            _ => {
+                d.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
 /// `GET /images/{name}/json` as a client of API version `v` gets it:
-/// `VirtualSize` below 1.44, `Container` and `ContainerConfig` below 1.45
-/// (the image config's own `container_config` when it has one).
+/// `VirtualSize` (and a zero `Created` for images without one) below 1.44,
+/// `Container` and `ContainerConfig` below 1.45 (the image config's own
+/// `container_config` when it has one), and the unset `Config` members
+/// dockerd still returned up to 1.50.
 pub fn inspect_for(
     v: crate::ApiVersion,
     inspect: &ImageInspect,
@@ -117,6 +150,9 @@ pub fn inspect_for(
     let mut out = serde_json::to_value(inspect).unwrap_or(Value::Null);
     if v.minor < 44 {
         out["VirtualSize"] = serde_json::json!(inspect.size);
+        if inspect.created.is_empty() {
+            out["Created"] = serde_json::json!("0001-01-01T00:00:00Z");
+        }
     }
     if v.minor < 45 {
         out["Container"] = serde_json::json!("");
@@ -125,13 +161,22 @@ pub fn inspect_for(
             .cloned()
             .unwrap_or_else(empty_container_config);
     }
+    if !out["Config"].is_object() {
+        out["Config"] = serde_json::json!({});
+    }
+    fill_missing(&mut out["Config"], &legacy_config_fields(v));
     out
 }
 
 /// One `GET /images/json` entry for API version `v`: `VirtualSize` below
-/// 1.44.
+/// 1.44, `<none>:<none>` and `<none>@<none>` for an image without names
+/// below 1.43.
 pub fn summary_for(v: crate::ApiVersion, summary: &ImageSummary) -> Value {
     let mut out = serde_json::to_value(summary).unwrap_or(Value::Null);
+    if v.minor < 43 && summary.repo_tags.is_empty() && summary.repo_digests.is_empty() {
+        out["RepoTags"] = serde_json::json!(["<none>:<none>"]);
+        out["RepoDigests"] = serde_json::json!(["<none>@<none>"]);
+    }
     if v.minor < 44 {
         out["VirtualSize"] = serde_json::json!(summary.size);
     }
@@ -181,6 +226,13 @@ mod version_tests {
             .is_none());
         let new = inspect_for(v("1.45"), &i, Some(&kept));
         assert!(new.get("ContainerConfig").is_none() && new.get("Container").is_none());
+        assert_eq!(new["Config"]["Cmd"], serde_json::json!(["sh"]));
+        assert_eq!(new["Config"]["Hostname"], "");
+        assert_eq!(new["Config"]["AttachStdin"], false);
+        let now = inspect_for(v("1.50"), &i, None);
+        assert_eq!(now["Config"]["WorkingDir"], "");
+        assert_eq!(now["Config"]["Env"], Value::Null);
+        assert!(now["Config"].get("Hostname").is_none(), "{now}");
         let s = ImageSummary {
             id: "sha256:ab".into(),
             parent_id: String::new(),
@@ -193,6 +245,14 @@ mod version_tests {
             containers: -1,
         };
         assert_eq!(summary_for(v("1.41"), &s)["VirtualSize"], 7);
+        assert_eq!(
+            summary_for(v("1.42"), &s)["RepoTags"],
+            serde_json::json!(["<none>:<none>"])
+        );
+        assert_eq!(
+            summary_for(v("1.43"), &s)["RepoTags"],
+            serde_json::json!([])
+        );
         assert!(summary_for(v("1.50"), &s).get("VirtualSize").is_none());
     }
 }

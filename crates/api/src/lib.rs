@@ -9,6 +9,7 @@ pub mod image;
 pub mod system;
 pub mod units;
 pub mod version;
+pub mod versioned;
 
 pub use error::ErrorBody;
 pub use version::ApiVersion;

@@ -56,6 +56,10 @@ pub mod user;
 /// numeric `process.user` as it stands, as runc does.
 pub const USER_ANNOTATION: &str = "berth.user";
 
+/// Annotation keys the runtime reads itself; a container's own annotations
+/// may not use them.
+pub const RESERVED_ANNOTATION_PREFIX: &str = "berth.";
+
 /// Annotation: `--group-add` names (comma-separated) to resolve against the
 /// container's `/etc/group`; numeric ones are in `process.user.additionalGids`.
 pub const GROUPS_ANNOTATION: &str = "berth.groups";

@@ -225,6 +225,9 @@ pub struct SpecOptions {
     pub namespaces: Namespaces,
     /// `--init`: a minimal init of the runtime's own runs as pid 1.
     pub init: bool,
+    /// `HostConfig.Annotations`: the user's OCI annotations; keys under
+    /// `berth.` are the runtime's own and never taken from here.
+    pub annotations: BTreeMap<String, String>,
     /// `-t`: the process gets a terminal.
     pub tty: bool,
 }
@@ -257,6 +260,7 @@ impl Default for SpecOptions {
             ulimits: Vec::new(),
             namespaces: Namespaces::default(),
             init: false,
+            annotations: BTreeMap::new(),
             tty: false,
         }
     }
@@ -798,7 +802,13 @@ pub fn build_spec_with(opts: &SpecOptions, host: &dyn Host) -> Result<Spec, Erro
 
     // Always present, even empty: its presence asks the runtime to resolve
     // the user inside the container as Docker does.
-    let mut annotations = HashMap::from([(USER_ANNOTATION.to_string(), opts.user.clone())]);
+    let mut annotations: HashMap<String, String> = opts
+        .annotations
+        .iter()
+        .filter(|(k, _)| !k.starts_with(crate::RESERVED_ANNOTATION_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    annotations.insert(USER_ANNOTATION.to_string(), opts.user.clone());
     if !group_names.is_empty() {
         annotations.insert(GROUPS_ANNOTATION.to_string(), group_names.join(","));
     }

@@ -36,6 +36,20 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
             hc.runtime
         )));
     }
+    for key in hc.annotations.keys() {
+        if key.is_empty() {
+            return Err(Error::InvalidArgument(
+                "invalid Annotations: the empty string is not permitted as an annotation key"
+                    .into(),
+            ));
+        }
+        if key.starts_with(berth_runtime::RESERVED_ANNOTATION_PREFIX) {
+            return Err(Error::InvalidArgument(format!(
+                "invalid Annotations: {key}: keys starting with {} are reserved for berth's runtime",
+                berth_runtime::RESERVED_ANNOTATION_PREFIX
+            )));
+        }
+    }
     for rule in &hc.device_cgroup_rules {
         berth_runtime::spec::parse_device_cgroup_rule(rule)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;

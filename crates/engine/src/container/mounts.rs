@@ -353,11 +353,23 @@ pub fn plan(
         out.push(m);
         Ok(())
     };
+    // Clients older than API 1.44 got read-only binds whose submounts
+    // stay writable, unless they asked otherwise.
+    let legacy = |mut m: MountPoint| {
+        if hc.read_only_non_recursive
+            && m.kind == MountKind::Bind
+            && m.read_only
+            && m.recursive == Recursive::Enabled
+        {
+            m.recursive = Recursive::Writable;
+        }
+        m
+    };
     for b in &hc.binds {
-        push(parse_bind(b)?, &mut out)?;
+        push(legacy(parse_bind(b)?), &mut out)?;
     }
     for m in &hc.mounts {
-        push(parse_mount(m)?, &mut out)?;
+        push(legacy(parse_mount(m)?), &mut out)?;
     }
     for target in volumes
         .map(|v| v.keys().cloned().collect::<Vec<_>>())

@@ -169,6 +169,7 @@ pub fn spec_options(
             },
         },
         init: hc.init == Some(true),
+        annotations: hc.annotations.clone(),
         tty: rec.config.tty,
     })
 }

@@ -108,7 +108,17 @@ pub(super) fn summary(r: &ContainerRecord, now: DateTime<Utc>) -> ContainerSumma
         labels: r.config.labels.clone(),
         state: r.status.as_str().into(),
         status: status_text(r, now),
-        host_config: json!({ "NetworkMode": if r.host_config.network_mode.is_empty() { "default" } else { r.host_config.network_mode.as_str() } }),
+        host_config: {
+            let mode = match r.host_config.network_mode.as_str() {
+                "" => "default",
+                m => m,
+            };
+            let mut hc = json!({ "NetworkMode": mode });
+            if !r.host_config.annotations.is_empty() {
+                hc["Annotations"] = json!(r.host_config.annotations);
+            }
+            hc
+        },
         network_settings: json!({ "Networks": {} }),
         mounts: Vec::new(),
     }

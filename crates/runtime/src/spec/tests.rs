@@ -328,3 +328,24 @@ fn default_capabilities_match_docker_mask() {
         .sum();
     assert_eq!(format!("{mask:016x}"), "00000000a80425fb");
 }
+
+#[test]
+fn user_annotations_never_replace_the_runtimes() {
+    let spec = build_spec(&SpecOptions {
+        annotations: BTreeMap::from([
+            ("org.example/team".to_string(), "a".to_string()),
+            (INIT_ANNOTATION.to_string(), "true".to_string()),
+            (
+                SECCOMP_CACHE_ANNOTATION.to_string(),
+                "/tmp/evil".to_string(),
+            ),
+        ]),
+        ..opts()
+    })
+    .unwrap();
+    let a = spec.annotations().as_ref().unwrap();
+    assert_eq!(a.get("org.example/team").map(String::as_str), Some("a"));
+    assert!(!a.contains_key(INIT_ANNOTATION));
+    assert!(!a.contains_key(SECCOMP_CACHE_ANNOTATION));
+    assert!(a.contains_key(USER_ANNOTATION));
+}

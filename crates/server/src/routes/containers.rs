@@ -6,11 +6,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use berth_api::container::{ContainerInspect, ContainerSummary, CreateRequest, CreateResponse};
+use berth_api::container::{CreateRequest, CreateResponse};
+use berth_api::versioned;
 use berth_engine::container::{ListOptions, WaitCondition};
 use berth_engine::logs::{LogOptions, StartAt};
 use berth_engine::Engine;
 
+use crate::api_version::RequestVersion;
 use crate::error::{ApiError, ApiResult};
 use crate::hijack::{self, stream_content_type, switching_protocols};
 use crate::json_body;
@@ -132,14 +134,16 @@ async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult
 
 async fn create(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     RawQuery(q): RawQuery,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
-    let req: CreateRequest = json_body::read(&headers, &body)?.ok_or_else(|| {
+    let mut req: CreateRequest = json_body::read(&headers, &body)?.ok_or_else(|| {
         ApiError::bad_request("config cannot be empty in order to create a container")
     })?;
+    versioned::adapt_create(version, &mut req).map_err(ApiError::bad_request)?;
     if let Some(platform) = params.get("platform").filter(|p| !p.is_empty()) {
         if !matches!(platform, "linux" | "linux/amd64") {
             return Err(ApiError::bad_request(format!(
@@ -184,8 +188,9 @@ async fn wait(
 
 async fn list(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Vec<ContainerSummary>>> {
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
     let params = Params::parse(q.as_deref());
     let limit: Option<i64> = params.number("limit")?;
     let opts = ListOptions {
@@ -193,14 +198,25 @@ async fn list(
         limit: limit.filter(|l| *l > 0).map(|l| l as usize),
         filters: params.filters()?,
     };
-    Ok(Json(engine.containers.list(&opts)?))
+    Ok(Json(
+        engine
+            .containers
+            .list(&opts)?
+            .iter()
+            .map(|s| versioned::container_summary_for(version, s))
+            .collect(),
+    ))
 }
 
 async fn inspect(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     Path(id): Path<String>,
-) -> ApiResult<Json<ContainerInspect>> {
-    Ok(Json(engine.containers.inspect(&id)?))
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(versioned::container_inspect_for(
+        version,
+        &engine.containers.inspect(&id)?,
+    )))
 }
 
 async fn remove(

@@ -9,7 +9,9 @@ use crate::api::Api;
 crate::tests!(
     json_bodies_as_dockerd,
     non_swarm_answers,
-    image_fields_by_version
+    image_fields_by_version,
+    container_fields_by_version,
+    create_rules_by_version,
 );
 
 /// Bodies are read as dockerd reads them, before any lookup.
@@ -154,4 +156,125 @@ async fn image_fields_by_version(api: &Api) {
         .get("VirtualSize")
         .is_none());
     assert_eq!(api.delete("/images/rt-shapes").await.status, StatusCode::OK);
+}
+
+async fn create(api: &Api, path: &str, body: Value) -> String {
+    let a = api.post_json(path, &body).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{path}: {}", a.text());
+    a.json()["Id"].as_str().expect("id").to_string()
+}
+
+/// Annotations are kept from 1.43 and listed from 1.46; aliases on user
+/// networks carry the short id and hostname below 1.45.
+async fn container_fields_by_version(api: &Api) {
+    import_image(api, "rt-ctr").await;
+    let a = api
+        .post_json("/networks/create", &json!({"Name": "rt-alias"}))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let body = json!({
+        "Image": "rt-ctr",
+        "HostConfig": {"Annotations": {"org.example/team": "a"}, "NetworkMode": "rt-alias"},
+        "NetworkingConfig": {"EndpointsConfig": {"rt-alias": {"Aliases": ["web"]}}}
+    });
+    let new = create(api, "/v1.50/containers/create?name=rt-new", body.clone()).await;
+    let old = create(api, "/v1.38/containers/create?name=rt-old", body).await;
+    let inspect = |id: String, v: &'static str| async move {
+        let a = api.get(format!("/{v}/containers/{id}/json")).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        a.json()
+    };
+    let i = inspect(new.clone(), "v1.50").await;
+    assert_eq!(
+        i["HostConfig"]["Annotations"],
+        json!({"org.example/team": "a"})
+    );
+    assert_eq!(
+        i["NetworkSettings"]["Networks"]["rt-alias"]["Aliases"],
+        json!(["web"]),
+        "{i}"
+    );
+    let i = inspect(new.clone(), "v1.44").await;
+    let short = &new[..12];
+    assert_eq!(
+        i["NetworkSettings"]["Networks"]["rt-alias"]["Aliases"],
+        json!(["web", short]),
+        "{i}"
+    );
+    let i = inspect(old.clone(), "v1.50").await;
+    assert!(
+        i["HostConfig"].get("Annotations").is_none(),
+        "a 1.38 client cannot set them: {i}"
+    );
+    let listed = |v: &'static str| async move {
+        let a = api
+            .get(format!(
+                "/{v}/containers/json?all=1&{}",
+                crate::api::filters(&[("name", "^/rt-new$")])
+            ))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        a.json()[0]["HostConfig"].clone()
+    };
+    assert!(listed("v1.45").await.get("Annotations").is_none());
+    assert_eq!(
+        listed("v1.46").await["Annotations"],
+        json!({"org.example/team": "a"})
+    );
+    for id in [new, old] {
+        assert_eq!(
+            api.delete(format!("/containers/{id}")).await.status,
+            StatusCode::NO_CONTENT
+        );
+    }
+    assert_eq!(
+        api.delete("/networks/rt-alias").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(api.delete("/images/rt-ctr").await.status, StatusCode::OK);
+}
+
+/// What an API version cannot ask for, and Docker's words for it.
+async fn create_rules_by_version(api: &Api) {
+    import_image(api, "rt-rules").await;
+    let cases = [
+        (
+            "v1.43",
+            json!({"Image": "rt-rules", "NetworkingConfig": {"EndpointsConfig": {"a": {}, "b": {}}}}),
+            "Container cannot be created with multiple network endpoints: a, b",
+        ),
+        (
+            "v1.44",
+            json!({"Image": "rt-rules", "HostConfig": {"Mounts": [{"Type": "volume", "Source": "v", "Target": "/x", "VolumeOptions": {"Subpath": "a"}}]}}),
+            "VolumeOptions.Subpath needs API v1.45 or newer",
+        ),
+        (
+            "v1.50",
+            json!({"Image": "rt-rules", "HostConfig": {"Mounts": [{"Type": "tmpfs", "Target": "/x", "BindOptions": {}}]}}),
+            "BindOptions must not be specified on mount type \"tmpfs\"",
+        ),
+        (
+            "v1.50",
+            json!({"Image": "rt-rules", "HostConfig": {"Annotations": {"": "x"}}}),
+            "invalid Annotations: the empty string is not permitted as an annotation key",
+        ),
+        (
+            "v1.50",
+            json!({"Image": "rt-rules", "HostConfig": {"Annotations": {"berth.init": "true"}}}),
+            "invalid Annotations: berth.init: keys starting with berth. are reserved for berth's runtime",
+        ),
+    ];
+    for (v, body, message) in cases {
+        let a = api
+            .post_json(format!("/{v}/containers/create"), &body)
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::BAD_REQUEST,
+            "{v} {body}: {}",
+            a.text()
+        );
+        assert_eq!(a.message(), message, "{v} {body}");
+    }
+    assert_eq!(api.delete("/images/rt-rules").await.status, StatusCode::OK);
 }
