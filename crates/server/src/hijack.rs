@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
+use berth_api::ApiVersion;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 
@@ -26,20 +27,31 @@ pub struct ConnFd(pub RawFd);
 const READ_HEADERS_WITHIN: Duration = Duration::from_secs(2);
 
 /// `application/vnd.docker.raw-stream` with a TTY, else the multiplexed one.
-pub fn stream_content_type(tty: bool) -> HeaderValue {
-    HeaderValue::from_static(if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    })
+/// The content type of a stream: multiplexed frames without a TTY, as
+/// dockerd names them from API 1.42 (older clients are told raw-stream
+/// whatever the framing, as dockerd told them).
+pub fn stream_content_type(tty: bool, version: ApiVersion) -> HeaderValue {
+    HeaderValue::from_static(
+        if !tty
+            && version
+                >= (ApiVersion {
+                    major: 1,
+                    minor: 42,
+                })
+        {
+            "application/vnd.docker.multiplexed-stream"
+        } else {
+            "application/vnd.docker.raw-stream"
+        },
+    )
 }
 
 /// The `101` answer of attach and exec start.
-pub fn switching_protocols(tty: bool) -> Response {
+pub fn switching_protocols(tty: bool, version: ApiVersion) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, stream_content_type(tty));
+    h.insert(header::CONTENT_TYPE, stream_content_type(tty, version));
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     r

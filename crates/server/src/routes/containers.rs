@@ -58,15 +58,27 @@ fn stop_timeout(params: &Params) -> ApiResult<Option<i64>> {
     }
 }
 
+/// `signal` of stop and restart, read from API 1.42 as dockerd reads it.
+fn stop_signal(params: &Params, version: berth_api::ApiVersion) -> Option<&str> {
+    (version
+        >= berth_api::ApiVersion {
+            major: 1,
+            minor: 42,
+        })
+    .then(|| params.get("signal"))
+    .flatten()
+}
+
 async fn stop(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<StatusCode> {
     let params = Params::parse(q.as_deref());
     engine
         .containers
-        .stop(&id, stop_timeout(&params)?, params.get("signal"))
+        .stop(&id, stop_timeout(&params)?, stop_signal(&params, version))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -83,13 +95,14 @@ async fn kill(
 
 async fn restart(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<StatusCode> {
     let params = Params::parse(q.as_deref());
     engine
         .containers
-        .restart(&id, stop_timeout(&params)?, params.get("signal"))
+        .restart(&id, stop_timeout(&params)?, stop_signal(&params, version))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -264,6 +277,7 @@ fn parse_time(v: Option<&str>, key: &str) -> ApiResult<Option<f64>> {
 
 async fn logs(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
@@ -297,7 +311,7 @@ async fn logs(
         .log_stream(&id, opts, StartAt::Beginning)?;
     let mut r = body_from(rx).into_response();
     r.headers_mut()
-        .insert(header::CONTENT_TYPE, stream_content_type(tty));
+        .insert(header::CONTENT_TYPE, stream_content_type(tty, version));
     Ok(r)
 }
 
@@ -307,6 +321,7 @@ async fn logs(
 /// get the output as a plain 200 body.
 async fn attach(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     Path(id): Path<String>,
     mut req: Request,
 ) -> ApiResult<Response> {
@@ -337,7 +352,7 @@ async fn attach(
         let body = Body::from_stream(tokio_util::io::ReaderStream::new(ours));
         let mut r = body.into_response();
         r.headers_mut()
-            .insert(header::CONTENT_TYPE, stream_content_type(tty));
+            .insert(header::CONTENT_TYPE, stream_content_type(tty, version));
         return Ok(r);
     }
     let upgraded = hijack::upgraded(&mut req, "attach");
@@ -346,7 +361,7 @@ async fn attach(
             ticket.run(io).await;
         }
     });
-    Ok(switching_protocols(tty))
+    Ok(switching_protocols(tty, version))
 }
 
 /// `h`/`w` of the resize endpoints.

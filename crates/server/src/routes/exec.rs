@@ -12,6 +12,7 @@ use berth_engine::monitor_io::{self, BridgeOptions};
 use berth_engine::Engine;
 use serde::Deserialize;
 
+use crate::api_version::RequestVersion;
 use crate::error::{ApiError, ApiResult};
 use crate::hijack::{self, stream_content_type, switching_protocols};
 use crate::json_body;
@@ -55,6 +56,7 @@ struct StartBody {
 
 async fn start(
     State(engine): State<Engine>,
+    RequestVersion(version): RequestVersion,
     Path(id): Path<String>,
     mut req: Request,
 ) -> ApiResult<Response> {
@@ -90,7 +92,7 @@ async fn start(
                     let _ = io.shutdown().await;
                 }
             });
-            return Ok(switching_protocols(tty));
+            return Ok(switching_protocols(tty, version));
         }
         Err(e) => return Err(e.into()),
     };
@@ -123,7 +125,7 @@ async fn start(
         tokio::spawn(async move { record(monitor_io::bridge(theirs, conn, opts).await) });
         let mut r = Body::from_stream(tokio_util::io::ReaderStream::new(ours)).into_response();
         r.headers_mut()
-            .insert(header::CONTENT_TYPE, stream_content_type(body.tty));
+            .insert(header::CONTENT_TYPE, stream_content_type(body.tty, version));
         return Ok(r);
     }
     let upgraded = hijack::upgraded(&mut req, "exec");
@@ -132,7 +134,7 @@ async fn start(
             record(monitor_io::bridge(io, conn, opts).await);
         }
     });
-    Ok(switching_protocols(body.tty))
+    Ok(switching_protocols(body.tty, version))
 }
 
 async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -221,6 +221,16 @@ async fn container_fields_by_version(api: &Api) {
         listed("v1.46").await["Annotations"],
         json!({"org.example/team": "a"})
     );
+    for (v, want) in [
+        ("v1.41", "application/vnd.docker.raw-stream"),
+        ("v1.42", "application/vnd.docker.multiplexed-stream"),
+    ] {
+        let a = api
+            .get(format!("/{v}/containers/{new}/logs?stdout=1"))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        assert_eq!(a.headers["Content-Type"], want, "{v}");
+    }
     for id in [new, old] {
         assert_eq!(
             api.delete(format!("/containers/{id}")).await.status,
