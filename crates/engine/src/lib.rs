@@ -19,6 +19,7 @@ pub mod networks;
 pub mod paths;
 pub mod pull;
 pub mod push;
+pub mod system;
 pub mod time;
 pub mod volumes;
 
@@ -51,6 +52,8 @@ pub struct Engine {
     pub volumes: volumes::VolumeService,
     pub networks: networks::NetworkService,
     pub config: Arc<EngineConfig>,
+    /// The daemon's ID, kept in the root across restarts.
+    pub id: Arc<str>,
 }
 
 impl Engine {
@@ -58,6 +61,7 @@ impl Engine {
     /// left by an earlier daemon.
     pub async fn open(config: EngineConfig) -> Result<Engine, Error> {
         config.paths.create_dirs()?;
+        let id: Arc<str> = system::engine_id(&config.paths.root)?.into();
         let config = Arc::new(config);
         let events = events::Events::default();
         let images = images::ImageService::open(&config.paths, events.clone()).await?;
@@ -87,6 +91,7 @@ impl Engine {
             volumes,
             networks,
             config,
+            id,
         })
     }
 }

@@ -16,10 +16,13 @@
 //! [`Cgroup::oom_killed`] and calls [`Cgroup::remove`]. The engine reaches a
 //! running container's cgroup with [`Cgroup::open`].
 
+mod features;
 mod fs;
 mod resources;
 mod v1;
 mod v2;
+
+pub use features::{features, host_features, Features};
 
 use std::collections::BTreeMap;
 use std::io;

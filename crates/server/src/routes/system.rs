@@ -121,8 +121,13 @@ async fn info(State(engine): State<Engine>) -> Response {
     let (total, running, stopped) = engine.containers.counts();
     let images = engine.images.list().await.map(|l| l.len()).unwrap_or(0);
     let paths = &engine.config.paths;
+    let cg = berth_engine::system::cgroup_features();
+    let mut security = vec!["name=seccomp,profile=builtin"];
+    if cgroup_version() == "2" {
+        security.push("name=cgroupns");
+    }
     Json(json!({
-        "ID": "",
+        "ID": &*engine.id,
         "Containers": total,
         "ContainersRunning": running,
         "ContainersPaused": 0,
@@ -130,15 +135,21 @@ async fn info(State(engine): State<Engine>) -> Response {
         "Images": images,
         "Driver": "overlay",
         "DriverStatus": [["Backing Filesystem", "extfs"]],
-        "Plugins": {"Volume": [], "Network": [], "Authorization": null, "Log": ["json-file"]},
-        "MemoryLimit": false,
-        "SwapLimit": false,
-        "CpuCfsPeriod": false,
-        "CpuCfsQuota": false,
-        "CPUShares": false,
-        "CPUSet": false,
-        "PidsLimit": false,
-        "IPv4Forwarding": false,
+        "Plugins": {
+            "Volume": ["local"],
+            "Network": ["bridge", "host", "null"],
+            "Authorization": null,
+            "Log": ["json-file", "local"]
+        },
+        "MemoryLimit": cg.memory_limit,
+        "SwapLimit": cg.swap_limit,
+        "CpuCfsPeriod": cg.cpu_cfs_period,
+        "CpuCfsQuota": cg.cpu_cfs_quota,
+        "CPUShares": cg.cpu_shares,
+        "CPUSet": cg.cpuset,
+        "PidsLimit": cg.pids_limit,
+        "OomKillDisable": cg.oom_kill_disable,
+        "IPv4Forwarding": berth_engine::system::ipv4_forwarding(),
         "Debug": false,
         "NFd": 0,
         "NGoroutines": 0,
@@ -167,7 +178,7 @@ async fn info(State(engine): State<Engine>) -> Response {
         "LiveRestoreEnabled": false,
         "Isolation": "",
         "InitBinary": "",
-        "SecurityOptions": [],
+        "SecurityOptions": security,
         "Warnings": null
     }))
     .into_response()

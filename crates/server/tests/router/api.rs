@@ -185,7 +185,11 @@ pub fn filters(pairs: &[(&str, &str)]) -> String {
     out
 }
 
-crate::tests!(ping_and_version_headers, versions_in_the_path);
+crate::tests!(
+    ping_and_version_headers,
+    versions_in_the_path,
+    info_reports_the_machine
+);
 
 async fn ping_and_version_headers(api: &Api) {
     let a = api.get("/_ping").await;
@@ -213,4 +217,30 @@ async fn versions_in_the_path(api: &Api) {
     );
     let a = api.get("/v1.24/_ping").await;
     assert_eq!(a.status, StatusCode::OK);
+}
+
+/// `GET /info` has a stable UUID and says what the kernel's cgroups limit
+/// (checked against `/proc/cgroups`).
+async fn info_reports_the_machine(api: &Api) {
+    let info = api.get("/info").await.json();
+    let id = info["ID"].as_str().expect("ID");
+    assert_eq!(id.len(), 36, "{id}");
+    assert_eq!(api.get("/info").await.json()["ID"], id);
+    let enabled = |name: &str| {
+        std::fs::read_to_string("/proc/cgroups")
+            .expect("/proc/cgroups")
+            .lines()
+            .any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.first() == Some(&name) && f.get(3) == Some(&"1")
+            })
+    };
+    assert_eq!(info["MemoryLimit"], enabled("memory"), "{info}");
+    assert_eq!(info["PidsLimit"], enabled("pids"), "{info}");
+    assert_eq!(info["CPUShares"], enabled("cpu"), "{info}");
+    assert!(info["SecurityOptions"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .any(|o| o == "name=seccomp,profile=builtin"));
 }

@@ -1,0 +1,75 @@
+//! The daemon's own identity and what `GET /info` reports of the machine.
+
+use std::path::Path;
+
+use crate::Error;
+
+/// The daemon's ID (`docker info`'s `ID`): a UUID made at the first start
+/// and kept in `<root>/engine-id`, as dockerd keeps its own.
+pub fn engine_id(root: &Path) -> Result<String, Error> {
+    let path = root.join("engine-id");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let id = text.trim();
+        if is_uuid(id) {
+            return Ok(id.to_string());
+        }
+    }
+    let id = new_uuid();
+    crate::container::write_atomic(&path, id.as_bytes())?;
+    Ok(id)
+}
+
+/// A random (version 4) UUID.
+fn new_uuid() -> String {
+    let raw = crate::ids::new_id();
+    let mut b = hex::decode(&raw[..32]).unwrap_or_else(|_| vec![0; 16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|c| c.is_ascii_hexdigit()))
+}
+
+pub use berth_runtime::cgroups::Features as CgroupFeatures;
+
+/// What this machine's cgroups can limit.
+pub fn cgroup_features() -> CgroupFeatures {
+    berth_runtime::cgroups::host_features(&berth_runtime::cgroups::Roots::default())
+}
+
+/// Whether the kernel forwards IPv4 packets (`IPv4Forwarding`).
+pub fn ipv4_forwarding() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|s| s.trim() == "1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_is_made_once_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let id = engine_id(dir.path()).expect("id");
+        assert!(is_uuid(&id), "{id}");
+        assert_eq!(&id[14..15], "4");
+        assert_eq!(engine_id(dir.path()).expect("again"), id);
+        std::fs::write(dir.path().join("engine-id"), "garbage").expect("write");
+        let fresh = engine_id(dir.path()).expect("replaced");
+        assert!(is_uuid(&fresh) && fresh != id);
+    }
+}
