@@ -45,7 +45,14 @@ impl ImageStore {
             .clone()
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| "Imported from -".to_string());
-        let (os, arch) = host_platform();
+        let (host_os, host_arch) = host_platform();
+        let (os, arch, variant) = match &opts.platform {
+            Some(p) if !p.architecture.is_empty() => {
+                (p.os.as_str(), p.architecture.as_str(), p.variant.clone())
+            }
+            Some(p) => (p.os.as_str(), host_arch, None),
+            None => (host_os, host_arch, None),
+        };
         let mut extra = serde_json::Map::new();
         extra.insert("comment".into(), Value::String(comment.clone()));
         let config = ImageConfig {
@@ -53,7 +60,7 @@ impl ImageStore {
             author: None,
             architecture: arch.to_string(),
             os: os.to_string(),
-            variant: None,
+            variant,
             config: Some(cc),
             rootfs: RootFs {
                 diff_ids: vec![diff_id],

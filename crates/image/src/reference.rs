@@ -53,6 +53,15 @@ pub enum ReferenceError {
     /// `docker tag` with a digest as target.
     #[error("refusing to create a tag with a digest reference")]
     TagWithDigest,
+    /// A `repo` parameter (tag, import, commit) that carries a digest.
+    #[error("cannot import digest reference")]
+    RepoWithDigest,
+    /// A `tag` parameter that is not a tag.
+    #[error("invalid tag format")]
+    TagFormat,
+    /// A name equal to the digest algorithm, which reads as a digest.
+    #[error("refusing to create an ambiguous tag using digest algorithm as name")]
+    AmbiguousName,
 }
 
 /// A parsed, normalised image reference.
@@ -345,6 +354,30 @@ pub(crate) fn is_path_component(c: &str) -> bool {
         }
     }
     true
+}
+
+/// The `repo` and `tag` parameters of tag, import and commit as one
+/// reference (Docker's `RepoTagReference`): none for an empty `repo`, the
+/// tag `latest` when none is given, a digest refused, and a name that is
+/// only `sha256` refused as ambiguous.
+pub fn repo_tag(repo: &str, tag: &str) -> Result<Option<Reference>, ReferenceError> {
+    if repo.is_empty() {
+        return Ok(None);
+    }
+    let r = Reference::parse_normalized(repo)?;
+    if r.digest().is_some() {
+        return Err(ReferenceError::RepoWithDigest);
+    }
+    let r = match (tag, r.tag()) {
+        ("", Some(_)) => r,
+        ("", None) => r.with_tag(DEFAULT_TAG)?,
+        (t, _) if is_tag(t) => r.with_tag(t)?,
+        _ => return Err(ReferenceError::TagFormat),
+    };
+    if r.familiar_name() == "sha256" {
+        return Err(ReferenceError::AmbiguousName);
+    }
+    Ok(Some(r))
 }
 
 /// `[\w][\w.-]{0,127}`

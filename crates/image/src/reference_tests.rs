@@ -194,3 +194,29 @@ fn helper_grammars() {
     assert!(is_tag("latest"));
     assert!(!is_tag(""));
 }
+
+#[test]
+fn repo_tag_parameters() {
+    let rt = |r: &str, t: &str| repo_tag(r, t).map(|r| r.map(|r| r.familiar()));
+    assert_eq!(rt("", ""), Ok(None));
+    assert_eq!(rt("busybox", ""), Ok(Some("busybox:latest".into())));
+    assert_eq!(rt("busybox", "1"), Ok(Some("busybox:1".into())));
+    assert_eq!(rt("busybox:1", ""), Ok(Some("busybox:1".into())));
+    assert_eq!(rt("busybox:1", "2"), Ok(Some("busybox:2".into())));
+    assert_eq!(
+        rt("localhost:5000/a", "x"),
+        Ok(Some("localhost:5000/a:x".into()))
+    );
+    let digest = format!("busybox@sha256:{}", "a".repeat(64));
+    assert_eq!(rt(&digest, ""), Err(ReferenceError::RepoWithDigest));
+    assert_eq!(rt("busybox", "a:b"), Err(ReferenceError::TagFormat));
+    assert_eq!(
+        rt("busybox", &"x".repeat(129)),
+        Err(ReferenceError::TagFormat)
+    );
+    assert_eq!(rt("sha256", "abc"), Err(ReferenceError::AmbiguousName));
+    assert_eq!(
+        rt("Busybox", "").unwrap_err().to_string(),
+        "invalid reference format: repository name (library/Busybox) must be lowercase"
+    );
+}

@@ -63,6 +63,8 @@ pub struct ImportOptions {
     pub changes: Vec<String>,
     /// History comment.
     pub message: Option<String>,
+    /// The platform the image says it is for; the host's when unset.
+    pub platform: Option<crate::platform::Platform>,
 }
 
 /// The in-memory index of records, mirrored on disk.

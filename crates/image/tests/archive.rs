@@ -263,6 +263,7 @@ fn save_load_round_trips() {
         reference: Some("localhost:5000/app:v1".into()),
         changes: vec!["CMD [\"/bin/x\"]".into()],
         message: None,
+        platform: None,
     };
     let info = s.import(&mut &tar[..], &opts).unwrap();
     let (mut a, _) = TestImage::two_layers("rt", true);

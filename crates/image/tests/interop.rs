@@ -228,6 +228,7 @@ fn saved_archives_load_into_podman_and_skopeo() {
         reference: Some("localhost/berth-bb:v1".into()),
         changes: vec!["CMD [\"/bin/sh\"]".into(), "ENV A=b".into()],
         message: Some("from berth".into()),
+        platform: None,
     };
     let info = store.import(&mut &gzip(&rootfs)[..], &opts).unwrap();
     store.tag(&info.id, "berth-bb:latest").unwrap();

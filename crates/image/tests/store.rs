@@ -38,6 +38,7 @@ fn import_resolve_and_config() {
             "EXPOSE 80".into(),
         ],
         message: Some("hello".into()),
+        platform: None,
     };
     let info = s.import(&mut &tar[..], &opts).unwrap();
     assert_eq!(info.repo_tags, vec!["busybox:latest"]);

@@ -63,6 +63,28 @@ impl Params {
         }
     }
 
+    /// `repo` and `tag` as one familiar reference (`busybox:latest`), as
+    /// tag, import and commit read them; none without `repo`.
+    pub fn repo_tag(&self) -> Result<Option<String>, ApiError> {
+        berth_engine::images::repo_tag(
+            self.get("repo").unwrap_or(""),
+            self.get("tag").unwrap_or(""),
+        )
+        .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+
+    /// `platform`, parsed as Docker parses it; only Linux images run here.
+    pub fn platform(&self) -> Result<Option<berth_engine::images::Platform>, ApiError> {
+        let Some(spec) = self.get("platform").filter(|p| !p.is_empty()) else {
+            return Ok(None);
+        };
+        let p = berth_engine::images::parse_platform(spec).map_err(ApiError::bad_request)?;
+        if p.os != "linux" {
+            return Err(ApiError::bad_request("operating system is not supported"));
+        }
+        Ok(Some(p))
+    }
+
     pub fn number<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(None),

@@ -36,6 +36,7 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
             hc.runtime
         )));
     }
+    super::health::validate(req.config.healthcheck.as_ref()).map_err(Error::InvalidArgument)?;
     for key in hc.annotations.keys() {
         if key.is_empty() {
             return Err(Error::InvalidArgument(

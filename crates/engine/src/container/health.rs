@@ -12,6 +12,9 @@ use serde_json::Value;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_RETRIES: u32 = 3;
+/// Between probes during the start period, while the container is still
+/// starting.
+pub const DEFAULT_START_INTERVAL: Duration = Duration::from_secs(5);
 /// How many probe results inspect keeps.
 pub const LOG_ENTRIES: usize = 5;
 /// Probe output kept per result.
@@ -25,7 +28,37 @@ pub struct HealthConfig {
     pub interval: Duration,
     pub timeout: Duration,
     pub start_period: Duration,
+    pub start_interval: Duration,
     pub retries: u32,
+}
+
+impl HealthConfig {
+    /// The wait before the next probe: the start interval while the start
+    /// period lasts and the container is still starting, else the interval.
+    pub fn next_wait(&self, since_start: Duration, status: HealthStatus) -> Duration {
+        if since_start < self.start_period && status == HealthStatus::Starting {
+            self.start_interval
+        } else {
+            self.interval
+        }
+    }
+}
+
+/// Docker's checks of a container's `Healthcheck` at create.
+pub fn validate(check: Option<&Value>) -> Result<(), String> {
+    let Some(check) = check.filter(|c| c.is_object()) else {
+        return Ok(());
+    };
+    for key in ["Interval", "Timeout", "StartPeriod", "StartInterval"] {
+        let v = check.get(key).and_then(Value::as_i64).unwrap_or(0);
+        if v != 0 && v < 1_000_000 {
+            return Err(format!("{key} in Healthcheck cannot be less than 1ms"));
+        }
+    }
+    if check.get("Retries").and_then(Value::as_i64).unwrap_or(0) < 0 {
+        return Err("Retries in Healthcheck cannot be negative".into());
+    }
+    Ok(())
 }
 
 fn duration(v: Option<&Value>) -> Option<Duration> {
@@ -66,6 +99,7 @@ pub fn resolve(
         interval: duration(pick("Interval")).unwrap_or(DEFAULT_INTERVAL),
         timeout: duration(pick("Timeout")).unwrap_or(DEFAULT_TIMEOUT),
         start_period: duration(pick("StartPeriod")).unwrap_or(Duration::ZERO),
+        start_interval: duration(pick("StartInterval")).unwrap_or(DEFAULT_START_INTERVAL),
         retries: pick("Retries")
             .and_then(Value::as_u64)
             .filter(|r| *r > 0)
@@ -210,6 +244,47 @@ mod tests {
             h.record(result(0), 3, false);
         }
         assert_eq!(h.log.len(), LOG_ENTRIES);
+    }
+
+    #[test]
+    fn docker_checks_and_start_interval() {
+        let bad = |v: Value| validate(Some(&v)).unwrap_err();
+        assert_eq!(
+            bad(json!({"Interval": 5})),
+            "Interval in Healthcheck cannot be less than 1ms"
+        );
+        assert_eq!(
+            bad(json!({"Timeout": -1})),
+            "Timeout in Healthcheck cannot be less than 1ms"
+        );
+        assert_eq!(
+            bad(json!({"StartInterval": 999_999})),
+            "StartInterval in Healthcheck cannot be less than 1ms"
+        );
+        assert_eq!(
+            bad(json!({"Retries": -1})),
+            "Retries in Healthcheck cannot be negative"
+        );
+        assert!(validate(Some(&json!({"Interval": 0, "Timeout": 1_000_000}))).is_ok());
+        assert!(validate(None).is_ok());
+        let c = resolve(
+            None,
+            Some(&json!({"Test": ["CMD", "true"], "StartPeriod": 60_000_000_000i64, "StartInterval": 1_000_000_000})),
+            &[],
+        )
+        .expect("check");
+        assert_eq!(
+            c.next_wait(Duration::from_secs(1), HealthStatus::Starting),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            c.next_wait(Duration::from_secs(1), HealthStatus::Healthy),
+            DEFAULT_INTERVAL
+        );
+        assert_eq!(
+            c.next_wait(Duration::from_secs(61), HealthStatus::Starting),
+            DEFAULT_INTERVAL
+        );
     }
 
     #[test]

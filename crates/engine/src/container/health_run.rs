@@ -8,7 +8,7 @@ use berth_runtime::frame::{self, Kind};
 use tokio::io::AsyncReadExt;
 
 use super::exec::ExecCreate;
-use super::health::{self, Health, HealthConfig, ProbeResult};
+use super::health::{self, Health, HealthConfig, HealthStatus, ProbeResult};
 use super::{Container, ContainerService};
 use crate::{time, Error};
 
@@ -43,8 +43,13 @@ impl ContainerService {
         tokio::spawn(async move {
             let mut state = c.subscribe();
             loop {
+                let status = c
+                    .record()
+                    .health
+                    .map_or(HealthStatus::Starting, |h| h.status);
+                let wait = config.next_wait(started.elapsed(), status);
                 tokio::select! {
-                    _ = tokio::time::sleep(config.interval) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = state.wait_for(|s| s.exits != exits || s.removed) => return,
                 }
                 if !c.record().status.is_running() || c.subscribe().borrow().exits != exits {

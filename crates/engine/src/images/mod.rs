@@ -13,6 +13,17 @@ use crate::{Error, Paths};
 
 pub mod view;
 
+pub use berth_image::config::host_platform;
+pub use berth_image::platform::{parse as parse_platform, Platform};
+
+/// Docker's `RepoTagReference` over `repo` and `tag`, familiar form.
+pub fn repo_tag(
+    repo: &str,
+    tag: &str,
+) -> Result<Option<String>, berth_image::reference::ReferenceError> {
+    berth_image::reference::repo_tag(repo, tag).map(|r| r.map(|r| r.familiar()))
+}
+
 /// Tells which container (if any) uses an image id.
 pub type UsedBy = Box<dyn Fn(&str) -> Option<String> + Send>;
 

@@ -157,10 +157,12 @@ async fn create(
         ApiError::bad_request("config cannot be empty in order to create a container")
     })?;
     versioned::adapt_create(version, &mut req).map_err(ApiError::bad_request)?;
-    if let Some(platform) = params.get("platform").filter(|p| !p.is_empty()) {
-        if !matches!(platform, "linux" | "linux/amd64") {
+    if let Some(p) = params.platform()? {
+        let (_, host_arch) = berth_engine::images::host_platform();
+        if !p.architecture.is_empty() && p.architecture != host_arch {
             return Err(ApiError::bad_request(format!(
-                "platform {platform} is not supported"
+                "platform linux/{} is not supported: containers here run linux/{host_arch}",
+                p.architecture
             )));
         }
     }
@@ -365,13 +367,32 @@ async fn attach(
 }
 
 /// `h`/`w` of the resize endpoints.
+/// `h` and `w` of a resize, as dockerd reads them (unsigned 32-bit, its
+/// error words); sizes past what a terminal holds are capped.
 pub fn resize_params(params: &Params) -> ApiResult<(u16, u16)> {
-    let h: Option<u16> = params.number("h")?;
-    let w: Option<u16> = params.number("w")?;
-    match (h, w) {
-        (Some(h), Some(w)) => Ok((h, w)),
-        _ => Err(ApiError::bad_request("resize needs h and w")),
-    }
+    let read = |key: &str, what: &str| -> ApiResult<u16> {
+        let raw = params.get(key).unwrap_or("");
+        let (digits, negative) = match raw.strip_prefix('-') {
+            Some(d) => (d, true),
+            None => (raw, false),
+        };
+        let why = if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            Some("invalid syntax")
+        } else if negative || digits.parse::<u32>().is_err() {
+            Some("value out of range")
+        } else {
+            None
+        };
+        match why {
+            Some(why) => Err(ApiError::bad_request(format!(
+                "invalid resize {what} {raw:?}: {why}"
+            ))),
+            None => Ok(digits
+                .parse::<u32>()
+                .map_or(u16::MAX, |v| v.min(u32::from(u16::MAX)) as u16)),
+        }
+    };
+    Ok((read("h", "height")?, read("w", "width")?))
 }
 
 async fn resize(
@@ -478,12 +499,7 @@ async fn commit(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResul
         .get("container")
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::bad_request("container parameter is required"))?;
-    let reference = params.get("repo").filter(|r| !r.is_empty()).map(|repo| {
-        match params.get("tag").filter(|t| !t.is_empty()) {
-            Some(t) => format!("{repo}:{t}"),
-            None => repo.to_string(),
-        }
-    });
+    let reference = params.repo_tag()?;
     let id = engine
         .containers
         .commit(

@@ -181,16 +181,9 @@ async fn inspect(engine: &Engine, name: &str, version: ApiVersion) -> ApiResult<
 }
 
 async fn tag(engine: &Engine, name: &str, params: &Params) -> ApiResult<Response> {
-    let repo = params.get("repo").unwrap_or("");
-    if repo.is_empty() {
-        return Err(ApiError::bad_request(
-            "repository name must have at least one component",
-        ));
-    }
-    let target = match params.get("tag").filter(|t| !t.is_empty()) {
-        Some(t) => format!("{repo}:{t}"),
-        None => repo.to_string(),
-    };
+    let target = params
+        .repo_tag()?
+        .ok_or_else(|| ApiError::bad_request("repository name must have at least one component"))?;
     engine.images.tag(name, &target).await?;
     Ok(StatusCode::CREATED.into_response())
 }
@@ -426,12 +419,10 @@ async fn create(
         }
         None => return ApiError::bad_request("fromImage or fromSrc is required").into_response(),
     }
-    let reference = params.get("repo").filter(|r| !r.is_empty()).map(|repo| {
-        match params.get("tag").filter(|t| !t.is_empty()) {
-            Some(t) => format!("{repo}:{t}"),
-            None => repo.to_string(),
-        }
-    });
+    let (reference, platform) = match (params.repo_tag(), params.platform()) {
+        (Ok(r), Ok(p)) => (r, p),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+    };
     let opts = ImportOptions {
         reference,
         changes: params.all("changes"),
@@ -439,6 +430,7 @@ async fn create(
             .get("message")
             .filter(|m| !m.is_empty())
             .map(str::to_string),
+        platform,
     };
     match engine
         .images

@@ -12,6 +12,7 @@ crate::tests!(
     image_fields_by_version,
     container_fields_by_version,
     create_rules_by_version,
+    validation_as_docker,
 );
 
 /// Bodies are read as dockerd reads them, before any lookup.
@@ -287,4 +288,109 @@ async fn create_rules_by_version(api: &Api) {
         assert_eq!(a.message(), message, "{v} {body}");
     }
     assert_eq!(api.delete("/images/rt-rules").await.status, StatusCode::OK);
+}
+
+/// Parameters dockerd checks before anything else, and its words.
+async fn validation_as_docker(api: &Api) {
+    import_image(api, "rt-valid").await;
+    let cases: Vec<(String, Option<Value>, &str)> = vec![
+        (
+            "/containers/nope/resize?h=x&w=80".into(),
+            None,
+            "invalid resize height \"x\": invalid syntax",
+        ),
+        (
+            "/containers/nope/resize?h=24&w=-1".into(),
+            None,
+            "invalid resize width \"-1\": value out of range",
+        ),
+        (
+            "/exec/nope/resize?h=24&w=99999999999".into(),
+            None,
+            "invalid resize width \"99999999999\": value out of range",
+        ),
+        (
+            format!(
+                "/images/rt-valid/tag?repo=rt-valid%40sha256%3A{}",
+                "a".repeat(64)
+            ),
+            None,
+            "cannot import digest reference",
+        ),
+        (
+            "/images/rt-valid/tag?repo=rt-valid&tag=a%3Ab".into(),
+            None,
+            "invalid tag format",
+        ),
+        (
+            "/images/rt-valid/tag?repo=sha256&tag=x".into(),
+            None,
+            "refusing to create an ambiguous tag using digest algorithm as name",
+        ),
+        (
+            "/images/create?fromSrc=-&platform=nonsense".into(),
+            None,
+            "\"nonsense\": unknown operating system or architecture: invalid argument",
+        ),
+        (
+            "/images/create?fromSrc=-&platform=windows%2Famd64".into(),
+            None,
+            "operating system is not supported",
+        ),
+        (
+            "/containers/create".into(),
+            Some(
+                json!({"Image": "rt-valid", "Healthcheck": {"Test": ["CMD", "true"], "Interval": 10}}),
+            ),
+            "Interval in Healthcheck cannot be less than 1ms",
+        ),
+        (
+            "/containers/create".into(),
+            Some(
+                json!({"Image": "rt-valid", "Healthcheck": {"Test": ["CMD", "true"], "Retries": -2}}),
+            ),
+            "Retries in Healthcheck cannot be negative",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let a = match &body {
+            Some(b) => api.post_json(path.clone(), b).await,
+            None => api.post(path.clone()).await,
+        };
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}: {}", a.text());
+        assert_eq!(a.message(), message, "{path}");
+    }
+    let a = api.post("/images/rt-valid/tag?repo=rt-valid-2").await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let a = api.get("/images/rt-valid-2:latest/json").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    // An image imported for another architecture says so.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(1);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "f", &b"x"[..]).expect("tar");
+    let a = api
+        .call(
+            "POST",
+            "/images/create?fromSrc=-&repo=rt-arm&platform=linux%2Farm64%2Fv8",
+            Some("application/x-tar"),
+            tar.into_inner().expect("tar"),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let i = api.get("/images/rt-arm/json").await.json();
+    assert_eq!(
+        (i["Os"].as_str(), i["Architecture"].as_str()),
+        (Some("linux"), Some("arm64")),
+        "{i}"
+    );
+    for name in ["rt-valid", "rt-valid-2", "rt-arm"] {
+        assert_eq!(
+            api.delete(format!("/images/{name}")).await.status,
+            StatusCode::OK,
+            "{name}"
+        );
+    }
 }
