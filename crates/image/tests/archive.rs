@@ -209,6 +209,23 @@ fn save_writes_docker_archive_and_oci_layout() {
     );
     let repos = parse_json(&out, "repositories");
     assert!(repos["busybox"]["latest"].is_string());
+    // Blobs carry the image's creation time, the describing files the epoch.
+    let created: serde_json::Value = serde_json::from_slice(&a.config).unwrap();
+    let created = chrono::DateTime::parse_from_rfc3339(created["created"].as_str().unwrap())
+        .unwrap()
+        .timestamp() as u64;
+    assert!(created > 0);
+    let mut archive = tar::Archive::new(&out[..]);
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        let want = if path.starts_with("blobs/") {
+            created
+        } else {
+            0
+        };
+        assert_eq!(entry.header().mtime().unwrap(), want, "{path}");
+    }
 
     // A bare repository name saves all its tags; an id saves no tag.
     let mut all = Vec::new();

@@ -28,8 +28,15 @@ impl ImageStore {
         let selected = self.select(names)?;
         let mut b = tar::Builder::new(w);
         let ctx = || "write archive".to_string();
-        append_dir(&mut b, "blobs/").ctx(ctx)?;
-        append_dir(&mut b, "blobs/sha256/").ctx(ctx)?;
+        // As Docker: blobs carry their image's creation time, the files
+        // that describe the archive the epoch.
+        let blobs_time = selected
+            .iter()
+            .map(|s| created_secs(&s.record))
+            .max()
+            .unwrap_or(0);
+        append_dir(&mut b, "blobs/", blobs_time).ctx(ctx)?;
+        append_dir(&mut b, "blobs/sha256/", blobs_time).ctx(ctx)?;
         let mut written: HashSet<Digest> = HashSet::new();
         let mut index = Index {
             schema_version: 2,
@@ -41,6 +48,7 @@ impl ImageStore {
 
         for s in &selected {
             let id = &s.record.id;
+            let mtime = created_secs(&s.record);
             let config_size = self.content.size(id)?;
             let mut layers = Vec::new();
             for diff in &s.record.diff_ids {
@@ -78,7 +86,7 @@ impl ImageStore {
             for d in std::iter::once(id).chain(&s.record.diff_ids) {
                 if written.insert(d.clone()) {
                     let (r, size) = self.layer_tar(d)?;
-                    append_file(&mut b, &blob_path(d), size, r).ctx(ctx)?;
+                    append_file(&mut b, &blob_path(d), size, r, mtime).ctx(ctx)?;
                 }
             }
             if written.insert(manifest_digest.clone()) {
@@ -87,6 +95,7 @@ impl ImageStore {
                     &blob_path(&manifest_digest),
                     manifest_bytes.len() as u64,
                     &manifest_bytes[..],
+                    mtime,
                 )
                 .ctx(ctx)?;
             }
@@ -135,7 +144,7 @@ impl ImageStore {
             ),
         ];
         for (name, bytes) in files {
-            append_file(&mut b, name, bytes.len() as u64, &bytes[..]).ctx(ctx)?;
+            append_file(&mut b, name, bytes.len() as u64, &bytes[..], 0).ctx(ctx)?;
         }
         b.into_inner().ctx(ctx)?.flush().ctx(ctx)?;
         Ok(())
@@ -188,19 +197,27 @@ fn blob_path(d: &Digest) -> String {
     format!("blobs/sha256/{}", d.hex())
 }
 
-fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+/// The image's creation time in unix seconds (0 when it has none).
+fn created_secs(r: &ImageRecord) -> u64 {
+    r.created
+        .as_deref()
+        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .map_or(0, |t| t.timestamp().max(0) as u64)
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
     let mut h = tar::Header::new_ustar();
     h.set_entry_type(kind);
     h.set_mode(mode);
     h.set_size(size);
-    h.set_mtime(0);
+    h.set_mtime(mtime);
     h.set_uid(0);
     h.set_gid(0);
     h
 }
 
-fn append_dir<W: Write>(b: &mut tar::Builder<W>, path: &str) -> std::io::Result<()> {
-    let mut h = header(tar::EntryType::Directory, 0o755, 0);
+fn append_dir<W: Write>(b: &mut tar::Builder<W>, path: &str, mtime: u64) -> std::io::Result<()> {
+    let mut h = header(tar::EntryType::Directory, 0o755, 0, mtime);
     b.append_data(&mut h, path, std::io::empty())
 }
 
@@ -209,7 +226,8 @@ fn append_file<W: Write, R: Read>(
     path: &str,
     size: u64,
     r: R,
+    mtime: u64,
 ) -> std::io::Result<()> {
-    let mut h = header(tar::EntryType::Regular, 0o644, size);
+    let mut h = header(tar::EntryType::Regular, 0o644, size, mtime);
     b.append_data(&mut h, path, r)
 }
