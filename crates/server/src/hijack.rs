@@ -27,6 +27,11 @@ pub struct ConnFd(pub RawFd);
 const READ_HEADERS_WITHIN: Duration = Duration::from_secs(2);
 
 /// `application/vnd.docker.raw-stream` with a TTY, else the multiplexed one.
+/// What dockerd names a hijacked answer sent without an upgrade (a plain
+/// `200`), whatever its framing.
+pub const UNUPGRADED_CONTENT_TYPE: HeaderValue =
+    HeaderValue::from_static("application/vnd.docker.raw-stream");
+
 /// The content type of a stream: multiplexed frames without a TTY, as
 /// dockerd names them from API 1.42 (older clients are told raw-stream
 /// whatever the framing, as dockerd told them).

@@ -49,24 +49,28 @@ fn create(ctx: &Ctx, body: Value) -> String {
 /// from the raw socket: the first read after the request must hold the
 /// headers and nothing else, however late the client reads. The start's
 /// `Tty: false` multiplexes even an exec that has a TTY (Docker decides by
-/// the start request).
+/// the start request); a console size without a TTY still multiplexes.
 fn hijack_headers_come_alone(ctx: &Ctx) {
     let id = ctx
         .ok(&["run", "-d", "busybox", "sleep", "60"])
         .trim()
         .to_string();
-    for (tty, expect_frames) in [(false, true), (true, false)] {
+    for (exec_tty, tty, console, expect_frames) in [
+        (true, false, None, true),
+        (true, true, None, false),
+        (false, false, Some([10, 20]), true),
+    ] {
         let (status, _, body) = request(
             ctx,
             "POST",
             &format!("/containers/{id}/exec"),
             &json!({"Cmd": ["sh", "-c", "echo out; echo err >&2"], "AttachStdout": true,
-                    "AttachStderr": true, "Tty": true})
+                    "AttachStderr": true, "Tty": exec_tty, "ConsoleSize": console})
             .to_string(),
         );
         assert_eq!(status, 201, "{body}");
         let exec = json_of(&body)["Id"].as_str().expect("id").to_string();
-        let start = json!({"Detach": false, "Tty": tty}).to_string();
+        let start = json!({"Detach": false, "Tty": tty, "ConsoleSize": console}).to_string();
         let mut s = UnixStream::connect(&ctx.socket).expect("connect");
         write!(
             s,

@@ -354,7 +354,7 @@ async fn attach(
         let body = Body::from_stream(tokio_util::io::ReaderStream::new(ours));
         let mut r = body.into_response();
         r.headers_mut()
-            .insert(header::CONTENT_TYPE, stream_content_type(tty, version));
+            .insert(header::CONTENT_TYPE, hijack::UNUPGRADED_CONTENT_TYPE);
         return Ok(r);
     }
     let upgraded = hijack::upgraded(&mut req, "attach");

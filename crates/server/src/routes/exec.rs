@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::api_version::RequestVersion;
 use crate::error::{ApiError, ApiResult};
-use crate::hijack::{self, stream_content_type, switching_protocols};
+use crate::hijack::{self, switching_protocols};
 use crate::json_body;
 use crate::params::Params;
 use crate::routes::containers::resize_params;
@@ -125,7 +125,7 @@ async fn start(
         tokio::spawn(async move { record(monitor_io::bridge(theirs, conn, opts).await) });
         let mut r = Body::from_stream(tokio_util::io::ReaderStream::new(ours)).into_response();
         r.headers_mut()
-            .insert(header::CONTENT_TYPE, stream_content_type(body.tty, version));
+            .insert(header::CONTENT_TYPE, hijack::UNUPGRADED_CONTENT_TYPE);
         return Ok(r);
     }
     let upgraded = hijack::upgraded(&mut req, "exec");
