@@ -256,6 +256,17 @@ impl ImageService {
             )
             .await
             .map_err(registry_error)?;
+        {
+            let (store, id, name, digest) = (
+                store.clone(),
+                info.id.clone(),
+                name.to_string(),
+                digest.to_string(),
+            );
+            tokio::task::spawn_blocking(move || store.add_digest_reference(&id, &name, &digest))
+                .await
+                .map_err(|e| Error::Internal(format!("image task failed: {e}")))??;
+        }
         let _ = tx.send(message(
             &format!("{tag}: digest: {digest} size: {size}"),
             None,

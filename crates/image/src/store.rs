@@ -234,6 +234,19 @@ impl ImageStore {
         Ok(())
     }
 
+    /// Records that the registry holds image `id` under `name@digest` (after
+    /// a push), so the image lists it in `RepoDigests` as Docker does.
+    pub fn add_digest_reference(&self, id: &str, name: &str, digest: &str) -> Result<(), Error> {
+        let r = Reference::parse_normalized(name)?.with_digest(digest)?;
+        let mut idx = self.lock();
+        let (id, _) = resolve_in(&idx, id)?;
+        let mut repos = idx.repos.clone();
+        repos.set(r, id);
+        self.write_repos(&repos)?;
+        idx.repos = repos;
+        Ok(())
+    }
+
     /// The unpacked layer directories of an image, lowest layer first.
     pub fn layer_dirs(&self, id: &str) -> Result<Vec<PathBuf>, Error> {
         let rec = self.record(id)?;

@@ -628,6 +628,25 @@ fn push_pull_round_trip(ctx: &Ctx) {
             reported,
             "the registry has the manifest berth reported"
         );
+        // As Docker: the pushed digest shows in RepoDigests, and the
+        // registry's view of the name is one request away.
+        let digests = Command::new(crate::harness::docker_cli())
+            .args(["image", "inspect", "-f", "{{json .RepoDigests}}", &image])
+            .env("DOCKER_HOST", ctx.host())
+            .output()
+            .expect("docker");
+        assert!(
+            stdout(&digests).contains(&format!("{addr}/push/app@{reported}")),
+            "the docker CLI sees the pushed digest: {} {}",
+            stdout(&digests),
+            stderr(&digests)
+        );
+        let (status, _, body) =
+            crate::api::request(ctx, "GET", &format!("/distribution/{image}/json"), "");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["Descriptor"]["digest"], reported, "{v}");
+        assert_eq!(v["Platforms"][0]["os"], "linux", "{v}");
         let again = ctx.ok(&["push", &image]);
         assert!(
             again.contains("Layer already exists") && !again.contains(": Pushed"),
@@ -642,6 +661,13 @@ fn push_pull_round_trip(ctx: &Ctx) {
         );
         ctx.ok(&["rmi", &image]);
     }
+    let (status, _, body) = crate::api::request(
+        ctx,
+        "GET",
+        &format!("/distribution/{}/push/none:v1/json", ours.addr),
+        "",
+    );
+    assert_eq!(status, 404, "{body}");
     let missing = ctx.berth(&["push", &format!("{}/push/none:v1", ours.addr)]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(

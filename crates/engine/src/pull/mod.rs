@@ -19,7 +19,10 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+mod inspect;
 mod layer;
+
+pub use inspect::distribution_inspect;
 
 pub(crate) use layer::remove_partials;
 

@@ -28,10 +28,30 @@ pub fn router() -> Router<Engine> {
         .route("/images/create", post(create))
         .route("/images/prune", post(prune))
         .route("/images/search", get(search))
+        .route("/distribution/{*rest}", get(distribution))
         .route(
             "/images/{*rest}",
             get(dispatch).post(dispatch).delete(dispatch),
         )
+}
+
+/// `GET /distribution/{name}/json`: the registry's descriptor and
+/// platforms for a name.
+async fn distribution(
+    State(engine): State<Engine>,
+    Path(rest): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let name = rest
+        .strip_suffix("/json")
+        .ok_or_else(|| ApiError::not_found(format!("page not found: GET /distribution/{rest}")))?;
+    let answer = berth_engine::pull::distribution_inspect(
+        name,
+        registry_auth(&headers),
+        &engine.config.insecure_registries,
+    )
+    .await?;
+    Ok(Json(answer).into_response())
 }
 
 /// `GET /images/search`: not implemented yet, and said so.

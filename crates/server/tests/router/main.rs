@@ -8,6 +8,7 @@
 //! its own that it removes at the end.
 
 mod api;
+mod build;
 mod filters;
 mod shapes;
 
@@ -38,7 +39,8 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: Vec<(&str, TestFn)> = [api::TESTS, filters::TESTS, shapes::TESTS].concat();
+    let tests: Vec<(&str, TestFn)> =
+        [api::TESTS, build::TESTS, filters::TESTS, shapes::TESTS].concat();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let code = runtime.block_on(async {
         let api = match Api::open().await {
