@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod api_version;
+mod drain;
 pub mod error;
 pub mod hijack;
 pub mod json_body;
@@ -76,10 +77,14 @@ pub async fn handle(router: Router, mut req: Request<Body>) -> Response {
             }
         }
     }
+    let (parts, body) = req.into_parts();
+    let (body, waiter) = drain::guard(body);
+    let req = Request::from_parts(parts, body);
     let response = match router.oneshot(req).await {
         Ok(r) => r,
         Err(never) => match never {},
     };
+    waiter.settled().await;
     with_headers(response)
 }
 

@@ -33,6 +33,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("build_context_rules", build_context_rules),
     ("container_filters", container_filters),
     ("object_filters", object_filters),
+    ("unread_bodies_are_drained", unread_bodies_are_drained),
 ];
 
 fn json_of(body: &str) -> Value {
@@ -840,4 +841,39 @@ fn object_filters(ctx: &Ctx) {
     assert_eq!(volumes(&["name=^flt-v"]), ["flt-v1"]);
     ctx.ok(&["volume", "rm", "flt-v1"]);
     ctx.ok(&["rmi", "flt-a:1", "flt-b:1"]);
+}
+
+/// A client still sending its body when the daemon already knows the
+/// answer (here: no such container) gets the answer, not a broken pipe,
+/// and the connection stays usable.
+fn unread_bodies_are_drained(ctx: &Ctx) {
+    let body = vec![0u8; 8 << 20];
+    let mut s = UnixStream::connect(&ctx.socket).expect("connect");
+    write!(
+        s,
+        "PUT /containers/no-such-ctr/archive?path=/ HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("headers");
+    for chunk in body.chunks(64 << 10) {
+        s.write_all(chunk)
+            .expect("the whole body is read, no broken pipe");
+    }
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).expect("answer");
+    let head = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    write!(
+        s,
+        "GET /_ping HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n"
+    )
+    .expect("second request");
+    let mut rest = String::new();
+    s.read_to_string(&mut rest).expect("second answer");
+    assert!(
+        rest.contains("HTTP/1.1 200") && rest.ends_with("OK"),
+        "{rest}"
+    );
 }
