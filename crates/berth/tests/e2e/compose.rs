@@ -33,6 +33,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         compose_rejects_invalid_files,
     ),
     ("docker_compose_drives_berth", docker_compose_drives_berth),
+    ("docker_compose_v1_commands", docker_compose_v1_commands),
     (
         "compose_run_cp_secrets_and_attached_up",
         compose_run_cp_secrets_and_attached_up,
@@ -854,4 +855,130 @@ fn compose_up_attached_stops_on_ctrl_c(ctx: &Ctx) {
     assert_eq!(states.len(), 1);
     assert_eq!(states[0].2, "exited", "stopped, not removed");
     compose_ok(ctx, &f, "att", &["down"]);
+}
+
+const COMPOSE_V1: &str = r#"
+version: "3.7"
+services:
+  web:
+    build: ./web
+    image: dcv1-web:latest
+    ports:
+      - "127.0.0.1::80"
+    labels:
+      tier: front
+  db:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    logging:
+      driver: none
+  worker:
+    image: busybox
+    links: ["db:database"]
+    command: ["sh", "-c", "echo worker-up; trap 'exit 0' TERM; while :; do sleep 1; done"]
+    environment:
+      MODE: first
+"#;
+
+/// Debian's docker-compose 1.29 (docker-py 5 underneath, which negotiates
+/// the newest API version) through every command a compose v1 user runs:
+/// config, build, up, exec over a legacy link, run, scale, top, port,
+/// pause, restart, stop, kill, images, logs of a `none` driver, events,
+/// recreate after a change (create, then rename), down.
+fn docker_compose_v1_commands(ctx: &Ctx) {
+    let dir = ctx.dir.path().join("dcv1");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("web")).expect("dir");
+    std::fs::write(dir.join("docker-compose.yml"), COMPOSE_V1).expect("compose file");
+    std::fs::write(
+        dir.join("web/Dockerfile"),
+        "FROM busybox\nRUN mkdir -p /www && echo dcv1-ok > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+    )
+    .expect("Dockerfile");
+    let dc = |args: &[&str]| {
+        let out = Command::new("docker-compose")
+            .current_dir(&dir)
+            .args(["-p", "dcv1"])
+            .args(args)
+            .env("DOCKER_HOST", ctx.host())
+            .output()
+            .expect("docker-compose (apt install docker-compose)");
+        assert!(
+            out.status.success(),
+            "docker-compose {args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        format!("{}{}", stdout(&out), stderr(&out))
+    };
+    assert!(dc(&["config"]).contains("driver: none"));
+    assert!(dc(&["build"]).contains("Successfully tagged dcv1-web:latest"));
+    let mut events = Command::new("docker-compose")
+        .current_dir(&dir)
+        .args(["-p", "dcv1", "events", "--json"])
+        .env("DOCKER_HOST", ctx.host())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("events");
+    dc(&["up", "-d"]);
+    let port = dc(&["port", "web", "80"]);
+    let addr = port.trim().to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{port}");
+    wait_until("the built web server answers", || {
+        std::net::TcpStream::connect(&addr).is_ok() && http_get(&addr).contains("dcv1-ok")
+    });
+    let out = dc(&[
+        "exec",
+        "-T",
+        "worker",
+        "sh",
+        "-c",
+        "echo $MODE; ping -c1 -W2 database >/dev/null && echo linked",
+    ]);
+    assert_eq!(out, "first\nlinked\n");
+    assert!(dc(&["run", "--rm", "worker", "echo", "run-ok"]).contains("run-ok"));
+    dc(&["up", "-d", "--scale", "worker=2"]);
+    assert_eq!(project_containers(ctx, "dcv1").len(), 4);
+    assert!(dc(&["top", "db"]).contains("sleep"));
+    dc(&["pause", "db"]);
+    assert!(dc(&["ps", "db"]).contains("Paused"));
+    dc(&["unpause", "db"]);
+    dc(&["restart", "-t", "1", "worker"]);
+    dc(&["stop", "-t", "1", "db"]);
+    dc(&["kill", "worker"]);
+    let ps = dc(&["ps"]);
+    assert!(ps.contains("Exit 0") && ps.contains("Exit 137"), "{ps}");
+    let images = dc(&["images"]);
+    assert!(
+        images.contains("dcv1-web") && images.contains("busybox"),
+        "{images}"
+    );
+    assert!(dc(&["logs", "worker"]).contains("worker-up"));
+    // The `none` driver keeps nothing to show (the daemon's 501 is
+    // compose's to report).
+    assert!(!dc(&["logs", "db"]).contains("worker-up"));
+    // A changed service is recreated: compose v1 reads the image's
+    // ContainerConfig, creates the new container and renames it.
+    let file = dir.join("docker-compose.yml");
+    std::fs::write(&file, COMPOSE_V1.replace("MODE: first", "MODE: second")).expect("edit");
+    let up = dc(&["up", "-d", "--scale", "worker=1"]);
+    assert!(up.contains("Recreating dcv1_worker_1"), "{up}");
+    assert_eq!(
+        dc(&["exec", "-T", "worker", "sh", "-c", "echo $MODE"]),
+        "second\n"
+    );
+    let _ = events.kill();
+    let mut seen = String::new();
+    if let Some(mut out) = events.stdout.take() {
+        let _ = out.read_to_string(&mut seen);
+    }
+    let _ = events.wait();
+    assert!(
+        seen.contains("\"action\": \"start\"") && seen.contains("\"service\": \"worker\""),
+        "{seen}"
+    );
+    dc(&["down", "-t", "1"]);
+    assert!(project_containers(ctx, "dcv1").is_empty());
+    assert!(!ctx.ok(&["network", "ls"]).contains("dcv1_default"));
+    ctx.ok(&["rmi", "dcv1-web:latest"]);
 }

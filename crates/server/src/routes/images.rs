@@ -15,7 +15,7 @@ use berth_engine::images::{ImageInfo, ImportOptions, Removed};
 use berth_engine::Engine;
 use serde_json::{json, Value};
 
-use crate::api_version::RequestVersion;
+use crate::api_version::{ImageShapeVersion, RequestVersion};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::stream::{json_line, BodyReader, BodyWriter};
@@ -105,7 +105,7 @@ async fn list(
 
 async fn dispatch(
     State(engine): State<Engine>,
-    RequestVersion(version): RequestVersion,
+    ImageShapeVersion(version): ImageShapeVersion,
     method: Method,
     Path(rest): Path<String>,
     RawQuery(q): RawQuery,

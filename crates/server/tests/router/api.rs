@@ -128,11 +128,26 @@ impl Api {
         content_type: Option<&str>,
         body: impl Into<Body>,
     ) -> Answer {
+        let headers: &[(&str, &str)] = match content_type {
+            Some(ct) => &[("Content-Type", ct)],
+            None => &[],
+        };
+        self.call_with(method, path, headers, body).await
+    }
+
+    /// A request with these headers.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: impl Into<String>,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Answer {
         let mut req = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).expect("method"))
             .uri(path.into());
-        if let Some(ct) = content_type {
-            req = req.header("Content-Type", ct);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         let req = req.body(body.into()).expect("request");
         let response = berth_server::handle(self.router.clone(), req).await;
