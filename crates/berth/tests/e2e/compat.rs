@@ -34,6 +34,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("container_filters", container_filters),
     ("object_filters", object_filters),
     ("unread_bodies_are_drained", unread_bodies_are_drained),
+    ("testcontainers_python", testcontainers_python),
 ];
 
 fn json_of(body: &str) -> Value {
@@ -875,5 +876,37 @@ fn unread_bodies_are_drained(ctx: &Ctx) {
     assert!(
         rest.contains("HTTP/1.1 200") && rest.ends_with("OK"),
         "{rest}"
+    );
+}
+
+/// testcontainers-python (installed by scripts/deps.sh into target/py)
+/// runs its own client code against berth: waits on logs and on the
+/// published port, exec, copy_into_container, logs, stop and removal.
+fn testcontainers_python(ctx: &Ctx) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var_os("BERTH_TEST_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/py"))
+        .join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/deps.sh to install testcontainers-python",
+        python.display()
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e/py/testcontainers_check.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .env("DOCKER_HOST", ctx.host())
+        // Ryuk, its reaper, is an image from Docker Hub; the test removes
+        // its own container.
+        .env("TESTCONTAINERS_RYUK_DISABLED", "true")
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success() && stdout(&out).contains("TESTCONTAINERS-OK"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
     );
 }
