@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -22,11 +22,12 @@ use crate::Error;
 /// Names (lower case, no trailing dot) to addresses, for one network.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Names {
-    /// What every container of the network resolves.
-    pub all: HashMap<String, Vec<Ipv4Addr>>,
+    /// What every container of the network resolves (IPv4 addresses give
+    /// A records, IPv6 ones AAAA).
+    pub all: HashMap<String, Vec<IpAddr>>,
     /// What only the container with the key address resolves (its links),
     /// before `all`.
-    pub scoped: HashMap<Ipv4Addr, HashMap<String, Vec<Ipv4Addr>>>,
+    pub scoped: HashMap<Ipv4Addr, HashMap<String, Vec<IpAddr>>>,
 }
 
 impl Names {
@@ -64,9 +65,10 @@ fn key(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// Answers `query` from `names` when it asks for one of them (an A record,
-/// or no data for other types of a known name), else says to forward.
-pub fn answer(query: &[u8], names: &HashMap<String, Vec<Ipv4Addr>>) -> Answer {
+/// Answers `query` from `names` when it asks for one of them (A or AAAA
+/// records, or no data for other types of a known name), else says to
+/// forward.
+pub fn answer(query: &[u8], names: &HashMap<String, Vec<IpAddr>>) -> Answer {
     let Ok(msg) = Message::from_vec(query) else {
         return Answer::Ignore;
     };
@@ -85,10 +87,14 @@ pub fn answer(query: &[u8], names: &HashMap<String, Vec<Ipv4Addr>>) -> Answer {
     reply.metadata.authoritative = true;
     reply.metadata.response_code = ResponseCode::NoError;
     reply.add_query(q.clone());
-    if matches!(q.query_type(), RecordType::A | RecordType::ANY) {
-        for ip in addrs {
-            reply.add_answer(Record::from_rdata(q.name().clone(), TTL, RData::A(A(*ip))));
-        }
+    let any = q.query_type() == RecordType::ANY;
+    for ip in addrs {
+        let data = match ip {
+            IpAddr::V4(v4) if any || q.query_type() == RecordType::A => RData::A(A(*v4)),
+            IpAddr::V6(v6) if any || q.query_type() == RecordType::AAAA => RData::AAAA(AAAA(*v6)),
+            _ => continue,
+        };
+        reply.add_answer(Record::from_rdata(q.name().clone(), TTL, data));
     }
     match reply.to_vec() {
         Ok(bytes) => Answer::Local(bytes),
@@ -251,8 +257,17 @@ mod tests {
         m.to_vec().unwrap()
     }
 
-    fn names() -> HashMap<String, Vec<Ipv4Addr>> {
-        HashMap::from([("db".to_string(), vec![Ipv4Addr::new(10, 5, 0, 2)])])
+    fn names() -> HashMap<String, Vec<IpAddr>> {
+        HashMap::from([
+            ("db".to_string(), vec![Ipv4Addr::new(10, 5, 0, 2).into()]),
+            (
+                "dual".to_string(),
+                vec![
+                    Ipv4Addr::new(10, 5, 0, 3).into(),
+                    "fd00:5::3".parse::<std::net::Ipv6Addr>().unwrap().into(),
+                ],
+            ),
+        ])
     }
 
     #[test]
@@ -275,6 +290,19 @@ mod tests {
         let reply = Message::from_vec(&bytes).unwrap();
         assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
         assert!(reply.answers.is_empty());
+        let Answer::Local(bytes) = answer(&query("dual.", RecordType::AAAA), &names()) else {
+            panic!("dual is ours");
+        };
+        let reply = Message::from_vec(&bytes).unwrap();
+        assert_eq!(reply.answers.len(), 1);
+        assert_eq!(
+            &reply.answers[0].data,
+            &RData::AAAA(AAAA("fd00:5::3".parse().unwrap()))
+        );
+        let Answer::Local(bytes) = answer(&query("dual.", RecordType::A), &names()) else {
+            panic!("dual is ours");
+        };
+        assert_eq!(Message::from_vec(&bytes).unwrap().answers.len(), 1);
         assert_eq!(
             answer(&query("debian.org.", RecordType::A), &names()),
             Answer::Forward
@@ -292,7 +320,7 @@ mod tests {
             all: names(),
             scoped: HashMap::from([(
                 web,
-                HashMap::from([("bar".to_string(), vec![Ipv4Addr::new(10, 5, 0, 2)])]),
+                HashMap::from([("bar".to_string(), vec![Ipv4Addr::new(10, 5, 0, 2).into()])]),
             )]),
         };
         let asked =

@@ -13,15 +13,16 @@ ff02::2\tip6-allrouters
 ";
 
 /// `/etc/hosts`: the standard entries, `--add-host` entries (`name`, `ip`)
-/// in order, then the container's own address and names (its hostname and,
-/// when it differs, the short one).
-pub fn hosts(extra: &[(String, String)], own: Option<(IpAddr, &[String])>) -> String {
+/// in order, then the container's own addresses (IPv4, then IPv6 on a
+/// dual-stack network) with its names (its hostname and, when it differs,
+/// the short one).
+pub fn hosts(extra: &[(String, String)], own_ips: &[IpAddr], names: &[String]) -> String {
     let mut out = String::from(HOSTS_HEADER);
     for (name, ip) in extra {
         out.push_str(&format!("{ip}\t{name}\n"));
     }
-    if let Some((ip, names)) = own {
-        if !names.is_empty() {
+    if !names.is_empty() {
+        for ip in own_ips {
             out.push_str(&format!("{ip}\t{}\n", names.join(" ")));
         }
     }
@@ -147,12 +148,21 @@ mod tests {
     fn hosts_file() {
         let extra = vec![("db.local".to_string(), "10.1.2.3".to_string())];
         let names = vec!["abc123".to_string()];
-        let text = hosts(&extra, Some(("172.17.0.2".parse().unwrap(), &names)));
+        let text = hosts(&extra, &["172.17.0.2".parse().unwrap()], &names);
         assert_eq!(
             text,
             format!("{HOSTS_HEADER}10.1.2.3\tdb.local\n172.17.0.2\tabc123\n")
         );
-        assert_eq!(hosts(&[], None), HOSTS_HEADER);
+        assert_eq!(hosts(&[], &[], &names), HOSTS_HEADER);
+        let dual = hosts(
+            &[],
+            &["10.9.0.2".parse().unwrap(), "fd00:9::2".parse().unwrap()],
+            &names,
+        );
+        assert_eq!(
+            dual,
+            format!("{HOSTS_HEADER}10.9.0.2\tabc123\nfd00:9::2\tabc123\n")
+        );
     }
 
     #[test]

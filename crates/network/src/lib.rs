@@ -10,9 +10,11 @@
 pub mod dns;
 pub mod files;
 pub mod ipam;
+pub mod ipam6;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
+pub mod nft6;
 pub mod sysctl;
 
 /// Errors from network setup.

@@ -2,14 +2,14 @@
 //! per [`Netlink`], in the network namespace of the thread that opened it
 //! (so opening one inside a container's namespace configures that one).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
     NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
@@ -247,6 +247,47 @@ impl Netlink {
             Err(Error::Netlink { errno, .. }) if errno == libc::EEXIST => Ok(()),
             other => other.map(drop),
         }
+    }
+
+    /// Adds `ip/prefix` (IPv6) to link `index` (an existing one is fine),
+    /// usable at once: no duplicate address detection, as on a bridge the
+    /// addresses are handed out by berth alone.
+    pub fn add_address6(&mut self, index: u32, ip: Ipv6Addr, prefix: u8) -> Result<(), Error> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet6;
+        msg.header.prefix_len = prefix;
+        msg.header.index = index;
+        msg.attributes.push(AddressAttribute::Local(IpAddr::V6(ip)));
+        msg.attributes
+            .push(AddressAttribute::Address(IpAddr::V6(ip)));
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        match self.request(
+            &format!("adding address {ip}/{prefix}"),
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        ) {
+            Err(Error::Netlink { errno, .. }) if errno == libc::EEXIST => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Adds the IPv6 default route through `gateway`.
+    pub fn add_default_route6(&mut self, gateway: Ipv6Addr) -> Result<(), Error> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet6;
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        msg.header.protocol = RouteProtocol::Boot;
+        msg.header.scope = RouteScope::Universe;
+        msg.header.kind = RouteType::Unicast;
+        msg.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+        self.request(
+            &format!("adding the IPv6 default route via {gateway}"),
+            RouteNetlinkMessage::NewRoute(msg),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .map(drop)
     }
 
     /// Adds the default route through `gateway`.

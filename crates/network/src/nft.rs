@@ -70,11 +70,11 @@ pub struct Ruleset {
     pub ports: Vec<PortRule>,
 }
 
-fn s(text: &str) -> Expression<'static> {
+pub(crate) fn s(text: &str) -> Expression<'static> {
     Expression::String(Cow::Owned(text.to_string()))
 }
 
-fn payload(protocol: &'static str, field: &'static str) -> Expression<'static> {
+pub(crate) fn payload(protocol: &'static str, field: &'static str) -> Expression<'static> {
     Expression::Named(NamedExpression::Payload(Payload::PayloadField(
         PayloadField {
             protocol: Cow::Borrowed(protocol),
@@ -83,7 +83,7 @@ fn payload(protocol: &'static str, field: &'static str) -> Expression<'static> {
     )))
 }
 
-fn meta(key: MetaKey) -> Expression<'static> {
+pub(crate) fn meta(key: MetaKey) -> Expression<'static> {
     Expression::Named(NamedExpression::Meta(Meta { key }))
 }
 
@@ -94,7 +94,7 @@ fn prefix(net: &Ipv4Net) -> Expression<'static> {
     }))
 }
 
-fn is(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
+pub(crate) fn is(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
     Statement::Match(Match {
         left,
         right,
@@ -102,7 +102,7 @@ fn is(left: Expression<'static>, right: Expression<'static>) -> Statement<'stati
     })
 }
 
-fn is_not(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
+pub(crate) fn is_not(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
     Statement::Match(Match {
         left,
         right,

@@ -36,6 +36,20 @@ impl ProcNet {
         write_if_different(&self.root.join("ipv4/ip_forward"), "1")
     }
 
+    /// Turns IPv6 forwarding on; says whether it was off.
+    pub fn enable_forwarding6(&self) -> Result<bool, Error> {
+        write_if_different(&self.root.join("ipv6/conf/all/forwarding"), "1")
+    }
+
+    /// Lets interface `iface` carry IPv6 (a bridge of an IPv6 network).
+    pub fn enable_ipv6(&self, iface: &str) -> Result<(), Error> {
+        write_if_different(
+            &self.root.join("ipv6/conf").join(iface).join("disable_ipv6"),
+            "0",
+        )
+        .map(drop)
+    }
+
     /// Lets traffic from 127.0.0.0/8 be routed out of `iface`.
     pub fn enable_route_localnet(&self, iface: &str) -> Result<(), Error> {
         write_if_different(
@@ -78,5 +92,15 @@ mod tests {
             "1"
         );
         assert!(p.enable_route_localnet("missing").is_err());
+        std::fs::create_dir_all(dir.path().join("ipv6/conf/all")).unwrap();
+        std::fs::create_dir_all(dir.path().join("ipv6/conf/br0")).unwrap();
+        std::fs::write(dir.path().join("ipv6/conf/all/forwarding"), "0\n").unwrap();
+        std::fs::write(dir.path().join("ipv6/conf/br0/disable_ipv6"), "1\n").unwrap();
+        assert!(p.enable_forwarding6().unwrap());
+        p.enable_ipv6("br0").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("ipv6/conf/br0/disable_ipv6")).unwrap(),
+            "0"
+        );
     }
 }

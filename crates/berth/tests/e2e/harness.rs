@@ -15,9 +15,13 @@ pub struct Ctx {
     pub socket: PathBuf,
     pub busybox_tar: PathBuf,
     daemon: std::sync::Mutex<Option<Child>>,
-    /// `/proc/sys/net/ipv4/ip_forward` before the run, restored after it.
+    /// `/proc/sys/net/ipv4/ip_forward` and the IPv6 `forwarding` switch
+    /// before the run, restored after it.
     ip_forward_before: Option<String>,
+    ip6_forward_before: Option<String>,
 }
+
+const IP6_FORWARD: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
 
 pub fn berth_bin() -> &'static str {
     env!("CARGO_BIN_EXE_berth")
@@ -51,8 +55,10 @@ impl Ctx {
             String::from_utf8_lossy(&made.stderr)
         );
         let ip_forward_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok();
+        let ip6_forward_before = std::fs::read_to_string(IP6_FORWARD).ok();
         let ctx = Ctx {
             ip_forward_before,
+            ip6_forward_before,
             dir,
             root,
             exec_root,
@@ -229,19 +235,26 @@ impl Ctx {
                 left.push(format!("bridge {b}"));
             }
         }
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.nft_table()])
-            .output();
-        // The daemon turned IPv4 forwarding on for its networks; give the
-        // machine back its setting.
+        for family in ["ip", "ip6"] {
+            let _ = Command::new("nft")
+                .args(["delete", "table", family, &self.nft_table()])
+                .output();
+        }
+        // The daemon turned forwarding on for its networks; give the
+        // machine back its settings.
         if let Some(before) = &self.ip_forward_before {
             let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", before);
         }
-        let listed = Command::new("nft")
-            .args(["list", "table", "ip", &self.nft_table()])
-            .output();
-        if listed.map(|o| o.status.success()).unwrap_or(false) {
-            left.push(format!("nft table {}", self.nft_table()));
+        if let Some(before) = &self.ip6_forward_before {
+            let _ = std::fs::write(IP6_FORWARD, before);
+        }
+        for family in ["ip", "ip6"] {
+            let listed = Command::new("nft")
+                .args(["list", "table", family, &self.nft_table()])
+                .output();
+            if listed.map(|o| o.status.success()).unwrap_or(false) {
+                left.push(format!("nft table {family} {}", self.nft_table()));
+            }
         }
         left
     }

@@ -27,6 +27,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "network_cleanup_after_churn_and_daemon_kill",
         network_cleanup_after_churn_and_daemon_kill,
     ),
+    ("ipv6_dual_stack_networks", ipv6_dual_stack_networks),
     (
         "docker_cli_networks_and_ports",
         docker_cli_networks_and_ports,
@@ -800,4 +801,151 @@ fn monitor_kill_cleans_network(ctx: &Ctx) {
     );
     std::net::TcpListener::bind("0.0.0.0:18083").expect("the host port is free again");
     ctx.ok(&["rm", "orphan"]);
+}
+
+/// `network create --ipv6`: dual-stack containers with an IPv6 address
+/// (chosen or `--ip6`), an IPv6 default route through the bridge, names
+/// resolving to AAAA records, `/etc/hosts` with both addresses, inspect's
+/// IPv6 fields, `network connect --ip6` to a running container, NAT66 in
+/// an `ip6` table that goes with the last IPv6 network.
+fn ipv6_dual_stack_networks(ctx: &Ctx) {
+    ctx.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.231.9.0/24",
+        "--subnet",
+        "fd42:231:9::/64",
+        "--gateway",
+        "fd42:231:9::fffe",
+        "dual",
+    ]);
+    let cfg = ctx.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.EnableIPv6}} {{json .IPAM.Config}}",
+        "dual",
+    ]);
+    assert!(
+        cfg.starts_with("true ")
+            && cfg.contains(r#"{"Subnet":"fd42:231:9::/64","Gateway":"fd42:231:9::fffe"}"#),
+        "{cfg}"
+    );
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "v6-one",
+        "--network",
+        "dual",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "v6-two",
+        "--network",
+        "dual",
+        "--ip6",
+        "fd42:231:9::b0b",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let addr = ctx.ok(&[
+        "inspect", "-f",
+        "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}/{{.NetworkSettings.Networks.dual.GlobalIPv6PrefixLen}} {{.NetworkSettings.Networks.dual.IPv6Gateway}} {{.NetworkSettings.Networks.dual.IPAMConfig.IPv6Address}}",
+        "v6-two",
+    ]);
+    assert_eq!(
+        addr.trim(),
+        "fd42:231:9::b0b/64 fd42:231:9::fffe fd42:231:9::b0b"
+    );
+    let one = ctx.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}",
+        "v6-one",
+    ]);
+    assert_eq!(one.trim(), "fd42:231:9::1");
+    let route = ctx.ok(&["exec", "v6-one", "ip", "-6", "route", "show", "default"]);
+    assert!(route.contains("default via fd42:231:9::fffe"), "{route}");
+    let ping = ctx.ok(&["exec", "v6-one", "ping6", "-c", "1", "-W", "3", "v6-two"]);
+    assert!(
+        ping.contains("fd42:231:9::b0b") && ping.contains("1 packets received"),
+        "{ping}"
+    );
+    let aaaa = ctx.ok(&["exec", "v6-one", "nslookup", "-type=AAAA", "v6-two"]);
+    assert!(aaaa.contains("fd42:231:9::b0b"), "{aaaa}");
+    let hosts = ctx.ok(&["exec", "v6-two", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("fd42:231:9::b0b\t"), "{hosts}");
+    let gw = ctx.ok(&[
+        "exec",
+        "v6-one",
+        "ping6",
+        "-c",
+        "1",
+        "-W",
+        "3",
+        "fd42:231:9::fffe",
+    ]);
+    assert!(
+        gw.contains("1 packets received"),
+        "the bridge answers: {gw}"
+    );
+    let nat = std::process::Command::new("nft")
+        .args(["list", "table", "ip6", &ctx.nft_table()])
+        .output()
+        .expect("nft");
+    let text = String::from_utf8_lossy(&nat.stdout).to_string();
+    assert!(
+        text.contains("ip6 saddr fd42:231:9::/64") && text.contains("masquerade"),
+        "{text}"
+    );
+    // A running container joins another IPv6 network with a chosen address.
+    ctx.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd42:231:a::/64",
+        "dual-b",
+    ]);
+    ctx.ok(&[
+        "network",
+        "connect",
+        "--ip6",
+        "fd42:231:a::77",
+        "dual-b",
+        "v6-one",
+    ]);
+    let addrs = ctx.ok(&["exec", "v6-one", "ip", "-6", "addr"]);
+    assert!(addrs.contains("fd42:231:a::77/64"), "{addrs}");
+    // --ip6 on a network without IPv6 is refused at start, clearly.
+    let out = ctx.berth(&[
+        "run",
+        "--rm",
+        "--ip6",
+        "fd42::1",
+        "--network",
+        "bridge",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    ctx.ok(&["rm", "-f", "v6-one", "v6-two"]);
+    ctx.ok(&["network", "rm", "dual", "dual-b"]);
+    let gone = std::process::Command::new("nft")
+        .args(["list", "table", "ip6", &ctx.nft_table()])
+        .output()
+        .expect("nft");
+    assert!(
+        !gone.status.success(),
+        "the ip6 table goes with the last IPv6 network"
+    );
 }

@@ -27,6 +27,9 @@ pub struct NetFlags {
     /// IPv4 address (e.g., 172.30.100.104).
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33), on a network created with --ipv6.
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// Container MAC address (e.g., 92:d0:c6:0a:29:33).
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
@@ -170,8 +173,9 @@ impl NetFlags {
         if !self.network_alias.is_empty() {
             first["Aliases"] = json!(self.network_alias);
         }
-        if let Some(ip) = &self.ip {
-            first["IPAMConfig"] = json!({"IPv4Address": ip});
+        let ipam = ipam_config(self.ip.as_deref(), self.ip6.as_deref());
+        if !ipam.is_null() {
+            first["IPAMConfig"] = ipam;
         }
         if let Some(mac) = &self.mac_address {
             first["MacAddress"] = json!(mac);
@@ -189,6 +193,22 @@ impl NetFlags {
             networking_config: (!endpoints.is_empty())
                 .then(|| json!({"EndpointsConfig": endpoints})),
         })
+    }
+}
+
+/// `IPAMConfig` of an endpoint from `--ip` and `--ip6` (null without).
+pub fn ipam_config(ip: Option<&str>, ip6: Option<&str>) -> Value {
+    let mut c = serde_json::Map::new();
+    if let Some(ip) = ip {
+        c.insert("IPv4Address".into(), json!(ip));
+    }
+    if let Some(ip) = ip6 {
+        c.insert("IPv6Address".into(), json!(ip));
+    }
+    if c.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(c)
     }
 }
 

@@ -47,7 +47,7 @@ pub struct CreateArgs {
     /// Enable manual container attachment.
     #[arg(long)]
     pub attachable: bool,
-    /// Enable IPv6 networking (not supported yet).
+    /// Enable IPv6 networking (a unique local /64 unless --subnet gives one).
     #[arg(long)]
     pub ipv6: bool,
     /// Set metadata on a network.
@@ -110,6 +110,9 @@ pub struct ConnectArgs {
     /// IPv4 address.
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address.
+    #[arg(long)]
+    pub ip6: Option<String>,
     pub network: String,
     pub container: String,
 }
@@ -132,28 +135,53 @@ fn pairs(list: &[String]) -> serde_json::Map<String, Value> {
         .collect()
 }
 
+/// One IPAM pool per `--subnet` (one IPv4 and one IPv6 at most), each
+/// with the `--gateway` and `--ip-range` inside it, as the docker CLI
+/// pairs them.
 fn create_body(a: &CreateArgs) -> Result<Value, String> {
-    if a.subnet.len() > 1 || a.gateway.len() > 1 || a.ip_range.len() > 1 {
-        return Err("several subnets per network are not supported yet".into());
+    let parse = |what: &str, s: &str| -> Result<ipnet::IpNet, String> {
+        s.parse::<ipnet::IpNet>()
+            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| format!("invalid {what}: {s}"))
+    };
+    let subnets: Vec<ipnet::IpNet> = a
+        .subnet
+        .iter()
+        .map(|s| parse("subnet", s))
+        .collect::<Result<_, _>>()?;
+    if subnets
+        .iter()
+        .filter(|s| matches!(s, ipnet::IpNet::V4(_)))
+        .count()
+        > 1
+        || subnets
+            .iter()
+            .filter(|s| matches!(s, ipnet::IpNet::V6(_)))
+            .count()
+            > 1
+    {
+        return Err("several subnets of one IP version per network are not supported yet".into());
     }
     if (!a.gateway.is_empty() || !a.ip_range.is_empty()) && a.subnet.is_empty() {
         return Err("gateway and ip-range need a subnet (--subnet)".into());
     }
-    let mut config = json!({});
-    if let Some(s) = a.subnet.first() {
-        config["Subnet"] = json!(s);
+    let mut configs: Vec<Value> = a.subnet.iter().map(|s| json!({"Subnet": s})).collect();
+    for g in &a.gateway {
+        let ip = parse("gateway", g)?.addr();
+        let i = subnets
+            .iter()
+            .position(|s| s.contains(&ip))
+            .ok_or_else(|| format!("no matching subnet for gateway {g}"))?;
+        configs[i]["Gateway"] = json!(g);
     }
-    if let Some(g) = a.gateway.first() {
-        config["Gateway"] = json!(g);
+    for r in &a.ip_range {
+        let range = parse("ip-range", r)?;
+        let i = subnets
+            .iter()
+            .position(|s| s.contains(&range))
+            .ok_or_else(|| format!("no matching subnet for range {r}"))?;
+        configs[i]["IPRange"] = json!(r);
     }
-    if let Some(r) = a.ip_range.first() {
-        config["IPRange"] = json!(r);
-    }
-    let configs = if a.subnet.is_empty() {
-        json!([])
-    } else {
-        json!([config])
-    };
     Ok(json!({
         "Name": a.name, "Driver": a.driver, "Internal": a.internal, "Attachable": a.attachable,
         "EnableIPv6": a.ipv6, "IPAM": {"Driver": "default", "Config": configs},
@@ -306,8 +334,9 @@ pub async fn run(cmd: NetworkCommand, target: &Target) -> i32 {
             if !a.alias.is_empty() {
                 endpoint["Aliases"] = json!(a.alias);
             }
-            if let Some(ip) = &a.ip {
-                endpoint["IPAMConfig"] = json!({"IPv4Address": ip});
+            let ipam = super::netflags::ipam_config(a.ip.as_deref(), a.ip6.as_deref());
+            if !ipam.is_null() {
+                endpoint["IPAMConfig"] = ipam;
             }
             let body = json!({"Container": a.container, "EndpointConfig": endpoint});
             match client
@@ -328,5 +357,49 @@ pub async fn run(cmd: NetworkCommand, target: &Target) -> i32 {
                 Err(e) => super::fail(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(subnet: &[&str], gateway: &[&str], range: &[&str]) -> CreateArgs {
+        CreateArgs {
+            driver: "bridge".into(),
+            subnet: subnet.iter().map(|s| s.to_string()).collect(),
+            gateway: gateway.iter().map(|s| s.to_string()).collect(),
+            ip_range: range.iter().map(|s| s.to_string()).collect(),
+            internal: false,
+            attachable: false,
+            ipv6: true,
+            label: Vec::new(),
+            opt: Vec::new(),
+            name: "n".into(),
+        }
+    }
+
+    #[test]
+    fn pools_pair_gateways_and_ranges_by_subnet() {
+        let body = create_body(&args(
+            &["10.5.0.0/24", "2001:389::/64"],
+            &["2001:389::ffff", "10.5.0.254"],
+            &["2001:389::/96"],
+        ))
+        .unwrap();
+        assert_eq!(
+            body["IPAM"]["Config"],
+            json!([
+                {"Subnet": "10.5.0.0/24", "Gateway": "10.5.0.254"},
+                {"Subnet": "2001:389::/64", "Gateway": "2001:389::ffff", "IPRange": "2001:389::/96"}
+            ])
+        );
+        assert_eq!(body["EnableIPv6"], true);
+        assert_eq!(
+            create_body(&args(&["10.5.0.0/24"], &["10.6.0.1"], &[])).unwrap_err(),
+            "no matching subnet for gateway 10.6.0.1"
+        );
+        assert!(create_body(&args(&["10.5.0.0/24", "10.6.0.0/24"], &[], &[])).is_err());
+        assert!(create_body(&args(&["nonsense"], &[], &[])).is_err());
     }
 }

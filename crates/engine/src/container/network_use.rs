@@ -149,16 +149,21 @@ pub fn etc_files(
             if !rec.config.domainname.is_empty() {
                 names.insert(0, format!("{hostname}.{}", rec.config.domainname));
             }
-            let own = first
-                .and_then(|e| e.ip)
-                .map(|ip| (std::net::IpAddr::V4(ip), names.as_slice()));
+            let own: Vec<std::net::IpAddr> = first
+                .into_iter()
+                .flat_map(|e| {
+                    e.ip.map(Into::into)
+                        .into_iter()
+                        .chain(e.ip6.map(Into::into))
+                })
+                .collect();
             let resolver = match embedded {
                 Some(ip) => Resolver::Embedded(std::net::IpAddr::V4(ip)),
                 None => Resolver::Host,
             };
             EtcFiles {
                 hostname,
-                hosts: files::hosts(&extra, own),
+                hosts: files::hosts(&extra, &own, &names),
                 resolv: files::resolv_conf(&host.resolv, &resolver, &overrides),
             }
         }
@@ -224,7 +229,9 @@ impl ContainerService {
             if i == 0 && ep.wanted_mac.is_none() {
                 ep.wanted_mac = mac.filter(|m| !m.is_empty()).map(str::to_string);
             }
-            if net.default_bridge && (ep.wanted_ip.is_some() || !ep.aliases.is_empty()) {
+            if net.default_bridge
+                && (ep.wanted_ip.is_some() || ep.wanted_ip6.is_some() || !ep.aliases.is_empty())
+            {
                 return Err(Error::InvalidArgument(
                     "user specified IP address and network-scoped aliases are supported on user defined networks only".into(),
                 ));
@@ -427,9 +434,9 @@ impl ContainerService {
                     "Gateway": e.gateway.map(|g| g.to_string()).unwrap_or_default(),
                     "IPAddress": e.ip.map(|g| g.to_string()).unwrap_or_default(),
                     "IPPrefixLen": e.prefix_len,
-                    "IPv6Gateway": "",
-                    "GlobalIPv6Address": "",
-                    "GlobalIPv6PrefixLen": 0,
+                    "IPv6Gateway": e.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+                    "GlobalIPv6Address": e.ip6.map(|g| g.to_string()).unwrap_or_default(),
+                    "GlobalIPv6PrefixLen": e.prefix_len6,
                     "DNSNames": dns_names,
                 }),
             );
@@ -498,7 +505,9 @@ impl ContainerService {
             });
         }
         let mut ep = endpoint_from_config(&net.id, &net.name, cfg)?;
-        if net.default_bridge && (ep.wanted_ip.is_some() || !ep.aliases.is_empty()) {
+        if net.default_bridge
+            && (ep.wanted_ip.is_some() || ep.wanted_ip6.is_some() || !ep.aliases.is_empty())
+        {
             return Err(Error::InvalidArgument(
                 "user specified IP address and network-scoped aliases are supported on user defined networks only".into(),
             ));
@@ -562,12 +571,15 @@ impl ContainerService {
 /// One `EndpointsConfig` entry as an endpoint to create.
 /// `IPAMConfig` of an endpoint in inspect: what was asked for, or null.
 fn ipam_config(e: &Endpoint) -> Value {
-    if e.wanted_ip.is_none() && e.link_local_ips.is_empty() {
+    if e.wanted_ip.is_none() && e.wanted_ip6.is_none() && e.link_local_ips.is_empty() {
         return Value::Null;
     }
     let mut v = json!({});
     if let Some(ip) = e.wanted_ip {
         v["IPv4Address"] = json!(ip.to_string());
+    }
+    if let Some(ip) = e.wanted_ip6 {
+        v["IPv6Address"] = json!(ip.to_string());
     }
     if !e.link_local_ips.is_empty() {
         v["LinkLocalIPs"] = json!(e
@@ -593,6 +605,18 @@ fn endpoint_from_config(id: &str, name: &str, cfg: Option<&Value>) -> Result<End
         Some(ip) => Some(
             ip.parse::<Ipv4Addr>()
                 .map_err(|_| Error::InvalidArgument(format!("invalid IPv4 address: {ip}")))?,
+        ),
+        None => None,
+    };
+    let wanted_ip6 = match cfg
+        .and_then(|c| c.get("IPAMConfig"))
+        .and_then(|i| i.get("IPv6Address"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        Some(ip) => Some(
+            ip.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| Error::InvalidArgument(format!("invalid IPv6 address: {ip}")))?,
         ),
         None => None,
     };
@@ -643,6 +667,7 @@ fn endpoint_from_config(id: &str, name: &str, cfg: Option<&Value>) -> Result<End
         network_name: name.to_string(),
         aliases,
         wanted_ip,
+        wanted_ip6,
         wanted_mac,
         link_local_ips,
         links,
@@ -687,6 +712,12 @@ mod tests {
         assert_eq!(e.aliases, vec!["web"]);
         assert_eq!(e.wanted_ip, Some(Ipv4Addr::new(10, 3, 0, 9)));
         assert_eq!(e.wanted_mac.as_deref(), Some("02:42:0a:03:00:09"));
+        let v6 = json!({"IPAMConfig": {"IPv6Address": "2001:389::f00d"}});
+        let e = endpoint_from_config("id1", "app", Some(&v6)).unwrap();
+        assert_eq!(e.wanted_ip6, Some("2001:389::f00d".parse().unwrap()));
+        assert_eq!(ipam_config(&e)["IPv6Address"], "2001:389::f00d");
+        let bad6 = json!({"IPAMConfig": {"IPv6Address": "2001:389::g"}});
+        assert!(endpoint_from_config("id1", "app", Some(&bad6)).is_err());
         let bad = json!({"IPAMConfig": {"IPv4Address": "10.3.0"}});
         assert!(endpoint_from_config("id1", "app", Some(&bad)).is_err());
     }

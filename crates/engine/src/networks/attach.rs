@@ -5,11 +5,11 @@
 //! work on failure; teardown keeps going and reports every error.
 
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use berth_network::{ipam, netlink::Netlink, netns, sysctl};
+use berth_network::{ipam, ipam6, netlink::Netlink, netns, sysctl};
 
 use super::ports::{self, PortRequest, Published};
 use super::{Driver, Endpoint, Live, NetworkService};
@@ -49,6 +49,17 @@ impl NetworkService {
             .collect()
     }
 
+    /// IPv6 addresses no new endpoint may get on network `network_id`.
+    fn used_ips6(&self, network_id: &str) -> std::collections::BTreeSet<Ipv6Addr> {
+        self.state()
+            .live
+            .values()
+            .flat_map(|l| l.endpoints.iter())
+            .filter(|e| e.network_id == network_id)
+            .filter_map(|e| e.ip6)
+            .collect()
+    }
+
     /// Whether the container already has a default route (an endpoint on a
     /// network that is not internal).
     fn routes_out(&self, endpoints: &[Endpoint]) -> bool {
@@ -84,6 +95,24 @@ impl NetworkService {
         self.bring_up(&net)?;
         let pool = ipam::Pool::new(subnet, Some(gateway), net.ip_range)?;
         let ip = pool.allocate(&self.used_ips(&net.id), ep.wanted_ip)?;
+        let v6 = match (net.enable_ipv6, net.subnet6, net.gateway6) {
+            (true, Some(s6), Some(g6)) => {
+                let pool6 = ipam6::Pool6::new(s6, Some(g6), net.ip_range6)?;
+                Some((
+                    pool6.allocate(&self.used_ips6(&net.id), ep.wanted_ip6)?,
+                    s6.prefix_len(),
+                    g6,
+                ))
+            }
+            _ if ep.wanted_ip6.is_some() => {
+                return Err(Error::InvalidArgument(format!(
+                    "invalid IPv6 address {}: network {} has no IPv6 (create it with --ipv6)",
+                    ep.wanted_ip6.map(|i| i.to_string()).unwrap_or_default(),
+                    net.name
+                )))
+            }
+            _ => None,
+        };
         let mac = match &ep.wanted_mac {
             Some(m) => ipam::parse_mac(m)?,
             None => ipam::mac_for(ip),
@@ -125,9 +154,16 @@ impl NetworkService {
                 for ll in &link_local {
                     nl.add_address(idx, *ll, 16)?;
                 }
+                if let Some((ip6, prefix6, _)) = v6 {
+                    sysctl::ProcNet::default().enable_ipv6(&inner_name)?;
+                    nl.add_address6(idx, ip6, prefix6)?;
+                }
                 nl.set_up(idx)?;
                 if add_route {
                     nl.add_default_route(gateway)?;
+                    if let Some((_, _, gw6)) = v6 {
+                        nl.add_default_route6(gw6)?;
+                    }
                 }
                 Ok(())
             })?;
@@ -142,6 +178,9 @@ impl NetworkService {
         ep.ip = Some(ip);
         ep.prefix_len = subnet.prefix_len();
         ep.gateway = Some(gateway);
+        ep.ip6 = v6.map(|(a, _, _)| a);
+        ep.prefix_len6 = v6.map_or(0, |(_, p, _)| p);
+        ep.gateway6 = v6.map(|(_, _, g)| g);
         ep.mac = ipam::mac_text(&mac);
         ep.host_veth = host;
         ep.if_name = if_name;

@@ -15,13 +15,13 @@ pub mod record;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use berth_network::{dns, files, ipam, netlink::Netlink, nft, sysctl};
-use ipnet::Ipv4Net;
+use berth_network::{dns, files, ipam, ipam6, netlink::Netlink, nft, nft6, sysctl};
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -63,6 +63,9 @@ pub struct Endpoint {
     /// `--ip`.
     #[serde(default)]
     pub wanted_ip: Option<Ipv4Addr>,
+    /// `--ip6`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wanted_ip6: Option<Ipv6Addr>,
     /// `--mac-address`.
     #[serde(default)]
     pub wanted_mac: Option<String>,
@@ -85,6 +88,13 @@ pub struct Endpoint {
     pub prefix_len: u8,
     #[serde(default)]
     pub gateway: Option<Ipv4Addr>,
+    /// The IPv6 address on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefix_len6: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
     #[serde(default)]
     pub mac: String,
     #[serde(default)]
@@ -100,10 +110,17 @@ impl Endpoint {
         self.ip = None;
         self.prefix_len = 0;
         self.gateway = None;
+        self.ip6 = None;
+        self.prefix_len6 = 0;
+        self.gateway6 = None;
         self.mac.clear();
         self.host_veth.clear();
         self.if_name.clear();
     }
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// A running container's attachments.
@@ -123,6 +140,8 @@ struct State {
     /// The ruleset last written, so an unchanged one is not written again
     /// (most starts and stops publish no port).
     applied: Option<nft::Ruleset>,
+    /// The IPv6 networks last written to the `ip6` table (none: no table).
+    applied6: Option<Vec<nft6::NetRule6>>,
 }
 
 #[derive(Clone)]
@@ -157,12 +176,20 @@ pub struct CreateNetwork {
     /// IPAM `AuxiliaryAddresses`.
     pub aux_addresses: BTreeMap<String, Ipv4Addr>,
     pub ipv6: bool,
+    /// The IPv6 pool (with `ipv6`); a unique local /64 when unset.
+    pub subnet6: Option<Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
+    pub ip_range6: Option<Ipv6Net>,
 }
 
 const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
 
 fn host_routes() -> Vec<Ipv4Net> {
     ipam::host_routes(&std::fs::read_to_string("/proc/net/route").unwrap_or_default())
+}
+
+fn host_routes6() -> Vec<Ipv6Net> {
+    ipam6::host_routes6(&std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default())
 }
 
 /// The host's resolvers, for forwarding what the embedded DNS does not know.
@@ -264,6 +291,10 @@ impl NetworkService {
             aux_addresses: BTreeMap::new(),
             bridge: String::new(),
             default_bridge: false,
+            enable_ipv6: false,
+            subnet6: None,
+            gateway6: None,
+            ip_range6: None,
         };
         if !have("bridge") {
             let taken = self.taken_subnets();
@@ -325,8 +356,15 @@ impl NetworkService {
             None => nl.add_bridge(&n.bridge)?,
         };
         nl.add_address(index, gateway, subnet.prefix_len())?;
-        nl.set_up(index)?;
         let proc = sysctl::ProcNet::default();
+        if let (true, Some(s6), Some(g6)) = (n.enable_ipv6, n.subnet6, n.gateway6) {
+            proc.enable_ipv6(&n.bridge)?;
+            nl.add_address6(index, g6, s6.prefix_len())?;
+            if !n.internal {
+                proc.enable_forwarding6()?;
+            }
+        }
+        nl.set_up(index)?;
         proc.enable_route_localnet(&n.bridge)?;
         if !n.internal {
             proc.enable_forwarding()?;
@@ -397,9 +435,9 @@ impl NetworkService {
                 )))
             }
         }
-        if req.ipv6 {
+        if !req.ipv6 && (req.subnet6.is_some() || req.gateway6.is_some()) {
             return Err(Error::InvalidArgument(
-                "IPv6 networks are not supported yet".into(),
+                "an IPv6 subnet needs an IPv6 network: create it with EnableIPv6 (--ipv6)".into(),
             ));
         }
         if self.list().iter().any(|n| n.name == req.name) {
@@ -441,6 +479,11 @@ impl NetworkService {
             }
         }
         let id = ids::new_id();
+        let pool6 = if req.ipv6 {
+            Some(self.pool6(&req, &id)?)
+        } else {
+            None
+        };
         let bridge = match req.options.get(BRIDGE_NAME_OPTION) {
             Some(b) if b.is_empty() || b.len() > 15 || b.contains(['/', ' ']) => {
                 return Err(Error::InvalidArgument(format!("invalid bridge name {b}")))
@@ -468,6 +511,12 @@ impl NetworkService {
             aux_addresses: req.aux_addresses,
             bridge,
             default_bridge: false,
+            enable_ipv6: req.ipv6,
+            subnet6: pool6.as_ref().map(|p| p.subnet),
+            gateway6: pool6.as_ref().map(|p| p.gateway),
+            ip_range6: pool6
+                .as_ref()
+                .and_then(|p| (p.range != p.subnet).then_some(p.range)),
         };
         if let Err(e) = self.bring_up(&r) {
             self.tear_down_bridge(&r);
@@ -480,6 +529,40 @@ impl NetworkService {
             .events
             .publish(Event::network("create", &r.id, &r.name, r.driver.as_str()));
         Ok(r)
+    }
+
+    /// The IPv6 pool of a new network: the one asked for, which may not
+    /// overlap the host's IPv6 routes or another network's, or a unique
+    /// local /64 made from the network's id.
+    fn pool6(&self, req: &CreateNetwork, id: &str) -> Result<ipam6::Pool6, Error> {
+        let mut taken = host_routes6();
+        taken.extend(self.state().networks.values().filter_map(|n| n.subnet6));
+        let subnet = match req.subnet6 {
+            Some(s) => {
+                if let Some(t) = taken.iter().find(|t| ipam6::overlaps(&s, t)) {
+                    return Err(Error::Conflict {
+                        message: format!("invalid pool request: Pool overlaps with other one on this address space ({t})"),
+                    });
+                }
+                s
+            }
+            None if req.gateway6.is_some() || req.ip_range6.is_some() => {
+                return Err(Error::InvalidArgument(
+                    "an IPv6 gateway or ip-range needs an IPv6 subnet".into(),
+                ))
+            }
+            None => {
+                let seed = hex::decode(&id[..16.min(id.len())]).unwrap_or_default();
+                let s = ipam6::ula_subnet(&seed);
+                if taken.iter().any(|t| ipam6::overlaps(&s, t)) {
+                    return Err(Error::Conflict {
+                        message: format!("the IPv6 subnet {s} chosen for the network is in use: give one with --subnet"),
+                    });
+                }
+                s
+            }
+        };
+        Ok(ipam6::Pool6::new(subnet, req.gateway6, req.ip_range6)?)
     }
 
     fn tear_down_bridge(&self, n: &NetworkRecord) {
@@ -572,11 +655,40 @@ impl NetworkService {
             ports.sort();
             nft::Ruleset { networks, ports }
         };
+        self.apply_firewall6()?;
         if self.state().applied.as_ref() == Some(&rules) {
             return Ok(());
         }
         nft::apply(&nft::render(&self.inner.settings.nft_table, &rules))?;
         self.state().applied = Some(rules);
+        Ok(())
+    }
+
+    /// The `ip6` table: present while an IPv6 network exists, removed with
+    /// the last one.
+    fn apply_firewall6(&self) -> Result<(), Error> {
+        let rules: Vec<nft6::NetRule6> = self
+            .state()
+            .networks
+            .values()
+            .filter(|n| n.driver == Driver::Bridge && n.enable_ipv6)
+            .filter_map(|n| {
+                Some(nft6::NetRule6 {
+                    bridge: n.bridge.clone(),
+                    subnet: n.subnet6?,
+                    internal: n.internal,
+                })
+            })
+            .collect();
+        let before = self.state().applied6.clone();
+        let table = &self.inner.settings.nft_table;
+        match (rules.is_empty(), before) {
+            (true, None) => return Ok(()),
+            (true, Some(_)) => nft::apply(&nft6::render_delete6(table))?,
+            (false, Some(b)) if b == rules => return Ok(()),
+            (false, _) => nft::apply(&nft6::render6(table, &rules))?,
+        }
+        self.state().applied6 = (!rules.is_empty()).then_some(rules);
         Ok(())
     }
 
@@ -586,11 +698,13 @@ impl NetworkService {
         for (net_id, (table, _)) in &st.dns {
             let mut names = dns::Names::default();
             // Each running container on the network by name or id.
-            let mut members: Vec<(&str, &str, Ipv4Addr)> = Vec::new();
+            let mut members: Vec<(&str, &str, Vec<std::net::IpAddr>)> = Vec::new();
             for (cid, live) in &st.live {
                 for e in live.endpoints.iter().filter(|e| &e.network_id == net_id) {
                     let Some(ip) = e.ip else { continue };
-                    members.push((cid.as_str(), live.name.as_str(), ip));
+                    let addrs: Vec<std::net::IpAddr> = std::iter::once(ip.into())
+                        .chain(e.ip6.map(Into::into))
+                        .collect();
                     let short = &cid[..cid.len().min(12)];
                     for name in std::iter::once(live.name.as_str())
                         .chain(std::iter::once(short))
@@ -600,8 +714,9 @@ impl NetworkService {
                             .all
                             .entry(name.to_ascii_lowercase())
                             .or_default()
-                            .push(ip);
+                            .extend(addrs.iter().copied());
                     }
+                    members.push((cid.as_str(), live.name.as_str(), addrs));
                 }
             }
             // Links: the alias (and the target's name) for the linking
@@ -611,15 +726,18 @@ impl NetworkService {
                     let Some(own) = e.ip else { continue };
                     for link in &e.links {
                         let (target, alias) = link.split_once(':').unwrap_or((link, link));
-                        let Some(&(_, tname, tip)) = members
+                        let Some((_, tname, tips)) = members
                             .iter()
                             .find(|(id, name, _)| *name == target || id.starts_with(target))
                         else {
                             continue;
                         };
                         let scoped = names.scoped.entry(own).or_default();
-                        for n in [alias, tname] {
-                            scoped.entry(n.to_ascii_lowercase()).or_default().push(tip);
+                        for n in [alias, *tname] {
+                            scoped
+                                .entry(n.to_ascii_lowercase())
+                                .or_default()
+                                .extend(tips.iter().copied());
                         }
                     }
                 }
@@ -642,7 +760,7 @@ impl NetworkService {
                             "EndpointID": e.endpoint_id,
                             "MacAddress": e.mac,
                             "IPv4Address": e.ip.map(|ip| format!("{ip}/{}", e.prefix_len)).unwrap_or_default(),
-                            "IPv6Address": "",
+                            "IPv6Address": e.ip6.map(|ip| format!("{ip}/{}", e.prefix_len6)).unwrap_or_default(),
                         }),
                     )
                 })

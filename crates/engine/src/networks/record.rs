@@ -1,9 +1,9 @@
 //! A network's record (`<root>/network/<id>.json`) and how the API shows it.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -58,6 +58,15 @@ pub struct NetworkRecord {
     /// The default `bridge` network: no embedded DNS, as Docker's.
     #[serde(default)]
     pub default_bridge: bool,
+    /// `EnableIPv6`: containers get an IPv6 address from `subnet6` too.
+    #[serde(default)]
+    pub enable_ipv6: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range6: Option<Ipv6Net>,
 }
 
 impl NetworkRecord {
@@ -93,6 +102,17 @@ impl NetworkRecord {
             }
             _ => Vec::new(),
         };
+        let mut config = config;
+        if let Some(s6) = self.subnet6 {
+            let mut c = json!({"Subnet": s6.to_string()});
+            if let Some(g) = self.gateway6 {
+                c["Gateway"] = json!(g.to_string());
+            }
+            if let Some(r) = self.ip_range6 {
+                c["IPRange"] = json!(r.to_string());
+            }
+            config.push(c);
+        }
         json!({
             "Name": self.name,
             "Id": self.id,
@@ -100,7 +120,7 @@ impl NetworkRecord {
             "Scope": "local",
             "Driver": self.driver.as_str(),
             "EnableIPv4": true,
-            "EnableIPv6": false,
+            "EnableIPv6": self.enable_ipv6,
             "IPAM": {"Driver": "default", "Options": null, "Config": config},
             "Internal": self.internal,
             "Attachable": self.attachable,
@@ -145,6 +165,10 @@ mod tests {
             aux_addresses: BTreeMap::from([("a".into(), "10.7.0.5".parse().unwrap())]),
             bridge: "br-abababababab".into(),
             default_bridge: false,
+            enable_ipv6: true,
+            subnet6: Some("fd00:7::/64".parse().unwrap()),
+            gateway6: Some("fd00:7::1".parse().unwrap()),
+            ip_range6: None,
         };
         let v = r.inspect(BTreeMap::new());
         assert_eq!(v["IPAM"]["Config"][0]["Subnet"], "10.7.0.0/24");
@@ -154,6 +178,9 @@ mod tests {
             "10.7.0.5"
         );
         assert!(v["IPAM"]["Options"].is_null());
+        assert_eq!(v["EnableIPv6"], true);
+        assert_eq!(v["IPAM"]["Config"][1]["Subnet"], "fd00:7::/64");
+        assert_eq!(v["IPAM"]["Config"][1]["Gateway"], "fd00:7::1");
         assert_eq!(v["Internal"], true);
         assert_eq!(v["Labels"]["k"], "v");
         assert!(r.has_dns() && !r.builtin());

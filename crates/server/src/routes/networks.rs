@@ -96,12 +96,28 @@ async fn create(
             ipam.driver
         )));
     }
-    if ipam.config.len() > 1 {
+    // One pool per family, as Docker's bridge driver takes them.
+    let mut v4: Option<IpamConfig> = None;
+    let mut v6: Option<IpamConfig> = None;
+    for pool in ipam.config {
+        let is_v6 =
+            pool.subnet.contains(':') || (pool.subnet.is_empty() && pool.gateway.contains(':'));
+        let slot = if is_v6 { &mut v6 } else { &mut v4 };
+        if slot.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "several IPv{} pools per network are not supported yet",
+                if is_v6 { 6 } else { 4 }
+            )));
+        }
+        *slot = Some(pool);
+    }
+    let pool = v4.unwrap_or_default();
+    let pool6 = v6.unwrap_or_default();
+    if !pool6.auxiliary_addresses.is_empty() {
         return Err(ApiError::bad_request(
-            "several IPAM pools per network are not supported yet (IPv6 networks neither)",
+            "auxiliary addresses in an IPv6 pool are not supported yet",
         ));
     }
-    let pool = ipam.config.into_iter().next().unwrap_or_default();
     let mut aux_addresses = BTreeMap::new();
     for (host, ip) in &pool.auxiliary_addresses {
         let ip = parse("auxiliary address", ip)?
@@ -120,6 +136,9 @@ async fn create(
         ip_range: parse("ip range", &pool.ip_range)?,
         aux_addresses,
         ipv6: req.enable_ipv6 == Some(true),
+        subnet6: parse("IPv6 subnet", &pool6.subnet)?,
+        gateway6: parse("IPv6 gateway", &pool6.gateway)?,
+        ip_range6: parse("IPv6 ip range", &pool6.ip_range)?,
     };
     let engine2 = engine.clone();
     let r = tokio::task::spawn_blocking(move || engine2.networks.create(create))

@@ -16,7 +16,15 @@ pub struct Api {
     bridge: String,
     nft_table: String,
     cgroup_parent: String,
+    /// The forwarding switches before the run: networks turn them on, and
+    /// they are given back at the end.
+    forwarding_before: Vec<(&'static str, String)>,
 }
+
+const FORWARDING: [&str; 2] = [
+    "/proc/sys/net/ipv4/ip_forward",
+    "/proc/sys/net/ipv6/conf/all/forwarding",
+];
 
 /// An answer: status, headers and the body.
 pub struct Answer {
@@ -50,6 +58,10 @@ impl Api {
             return Err("the engine sets up a bridge and nftables: run as root".into());
         }
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let forwarding_before = FORWARDING
+            .iter()
+            .filter_map(|p| Some((*p, std::fs::read_to_string(p).ok()?)))
+            .collect();
         let pid = std::process::id();
         let bridge = format!("brt{}", pid % 1_000_000);
         let nft_table = format!("berth_rt_{pid}");
@@ -75,6 +87,7 @@ impl Api {
             bridge,
             nft_table,
             cgroup_parent,
+            forwarding_before,
         })
     }
 
@@ -95,9 +108,14 @@ impl Api {
         for b in &bridges {
             let _ = Command::new("ip").args(["link", "del", b]).output();
         }
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.nft_table])
-            .output();
+        for family in ["ip", "ip6"] {
+            let _ = Command::new("nft")
+                .args(["delete", "table", family, &self.nft_table])
+                .output();
+        }
+        for (path, value) in &self.forwarding_before {
+            let _ = std::fs::write(path, value);
+        }
         let roots = berth_runtime::cgroups::Roots::default();
         let _ = berth_runtime::cgroups::remove_parent(&roots, &self.cgroup_parent);
         let mut left = Vec::new();
@@ -106,12 +124,14 @@ impl Api {
                 left.push(format!("bridge {b}"));
             }
         }
-        let listed = Command::new("nft")
-            .args(["list", "table", "ip", &self.nft_table])
-            .output()
-            .map_err(|e| format!("running nft: {e}"))?;
-        if listed.status.success() {
-            left.push(format!("nft table {}", self.nft_table));
+        for family in ["ip", "ip6"] {
+            let listed = Command::new("nft")
+                .args(["list", "table", family, &self.nft_table])
+                .output()
+                .map_err(|e| format!("running nft: {e}"))?;
+            if listed.status.success() {
+                left.push(format!("nft table {family} {}", self.nft_table));
+            }
         }
         drop(self.dir);
         if left.is_empty() {
@@ -162,6 +182,11 @@ impl Api {
             headers: parts.headers,
             body,
         }
+    }
+
+    /// The name of the engine's nftables tables.
+    pub fn nft_table(&self) -> &str {
+        &self.nft_table
     }
 
     pub async fn get(&self, path: impl Into<String>) -> Answer {

@@ -10,6 +10,7 @@
 mod api;
 mod build;
 mod filters;
+mod networks;
 mod shapes;
 
 use std::future::Future;
@@ -39,8 +40,14 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: Vec<(&str, TestFn)> =
-        [api::TESTS, build::TESTS, filters::TESTS, shapes::TESTS].concat();
+    let tests: Vec<(&str, TestFn)> = [
+        api::TESTS,
+        build::TESTS,
+        filters::TESTS,
+        networks::TESTS,
+        shapes::TESTS,
+    ]
+    .concat();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let code = runtime.block_on(async {
         let api = match Api::open().await {
