@@ -67,6 +67,16 @@ impl Args {
         self.fields.get(key).map_or(&[], Vec::as_slice)
     }
 
+    /// Filters from `key`, `value` pairs (tests build them so).
+    #[cfg(test)]
+    pub(crate) fn of(pairs: &[(&str, &str)]) -> Args {
+        let mut m: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in pairs {
+            m.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        Args::from(&m)
+    }
+
     /// Adds a term, as Docker's prune adds one for anonymous volumes.
     pub fn add(&mut self, key: &str, value: &str) {
         let vs = self.fields.entry(key.to_string()).or_default();
@@ -156,11 +166,7 @@ mod tests {
     use super::*;
 
     fn args(pairs: &[(&str, &str)]) -> Args {
-        let mut m: HashMap<String, Vec<String>> = HashMap::new();
-        for (k, v) in pairs {
-            m.entry(k.to_string()).or_default().push(v.to_string());
-        }
-        Args::from(&m)
+        Args::of(pairs)
     }
 
     #[test]

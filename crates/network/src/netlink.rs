@@ -2,7 +2,7 @@
 //! per [`Netlink`], in the network namespace of the thread that opened it
 //! (so opening one inside a container's namespace configures that one).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::RawFd;
 
 use netlink_packet_core::{
@@ -227,18 +227,34 @@ impl Netlink {
         }
     }
 
-    /// Adds `ip/prefix` to link `index` (an existing one is fine).
-    pub fn add_address(&mut self, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<(), Error> {
+    /// Adds `ip/prefix` to link `index` (an existing one is fine). An IPv6
+    /// address is usable at once: no duplicate address detection, as the
+    /// addresses on a bridge are handed out by berth alone.
+    pub fn add_address(
+        &mut self,
+        index: u32,
+        ip: impl Into<IpAddr>,
+        prefix: u8,
+    ) -> Result<(), Error> {
+        let ip = ip.into();
         let mut msg = AddressMessage::default();
-        msg.header.family = AddressFamily::Inet;
         msg.header.prefix_len = prefix;
         msg.header.index = index;
-        msg.attributes.push(AddressAttribute::Local(IpAddr::V4(ip)));
-        msg.attributes
-            .push(AddressAttribute::Address(IpAddr::V4(ip)));
-        let bcast = u32::from(ip) | (u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0));
-        msg.attributes
-            .push(AddressAttribute::Broadcast(Ipv4Addr::from(bcast)));
+        msg.attributes.push(AddressAttribute::Local(ip));
+        msg.attributes.push(AddressAttribute::Address(ip));
+        match ip {
+            IpAddr::V4(v4) => {
+                msg.header.family = AddressFamily::Inet;
+                let bcast = u32::from(v4) | (u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0));
+                msg.attributes
+                    .push(AddressAttribute::Broadcast(Ipv4Addr::from(bcast)));
+            }
+            IpAddr::V6(_) => {
+                msg.header.family = AddressFamily::Inet6;
+                msg.attributes
+                    .push(AddressAttribute::Flags(AddressFlags::Nodad));
+            }
+        }
         match self.request(
             &format!("adding address {ip}/{prefix}"),
             RouteNetlinkMessage::NewAddress(msg),
@@ -249,57 +265,20 @@ impl Netlink {
         }
     }
 
-    /// Adds `ip/prefix` (IPv6) to link `index` (an existing one is fine),
-    /// usable at once: no duplicate address detection, as on a bridge the
-    /// addresses are handed out by berth alone.
-    pub fn add_address6(&mut self, index: u32, ip: Ipv6Addr, prefix: u8) -> Result<(), Error> {
-        let mut msg = AddressMessage::default();
-        msg.header.family = AddressFamily::Inet6;
-        msg.header.prefix_len = prefix;
-        msg.header.index = index;
-        msg.attributes.push(AddressAttribute::Local(IpAddr::V6(ip)));
-        msg.attributes
-            .push(AddressAttribute::Address(IpAddr::V6(ip)));
-        msg.attributes
-            .push(AddressAttribute::Flags(AddressFlags::Nodad));
-        match self.request(
-            &format!("adding address {ip}/{prefix}"),
-            RouteNetlinkMessage::NewAddress(msg),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        ) {
-            Err(Error::Netlink { errno, .. }) if errno == libc::EEXIST => Ok(()),
-            other => other.map(drop),
-        }
-    }
-
-    /// Adds the IPv6 default route through `gateway`.
-    pub fn add_default_route6(&mut self, gateway: Ipv6Addr) -> Result<(), Error> {
+    /// Adds the default route (of the gateway's family) through `gateway`.
+    pub fn add_default_route(&mut self, gateway: impl Into<IpAddr>) -> Result<(), Error> {
+        let gateway = gateway.into();
         let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet6;
         msg.header.table = RouteHeader::RT_TABLE_MAIN;
         msg.header.protocol = RouteProtocol::Boot;
         msg.header.scope = RouteScope::Universe;
         msg.header.kind = RouteType::Unicast;
+        msg.header.address_family = match gateway {
+            IpAddr::V4(_) => AddressFamily::Inet,
+            IpAddr::V6(_) => AddressFamily::Inet6,
+        };
         msg.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
-        self.request(
-            &format!("adding the IPv6 default route via {gateway}"),
-            RouteNetlinkMessage::NewRoute(msg),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        )
-        .map(drop)
-    }
-
-    /// Adds the default route through `gateway`.
-    pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> Result<(), Error> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet;
-        msg.header.table = RouteHeader::RT_TABLE_MAIN;
-        msg.header.protocol = RouteProtocol::Boot;
-        msg.header.scope = RouteScope::Universe;
-        msg.header.kind = RouteType::Unicast;
-        msg.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+            .push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
         self.request(
             &format!("adding the default route via {gateway}"),
             RouteNetlinkMessage::NewRoute(msg),

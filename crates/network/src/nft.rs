@@ -248,36 +248,47 @@ pub fn render(name: &str, rules: &Ruleset) -> Nftables<'static> {
                 masquerade(),
             ],
         ));
-        if n.internal {
-            batch.add(rule(
-                "forward",
-                vec![
-                    is(meta(MetaKey::Iifname), br()),
-                    is_not(meta(MetaKey::Oifname), br()),
-                    Statement::Drop(None),
-                ],
-            ));
-            batch.add(rule(
-                "forward",
-                vec![
-                    is(meta(MetaKey::Oifname), br()),
-                    is_not(meta(MetaKey::Iifname), br()),
-                    Statement::Drop(None),
-                ],
-            ));
-        }
-        for other in bridges.iter().filter(|o| o.bridge != n.bridge) {
-            batch.add(rule(
-                "forward",
-                vec![
-                    is(meta(MetaKey::Iifname), br()),
-                    is(meta(MetaKey::Oifname), s(&other.bridge)),
-                    Statement::Drop(None),
-                ],
-            ));
+        let others = bridges
+            .iter()
+            .filter(|o| o.bridge != n.bridge)
+            .map(|o| o.bridge.as_str());
+        for expr in isolation(&n.bridge, n.internal, others) {
+            batch.add(rule("forward", expr));
         }
     }
     batch.to_nftables()
+}
+
+/// The `forward` rules that keep a bridge's traffic in: all of it in and
+/// out of an internal one, and to each of the `others`. The same for both
+/// address families.
+pub(crate) fn isolation<'a>(
+    bridge: &str,
+    internal: bool,
+    others: impl Iterator<Item = &'a str>,
+) -> Vec<Vec<Statement<'static>>> {
+    let br = || s(bridge);
+    let mut out = Vec::new();
+    if internal {
+        out.push(vec![
+            is(meta(MetaKey::Iifname), br()),
+            is_not(meta(MetaKey::Oifname), br()),
+            Statement::Drop(None),
+        ]);
+        out.push(vec![
+            is(meta(MetaKey::Oifname), br()),
+            is_not(meta(MetaKey::Iifname), br()),
+            Statement::Drop(None),
+        ]);
+    }
+    for other in others {
+        out.push(vec![
+            is(meta(MetaKey::Iifname), br()),
+            is(meta(MetaKey::Oifname), s(other)),
+            Statement::Drop(None),
+        ]);
+    }
+    out
 }
 
 /// The batch that removes table `name` (added first so the delete cannot

@@ -14,7 +14,7 @@ use nftables::schema::{Chain, NfListObject, Nftables, Rule, Table};
 use nftables::stmt::Statement;
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 
-use crate::nft::{is, is_not, meta, payload, s};
+use crate::nft::{is, is_not, isolation, meta, payload, s};
 
 /// An IPv6 network as the firewall sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,43 +72,22 @@ pub fn render6(name: &str, networks: &[NetRule6]) -> Nftables<'static> {
         })
     };
     for n in networks {
-        let br = || s(&n.bridge);
-        if n.internal {
-            batch.add(rule(
-                "forward",
-                vec![
-                    is(meta(MetaKey::Iifname), br()),
-                    is_not(meta(MetaKey::Oifname), br()),
-                    Statement::Drop(None),
-                ],
-            ));
-            batch.add(rule(
-                "forward",
-                vec![
-                    is(meta(MetaKey::Oifname), br()),
-                    is_not(meta(MetaKey::Iifname), br()),
-                    Statement::Drop(None),
-                ],
-            ));
-        } else {
+        if !n.internal {
             batch.add(rule(
                 "postrouting",
                 vec![
                     is(payload("ip6", "saddr"), prefix6(&n.subnet)),
-                    is_not(meta(MetaKey::Oifname), br()),
+                    is_not(meta(MetaKey::Oifname), s(&n.bridge)),
                     Statement::Masquerade(None),
                 ],
             ));
         }
-        for other in networks.iter().filter(|o| o.bridge != n.bridge) {
-            batch.add(rule(
-                "forward",
-                vec![
-                    is(meta(MetaKey::Iifname), br()),
-                    is(meta(MetaKey::Oifname), s(&other.bridge)),
-                    Statement::Drop(None),
-                ],
-            ));
+        let others = networks
+            .iter()
+            .filter(|o| o.bridge != n.bridge)
+            .map(|o| o.bridge.as_str());
+        for expr in isolation(&n.bridge, n.internal, others) {
+            batch.add(rule("forward", expr));
         }
     }
     batch.to_nftables()

@@ -228,7 +228,7 @@ mod glob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::BTreeMap;
 
     fn img(
         id: &str,
@@ -286,10 +286,6 @@ mod tests {
     }
 
     fn select(pairs: &[(&str, &str)], all: bool) -> Result<Vec<String>, Error> {
-        let mut m: HashMap<String, Vec<String>> = HashMap::new();
-        for (k, v) in pairs {
-            m.entry(k.to_string()).or_default().push(v.to_string());
-        }
         let imgs = images();
         let find = |name: &str| {
             imgs.iter()
@@ -297,7 +293,7 @@ mod tests {
                 .cloned()
                 .ok_or_else(|| Error::InvalidArgument(format!("No such image: {name}")))
         };
-        let f = Filter::parse(Args::from(&m), &find)?;
+        let f = Filter::parse(Args::of(pairs), &find)?;
         Ok(f.select(&imgs, all)
             .iter()
             .map(|i| {

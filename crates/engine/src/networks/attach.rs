@@ -156,13 +156,13 @@ impl NetworkService {
                 }
                 if let Some((ip6, prefix6, _)) = v6 {
                     sysctl::ProcNet::default().enable_ipv6(&inner_name)?;
-                    nl.add_address6(idx, ip6, prefix6)?;
+                    nl.add_address(idx, ip6, prefix6)?;
                 }
                 nl.set_up(idx)?;
                 if add_route {
                     nl.add_default_route(gateway)?;
                     if let Some((_, _, gw6)) = v6 {
-                        nl.add_default_route6(gw6)?;
+                        nl.add_default_route(gw6)?;
                     }
                 }
                 Ok(())

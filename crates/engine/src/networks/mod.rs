@@ -359,7 +359,7 @@ impl NetworkService {
         let proc = sysctl::ProcNet::default();
         if let (true, Some(s6), Some(g6)) = (n.enable_ipv6, n.subnet6, n.gateway6) {
             proc.enable_ipv6(&n.bridge)?;
-            nl.add_address6(index, g6, s6.prefix_len())?;
+            nl.add_address(index, g6, s6.prefix_len())?;
             if !n.internal {
                 proc.enable_forwarding6()?;
             }

@@ -94,11 +94,7 @@ mod tests {
     }
 
     fn args(pairs: &[(&str, &str)]) -> Args {
-        let mut m: HashMap<String, Vec<String>> = HashMap::new();
-        for (k, v) in pairs {
-            m.entry(k.to_string()).or_default().push(v.to_string());
-        }
-        Args::from(&m)
+        Args::of(pairs)
     }
 
     #[test]

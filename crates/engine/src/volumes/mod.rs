@@ -399,13 +399,7 @@ mod tests {
         svc.create("other", BTreeMap::new(), BTreeMap::new(), false)
             .unwrap();
         let used = |n: &str| n == "data";
-        let args = |pairs: &[(&str, &str)]| {
-            let mut m: HashMap<String, Vec<String>> = HashMap::new();
-            for (k, v) in pairs {
-                m.entry(k.to_string()).or_default().push(v.to_string());
-            }
-            Args::from(&m)
-        };
+        let args = Args::of;
         let names = |pairs: &[(&str, &str)]| -> Vec<String> {
             let mut n: Vec<String> = svc
                 .list_filtered(&args(pairs), &used)

@@ -43,6 +43,21 @@ impl Answer {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The `Name`s of the list at `pointer` of a 200 answer, sorted.
+    pub fn sorted_names(&self, pointer: &str) -> Vec<String> {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text());
+        let body = self.json();
+        let mut names: Vec<String> = body
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("no list at {pointer:?}: {body}"))
+            .iter()
+            .map(|n| n["Name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Docker's error body's `message`.
     pub fn message(&self) -> String {
         self.json()["message"]

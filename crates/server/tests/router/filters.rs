@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::api::{filters, Api};
+use crate::api::{filters, Answer, Api};
 
 crate::tests!(
     unknown_filters_are_400,
@@ -73,18 +73,7 @@ async fn network_filters(api: &Api) {
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
     }
-    let names = |a: crate::api::Answer| {
-        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
-        let mut v: Vec<String> = a
-            .json()
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|n| n["Name"].as_str().unwrap_or_default().to_string())
-            .collect();
-        v.sort();
-        v
-    };
+    let names = |a: Answer| a.sorted_names("");
     let list = |pairs: &'static [(&'static str, &'static str)]| {
         api.get(format!("/networks?{}", filters(pairs)))
     };
@@ -131,17 +120,7 @@ async fn volume_filters(api: &Api) {
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
     }
-    let names = |a: crate::api::Answer| {
-        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
-        let mut v: Vec<String> = a.json()["Volumes"]
-            .as_array()
-            .expect("array")
-            .iter()
-            .map(|n| n["Name"].as_str().unwrap_or_default().to_string())
-            .collect();
-        v.sort();
-        v
-    };
+    let names = |a: Answer| a.sorted_names("/Volumes");
     let list = |pairs: &'static [(&'static str, &'static str)]| {
         api.get(format!("/volumes?{}", filters(pairs)))
     };
