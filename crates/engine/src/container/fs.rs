@@ -263,8 +263,11 @@ impl ContainerService {
         let mut paused = pause && rec.status == super::Status::Running;
         if paused {
             if let Err(e) = self.pause(&rec.id).await {
-                // A container that exited meanwhile needs no pausing.
-                if c.record().status.is_running() {
+                // A container that exited meanwhile needs no pausing: its
+                // cgroup may be gone a moment before its exit is recorded.
+                let exited = !c.record().status.is_running()
+                    || super::lifecycle::exited_within(&c, std::time::Duration::from_secs(2)).await;
+                if !exited {
                     return Err(e);
                 }
                 paused = false;

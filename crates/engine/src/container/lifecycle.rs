@@ -40,7 +40,7 @@ fn send(pid: i64, signal: Signal) -> Result<(), Error> {
 }
 
 /// Waits until the container is no longer running, at most `limit`.
-async fn exited_within(c: &Container, limit: Duration) -> bool {
+pub(super) async fn exited_within(c: &Container, limit: Duration) -> bool {
     let mut rx = c.subscribe();
     let wait = async {
         loop {
