@@ -120,13 +120,27 @@ impl Container {
 
     /// Applies `f` to the record, persists it and publishes the new state.
     fn update(&self, exited: bool, f: impl FnOnce(&mut ContainerRecord)) -> Result<(), Error> {
-        let (status, exit_code, bytes) = {
+        self.update_announced(exited, f, |_| {})
+    }
+
+    /// [`update`](Self::update), with `announce` run on the new record
+    /// before anyone waiting on the container's state is woken: the `die`
+    /// event comes before whatever a waiter does next (`rm -f`'s
+    /// `destroy`, `stop`'s `stop`), as Docker orders them.
+    fn update_announced(
+        &self,
+        exited: bool,
+        f: impl FnOnce(&mut ContainerRecord),
+        announce: impl FnOnce(&ContainerRecord),
+    ) -> Result<(), Error> {
+        let (status, exit_code, bytes, snapshot) = {
             let mut rec = self.lock();
             f(&mut rec);
             let bytes = serde_json::to_vec_pretty(&*rec)
                 .map_err(|e| Error::Internal(format!("serialising container record: {e}")))?;
-            (rec.status, rec.exit_code, bytes)
+            (rec.status, rec.exit_code, bytes, rec.clone())
         };
+        announce(&snapshot);
         self.state.send_modify(|s| {
             s.status = status;
             s.exit_code = exit_code;
@@ -140,6 +154,11 @@ impl Container {
         }
         write_atomic(&self.paths.record(), &bytes)
     }
+}
+
+/// The `die` event of a container that just exited.
+fn die_event(rec: &ContainerRecord) -> Event {
+    event("die", rec).with("exitCode", rec.exit_code.to_string())
 }
 
 /// A container event with Docker's attributes (image, name, labels).
@@ -617,9 +636,6 @@ impl ContainerService {
         self.detach_networks(c).await;
         let rec = c.record();
         self.release_volumes(&rec);
-        self.inner
-            .events
-            .publish(event("die", &rec).with("exitCode", rec.exit_code.to_string()));
         if rec.host_config.auto_remove {
             if let Err(e) = self.remove(&rec.id, true, true).await {
                 if e.kind() != crate::ErrorKind::NotFound {

@@ -219,7 +219,7 @@ pub(super) async fn start(
                         }
                     },
                 };
-                mark_exited(&c, code, at, String::new(), oom);
+                mark_died(&svc, &c, code, at, oom);
                 svc.on_exit(&c).await;
             });
             Ok(())
@@ -249,14 +249,45 @@ pub(super) async fn start(
 }
 
 fn mark_exited(c: &Container, code: i32, finished_at: String, error: String, oom_killed: bool) {
-    let result = c.update(true, |r| {
-        r.status = Status::Exited;
-        r.oom_killed = oom_killed;
-        r.pid = 0;
-        r.exit_code = i64::from(code);
-        r.finished_at = finished_at;
-        r.error = error;
-    });
+    record_exit(c, code, finished_at, error, oom_killed, None);
+}
+
+/// A container's program exited: records it and publishes `die` before
+/// anyone waiting for the exit goes on.
+fn mark_died(
+    svc: &ContainerService,
+    c: &Container,
+    code: i32,
+    finished_at: String,
+    oom_killed: bool,
+) {
+    record_exit(c, code, finished_at, String::new(), oom_killed, Some(svc));
+}
+
+fn record_exit(
+    c: &Container,
+    code: i32,
+    finished_at: String,
+    error: String,
+    oom_killed: bool,
+    announce: Option<&ContainerService>,
+) {
+    let result = c.update_announced(
+        true,
+        |r| {
+            r.status = Status::Exited;
+            r.oom_killed = oom_killed;
+            r.pid = 0;
+            r.exit_code = i64::from(code);
+            r.finished_at = finished_at;
+            r.error = error;
+        },
+        |rec| {
+            if let Some(svc) = announce {
+                svc.inner.events.publish(super::die_event(rec));
+            }
+        },
+    );
     if let Err(e) = result {
         tracing::warn!(error = %e, "persisting container exit failed");
     }
@@ -304,7 +335,7 @@ pub(super) fn readopt(svc: ContainerService, c: Arc<Container>) {
     tokio::spawn(async move {
         loop {
             if let Some((code, at, oom)) = read_exit_file(&c) {
-                mark_exited(&c, code, at, String::new(), oom);
+                mark_died(&svc, &c, code, at, oom);
                 break;
             }
             if !pid_alive(c.record().pid) {
@@ -317,7 +348,7 @@ pub(super) fn readopt(svc: ContainerService, c: Arc<Container>) {
                         (255, time::now(), false)
                     }
                 };
-                mark_exited(&c, code, at, String::new(), oom);
+                mark_died(&svc, &c, code, at, oom);
                 break;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
