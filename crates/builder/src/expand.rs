@@ -20,6 +20,26 @@ pub enum ExpandError {
     UnterminatedBrace(String),
     #[error("bad substitution in {0:?}")]
     BadSubstitution(String),
+    #[error("substitutions nested more than {MAX_NESTING} deep")]
+    TooDeep,
+    #[error("a substituted value is longer than {MAX_LEN} bytes")]
+    TooLong,
+}
+
+/// How deep `${a:-${b:-...}}` may nest: far beyond any real Dockerfile,
+/// well within a thread's stack.
+pub const MAX_NESTING: usize = 64;
+/// The longest value a substitution may produce (1 MiB): variables that
+/// double themselves line after line would otherwise take all memory.
+pub const MAX_LEN: usize = 1 << 20;
+
+/// Appends `s` to `out`, refusing values past [`MAX_LEN`].
+fn grow(out: &mut String, s: &str) -> Result<(), ExpandError> {
+    if out.len() + s.len() > MAX_LEN {
+        return Err(ExpandError::TooLong);
+    }
+    out.push_str(s);
+    Ok(())
 }
 
 /// The variables in scope and the escape character.
@@ -43,7 +63,7 @@ impl Expander<'_> {
         let mut out = String::new();
         while let Some(c) = lx.next() {
             match c {
-                '$' => out.push_str(&lx.dollar()?),
+                '$' => grow(&mut out, &lx.dollar()?)?,
                 c if c == self.escape && lx.peek() == Some('$') => {
                     lx.pos += 1;
                     out.push('$');
@@ -67,6 +87,8 @@ struct Lexer<'e, 'v> {
     chars: Vec<char>,
     pos: usize,
     split: bool,
+    /// Substitutions open around the current position.
+    depth: usize,
 }
 
 impl<'e, 'v> Lexer<'e, 'v> {
@@ -77,6 +99,7 @@ impl<'e, 'v> Lexer<'e, 'v> {
             chars: input.chars().collect(),
             pos: 0,
             split,
+            depth: 0,
         }
     }
 
@@ -107,7 +130,7 @@ impl<'e, 'v> Lexer<'e, 'v> {
             match c {
                 '\'' => self.single_quoted(&mut cur)?,
                 '"' => self.double_quoted(&mut cur)?,
-                '$' => cur.push_str(&self.dollar()?),
+                '$' => grow(&mut cur, &self.dollar()?)?,
                 c if c == self.ex.escape => match self.next() {
                     Some(n) => cur.push(n),
                     // A trailing escape stays.
@@ -137,7 +160,7 @@ impl<'e, 'v> Lexer<'e, 'v> {
             match self.next() {
                 None => return Err(ExpandError::UnterminatedQuote(self.input.to_string())),
                 Some('"') => return Ok(()),
-                Some('$') => out.push_str(&self.dollar()?),
+                Some('$') => grow(out, &self.dollar()?)?,
                 Some(c) if c == self.ex.escape => match self.peek() {
                     Some(n) if n == '"' || n == '$' || n == self.ex.escape => {
                         self.pos += 1;
@@ -177,6 +200,16 @@ impl<'e, 'v> Lexer<'e, 'v> {
 
     /// After a `$`: the substitution's value.
     fn dollar(&mut self) -> Result<String, ExpandError> {
+        if self.depth >= MAX_NESTING {
+            return Err(ExpandError::TooDeep);
+        }
+        self.depth += 1;
+        let value = self.dollar_inner();
+        self.depth -= 1;
+        value
+    }
+
+    fn dollar_inner(&mut self) -> Result<String, ExpandError> {
         match self.peek() {
             Some('{') => {
                 self.pos += 1;
@@ -248,7 +281,7 @@ impl<'e, 'v> Lexer<'e, 'v> {
             match self.next() {
                 None => return Err(ExpandError::UnterminatedBrace(self.input.to_string())),
                 Some('}') => return Ok(out),
-                Some('$') => out.push_str(&self.dollar()?),
+                Some('$') => grow(&mut out, &self.dollar()?)?,
                 Some('\'') => self.single_quoted(&mut out)?,
                 Some('"') => self.double_quoted(&mut out)?,
                 Some(c) if c == self.ex.escape => {
@@ -353,6 +386,49 @@ mod tests {
             ex.text("say \"$A\" to '${SP}' \\$A\n").unwrap(),
             "say \"alpha\" to 'two words' $A\n"
         );
+    }
+
+    /// Hostile input: nesting that would overflow the stack, values that
+    /// double themselves.
+    #[test]
+    fn bounded_nesting_and_length() {
+        let v = vars();
+        let ex = Expander {
+            vars: &v,
+            escape: '\\',
+        };
+        let deep = format!("{}x{}", "${Z:-".repeat(8000), "}".repeat(8000));
+        assert_eq!(ex.word(&deep), Err(ExpandError::TooDeep));
+        assert_eq!(ex.words(&deep), Err(ExpandError::TooDeep));
+        assert_eq!(ex.text(&deep), Err(ExpandError::TooDeep));
+        let quoted = format!("\"{}x{}\"", "${Z:-".repeat(8000), "}".repeat(8000));
+        assert_eq!(ex.word(&quoted), Err(ExpandError::TooDeep));
+        let ok = format!(
+            "{}x{}",
+            "${Z:-".repeat(MAX_NESTING),
+            "}".repeat(MAX_NESTING)
+        );
+        assert_eq!(ex.word(&ok).unwrap(), "x");
+        let mut vars = BTreeMap::from([("A0".to_string(), "x".repeat(1000))]);
+        let mut failed = None;
+        for n in 0..40 {
+            let ex = Expander {
+                vars: &vars,
+                escape: '\\',
+            };
+            match ex.word(&format!("${{A{n}}}${{A{n}}}")) {
+                Ok(v) => {
+                    vars.insert(format!("A{}", n + 1), v);
+                }
+                Err(e) => {
+                    failed = Some((n, e));
+                    break;
+                }
+            }
+        }
+        let (n, e) = failed.expect("doubling stops");
+        assert_eq!(e, ExpandError::TooLong);
+        assert!(n < 12, "stopped at line {n}");
     }
 
     #[test]

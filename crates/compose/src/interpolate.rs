@@ -13,7 +13,13 @@ pub enum InterpolateError {
     Syntax(String),
     /// `${VAR:?message}` with VAR unset (or empty).
     Required { name: String, message: String },
+    /// Defaults nested deeper than [`MAX_NESTING`].
+    TooDeep,
 }
+
+/// How deep `${a:-${b:-...}}` may nest: far beyond any real compose file,
+/// well within a thread's stack.
+pub const MAX_NESTING: usize = 64;
 
 impl std::fmt::Display for InterpolateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -29,6 +35,10 @@ impl std::fmt::Display for InterpolateError {
                 }
                 Ok(())
             }
+            InterpolateError::TooDeep => write!(
+                f,
+                "invalid interpolation: substitutions nested more than {MAX_NESTING} deep"
+            ),
         }
     }
 }
@@ -47,7 +57,7 @@ pub fn interpolate(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, InterpolateError> {
     let chars: Vec<char> = s.chars().collect();
-    let (out, end) = expand(&chars, 0, false, s, lookup)?;
+    let (out, end) = expand(&chars, 0, false, s, lookup, 0)?;
     debug_assert_eq!(end, chars.len());
     Ok(out)
 }
@@ -59,6 +69,7 @@ fn expand(
     nested: bool,
     whole: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
 ) -> Result<(String, usize), InterpolateError> {
     let mut out = String::new();
     while i < chars.len() {
@@ -77,7 +88,10 @@ fn expand(
                 i += 2;
             }
             Some('{') => {
-                let (text, next) = braced(chars, i + 2, whole, lookup)?;
+                if depth >= MAX_NESTING {
+                    return Err(InterpolateError::TooDeep);
+                }
+                let (text, next) = braced(chars, i + 2, whole, lookup, depth + 1)?;
                 out.push_str(&text);
                 i = next;
             }
@@ -108,6 +122,7 @@ fn braced(
     start: usize,
     whole: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
 ) -> Result<(String, usize), InterpolateError> {
     let syntax = || InterpolateError::Syntax(whole.to_string());
     let mut j = start;
@@ -128,7 +143,7 @@ fn braced(
             if !matches!(op, '-' | '?' | '+') {
                 return Err(syntax());
             }
-            let (word, end) = expand(chars, op_at + 1, true, whole, lookup)?;
+            let (word, end) = expand(chars, op_at + 1, true, whole, lookup, depth)?;
             // With the colon an empty value counts as unset.
             let set = match &value {
                 Some(v) => !(colon && v.is_empty()),
@@ -209,6 +224,19 @@ mod tests {
             _ => None,
         };
         interpolate(s, &env)
+    }
+
+    /// Nesting that would overflow the stack is an error.
+    #[test]
+    fn bounded_nesting() {
+        let deep = format!("{}x{}", "${Z:-".repeat(50_000), "}".repeat(50_000));
+        assert_eq!(run(&deep), Err(InterpolateError::TooDeep));
+        let ok = format!(
+            "{}x{}",
+            "${Z:-".repeat(MAX_NESTING),
+            "}".repeat(MAX_NESTING)
+        );
+        assert_eq!(run(&ok).unwrap(), "x");
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct Engine {
     pub config: Arc<EngineConfig>,
     /// The daemon's ID, kept in the root across restarts.
     pub id: Arc<str>,
+    /// The hold on the root, for as long as any clone of the engine lives.
+    _root_lock: Arc<system::RootLock>,
 }
 
 impl Engine {
@@ -61,6 +63,7 @@ impl Engine {
     /// left by an earlier daemon.
     pub async fn open(config: EngineConfig) -> Result<Engine, Error> {
         config.paths.create_dirs()?;
+        let root_lock = Arc::new(system::lock_root(&config.paths.root)?);
         let id: Arc<str> = system::engine_id(&config.paths.root)?.into();
         let config = Arc::new(config);
         let events = events::Events::default();
@@ -92,6 +95,7 @@ impl Engine {
             networks,
             config,
             id,
+            _root_lock: root_lock,
         })
     }
 }

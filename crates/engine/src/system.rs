@@ -52,6 +52,47 @@ pub fn cgroup_features() -> CgroupFeatures {
     berth_runtime::cgroups::host_features(&berth_runtime::cgroups::Roots::default())
 }
 
+/// The daemon's hold on its root: one daemon per root, as Docker allows
+/// one per data root. Released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct RootLock {
+    _file: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// Takes `<root>/berth.lock` (an exclusive `flock`) and writes this
+/// process's pid into it; fails, naming the holder, when another daemon
+/// has it.
+pub fn lock_root(root: &Path) -> Result<RootLock, Error> {
+    use std::io::{Read, Seek, Write};
+    let path = root.join("berth.lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(Error::io("opening", &path))?;
+    let mut file = match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+    {
+        Ok(f) => f,
+        Err((mut f, _)) => {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            return Err(Error::Conflict {
+                message: format!(
+                    "another berth daemon (pid {}) is using the root {}: stop it first, or give this one another --root and --exec-root",
+                    holder.trim(),
+                    root.display()
+                ),
+            });
+        }
+    };
+    let _ = file.set_len(0);
+    let _ = file.seek(std::io::SeekFrom::Start(0));
+    let _ = write!(file, "{}", std::process::id());
+    Ok(RootLock { _file: file })
+}
+
 /// Whether the kernel forwards IPv4 packets (`IPv4Forwarding`).
 pub fn ipv4_forwarding() -> bool {
     std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|s| s.trim() == "1")
@@ -60,6 +101,22 @@ pub fn ipv4_forwarding() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_holder_per_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = lock_root(dir.path()).expect("first");
+        let err = lock_root(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "another berth daemon (pid {})",
+                std::process::id()
+            )),
+            "{err}"
+        );
+        drop(first);
+        lock_root(dir.path()).expect("free again");
+    }
 
     #[test]
     fn id_is_made_once_and_kept() {

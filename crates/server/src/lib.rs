@@ -24,6 +24,29 @@ use tower::ServiceExt;
 
 pub use error::ApiError;
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_failures_back_off_and_log_sparsely() {
+        let mut b = AcceptBackoff::default();
+        let e = std::io::Error::from_raw_os_error(libc_emfile());
+        let waits: Vec<u128> = (0..10).map(|_| b.failed(&e).as_millis()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert_eq!(
+            b.unlogged, 9,
+            "one line logged for ten failures within a second"
+        );
+        b.succeeded();
+        assert_eq!(b.failed(&e).as_millis(), 5);
+    }
+
+    fn libc_emfile() -> i32 {
+        24
+    }
+}
+
 /// The routes of every resource, without version handling.
 pub fn router(engine: Engine) -> Router {
     Router::new()
@@ -100,6 +123,37 @@ fn with_headers(mut response: Response) -> Response {
     response
 }
 
+/// Waits between failed accepts, doubling from 5 ms to 1 s, and logs the
+/// failures at most once a second with how many were not logged.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    wait: std::time::Duration,
+    last_log: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl AcceptBackoff {
+    fn succeeded(&mut self) {
+        self.wait = std::time::Duration::ZERO;
+    }
+
+    fn failed(&mut self, e: &std::io::Error) -> std::time::Duration {
+        use std::time::{Duration, Instant};
+        self.wait = (self.wait * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+        let due = self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if due {
+            tracing::warn!(error = %e, suppressed = self.unlogged, "accepting a connection failed; retrying after {:?}", self.wait);
+            self.last_log = Some(Instant::now());
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
+        }
+        self.wait
+    }
+}
+
 /// Serves the API on a unix socket until `shutdown` resolves. A stale socket
 /// file is replaced; the socket is made group-less root-only (0660).
 pub async fn serve_unix(
@@ -120,12 +174,23 @@ pub async fn serve_unix(
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))?;
     let router = router(engine);
     tokio::pin!(shutdown);
+    let mut failing = AcceptBackoff::default();
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok(a) => {
+                    failing.succeeded();
+                    a
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "accepting a connection failed");
+                    // Out of descriptors (or memory): the error repeats at
+                    // once until something closes, so wait, and say so
+                    // once in a while rather than for every attempt.
+                    let wait = failing.failed(&e);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = &mut shutdown => return Ok(()),
+                    }
                     continue;
                 }
             },

@@ -16,7 +16,50 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "cli_starts_a_daemon_when_none_answers",
         cli_starts_a_daemon_when_none_answers,
     ),
+    ("one_daemon_per_root", one_daemon_per_root),
 ];
+
+/// A second daemon on the running one's root stops at once with a clear
+/// message, and the first keeps its socket and answers.
+fn one_daemon_per_root(ctx: &Ctx) {
+    let other_socket = ctx.dir.path().join("second.sock");
+    let mut child = std::process::Command::new(crate::harness::berth_bin())
+        .arg("daemon")
+        .arg("-H")
+        .arg(format!("unix://{}", other_socket.display()))
+        .arg("--root")
+        .arg(&ctx.root)
+        .arg("--exec-root")
+        .arg(&ctx.exec_root)
+        .arg("--bridge")
+        .arg(ctx.bridge())
+        .arg("--nft-table")
+        .arg(ctx.nft_table())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("second daemon");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("a second daemon on the same root kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    assert!(!status.success());
+    assert!(err.contains("another berth daemon (pid"), "{err}");
+    assert!(!other_socket.exists(), "the second daemon made no socket");
+    ctx.ok(&["ps", "-aq"]);
+}
 
 /// Sends one raw HTTP/1.1 request and returns (status, headers, body).
 pub(crate) fn request(ctx: &Ctx, method: &str, path: &str, body: &str) -> (u16, String, String) {

@@ -310,7 +310,21 @@ fn build_dockerignore_and_copy_rules(ctx: &Ctx) {
 
 fn build_failures_leave_nothing(ctx: &Ctx) {
     let containers_before = ctx.ok(&["ps", "-aq"]);
+    // Hostile Dockerfiles (issue 15): nesting that overflowed a worker's
+    // stack and aborted the daemon; a variable doubling itself until the
+    // machine's memory was gone.
+    let deep = format!(
+        "FROM busybox\nENV A=\"{}x{}\"\n",
+        "${Z:-".repeat(8000),
+        "}".repeat(8000)
+    );
+    let mut doubling = String::from("FROM busybox\nENV A0=xxxxxxxxxx\n");
+    for n in 0..40 {
+        doubling.push_str(&format!("ENV A{}=${{A{n}}}${{A{n}}}\n", n + 1));
+    }
     let cases: &[(&str, &str, &[&str])] = &[
+        (&deep, "substitutions nested more than 64 deep", &[]),
+        (&doubling, "a substituted value is longer than 1048576 bytes", &[]),
         ("FROM busybox\nFROBNICATE now\n", "Dockerfile:2", &[]),
         ("FROM busybox\nRUN <<EOF\necho\n", "Dockerfile:", &[]),
         (

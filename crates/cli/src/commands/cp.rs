@@ -131,8 +131,51 @@ async fn copy_from(
         .map_err(|e| e.to_string())?
 }
 
+/// An archive path as the relative path it is written to: its plain
+/// components only, the top one renamed to `rename` when given.
+fn rewritten(path: &Path, top: &str, rename: Option<&str>) -> PathBuf {
+    let mut parts: Vec<String> = path
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if let (Some(new), Some(first)) = (rename, parts.first_mut()) {
+        if first == top {
+            *first = new.to_string();
+        }
+    }
+    parts.iter().collect()
+}
+
+/// `into/rel`, refused when a directory on the way there is a symlink:
+/// the archive comes from the daemon, and a link it planted (`d/esc ->
+/// /victim`, then `d/esc/pwned`) must not lead a write outside `into`.
+fn checked(into: &Path, rel: &Path) -> Result<PathBuf, String> {
+    let mut at = into.to_path_buf();
+    let parents: Vec<_> = rel.components().collect();
+    for c in parents.iter().take(parents.len().saturating_sub(1)) {
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "refusing to write {} through the symlink {}",
+                    rel.display(),
+                    at.display()
+                ))
+            }
+            Ok(m) if !m.is_dir() => return Err(format!("{} is not a directory", at.display())),
+            _ => {}
+        }
+    }
+    Ok(into.join(rel))
+}
+
 /// Unpacks the archive under `into`, renaming its top entry `top` to
-/// `rename` when given. Entries that would leave `into` are refused.
+/// `rename` when given. No entry is written outside `into`: not through
+/// `..` or absolute names, not through symlinks (planted by the archive or
+/// already there), not as a hard link to a file outside.
 fn extract_local(tar: &[u8], into: &Path, top: &str, rename: Option<&str>) -> Result<(), String> {
     let mut archive = tar::Archive::new(tar);
     archive.set_preserve_permissions(true);
@@ -143,35 +186,44 @@ fn extract_local(tar: &[u8], into: &Path, top: &str, rename: Option<&str>) -> Re
     for entry in entries {
         let mut entry = entry.map_err(|e| format!("reading the archive: {e}"))?;
         let path = entry.path().map_err(|e| e.to_string())?.into_owned();
-        let mut parts: Vec<String> = path
-            .components()
-            .filter_map(|c| match c {
-                std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                _ => None,
-            })
-            .collect();
-        if parts.is_empty() {
+        let rel = rewritten(&path, top, rename);
+        if rel.as_os_str().is_empty() {
             continue;
         }
-        if let (Some(new), true) = (rename, parts[0] == top) {
-            parts[0] = new.to_string();
+        let target = checked(into, &rel)?;
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
         }
-        let rel: PathBuf = parts.iter().collect();
-        let ok = entry
-            .unpack_in(into)
-            .map_err(|e| format!("writing {}: {e}", into.join(&rel).display()))?;
-        if !ok {
-            return Err(format!(
-                "refusing to write {} outside {}",
-                rel.display(),
-                into.display()
-            ));
+        // What is at the target is replaced, never written through.
+        if let Ok(m) = std::fs::symlink_metadata(&target) {
+            if !m.is_dir() {
+                std::fs::remove_file(&target)
+                    .map_err(|e| format!("replacing {}: {e}", target.display()))?;
+            }
         }
-        let unpacked_as = into.join(&path);
-        if rel != path && unpacked_as.exists() {
-            std::fs::rename(&unpacked_as, into.join(&rel))
-                .map_err(|e| format!("renaming to {}: {e}", rel.display()))?;
+        if entry.header().entry_type() == tar::EntryType::Link {
+            let link = entry
+                .link_name()
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("hard link {} has no target", rel.display()))?
+                .into_owned();
+            let source = checked(into, &rewritten(&link, top, rename))?;
+            let is_file = std::fs::symlink_metadata(&source).is_ok_and(|m| m.is_file());
+            if !is_file {
+                return Err(format!(
+                    "refusing the hard link {} to {}: not a file of this copy",
+                    rel.display(),
+                    link.display()
+                ));
+            }
+            std::fs::hard_link(&source, &target)
+                .map_err(|e| format!("writing {}: {e}", target.display()))?;
+            continue;
         }
+        entry
+            .unpack(&target)
+            .map_err(|e| format!("writing {}: {e}", target.display()))?;
     }
     Ok(())
 }
@@ -246,6 +298,81 @@ async fn copy_to(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, data_or_link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o755);
+            match kind {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    h.set_size(0);
+                    b.append_link(&mut h, name, data_or_link).unwrap();
+                }
+                _ if name.contains("..") => {
+                    // The builder refuses such names; a hostile archive has them.
+                    h.set_size(data_or_link.len() as u64);
+                    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+                    h.set_cksum();
+                    b.append(&h, data_or_link.as_bytes()).unwrap();
+                }
+                _ => {
+                    h.set_size(data_or_link.len() as u64);
+                    b.append_data(&mut h, name, data_or_link.as_bytes())
+                        .unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// The archive is the daemon's to make: a symlink it plants is never
+    /// written through, a hard link never reaches outside.
+    #[test]
+    fn hostile_archives_stay_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        let into = dir.path().join("into");
+        std::fs::create_dir(&into).unwrap();
+        let through = tar_of(&[
+            ("d", tar::EntryType::Directory, ""),
+            ("d/esc", tar::EntryType::Symlink, victim.to_str().unwrap()),
+            ("d/esc/pwned", tar::EntryType::Regular, "x"),
+        ]);
+        for rename in [None, Some("new")] {
+            let err = extract_local(&through, &into, "d", rename).unwrap_err();
+            assert!(err.contains("through the symlink"), "{err}");
+            assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+        }
+        std::fs::write(victim.join("secret"), "s").unwrap();
+        let hard = tar_of(&[(
+            "h",
+            tar::EntryType::Link,
+            victim.join("secret").to_str().unwrap(),
+        )]);
+        let err = extract_local(&hard, &into, "h", None).unwrap_err();
+        assert!(err.contains("refusing the hard link"), "{err}");
+        let climb = tar_of(&[("../../escaped", tar::EntryType::Regular, "x")]);
+        extract_local(&climb, &into, "x", None).unwrap();
+        assert!(into.join("escaped").exists() && !dir.path().join("escaped").exists());
+        // An ordinary copy under a new name, with an inner hard link.
+        let fine = tar_of(&[
+            ("dir", tar::EntryType::Directory, ""),
+            ("dir/a", tar::EntryType::Regular, "hello"),
+            ("dir/b", tar::EntryType::Link, "dir/a"),
+        ]);
+        extract_local(&fine, &into, "dir", Some("copy")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(into.join("copy/b")).unwrap(),
+            "hello"
+        );
+        assert!(
+            !into.join("dir").exists(),
+            "no stray directory under the old name"
+        );
+    }
 
     #[test]
     fn splits_container_arguments() {

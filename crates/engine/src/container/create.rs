@@ -12,6 +12,36 @@ use crate::Error;
 /// must act on.
 const IGNORED_HOST_FIELDS: &[&str] = &["ConsoleSize", "Isolation", "CgroupnsMode"];
 
+/// Settings that end up as lines of the container's `/etc/hosts`,
+/// `/etc/hostname` or `/etc/resolv.conf` may not hold control characters:
+/// a newline would add lines of the client's choosing.
+fn line_safe(req: &CreateRequest) -> Result<(), Error> {
+    let hc = &req.host_config;
+    let single = [
+        ("hostname", &req.config.hostname),
+        ("domainname", &req.config.domainname),
+    ];
+    let lists = [
+        ("dns", &hc.dns),
+        ("dns-search", &hc.dns_search),
+        ("dns-option", &hc.dns_options),
+        ("add-host", &hc.extra_hosts),
+    ];
+    let values = single.into_iter().map(|(k, v)| (k, v.as_str())).chain(
+        lists
+            .into_iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k, v.as_str()))),
+    );
+    for (what, value) in values {
+        if value.chars().any(char::is_control) {
+            return Err(Error::InvalidArgument(format!(
+                "invalid {what} {value:?}: it holds control characters (a newline, a tab...)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Rejects settings Berth does not implement yet, naming them.
 pub fn validate(req: &CreateRequest) -> Result<(), Error> {
     let mut unsupported =
@@ -37,6 +67,7 @@ pub fn validate(req: &CreateRequest) -> Result<(), Error> {
         )));
     }
     super::health::validate(req.config.healthcheck.as_ref()).map_err(Error::InvalidArgument)?;
+    line_safe(req)?;
     for key in hc.annotations.keys() {
         if key.is_empty() {
             return Err(Error::InvalidArgument(
@@ -198,6 +229,28 @@ mod tests {
     fn image() -> Value {
         json!({"config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sh"], "Entrypoint": null,
                           "WorkingDir": "/app", "Labels": {"l": "img", "k": "img"}}})
+    }
+
+    /// A newline in a name or DNS setting would write lines of the
+    /// client's choosing into the container's files.
+    #[test]
+    fn settings_written_as_lines_are_single_lines() {
+        let req = |v: Value| -> CreateRequest { serde_json::from_value(v).expect("request") };
+        for bad in [
+            json!({"Image": "b", "Hostname": "web\n1.2.3.4 bank.example"}),
+            json!({"Image": "b", "Domainname": "a\tb"}),
+            json!({"Image": "b", "HostConfig": {"Dns": ["1.1.1.1\nnameserver 6.6.6.6"]}}),
+            json!({"Image": "b", "HostConfig": {"DnsOptions": ["ndots:1\nsearch evil"]}}),
+            json!({"Image": "b", "HostConfig": {"DnsSearch": ["a\rb"]}}),
+            json!({"Image": "b", "HostConfig": {"ExtraHosts": ["x:1.2.3.4\n5.6.7.8 y"]}}),
+        ] {
+            let err = validate(&req(bad.clone())).unwrap_err().to_string();
+            assert!(err.contains("control characters"), "{bad}: {err}");
+        }
+        assert!(validate(&req(
+            json!({"Image": "b", "Hostname": "web-1", "HostConfig": {"Dns": ["1.1.1.1"]}})
+        ))
+        .is_ok());
     }
 
     #[test]

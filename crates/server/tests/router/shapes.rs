@@ -351,6 +351,11 @@ async fn validation_as_docker(api: &Api) {
             ),
             "Retries in Healthcheck cannot be negative",
         ),
+        (
+            "/containers/create".into(),
+            Some(json!({"Image": "rt-valid", "Hostname": "web\n6.6.6.6 bank.example"})),
+            "invalid hostname \"web\\n6.6.6.6 bank.example\": it holds control characters (a newline, a tab...)",
+        ),
     ];
     for (path, body, message) in cases {
         let a = match &body {
