@@ -172,7 +172,12 @@ impl Resources {
         let memory = self.memory.filter(|m| *m > 0);
         let memory_swap = match (self.memory_swap, memory) {
             (Some(s), _) if s != 0 => Some(Limit::from_i64(s)),
-            (_, Some(m)) if default_swap => Some(Limit::Value(2 * m as u64)),
+            // Twice a huge memory limit does not fit the kernel's signed
+            // value: no swap limit then, as for unlimited.
+            (_, Some(m)) if default_swap => Some(match m.checked_mul(2) {
+                Some(twice) => Limit::Value(twice as u64),
+                None => Limit::Max,
+            }),
             _ => None,
         };
         let (quota, period) = match self.nano_cpus.filter(|n| *n > 0) {

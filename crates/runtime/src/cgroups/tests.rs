@@ -59,6 +59,13 @@ fn dockers_translations() {
     assert_eq!(l.period, Some(100_000));
     assert_eq!(l.memory_swap, Some(Limit::Value(2 * gib(32) as u64)));
     assert_eq!(r.limits(false).memory_swap, None);
+    // `-m` near i64::MAX: twice it does not fit; swap is left unlimited
+    // rather than written as a negative number that fails the start.
+    let huge = Resources {
+        memory: Some(i64::MAX),
+        ..Default::default()
+    };
+    assert_eq!(huge.limits(true).memory_swap, Some(Limit::Max));
     let r = Resources {
         memory: Some(gib(32)),
         memory_swap: Some(-1),
