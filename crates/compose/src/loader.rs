@@ -436,6 +436,16 @@ impl Loader {
             }
             Some(other) => {
                 let other_path = PathBuf::from(other);
+                if seen.iter().any(|p| p == &other_path) {
+                    return Err(Error::invalid(
+                        file,
+                        &path,
+                        format!(
+                            "circular extends: service {name:?} extends {:?} in {other}, a file that is already being read",
+                            ext.service
+                        ),
+                    ));
+                }
                 let dir = other_path.parent().unwrap_or(Path::new("/")).to_path_buf();
                 let doc = self.load_file(&other_path, &dir, seen)?;
                 let svc = doc

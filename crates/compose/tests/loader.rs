@@ -147,6 +147,20 @@ fn errors_name_the_file_and_path() {
         let e = load(&opts(dir, &["compose.yaml"])).unwrap_err().to_string();
         assert!(e.contains(want), "{text}: want {want:?} in {e}");
     }
+    // Two files extending each other are a circular extends, not an
+    // include that includes itself.
+    write(
+        dir,
+        "compose.yaml",
+        "services:\n  web:\n    extends: {file: other.yaml, service: api}\n",
+    );
+    write(
+        dir,
+        "other.yaml",
+        "services:\n  api:\n    extends: {file: compose.yaml, service: web}\n",
+    );
+    let e = load(&opts(dir, &["compose.yaml"])).unwrap_err().to_string();
+    assert!(e.contains("circular extends"), "{e}");
 }
 
 #[test]
