@@ -194,26 +194,60 @@ async fn append(path: &std::path::Path, body: Body) -> Result<u64> {
     Ok(size)
 }
 
-/// `Content-Range: <start>-<end>` of a chunk must start where the upload ends.
-fn check_chunk_start(headers: &HeaderMap, size: u64) -> Result<()> {
+/// `Content-Range: <start>-<end>` of a chunk: it must continue the upload
+/// at `size`, and its end is returned, to be checked against what arrives.
+fn chunk_range(headers: &HeaderMap, size: u64) -> Result<Option<u64>> {
     let Some(range) = headers
         .get(header::CONTENT_RANGE)
         .and_then(|v| v.to_str().ok())
     else {
-        return Ok(());
+        return Ok(None);
     };
-    let start = range
+    let invalid = |why: String| RegistryError::new(Code::RangeInvalid, why);
+    let (start, end) = range
         .trim_start_matches("bytes ")
-        .split('-')
-        .next()
-        .and_then(|s| s.parse::<u64>().ok());
-    if start != Some(size) {
-        return Err(RegistryError::new(
-            Code::RangeInvalid,
-            format!("chunk range {range} does not continue the upload at {size}"),
-        ));
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        .ok_or_else(|| invalid(format!("invalid chunk range {range}")))?;
+    if start != size {
+        return Err(invalid(format!(
+            "chunk range {range} does not continue the upload at {size}"
+        )));
     }
-    Ok(())
+    if end < start {
+        return Err(invalid(format!("invalid chunk range {range}")));
+    }
+    Ok(Some(end))
+}
+
+/// Appends a chunk with its range checked: when fewer or more bytes came
+/// than the range says, the chunk is undone and refused.
+async fn append_chunk(
+    path: &std::path::Path,
+    body: Body,
+    size: u64,
+    end: Option<u64>,
+) -> Result<u64> {
+    let new_size = append(path, body).await?;
+    if let Some(end) = end {
+        if new_size != end + 1 {
+            let undo = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(size));
+            if let Err(e) = undo {
+                tracing::warn!(error = %e, "undoing a refused chunk failed");
+            }
+            return Err(RegistryError::new(
+                Code::RangeInvalid,
+                format!(
+                    "chunk range {size}-{end} does not match the {} bytes sent",
+                    new_size - size
+                ),
+            ));
+        }
+    }
+    Ok(new_size)
 }
 
 async fn dispatch(app: &App, r: Route, query: &str, req: Request) -> Result<Response> {
@@ -330,8 +364,8 @@ async fn dispatch(app: &App, r: Route, query: &str, req: Request) -> Result<Resp
         (Route::Upload { name, id }, Method::PATCH) => {
             writable(app)?;
             let (path, size) = s.upload(&name, &id)?;
-            check_chunk_start(&headers, size)?;
-            let size = append(&path, req.into_body()).await?;
+            let end = chunk_range(&headers, size)?;
+            let size = append_chunk(&path, req.into_body(), size, end).await?;
             Ok(accepted(&name, &id, size))
         }
         (Route::Upload { name, id }, Method::PUT) => {
@@ -344,8 +378,8 @@ async fn dispatch(app: &App, r: Route, query: &str, req: Request) -> Result<Resp
             })?;
             let d = digest(&d)?;
             let (path, size) = s.upload(&name, &id)?;
-            check_chunk_start(&headers, size)?;
-            append(&path, req.into_body()).await?;
+            let end = chunk_range(&headers, size)?;
+            append_chunk(&path, req.into_body(), size, end).await?;
             let st = s.clone();
             let (n, i, dd) = (name.clone(), id.clone(), d.clone());
             tokio::task::spawn_blocking(move || st.finish_upload(&n, &i, &dd))
@@ -567,6 +601,24 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&body)
         );
+        // A range that claims more (or fewer) bytes than came is refused
+        // and the chunk undone.
+        for bad in ["5-1000000000000", "5-6", "5-4", "x-y"] {
+            let (st, _, body) = call(
+                &app,
+                "PATCH",
+                &loc,
+                layer[5..].to_vec(),
+                &[("content-range", bad)],
+            )
+            .await;
+            assert_eq!(
+                st,
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "{bad}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
         let (st, h, _) = call(
             &app,
             "PATCH",

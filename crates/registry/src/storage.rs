@@ -23,8 +23,10 @@ use crate::protocol::{Code, RegistryError, MANIFEST_LIMIT, MEDIA_TYPES};
 
 type Result<T> = std::result::Result<T, RegistryError>;
 
+/// A storage failure: the path goes to the log, not to the client.
 fn internal(what: &str, path: &Path, e: std::io::Error) -> RegistryError {
-    RegistryError::new(Code::Unsupported, format!("{what} {}: {e}", path.display()))
+    tracing::error!(path = %path.display(), error = %e, "registry storage: {what}");
+    RegistryError::new(Code::Unsupported, format!("{what} failed: {}", e.kind()))
         .with_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
 }
 
@@ -124,7 +126,15 @@ impl Storage {
     pub fn unlink_blob(&self, name: &str, d: &Digest) -> Result<()> {
         self.blob(name, d)?;
         let link = self.link(name, d);
-        std::fs::remove_file(&link).map_err(|e| internal("removing", &link, e))
+        match std::fs::remove_file(&link) {
+            Ok(()) => Ok(()),
+            // Another DELETE took it first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RegistryError::new(
+                Code::BlobUnknown,
+                "blob unknown to registry",
+            )),
+            Err(e) => Err(internal("removing a blob link", &link, e)),
+        }
     }
 
     /// Cross-repository mount: `from` lends a blob to `name`.
