@@ -87,7 +87,7 @@ impl Engine {
             networks.clone(),
         )
         .await?;
-        Ok(Engine {
+        let engine = Engine {
             images,
             containers,
             events,
@@ -96,6 +96,8 @@ impl Engine {
             config,
             id,
             _root_lock: root_lock,
-        })
+        };
+        build::remove_left_steps(&engine).await;
+        Ok(engine)
     }
 }

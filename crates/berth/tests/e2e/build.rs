@@ -15,6 +15,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("build_failures_leave_nothing", build_failures_leave_nothing),
     (
+        "killed_build_leaves_no_step_container",
+        killed_build_leaves_no_step_container,
+    ),
+    (
         "docker_cli_builds_the_fixture",
         docker_cli_builds_the_fixture,
     ),
@@ -1054,4 +1058,50 @@ fn build_cache_from_an_image(ctx: &Ctx) {
     assert_eq!(built_id(&text), source[..12], "{text}");
     let _ = ctx.berth(&["rmi", "cachesrc:1", "cachesrc:2", "cachesrc:3"]);
     ctx.ok(&["builder", "prune", "-a", "-f"]);
+}
+
+/// A daemon killed during a RUN step: at its next start the step's
+/// container is gone, as the build would have removed it.
+fn killed_build_leaves_no_step_container(ctx: &Ctx) {
+    let dir = ctx.dir.path().join("build-killed");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN sleep 30\n").expect("Dockerfile");
+    let mut build = std::process::Command::new(crate::harness::berth_bin())
+        .args([
+            "-H",
+            &ctx.host(),
+            "build",
+            "--no-cache",
+            "-t",
+            "killed-build",
+        ])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("build");
+    let step = || {
+        ctx.ok(&["ps", "-aq", "--filter", "label=berth.build.step"])
+            .trim()
+            .to_string()
+    };
+    let started = std::time::Instant::now();
+    while step().is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the RUN step's container never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    ctx.kill_daemon();
+    let _ = build.wait();
+    ctx.start_daemon();
+    assert_eq!(step(), "", "the step's container is removed at start");
+    assert!(
+        ctx.berth(&["image", "inspect", "killed-build"])
+            .status
+            .code()
+            == Some(1)
+    );
 }

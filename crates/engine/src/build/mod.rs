@@ -103,6 +103,31 @@ impl Intermediates {
     }
 }
 
+/// At daemon start: removes the RUN step containers of builds that a
+/// killed daemon left behind (each build removes its own as it goes).
+pub async fn remove_left_steps(engine: &Engine) {
+    let opts = crate::container::ListOptions {
+        all: true,
+        limit: None,
+        filters: std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}=remove", run::STEP_LABEL)],
+        )]),
+    };
+    let left = match engine.containers.list(&opts) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing left build containers failed");
+            return;
+        }
+    };
+    for c in left {
+        if let Err(e) = engine.containers.remove(&c.id, true, true).await {
+            tracing::warn!(id = %c.id, error = %e, "removing a left build container failed");
+        }
+    }
+}
+
 fn short(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
     &id[..id.len().min(12)]

@@ -88,6 +88,9 @@ fn remove_stubs(upper: &std::path::Path, stubs: &[String]) {
     }
 }
 
+/// Marks a RUN step's container that its build removes.
+pub const STEP_LABEL: &str = "berth.build.step";
+
 /// Runs the step; the new image's id.
 pub(super) async fn run(
     engine: &Engine,
@@ -102,7 +105,13 @@ pub(super) async fn run(
             env: spec.env.clone(),
             user: spec.user.clone(),
             working_dir: spec.workdir.clone(),
-            labels: BTreeMap::new(),
+            // A step container the build removes when it ends; a daemon
+            // killed meanwhile removes it at its next start.
+            labels: if spec.settings.intermediates.removes(true) {
+                BTreeMap::from([(STEP_LABEL.to_string(), "remove".to_string())])
+            } else {
+                BTreeMap::new()
+            },
             ..ContainerConfig::default()
         },
         host_config: HostConfig {
