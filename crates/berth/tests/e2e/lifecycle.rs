@@ -28,6 +28,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         daemon_crash_keeps_containers,
     ),
     (
+        "unrecorded_start_is_stopped_at_daemon_start",
+        unrecorded_start_is_stopped_at_daemon_start,
+    ),
+    (
         "health_goes_unhealthy_then_healthy",
         health_goes_unhealthy_then_healthy,
     ),
@@ -318,6 +322,64 @@ fn restart_on_failure_runs_four_times(ctx: &Ctx) {
 /// Kill -9 the daemon while containers run: they keep running and logging;
 /// a new daemon re-adopts them; one that exited meanwhile shows its code;
 /// a `--restart always` one that died meanwhile comes back.
+/// A daemon killed after starting a container's monitor but before
+/// recording the start (as with kill -9 during parallel `run -d`): the
+/// record says created while the process runs. At the next start the
+/// stray process is stopped and its cgroup removed; `start` then runs one
+/// copy, and `rm -f` leaves nothing.
+fn unrecorded_start_is_stopped_at_daemon_start(ctx: &Ctx) {
+    let id = ctx
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "unrecorded",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let pid: i32 = ctx
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "unrecorded"])
+        .trim()
+        .parse()
+        .expect("pid");
+    ctx.kill_daemon();
+    let record = ctx.containers_root().join(&id).join("container.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).expect("record")).expect("json");
+    v["status"] = serde_json::json!("created");
+    v["pid"] = serde_json::json!(0);
+    std::fs::write(&record, v.to_string()).expect("write record");
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "still running"
+    );
+    ctx.start_daemon();
+    wait_until(
+        "the stray process to be stopped",
+        Duration::from_secs(5),
+        || {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z "))
+        },
+    );
+    assert_eq!(status(ctx, "unrecorded"), "created 0");
+    ctx.ok(&["start", "unrecorded"]);
+    let procs = ctx.ok(&["top", "unrecorded"]);
+    assert_eq!(procs.matches("sleep 1000").count(), 1, "{procs}");
+    ctx.ok(&["rm", "-f", "unrecorded"]);
+    assert!(
+        ctx.our_cgroups()
+            .iter()
+            .all(|c| !c.to_string_lossy().contains(&id)),
+        "{:?}",
+        ctx.our_cgroups()
+    );
+}
+
 fn daemon_crash_keeps_containers(ctx: &Ctx) {
     for name in ["crash1", "crash2"] {
         ctx.ok(&[

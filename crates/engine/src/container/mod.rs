@@ -311,6 +311,12 @@ impl ContainerService {
                 to_start.push(id.clone());
             }
             let running = record.status == Status::Running;
+            if !running && record.status != Status::Paused {
+                let stopped = monitor::stop_strays(&self.inner.config.cgroup_parent, &record.id);
+                if stopped > 0 {
+                    tracing::warn!(id = %record.id, processes = stopped, "stopped the processes of a container whose start was not recorded");
+                }
+            }
             let container = Container::new(paths, record.clone());
             {
                 let mut t = self.table_mut();

@@ -329,6 +329,39 @@ async fn remove_orphaned_cgroup(svc: &ContainerService, c: &Container) {
     }
 }
 
+/// A container not running by its record whose cgroup still holds
+/// processes: a daemon killed between starting its monitor and recording
+/// the start. Its processes are killed and its cgroup removed, so it is a
+/// created (or exited) container again, with nothing left running; returns
+/// how many processes were stopped.
+pub(super) fn stop_strays(parent: &str, id: &str) -> usize {
+    let Ok(cg) = berth_runtime::cgroups::Cgroup::open(parent, id) else {
+        return 0;
+    };
+    let mut stopped = 0;
+    for _ in 0..100 {
+        let pids = cg.pids().unwrap_or_default();
+        if pids.is_empty() {
+            break;
+        }
+        for pid in pids {
+            if nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .is_ok()
+            {
+                stopped += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Err(e) = cg.remove() {
+        tracing::warn!(%id, error = %e, "removing the cgroup of a container that was not running failed");
+    }
+    stopped
+}
+
 /// Follows a container that was running when an earlier daemon stopped: its
 /// monitor still runs and will write the exit file.
 pub(super) fn readopt(svc: ContainerService, c: Arc<Container>) {
