@@ -19,6 +19,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         killed_build_leaves_no_step_container,
     ),
     (
+        "build_stops_when_its_client_goes",
+        build_stops_when_its_client_goes,
+    ),
+    (
         "docker_cli_builds_the_fixture",
         docker_cli_builds_the_fixture,
     ),
@@ -1103,5 +1107,58 @@ fn killed_build_leaves_no_step_container(ctx: &Ctx) {
             .status
             .code()
             == Some(1)
+    );
+}
+
+/// A build whose client went away stops: its RUN step's container goes at
+/// once (not 30 s later) and nothing is tagged.
+fn build_stops_when_its_client_goes(ctx: &Ctx) {
+    let dir = ctx.dir.path().join("build-abandoned");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN sleep 30\n").expect("Dockerfile");
+    let mut client = std::process::Command::new(crate::harness::berth_bin())
+        .args([
+            "-H",
+            &ctx.host(),
+            "build",
+            "--no-cache",
+            "-t",
+            "abandoned-build",
+        ])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("build");
+    let step = || {
+        ctx.ok(&["ps", "-aq", "--filter", "label=berth.build.step"])
+            .trim()
+            .to_string()
+    };
+    let started = std::time::Instant::now();
+    while step().is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the RUN step's container never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    client.kill().expect("kill the client");
+    let _ = client.wait();
+    let gone = std::time::Instant::now();
+    while !step().is_empty() {
+        assert!(
+            gone.elapsed() < std::time::Duration::from_secs(10),
+            "the step's container outlived its client's build"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        ctx.berth(&["image", "inspect", "abandoned-build"])
+            .status
+            .code(),
+        Some(1),
+        "nothing was tagged"
     );
 }

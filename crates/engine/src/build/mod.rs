@@ -67,6 +67,9 @@ pub struct RunSettings {
     pub ulimits: Vec<berth_api::container::Ulimit>,
     /// What becomes of RUN containers once their step is over.
     pub intermediates: Intermediates,
+    /// Set by [`build`]: labels the RUN containers the build removes, so
+    /// a cancelled build (or a killed daemon) finds them.
+    pub build_id: String,
 }
 
 /// The legacy builder's `rm` and `forcerm`: which intermediate (RUN)
@@ -106,13 +109,20 @@ impl Intermediates {
 /// At daemon start: removes the RUN step containers of builds that a
 /// killed daemon left behind (each build removes its own as it goes).
 pub async fn remove_left_steps(engine: &Engine) {
+    remove_steps(engine, None).await;
+}
+
+/// Removes the RUN containers of build `id` (of every build with `None`)
+/// that their build would have removed.
+async fn remove_steps(engine: &Engine, id: Option<&str>) {
+    let label = match id {
+        Some(id) => format!("{}={id}", run::STEP_LABEL),
+        None => run::STEP_LABEL.to_string(),
+    };
     let opts = crate::container::ListOptions {
         all: true,
         limit: None,
-        filters: std::collections::HashMap::from([(
-            "label".to_string(),
-            vec![format!("{}=remove", run::STEP_LABEL)],
-        )]),
+        filters: std::collections::HashMap::from([("label".to_string(), vec![label])]),
     };
     let left = match engine.containers.list(&opts) {
         Ok(l) => l,
@@ -146,8 +156,29 @@ impl Drop for Workdir {
     }
 }
 
-/// Builds from the context tar read from `context`; the image id.
+/// Builds from the context tar read from `context`; the image id. When
+/// the receiver of `tx` goes (the client left), the build stops: its
+/// running step is abandoned and the step containers it would remove are
+/// removed.
 pub async fn build(
+    engine: &Engine,
+    mut req: BuildRequest,
+    context: Box<dyn Read + Send>,
+    tx: mpsc::UnboundedSender<Value>,
+) -> Result<String, Error> {
+    let id = crate::ids::new_id();
+    req.run.build_id = id.clone();
+    let gone = tx.clone();
+    tokio::select! {
+        built = build_inner(engine, req, context, tx) => built,
+        () = gone.closed() => {
+            remove_steps(engine, Some(&id)).await;
+            Err(Error::Internal("the build was cancelled: its client went away".into()))
+        }
+    }
+}
+
+async fn build_inner(
     engine: &Engine,
     req: BuildRequest,
     mut context: Box<dyn Read + Send>,

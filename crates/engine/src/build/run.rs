@@ -108,7 +108,7 @@ pub(super) async fn run(
             // A step container the build removes when it ends; a daemon
             // killed meanwhile removes it at its next start.
             labels: if spec.settings.intermediates.removes(true) {
-                BTreeMap::from([(STEP_LABEL.to_string(), "remove".to_string())])
+                BTreeMap::from([(STEP_LABEL.to_string(), spec.settings.build_id.clone())])
             } else {
                 BTreeMap::new()
             },

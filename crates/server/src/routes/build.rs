@@ -175,6 +175,7 @@ fn request(params: &Params) -> Result<BuildRequest, ApiError> {
                 params.flag_or("rm", true),
                 params.flag("forcerm"),
             ),
+            build_id: String::new(),
         },
         cache_from: json_list(params, "cachefrom")?,
     })
@@ -225,7 +226,16 @@ async fn build(
     let task = tokio::spawn(async move {
         let (inner_tx, mut inner_rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
         let forward = tokio::spawn(async move {
-            while let Some(m) = inner_rx.recv().await {
+            // Until the build ends or its client goes: a build that prints
+            // nothing for a while must still notice a client that left.
+            loop {
+                let m = tokio::select! {
+                    m = inner_rx.recv() => match m {
+                        Some(m) => m,
+                        None => break,
+                    },
+                    () = tx.closed() => break,
+                };
                 // `q`: only the image id (the aux message) and errors.
                 if quiet && m.get("aux").is_none() {
                     continue;
