@@ -32,6 +32,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         unrecorded_start_is_stopped_at_daemon_start,
     ),
     (
+        "paused_container_survives_daemon_restart",
+        paused_container_survives_daemon_restart,
+    ),
+    (
         "health_goes_unhealthy_then_healthy",
         health_goes_unhealthy_then_healthy,
     ),
@@ -378,6 +382,32 @@ fn unrecorded_start_is_stopped_at_daemon_start(ctx: &Ctx) {
         "{:?}",
         ctx.our_cgroups()
     );
+}
+
+/// A container paused when the daemon died is taken back as paused: it
+/// can be unpaused, and once it exits its exit is recorded.
+fn paused_container_survives_daemon_restart(ctx: &Ctx) {
+    ctx.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "frozen",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1000",
+    ]);
+    ctx.ok(&["pause", "frozen"]);
+    ctx.kill_daemon();
+    ctx.start_daemon();
+    assert_eq!(status(ctx, "frozen"), "paused 0");
+    ctx.ok(&["unpause", "frozen"]);
+    assert_eq!(status(ctx, "frozen"), "running 0");
+    ctx.ok(&["kill", "frozen"]);
+    wait_until("the exit to be recorded", Duration::from_secs(5), || {
+        status(ctx, "frozen") == "exited 137"
+    });
+    ctx.ok(&["rm", "frozen"]);
 }
 
 fn daemon_crash_keeps_containers(ctx: &Ctx) {

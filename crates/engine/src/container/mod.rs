@@ -305,13 +305,15 @@ impl ContainerService {
             }
             let policy = restart::RestartPolicy::parse(&record.host_config.restart_policy)
                 .unwrap_or(restart::RestartPolicy::No);
-            if record.status != Status::Running
+            if !matches!(record.status, Status::Running | Status::Paused)
                 && policy.starts_with_daemon(record.manually_stopped)
             {
                 to_start.push(id.clone());
             }
-            let running = record.status == Status::Running;
-            if !running && record.status != Status::Paused {
+            // A paused container runs too (frozen): it is re-adopted like a
+            // running one, and its exit (or its absence) is picked up.
+            let running = matches!(record.status, Status::Running | Status::Paused);
+            if !running {
                 let stopped = monitor::stop_strays(&self.inner.config.cgroup_parent, &record.id);
                 if stopped > 0 {
                     tracing::warn!(id = %record.id, processes = stopped, "stopped the processes of a container whose start was not recorded");
