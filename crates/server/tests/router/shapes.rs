@@ -66,6 +66,18 @@ async fn json_bodies_as_dockerd(api: &Api) {
         );
         assert_eq!(a.message(), message, "{path} {body}");
     }
+    // Nesting deep enough to exhaust a parser's stack is refused, not
+    // followed (issue 15: bounded JSON nesting).
+    let deep = format!(
+        "{{\"Image\": {}1{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let a = api
+        .call("POST", "/containers/create", Some("application/json"), deep)
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.message().starts_with("invalid JSON"), "{}", a.message());
 }
 
 async fn non_swarm_answers(api: &Api) {
