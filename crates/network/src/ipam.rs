@@ -69,6 +69,31 @@ pub struct Pool {
     pub range: Ipv4Net,
 }
 
+/// Docker's checks of an IPAM pool, for either family: room for a gateway
+/// and a container, the gateway and the range inside the subnet.
+pub(crate) fn check_pool(
+    subnet: ipnet::IpNet,
+    gateway: Option<std::net::IpAddr>,
+    range: Option<ipnet::IpNet>,
+) -> Result<(), Error> {
+    if subnet.prefix_len() + 2 > subnet.max_prefix_len() {
+        return Err(Error::Invalid(format!(
+            "subnet {subnet} is too small: it needs room for a gateway and a container"
+        )));
+    }
+    if let Some(g) = gateway.filter(|g| !subnet.contains(g)) {
+        return Err(Error::Invalid(format!(
+            "no matching subnet for gateway {g}"
+        )));
+    }
+    if let Some(r) = range.filter(|r| !subnet.contains(r)) {
+        return Err(Error::Invalid(format!(
+            "ip-range {r} is not inside subnet {subnet}"
+        )));
+    }
+    Ok(())
+}
+
 impl Pool {
     /// Checks a network's IPAM settings as Docker does: the gateway and the
     /// range inside the subnet; the gateway defaults to the first host.
@@ -78,29 +103,13 @@ impl Pool {
         range: Option<Ipv4Net>,
     ) -> Result<Pool, Error> {
         let subnet = subnet.trunc();
-        if subnet.prefix_len() > 30 {
-            return Err(Error::Invalid(format!(
-                "subnet {subnet} is too small: it needs room for a gateway and a container"
-            )));
-        }
-        let gateway = match gateway {
-            Some(g) if !subnet.contains(&g) => {
-                return Err(Error::Invalid(format!(
-                    "no matching subnet for gateway {g}"
-                )))
-            }
-            Some(g) => g,
-            None => first_host(&subnet),
-        };
-        let range = match range {
-            Some(r) if !(subnet.contains(&r.network()) && subnet.contains(&r.broadcast())) => {
-                return Err(Error::Invalid(format!(
-                    "ip-range {r} is not inside subnet {subnet}"
-                )))
-            }
-            Some(r) => r.trunc(),
-            None => subnet,
-        };
+        check_pool(
+            subnet.into(),
+            gateway.map(Into::into),
+            range.map(Into::into),
+        )?;
+        let gateway = gateway.unwrap_or_else(|| first_host(&subnet));
+        let range = range.map_or(subnet, |r| r.trunc());
         Ok(Pool {
             subnet,
             gateway,

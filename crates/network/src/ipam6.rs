@@ -36,29 +36,13 @@ impl Pool6 {
         range: Option<Ipv6Net>,
     ) -> Result<Pool6, Error> {
         let subnet = subnet.trunc();
-        if subnet.prefix_len() > 126 {
-            return Err(Error::Invalid(format!(
-                "subnet {subnet} is too small: it needs room for a gateway and a container"
-            )));
-        }
-        let gateway = match gateway {
-            Some(g) if !subnet.contains(&g) => {
-                return Err(Error::Invalid(format!(
-                    "no matching subnet for gateway {g}"
-                )))
-            }
-            Some(g) => g,
-            None => add(subnet.network(), 1),
-        };
-        let range = match range {
-            Some(r) if !(subnet.contains(&r.network()) && subnet.contains(&r.broadcast())) => {
-                return Err(Error::Invalid(format!(
-                    "ip-range {r} is not inside subnet {subnet}"
-                )))
-            }
-            Some(r) => r.trunc(),
-            None => subnet,
-        };
+        crate::ipam::check_pool(
+            subnet.into(),
+            gateway.map(Into::into),
+            range.map(Into::into),
+        )?;
+        let gateway = gateway.unwrap_or_else(|| add(subnet.network(), 1));
+        let range = range.map_or(subnet, |r| r.trunc());
         Ok(Pool6 {
             subnet,
             gateway,

@@ -310,6 +310,37 @@ pub fn apply(batch: &Nftables<'_>) -> Result<(), Error> {
     nftables::helper::apply_ruleset(batch).map_err(|e| Error::Firewall(e.to_string()))
 }
 
+/// Root: the kernel takes the table `render` makes (twice: applying again
+/// replaces it rather than adding to it) and `nft list` shows `golden`
+/// (the name as `NAME`); `delete` removes it, also when it is absent, and
+/// however the test ends.
+#[cfg(test)]
+pub(crate) fn kernel_round_trip(
+    family: &str,
+    name: &str,
+    render: &dyn Fn(&str) -> Nftables<'static>,
+    delete: &dyn Fn(&str) -> Nftables<'static>,
+    golden: &str,
+) {
+    struct Gone<'a>(&'a str, &'a dyn Fn(&str) -> Nftables<'static>);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            let _ = apply(&(self.1)(self.0));
+        }
+    }
+    let _gone = Gone(name, delete);
+    apply(&render(name)).expect("nft applies the ruleset (needs root and nft)");
+    apply(&render(name)).expect("nft re-applies the ruleset");
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", family, name])
+        .output()
+        .expect("nft list");
+    let text = String::from_utf8_lossy(&out.stdout).replace(name, "NAME");
+    assert_eq!(text, golden, "nft lists the table as the golden text");
+    apply(&delete(name)).unwrap();
+    apply(&delete(name)).expect("deleting an absent table is fine");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,26 +406,13 @@ mod tests {
     /// golden nft text; the table is removed however the test ends.
     #[test]
     fn kernel_accepts_the_ruleset() {
-        struct Gone(String);
-        impl Drop for Gone {
-            fn drop(&mut self) {
-                let _ = apply(&render_delete(&self.0));
-            }
-        }
-        let name = format!("berth-test-{}", std::process::id());
-        let _gone = Gone(name.clone());
-        apply(&render(&name, &sample())).expect("nft applies the ruleset (needs root and nft)");
-        // Applying again replaces the table rather than adding to it.
-        apply(&render(&name, &sample())).expect("nft re-applies the ruleset");
-        let out = std::process::Command::new("nft")
-            .args(["list", "table", "ip", &name])
-            .output()
-            .expect("nft list");
-        let text = String::from_utf8_lossy(&out.stdout).replace(&name, "NAME");
-        let golden = include_str!("testdata/ruleset.nft.golden");
-        assert_eq!(text, golden, "nft lists the table as the golden text");
-        apply(&render_delete(&name)).unwrap();
-        apply(&render_delete(&name)).expect("deleting an absent table is fine");
+        kernel_round_trip(
+            "ip",
+            &format!("berth-test-{}", std::process::id()),
+            &|name| render(name, &sample()),
+            &render_delete,
+            include_str!("testdata/ruleset.nft.golden"),
+        );
     }
 
     #[test]

@@ -109,7 +109,6 @@ pub fn render_delete6(name: &str) -> Nftables<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nft::apply;
 
     fn sample() -> Vec<NetRule6> {
         vec![
@@ -151,23 +150,12 @@ mod tests {
     /// text; the table is removed however the test ends.
     #[test]
     fn kernel_accepts_the_ruleset6() {
-        struct Gone(String);
-        impl Drop for Gone {
-            fn drop(&mut self) {
-                let _ = apply(&render_delete6(&self.0));
-            }
-        }
-        let name = format!("berth-test6-{}", std::process::id());
-        let _gone = Gone(name.clone());
-        apply(&render6(&name, &sample())).expect("nft applies the ruleset (needs root and nft)");
-        apply(&render6(&name, &sample())).expect("nft re-applies the ruleset");
-        let out = std::process::Command::new("nft")
-            .args(["list", "table", "ip6", &name])
-            .output()
-            .expect("nft list");
-        let text = String::from_utf8_lossy(&out.stdout).replace(&name, "NAME");
-        assert_eq!(text, include_str!("testdata/ruleset6.nft.golden"));
-        apply(&render_delete6(&name)).unwrap();
-        apply(&render_delete6(&name)).expect("deleting an absent table is fine");
+        crate::nft::kernel_round_trip(
+            "ip6",
+            &format!("berth-test6-{}", std::process::id()),
+            &|name| render6(name, &sample()),
+            &render_delete6,
+            include_str!("testdata/ruleset6.nft.golden"),
+        );
     }
 }

@@ -1064,44 +1064,50 @@ fn build_cache_from_an_image(ctx: &Ctx) {
     ctx.ok(&["builder", "prune", "-a", "-f"]);
 }
 
-/// A daemon killed during a RUN step: at its next start the step's
-/// container is gone, as the build would have removed it.
-fn killed_build_leaves_no_step_container(ctx: &Ctx) {
-    let dir = ctx.dir.path().join("build-killed");
+/// The build's RUN step containers (those the build removes).
+fn step_containers(ctx: &Ctx) -> String {
+    ctx.ok(&["ps", "-aq", "--filter", "label=berth.build.step"])
+        .trim()
+        .to_string()
+}
+
+/// Starts `berth build -t tag` of a Dockerfile whose RUN sleeps 30 s, in
+/// directory `name`, and returns once the RUN step's container exists.
+fn start_slow_build(ctx: &Ctx, name: &str, tag: &str) -> std::process::Child {
+    let dir = ctx.dir.path().join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN sleep 30\n").expect("Dockerfile");
-    let mut build = std::process::Command::new(crate::harness::berth_bin())
-        .args([
-            "-H",
-            &ctx.host(),
-            "build",
-            "--no-cache",
-            "-t",
-            "killed-build",
-        ])
+    let build = std::process::Command::new(crate::harness::berth_bin())
+        .args(["-H", &ctx.host(), "build", "--no-cache", "-t", tag])
         .arg(&dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("build");
-    let step = || {
-        ctx.ok(&["ps", "-aq", "--filter", "label=berth.build.step"])
-            .trim()
-            .to_string()
-    };
     let started = std::time::Instant::now();
-    while step().is_empty() {
+    while step_containers(ctx).is_empty() {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(20),
             "the RUN step's container never appeared"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    build
+}
+
+/// A daemon killed during a RUN step: at its next start the step's
+/// container is gone, as the build would have removed it.
+fn killed_build_leaves_no_step_container(ctx: &Ctx) {
+    let mut build = start_slow_build(ctx, "build-killed", "killed-build");
     ctx.kill_daemon();
     let _ = build.wait();
     ctx.start_daemon();
-    assert_eq!(step(), "", "the step's container is removed at start");
+    assert_eq!(
+        step_containers(ctx),
+        "",
+        "the step's container is removed at start"
+    );
     assert!(
         ctx.berth(&["image", "inspect", "killed-build"])
             .status
@@ -1113,41 +1119,11 @@ fn killed_build_leaves_no_step_container(ctx: &Ctx) {
 /// A build whose client went away stops: its RUN step's container goes at
 /// once (not 30 s later) and nothing is tagged.
 fn build_stops_when_its_client_goes(ctx: &Ctx) {
-    let dir = ctx.dir.path().join("build-abandoned");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("Dockerfile"), "FROM busybox\nRUN sleep 30\n").expect("Dockerfile");
-    let mut client = std::process::Command::new(crate::harness::berth_bin())
-        .args([
-            "-H",
-            &ctx.host(),
-            "build",
-            "--no-cache",
-            "-t",
-            "abandoned-build",
-        ])
-        .arg(&dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("build");
-    let step = || {
-        ctx.ok(&["ps", "-aq", "--filter", "label=berth.build.step"])
-            .trim()
-            .to_string()
-    };
-    let started = std::time::Instant::now();
-    while step().is_empty() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "the RUN step's container never appeared"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let mut client = start_slow_build(ctx, "build-abandoned", "abandoned-build");
     client.kill().expect("kill the client");
     let _ = client.wait();
     let gone = std::time::Instant::now();
-    while !step().is_empty() {
+    while !step_containers(ctx).is_empty() {
         assert!(
             gone.elapsed() < std::time::Duration::from_secs(10),
             "the step's container outlived its client's build"

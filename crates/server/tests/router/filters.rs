@@ -1,7 +1,7 @@
 //! List and prune filters: Docker's semantics and its 400s.
 
 use axum::http::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::api::{filters, Answer, Api};
 
@@ -63,16 +63,26 @@ async fn unknown_filters_are_400(api: &Api) {
     );
 }
 
-async fn network_filters(api: &Api) {
-    for (name, labels) in [
-        ("rt-front", json!({"env": "prod", "team": "a"})),
-        ("rt-back", json!({"env": "dev"})),
-    ] {
+/// Creates objects (networks, volumes) by name with these labels.
+async fn create_labelled<const N: usize>(api: &Api, path: &str, items: [(&str, Value); N]) {
+    for (name, labels) in items {
         let a = api
-            .post_json("/networks/create", &json!({"Name": name, "Labels": labels}))
+            .post_json(path, &json!({"Name": name, "Labels": labels}))
             .await;
-        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+        assert_eq!(a.status, StatusCode::CREATED, "{path} {name}: {}", a.text());
     }
+}
+
+async fn network_filters(api: &Api) {
+    create_labelled(
+        api,
+        "/networks/create",
+        [
+            ("rt-front", json!({"env": "prod", "team": "a"})),
+            ("rt-back", json!({"env": "dev"})),
+        ],
+    )
+    .await;
     let names = |a: Answer| a.sorted_names("");
     let list = |pairs: &'static [(&'static str, &'static str)]| {
         api.get(format!("/networks?{}", filters(pairs)))
@@ -111,15 +121,15 @@ async fn network_filters(api: &Api) {
 }
 
 async fn volume_filters(api: &Api) {
-    for (name, labels) in [
-        ("rt-v1", json!({"rt": "yes", "keep": "1"})),
-        ("rt-v2", json!({"rt": "yes"})),
-    ] {
-        let a = api
-            .post_json("/volumes/create", &json!({"Name": name, "Labels": labels}))
-            .await;
-        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
-    }
+    create_labelled(
+        api,
+        "/volumes/create",
+        [
+            ("rt-v1", json!({"rt": "yes", "keep": "1"})),
+            ("rt-v2", json!({"rt": "yes"})),
+        ],
+    )
+    .await;
     let names = |a: Answer| a.sorted_names("/Volumes");
     let list = |pairs: &'static [(&'static str, &'static str)]| {
         api.get(format!("/volumes?{}", filters(pairs)))
