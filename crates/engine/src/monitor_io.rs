@@ -152,6 +152,21 @@ pub async fn bridge<C>(client: C, monitor: UnixStream, opts: BridgeOptions) -> B
 where
     C: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    bridge_then(client, monitor, opts, |_| {}).await
+}
+
+/// [`bridge`], with `before_close` run on how it ended before the client's
+/// stream is closed: an exec's exit code is recorded before its client,
+/// seeing the end of the stream, asks for it (the docker CLI does at once).
+pub async fn bridge_then<C>(
+    client: C,
+    monitor: UnixStream,
+    opts: BridgeOptions,
+    before_close: impl FnOnce(&BridgeEnd),
+) -> BridgeEnd
+where
+    C: AsyncRead + AsyncWrite + Unpin + Send,
+{
     let (client_r, mut client_w) = tokio::io::split(client);
     let (monitor_r, mut monitor_w) = monitor.into_split();
     if opts.stdin {
@@ -172,6 +187,7 @@ where
             output.await
         }
     };
+    before_close(&end);
     let _ = client_w.shutdown().await;
     end
 }

@@ -107,9 +107,9 @@ async fn start(
     };
     let exec_id = id.clone();
     let containers = engine.containers.clone();
-    let record = move |end: monitor_io::BridgeEnd| {
+    let record = move |end: &monitor_io::BridgeEnd| {
         if let monitor_io::BridgeEnd::Exited(Some(event)) = end {
-            containers.exec_record_exit(&exec_id, &event);
+            containers.exec_record_exit(&exec_id, event);
         }
     };
     let opts = BridgeOptions {
@@ -122,7 +122,7 @@ async fn start(
     };
     if !upgrade_requested {
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
-        tokio::spawn(async move { record(monitor_io::bridge(theirs, conn, opts).await) });
+        tokio::spawn(async move { monitor_io::bridge_then(theirs, conn, opts, record).await });
         let mut r = Body::from_stream(tokio_util::io::ReaderStream::new(ours)).into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, hijack::UNUPGRADED_CONTENT_TYPE);
@@ -131,7 +131,7 @@ async fn start(
     let upgraded = hijack::upgraded(&mut req, "exec");
     tokio::spawn(async move {
         if let Some(io) = upgraded.await {
-            record(monitor_io::bridge(io, conn, opts).await);
+            monitor_io::bridge_then(io, conn, opts, record).await;
         }
     });
     Ok(switching_protocols(body.tty, version))
