@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, unit, kernel (root) and
-# end-to-end tests. Installs missing system packages first. Needs root.
+# end-to-end tests, then every fuzz target briefly from its seeds (a fixed
+# libFuzzer seed, so a run repeats). Installs missing system packages
+# first. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --quiet
+FUZZ_SEED=1 ./scripts/fuzz.sh 10

@@ -282,3 +282,15 @@ fn heredoc_after_a_command() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn multibyte_instruction_words_are_errors_not_panics() {
+    // Found by the dockerfile fuzz target: a RUN-like word with a
+    // multi-byte character at byte 3 was sliced through.
+    for text in [
+        "FROM busybox\nRU\u{3a3} echo\n",
+        "FROM busybox\n\u{3a3}\u{3a3} x <<EOF\nEOF\n",
+    ] {
+        assert!(parse(text, "Dockerfile").is_err(), "{text:?}");
+    }
+}

@@ -30,13 +30,18 @@ impl Rewritten {
 /// `RUN [--flags] ` prefix and the command.
 fn run_with_inner_heredoc(line: &str, escape: char) -> Option<(String, String)> {
     let t = line.trim_start();
-    if t.len() < 4 || !t[..3].eq_ignore_ascii_case("RUN") || !t[3..].starts_with([' ', '\t']) {
+    // `get`: a first word of multi-byte characters is not RUN either.
+    let after = match t.get(..3) {
+        Some(word) if word.eq_ignore_ascii_case("RUN") => &t[3..],
+        _ => return None,
+    };
+    if !after.starts_with([' ', '\t']) {
         return None;
     }
     if t.trim_end().ends_with(escape) {
         return None;
     }
-    let mut rest = t[3..].trim_start();
+    let mut rest = after.trim_start();
     let mut prefix = String::from("RUN ");
     while rest.starts_with("--") {
         let end = rest.find([' ', '\t']).unwrap_or(rest.len());

@@ -50,8 +50,16 @@ pub fn normalize_server(server: &str) -> String {
 
 fn load(dir: &Path) -> Value {
     std::fs::read(dir.join("config.json"))
+        .map(|b| parse(&b))
+        .unwrap_or_else(|_| json!({}))
+}
+
+/// A `config.json`'s bytes; anything that is not a JSON object reads as
+/// an empty configuration.
+pub fn parse(bytes: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(bytes)
         .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(Value::is_object)
         .unwrap_or_else(|| json!({}))
 }
 
@@ -75,12 +83,14 @@ fn save(dir: &Path, v: &Value) -> Result<(), String> {
     std::fs::rename(&tmp, &path).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-/// The helper configured for `server`, if any.
-fn helper(cfg: &Value, server: &str) -> Option<String> {
+/// The helper configured for `server`, if any. A name that is not a plain
+/// word (a `/`, a NUL, `..`) is ignored: it would name a program outside
+/// `PATH` instead of `docker-credential-<name>`.
+pub fn helper(cfg: &Value, server: &str) -> Option<String> {
     cfg["credHelpers"][server]
         .as_str()
         .or_else(|| cfg["credsStore"].as_str())
-        .filter(|h| !h.is_empty())
+        .filter(|h| !h.is_empty() && !h.contains(['/', '\0']) && !h.contains(".."))
         .map(str::to_string)
 }
 
@@ -121,6 +131,11 @@ pub fn get(dir: &Path, server: &str) -> Option<(String, String)> {
             v["Secret"].as_str()?.to_string(),
         ));
     }
+    inline_credentials(&cfg, server)
+}
+
+/// The `auths.<server>.auth` entry (base64 of `user:password`).
+pub fn inline_credentials(cfg: &Value, server: &str) -> Option<(String, String)> {
     let auth = cfg["auths"][server]["auth"].as_str()?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(auth)
@@ -230,5 +245,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v["username"], "a");
+    }
+
+    #[test]
+    fn helper_names_are_plain_words() {
+        let cfg = parse(
+            br#"{"credsStore": "pass", "credHelpers": {"a": "../../bin/sh", "b": "x/y", "c": ""}}"#,
+        );
+        assert_eq!(helper(&cfg, "other").as_deref(), Some("pass"));
+        assert_eq!(helper(&cfg, "a"), None);
+        assert_eq!(helper(&cfg, "b"), None);
+        assert_eq!(helper(&cfg, "c").as_deref(), None);
+        assert_eq!(parse(b"[1]"), json!({}));
+        assert_eq!(parse(b"\xff"), json!({}));
     }
 }

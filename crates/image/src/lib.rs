@@ -20,6 +20,7 @@ pub mod fsops;
 pub mod import;
 pub mod layer;
 pub mod layout;
+pub mod manifest;
 pub mod platform;
 pub mod records;
 pub mod reference;

@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod api_version;
+pub mod conn_limit;
 mod drain;
 pub mod error;
 pub mod hijack;
@@ -154,11 +155,46 @@ impl AcceptBackoff {
     }
 }
 
-/// Serves the API on a unix socket until `shutdown` resolves. A stale socket
-/// file is replaced; the socket is made group-less root-only (0660).
+/// How long a client may take to send a request's head, and so also how
+/// long a keep-alive connection may stay idle between requests (nginx's
+/// `client_header_timeout`; clients reopen a connection the server closed
+/// while idle). Bounds how long a slowloris holds one of its places.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What the listener allows each client.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// See [`HEADER_TIMEOUT`].
+    pub header_timeout: std::time::Duration,
+    /// Connections one client process may hold at once.
+    pub per_client: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: HEADER_TIMEOUT,
+            per_client: conn_limit::MAX_PER_CLIENT,
+        }
+    }
+}
+
+/// Serves the API on a unix socket until `shutdown` resolves, with the
+/// default [`Limits`]. A stale socket file is replaced; the socket is made
+/// group-less root-only (0660).
 pub async fn serve_unix(
     engine: Engine,
     socket: &Path,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_unix_with(engine, socket, Limits::default(), shutdown).await
+}
+
+/// [`serve_unix`] with the given limits.
+pub async fn serve_unix_with(
+    engine: Engine,
+    socket: &Path,
+    limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -175,6 +211,7 @@ pub async fn serve_unix(
     let router = router(engine);
     tokio::pin!(shutdown);
     let mut failing = AcceptBackoff::default();
+    let clients = conn_limit::ConnLimits::new(limits.per_client);
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -196,16 +233,33 @@ pub async fn serve_unix(
             },
             () = &mut shutdown => return Ok(()),
         };
+        let pid = stream.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
+        let Some(admitted) = clients.admit(pid) else {
+            let max = clients.max();
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = stream.write_all(&conn_limit::refusal(max)).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        };
         let router = router.clone();
         let fd = hijack::ConnFd(std::os::fd::AsRawFd::as_raw_fd(&stream));
         tokio::spawn(async move {
+            let _admitted = admitted;
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let router = router.clone();
                 let mut req = req.map(Body::new);
                 req.extensions_mut().insert(fd);
                 async move { Ok::<_, std::convert::Infallible>(handle(router, req).await) }
             });
+            // hyper starts the header clock when it waits for a request,
+            // so this is the idle timeout too; streaming answers and
+            // hijacked connections are not affected.
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .with_upgrades();
             if let Err(e) = conn.await {

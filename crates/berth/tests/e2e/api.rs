@@ -17,6 +17,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         cli_starts_a_daemon_when_none_answers,
     ),
     ("one_daemon_per_root", one_daemon_per_root),
+    (
+        "hostile_clients_leave_the_daemon_answering",
+        hostile_clients_leave_the_daemon_answering,
+    ),
 ];
 
 /// A second daemon on the running one's root stops at once with a clear
@@ -59,6 +63,109 @@ fn one_daemon_per_root(ctx: &Ctx) {
     assert!(err.contains("another berth daemon (pid"), "{err}");
     assert!(!other_socket.exists(), "the second daemon made no socket");
     ctx.ok(&["ps", "-aq"]);
+}
+
+/// The daemon's resident memory, in KiB.
+fn daemon_rss_kib(ctx: &Ctx) -> u64 {
+    let pid = ctx.daemon_pid().expect("the daemon runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Sends `head` and then `body_len` zero bytes in 1 MiB writes (stopping
+/// quietly if the daemon closes), and returns the status line's code.
+fn send_raw(ctx: &Ctx, head: &str, body_len: usize) -> u16 {
+    let mut s = UnixStream::connect(&ctx.socket).expect("connect");
+    s.write_all(head.as_bytes()).expect("head");
+    let chunk = vec![0u8; 1 << 20];
+    let mut left = body_len;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        if s.write_all(&chunk[..n]).is_err() {
+            break;
+        }
+        left -= n;
+    }
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("timeout");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no answer to {:?}: {text:?}", &head[..40.min(head.len())]))
+}
+
+/// The acceptance's hostile clients at once: 500 idle connections (from
+/// two processes, each under its own limit), 10,000 headers, a 1 GiB body
+/// and 100-deep JSON. Each is refused with a 4xx, `_ping` still answers,
+/// and the daemon's memory stays under 100 MiB.
+fn hostile_clients_leave_the_daemon_answering(ctx: &Ctx) {
+    let held: Vec<UnixStream> = (0..250)
+        .map(|_| UnixStream::connect(&ctx.socket).expect("connect"))
+        .collect();
+    let mut helper = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import socket, sys\n\
+             held = []\n\
+             for _ in range(250):\n    s = socket.socket(socket.AF_UNIX)\n    s.connect(sys.argv[1])\n    held.append(s)\n\
+             print('ready', flush=True)\nsys.stdin.read()\n",
+        )
+        .arg(&ctx.socket)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (installed by scripts/deps.sh)");
+    let mut ready = [0u8; 5];
+    helper
+        .stdout
+        .as_mut()
+        .expect("helper stdout")
+        .read_exact(&mut ready)
+        .expect("the helper holds its connections");
+    assert_eq!(&ready, b"ready");
+
+    let mut many = String::from("GET /_ping HTTP/1.1\r\nHost: b\r\n");
+    for i in 0..10_000 {
+        many.push_str(&format!("X-Header-{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_eq!(send_raw(ctx, &many, 0), 431, "10,000 headers");
+
+    let gib = 1usize << 30;
+    let big = format!(
+        "POST /containers/create HTTP/1.1\r\nHost: b\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {gib}\r\n\r\n"
+    );
+    assert_eq!(send_raw(ctx, &big, gib), 413, "a 1 GiB body");
+
+    let deep = format!(
+        "{{\"Image\":\"busybox\",\"Cmd\":{}{}}}",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let (status, _, body) = request(ctx, "POST", "/containers/create", &deep);
+    assert_eq!(status, 400, "100-deep JSON: {body}");
+
+    let t0 = std::time::Instant::now();
+    let (status, _, body) = request(ctx, "GET", "/_ping", "");
+    let ping_ms = t0.elapsed().as_secs_f64() * 1e3;
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    let rss = daemon_rss_kib(ctx);
+    eprintln!("    with 500 idle connections: _ping {ping_ms:.1} ms, daemon RSS {rss} KiB");
+    assert!(
+        rss < 100 * 1024,
+        "daemon RSS {rss} KiB with hostile clients"
+    );
+
+    drop(helper.stdin.take());
+    let _ = helper.wait();
+    drop(held);
 }
 
 /// Sends one raw HTTP/1.1 request and returns (status, headers, body).

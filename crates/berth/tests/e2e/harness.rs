@@ -124,6 +124,15 @@ impl Ctx {
         }
     }
 
+    /// The running daemon's pid.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon
+            .lock()
+            .expect("daemon lock")
+            .as_ref()
+            .map(Child::id)
+    }
+
     /// Stops the daemon with SIGTERM (by the pid we started) and waits.
     pub fn stop_daemon(&self) {
         self.signal_daemon(nix::sys::signal::Signal::SIGTERM);

@@ -10,8 +10,9 @@
 
 use std::sync::Arc;
 
-use berth_builder::plan::host_arch;
+use berth_image::config::host_platform;
 use berth_image::layer::chain_ids;
+use berth_image::manifest;
 use berth_image::{Digest, ImageInfo, Reference};
 use berth_image::{LayerInput, NewImage};
 use berth_registry::client::{endpoint, Client, ClientError, Credentials, Remote};
@@ -41,25 +42,6 @@ pub struct PullRequest {
     pub credentials: Option<Credentials>,
     /// Registries reached over plain HTTP besides loopback ones.
     pub insecure: Vec<String>,
-}
-
-/// Picks the index entry for `os/arch[/variant]` (pure).
-pub fn choose_platform(index: &Value, platform: &str) -> Option<(String, String)> {
-    let mut parts = platform.split('/');
-    let os = parts.next().filter(|s| !s.is_empty()).unwrap_or("linux");
-    let arch = parts.next().unwrap_or(host_arch());
-    let variant = parts.next();
-    index["manifests"].as_array()?.iter().find_map(|m| {
-        let p = &m["platform"];
-        let ok =
-            p["os"] == os && p["architecture"] == arch && variant.is_none_or(|v| p["variant"] == v);
-        ok.then(|| {
-            (
-                m["digest"].as_str().unwrap_or_default().to_string(),
-                m["mediaType"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-    })
 }
 
 /// One progress message, as Docker's (`{"status", "id"}`).
@@ -189,14 +171,14 @@ impl ImageService {
             .await
             .map_err(|e| client_error(e, &pull.name))?;
         let top_digest = manifest.digest.clone();
-        if manifest.media_type.contains("index") || manifest.media_type.contains("manifest.list") {
-            let index: Value = serde_json::from_slice(&manifest.bytes)
-                .map_err(|e| Error::Registry(format!("bad index: {e}")))?;
-            let (d, _) = choose_platform(&index, &req.platform).ok_or_else(|| {
+        if manifest::is_index(&manifest.media_type) {
+            let entry = manifest::index_entry(&manifest.bytes, &req.platform)
+                .map_err(|e| Error::Registry(e.to_string()))?;
+            let (d, _) = entry.ok_or_else(|| {
                 Error::PullDenied(format!(
                     "no matching manifest for {} in the manifest list entries",
                     if req.platform.is_empty() {
-                        format!("linux/{}", host_arch())
+                        format!("linux/{}", host_platform().1)
                     } else {
                         req.platform.clone()
                     }
@@ -208,41 +190,20 @@ impl ImageService {
                 .await
                 .map_err(|e| client_error(e, &pull.name))?;
         }
-        let m: Value = serde_json::from_slice(&manifest.bytes)
-            .map_err(|e| Error::Registry(format!("bad manifest: {e}")))?;
-        if m["schemaVersion"] != 2 {
-            return Err(Error::Registry(
-                "only schema 2 (Docker v2 and OCI) manifests are supported".into(),
-            ));
-        }
-        let desc = |v: &Value| -> Result<(Digest, u64), Error> {
-            let d = Digest::parse(v["digest"].as_str().unwrap_or_default())
-                .map_err(|e| Error::Registry(format!("bad digest in manifest: {e}")))?;
-            Ok((d, v["size"].as_u64().unwrap_or(0)))
-        };
+        let m = manifest::parse_manifest(&manifest.bytes)
+            .map_err(|e| Error::Registry(e.to_string()))?;
         let downloads = self.store().root().join("downloads");
         tokio::fs::create_dir_all(&downloads)
             .await
             .map_err(Error::io("creating", &downloads))?;
-        let (config_digest, config_size) = desc(&m["config"])?;
+        let (config_digest, config_size) = (m.config.digest.clone(), m.config.size);
         let config = pull
             .blob_bytes(&config_digest, config_size, &downloads)
             .await?;
-        let layers: Vec<(Digest, u64)> = m["layers"]
-            .as_array()
-            .map(|a| a.iter().map(desc).collect::<Result<_, _>>())
-            .transpose()?
-            .unwrap_or_default();
-        let parsed = berth_image::ImageConfig::parse(&config)
-            .map_err(|e| Error::Registry(format!("bad image config: {e}")))?;
+        let parsed =
+            manifest::parse_config(&m, &config).map_err(|e| Error::Registry(e.to_string()))?;
+        let layers: Vec<(Digest, u64)> = m.layers.into_iter().map(|d| (d.digest, d.size)).collect();
         let diff_ids: Vec<Digest> = parsed.diff_ids().to_vec();
-        if diff_ids.len() != layers.len() {
-            return Err(Error::Registry(format!(
-                "the manifest has {} layers but the config {} diff ids",
-                layers.len(),
-                diff_ids.len()
-            )));
-        }
         let chains = chain_ids(&diff_ids);
         let store = self.store().clone();
         let present: Vec<bool> = chains
@@ -345,31 +306,5 @@ impl ImageService {
         let _ = tx.send(message(&status, None));
         self.publish_pull(&info, &r.to_string());
         Ok(info)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn platform_choice() {
-        let index = json!({"manifests": [
-            {"digest": "sha256:a", "mediaType": "m", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-            {"digest": "sha256:b", "mediaType": "m", "platform": {"os": "linux", "architecture": "amd64"}},
-        ]});
-        assert_eq!(
-            choose_platform(&index, "linux/amd64").unwrap().0,
-            "sha256:b"
-        );
-        assert_eq!(
-            choose_platform(&index, "linux/arm64/v8").unwrap().0,
-            "sha256:a"
-        );
-        assert!(choose_platform(&index, "windows/amd64").is_none());
-        assert_eq!(
-            choose_platform(&index, "").map(|c| c.0).is_some(),
-            host_arch() == "amd64" || host_arch() == "arm64"
-        );
     }
 }

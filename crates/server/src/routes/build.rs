@@ -102,7 +102,8 @@ fn number(params: &Params, key: &str) -> Result<i64, ApiError> {
     }
 }
 
-fn request(params: &Params) -> Result<BuildRequest, ApiError> {
+/// The build's settings from `POST /build`'s query parameters.
+pub fn request(params: &Params) -> Result<BuildRequest, ApiError> {
     for k in UNSUPPORTED {
         if params
             .get(k)

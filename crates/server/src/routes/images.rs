@@ -315,7 +315,9 @@ async fn save(engine: &Engine, names: Vec<String>) -> ApiResult<Response> {
 }
 
 /// `X-Registry-Auth`: base64url JSON `{"username","password",...}`.
-fn registry_auth(headers: &axum::http::HeaderMap) -> Option<berth_registry::client::Credentials> {
+pub fn registry_auth(
+    headers: &axum::http::HeaderMap,
+) -> Option<berth_registry::client::Credentials> {
     use base64::Engine;
     let text = headers.get("x-registry-auth")?.to_str().ok()?;
     let bytes = base64::engine::general_purpose::URL_SAFE

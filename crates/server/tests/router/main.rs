@@ -10,6 +10,7 @@
 mod api;
 mod build;
 mod filters;
+mod listener;
 mod networks;
 mod shapes;
 
@@ -44,6 +45,7 @@ fn main() {
         api::TESTS,
         build::TESTS,
         filters::TESTS,
+        listener::TESTS,
         networks::TESTS,
         shapes::TESTS,
     ]
