@@ -21,6 +21,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "hostile_clients_leave_the_daemon_answering",
         hostile_clients_leave_the_daemon_answering,
     ),
+    (
+        "clients_that_stop_reading_hold_bounded_memory",
+        clients_that_stop_reading_hold_bounded_memory,
+    ),
 ];
 
 /// A second daemon on the running one's root stops at once with a clear
@@ -166,6 +170,77 @@ fn hostile_clients_leave_the_daemon_answering(ctx: &Ctx) {
     drop(helper.stdin.take());
     let _ = helper.wait();
     drop(held);
+}
+
+/// Opens a streaming request and never reads its answer.
+fn stalled(ctx: &Ctx, method: &str, path: &str) -> UnixStream {
+    let mut s = UnixStream::connect(&ctx.socket).expect("connect");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("write");
+    s
+}
+
+/// Clients that ask for streams and stop reading (ten `logs -f` of a
+/// 50 MB log, attaches to a container writing as fast as it can, events,
+/// stats) cost the daemon a bounded amount of memory: the streams wait
+/// for their readers instead of queueing. The writing container is held
+/// up by its attached readers, and the daemon still answers.
+fn clients_that_stop_reading_hold_bounded_memory(ctx: &Ctx) {
+    let logged = ctx.ok(&[
+        "run",
+        "-d",
+        "busybox",
+        "sh",
+        "-c",
+        "yes $(head -c 4000 /dev/zero | tr '\\0' x) | head -c 50000000; sleep 1000",
+    ]);
+    let logged = logged.trim().to_string();
+    let log = ctx
+        .containers_root()
+        .join(&logged)
+        .join(format!("{logged}-json.log"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0) < 50_000_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log did not reach 50 MB"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let fast = ctx.ok(&["run", "-d", "--log-driver", "none", "busybox", "yes"]);
+    let fast = fast.trim().to_string();
+    let before = daemon_rss_kib(ctx);
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        held.push(stalled(
+            ctx,
+            "GET",
+            &format!("/containers/{logged}/logs?follow=1&stdout=1"),
+        ));
+    }
+    for _ in 0..2 {
+        held.push(stalled(
+            ctx,
+            "POST",
+            &format!("/containers/{fast}/attach?stream=1&stdout=1"),
+        ));
+    }
+    held.push(stalled(ctx, "GET", "/events"));
+    held.push(stalled(ctx, "GET", &format!("/containers/{fast}/stats")));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let (status, _, body) = request(ctx, "GET", "/_ping", "");
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    let after = daemon_rss_kib(ctx);
+    eprintln!("    daemon RSS {before} KiB before, {after} KiB with 14 stalled readers");
+    assert!(
+        after < before + 60 * 1024,
+        "stalled readers took the daemon from {before} KiB to {after} KiB"
+    );
+    drop(held);
+    ctx.ok(&["rm", "-f", &logged, &fast]);
 }
 
 /// Sends one raw HTTP/1.1 request and returns (status, headers, body).
