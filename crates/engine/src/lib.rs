@@ -5,6 +5,7 @@
 //! to a status code in one table.
 
 pub mod build;
+pub mod check;
 pub mod container;
 pub mod error;
 pub mod events;
@@ -98,6 +99,9 @@ impl Engine {
             _root_lock: root_lock,
         };
         build::remove_left_steps(&engine).await;
+        // In the background: the daemon serves meanwhile.
+        let checked = engine.clone();
+        tokio::spawn(async move { check::at_start(&checked).await });
         Ok(engine)
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod changes;
+pub mod check;
 pub mod commit;
 pub mod compressed;
 pub mod compression;

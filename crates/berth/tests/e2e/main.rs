@@ -5,6 +5,7 @@
 
 mod api;
 mod build;
+mod check;
 mod compat;
 mod compose;
 mod containers;
@@ -46,6 +47,7 @@ fn main() {
         api::TESTS,
         compat::TESTS,
         interop::TESTS,
+        check::TESTS,
     ]
     .concat();
     let code = harness::run_all(&tests, &filter, Ctx::start);

@@ -1,4 +1,4 @@
-//! `berth system df` and `berth system prune`.
+//! `berth system df`, `berth system prune` and `berth system check`.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -17,6 +17,18 @@ pub enum SystemCommand {
     Info(super::info::Args),
     /// Get real time events from the daemon.
     Events(super::events::Args),
+    /// Check the store, the containers and the daemon's kernel objects.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Fix what can be fixed without losing data (leftovers, orphans).
+    #[arg(long)]
+    pub repair: bool,
+    /// Also read every blob and compare it with its digest.
+    #[arg(long)]
+    pub deep: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -183,6 +195,83 @@ pub async fn run(cmd: SystemCommand, target: &Target) -> i32 {
             println!("Total reclaimed space: {}", human::size(reclaimed));
             0
         }
+        SystemCommand::Check(a) => {
+            let q = berth_client::transport::query(&[
+                ("deep", if a.deep { "1" } else { "0" }.to_string()),
+                ("repair", if a.repair { "1" } else { "0" }.to_string()),
+            ]);
+            let report: Value = match client
+                .post_json(&format!("/system/check{q}"), &json!({}))
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => return super::fail(e),
+            };
+            check_report(&report, &mut std::io::stdout())
+        }
         SystemCommand::Info(_) | SystemCommand::Events(_) => 0,
+    }
+}
+
+/// Prints a check's problems, one per line, and a summary; 1 when a
+/// problem is left unrepaired.
+fn check_report(report: &Value, out: &mut dyn Write) -> i32 {
+    let empty = Vec::new();
+    let problems = report["Problems"].as_array().unwrap_or(&empty);
+    let mut left = 0;
+    for p in problems {
+        let repaired = p["Repaired"].as_bool().unwrap_or(false);
+        if !repaired {
+            left += 1;
+        }
+        let _ = writeln!(
+            out,
+            "{}: {}{}",
+            p["Object"].as_str().unwrap_or_default(),
+            p["Message"].as_str().unwrap_or_default(),
+            if repaired { " (repaired)" } else { "" }
+        );
+    }
+    let _ = match (problems.len(), left) {
+        (0, _) => writeln!(out, "No problems found."),
+        (n, 0) => writeln!(out, "{n} problems found, all repaired."),
+        (n, l) => writeln!(out, "{n} problems found, {l} not repaired."),
+    };
+    i32::from(left > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(v: Value) -> (i32, String) {
+        let mut out = Vec::new();
+        let code = check_report(&v, &mut out);
+        (code, String::from_utf8(out).expect("utf-8"))
+    }
+
+    #[test]
+    fn check_reports_and_exit_codes() {
+        assert_eq!(
+            report(json!({"Problems": []})),
+            (0, "No problems found.\n".to_string())
+        );
+        let (code, text) = report(json!({"Problems": [
+            {"Object": "blob sha256:ab", "Message": "no image uses it", "Repaired": true},
+        ]}));
+        assert_eq!(code, 0);
+        assert_eq!(
+            text,
+            "blob sha256:ab: no image uses it (repaired)\n1 problems found, all repaired.\n"
+        );
+        let (code, text) = report(json!({"Problems": [
+            {"Object": "image sha256:cd", "Message": "its config blob is missing", "Repaired": false},
+            {"Object": "veth bv1", "Message": "no running container owns it", "Repaired": true},
+        ]}));
+        assert_eq!(code, 1);
+        assert!(
+            text.ends_with("2 problems found, 1 not repaired.\n"),
+            "{text}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod changes;
+mod check;
 pub mod create;
 pub mod exec;
 mod fs;

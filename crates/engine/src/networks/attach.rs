@@ -389,23 +389,19 @@ impl NetworkService {
         );
     }
 
-    /// After [`restore`](Self::restore): removes namespaces and veths no
-    /// running container owns (left by containers that ended while no
-    /// daemon ran, or by a killed daemon), then rewrites the firewall and
-    /// DNS tables.
-    pub fn reconcile(&self) {
-        let _op = self.ops();
+    /// Network namespaces and veths of this daemon that no running
+    /// container owns. Call with the operations lock held.
+    fn stale(&self) -> (Vec<std::path::PathBuf>, Vec<String>) {
         let live: std::collections::HashSet<String> = self.state().live.keys().cloned().collect();
+        let mut namespaces = Vec::new();
         if let Ok(entries) = std::fs::read_dir(&self.inner.netns_dir) {
             for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if !live.contains(&name) {
-                    if let Err(err) = netns::remove(&e.path()) {
-                        tracing::warn!(netns = %name, error = %err, "removing a stale network namespace failed");
-                    }
+                if !live.contains(&*e.file_name().to_string_lossy()) {
+                    namespaces.push(e.path());
                 }
             }
         }
+        namespaces.sort();
         let ours: Vec<String> = {
             let st = self.state();
             st.networks
@@ -419,23 +415,92 @@ impl NetworkService {
             .values()
             .flat_map(|l| l.endpoints.iter().map(|e| e.host_veth.clone()))
             .collect();
-        if let Ok(mut nl) = Netlink::open() {
-            for link in nl.link_names().unwrap_or_default() {
-                let stale = link.len() == 15
+        let mut veths: Vec<String> = Netlink::open()
+            .and_then(|mut nl| nl.link_names())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|link| {
+                link.len() == 15
                     && link.starts_with("bv")
                     && ours.iter().any(|n| link.ends_with(n.as_str()))
-                    && !owned.contains(&link);
-                if stale {
-                    if let Err(e) = nl.delete_link_named(&link) {
-                        tracing::warn!(link = %link, error = %e, "removing a stale veth failed");
-                    }
-                }
+                    && !owned.contains(link)
+            })
+            .collect();
+        veths.sort();
+        (namespaces, veths)
+    }
+
+    fn remove_netns(path: &std::path::Path) -> bool {
+        match netns::remove(path) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(netns = %path.display(), error = %err, "removing a stale network namespace failed");
+                false
             }
+        }
+    }
+
+    fn remove_veth(link: &str) -> bool {
+        match Netlink::open().and_then(|mut nl| nl.delete_link_named(link)) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(link = %link, error = %e, "removing a stale veth failed");
+                false
+            }
+        }
+    }
+
+    /// After [`restore`](Self::restore): removes namespaces and veths no
+    /// running container owns (left by containers that ended while no
+    /// daemon ran, or by a killed daemon), then rewrites the firewall and
+    /// DNS tables.
+    pub fn reconcile(&self) {
+        let _op = self.ops();
+        let (namespaces, veths) = self.stale();
+        for ns in &namespaces {
+            Self::remove_netns(ns);
+        }
+        for link in &veths {
+            Self::remove_veth(link);
         }
         if let Err(e) = self.apply_firewall() {
             tracing::warn!(error = %e, "writing the firewall table failed");
         }
         self.refresh_dns();
+    }
+
+    /// `system check`'s part: namespaces and veths no running container
+    /// owns; `repair` removes them and rewrites the firewall table, which
+    /// is always written whole from the records, so no rule outlives what
+    /// it was for.
+    pub fn check(&self, repair: bool) -> Vec<berth_image::check::Problem> {
+        let _op = self.ops();
+        let (namespaces, veths) = self.stale();
+        let mut out = Vec::new();
+        for ns in namespaces {
+            out.push(berth_image::check::Problem {
+                object: format!("network namespace {}", ns.display()),
+                message: "no running container owns it".into(),
+                repaired: repair && Self::remove_netns(&ns),
+            });
+        }
+        for link in veths {
+            out.push(berth_image::check::Problem {
+                message: "no running container owns it".into(),
+                repaired: repair && Self::remove_veth(&link),
+                object: format!("veth {link}"),
+            });
+        }
+        if repair {
+            if let Err(e) = self.apply_firewall() {
+                out.push(berth_image::check::Problem {
+                    object: "firewall table".into(),
+                    message: format!("rewriting it failed: {e}"),
+                    repaired: false,
+                });
+            }
+        }
+        out
     }
 }
 

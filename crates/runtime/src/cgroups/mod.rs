@@ -263,6 +263,29 @@ impl Roots {
     }
 }
 
+/// The names of the cgroups directly under `parent` (in the main
+/// hierarchy): the containers' cgroups an engine made there. Empty when
+/// the parent does not exist.
+pub fn children(parent: &str) -> Result<Vec<String>> {
+    let roots = Roots::default();
+    let mut rel = relative(parent, "child")?;
+    rel.pop();
+    let dir = match roots.layout()? {
+        Layout::V1(mounts) => V1::new(&roots, mounts, rel).main_dir(),
+        Layout::V2(root) => V2::new(&roots, root, rel).main_dir(),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
 /// Checks a parent or id and returns it as a relative path.
 fn relative(parent: &str, id: &str) -> Result<PathBuf> {
     let mut rel = PathBuf::new();

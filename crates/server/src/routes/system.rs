@@ -1,4 +1,5 @@
-//! `/_ping`, `/version`, `/info`.
+//! `/_ping`, `/version`, `/info`, `/system/df`, and berth's own
+//! `/system/check` (no Docker client calls it: Docker has no such route).
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -16,7 +17,31 @@ pub fn router() -> Router<Engine> {
         .route("/version", get(version))
         .route("/info", get(info))
         .route("/system/df", get(df))
+        .route("/system/check", axum::routing::post(check))
         .route("/auth", axum::routing::post(auth))
+}
+
+/// `POST /system/check?deep=1&repair=1`: `{"Problems": [{"Object",
+/// "Message", "Repaired"}]}`.
+async fn check(
+    State(engine): State<Engine>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let params = crate::params::Params::parse(q.as_deref());
+    let opts = berth_engine::check::CheckOptions {
+        deep: params.flag("deep"),
+        repair: params.flag("repair"),
+    };
+    match berth_engine::check::check(&engine, opts).await {
+        Ok(problems) => Json(json!({
+            "Problems": problems
+                .iter()
+                .map(|p| json!({"Object": p.object, "Message": p.message, "Repaired": p.repaired}))
+                .collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => crate::ApiError::from(e).into_response(),
+    }
 }
 
 async fn ping() -> Response {
