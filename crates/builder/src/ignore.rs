@@ -184,39 +184,59 @@ fn class_char(chars: &[char], i: &mut usize) -> Option<char> {
     Some(c)
 }
 
+/// Whether `tokens` match all of `text`. Dynamic programming over (token,
+/// position), one row per token from the last: time proportional to
+/// tokens × characters whatever the pattern, where trying each way a `*`
+/// can match in turn is exponential in the number of stars.
 fn matches(tokens: &[Token], text: &[char]) -> bool {
-    let Some((first, rest)) = tokens.split_first() else {
-        return text.is_empty();
-    };
-    match first {
-        Token::Lit(c) => text.first() == Some(c) && matches(rest, &text[1..]),
-        Token::Quest => text.first().is_some_and(|c| *c != '/') && matches(rest, &text[1..]),
-        Token::Class { negated, ranges } => {
-            text.first().is_some_and(|c| {
-                *c != '/' && ranges.iter().any(|(a, b)| a <= c && c <= b) != *negated
-            }) && matches(rest, &text[1..])
-        }
-        Token::Star => {
-            let mut n = 0;
-            loop {
-                if matches(rest, &text[n..]) {
-                    return true;
+    let len = text.len();
+    // `next[j]`: the tokens after the current one match `text[j..]`.
+    let mut next: Vec<bool> = (0..=len).map(|j| j == len).collect();
+    let mut row = vec![false; len + 1];
+    for token in tokens.iter().rev() {
+        let one = |j: usize, ok: &dyn Fn(char) -> bool, next: &[bool]| {
+            j < len && ok(text[j]) && next[j + 1]
+        };
+        match token {
+            Token::AnyAll => row.iter_mut().for_each(|r| *r = true),
+            Token::AnyDirs => {
+                // Nothing, or anything ending with a `/`.
+                let mut after_slash = false;
+                for j in (0..=len).rev() {
+                    if j < len && text[j] == '/' && next[j + 1] {
+                        after_slash = true;
+                    }
+                    row[j] = next[j] || after_slash;
                 }
-                if n >= text.len() || text[n] == '/' {
-                    return false;
+            }
+            Token::Star => {
+                row[len] = next[len];
+                for j in (0..len).rev() {
+                    row[j] = next[j] || (text[j] != '/' && row[j + 1]);
                 }
-                n += 1;
+            }
+            Token::Lit(c) => {
+                for j in 0..=len {
+                    row[j] = one(j, &|x| x == *c, &next);
+                }
+            }
+            Token::Quest => {
+                for j in 0..=len {
+                    row[j] = one(j, &|x| x != '/', &next);
+                }
+            }
+            Token::Class { negated, ranges } => {
+                let ok = |x: char| {
+                    x != '/' && ranges.iter().any(|(a, b)| *a <= x && x <= *b) != *negated
+                };
+                for j in 0..=len {
+                    row[j] = one(j, &ok, &next);
+                }
             }
         }
-        Token::AnyAll => true,
-        Token::AnyDirs => {
-            // Nothing, or anything ending with a `/`.
-            if matches(rest, text) {
-                return true;
-            }
-            (0..text.len()).any(|i| text[i] == '/' && matches(rest, &text[i + 1..]))
-        }
+        std::mem::swap(&mut next, &mut row);
     }
+    next[0]
 }
 
 impl Matcher {

@@ -213,3 +213,17 @@ fn reading_the_file() {
     assert_eq!(clean(""), ".");
     assert_eq!(clean("../x"), "../x");
 }
+
+#[test]
+fn many_stars_match_in_polynomial_time() {
+    // Found by the dockerignore fuzz target: trying each split of every
+    // `*` in turn took minutes for this line against one path.
+    let pattern = format!("{}!", "*".repeat(40).replace("**", "*a*"));
+    let m = Matcher::new(&[pattern.clone()]).expect("pattern");
+    let path = "a".repeat(300);
+    assert!(!m.ignored(&path), "{pattern} must not match {path}");
+    assert!(m.ignored(&format!("{path}!")));
+    let deep = Matcher::new(&["**/**/**/**/**/**/**/**/x".to_string()]).expect("pattern");
+    assert!(deep.ignored(&format!("{}x", "d/".repeat(200))));
+    assert!(!deep.ignored(&format!("{}y", "d/".repeat(200))));
+}

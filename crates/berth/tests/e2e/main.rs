@@ -9,6 +9,7 @@ mod check;
 mod compat;
 mod compose;
 mod containers;
+mod crash;
 mod files;
 mod front;
 mod harness;
@@ -48,6 +49,7 @@ fn main() {
         compat::TESTS,
         interop::TESTS,
         check::TESTS,
+        crash::TESTS,
     ]
     .concat();
     let code = harness::run_all(&tests, &filter, Ctx::start);

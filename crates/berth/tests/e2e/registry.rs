@@ -87,6 +87,14 @@ impl Registry {
         Registry { child, addr }
     }
 
+    /// Kills the server (SIGKILL, by the pid it was started with), as a
+    /// crash would; its port, to start it again on.
+    pub(crate) fn kill(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port()
+    }
+
     fn port(&self) -> u16 {
         self.addr
             .rsplit(':')

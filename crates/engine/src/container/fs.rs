@@ -262,7 +262,7 @@ impl ContainerService {
         // the layer is a consistent snapshot.
         let mut paused = pause && rec.status == super::Status::Running;
         if paused {
-            if let Err(e) = self.pause(&rec.id).await {
+            if let Err(e) = self.pause_as(&rec.id, true).await {
                 // A container that exited meanwhile needs no pausing: its
                 // cgroup may be gone a moment before its exit is recorded.
                 let exited = !c.record().status.is_running()

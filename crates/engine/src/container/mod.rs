@@ -326,6 +326,28 @@ impl ContainerService {
                 t.names.insert(record.name.clone(), id.clone());
                 t.by_id.insert(id, container.clone());
             }
+            remove_commit_leftovers(container.paths.dir());
+            if running && record.paused_for_commit {
+                // A commit's pause, cut short by a killed daemon.
+                let thawed = berth_runtime::cgroups::Cgroup::open(
+                    &self.inner.config.cgroup_parent,
+                    &record.id,
+                )
+                .and_then(|cg| cg.thaw());
+                match thawed {
+                    Ok(()) => {
+                        if let Err(e) = container.update(false, |r| {
+                            r.status = Status::Running;
+                            r.paused_for_commit = false;
+                        }) {
+                            tracing::warn!(id = %record.id, error = %e, "recording the unpause after an interrupted commit failed");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(id = %record.id, error = %e, "thawing a container an interrupted commit paused failed")
+                    }
+                }
+            }
             if running {
                 if let Err(e) = self.acquire_volumes(&record) {
                     tracing::warn!(id = %record.id, error = %e, "re-mounting the volumes of a running container failed");
@@ -467,6 +489,7 @@ impl ContainerService {
             finished_at: time::ZERO.into(),
             restart_count: 0,
             manually_stopped: false,
+            paused_for_commit: false,
             oom_killed: false,
             mounts: Vec::new(),
             health: None,
@@ -542,6 +565,7 @@ impl ContainerService {
             finished_at: String::new(),
             restart_count: 0,
             manually_stopped: false,
+            paused_for_commit: false,
             oom_killed: false,
             mounts: Vec::new(),
             health: None,
@@ -808,5 +832,20 @@ impl ContainerService {
             .filter(|c| c.record().status.is_running())
             .count();
         (total, running, total - running)
+    }
+}
+
+/// Removes the layer tars (`commit-*.tar`) of commits a killed daemon left
+/// in a container's directory.
+fn remove_commit_leftovers(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("commit-") && name.ends_with(".tar") {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }

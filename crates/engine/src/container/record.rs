@@ -73,6 +73,10 @@ pub struct ContainerRecord {
     /// restarted by its policy (and `unless-stopped` stays down).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// Paused by `commit` (not by the user): a daemon killed before the
+    /// commit unpaused it thaws it when it starts again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused_for_commit: bool,
     /// The kernel's OOM killer ended the last run.
     #[serde(default)]
     pub oom_killed: bool,

@@ -194,6 +194,12 @@ impl ContainerService {
 
     /// `POST /containers/{id}/pause`.
     pub async fn pause(&self, name_or_id: &str) -> Result<(), Error> {
+        self.pause_as(name_or_id, false).await
+    }
+
+    /// Pauses, recording whether `commit` did (see
+    /// `ContainerRecord::paused_for_commit`).
+    pub(super) async fn pause_as(&self, name_or_id: &str, for_commit: bool) -> Result<(), Error> {
         let c = self.get(name_or_id)?;
         let _op = c.op.lock().await;
         let rec = c.record();
@@ -215,7 +221,10 @@ impl ContainerService {
             .await
             .map_err(|e| Error::Internal(format!("freeze task failed: {e}")))?
             .map_err(|e| Error::Internal(format!("pausing {}: {e}", rec.id)))?;
-        c.update(false, |r| r.status = Status::Paused)?;
+        c.update(false, |r| {
+            r.status = Status::Paused;
+            r.paused_for_commit = for_commit;
+        })?;
         self.publish("pause", &rec);
         Ok(())
     }
@@ -235,7 +244,10 @@ impl ContainerService {
             .await
             .map_err(|e| Error::Internal(format!("thaw task failed: {e}")))?
             .map_err(|e| Error::Internal(format!("unpausing {}: {e}", rec.id)))?;
-        c.update(false, |r| r.status = Status::Running)?;
+        c.update(false, |r| {
+            r.status = Status::Running;
+            r.paused_for_commit = false;
+        })?;
         self.publish("unpause", &rec);
         Ok(())
     }
