@@ -194,10 +194,18 @@ fn matches(tokens: &[Token], text: &[char]) -> bool {
     let mut next: Vec<bool> = (0..=len).map(|j| j == len).collect();
     let mut row = vec![false; len + 1];
     for token in tokens.iter().rev() {
-        let one = |j: usize, ok: &dyn Fn(char) -> bool, next: &[bool]| {
-            j < len && ok(text[j]) && next[j + 1]
+        // One character that `ok` accepts, then the rest.
+        let mut one = |ok: &dyn Fn(char) -> bool| {
+            for (j, r) in row.iter_mut().enumerate() {
+                *r = j < len && ok(text[j]) && next[j + 1];
+            }
         };
         match token {
+            Token::Lit(c) => one(&|x| x == *c),
+            Token::Quest => one(&|x| x != '/'),
+            Token::Class { negated, ranges } => {
+                one(&|x| x != '/' && ranges.iter().any(|(a, b)| *a <= x && x <= *b) != *negated)
+            }
             Token::AnyAll => row.iter_mut().for_each(|r| *r = true),
             Token::AnyDirs => {
                 // Nothing, or anything ending with a `/`.
@@ -213,24 +221,6 @@ fn matches(tokens: &[Token], text: &[char]) -> bool {
                 row[len] = next[len];
                 for j in (0..len).rev() {
                     row[j] = next[j] || (text[j] != '/' && row[j + 1]);
-                }
-            }
-            Token::Lit(c) => {
-                for j in 0..=len {
-                    row[j] = one(j, &|x| x == *c, &next);
-                }
-            }
-            Token::Quest => {
-                for j in 0..=len {
-                    row[j] = one(j, &|x| x != '/', &next);
-                }
-            }
-            Token::Class { negated, ranges } => {
-                let ok = |x: char| {
-                    x != '/' && ranges.iter().any(|(a, b)| *a <= x && x <= *b) != *negated
-                };
-                for j in 0..=len {
-                    row[j] = one(j, &ok, &next);
                 }
             }
         }
