@@ -11,6 +11,9 @@ use crate::config::host_platform;
 use crate::digest::Digest;
 use crate::ImageConfig;
 
+/// The largest image config a pull reads (it is held in memory whole).
+pub const MAX_CONFIG: u64 = 16 << 20;
+
 /// A manifest or index a pull cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -86,6 +89,12 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<ImageManifest, ManifestError> {
         ));
     }
     let config = descriptor(&m["config"])?;
+    if config.size > MAX_CONFIG {
+        return Err(ManifestError(format!(
+            "the image config is {} bytes: more than {MAX_CONFIG} is refused",
+            config.size
+        )));
+    }
     let layers = match &m["layers"] {
         Value::Null => Vec::new(),
         Value::Array(a) => a.iter().map(descriptor).collect::<Result<_, _>>()?,
@@ -169,6 +178,10 @@ mod tests {
             (
                 json!({"schemaVersion": 2, "config": {"digest": A}, "layers": {"a": 1}}),
                 "layers is",
+            ),
+            (
+                json!({"schemaVersion": 2, "config": {"digest": A, "size": 1u64 << 40}}),
+                "more than 16777216 is refused",
             ),
         ];
         for (m, want) in cases {

@@ -304,12 +304,7 @@ impl Client {
         let basic = creds.map(basic_header);
         let resp = self.send(Method::GET, &url, None, basic.as_deref()).await?;
         let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?
-            .to_bytes();
+        let body = read_limited(resp.into_body(), MAX_SMALL_BODY, "a token answer").await?;
         if !status.is_success() {
             return Err(ClientError::Registry {
                 status: status.as_u16(),
@@ -588,12 +583,7 @@ impl Client {
                 .get("link")
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link);
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| ClientError::Http(e.to_string()))?
-                .to_bytes();
+            let body = read_limited(resp.into_body(), MAX_TAGS_BODY, "a tags list").await?;
             let v: serde_json::Value = serde_json::from_slice(&body)
                 .map_err(|e| ClientError::Invalid(format!("tags list: {e}")))?;
             out.extend(
@@ -677,13 +667,7 @@ impl Client {
             .unwrap_or_default()
             .trim()
             .to_string();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?
-            .to_bytes()
-            .to_vec();
+        let bytes = read_limited(resp.into_body(), MAX_MANIFEST, "a manifest").await?;
         if !status.is_success() {
             return Err(registry_error(
                 status,
@@ -916,13 +900,36 @@ fn unauthorized(url: &str) -> ClientError {
 /// The error an unsuccessful answer stands for, its body read.
 async fn failure(resp: Response<Incoming>, what: &str) -> ClientError {
     let status = resp.status();
-    let body = resp
-        .into_body()
-        .collect()
+    let body = read_limited(resp.into_body(), MAX_SMALL_BODY, what)
         .await
-        .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
     registry_error(status, &body, what)
+}
+
+/// The largest manifest or index taken from a registry (as Docker's 4 MiB).
+pub const MAX_MANIFEST: usize = 4 << 20;
+/// Token answers and error bodies.
+const MAX_SMALL_BODY: usize = 1 << 20;
+/// One page of a tags list.
+const MAX_TAGS_BODY: usize = 16 << 20;
+
+/// A whole body of at most `limit` bytes; a longer one is refused as soon
+/// as it passes the limit, so a registry that sends without end costs
+/// `limit` of memory.
+async fn read_limited(mut body: Incoming, limit: usize, what: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ClientError::Http(format!("reading {what}: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(ClientError::Invalid(format!(
+                    "{what} is larger than {limit} bytes: refusing it"
+                )));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
 }
 
 fn registry_error(status: StatusCode, body: &[u8], what: &str) -> ClientError {

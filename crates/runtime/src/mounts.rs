@@ -7,8 +7,12 @@
 //! made private, so the root filesystem and the mounts below it are never
 //! visible on the host; only bind mounts asking for `shared` propagation
 //! (and the host mounts they come from) stay peers of the host's.
-//! Paths inside the root filesystem are resolved with [`secure_join`] so an
-//! image's symlinks cannot point a mount outside the root.
+//! A spec mount's destination is opened with [`open_in_root`] and mounted
+//! on through `/proc/self/fd/N`, never by its path: a container that swaps
+//! a directory on that path for a symlink (say in a volume it shares with
+//! the container starting) cannot make the mount, the directories made
+//! for it or the file created for it land outside the root (runc's
+//! CVE-2021-30465).
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -238,11 +242,93 @@ pub fn overlay_mount(overlay: &Overlay) -> OverlayMount {
     OverlayMount::FsConfig(config)
 }
 
-fn mkdir_all(path: &Path) -> Result<(), MountError> {
-    std::fs::create_dir_all(path).map_err(|source| MountError::MountPoint {
-        path: path.to_path_buf(),
-        source,
-    })
+/// What [`open_in_root`] makes when the destination is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// A directory (and missing parents).
+    Dir,
+    /// An empty file (and missing parent directories).
+    File,
+    /// Nothing: the destination must exist.
+    Nothing,
+}
+
+/// Opens `dest` (a path inside the container) under `root` as an `O_PATH`
+/// descriptor, making what is missing. The path is first resolved as
+/// [`secure_join`] does (so a dangling symlink, such as an image's
+/// `/etc/resolv.conf`, gets its target made); then every lookup starts at
+/// `root` with `RESOLVE_IN_ROOT`, so `..` and symlinks (even ones swapped
+/// in while this runs) resolve inside it, and missing components are made
+/// with `mkdirat`/`openat(O_CREAT|O_EXCL|O_NOFOLLOW)` relative to the
+/// descriptor of their parent, which never follow a link.
+pub fn open_in_root(root: &Path, dest: &Path, create: Create) -> io::Result<rustix::fd::OwnedFd> {
+    use rustix::fs::{mkdirat, openat, openat2, Mode, OFlags, ResolveFlags};
+    let joined = secure_join(root, dest)?;
+    let dest = joined.strip_prefix(root).unwrap_or(&joined);
+    let root_fd = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let parts: Vec<OsString> = dest
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let mut current = rustix::io::fcntl_dupfd_cloexec(&root_fd, 0)?;
+    let mut prefix = PathBuf::new();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let dir = !last || create == Create::Dir;
+        let flags = OFlags::PATH
+            | OFlags::CLOEXEC
+            | if dir {
+                OFlags::DIRECTORY
+            } else {
+                OFlags::empty()
+            };
+        prefix.push(part);
+        match openat2(&root_fd, &prefix, flags, Mode::empty(), resolve) {
+            Ok(fd) => current = fd,
+            Err(rustix::io::Errno::NOENT)
+                if part != ".." && !(last && create == Create::Nothing) =>
+            {
+                let made = if dir {
+                    mkdirat(&current, part, Mode::from_raw_mode(0o755))
+                } else {
+                    openat(
+                        &current,
+                        part,
+                        OFlags::CREATE
+                            | OFlags::EXCL
+                            | OFlags::WRONLY
+                            | OFlags::NOFOLLOW
+                            | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(0o644),
+                    )
+                    .map(drop)
+                };
+                match made {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                current = openat2(&root_fd, &prefix, flags, Mode::empty(), resolve)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(current)
+}
+
+/// The path that names an open descriptor itself (what `mount(2)` is given
+/// so that it acts on that very directory or file).
+pub fn fd_path(fd: &rustix::fd::OwnedFd) -> PathBuf {
+    use rustix::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
 /// The propagation `/` gets in the container's mount namespace, from the
@@ -310,10 +396,13 @@ pub fn mount_root(
 pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError> {
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or_default();
-    let dest = secure_join(root, m.destination()).map_err(|source| MountError::MountPoint {
-        path: m.destination().clone(),
-        source,
-    })?;
+    let shown = root.join(m.destination().strip_prefix("/").unwrap_or(m.destination()));
+    let target = |create: Create| {
+        open_in_root(root, m.destination(), create).map_err(|source| MountError::MountPoint {
+            path: shown.clone(),
+            source,
+        })
+    };
     let is_bind = typ == "bind" || opts.flags.contains(MsFlags::MS_BIND);
     if is_bind {
         let src = m.source().clone().unwrap_or_default();
@@ -321,35 +410,32 @@ pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError
             path: src.clone(),
             source,
         })?;
-        if md.is_dir() {
-            mkdir_all(&dest)?;
-        } else if !dest.exists() {
-            if let Some(parent) = dest.parent() {
-                mkdir_all(parent)?;
-            }
-            std::fs::File::create(&dest).map_err(|source| MountError::MountPoint {
-                path: dest.clone(),
-                source,
-            })?;
-        }
+        let dest = target(if md.is_dir() {
+            Create::Dir
+        } else {
+            Create::File
+        })?;
         let src_text = src.to_string_lossy();
         let bind = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-        sys.mount(Some(&src_text), &dest, None, bind, None)
-            .map_err(sys_err("bind mounting", &dest))?;
+        sys.mount(Some(&src_text), &fd_path(&dest), None, bind, None)
+            .map_err(sys_err("bind mounting", &shown))?;
+        // Opened again: the new mount, not the directory it covers.
         let rest = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !rest.is_empty() {
+            let dest = target(Create::Nothing)?;
             sys.mount(
                 None,
-                &dest,
+                &fd_path(&dest),
                 None,
                 rest | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
                 None,
             )
-            .map_err(sys_err("remounting", &dest))?;
+            .map_err(sys_err("remounting", &shown))?;
         }
         if opts.recursive_readonly {
-            sys.readonly_recursive(&dest)
-                .map_err(sys_err("making read-only recursively", &dest))?;
+            let dest = target(Create::Nothing)?;
+            sys.readonly_recursive(&fd_path(&dest))
+                .map_err(sys_err("making read-only recursively", &shown))?;
         }
     } else {
         if matches!(typ, "cgroup" | "cgroup2") {
@@ -358,7 +444,7 @@ pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError
                 what: format!("type {typ}"),
             });
         }
-        mkdir_all(&dest)?;
+        let dest = target(Create::Dir)?;
         let src = m
             .source()
             .as_ref()
@@ -366,16 +452,17 @@ pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
         sys.mount(
             Some(src.as_deref().unwrap_or(typ)),
-            &dest,
+            &fd_path(&dest),
             Some(typ),
             opts.flags,
             data,
         )
-        .map_err(sys_err("mounting", &dest))?;
+        .map_err(sys_err("mounting", &shown))?;
     }
     for prop in &opts.propagation {
-        sys.mount(None, &dest, None, *prop, None)
-            .map_err(sys_err("setting propagation of", &dest))?;
+        let dest = target(Create::Nothing)?;
+        sys.mount(None, &fd_path(&dest), None, *prop, None)
+            .map_err(sys_err("setting propagation of", &shown))?;
     }
     Ok(())
 }
@@ -538,6 +625,61 @@ mod tests {
             work: "/w".into(),
         };
         assert!(matches!(overlay_mount(&colon), OverlayMount::FsConfig(_)));
+    }
+
+    #[test]
+    fn targets_are_opened_and_made_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../..", root.join("up")).unwrap();
+        std::os::unix::fs::symlink("../run/stub.conf", root.join("etc/resolv.conf")).unwrap();
+        let real = |fd: &rustix::fd::OwnedFd| std::fs::read_link(fd_path(fd)).unwrap();
+        let fd = open_in_root(&root, Path::new("/abs/made/deep"), Create::Dir).unwrap();
+        assert_eq!(
+            real(&fd),
+            root.join(outside.strip_prefix("/").unwrap())
+                .join("made/deep")
+        );
+        let fd = open_in_root(&root, Path::new("/up/x"), Create::Dir).unwrap();
+        assert_eq!(real(&fd), root.join("x"));
+        let fd = open_in_root(&root, Path::new("/etc/resolv.conf"), Create::File).unwrap();
+        assert_eq!(
+            real(&fd),
+            root.join("run/stub.conf"),
+            "a dangling link's target is made"
+        );
+        assert!(root.join("run/stub.conf").is_file());
+        assert!(open_in_root(&root, Path::new("/missing"), Create::Nothing).is_err());
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "nothing made outside"
+        );
+    }
+
+    #[test]
+    fn a_component_swapped_for_a_symlink_still_resolves_inside() {
+        // What a racing container does between the resolution and the
+        // opening: the lookups are the kernel's, from the root, each time.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let host = dir.path().join("host");
+        std::fs::create_dir_all(root.join("shared/d")).unwrap();
+        std::fs::create_dir_all(&host).unwrap();
+        let swap = root.join("shared/d");
+        std::fs::remove_dir(&swap).unwrap();
+        std::os::unix::fs::symlink(&host, &swap).unwrap();
+        let fd = open_in_root(&root, Path::new("/shared/d/inner"), Create::Dir).unwrap();
+        let real = std::fs::read_link(fd_path(&fd)).unwrap();
+        assert!(real.starts_with(&root), "{}", real.display());
+        assert_eq!(std::fs::read_dir(&host).unwrap().count(), 0);
+        let fd = open_in_root(&root, Path::new("/shared/d/file"), Create::File).unwrap();
+        assert!(std::fs::read_link(fd_path(&fd)).unwrap().starts_with(&root));
+        assert_eq!(std::fs::read_dir(&host).unwrap().count(), 0);
     }
 
     #[test]

@@ -283,6 +283,17 @@ impl RecordingSys {
     }
 }
 
+/// A `/proc/self/fd/N` target as the path it names, so recorded calls
+/// read the same whether a mount went by path or by descriptor.
+fn shown(target: &Path) -> std::path::PathBuf {
+    if target.starts_with("/proc/self/fd") {
+        if let Ok(real) = std::fs::read_link(target) {
+            return real;
+        }
+    }
+    target.to_path_buf()
+}
+
 impl Sys for RecordingSys {
     fn unshare(&self, flags: CloneFlags) -> SysResult {
         let names: Vec<_> = flags.iter_names().map(|(n, _)| n).collect();
@@ -305,7 +316,7 @@ impl Sys for RecordingSys {
         self.record(format!(
             "mount {} {} {} {} {}",
             source.unwrap_or("-"),
-            target.display(),
+            shown(target).display(),
             fstype.unwrap_or("-"),
             flag_names(flags),
             data.unwrap_or("-")
@@ -386,7 +397,7 @@ impl Sys for RecordingSys {
     }
 
     fn readonly_recursive(&self, path: &Path) -> SysResult {
-        self.record(format!("readonly_recursive {}", path.display()))
+        self.record(format!("readonly_recursive {}", shown(path).display()))
     }
 }
 

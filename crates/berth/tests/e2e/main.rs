@@ -4,6 +4,7 @@
 //! daemon is started once and always stopped and cleaned up at the end.
 
 mod api;
+mod attacks;
 mod build;
 mod check;
 mod compat;
@@ -50,6 +51,7 @@ fn main() {
         interop::TESTS,
         check::TESTS,
         crash::TESTS,
+        attacks::TESTS,
     ]
     .concat();
     let code = harness::run_all(&tests, &filter, Ctx::start);
