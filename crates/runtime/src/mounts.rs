@@ -87,7 +87,14 @@ pub struct MountOptions {
     pub data: String,
     /// `rro`: read-only recursively, submounts included (`mount_setattr`).
     pub recursive_readonly: bool,
+    /// `x-berth-subpath=REL`: bind `REL` inside the source (a volume's
+    /// subpath), opened inside it by the kernel at mount time, so a
+    /// container swapping part of it for a symlink cannot redirect the bind.
+    pub subpath: Option<String>,
 }
+
+/// The option that carries a volume subpath to the runtime.
+pub const SUBPATH_OPTION: &str = "x-berth-subpath=";
 
 /// Parses OCI mount options.
 pub fn parse_options(options: &[String]) -> MountOptions {
@@ -96,9 +103,14 @@ pub fn parse_options(options: &[String]) -> MountOptions {
         propagation: Vec::new(),
         data: String::new(),
         recursive_readonly: false,
+        subpath: None,
     };
     let mut data = Vec::new();
     for opt in options {
+        if let Some(sub) = opt.strip_prefix(SUBPATH_OPTION) {
+            out.subpath = Some(sub.to_string());
+            continue;
+        }
         let (set, clear) = match opt.as_str() {
             "defaults" => (MsFlags::empty(), MsFlags::empty()),
             "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
@@ -410,12 +422,28 @@ pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError
             path: src.clone(),
             source,
         })?;
-        let dest = target(if md.is_dir() {
-            Create::Dir
-        } else {
-            Create::File
-        })?;
-        let src_text = src.to_string_lossy();
+        // A subpath is opened inside its volume now; the bind takes the
+        // opened directory or file itself.
+        let (src_fd, is_dir) = match &opts.subpath {
+            None => (None, md.is_dir()),
+            Some(sub) => {
+                let fd = open_in_root(&src, Path::new(sub), Create::Nothing).map_err(|source| {
+                    MountError::BindSource {
+                        path: src.join(sub),
+                        source,
+                    }
+                })?;
+                let dir = rustix::fs::fstat(&fd)
+                    .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+                    .unwrap_or(true);
+                (Some(fd), dir)
+            }
+        };
+        let dest = target(if is_dir { Create::Dir } else { Create::File })?;
+        let src_text = match &src_fd {
+            Some(fd) => fd_path(fd).to_string_lossy().into_owned(),
+            None => src.to_string_lossy().into_owned(),
+        };
         let bind = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
         sys.mount(Some(&src_text), &fd_path(&dest), None, bind, None)
             .map_err(sys_err("bind mounting", &shown))?;
@@ -659,6 +687,14 @@ mod tests {
             0,
             "nothing made outside"
         );
+    }
+
+    #[test]
+    fn the_subpath_option_is_taken_out_of_the_data() {
+        let o = parse_options(&s(&["rbind", "x-berth-subpath=a/b", "ro", "rprivate"]));
+        assert_eq!(o.subpath.as_deref(), Some("a/b"));
+        assert_eq!(o.data, "");
+        assert_eq!(parse_options(&s(&["rbind"])).subpath, None);
     }
 
     #[test]

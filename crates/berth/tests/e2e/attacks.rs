@@ -27,6 +27,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         cve_2021_30465_mount_target_swapped_for_a_symlink_stays_inside,
     ),
     (
+        "volume_subpath_swapped_for_a_symlink_stays_inside",
+        volume_subpath_swapped_for_a_symlink_stays_inside,
+    ),
+    (
         "cve_2018_15664_cp_racing_a_symlink_swap_stays_inside",
         cve_2018_15664_cp_racing_a_symlink_swap_stays_inside,
     ),
@@ -180,6 +184,52 @@ fn cve_2021_30465_mount_target_swapped_for_a_symlink_stays_inside(ctx: &Ctx) {
         "a directory was made at the host's /inner"
     );
     ctx.ok(&["volume", "rm", "race-shared", "race-inner"]);
+}
+
+/// The source side of the same race: a volume's subpath swapped for a
+/// symlink to the host's `/` while containers bind it. The bind is made
+/// from the subpath opened inside the volume, so no container ever sees
+/// the host's files through it.
+fn volume_subpath_swapped_for_a_symlink_stays_inside(ctx: &Ctx) {
+    let marker = ctx.dir.path().join("subpath-host-marker");
+    std::fs::write(&marker, "host\n").expect("marker");
+    let swapper = ctx
+        .ok(&[
+            "run",
+            "-d",
+            "-v",
+            "subpath-race:/v",
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /v/sub; touch /v/sub/inside; while :; do mv /v/sub /v/sub2; \
+             ln -s / /v/sub; rm /v/sub; mv /v/sub2 /v/sub; done",
+        ])
+        .trim()
+        .to_string();
+    let probe = format!("test -e {} && echo HOST; true", marker.display());
+    let mut host_seen = 0;
+    for _ in 0..25 {
+        let out = ctx.berth(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,src=subpath-race,dst=/m,volume-subpath=sub",
+            "busybox",
+            "sh",
+            "-c",
+            &probe.replace(" -e ", " -e /m"),
+        ]);
+        if stdout(&out).contains("HOST") {
+            host_seen += 1;
+        }
+    }
+    ctx.ok(&["rm", "-f", &swapper]);
+    ctx.ok(&["volume", "rm", "subpath-race"]);
+    assert_eq!(
+        host_seen, 0,
+        "containers saw the host's / through the subpath"
+    );
 }
 
 /// The host's mount points outside this test run's directory.

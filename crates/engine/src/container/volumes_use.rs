@@ -100,11 +100,24 @@ impl ContainerService {
                 "rbind"
             };
             let (typ, source, mut options) = match m.kind {
-                MountKind::Volume => (
-                    "bind",
-                    self.volume_source(m)?.display().to_string(),
-                    vec![bind.to_string()],
-                ),
+                MountKind::Volume => {
+                    // Checked now for Docker's error; opened inside the
+                    // volume by the runtime when it mounts.
+                    self.volume_source(m)?;
+                    let mut o = vec![bind.to_string()];
+                    if !m.subpath.is_empty() {
+                        o.push(format!(
+                            "{}{}",
+                            berth_runtime::mounts::SUBPATH_OPTION,
+                            m.subpath
+                        ));
+                    }
+                    (
+                        "bind",
+                        self.inner.volumes.data_dir(&m.source).display().to_string(),
+                        o,
+                    )
+                }
                 MountKind::Bind => {
                     check_host_propagation(&m.source, &m.propagation)?;
                     ("bind", m.source.clone(), vec![bind.to_string()])
