@@ -264,7 +264,9 @@ impl ContainerService {
                 crate::container::log_driver::NOT_READABLE.into(),
             ));
         }
-        let (tx, rx) = mpsc::channel(64);
+        // A few batches ahead of the reader: a reader that stops holds at most
+        // this many (each at most 1 MiB), not the log.
+        let (tx, rx) = mpsc::channel(4);
         let tty = c.record().config.tty;
         // Where to start and what "finished" means are fixed now, not when
         // the task first runs: a fast container may exit before that.

@@ -23,6 +23,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         build_stops_when_its_client_goes,
     ),
     (
+        "build_output_waits_for_a_client_that_stops_reading",
+        build_output_waits_for_a_client_that_stops_reading,
+    ),
+    (
         "docker_cli_builds_the_fixture",
         docker_cli_builds_the_fixture,
     ),
@@ -1118,6 +1122,87 @@ fn killed_build_leaves_no_step_container(ctx: &Ctx) {
 
 /// A build whose client went away stops: its RUN step's container goes at
 /// once (not 30 s later) and nothing is tagged.
+/// A build client that stops reading (and stays connected) while a RUN
+/// prints 64 MB: the step's output waits for it instead of piling up in
+/// the daemon. Leaving then cancels the build.
+fn build_output_waits_for_a_client_that_stops_reading(ctx: &Ctx) {
+    use std::io::Write;
+    let dir = ctx.dir.path().join("loud-build");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN yes 0123456789012345678901234567890123456789 | head -c 64000000; sleep 30\n",
+    )
+    .expect("Dockerfile");
+    let tar = ctx.dir.path().join("loud-build.tar");
+    let made = Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(made.success());
+    let body = std::fs::read(&tar).expect("context");
+    let pid = ctx.daemon_pid().expect("daemon");
+    let rss = || -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    };
+    let before = rss();
+    let mut s = std::os::unix::net::UnixStream::connect(&ctx.socket).expect("connect");
+    write!(
+        s,
+        "POST /build?t=loud-build&nocache=1 HTTP/1.1\r\nHost: b\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("head");
+    s.write_all(&body).expect("context");
+    // Wait for the step's container to have written all of it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let written = loop {
+        let id = ctx
+            .ok(&["ps", "-aq", "--no-trunc", "--filter", "label=berth.build.step"])
+            .trim()
+            .to_string();
+        let log = ctx
+            .containers_root()
+            .join(&id)
+            .join(format!("{id}-json.log"));
+        let size = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        if !id.is_empty() && size > 64_000_000 {
+            break size;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the RUN step did not print its output"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let after = rss();
+    eprintln!("    RUN wrote {written} bytes of log; daemon RSS {before} -> {after} KiB");
+    assert!(
+        after < before + 40 * 1024,
+        "a client that stopped reading took the daemon from {before} to {after} KiB"
+    );
+    drop(s);
+    let gone = std::time::Instant::now();
+    while !step_containers(ctx).is_empty() {
+        assert!(
+            gone.elapsed() < std::time::Duration::from_secs(20),
+            "the build outlived its client"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 fn build_stops_when_its_client_goes(ctx: &Ctx) {
     let mut client = start_slow_build(ctx, "build-abandoned", "abandoned-build");
     client.kill().expect("kill the client");

@@ -9,6 +9,7 @@
 //! builder's JSON stream (`Step N/M : ...`, ` ---> Using cache`,
 //! ` ---> <id>`, `Successfully built`, `Successfully tagged`, an `aux` ID).
 
+pub mod backlog;
 mod cache;
 mod copy;
 mod prune;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+pub use backlog::Backlog;
 pub use prune::{prune, Pruned};
 
 use crate::{Engine, Error};
@@ -70,6 +72,8 @@ pub struct RunSettings {
     /// Set by [`build`]: labels the RUN containers the build removes, so
     /// a cancelled build (or a killed daemon) finds them.
     pub build_id: String,
+    /// The output its client has not taken yet; RUN output waits on it.
+    pub backlog: Backlog,
 }
 
 /// The legacy builder's `rm` and `forcerm`: which intermediate (RUN)

@@ -164,8 +164,17 @@ async fn run_created(
     let mut buf = Vec::new();
     while let Some(chunk) = logs.recv().await {
         buf.extend_from_slice(&chunk);
+        // What else has arrived goes in the same message (up to 32 KiB),
+        // as Docker's builder sends what one read gave.
+        while buf.len() < 32 << 10 {
+            match logs.try_recv() {
+                Ok(more) => buf.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
         let out = deframe(&mut buf);
         if !out.is_empty() {
+            spec.settings.backlog.room().await;
             let _ = tx.send(json!({"stream": String::from_utf8_lossy(&out)}));
         }
     }

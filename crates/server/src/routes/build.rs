@@ -177,6 +177,7 @@ pub fn request(params: &Params) -> Result<BuildRequest, ApiError> {
                 params.flag("forcerm"),
             ),
             build_id: String::new(),
+            backlog: Default::default(),
         },
         cache_from: json_list(params, "cachefrom")?,
     })
@@ -222,6 +223,8 @@ async fn build(
         Err(e) => return e.into_response(),
     }
     let quiet = params.flag("q");
+    let backlog = req.run.backlog.clone();
+    let taken = backlog.clone();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let reader = Box::new(BodyReader::new(body));
     let task = tokio::spawn(async move {
@@ -241,6 +244,7 @@ async fn build(
                 if quiet && m.get("aux").is_none() {
                     continue;
                 }
+                backlog.queued(super::images::message_len(&m));
                 if tx.send(m).is_err() {
                     break;
                 }
@@ -250,5 +254,5 @@ async fn build(
         let _ = forward.await;
         r
     });
-    super::images::progress_stream(rx, task, "").await
+    super::images::progress_stream(rx, task, "", Some(taken)).await
 }

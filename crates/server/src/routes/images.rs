@@ -331,6 +331,12 @@ pub fn registry_auth(
     (!username.is_empty()).then_some(berth_registry::client::Credentials { username, password })
 }
 
+/// What a build message counts for in its backlog: its text, and about
+/// what a JSON value holding it costs besides.
+pub(super) fn message_len(m: &Value) -> usize {
+    256 + m["stream"].as_str().map_or(0, str::len)
+}
+
 /// Streams a pull's or push's progress. Errors before any layer work (only
 /// `intro` messages so far) are an HTTP error, as Docker's "pull access
 /// denied"; after that, progress streams as JSON lines and a failure ends
@@ -339,6 +345,7 @@ pub(super) async fn progress_stream<T: Send + 'static>(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Value>,
     task: tokio::task::JoinHandle<Result<T, berth_engine::Error>>,
     intro: &str,
+    backlog: Option<berth_engine::build::Backlog>,
 ) -> Response {
     let mut buffered = std::collections::VecDeque::new();
     while let Some(m) = rx.recv().await {
@@ -359,29 +366,39 @@ pub(super) async fn progress_stream<T: Send + 'static>(
     };
     let stream = futures_util::stream::unfold(
         (buffered, rx, running),
-        |(mut buffered, mut rx, mut task)| async move {
-            if let Some(m) = buffered.pop_front() {
-                return Some((Ok::<_, std::io::Error>(json_line(&m)), (buffered, rx, task)));
-            }
-            if let Some(m) = rx.recv().await {
-                return Some((Ok(json_line(&m)), (buffered, rx, task)));
-            }
-            let outcome = task.take()?.await;
-            let (message, code) = match outcome {
-                Ok(Ok(_)) => return None,
-                Ok(Err(berth_engine::Error::BuildFailed { message, code })) => {
-                    (message, Some(code))
+        move |(mut buffered, mut rx, mut task)| {
+            let backlog = backlog.clone();
+            async move {
+                let took = |m: &Value| {
+                    if let Some(b) = &backlog {
+                        b.taken(message_len(m));
+                    }
+                };
+                if let Some(m) = buffered.pop_front() {
+                    took(&m);
+                    return Some((Ok::<_, std::io::Error>(json_line(&m)), (buffered, rx, task)));
                 }
-                Ok(Err(e)) => (e.to_string(), None),
-                Err(e) => (format!("task failed: {e}"), None),
-            };
-            // Docker's JSON error carries a failed RUN's exit code.
-            let detail = match code {
-                Some(code) => json!({"code": code, "message": message}),
-                None => json!({"message": message}),
-            };
-            let line = json_line(&json!({"errorDetail": detail, "error": message}));
-            Some((Ok(line), (buffered, rx, None)))
+                if let Some(m) = rx.recv().await {
+                    took(&m);
+                    return Some((Ok(json_line(&m)), (buffered, rx, task)));
+                }
+                let outcome = task.take()?.await;
+                let (message, code) = match outcome {
+                    Ok(Ok(_)) => return None,
+                    Ok(Err(berth_engine::Error::BuildFailed { message, code })) => {
+                        (message, Some(code))
+                    }
+                    Ok(Err(e)) => (e.to_string(), None),
+                    Err(e) => (format!("task failed: {e}"), None),
+                };
+                // Docker's JSON error carries a failed RUN's exit code.
+                let detail = match code {
+                    Some(code) => json!({"code": code, "message": message}),
+                    None => json!({"message": message}),
+                };
+                let line = json_line(&json!({"errorDetail": detail, "error": message}));
+                Some((Ok(line), (buffered, rx, None)))
+            }
         },
     );
     (
@@ -394,7 +411,7 @@ pub(super) async fn progress_stream<T: Send + 'static>(
 async fn pull(engine: Engine, req: berth_engine::pull::PullRequest) -> Response {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let task = tokio::spawn(async move { engine.images.pull(req, tx).await });
-    progress_stream(rx, task, "Pulling from").await
+    progress_stream(rx, task, "Pulling from", None).await
 }
 
 async fn push(
@@ -412,7 +429,7 @@ async fn push(
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let engine = engine.clone();
     let task = tokio::spawn(async move { engine.images.push(req, tx).await });
-    Ok(progress_stream(rx, task, "The push refers").await)
+    Ok(progress_stream(rx, task, "The push refers", None).await)
 }
 
 /// `POST /images/create`: `fromImage` pulls, `fromSrc=-` imports the body.
