@@ -1168,7 +1168,13 @@ fn build_output_waits_for_a_client_that_stops_reading(ctx: &Ctx) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let written = loop {
         let id = ctx
-            .ok(&["ps", "-aq", "--no-trunc", "--filter", "label=berth.build.step"])
+            .ok(&[
+                "ps",
+                "-aq",
+                "--no-trunc",
+                "--filter",
+                "label=berth.build.step",
+            ])
             .trim()
             .to_string();
         let log = ctx
