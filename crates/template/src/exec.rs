@@ -50,11 +50,29 @@ enum Flow {
     Continue,
 }
 
+/// The most a template may print: far past any table or inspect output.
+pub(crate) const MAX_OUTPUT: usize = 64 << 20;
+/// The most nodes one execution may visit: nested `range`s over the same
+/// data multiply, and `{{range $}}` eight deep would otherwise run for
+/// hours or print gigabytes.
+pub(crate) const MAX_STEPS: u64 = 10_000_000;
+
 /// Runs `nodes` with `data` as dot and `$`.
 pub(crate) fn execute<'a>(
     src: &'a str,
     nodes: &'a [Node],
     data: &'a Json,
+) -> Result<String, Error> {
+    execute_within(src, nodes, data, MAX_STEPS, MAX_OUTPUT)
+}
+
+/// [`execute`] with other limits (the tests' small ones).
+fn execute_within<'a>(
+    src: &'a str,
+    nodes: &'a [Node],
+    data: &'a Json,
+    max_steps: u64,
+    max_output: usize,
 ) -> Result<String, Error> {
     let root = if data.is_null() {
         Val::Missing
@@ -65,6 +83,9 @@ pub(crate) fn execute<'a>(
         src,
         out: String::new(),
         vars: vec![("$".to_string(), root.clone())],
+        steps: 0,
+        max_steps,
+        max_output,
     };
     st.walk(&root, nodes)?;
     Ok(st.out)
@@ -75,6 +96,10 @@ struct State<'a> {
     out: String,
     /// Variables in scope, innermost last.
     vars: Vec<(String, Val<'a>)>,
+    /// Nodes visited so far, and the limits (see [`MAX_STEPS`]).
+    steps: u64,
+    max_steps: u64,
+    max_output: usize,
 }
 
 impl<'a> State<'a> {
@@ -84,6 +109,16 @@ impl<'a> State<'a> {
 
     fn walk(&mut self, dot: &Val<'a>, nodes: &'a [Node]) -> Result<Flow, Error> {
         for node in nodes {
+            self.steps += 1;
+            if self.steps > self.max_steps || self.out.len() > self.max_output {
+                return Err(Error::Exec {
+                    pos: self.at(0),
+                    message: format!(
+                        "the template does too much (more than {} steps or {} bytes of output)",
+                        self.max_steps, self.max_output
+                    ),
+                });
+            }
             let flow = match node {
                 Node::Text(t) => {
                     self.out.push_str(t);
@@ -464,5 +499,39 @@ impl<'a> Items<'a> {
             },
             Items::Int(_) => (Json::from(i), Val::owned(Json::from(i))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    fn run(
+        src: &str,
+        data: &serde_json::Value,
+        steps: u64,
+        output: usize,
+    ) -> Result<String, String> {
+        let t = crate::Template::parse(src).map_err(|e| e.to_string())?;
+        super::execute_within(src, &t.nodes, data, steps, output).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn nested_ranges_over_everything_stop_with_an_error() {
+        // Found by the template fuzz target: eight `range $` deep over ten
+        // keys printed until memory ran out.
+        let data = json!({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": 9, "j": 10});
+        let src = format!("{}x{}", "{{range $}}".repeat(8), "{{end}}".repeat(8));
+        let e = run(&src, &data, u64::MAX, 1000).expect_err("too much output");
+        assert!(e.contains("does too much"), "{e}");
+        let quiet = format!("{}{}", "{{range $}}".repeat(9), "{{end}}".repeat(9));
+        assert!(
+            run(&quiet, &data, 10_000, usize::MAX).is_err(),
+            "steps count without output too"
+        );
+        assert_eq!(
+            run("{{range $}}x{{end}}", &data, 10_000, 1000).expect("small"),
+            "x".repeat(10)
+        );
     }
 }
