@@ -167,18 +167,22 @@ pub fn parse_options(options: &[String]) -> MountOptions {
     out
 }
 
-/// Joins `path` onto `root`, resolving symlinks as if `root` were `/`:
-/// neither `..` nor an absolute link target can leave `root`. Missing
-/// components are kept as they are.
-pub fn secure_join(root: &Path, path: &Path) -> io::Result<PathBuf> {
-    let mut pending: VecDeque<OsString> = path
-        .components()
+/// The names and `..`s of a path (`/` and `.` dropped).
+fn parts(path: &Path) -> Vec<OsString> {
+    path.components()
         .filter_map(|c| match c {
             Component::Normal(n) => Some(n.to_os_string()),
             Component::ParentDir => Some("..".into()),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// Joins `path` onto `root`, resolving symlinks as if `root` were `/`:
+/// neither `..` nor an absolute link target can leave `root`. Missing
+/// components are kept as they are.
+pub fn secure_join(root: &Path, path: &Path) -> io::Result<PathBuf> {
+    let mut pending: VecDeque<OsString> = parts(path).into();
     let mut resolved = PathBuf::new();
     let mut links = 0;
     while let Some(part) = pending.pop_front() {
@@ -197,15 +201,7 @@ pub fn secure_join(root: &Path, path: &Path) -> io::Result<PathBuf> {
                 if target.is_absolute() {
                     resolved = PathBuf::new();
                 }
-                let parts: Vec<OsString> = target
-                    .components()
-                    .filter_map(|c| match c {
-                        Component::Normal(n) => Some(n.to_os_string()),
-                        Component::ParentDir => Some("..".into()),
-                        _ => None,
-                    })
-                    .collect();
-                for p in parts.into_iter().rev() {
+                for p in parts(&target).into_iter().rev() {
                     pending.push_front(p);
                 }
             }
@@ -282,14 +278,7 @@ pub fn open_in_root(root: &Path, dest: &Path, create: Create) -> io::Result<rust
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let parts: Vec<OsString> = dest
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_os_string()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
+    let parts = parts(dest);
     let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
     let mut current = rustix::io::fcntl_dupfd_cloexec(&root_fd, 0)?;
     let mut prefix = PathBuf::new();

@@ -69,17 +69,6 @@ fn one_daemon_per_root(ctx: &Ctx) {
     ctx.ok(&["ps", "-aq"]);
 }
 
-/// The daemon's resident memory, in KiB.
-fn daemon_rss_kib(ctx: &Ctx) -> u64 {
-    let pid = ctx.daemon_pid().expect("the daemon runs");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 /// Sends `head` and then `body_len` zero bytes in 1 MiB writes (stopping
 /// quietly if the daemon closes), and returns the status line's code.
 fn send_raw(ctx: &Ctx, head: &str, body_len: usize) -> u16 {
@@ -160,7 +149,7 @@ fn hostile_clients_leave_the_daemon_answering(ctx: &Ctx) {
     let (status, _, body) = request(ctx, "GET", "/_ping", "");
     let ping_ms = t0.elapsed().as_secs_f64() * 1e3;
     assert_eq!((status, body.as_str()), (200, "OK"));
-    let rss = daemon_rss_kib(ctx);
+    let rss = ctx.daemon_rss_kib();
     eprintln!("    with 500 idle connections: _ping {ping_ms:.1} ms, daemon RSS {rss} KiB");
     assert!(
         rss < 100 * 1024,
@@ -212,7 +201,7 @@ fn clients_that_stop_reading_hold_bounded_memory(ctx: &Ctx) {
     }
     let fast = ctx.ok(&["run", "-d", "--log-driver", "none", "busybox", "yes"]);
     let fast = fast.trim().to_string();
-    let before = daemon_rss_kib(ctx);
+    let before = ctx.daemon_rss_kib();
     let mut held = Vec::new();
     for _ in 0..10 {
         held.push(stalled(
@@ -233,7 +222,7 @@ fn clients_that_stop_reading_hold_bounded_memory(ctx: &Ctx) {
     std::thread::sleep(std::time::Duration::from_secs(3));
     let (status, _, body) = request(ctx, "GET", "/_ping", "");
     assert_eq!((status, body.as_str()), (200, "OK"));
-    let after = daemon_rss_kib(ctx);
+    let after = ctx.daemon_rss_kib();
     eprintln!("    daemon RSS {before} KiB before, {after} KiB with 14 stalled readers");
     assert!(
         after < before + 60 * 1024,

@@ -60,16 +60,6 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
 ];
 
-fn daemon_rss_kib(ctx: &Ctx) -> u64 {
-    let pid = ctx.daemon_pid().expect("the daemon runs");
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .expect("status")
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 /// runc's CVE-2024-21626 leaked a descriptor of the host's cgroup
 /// directory into the container, reachable as `/proc/self/fd/N` (as the
 /// working directory, it gave the container the host's filesystem). A
@@ -443,9 +433,9 @@ fn decompression_bomb_costs_disk_not_memory(ctx: &Ctx) {
         .expect("bomb")
         .len();
     assert!(size < 1 << 20, "the bomb is small: {size} bytes");
-    let before = daemon_rss_kib(ctx);
+    let before = ctx.daemon_rss_kib();
     ctx.ok(&["load", "-i", &work.join("bomb.tar.gz").to_string_lossy()]);
-    let after = daemon_rss_kib(ctx);
+    let after = ctx.daemon_rss_kib();
     eprintln!("    daemon RSS {before} KiB before loading the bomb, {after} KiB after");
     assert!(
         after < 100 * 1024,
@@ -468,7 +458,7 @@ fn hostile_registry_is_refused_in_bounded_time_and_memory(ctx: &Ctx) {
         }
     });
     let started = Instant::now();
-    let before = daemon_rss_kib(ctx);
+    let before = ctx.daemon_rss_kib();
     for (repo, want) in [
         ("loop", "blob"),
         ("endless", "larger than"),
@@ -487,7 +477,7 @@ fn hostile_registry_is_refused_in_bounded_time_and_memory(ctx: &Ctx) {
             t0.elapsed()
         );
     }
-    let after = daemon_rss_kib(ctx);
+    let after = ctx.daemon_rss_kib();
     eprintln!(
         "    hostile registry: 5 pulls refused in {:?}; daemon RSS {before} -> {after} KiB",
         started.elapsed()

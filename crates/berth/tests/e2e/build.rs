@@ -1146,16 +1146,7 @@ fn build_output_waits_for_a_client_that_stops_reading(ctx: &Ctx) {
         .expect("tar");
     assert!(made.success());
     let body = std::fs::read(&tar).expect("context");
-    let pid = ctx.daemon_pid().expect("daemon");
-    let rss = || -> u64 {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .expect("status")
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS")
-    };
-    let before = rss();
+    let before = ctx.daemon_rss_kib();
     let mut s = std::os::unix::net::UnixStream::connect(&ctx.socket).expect("connect");
     write!(
         s,
@@ -1192,7 +1183,7 @@ fn build_output_waits_for_a_client_that_stops_reading(ctx: &Ctx) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let after = rss();
+    let after = ctx.daemon_rss_kib();
     eprintln!("    RUN wrote {written} bytes of log; daemon RSS {before} -> {after} KiB");
     assert!(
         after < before + 40 * 1024,

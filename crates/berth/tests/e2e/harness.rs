@@ -133,6 +133,17 @@ impl Ctx {
             .map(Child::id)
     }
 
+    /// The running daemon's resident memory, in KiB.
+    pub fn daemon_rss_kib(&self) -> u64 {
+        let pid = self.daemon_pid().expect("the daemon runs");
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("the daemon's status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Stops the daemon with SIGTERM (by the pid we started) and waits.
     pub fn stop_daemon(&self) {
         self.signal_daemon(nix::sys::signal::Signal::SIGTERM);
