@@ -65,6 +65,9 @@ for t in "${targets[@]}"; do
         mount --bind "$1/fuzz" "$1/fuzz"
         mount -t tmpfs -o size=4g,mode=1777 fuzz-tmp /tmp
         mount -o remount,bind,ro /
+        # The daemon parses on tokio workers with 2 MiB stacks: so do the
+        # targets, so deep recursion shows here as it would there.
+        ulimit -s 2048
         shift
         exec "$@"' sandbox "$root" \
         "$bin/$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "fuzz/regressions/$t" \

@@ -91,7 +91,7 @@ impl Args {
     pub fn matches(&self, key: &str, source: &str) -> bool {
         self.get(key)
             .iter()
-            .any(|v| v == source || regex::Regex::new(v).is_ok_and(|re| re.is_match(source)))
+            .any(|v| v == source || pattern(v).is_ok_and(|re| re.is_match(source)))
     }
 
     /// True when `source` equals one of the values.
@@ -161,12 +161,53 @@ impl Args {
     }
 }
 
+/// Nesting and compiled-size limits for the regular expressions clients send
+/// in filters: the regex compiler recurses once per nested group or
+/// repetition, and the crate's own nesting limit still lets a 2 KiB pattern
+/// such as `a` followed by a thousand `?` overflow a 2 MiB worker stack.
+const PATTERN_NEST_LIMIT: u32 = 64;
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// Compiles a client's filter value (`name=^web`) as a regular expression,
+/// within [`PATTERN_NEST_LIMIT`] and [`PATTERN_SIZE_LIMIT`].
+pub fn pattern(value: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(value)
+        .nest_limit(PATTERN_NEST_LIMIT)
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn args(pairs: &[(&str, &str)]) -> Args {
         Args::of(pairs)
+    }
+
+    #[test]
+    fn deeply_nested_patterns_are_refused_not_compiled() {
+        // `a` then 2,000 `?` compiled recursively and overflowed a 2 MiB
+        // stack (found by the api_request fuzz target through `name=`).
+        let hostile = format!("a{}", "?".repeat(2000));
+        let nested = format!("{}a{}", "(".repeat(100), ")".repeat(100));
+        let outcome = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let a = args(&[("name", &hostile)]);
+                (
+                    pattern(&hostile).is_err(),
+                    pattern(&nested).is_err(),
+                    a.matches("name", "a"),
+                    a.matches("name", &hostile),
+                    pattern(&format!("{}a{}", "(".repeat(20), ")".repeat(20))).is_ok(),
+                )
+            })
+            .expect("spawning the test thread")
+            .join()
+            .expect("the test thread finished");
+        assert_eq!(outcome, (true, true, false, true, true));
+        assert!(pattern("x{1000}{1000}").is_err(), "size limit");
     }
 
     #[test]

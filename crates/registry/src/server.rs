@@ -104,33 +104,12 @@ fn query_param(query: &str, key: &str) -> Option<String> {
     })
 }
 
+/// Percent-decoding of a query component (`+` is a space); invalid UTF-8
+/// becomes U+FFFD rather than an error, as the names it feeds are checked later.
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(v) => {
-                    out.push(v);
-                    i += 3;
-                }
-                Err(_) => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn writable(app: &App) -> Result<()> {
@@ -777,6 +756,11 @@ mod tests {
     fn decoding() {
         assert_eq!(percent_decode("sha256%3Aab"), "sha256:ab");
         assert_eq!(percent_decode("a%2"), "a%2");
+        // A `%` followed by a multibyte character once sliced the str inside it
+        // and panicked (found by the registry_server fuzz target).
+        assert_eq!(percent_decode("e%+\u{6db}x"), "e% \u{6db}x");
+        assert_eq!(percent_decode("%\u{6db}"), "%\u{6db}");
+        assert_eq!(percent_decode("a+b%2Bc"), "a b+c");
         assert_eq!(query_param("n=2&last=v%31", "last").as_deref(), Some("v1"));
     }
 }

@@ -176,7 +176,7 @@ impl Filter {
                 let bad = || Error::InvalidArgument(format!("invalid filter '{key}={v}'"));
                 match key.as_str() {
                     "id" => f.ids.push(v.clone()),
-                    "name" => f.names.push(regex::Regex::new(v).map_err(|_| bad())?),
+                    "name" => f.names.push(crate::filters::pattern(v).map_err(|_| bad())?),
                     "status" => {
                         const KNOWN: &[&str] = &[
                             "created",
