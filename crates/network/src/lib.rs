@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 pub mod dns;
+pub mod drift;
 pub mod files;
 pub mod ipam;
 pub mod ipam6;

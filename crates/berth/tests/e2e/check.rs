@@ -1,5 +1,6 @@
 //! `berth system check [--repair]` against the shared daemon, with
-//! problems planted in its root and in the kernel.
+//! problems planted in its root and in the kernel (a blob, a mount, a
+//! cgroup, a firewall rule).
 
 use crate::harness::{stdout, Ctx, TestFn};
 
@@ -37,6 +38,15 @@ fn system_check_finds_and_repairs_planted_problems(ctx: &Ctx) {
         std::fs::create_dir_all(d).expect("plant cgroup");
     }
 
+    // A rule added to the daemon's table behind its back.
+    let table = ctx.nft_table();
+    let added = std::process::Command::new("nft")
+        .args(["add", "rule", "ip", &table, "forward"])
+        .args(["iifname", "\"planted0\"", "drop"])
+        .status()
+        .expect("nft");
+    assert!(added.success());
+
     let found = ctx.berth(&["system", "check"]);
     let text = stdout(&found);
     assert_eq!(found.status.code(), Some(1), "{text}");
@@ -47,6 +57,10 @@ fn system_check_finds_and_repairs_planted_problems(ctx: &Ctx) {
             ctx.cgroup_parent()
         ),
         format!("mount {}: its container is not running", rootfs.display()),
+        format!(
+            "firewall table ip {table}: differs from the records: 0 line(s) missing, \
+             1 not recorded; not recorded `iifname \"planted0\" drop`"
+        ),
     ] {
         assert!(text.contains(&want), "missing {want:?} in:\n{text}");
     }
@@ -64,6 +78,14 @@ fn system_check_finds_and_repairs_planted_problems(ctx: &Ctx) {
     assert!(
         !mounts.contains(&*rootfs.to_string_lossy()),
         "the stale mount is gone"
+    );
+    let listed = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .output()
+        .expect("nft");
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains("planted0"),
+        "the planted rule is gone"
     );
     let again = ctx.berth(&["system", "check", "--deep"]);
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));

@@ -470,9 +470,9 @@ impl NetworkService {
     }
 
     /// `system check`'s part: namespaces and veths no running container
-    /// owns; `repair` removes them and rewrites the firewall table, which
-    /// is always written whole from the records, so no rule outlives what
-    /// it was for.
+    /// owns, and firewall tables that differ from what the records call
+    /// for; `repair` removes the leftovers and writes the tables again,
+    /// whole, from the records.
     pub fn check(&self, repair: bool) -> Vec<berth_image::check::Problem> {
         let _op = self.ops();
         let (namespaces, veths) = self.stale();
@@ -491,13 +491,35 @@ impl NetworkService {
                 object: format!("veth {link}"),
             });
         }
-        if repair {
-            if let Err(e) = self.apply_firewall() {
-                out.push(berth_image::check::Problem {
-                    object: "firewall table".into(),
+        let table = &self.inner.settings.nft_table;
+        let mut drifted = Vec::new();
+        for (family, found) in self.firewall_drift() {
+            let message = match found {
+                Ok(None) => continue,
+                Ok(Some(d)) => {
+                    drifted.push(out.len());
+                    d.to_string()
+                }
+                Err(e) => format!("comparing it with the records failed: {e}"),
+            };
+            out.push(berth_image::check::Problem {
+                object: format!("firewall table {family} {table}"),
+                message,
+                repaired: false,
+            });
+        }
+        if repair && !drifted.is_empty() {
+            match self.rewrite_firewall() {
+                Ok(()) => {
+                    for i in drifted {
+                        out[i].repaired = true;
+                    }
+                }
+                Err(e) => out.push(berth_image::check::Problem {
+                    object: format!("firewall table {table}"),
                     message: format!("rewriting it failed: {e}"),
                     repaired: false,
-                });
+                }),
             }
         }
         out

@@ -20,7 +20,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use berth_network::{dns, files, ipam, ipam6, netlink::Netlink, nft, nft6, sysctl};
+use berth_network::{dns, drift, files, ipam, ipam6, netlink::Netlink, nft, nft6, sysctl};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -614,47 +614,67 @@ impl NetworkService {
         Ok(())
     }
 
-    /// The table berth owns, rendered from the networks and the running
-    /// containers' published ports, swapped in whole.
-    fn apply_firewall(&self) -> Result<(), Error> {
-        let rules = {
-            let st = self.state();
-            let networks = st
-                .networks
-                .values()
-                .filter(|n| n.driver == Driver::Bridge)
-                .filter_map(|n| {
-                    Some(nft::NetRule {
-                        bridge: n.bridge.clone(),
-                        subnet: n.subnet?,
-                        internal: n.internal,
-                    })
+    /// The `ip` table berth owns, from the networks and the running
+    /// containers' published ports.
+    fn ruleset(&self) -> nft::Ruleset {
+        let st = self.state();
+        let networks = st
+            .networks
+            .values()
+            .filter(|n| n.driver == Driver::Bridge)
+            .filter_map(|n| {
+                Some(nft::NetRule {
+                    bridge: n.bridge.clone(),
+                    subnet: n.subnet?,
+                    internal: n.internal,
                 })
-                .collect();
-            let mut ports = Vec::new();
-            for live in st.live.values() {
-                let target = live.endpoints.iter().find_map(|e| {
-                    let internal = st.networks.get(&e.network_id).is_some_and(|n| n.internal);
-                    if internal {
-                        None
-                    } else {
-                        e.ip
-                    }
-                });
-                let Some(ctr_ip) = target else { continue };
-                for p in &live.ports {
-                    ports.push(nft::PortRule {
-                        proto: p.proto(),
-                        host_ip: p.host_ip,
-                        host_port: p.host_port,
-                        ctr_ip,
-                        ctr_port: p.ctr_port,
-                    });
+            })
+            .collect();
+        let mut ports = Vec::new();
+        for live in st.live.values() {
+            let target = live.endpoints.iter().find_map(|e| {
+                let internal = st.networks.get(&e.network_id).is_some_and(|n| n.internal);
+                if internal {
+                    None
+                } else {
+                    e.ip
                 }
+            });
+            let Some(ctr_ip) = target else { continue };
+            for p in &live.ports {
+                ports.push(nft::PortRule {
+                    proto: p.proto(),
+                    host_ip: p.host_ip,
+                    host_port: p.host_port,
+                    ctr_ip,
+                    ctr_port: p.ctr_port,
+                });
             }
-            ports.sort();
-            nft::Ruleset { networks, ports }
-        };
+        }
+        ports.sort();
+        nft::Ruleset { networks, ports }
+    }
+
+    /// The `ip6` table's networks: those with IPv6 on.
+    fn ruleset6(&self) -> Vec<nft6::NetRule6> {
+        self.state()
+            .networks
+            .values()
+            .filter(|n| n.driver == Driver::Bridge && n.enable_ipv6)
+            .filter_map(|n| {
+                Some(nft6::NetRule6 {
+                    bridge: n.bridge.clone(),
+                    subnet: n.subnet6?,
+                    internal: n.internal,
+                })
+            })
+            .collect()
+    }
+
+    /// The table berth owns, rendered from the records, swapped in whole
+    /// (unless it is what was last written).
+    fn apply_firewall(&self) -> Result<(), Error> {
+        let rules = self.ruleset();
         self.apply_firewall6()?;
         if self.state().applied.as_ref() == Some(&rules) {
             return Ok(());
@@ -667,19 +687,7 @@ impl NetworkService {
     /// The `ip6` table: present while an IPv6 network exists, removed with
     /// the last one.
     fn apply_firewall6(&self) -> Result<(), Error> {
-        let rules: Vec<nft6::NetRule6> = self
-            .state()
-            .networks
-            .values()
-            .filter(|n| n.driver == Driver::Bridge && n.enable_ipv6)
-            .filter_map(|n| {
-                Some(nft6::NetRule6 {
-                    bridge: n.bridge.clone(),
-                    subnet: n.subnet6?,
-                    internal: n.internal,
-                })
-            })
-            .collect();
+        let rules = self.ruleset6();
         let before = self.state().applied6.clone();
         let table = &self.inner.settings.nft_table;
         match (rules.is_empty(), before) {
@@ -690,6 +698,42 @@ impl NetworkService {
         }
         self.state().applied6 = (!rules.is_empty()).then_some(rules);
         Ok(())
+    }
+
+    /// How the kernel's `ip` and `ip6` tables differ from what the records
+    /// call for (`system check`), by family.
+    fn firewall_drift(&self) -> Vec<(&'static str, Result<Option<drift::Drift>, Error>)> {
+        let table = &self.inner.settings.nft_table;
+        let rules6 = self.ruleset6();
+        let expected = [
+            ("ip", Some(nft::render(table, &self.ruleset()))),
+            (
+                "ip6",
+                (!rules6.is_empty()).then(|| nft6::render6(table, &rules6)),
+            ),
+        ];
+        expected
+            .into_iter()
+            .map(|(family, batch)| {
+                let found = drift::drift(family, table, batch.as_ref()).map_err(Error::from);
+                (family, found)
+            })
+            .collect()
+    }
+
+    /// Writes both tables again whatever was last written (`system check
+    /// --repair` after finding them changed behind berth's back); an
+    /// unexpected `ip6` table is deleted.
+    fn rewrite_firewall(&self) -> Result<(), Error> {
+        {
+            let mut st = self.state();
+            st.applied = None;
+            st.applied6 = None;
+        }
+        if self.ruleset6().is_empty() {
+            nft::apply(&nft6::render_delete6(&self.inner.settings.nft_table))?;
+        }
+        self.apply_firewall()
     }
 
     /// Rebuilds every user network's DNS table from the running containers.
