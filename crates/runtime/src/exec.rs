@@ -42,13 +42,28 @@ pub fn exit_code_for(errno: Errno) -> i32 {
 enum Unusable {
     Stat(Errno),
     Other(Errno),
+    /// Reached only through a magic link such as `/proc/self/fd/N`, which
+    /// can name a file outside the container (runc's CVE-2024-21626).
+    MagicLink,
 }
 
 fn check_executable(path: &Path) -> Result<(), Unusable> {
+    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
     let md = std::fs::metadata(path)
         .map_err(|e| Unusable::Stat(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
     if md.is_dir() {
         return Err(Unusable::Other(Errno::EISDIR));
+    }
+    match openat2(
+        CWD,
+        path,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Err(rustix::io::Errno::LOOP) => return Err(Unusable::MagicLink),
+        Err(e) => return Err(Unusable::Other(Errno::from_raw(e.raw_os_error()))),
+        Ok(_) => {}
     }
     nix::unistd::access(path, AccessFlags::X_OK).map_err(Unusable::Other)
 }
@@ -66,6 +81,13 @@ pub fn find_executable(name: &str, path_env: Option<&str>) -> Result<PathBuf, Ex
             Err(Unusable::Other(e)) => Err(ExecError {
                 message: format!("exec: {name:?}: {}", errno_text(e)),
                 exit_code: exit_code_for(e),
+            }),
+            Err(Unusable::MagicLink) => Err(ExecError {
+                message: format!(
+                    "exec: {name:?}: the path passes through a /proc magic link, \
+                     which may lead outside the container"
+                ),
+                exit_code: EXIT_CANNOT_EXECUTE,
             }),
         };
     }
@@ -101,6 +123,39 @@ fn cstrings<I: IntoIterator<Item = S>, S: AsRef<[u8]>>(
             })
         })
         .collect()
+}
+
+/// Makes `cwd` (a path in the container, whose root is now `/`) the
+/// working directory: resolved from `/` by descriptor, so symlinks and `..`
+/// stay inside and magic links (`/proc/self/fd/N`) are never followed; made
+/// when `create` (a container's first process makes it, as runc does; an
+/// exec does not); entered with `fchdir`; and then the kernel must still
+/// find it under the root. runc's CVE-2024-21626 was a descriptor of a host
+/// directory, reached as `/proc/self/fd/N`, becoming the working directory.
+pub fn enter_cwd(cwd: &Path, create: bool) -> Result<(), ExecError> {
+    use crate::mounts::{open_in_root, Create};
+    let failed = |e: Errno| ExecError {
+        message: format!(
+            "chdir to cwd ({:?}) set in config.json failed: {}",
+            cwd.display().to_string(),
+            errno_text(e)
+        ),
+        exit_code: exit_code_for(e),
+    };
+    let how = if create { Create::Dir } else { Create::Nothing };
+    let dir = open_in_root(Path::new("/"), cwd, how)
+        .map_err(|e| failed(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+    rustix::process::fchdir(&dir).map_err(|e| failed(Errno::from_raw(e.raw_os_error())))?;
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(ExecError {
+            message: format!(
+                "the working directory {} is outside the container's root: possible breakout",
+                cwd.display()
+            ),
+            exit_code: EXIT_SETUP_FAILED,
+        }),
+    }
 }
 
 /// Marks every descriptor from 3 up close-on-exec, so nothing of the
@@ -182,6 +237,28 @@ mod tests {
         let e = find_executable(&p, Some(&path)).unwrap_err();
         assert_eq!(e.exit_code, 126);
         assert!(find_executable("", Some(&path)).is_err());
+    }
+
+    /// A program named through a descriptor's magic link is refused, even
+    /// when the file behind it exists and is executable; through `PATH` it
+    /// is passed over.
+    #[test]
+    fn programs_through_magic_links_are_refused() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("tool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let held = std::fs::File::open(dir.path()).unwrap();
+        let through = format!("/proc/self/fd/{}", held.as_raw_fd());
+        let e = find_executable(&format!("{through}/tool"), None).unwrap_err();
+        assert!(e.message.contains("magic link"), "{}", e.message);
+        assert_eq!(e.exit_code, 126);
+        assert!(find_executable("tool", Some(&through)).is_err());
+        assert_eq!(
+            find_executable(&tool.display().to_string(), None).unwrap(),
+            tool
+        );
     }
 
     #[test]

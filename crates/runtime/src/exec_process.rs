@@ -439,15 +439,7 @@ fn setup_and_exec(
     };
     enter_container(cfg.pid, cfg.cgroup_parent.as_deref())?;
     let process = &cfg.process;
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd).map_err(|e| ExecError {
-        message: format!(
-            "chdir to cwd ({:?}) set in config.json failed: {}",
-            cwd.display().to_string(),
-            errno_text(e)
-        ),
-        exit_code: exec::exit_code_for(e),
-    })?;
+    exec::enter_cwd(process.cwd(), false)?;
     let (resolved, groups) = identity(cfg.user.as_deref(), process)?;
     let mut env = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {

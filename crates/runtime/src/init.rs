@@ -201,26 +201,6 @@ fn load_seccomp(filter: Option<&Bpf>) -> Result<(), ExecError> {
     }
 }
 
-fn create_cwd(cwd: &Path) -> Result<(), ExecError> {
-    use std::os::unix::fs::DirBuilderExt;
-    if !cwd.is_dir() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(cwd)
-            .map_err(|e| setup_err(format!("creating working directory {}: {e}", cwd.display())))?;
-    }
-    nix::unistd::chdir(cwd).map_err(|e| {
-        let mut err = setup_err(format!(
-            "chdir to cwd ({:?}) set in config.json failed: {}",
-            cwd.display().to_string(),
-            errno_text(e)
-        ));
-        err.exit_code = exec::exit_code_for(e);
-        err
-    })
-}
-
 pub(crate) fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> Result<(), ExecError> {
     nix::sys::prctl::set_keepcaps(true).map_err(|e| errno_err("PR_SET_KEEPCAPS", e))?;
     let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
@@ -369,7 +349,7 @@ fn setup_and_exec(
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", resolved.home));
     }
-    create_cwd(process.cwd())?;
+    exec::enter_cwd(process.cwd(), true)?;
     apply_rlimits(spec)?;
     // No capabilities section: leave them as they are (as runc does).
     let capabilities = process.capabilities().as_ref();

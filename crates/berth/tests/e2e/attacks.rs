@@ -64,8 +64,17 @@ pub const TESTS: &[(&str, TestFn)] = &[
 /// directory into the container, reachable as `/proc/self/fd/N` (as the
 /// working directory, it gave the container the host's filesystem). A
 /// container's process, and an exec'd one, hold only their standard
-/// streams; a working directory under `/proc/self/fd` is refused.
+/// streams; a working directory under `/proc/self/fd` is refused. The
+/// daemon holds such a descriptor itself (9, on the host's `/`, inherited
+/// not close-on-exec: `Ctx::start_daemon_with`), so the defence is what
+/// stops it, not the luck of every descriptor being opened close-on-exec.
 fn cve_2024_21626_no_daemon_descriptor_reaches_a_container(ctx: &Ctx) {
+    let pid = ctx.daemon_pid().expect("the daemon runs");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/fd/9")).ok(),
+        Some(std::path::PathBuf::from("/")),
+        "the daemon inherited descriptor 9 on the host's /"
+    );
     // `; true`: the shell must not exec `ls`, whose own directory
     // descriptor would show.
     let list = "ls /proc/$$/fd; true";
@@ -79,7 +88,43 @@ fn cve_2024_21626_no_daemon_descriptor_reaches_a_container(ctx: &Ctx) {
     let fds = ctx.ok(&["exec", &id, "sh", "-c", list]);
     let fds: Vec<&str> = fds.split_whitespace().collect();
     assert_eq!(fds, ["0", "1", "2"], "descriptors in an exec");
+    // A program only the host has (a static one, so it would run in the
+    // container), named through the descriptor: the kernel would find it
+    // and `/proc/<pid>/exe` would then be a host file.
+    let host_only = ctx.dir.path().join("host-only/busybox");
+    std::fs::create_dir_all(ctx.dir.path().join("host-only")).expect("a host-only directory");
+    std::fs::copy("/bin/busybox", &host_only).expect("a host-only program");
+    let host_only = host_only
+        .to_string_lossy()
+        .trim_start_matches('/')
+        .to_string();
     for n in 3..12 {
+        let program = format!("/proc/self/fd/{n}/{host_only}");
+        let out = ctx.berth(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            &program,
+            "busybox",
+            "echo",
+            "ran",
+        ]);
+        assert!(
+            !stdout(&out).contains("ran"),
+            "the container ran the host's {program}"
+        );
+        let out = ctx.berth(&["exec", &id, &program, "echo", "ran"]);
+        assert!(
+            !stdout(&out).contains("ran"),
+            "an exec ran the host's {program}"
+        );
+        if n == 9 {
+            assert!(
+                stderr(&out).contains("magic link"),
+                "refused as such: {}",
+                stderr(&out)
+            );
+        }
         let wd = format!("/proc/self/fd/{n}");
         let out = ctx.berth(&["run", "--rm", "-w", &wd, "busybox", "ls", "../../.."]);
         let listing = stdout(&out);
@@ -94,6 +139,19 @@ fn cve_2024_21626_no_daemon_descriptor_reaches_a_container(ctx: &Ctx) {
             stdout(&out)
         );
     }
+    // A working directory to be made, through the descriptor: made inside
+    // the container if anywhere, never on the host.
+    let made = ctx.dir.path().join("made-by-a-container");
+    let wd = format!(
+        "/proc/self/fd/9/{}",
+        made.to_string_lossy().trim_start_matches('/')
+    );
+    ctx.berth(&["run", "--rm", "-w", &wd, "busybox", "true"]);
+    assert!(
+        !made.exists(),
+        "a container made {} on the host",
+        made.display()
+    );
     ctx.ok(&["rm", "-f", &id]);
 }
 

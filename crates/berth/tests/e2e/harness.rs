@@ -87,13 +87,19 @@ impl Ctx {
     }
 
     /// Starts the daemon with extra flags (say `--insecure-registry`).
+    /// It inherits descriptor 9 open on the host's `/` and not
+    /// close-on-exec, as a careless parent would leave it: runc's
+    /// CVE-2024-21626 was such a descriptor reaching a container (the
+    /// `attacks` test looks for it in containers and execs).
     pub fn start_daemon_with(&self, extra: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .expect("daemon log");
-        let child = Command::new(berth_bin())
+        let child = Command::new("sh")
+            .args(["-c", "exec 9</ \"$0\" \"$@\""])
+            .arg(berth_bin())
             .args(["daemon", "--root"])
             .arg(&self.root)
             .arg("--exec-root")
