@@ -158,6 +158,19 @@ pub fn enter_cwd(cwd: &Path, create: bool) -> Result<(), ExecError> {
     }
 }
 
+/// Makes this process (a container's first process or an exec, still
+/// running berth's binary) not dumpable, so the container's processes
+/// cannot open its `/proc/<pid>/exe` (or its memory, or its descriptors)
+/// while it joins them: runc's CVE-2019-5736 opened the runtime's binary
+/// that way and wrote over it. Executing the container's program makes it
+/// dumpable again.
+pub fn undumpable() -> Result<(), ExecError> {
+    nix::sys::prctl::set_dumpable(false).map_err(|e| ExecError {
+        message: format!("PR_SET_DUMPABLE: {}", errno_text(e)),
+        exit_code: EXIT_SETUP_FAILED,
+    })
+}
+
 /// Marks every descriptor from 3 up close-on-exec, so nothing of the
 /// monitor's leaks into the container.
 pub fn cloexec_from_3() -> Result<(), ExecError> {

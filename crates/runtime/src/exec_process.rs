@@ -229,8 +229,10 @@ fn same_namespace(a: &str, b: &str) -> bool {
 
 fn child_main(cfg: &ExecConfig, stdio: ChildStdio, sync: OwnedFd) -> ! {
     // A panic must never unwind into the monitor's code in this child.
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| setup_and_exec(cfg, stdio)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::exec::undumpable()?;
+        setup_and_exec(cfg, stdio)
+    }));
     let err = match outcome {
         Ok(Ok(never)) => match never {},
         Ok(Err(e)) => e,

@@ -58,6 +58,7 @@ pub(crate) fn child_main(
     let mut sync = Some(sync);
     // A panic must never unwind into the monitor's code in this child.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        exec::undumpable()?;
         if let Some(cg) = cgroup {
             cg.add_self()
                 .map_err(|e| setup_err(format!("joining the container's cgroup: {e}")))?;

@@ -157,9 +157,11 @@ fn cve_2024_21626_no_daemon_descriptor_reaches_a_container(ctx: &Ctx) {
 
 /// runc's CVE-2019-5736: a container process opened the runtime's binary
 /// through `/proc/<runtime pid>/exe` while the runtime joined it, and
-/// wrote over it. A container that tries to write every `/proc/*/exe` it
-/// can see while execs join it writes nothing, and the berth binary is
-/// unchanged.
+/// wrote over it. A container that tries to open and write every
+/// `/proc/*/exe` it can see while execs join it never reaches the berth
+/// binary (the processes that join it are not dumpable until they exec
+/// the container's program, so their `exe` link is closed to it), writes
+/// nothing, and the berth binary is unchanged.
 fn cve_2019_5736_containers_cannot_overwrite_the_berth_binary(ctx: &Ctx) {
     let before = std::fs::read(berth_bin()).expect("berth binary");
     let id = ctx
@@ -170,6 +172,8 @@ fn cve_2019_5736_containers_cannot_overwrite_the_berth_binary(ctx: &Ctx) {
             "sh",
             "-c",
             "while :; do for p in /proc/[0-9]*; do \
+               case $(readlink $p/exe 2>/dev/null) in \
+                 *berth*) echo $p >> /opened;; esac; \
                if echo pwned 2>/dev/null >> $p/exe; then echo $p >> /wrote; fi; \
              done; done",
         ])
@@ -178,6 +182,12 @@ fn cve_2019_5736_containers_cannot_overwrite_the_berth_binary(ctx: &Ctx) {
     for _ in 0..30 {
         ctx.ok(&["exec", &id, "true"]);
     }
+    let opened = ctx.berth(&["exec", &id, "cat", "/opened"]);
+    assert!(
+        !opened.status.success() || stdout(&opened).trim().is_empty(),
+        "the container reached the berth binary through: {}",
+        stdout(&opened)
+    );
     let wrote = ctx.berth(&["exec", &id, "cat", "/wrote"]);
     assert!(
         !wrote.status.success() || stdout(&wrote).trim().is_empty(),
