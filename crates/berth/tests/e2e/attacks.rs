@@ -416,53 +416,68 @@ fn cve_2019_14271_cp_runs_nothing_from_the_container(ctx: &Ctx) {
 /// hard link out of the root, `ADD`ed in a build: nothing lands outside
 /// the image (the build either refuses the archive or keeps it inside).
 fn tar_breakout_in_add_stays_inside(ctx: &Ctx) {
-    let work = ctx.dir.path().join("add-breakout");
     let canary_dir = ctx.dir.path().join("add-canary");
-    std::fs::create_dir_all(&work).expect("work");
     std::fs::create_dir_all(&canary_dir).expect("canary");
     std::fs::write(canary_dir.join("canary"), "untouched\n").expect("canary");
     let canary = canary_dir.to_string_lossy().into_owned();
-    let script = format!(
-        "import io, tarfile\n\
-         t = tarfile.open('{tar}', 'w')\n\
-         def add(name, data=b'x', kind=None, link=''):\n    \
-           i = tarfile.TarInfo(name)\n    \
-           if kind: i.type = kind; i.linkname = link\n    \
-           else: i.size = len(data)\n    \
-           t.addfile(i, None if kind else io.BytesIO(data))\n\
-         add('../../../../../../..{canary}/dotdot')\n\
-         add('{canary}/absolute')\n\
-         add('esc', kind=tarfile.SYMTYPE, link='{canary}')\n\
-         add('esc/through-link', b'pwned')\n\
-         add('up', kind=tarfile.SYMTYPE, link='../../../../../../../..{canary}')\n\
-         add('up/canary', b'pwned')\n\
-         add('hard', kind=tarfile.LNKTYPE, link='../../../../../..{canary}/canary')\n\
-         t.close()\n",
-        tar = work.join("evil.tar").display(),
-    );
-    let made = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3");
-    assert!(made.status.success(), "{}", stderr(&made));
-    std::fs::write(
-        work.join("Dockerfile"),
-        "FROM busybox\nADD evil.tar /x/\nRUN ls -la /x /x/esc/ || true\n",
-    )
-    .expect("Dockerfile");
-    let _ = ctx.berth(&["build", "-t", "add-breakout", &work.to_string_lossy()]);
-    let mut left: Vec<String> = std::fs::read_dir(&canary_dir)
-        .expect("canary dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    left.sort();
-    assert_eq!(left, ["canary"], "files appeared beside the canary");
-    assert_eq!(
-        std::fs::read_to_string(canary_dir.join("canary")).expect("canary"),
-        "untouched\n"
-    );
-    let _ = ctx.berth(&["rmi", "add-breakout"]);
+    // One archive per trick, each in a build of its own: an archive the
+    // extractor refuses stops its build before any later entry is tried.
+    let tricks = [
+        format!("add('../../../../../../..{canary}/dotdot')"),
+        format!("add('{canary}/absolute')"),
+        format!(
+            "add('esc', kind=tarfile.SYMTYPE, link='{canary}')\nadd('esc/through-link', b'pwned')"
+        ),
+        format!(
+            "add('up', kind=tarfile.SYMTYPE, link='../../../../../../../..{canary}')\n\
+             add('up/canary', b'pwned')"
+        ),
+        format!("add('hard', kind=tarfile.LNKTYPE, link='../../../../../..{canary}/canary')"),
+    ];
+    for (i, trick) in tricks.iter().enumerate() {
+        let work = ctx.dir.path().join(format!("add-breakout-{i}"));
+        std::fs::create_dir_all(&work).expect("work");
+        let script = format!(
+            "import io, tarfile\n\
+             t = tarfile.open('{tar}', 'w')\n\
+             def add(name, data=b'x', kind=None, link=''):\n    \
+               i = tarfile.TarInfo(name)\n    \
+               if kind: i.type = kind; i.linkname = link\n    \
+               else: i.size = len(data)\n    \
+               t.addfile(i, None if kind else io.BytesIO(data))\n\
+             {trick}\n\
+             t.close()\n",
+            tar = work.join("evil.tar").display(),
+        );
+        let made = Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .expect("python3");
+        assert!(made.status.success(), "{}", stderr(&made));
+        std::fs::write(
+            work.join("Dockerfile"),
+            "FROM busybox\nADD evil.tar /x/\nRUN ls -la /x /x/esc/ /x/up/ || true\n",
+        )
+        .expect("Dockerfile");
+        let _ = ctx.berth(&["build", "-t", "add-breakout", &work.to_string_lossy()]);
+        let mut left: Vec<String> = std::fs::read_dir(&canary_dir)
+            .expect("canary dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["canary"],
+            "files appeared beside the canary: {trick}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(canary_dir.join("canary")).expect("canary"),
+            "untouched\n",
+            "{trick}"
+        );
+        let _ = ctx.berth(&["rmi", "add-breakout"]);
+    }
 }
 
 /// A gzip of 130 KB that expands to a 128 MB layer, loaded: it costs the disk
