@@ -698,6 +698,20 @@ fn escape_attempts_fail_with_default_and_no_capabilities(ctx: &Ctx) {
         .map(|a| format!("if ({a}) >/dev/null 2>&1; then echo \"ESCAPED: {a}\"; fi"))
         .collect::<Vec<_>>()
         .join("\n");
+    // Put back should an attempt succeed, so a failing run leaves the
+    // machine as it was.
+    struct CorePattern(Option<String>);
+    impl Drop for CorePattern {
+        fn drop(&mut self) {
+            if let Some(before) = &self.0 {
+                let now = std::fs::read_to_string("/proc/sys/kernel/core_pattern");
+                if now.as_deref().ok() != Some(before.as_str()) {
+                    let _ = std::fs::write("/proc/sys/kernel/core_pattern", before);
+                }
+            }
+        }
+    }
+    let _core_pattern = CorePattern(std::fs::read_to_string("/proc/sys/kernel/core_pattern").ok());
     for extra in [&[][..], &["--cap-drop", "ALL"][..]] {
         let mut args = vec!["run", "--rm"];
         args.extend_from_slice(extra);
