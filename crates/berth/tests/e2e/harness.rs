@@ -141,13 +141,30 @@ impl Ctx {
 
     /// The running daemon's resident memory, in KiB.
     pub fn daemon_rss_kib(&self) -> u64 {
+        self.daemon_status_kib("VmRSS:")
+    }
+
+    /// The daemon's peak resident memory since [`Self::reset_daemon_peak`]
+    /// (or its start), in KiB: what a burst cost, even if freed since.
+    pub fn daemon_peak_rss_kib(&self) -> u64 {
+        self.daemon_status_kib("VmHWM:")
+    }
+
+    /// Starts the daemon's peak resident memory again from its current
+    /// size (`/proc/<pid>/clear_refs`, 5).
+    pub fn reset_daemon_peak(&self) {
+        let pid = self.daemon_pid().expect("the daemon runs");
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("resetting VmHWM");
+    }
+
+    fn daemon_status_kib(&self, field: &str) -> u64 {
         let pid = self.daemon_pid().expect("the daemon runs");
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .expect("the daemon's status")
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS")
+            .unwrap_or_else(|| panic!("{field} in the daemon's status"))
     }
 
     /// Stops the daemon with SIGTERM (by the pid we started) and waits.
