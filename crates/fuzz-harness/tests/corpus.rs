@@ -56,8 +56,15 @@ fn seeds_regressions_and_kept_inputs_pass() {
     for (name, body) in TARGETS {
         for kind in ["seeds", "regressions", "corpus"] {
             for path in inputs(name, kind) {
-                let data =
-                    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let data = match std::fs::read(&path) {
+                    Ok(data) => data,
+                    // A fuzzer running beside the suite replaces the inputs
+                    // it keeps as it shrinks them.
+                    Err(e) if kind == "corpus" && e.kind() == std::io::ErrorKind::NotFound => {
+                        continue
+                    }
+                    Err(e) => panic!("{}: {e}", path.display()),
+                };
                 ran += 1;
                 if catch_unwind(AssertUnwindSafe(|| body(&data))).is_err() {
                     failures.push(path.display().to_string());
