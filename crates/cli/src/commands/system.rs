@@ -234,6 +234,8 @@ fn check_report(report: &Value, out: &mut dyn Write) -> i32 {
     }
     let _ = match (problems.len(), left) {
         (0, _) => writeln!(out, "No problems found."),
+        (1, 0) => writeln!(out, "1 problem found, repaired."),
+        (1, _) => writeln!(out, "1 problem found, not repaired."),
         (n, 0) => writeln!(out, "{n} problems found, all repaired."),
         (n, l) => writeln!(out, "{n} problems found, {l} not repaired."),
     };
@@ -262,7 +264,7 @@ mod tests {
         assert_eq!(code, 0);
         assert_eq!(
             text,
-            "blob sha256:ab: no image uses it (repaired)\n1 problems found, all repaired.\n"
+            "blob sha256:ab: no image uses it (repaired)\n1 problem found, repaired.\n"
         );
         let (code, text) = report(json!({"Problems": [
             {"Object": "image sha256:cd", "Message": "its config blob is missing", "Repaired": false},
