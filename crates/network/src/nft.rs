@@ -331,11 +331,10 @@ pub(crate) fn kernel_round_trip(
     let _gone = Gone(name, delete);
     apply(&render(name)).expect("nft applies the ruleset (needs root and nft)");
     apply(&render(name)).expect("nft re-applies the ruleset");
-    let out = std::process::Command::new("nft")
-        .args(["list", "table", family, name])
-        .output()
-        .expect("nft list");
-    let text = String::from_utf8_lossy(&out.stdout).replace(name, "NAME");
+    let text = crate::drift::listed(family, name)
+        .expect("nft list")
+        .unwrap_or_default()
+        .replace(name, "NAME");
     assert_eq!(text, golden, "nft lists the table as the golden text");
     apply(&delete(name)).unwrap();
     apply(&delete(name)).expect("deleting an absent table is fine");

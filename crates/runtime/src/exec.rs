@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::unistd::AccessFlags;
 
-use crate::mounts::errno_text;
+use crate::mounts::{errno_text, io_errno};
 
 /// Exit code when the program does not exist.
 pub const EXIT_NOT_FOUND: i32 = 127;
@@ -49,8 +49,7 @@ enum Unusable {
 
 fn check_executable(path: &Path) -> Result<(), Unusable> {
     use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
-    let md = std::fs::metadata(path)
-        .map_err(|e| Unusable::Stat(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+    let md = std::fs::metadata(path).map_err(|e| Unusable::Stat(io_errno(&e)))?;
     if md.is_dir() {
         return Err(Unusable::Other(Errno::EISDIR));
     }
@@ -143,8 +142,7 @@ pub fn enter_cwd(cwd: &Path, create: bool) -> Result<(), ExecError> {
         exit_code: exit_code_for(e),
     };
     let how = if create { Create::Dir } else { Create::Nothing };
-    let dir = open_in_root(Path::new("/"), cwd, how)
-        .map_err(|e| failed(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+    let dir = open_in_root(Path::new("/"), cwd, how).map_err(|e| failed(io_errno(&e)))?;
     rustix::process::fchdir(&dir).map_err(|e| failed(Errno::from_raw(e.raw_os_error())))?;
     match std::env::current_dir() {
         Ok(p) if p.is_absolute() => Ok(()),

@@ -39,6 +39,11 @@ pub fn errno_text(e: Errno) -> String {
     }
 }
 
+/// The errno behind an I/O error (EIO when it carries none).
+pub fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
 /// Errors while building the container's mount table.
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -495,7 +500,7 @@ pub fn pivot(sys: &dyn Sys, root: &Path) -> Result<(), MountError> {
     let old_root = std::fs::File::open(slash).map_err(|e| MountError::Sys {
         op: "opening",
         path: slash.to_path_buf(),
-        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        errno: io_errno(&e),
     })?;
     sys.chdir(root).map_err(sys_err("chdir", root))?;
     sys.pivot_root(dot, dot)

@@ -449,11 +449,7 @@ fn tar_breakout_in_add_stays_inside(ctx: &Ctx) {
              t.close()\n",
             tar = work.join("evil.tar").display(),
         );
-        let made = Command::new("python3")
-            .args(["-c", &script])
-            .output()
-            .expect("python3");
-        assert!(made.status.success(), "{}", stderr(&made));
+        run_python(&script);
         std::fs::write(
             work.join("Dockerfile"),
             "FROM busybox\nADD evil.tar /x/\nRUN ls -la /x /x/esc/ /x/up/ || true\n",
@@ -478,6 +474,15 @@ fn tar_breakout_in_add_stays_inside(ctx: &Ctx) {
         );
         let _ = ctx.berth(&["rmi", "add-breakout"]);
     }
+}
+
+/// Runs a Python script that writes a test's archive; it must succeed.
+fn run_python(script: &str) {
+    let made = Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .expect("python3");
+    assert!(made.status.success(), "{}", stderr(&made));
 }
 
 /// A gzip of 130 KB that expands to a 128 MB layer, loaded: it costs the disk
@@ -507,11 +512,7 @@ fn decompression_bomb_costs_disk_not_memory(ctx: &Ctx) {
            put('manifest.json', json.dumps([{{'Config': 'config.json', 'RepoTags': ['bomb:1'], 'Layers': ['layer.tar']}}]).encode())\n",
         out = work.join("bomb.tar.gz").display(),
     );
-    let made = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3");
-    assert!(made.status.success(), "{}", stderr(&made));
+    run_python(&script);
     let size = std::fs::metadata(work.join("bomb.tar.gz"))
         .expect("bomb")
         .len();
