@@ -17,7 +17,7 @@ fn main() {
             }
         },
         Some("__exec") => match args.get(2) {
-            Some(dir) => berth_runtime::exec_process::run(std::path::Path::new(dir)),
+            Some(dir) => berth_runtime::exec_monitor::run(std::path::Path::new(dir)),
             None => {
                 eprintln!("berth __exec: missing exec directory");
                 125

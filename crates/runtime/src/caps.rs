@@ -13,7 +13,7 @@ use caps::{CapSet, CapsHashSet};
 use nix::errno::Errno;
 use oci_spec::runtime::{Capability, LinuxCapabilities};
 
-use crate::mounts::errno_text;
+use crate::errno::errno_text;
 
 /// Errors applying capabilities.
 #[derive(Debug, thiserror::Error)]

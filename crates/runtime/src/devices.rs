@@ -10,7 +10,8 @@ use nix::errno::Errno;
 use nix::sys::stat::{makedev, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
-use crate::mounts::{errno_text, secure_join};
+use crate::errno::errno_text;
+use crate::mounts::secure_join;
 use crate::sys::Sys;
 
 /// A device node to create.

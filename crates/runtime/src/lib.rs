@@ -8,7 +8,7 @@
 //! * [`monitor`] is the per-container monitor process (`berth __monitor
 //!   <bundle>`): it creates the container, writes its log ([`log`]), serves
 //!   attach clients ([`attach`], [`frame`]), reports events on stdout and
-//!   records the exit status. [`exec_process`] is the same for a process
+//!   records the exit status. [`exec_monitor`] is the same for a process
 //!   started in a running container (`berth __exec <dir>`).
 //! * [`pty`] and the private `stdio` and `relay` are the plumbing both share:
 //!   pipes or a terminal from the container's own `/dev/ptmx`, the start
@@ -18,27 +18,32 @@
 //!   [`cgroups::Cgroup::open`].
 //! * [`seccomp`] holds Docker's default policy as data, resolves profiles,
 //!   compiles and caches BPF, and loads it.
-//! * The other modules are the steps the container's first process takes
-//!   before `execve`: namespaces, the root filesystem ([`mounts`]), device
-//!   nodes ([`devices`]), [`sysctl`]s, rlimits ([`rlimit`]), the user
-//!   ([`user`]), capabilities ([`caps`]), the executable lookup ([`exec`])
-//!   and the optional built-in init ([`init_process`]), going through the
-//!   narrow syscall seam in [`sys`] where they assemble the mount table.
+//! * The private `first_process` is what the container's first process does
+//!   between `fork` and `execve`: namespaces, the root filesystem
+//!   ([`mounts`]), device nodes ([`devices`]), [`sysctl`]s, going through
+//!   the narrow syscall seam in [`sys`] where it assembles the mount table.
+//!   It and [`exec_monitor`] end with the same private `last_steps`: the
+//!   user ([`user`]), rlimits ([`rlimit`]), capabilities ([`caps`]),
+//!   seccomp, and the executable lookup and `execve` ([`program`]). The
+//!   optional built-in init that stays pid 1 is [`mini_init`].
+//! * [`errno`] spells errno values as Go does, for every message.
 #![allow(unsafe_code)]
 
 pub mod attach;
 pub mod caps;
 pub mod cgroups;
 pub mod devices;
-pub mod exec;
-pub mod exec_process;
+pub mod errno;
+pub mod exec_monitor;
+mod first_process;
 pub mod frame;
-mod init;
-pub mod init_process;
+mod last_steps;
 pub mod log;
+pub mod mini_init;
 pub mod monitor;
 pub mod mountinfo;
 pub mod mounts;
+pub mod program;
 pub mod pty;
 mod relay;
 pub mod rlimit;

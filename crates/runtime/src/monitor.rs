@@ -43,10 +43,11 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use serde::{Deserialize, Serialize};
 
 use crate::attach::Hub;
-use crate::exec::{ExecError, EXIT_SETUP_FAILED};
-use crate::init::{child_main, ChildFds};
+use crate::errno::errno_text;
+use crate::first_process::{child_main, ChildFds};
 use crate::log::{timestamp, LogWriter};
-use crate::mounts::errno_text;
+use crate::mounts::Overlay;
+use crate::program::{ExecError, EXIT_SETUP_FAILED};
 use crate::relay::{relay, RelayOptions, Streams};
 use crate::stdio::{ParentStdio, StdioOptions};
 use crate::sys::RealSys;
@@ -55,17 +56,6 @@ use crate::sys::RealSys;
 pub const CONFIG_FILE: &str = "config.json";
 /// Name of the monitor's own settings in a bundle.
 pub const MONITOR_FILE: &str = "monitor.json";
-
-/// The container's overlay root filesystem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Overlay {
-    /// Read-only layers, lowest first.
-    pub lower: Vec<PathBuf>,
-    /// The container's writable layer.
-    pub upper: PathBuf,
-    /// Overlay's work directory (same file system as `upper`).
-    pub work: PathBuf,
-}
 
 /// What the monitor needs beyond the OCI spec (`<bundle>/monitor.json`).
 ///

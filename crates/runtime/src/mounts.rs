@@ -23,25 +23,21 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use oci_spec::runtime::Mount;
 
-use crate::monitor::Overlay;
+use crate::errno::{errno_text, io_errno};
 use crate::sys::Sys;
 
 /// Longest `mount(2)` data string the kernel takes (one page, with its NUL).
 const MAX_MOUNT_DATA: usize = 4095;
 
-/// Lower-case text of an errno, as Go (and so runc and Docker) prints it.
-pub fn errno_text(e: Errno) -> String {
-    let desc = e.desc();
-    let mut chars = desc.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => desc.to_string(),
-    }
-}
-
-/// The errno behind an I/O error (EIO when it carries none).
-pub fn io_errno(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+/// The container's overlay root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Overlay {
+    /// Read-only layers, lowest first.
+    pub lower: Vec<PathBuf>,
+    /// The container's writable layer.
+    pub upper: PathBuf,
+    /// Overlay's work directory (same file system as `upper`).
+    pub work: PathBuf,
 }
 
 /// Errors while building the container's mount table.

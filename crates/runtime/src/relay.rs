@@ -11,9 +11,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::unistd::Pid;
 
 use crate::attach::{poll_timeout, Hub, ReadOutcome};
-use crate::exec::EXIT_SETUP_FAILED;
 use crate::frame::{Kind, Request};
 use crate::log::{LogWriter, Stream};
+use crate::program::EXIT_SETUP_FAILED;
 use crate::pty;
 
 /// Size of the one read buffer.

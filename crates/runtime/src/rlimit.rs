@@ -164,7 +164,7 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<(), String> {
                 l.typ(),
                 show(l.soft()),
                 show(l.hard()),
-                crate::mounts::errno_text(e)
+                crate::errno::errno_text(e)
             )
         })?;
     }

@@ -637,6 +637,18 @@ fn cgroups_path(opts: &SpecOptions) -> Result<Option<PathBuf>, Error> {
     Ok(Some(PathBuf::from(format!("/{parent}/{}", opts.id))))
 }
 
+/// The `--group-add` names a spec carries (in [`GROUPS_ANNOTATION`]), to
+/// be resolved in the container's `/etc/group`; numeric ones are in
+/// `process.user.additionalGids`.
+pub fn group_names(spec: &Spec) -> Vec<String> {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| a.get(GROUPS_ANNOTATION))
+        .filter(|n| !n.is_empty())
+        .map(|n| n.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// Builds the spec for a container on this machine.
 pub fn build_spec(opts: &SpecOptions) -> Result<Spec, Error> {
     build_spec_with(opts, &RealHost)

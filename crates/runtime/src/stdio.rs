@@ -16,9 +16,9 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
 use crate::attach::Hub;
-use crate::exec::{ExecError, EXIT_SETUP_FAILED};
+use crate::errno::errno_text;
 use crate::log::Stream;
-use crate::mounts::errno_text;
+use crate::program::{ExecError, EXIT_SETUP_FAILED};
 use crate::pty;
 use crate::relay::{Input, Output, Streams};
 

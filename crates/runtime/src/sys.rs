@@ -72,7 +72,7 @@ impl Sys for RealSys {
     }
 
     fn setns(&self, path: &Path, flags: CloneFlags) -> SysResult {
-        let file = std::fs::File::open(path).map_err(|e| crate::mounts::io_errno(&e))?;
+        let file = std::fs::File::open(path).map_err(|e| crate::errno::io_errno(&e))?;
         nix::sched::setns(&file, flags)
     }
 

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berth_runtime::exec_process::{ExecConfig, EXEC_FILE};
+use berth_runtime::exec_monitor::{ExecConfig, EXEC_FILE};
 use berth_runtime::monitor::MonitorEvent;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -221,7 +221,10 @@ impl ContainerService {
         let exec_config = ExecConfig {
             pid: rec.pid as i32,
             process,
-            user: (!probe.config.user.is_empty()).then(|| probe.config.user.clone()),
+            // Resolved as for the container's own process, also when empty
+            // (root, with its groups from the container's `/etc/group`).
+            user: Some(probe.config.user.clone()),
+            group_names: berth_runtime::spec::group_names(&spec),
             attach_socket: Some(socket.clone()),
             open_stdin: ex.attach_stdin,
             wait_for_attach: !detach,

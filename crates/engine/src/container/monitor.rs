@@ -6,7 +6,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_runtime::monitor::{MonitorConfig, MonitorEvent, Overlay};
+use berth_runtime::monitor::{MonitorConfig, MonitorEvent};
+use berth_runtime::mounts::Overlay;
 use berth_runtime::spec::{build_spec, SpecOptions};
 
 use tokio::io::{AsyncBufReadExt, BufReader};

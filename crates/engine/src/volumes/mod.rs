@@ -326,7 +326,7 @@ fn mount(name: &str, plan: &driver_opts::MountPlan, data: &Path) -> Result<(), E
             plan.fstype,
             plan.flags.bits(),
             plan.data,
-            berth_runtime::mounts::errno_text(e)
+            berth_runtime::errno::errno_text(e)
         ))
     };
     if plan.is_bind() {
@@ -365,7 +365,7 @@ fn unmount(name: &str, data: &Path) -> Result<(), Error> {
         Error::Internal(format!(
             "unmounting volume {name} at {}: {}",
             data.display(),
-            berth_runtime::mounts::errno_text(e)
+            berth_runtime::errno::errno_text(e)
         ))
     })
 }

@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
 use sha2::{Digest, Sha256};
 
-use crate::mounts::errno_text;
+use crate::errno::errno_text;
 
 /// Errors compiling, caching or loading a filter.
 #[derive(Debug, thiserror::Error)]

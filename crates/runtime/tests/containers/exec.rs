@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_runtime::exec_process::ExecConfig;
+use berth_runtime::exec_monitor::ExecConfig;
 use berth_runtime::monitor::MonitorEvent;
 use berth_runtime::spec::{build_spec, SpecOptions};
 
@@ -14,12 +14,28 @@ use crate::fixture::{spawn, spawn_exec, Fixture, Run, Spawned};
 struct Target {
     spawned: Spawned,
     pid: i32,
+    /// The settings the container was started with.
+    opts: SpecOptions,
 }
 
 impl Target {
     fn start(fx: &Fixture, name: &'static str) -> Target {
-        let script = "echo secret > /dev/shm/s; exec sleep 1000";
-        let mut spawned = spawn(fx, Run::new(name, fx, &["sh", "-c", script]));
+        Target::start_with(fx, name, "echo secret > /dev/shm/s", |_| {})
+    }
+
+    /// Runs `script` in a container with the settings `adjust` makes, then
+    /// leaves it sleeping.
+    fn start_with(
+        fx: &Fixture,
+        name: &'static str,
+        script: &str,
+        adjust: impl Fn(&mut SpecOptions),
+    ) -> Target {
+        let script = format!("{script}; exec sleep 1000");
+        let mut run = Run::new(name, fx, &["sh", "-c", &script]);
+        adjust(&mut run.opts);
+        let opts = run.opts.clone();
+        let mut spawned = spawn(fx, run);
         let pid = spawned.started();
         let deadline = Instant::now() + TIMEOUT;
         while std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default()
@@ -28,7 +44,31 @@ impl Target {
             assert!(Instant::now() < deadline, "container never got to sleep");
             std::thread::sleep(Duration::from_millis(5));
         }
-        Target { spawned, pid }
+        Target { spawned, pid, opts }
+    }
+
+    /// An exec config as the engine writes it for `docker exec` with no
+    /// options: the container's own settings with other args.
+    fn exec_same(&self, args: &[&str]) -> ExecConfig {
+        let spec = build_spec(&SpecOptions {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ..self.opts.clone()
+        })
+        .unwrap();
+        ExecConfig {
+            pid: self.pid,
+            process: spec.process().clone().unwrap(),
+            user: Some(self.opts.user.clone()),
+            group_names: berth_runtime::spec::group_names(&spec),
+            attach_socket: None,
+            open_stdin: false,
+            wait_for_attach: false,
+            console_size: None,
+            cgroup_parent: Some(self.opts.cgroup_parent.clone()),
+            exit_path: None,
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            seccomp_cache: self.opts.seccomp_cache_dir.clone(),
+        }
     }
 
     /// An exec config as the engine would write it: the container's own
@@ -51,6 +91,7 @@ impl Target {
             pid: self.pid,
             process: spec.process().clone().unwrap(),
             user: Some(user.into()),
+            group_names: berth_runtime::spec::group_names(&spec),
             attach_socket: None,
             open_stdin: false,
             wait_for_attach: false,
@@ -230,4 +271,65 @@ pub fn exec_tty(fx: &Fixture) {
     assert_eq!(exit["exit_code"], 3);
     assert_eq!(exit_code(&e.finish()), 3);
     t.stop();
+}
+
+/// The `/proc/self/status` lines that say who a process is and what it may do.
+const IDENTITY: &str =
+    "grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Umask):' /proc/self/status";
+
+/// An exec'd process is what the container's first process is: same user,
+/// groups (named `--group-add` ones too), capability sets, no_new_privs,
+/// seccomp mode and umask, with and without no_new_privs (the two orders of
+/// loading the filter).
+pub fn exec_matches_first_process(fx: &Fixture) {
+    type Settings = dyn Fn(&mut SpecOptions);
+    let cases: [(&'static str, &Settings); 2] = [
+        ("exec-same-user", &|o: &mut SpecOptions| {
+            o.user = "alice".into();
+            o.group_add = vec!["nogroup".into(), "4242".into()];
+            o.cap_add = vec!["NET_ADMIN".into()];
+            o.cap_drop = vec!["CHOWN".into()];
+            o.no_new_privileges = true;
+        }),
+        ("exec-same-root", &|o: &mut SpecOptions| {
+            o.group_add = vec!["wheel".into()];
+        }),
+    ];
+    for (name, adjust) in cases {
+        let script = format!("{IDENTITY} > /dev/shm/first");
+        let t = Target::start_with(fx, name, &script, adjust);
+        let dir = fx.path().join("execs").join(name);
+        let show = format!("cat /dev/shm/first; echo ---; {IDENTITY}");
+        let (events, c) = exec_attached(&dir, t.exec_same(&["sh", "-c", &show]), b"");
+        assert_eq!(exit_code(&events), 0, "{}", c.stdout_text());
+        let text = c.stdout_text();
+        let (first, exec) = text.split_once("---\n").unwrap_or_else(|| panic!("{text:?}"));
+        assert_eq!(exec, first, "{name}: exec differs from the first process");
+        let field = |key: &str| {
+            first
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_else(|| panic!("{name}: no {key} in {first:?}"))
+                .trim()
+                .to_string()
+        };
+        // Seccomp mode 2 (filter) in both cases.
+        assert_eq!(field("Seccomp:"), "2", "{name}");
+        if name == "exec-same-user" {
+            assert!(field("Uid:").starts_with("1000"), "{first}");
+            // Primary, /etc/group membership (wheel), named and numeric adds.
+            assert_eq!(field("Groups:"), "10 1000 4242 65534", "{name}");
+            assert_eq!(field("NoNewPrivs:"), "1");
+            // Docker's default set with NET_ADMIN and without CHOWN, and no
+            // effective capabilities for a non-root user.
+            assert_eq!(field("CapBnd:"), "00000000a80435fa");
+            assert_eq!(field("CapEff:"), "0000000000000000");
+        } else {
+            assert!(field("Uid:").starts_with("0\t"), "{first}");
+            assert_eq!(field("Groups:"), "0 10", "{name}");
+            assert_eq!(field("NoNewPrivs:"), "0");
+            assert_eq!(field("CapEff:"), "00000000a80425fb");
+        }
+        t.stop();
+    }
 }

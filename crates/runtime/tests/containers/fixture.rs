@@ -6,7 +6,8 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use berth_runtime::monitor::{MonitorConfig, MonitorEvent, Overlay};
+use berth_runtime::monitor::{MonitorConfig, MonitorEvent};
+use berth_runtime::mounts::Overlay;
 use berth_runtime::spec::{build_spec, to_json, SpecOptions};
 
 /// Env var that turns this binary into a monitor for the bundle it names.
@@ -527,10 +528,10 @@ impl Drop for ExecSpawned {
 }
 
 /// Writes `<dir>/exec.json` and starts an exec monitor for it.
-pub fn spawn_exec(dir: &Path, cfg: &berth_runtime::exec_process::ExecConfig) -> ExecSpawned {
+pub fn spawn_exec(dir: &Path, cfg: &berth_runtime::exec_monitor::ExecConfig) -> ExecSpawned {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
-        dir.join(berth_runtime::exec_process::EXEC_FILE),
+        dir.join(berth_runtime::exec_monitor::EXEC_FILE),
         serde_json::to_vec(cfg).unwrap(),
     )
     .unwrap();
@@ -570,5 +571,5 @@ impl ExecSpawned {
 
 /// The exec monitor side: called from `main` when [`EXEC_ENV`] is set.
 pub fn exec_main(dir: &str) -> ! {
-    std::process::exit(berth_runtime::exec_process::run(Path::new(dir)))
+    std::process::exit(berth_runtime::exec_monitor::run(Path::new(dir)))
 }

@@ -12,16 +12,17 @@
 //! The monitor joins the container's pid namespace (for its children) and
 //! forks. The child joins the container's cgroups (only those under the
 //! engine's parent cgroup) and its cgroup, ipc, uts, net and mount
-//! namespaces, changes to the working directory, resolves the user from the
-//! container's own `/etc/passwd`, applies capabilities and
-//! `no_new_privileges` as the container's init does, takes a terminal from
-//! the container's `/dev/ptmx` when asked, and execs with the container's
-//! `PATH` (exit codes 126/127 and messages as for the container).
+//! namespaces, then takes the same last steps as the container's first
+//! process ([`crate::last_steps`]): identity from the container's own
+//! `/etc/passwd` and `/etc/group`, working directory, rlimits, seccomp,
+//! capabilities, `no_new_privileges`, a terminal from the container's
+//! `/dev/ptmx` when asked, and the exec with the container's `PATH` (exit
+//! codes 126/127 and messages as for the container).
 //! The monitor itself never enters the container's mount namespace, so it
 //! pins nothing of the container and its socket and exit file are host
 //! paths.
 
-use std::io::Write;
+use std::convert::Infallible;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -32,17 +33,16 @@ use oci_spec::runtime::Process;
 use serde::{Deserialize, Serialize};
 
 use crate::attach::Hub;
-use crate::exec::{self, ExecError};
-use crate::init::{errno_err, reset_signals, setup_err, switch_user};
+use crate::errno::errno_text;
+use crate::last_steps::{self, Program};
 use crate::log::timestamp;
 use crate::monitor::{
     emit, failed, finish_start, prepare_process, read_json, reap_all, release_startup_memory,
     single_threaded, write_exit_file, MonitorEvent,
 };
-use crate::mounts::errno_text;
+use crate::program::{errno_err, setup_err, ExecError};
 use crate::relay::{relay, RelayOptions};
 use crate::stdio::{ChildStdio, StdioOptions};
-use crate::{caps, user};
 
 /// Name of the exec settings in an exec directory.
 pub const EXEC_FILE: &str = "exec.json";
@@ -62,6 +62,10 @@ pub struct ExecConfig {
     /// numeric ids as they stand.
     #[serde(default)]
     pub user: Option<String>,
+    /// `--group-add` names, resolved in the container's `/etc/group` as
+    /// for the container's own process (Docker keeps them for exec).
+    #[serde(default)]
+    pub group_names: Vec<String>,
     /// Unix socket to serve attach clients on.
     #[serde(default)]
     pub attach_socket: Option<PathBuf>,
@@ -228,24 +232,7 @@ fn same_namespace(a: &str, b: &str) -> bool {
 }
 
 fn child_main(cfg: &ExecConfig, stdio: ChildStdio, sync: OwnedFd) -> ! {
-    // A panic must never unwind into the monitor's code in this child.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::exec::undumpable()?;
-        setup_and_exec(cfg, stdio)
-    }));
-    let err = match outcome {
-        Ok(Ok(never)) => match never {},
-        Ok(Err(e)) => e,
-        Err(_) => setup_err("exec setup panicked"),
-    };
-    let mut sync = std::fs::File::from(sync);
-    if let Ok(text) = serde_json::to_vec(&err) {
-        let _ = sync.write_all(&text);
-    }
-    drop(sync);
-    // SAFETY: _exit ends this forked child without running the parent's
-    // atexit handlers or flushing stdio buffers copied from the monitor.
-    unsafe { libc::_exit(err.exit_code) }
+    last_steps::child_main(sync, |_| setup_and_exec(cfg, stdio))
 }
 
 /// The namespaces joined through `/proc/<pid>/ns`, the mount namespace
@@ -390,46 +377,9 @@ pub fn cgroup_procs_files(proc_cgroup: &str, mountinfo: &str, parent: &str) -> V
     files
 }
 
-/// Who the process runs as and its supplementary groups, with the rules of
-/// the container's own process: a `-u` string is resolved in the
-/// container's `/etc/passwd` and `/etc/group` (the primary group listed as
-/// a supplementary one too); without one the numeric ids stand as given.
-fn identity(who: Option<&str>, process: &Process) -> Result<(user::ExecUser, Vec<u32>), ExecError> {
-    let spec_user = process.user();
-    let slash = Path::new("/");
-    let resolved = match who {
-        Some(u) => user::resolve_in(slash, u, 0),
-        None => user::resolve_in(slash, "", spec_user.uid()).map(|mut r| {
-            r.uid = spec_user.uid();
-            r.gid = spec_user.gid();
-            r.sgids.clear();
-            r
-        }),
-    }
-    .map_err(setup_err)?;
-    let mut candidates = Vec::new();
-    if who.is_some() {
-        candidates.push(resolved.gid);
-        candidates.extend(&resolved.sgids);
-    }
-    candidates.extend(spec_user.additional_gids().clone().unwrap_or_default());
-    let mut groups = Vec::new();
-    for g in candidates {
-        if !groups.contains(&g) {
-            groups.push(g);
-        }
-    }
-    Ok((resolved, groups))
-}
-
-fn setup_and_exec(
-    cfg: &ExecConfig,
-    stdio: ChildStdio,
-) -> Result<std::convert::Infallible, ExecError> {
-    nix::unistd::dup2_stdin(&stdio.stdin).map_err(|e| errno_err("dup2 stdin", e))?;
-    nix::unistd::dup2_stdout(&stdio.stdout).map_err(|e| errno_err("dup2 stdout", e))?;
-    nix::unistd::dup2_stderr(&stdio.stderr).map_err(|e| errno_err("dup2 stderr", e))?;
-    reset_signals()?;
+fn setup_and_exec(cfg: &ExecConfig, stdio: ChildStdio) -> Result<Infallible, ExecError> {
+    last_steps::install_stdio(&stdio.stdin, &stdio.stdout, &stdio.stderr)?;
+    last_steps::reset_signals()?;
     // The filter comes from the host's cache before the container's mount
     // namespace is entered: after it, the cache path would be the
     // container's own, which it could write (and so pick its filter).
@@ -440,46 +390,15 @@ fn setup_and_exec(
         None => None,
     };
     enter_container(cfg.pid, cfg.cgroup_parent.as_deref())?;
-    let process = &cfg.process;
-    exec::enter_cwd(process.cwd(), false)?;
-    let (resolved, groups) = identity(cfg.user.as_deref(), process)?;
-    let mut env = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", resolved.home));
-    }
-    let capabilities = process.capabilities().as_ref();
-    // As for the container: without no_new_privs the filter must go in while
-    // CAP_SYS_ADMIN is still held, else as late as possible.
-    let nnp = process.no_new_privileges() == Some(true);
-    if !nnp {
-        if let Some(f) = &filter {
-            crate::seccomp::install(f).map_err(setup_err)?;
-        }
-    }
-    if let Some(c) = capabilities {
-        caps::drop_bounding(c.bounding()).map_err(setup_err)?;
-    }
-    switch_user(resolved.uid, resolved.gid, &groups)?;
-    if let Some(c) = capabilities {
-        caps::apply_sets(c).map_err(setup_err)?;
-    }
-    if nnp {
-        nix::sys::prctl::set_no_new_privs().map_err(|e| errno_err("PR_SET_NO_NEW_PRIVS", e))?;
-        if let Some(f) = &filter {
-            crate::seccomp::install(f).map_err(setup_err)?;
-        }
-    }
-    let umask = process.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    let args = process
-        .args()
-        .clone()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| setup_err("exec.json has no process args"))?;
-    let path = exec::find_executable(&args[0], exec::path_of(&env))?;
-    stdio.io.before_exec()?;
-    exec::cloexec_from_3()?;
-    Err(exec::execve(&path, &args, &env))
+    let program = Program {
+        process: &cfg.process,
+        user: cfg.user.as_deref(),
+        group_names: &cfg.group_names,
+        filter: filter.as_ref(),
+        create_cwd: false,
+        io: &stdio.io,
+    };
+    last_steps::exec_program(&program, || Ok(()))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::unistd::AccessFlags;
 
-use crate::mounts::{errno_text, io_errno};
+use crate::errno::{errno_text, io_errno};
 
 /// Exit code when the program does not exist.
 pub const EXIT_NOT_FOUND: i32 = 127;
@@ -28,6 +28,19 @@ pub const EXIT_SETUP_FAILED: i32 = 128;
 pub struct ExecError {
     pub message: String,
     pub exit_code: i32,
+}
+
+/// A failure before the program started, with exit code 128.
+pub(crate) fn setup_err(what: impl std::fmt::Display) -> ExecError {
+    ExecError {
+        message: what.to_string(),
+        exit_code: EXIT_SETUP_FAILED,
+    }
+}
+
+/// [`setup_err`] for a failed syscall: `<op>: <errno text>`.
+pub(crate) fn errno_err(op: &str, e: Errno) -> ExecError {
+    setup_err(format!("{op}: {}", errno_text(e)))
 }
 
 /// Docker's exit code for an errno from stat/access/execve.
