@@ -1,5 +1,15 @@
 #!/usr/bin/env python3
-"""Find import cycles between the modules of each crate under crates/.
+"""Find import cycles between the parts of each crate under crates/.
+
+A module and its submodules are one unit: the parent owns its children, and
+a child that uses `super::Item` is using its owner, which is ordinary Rust,
+not a layering problem.  What matters is a cycle between units that neither
+contains the other (`container` uses `volumes` and `volumes` uses
+`container`): a change in one then ripples into the other and back, and
+neither can be understood, tested or moved on its own.  So the script
+builds the module graph, resolves re-exports, drops every edge between a
+module and its own ancestor or descendant, lifts the rest to the level
+where the two sides part, and reports the cycles left.
 
 Rules (a pragmatic tokenizer, not a Rust compiler):
 
@@ -13,15 +23,34 @@ Rules (a pragmatic tokenizer, not a Rust compiler):
   dropped.  Any item marked exactly `#[cfg(test)]` (a `mod tests { ... }`, a
   `mod tests;` declaration, a test helper) is skipped, as is a file starting
   with `#![cfg(test)]`.
-* Module A imports module B when A's code holds a path (in a `use`, `pub use`,
-  grouped `use a::{b, c::{d}}`, or an expression/type) that starts with
-  `crate::`, `$crate::`, `self::`, `super::`, a child module declared in the
-  current scope, or a name bound by a `use` to a module, and whose longest
-  module prefix is B.  `crate::X` with X defined in lib.rs imports the root.
-  `mod child;` itself is not an import; self-edges are dropped.
+* Module A references module B when A's code holds a path (in a `use`,
+  `pub use`, grouped `use a::{b, c::{d}}`, or an expression/type) that
+  starts with `crate::`, `$crate::`, `self::`, `super::`, a child module
+  declared in the current scope, or a name bound by a `use`, and whose
+  longest module prefix is B (a called `a::f(..)`/`a::m!` ends in an item,
+  so it can not name a module `a::f`).  `mod child;` itself is not a
+  reference; references to oneself are dropped.
+* Re-exports lead to the defining module.  When the name after that prefix
+  is brought into B by a module-level `use` (a `pub use` / `pub(crate) use`
+  re-export, or a private `use`, which B's own submodules can see), the path
+  continues from what that `use` names, up to 8 steps, so with lib.rs
+  holding `pub use error::{Error, ErrorKind};` a `use crate::Error` references
+  `error`, not the crate root.  A name B neither defines nor imports by name
+  is looked up through B's glob imports (`pub use foo::*` leads to `foo` when
+  `foo` defines or re-exports it).  A name re-exported from another crate
+  (`pub use serde_json::Value;`) is no reference inside this crate.
+* A reference between a module and its own ancestor or descendant is
+  dropped: the two are one unit (`container::links` using `super::X`, or
+  `container` using `links::Y`).
+* Every other reference A -> B is lifted to the children of the lowest
+  common ancestor of A and B: A is replaced by its ancestor-or-self that is a
+  direct child of that ancestor, B likewise.  So `container::links ->
+  volumes` counts as `container -> volumes`, while `build::run ->
+  build::stage` stays as it is (siblings under `build`).  Each lifted edge
+  keeps the file:line of the first reference that lifted to it.
 * Cycles are the strongly connected components (Tarjan) of more than one
-  module; every edge inside one is printed with the file:line of one
-  reference causing it.  `--pairs` reports only direct two-way pairs.
+  unit in the lifted graph; every edge inside one is printed with its
+  file:line.  `--pairs` reports only direct two-way pairs in that graph.
 
 Exit status: 1 if any cycle (or pair, with --pairs) exists, else 0.
 Usage: scripts/module-cycles.py [--crate NAME] [--pairs] [--root DIR]
@@ -40,27 +69,29 @@ TOKEN = re.compile(r"""
   | (?P<ident>r\#[A-Za-z_]\w*|\$?[A-Za-z_]\w*)
   | (?P<num>\d\w*) | (?P<path>::) | (?P<punct>.)
 """, re.X | re.S)
+BLOCK = re.compile(r"/\*|\*/")
+OPEN, CLOSE = ("(", "[", "{"), (")", "]", "}")
 IDENT = re.compile(r"\$?[A-Za-z_]\w*$")
+DEFINES = {"fn", "struct", "enum", "union", "trait", "type", "const", "static",
+           "mod"}                              # item keywords followed by a name
 ITEM_WORDS = {"fn", "impl", "struct", "enum", "mod", "use", "const", "static",
               "type", "trait", "pub", "unsafe", "async", "extern", "macro_rules"}
 
 
 def tokenize(text):
-    """Return [(text, line)]; comments dropped, literals become '"<str>"'."""
+    """Return [(token, line, literal)]: no comments, literals as '"<str>"'."""
     toks, pos, line = [], 0, 1
     while pos < len(text):
         m = TOKEN.match(text, pos)
         kind, start = m.lastgroup, pos
         pos = m.end()
         if kind == "block":                      # nested /* */ comments
-            depth = 1
-            while depth and pos < len(text):
-                if text.startswith("/*", pos):
-                    depth, pos = depth + 1, pos + 2
-                elif text.startswith("*/", pos):
-                    depth, pos = depth - 1, pos + 2
-                else:
-                    pos += 1
+            depth, pos = 1, len(text)
+            for b in BLOCK.finditer(text, m.end()):
+                depth += 1 if b.group() == "/*" else -1
+                if depth == 0:
+                    pos = b.end()
+                    break
         elif kind == "raw":                      # r#"..."#
             close = '"' + "#" * m.group().count("#")
             end = text.find(close, pos)
@@ -74,15 +105,16 @@ def tokenize(text):
     return toks
 
 
-def skip_group(toks, j):
-    """toks[j] opens a bracket; return the index after its match."""
+def skip_item(toks, j, ends):
+    """Index after the item (attribute, field, ...) at toks[j] ending in `ends`."""
     depth = 0
     while j < len(toks):
         t = toks[j][0]
-        depth += t in "([{"
-        depth -= t in ")]}"
+        if t in CLOSE and depth == 0:
+            break                                # attribute on a last expression
+        depth += (t in OPEN) - (t in CLOSE)
         j += 1
-        if depth == 0:
+        if depth == 0 and t in ends:
             break
     return j
 
@@ -99,34 +131,44 @@ def drop_cfg_test(toks):
             i += 1
             continue
         j = i + 7
-        while j + 1 < len(toks) and toks[j][0] == "#" and toks[j + 1][0] == "[":
-            j = skip_group(toks, j + 1)
-        is_item, depth = j < len(toks) and toks[j][0] in ITEM_WORDS, 0
-        while j < len(toks):
-            t = toks[j][0]
-            if t in ")]}" and depth == 0:
-                break                            # attribute on a last expression
-            depth += t in "([{"
-            depth -= t in ")]}"
-            j += 1
-            if depth == 0 and (t in ";}" or (t == "," and not is_item)):
-                break
-        i = j
+        while toks[j:j + 1] and toks[j][0] == "#":  # further attributes
+            j = skip_item(toks, j, ("]",))
+        item = toks[j:j + 1] and toks[j][0] in ITEM_WORDS  # else a field, arm...
+        i = skip_item(toks, j, (";", "}") if item else (";", "}", ","))
     return out
+
+
+def scoped(mod, toks):
+    """Yield (index, token, scope, top): scope is the inline module a token is
+    in, top whether the token is at that module's item level (in no body)."""
+    scopes, depth = [(mod, -1)], 0
+    for i, (t, _, _) in enumerate(toks):
+        yield i, t, scopes[-1][0], depth == scopes[-1][1] + 1
+        if t == "mod" and i + 2 < len(toks) and toks[i + 2][0] == "{":
+            scopes.append((scopes[-1][0] + (toks[i + 1][0],), depth))
+        depth += (t == "{") - (t == "}")
+        if t == "}" and depth == scopes[-1][1]:
+            scopes.pop()
 
 
 class Crate:
     def __init__(self, name, src):
-        self.name, self.src = name, src
+        self.name = name
         self.known = {}      # module path (tuple), incl. inline mods -> file module
-        self.children = {}   # scope path -> {child name}
+        self.children = {}   # scope path -> names of the modules it declares
         self.files = {}      # file module -> (path, tokens, source lines)
-        root = next((os.path.join(src, f) for f in ("lib.rs", "main.rs")
-                     if os.path.exists(os.path.join(src, f))), None)
-        if root:
-            self.load(root, (), True)
+        self.defines = {}    # scope path -> names of the items it defines
+        self.uses = {}       # scope path -> {name bound by a `use`: full path
+        #                      it names, or None outside the crate}
+        self.exports = {}    # the same, for module-level `use`s only
+        self.globs = {}      # scope path -> modules of its module-level `use x::*`
+        for root in ("lib.rs", "main.rs"):
+            if os.path.exists(os.path.join(src, root)):
+                self.load(os.path.join(src, root), (), True)
+                break
 
     def load(self, path, mod, modrs_style):
+        """Read one module file, then the files of the modules it declares."""
         with open(path, encoding="utf-8") as f:
             text = f.read()
         toks = drop_cfg_test(tokenize(text))
@@ -134,40 +176,34 @@ class Crate:
             return
         self.files[mod] = (path, toks, text.splitlines())
         self.known[mod] = mod
-        self.children.setdefault(mod, set())
         base = os.path.dirname(path) if modrs_style else path[:-3]
-        scopes, depth, attr_path = [(mod, -1)], 0, None
-        for i, (t, _, raw) in enumerate(toks):
-            nxt = [x[0] for x in toks[i + 1:i + 3]]
-            if t == "path" and toks[i - 1][0] == "[" and nxt[:1] == ["="] and toks[i + 2][2]:
-                attr_path = toks[i + 2][2][1:-1]
-            elif t == "mod" and len(nxt) == 2 and re.match(r"\w+$", nxt[0]):
-                scope, name = scopes[-1][0], nxt[0].removeprefix("r#")
-                self.children.setdefault(scope, set()).add(name)
-                child = scope + (name,)
-                if nxt[1] == "{":
-                    scopes.append((child, depth))
-                    self.known[child] = mod
-                    self.children.setdefault(child, set())
-                elif nxt[1] == ";":
-                    inner = os.path.join(base, *scope[len(mod):])
-                    if attr_path:
-                        cands = [(os.path.join(os.path.dirname(path), attr_path), True)]
-                    else:
-                        cands = [(os.path.join(inner, name + ".rs"), False),
-                                 (os.path.join(inner, name, "mod.rs"), True)]
-                    found = [c for c in cands if os.path.exists(c[0])]
-                    if found:
-                        self.load(found[0][0], child, found[0][1])
-                attr_path = None
-            elif t == "{":
-                depth += 1
-            elif t == "}":
-                depth -= 1
-                if depth == scopes[-1][1]:
-                    scopes.pop()
+        attr_path = None
+        for i, t, scope, top in scoped(mod, toks):
+            nxt = [x[0] for x in toks[i + 1:i + 3]] + ["", ""]
+            if t == "path" and toks[i - 1][0] == "[" and nxt[0] == "=" and toks[i + 2][2]:
+                attr_path = toks[i + 2][2][1:-1]  # #[path = "file.rs"]
+            if top and t == "macro_rules" and nxt[0] == "!":
+                self.defines.setdefault(scope, set()).add(nxt[1])
+            elif top and t in DEFINES and IDENT.match(nxt[0]) and nxt[0] not in ITEM_WORDS:
+                self.defines.setdefault(scope, set()).add(nxt[0])
+            if t != "mod" or not IDENT.match(nxt[0]) or nxt[1] not in ("{", ";"):
+                continue
+            self.children.setdefault(scope, set()).add(nxt[0])
+            child = scope + (nxt[0],)
+            if nxt[1] == "{":
+                self.known[child] = mod
+                continue
+            inner = os.path.join(base, *scope[len(mod):])
+            cands = ([(os.path.join(os.path.dirname(path), attr_path), True)] if attr_path
+                     else [(os.path.join(inner, nxt[0] + ".rs"), False),
+                           (os.path.join(inner, nxt[0], "mod.rs"), True)])
+            for file, modrs in cands:
+                if os.path.exists(file):
+                    self.load(file, child, modrs)
+                    break
+            attr_path = None
 
-    def resolve(self, segs, scope, bindings):
+    def resolve(self, segs, scope, call=False):
         """Return (file module, full path) a path names, or None."""
         first, rest = segs[0], list(segs[1:])
         if first in ("crate", "$crate"):
@@ -176,8 +212,10 @@ class Crate:
             base, rest = scope, [first] + rest
         elif first in self.children.get(scope, ()):
             base = scope + (first,)
-        elif first in bindings.get(scope, {}):
-            base = bindings[scope][first]
+        elif first in self.uses.get(scope, {}):
+            base = self.uses[scope][first]        # a name bound by a `use`
+            if base is None:
+                return None                      # ... from another crate
         else:
             return None                          # extern crate, local item, ...
         while rest and rest[0] in ("self", "super"):
@@ -185,60 +223,88 @@ class Crate:
                 if not base:
                     return None
                 base = base[:-1]
-        full = base + tuple(rest)
-        for n in range(len(full), -1, -1):       # longest known module prefix
-            if full[:n] in self.known:
-                return self.known[full[:n]], full
-        return None
+        return self.follow(base + tuple(rest), call)
+
+    def follow(self, full, call):
+        """Resolve a full path through re-exports: (file module, path) or None."""
+        for _ in range(8):                       # a few re-export steps
+            n = next((n for n in range(len(full) - call, -1, -1)
+                      if full[:n] in self.known), None)  # longest module prefix
+            if n is None:
+                return None
+            mod = full[:n]
+            if n == len(full) or full[n] in self.defines.get(mod, ()):
+                break                            # a module, or defined in it
+            target = self.exports.get(mod, {}).get(full[n], mod + full[n:n + 1])
+            if target is None:
+                return None                      # re-exported from another crate
+            if target == full[:n + 1]:           # not imported by name: a glob?
+                target = next((g + full[n:n + 1] for g in self.globs.get(mod, ())
+                               if self.provides(g, full[n], set())), None)
+                if target is None:
+                    break
+            full = target + full[n + 1:]
+        n = next(n for n in range(len(full) - call, -1, -1) if full[:n] in self.known)
+        return self.known[full[:n]], full
+
+    def provides(self, mod, name, seen):
+        """Whether module `mod` defines or imports `name` (also via globs)."""
+        if mod in seen:
+            return False
+        seen.add(mod)
+        return (name in self.defines.get(mod, ()) or name in self.exports.get(mod, {})
+                or any(self.provides(g, name, seen) for g in self.globs.get(mod, ())))
 
     def edges(self):
-        """Return {(from, to): (file, line, source text)} for the crate."""
-        bindings, found = {}, {}
-        for sweep in range(3):                   # two sweeps learn `use` bindings
+        """Return {(from, to): (file, line, source text)} between file modules,
+        in the order first met (files in load order, then by position)."""
+        for _ in range(10):                      # learn `use` bindings until stable
+            before = (repr(self.uses), repr(self.exports), repr(self.globs))
             for mod, (path, toks, lines) in self.files.items():
-                for scope, segs, alias, line in self.paths(mod, toks):
-                    hit = self.resolve(segs, scope, bindings)
-                    if not hit:
-                        continue
-                    if sweep < 2:
-                        if alias and hit[1] in self.known:   # `use` of a module
-                            bindings.setdefault(scope, {})[alias] = hit[1]
-                    elif hit[0] != mod and (mod, hit[0]) not in found:
-                        found[(mod, hit[0])] = (path, line, lines[line - 1].strip())
+                for scope, segs, alias, call, line, top in self.paths(mod, toks):
+                    hit = self.resolve(segs, scope, call)
+                    full = hit[1] if hit else None
+                    if alias == "*":
+                        if top and full in self.known and full not in self.globs.get(scope, []):
+                            self.globs.setdefault(scope, []).append(full)
+                    elif alias:
+                        if full is None and self.uses.get(scope, {}).get(alias):
+                            continue             # keep what an earlier sweep found
+                        self.uses.setdefault(scope, {})[alias] = full
+                        if top:
+                            self.exports.setdefault(scope, {})[alias] = full
+            if before == (repr(self.uses), repr(self.exports), repr(self.globs)):
+                break
+        found = {}
+        for mod, (path, toks, lines) in self.files.items():
+            for scope, segs, alias, call, line, top in self.paths(mod, toks):
+                hit = self.resolve(segs, scope, call)
+                if hit and hit[0] != mod and (mod, hit[0]) not in found:
+                    found[(mod, hit[0])] = (path, line, lines[line - 1].strip())
         return found
 
     def paths(self, mod, toks):
-        """Yield (scope, segments, use-alias, line) for each path in a file."""
-        scopes, depth, i = [(mod, -1)], 0, 0
-        while i < len(toks):
-            t = toks[i][0]
-            scope = scopes[-1][0]
-            if t == "mod" and i + 2 < len(toks) and toks[i + 2][0] == "{":
-                scopes.append((scope + (toks[i + 1][0].removeprefix("r#"),), depth))
-            elif t == "{":
-                depth += 1
-            elif t == "}":
-                depth -= 1
-                if depth == scopes[-1][1]:
-                    scopes.pop()
-            elif t == "use":
-                leaves, i = parse_use(toks, i + 1, [])
+        """Yield (scope, segments, use-alias, is-call, line, at-module-level)
+        for each path; a glob `use a::*` has segments `a` and alias `*`."""
+        skip = 0
+        for i, t, scope, top in scoped(mod, toks):
+            if i < skip:
+                continue
+            if t == "use":
+                leaves, skip = parse_use(toks, i + 1, [])
                 for segs, alias, line in leaves:
                     if segs and segs[0] != "::":
-                        yield scope, segs, alias, line
-                continue
-            elif (IDENT.match(t) and i + 2 < len(toks) and toks[i + 1][0] == "::"
-                  and IDENT.match(toks[i + 2][0])
+                        yield scope, segs, alias, False, line, top
+            elif (IDENT.match(t) and toks[i + 1:i + 2] and toks[i + 1][0] == "::"
                   and (i == 0 or toks[i - 1][0] not in ("::", "."))
-                  and not (i >= 2 and toks[i - 1][0] == "in" and toks[i - 2][0] == "(")):
-                segs, j = [t], i + 1                 # a path not inside a `use`
-                while j + 1 < len(toks) and toks[j][0] == "::" and IDENT.match(toks[j + 1][0]):
-                    segs.append(toks[j + 1][0])
-                    j += 2
-                yield scope, segs, None, toks[i][1]
-                i = j
-                continue
-            i += 1
+                  and not (toks[i - 1][0] == "in" and toks[i - 2][0] == "(")):
+                segs, skip = [t], i + 1              # a path outside a `use`
+                while toks[skip:skip + 2] and toks[skip][0] == "::" \
+                        and IDENT.match(toks[skip + 1][0]):
+                    segs.append(toks[skip + 1][0])
+                    skip += 2
+                call = toks[skip:skip + 1] and toks[skip][0] in ("(", "!")
+                yield scope, segs, None, bool(call), toks[i][1], False
 
 
 def parse_use(toks, i, prefix):
@@ -257,7 +323,7 @@ def parse_use(toks, i, prefix):
                     i += 1
             return out, i + 1
         if t == "*":
-            return out + [(segs, None, line)], i + 1
+            return out + [(segs, "*", line)], i + 1
         if not IDENT.match(t):
             return out, i
         segs, i = segs + [t], i + 1
@@ -288,17 +354,12 @@ def tarjan(nodes, succ):
                 low[v] = min(low[v], low[w])
             elif w in on:
                 low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            comps.append(sorted(comp))
+        if low[v] == index[v]:               # v roots a component: pop it
+            at = stack.index(v)
+            comps.append(sorted(stack[at:]))
+            on.difference_update(stack[at:])
+            del stack[at:]
 
-    sys.setrecursionlimit(10000)
     for v in sorted(nodes):
         if v not in index:
             visit(v)
@@ -309,10 +370,25 @@ def name(mod):
     return "::".join(mod) or "crate"
 
 
+def lift(edges):
+    """Drop edges between a module and its ancestor or descendant; lift the
+    rest to the children of the two ends' lowest common ancestor.  Returns
+    {(unit, unit): evidence}, keeping the first evidence of each lifted edge."""
+    lifted = {}
+    for (a, b), where in edges.items():
+        k = 0
+        while k < min(len(a), len(b)) and a[k] == b[k]:
+            k += 1
+        if k == len(a) or k == len(b):
+            continue                             # one contains the other
+        lifted.setdefault((a[:k + 1], b[:k + 1]), where)
+    return lifted
+
+
 def report(crate, root, pairs_only):
     """Print the crate's summary and its cycles; return how many were found."""
-    edges = crate.edges()
-    succ = {}
+    refs = crate.edges()
+    edges, succ = lift(refs), {}
     for a, b in edges:
         succ.setdefault(a, set()).add(b)
 
@@ -327,15 +403,17 @@ def report(crate, root, pairs_only):
             out += [f"  {name(a)} <-> {name(b)}", evidence(a, b), evidence(b, a)]
         found, what = len(pairs), "pairs"
     else:
-        comps = [c for c in tarjan(crate.files, succ) if len(c) > 1]
+        nodes = {v for e in edges for v in e}
+        comps = [c for c in tarjan(nodes, succ) if len(c) > 1]
         for n, comp in enumerate(comps, 1):
-            out.append(f"  cycle {n} ({len(comp)} modules): {', '.join(map(name, comp))}")
+            out.append(f"  cycle {n} ({len(comp)} units): {', '.join(map(name, comp))}")
             out += [evidence(a, b) for a, b in sorted(edges)
                     if a in comp and b in comp]
         found, what = len(comps), "cycles"
-    print(f"crate {crate.name}: {len(crate.files)} modules, {len(edges)} edges, "
-          f"{found} {what}")
-    print("\n".join(out) if out else "", end="\n" if out else "")
+    print(f"crate {crate.name}: {len(crate.files)} modules, {len(refs)} module edges, "
+          f"{len(edges)} edges between units, {found} {what}")
+    for line in out:
+        print(line)
     return found
 
 

@@ -7,9 +7,11 @@
 pub mod build;
 pub mod check;
 pub mod container;
+pub mod disk_usage;
 pub mod error;
 pub mod events;
 pub mod filters;
+pub mod fsutil;
 pub mod history;
 pub mod ids;
 pub mod images;

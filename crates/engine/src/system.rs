@@ -15,7 +15,7 @@ pub fn engine_id(root: &Path) -> Result<String, Error> {
         }
     }
     let id = new_uuid();
-    crate::container::write_atomic(&path, id.as_bytes())?;
+    crate::fsutil::write_atomic(&path, id.as_bytes())?;
     Ok(id)
 }
 

@@ -50,12 +50,12 @@ fn new_id() -> String {
     hex::encode(b)
 }
 
+/// Creates the parent directory and writes with the project's one atomic
+/// write (temporary file, `fsync`, `rename`).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| internal("creating", dir, e))?;
-    let tmp = dir.join(format!(".tmp-{}", new_id()));
-    std::fs::write(&tmp, bytes).map_err(|e| internal("writing", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| internal("renaming", path, e))
+    berth_image::layout::write_atomic(path, bytes).map_err(|e| internal("writing", path, e))
 }
 
 /// A manifest as stored.

@@ -38,7 +38,7 @@ impl BuildCache {
     /// Records `id` for `key`.
     pub(crate) fn put(&self, key: &CacheKey, id: &str) -> Result<(), Error> {
         std::fs::create_dir_all(&self.dir).map_err(Error::io("creating", &self.dir))?;
-        crate::container::write_atomic(&self.path(key), id.as_bytes())
+        crate::fsutil::write_atomic(&self.path(key), id.as_bytes())
     }
 }
 

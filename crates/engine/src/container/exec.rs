@@ -240,7 +240,7 @@ impl ContainerService {
         let json = serde_json::to_vec_pretty(&exec_config)
             .map_err(|e| Error::Internal(format!("serialising exec.json: {e}")))?;
         std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
-        super::write_atomic(&dir.join(EXEC_FILE), &json)?;
+        crate::fsutil::write_atomic(&dir.join(EXEC_FILE), &json)?;
         let mut child = tokio::process::Command::new(&config.monitor_exe)
             .arg("__exec")
             .arg(&dir)

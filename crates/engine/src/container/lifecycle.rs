@@ -236,7 +236,7 @@ impl ContainerService {
         let mut reclaimed = 0u64;
         for r in candidates {
             let upper = self.inner.config.paths.container(&r.id).upper();
-            let size = tokio::task::spawn_blocking(move || dir_size(&upper))
+            let size = tokio::task::spawn_blocking(move || crate::fsutil::dir_size(&upper))
                 .await
                 .unwrap_or(0);
             match self.remove(&r.id, false, false).await {
@@ -251,26 +251,6 @@ impl ContainerService {
         }
         Ok((deleted, reclaimed))
     }
-}
-
-/// Bytes in files under `dir` (not following symlinks).
-pub fn dir_size(dir: &std::path::Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let Ok(meta) = e.metadata() else { continue };
-            if meta.is_dir() {
-                stack.push(e.path());
-            } else {
-                total += meta.len();
-            }
-        }
-    }
-    total
 }
 
 /// After an exit: restarts the container after the policy's back-off.

@@ -23,11 +23,6 @@ mod top;
 mod view;
 mod volumes_use;
 
-/// Bytes in files under a directory (prune reports).
-pub fn lifecycle_size(dir: &std::path::Path) -> u64 {
-    lifecycle::dir_size(dir)
-}
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -153,7 +148,7 @@ impl Container {
         if *removing {
             return Ok(());
         }
-        write_atomic(&self.paths.record(), &bytes)
+        crate::fsutil::write_atomic(&self.paths.record(), &bytes)
     }
 }
 
@@ -171,12 +166,6 @@ fn event(action: &str, rec: &ContainerRecord) -> Event {
         &rec.name,
         &rec.config.labels,
     )
-}
-
-pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(Error::io("writing", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(Error::io("renaming", path))
 }
 
 #[derive(Default)]
@@ -320,6 +309,7 @@ impl ContainerService {
                     tracing::warn!(id = %record.id, processes = stopped, "stopped the processes of a container whose start was not recorded");
                 }
             }
+            self.adopt_volumes(&record);
             let container = Container::new(paths, record.clone());
             {
                 let mut t = self.table_mut();
@@ -523,12 +513,12 @@ impl ContainerService {
             .and_then(|()| {
                 let bytes = serde_json::to_vec_pretty(&record)
                     .map_err(|e| Error::Internal(format!("serialising container record: {e}")))?;
-                write_atomic(&paths.record(), &bytes)
+                crate::fsutil::write_atomic(&paths.record(), &bytes)
             });
         if let Err(e) = persisted {
             self.table_mut().names.remove(&name);
             let _ = std::fs::remove_dir_all(paths.dir());
-            self.remove_anonymous_volumes(&record);
+            self.unclaim_volumes(&record, true);
             return Err(e);
         }
         self.publish("create", &record);
@@ -767,9 +757,7 @@ impl ContainerService {
         }
         c.state.send_modify(|s| s.removed = true);
         self.forget_execs(&rec.id);
-        if volumes {
-            self.remove_anonymous_volumes(&rec);
-        }
+        self.unclaim_volumes(&rec, volumes);
         self.publish("destroy", &rec);
         Ok(())
     }

@@ -60,7 +60,7 @@ fn prepare_bundle(
     spec.set_mounts(Some(all));
     let spec_json = serde_json::to_vec_pretty(&spec)
         .map_err(|e| Error::Internal(format!("serialising spec: {e}")))?;
-    super::write_atomic(&p.bundle().join("config.json"), &spec_json)?;
+    crate::fsutil::write_atomic(&p.bundle().join("config.json"), &spec_json)?;
     let monitor = MonitorConfig {
         id: rec.id.clone(),
         overlay: Some(Overlay {
@@ -81,7 +81,7 @@ fn prepare_bundle(
     };
     let monitor_json = serde_json::to_vec_pretty(&monitor)
         .map_err(|e| Error::Internal(format!("serialising monitor config: {e}")))?;
-    super::write_atomic(&p.bundle().join("monitor.json"), &monitor_json)
+    crate::fsutil::write_atomic(&p.bundle().join("monitor.json"), &monitor_json)
 }
 
 /// `HostConfig.ConsoleSize` (`[height, width]`), when the client sent one.

@@ -36,7 +36,7 @@ impl ContainerService {
                 planned.push(m);
             }
         }
-        let mut created: Vec<String> = Vec::new();
+        let mut claimed: Vec<(String, bool)> = Vec::new();
         let result = (|| {
             for m in planned.iter_mut() {
                 match m.kind {
@@ -53,16 +53,15 @@ impl ContainerService {
                                 ),
                             });
                         }
-                        let v = self.inner.volumes.create(
+                        let c = self.inner.volumes.claim(
                             &m.source,
                             m.volume_labels.clone(),
                             m.volume_options.clone(),
                             m.anonymous,
+                            &rec.id,
                         )?;
-                        if !exists {
-                            created.push(v.name.clone());
-                        }
-                        m.source = v.name;
+                        claimed.push((c.volume.name.clone(), c.created));
+                        m.source = c.volume.name;
                     }
                     MountKind::Bind => {
                         let path = std::path::Path::new(&m.source);
@@ -82,8 +81,11 @@ impl ContainerService {
             Ok(())
         })();
         if let Err(e) = result {
-            for name in created {
-                let _ = self.inner.volumes.remove(&name, &[]);
+            // Undo: no claim stays, and the volumes this create made go.
+            for (name, created) in claimed {
+                if let Err(e) = self.inner.volumes.unclaim(&name, &rec.id, created) {
+                    tracing::warn!(volume = %name, error = %e, "undoing a volume of a failed create");
+                }
             }
             return Err(e);
         }
@@ -206,36 +208,21 @@ impl ContainerService {
         }
     }
 
-    /// Ids of the containers (in any state) that use volume `name`.
-    pub fn volume_users(&self, name: &str) -> Vec<String> {
-        self.table()
-            .by_id
-            .values()
-            .map(|c| c.record())
-            .filter(|r| {
-                r.mounts
-                    .iter()
-                    .any(|m| m.kind == MountKind::Volume && m.source == name)
-            })
-            .map(|r| r.id)
-            .collect()
+    /// At daemon start: the container's volumes are claimed again.
+    pub(super) fn adopt_volumes(&self, rec: &ContainerRecord) {
+        for m in rec.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+            self.inner.volumes.adopt(&m.source, &rec.id);
+        }
     }
 
-    /// Removes the container's anonymous volumes no other container uses
-    /// (`rm -v`, `--rm`).
-    pub(super) fn remove_anonymous_volumes(&self, rec: &ContainerRecord) {
-        for m in rec
-            .mounts
-            .iter()
-            .filter(|m| m.kind == MountKind::Volume && m.anonymous)
-        {
-            let others: Vec<String> = self
-                .volume_users(&m.source)
-                .into_iter()
-                .filter(|id| *id != rec.id)
-                .collect();
-            if let Err(e) = self.inner.volumes.remove(&m.source, &others) {
-                tracing::debug!(volume = %m.source, error = %e, "anonymous volume kept");
+    /// The container no longer claims its volumes (it is being removed, or
+    /// its create failed after the mounts were planned); with `volumes`
+    /// (`rm -v`, `--rm`) its anonymous volumes no other container uses go.
+    pub(super) fn unclaim_volumes(&self, rec: &ContainerRecord, volumes: bool) {
+        for m in rec.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+            let remove = volumes && m.anonymous;
+            if let Err(e) = self.inner.volumes.unclaim(&m.source, &rec.id, remove) {
+                tracing::warn!(volume = %m.source, error = %e, "anonymous volume kept");
             }
         }
     }

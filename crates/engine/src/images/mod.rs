@@ -9,6 +9,7 @@ use berth_image::ImageStore;
 pub use berth_image::{ImageInfo, ImportOptions, Loaded, Removed};
 
 use crate::events::{Event, Events};
+use crate::fsutil::blocking;
 use crate::{Error, Paths};
 
 pub mod view;
@@ -34,16 +35,6 @@ pub type SharedUsedBy = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct ImageService {
     store: Arc<ImageStore>,
     events: Events,
-}
-
-async fn blocking<T, F>(f: F) -> Result<T, Error>
-where
-    F: FnOnce() -> Result<T, Error> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("image task failed: {e}")))?
 }
 
 impl ImageService {
@@ -125,6 +116,8 @@ impl ImageService {
         Ok(())
     }
 
+    /// Removes one name, or the image with `force` or when it is the last
+    /// name; `used_by` says which container uses an image, if any.
     pub async fn remove(
         &self,
         name: &str,
@@ -134,13 +127,64 @@ impl ImageService {
         let store = self.store.clone();
         let name = name.to_string();
         let removed = blocking(move || Ok(store.remove(&name, force, &*used_by)?)).await?;
-        for r in &removed {
+        self.publish_removed(&removed);
+        Ok(removed)
+    }
+
+    /// `DELETE /images/{name}` (`docker rmi`): [`Self::remove`], then, when
+    /// the image itself went and unless `noprune`, each untagged parent in
+    /// turn that no other image is built on and no container uses (a
+    /// build's intermediate images), as Docker does. The walk stops at the
+    /// first parent that must stay. One task on the blocking pool.
+    pub async fn remove_with_parents(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+        used_by: SharedUsedBy,
+    ) -> Result<Vec<Removed>, Error> {
+        let store = self.store.clone();
+        let name = name.to_string();
+        let removed = blocking(move || {
+            let mut parent = store.resolve(&name).map(|i| i.parent).unwrap_or_default();
+            let mut removed = store.remove(&name, force, &*used_by)?;
+            let deleted = removed.iter().any(|r| matches!(r, Removed::Deleted(_)));
+            if !deleted || noprune {
+                return Ok(removed);
+            }
+            while !parent.is_empty() {
+                let all = store.list()?;
+                let Some(p) = all.iter().find(|i| i.id == parent) else {
+                    break;
+                };
+                let has_children = all.iter().any(|i| i.parent == parent);
+                if !p.repo_tags.is_empty() || has_children || used_by(&p.id).is_some() {
+                    break;
+                }
+                let next = p.parent.clone();
+                match store.remove(&parent, false, &*used_by) {
+                    Ok(r) => removed.extend(r),
+                    Err(e) => {
+                        tracing::warn!(image = %parent, error = %e, "rmi kept an untagged parent");
+                        break;
+                    }
+                }
+                parent = next;
+            }
+            Ok(removed)
+        })
+        .await?;
+        self.publish_removed(&removed);
+        Ok(removed)
+    }
+
+    fn publish_removed(&self, removed: &[Removed]) {
+        for r in removed {
             match r {
                 Removed::Untagged(t) => self.events.publish(Event::image("untag", t, t)),
                 Removed::Deleted(d) => self.events.publish(Event::image("delete", d, d)),
             }
         }
-        Ok(removed)
     }
 
     /// `POST /images/prune`: removes the images no container uses and no

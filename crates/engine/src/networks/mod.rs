@@ -271,7 +271,7 @@ impl NetworkService {
     fn save(&self, r: &NetworkRecord) -> Result<(), Error> {
         let bytes = serde_json::to_vec_pretty(r)
             .map_err(|e| Error::Internal(format!("serialising network: {e}")))?;
-        crate::container::write_atomic(&self.inner.dir.join(format!("{}.json", r.id)), &bytes)
+        crate::fsutil::write_atomic(&self.inner.dir.join(format!("{}.json", r.id)), &bytes)
     }
 
     fn ensure_builtins(&self) -> Result<(), Error> {

@@ -5,6 +5,12 @@
 //! on its `_data` on the host when its first container starts and unmounted
 //! when its last one stops, as Docker's local driver does; which containers
 //! hold it is counted here ([`VolumeService::acquire`], [`VolumeService::release`]).
+//!
+//! Which containers use a volume at all (created or running) is recorded
+//! here too, as claims ([`VolumeService::claim`], [`VolumeService::unclaim`]),
+//! under the same lock as creation and removal: `volume rm` and `volume
+//! prune` check the claims and remove with nothing changing in between, so
+//! a container being created can never lose the volume it just claimed.
 
 pub mod driver_opts;
 
@@ -59,10 +65,28 @@ pub struct VolumeService {
 struct Inner {
     root: PathBuf,
     events: Events,
-    /// Serialises create/remove so two requests cannot race on one name.
-    lock: Mutex<()>,
+    /// The claims: which containers use each volume. Held while a volume is
+    /// created, claimed, removed or pruned, so two requests cannot race on
+    /// one name and no claim comes between a check and a removal.
+    claims: Mutex<Claims>,
     /// Containers holding each mounted volume (volumes with options only).
     active: Mutex<HashMap<String, BTreeSet<String>>>,
+}
+
+type Claims = HashMap<String, BTreeSet<String>>;
+
+/// What `volume prune` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub deleted: Vec<String>,
+    pub reclaimed: u64,
+}
+
+/// A volume a container claimed, and whether the claim created it.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub volume: Volume,
+    pub created: bool,
 }
 
 const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
@@ -74,7 +98,7 @@ impl VolumeService {
             inner: Arc::new(Inner {
                 root,
                 events,
-                lock: Mutex::new(()),
+                claims: Mutex::new(HashMap::new()),
                 active: Mutex::new(HashMap::new()),
             }),
         })
@@ -111,7 +135,76 @@ impl VolumeService {
         options: BTreeMap<String, String>,
         anonymous: bool,
     ) -> Result<Volume, Error> {
-        let _g = self.inner.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _claims = self.claims();
+        self.create_locked(name, labels, options, anonymous)
+    }
+
+    /// Container `holder` uses volume `name`, created as [`Self::create`]
+    /// does when it does not exist yet.
+    pub fn claim(
+        &self,
+        name: &str,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+        anonymous: bool,
+        holder: &str,
+    ) -> Result<Claimed, Error> {
+        let mut claims = self.claims();
+        let created = name.is_empty() || self.read(name).is_err();
+        let volume = self.create_locked(name, labels, options, anonymous)?;
+        claims
+            .entry(volume.name.clone())
+            .or_default()
+            .insert(holder.to_string());
+        Ok(Claimed { volume, created })
+    }
+
+    /// Records that container `holder` uses volume `name` (at daemon start,
+    /// from the containers' records).
+    pub fn adopt(&self, name: &str, holder: &str) {
+        self.claims()
+            .entry(name.to_string())
+            .or_default()
+            .insert(holder.to_string());
+    }
+
+    /// Container `holder` no longer uses volume `name`; with `remove_unused`
+    /// (an anonymous volume of a container removed with `-v` or `--rm`)
+    /// the volume goes too when no other container uses it.
+    pub fn unclaim(&self, name: &str, holder: &str, remove_unused: bool) -> Result<(), Error> {
+        let mut claims = self.claims();
+        if let Some(holders) = claims.get_mut(name) {
+            holders.remove(holder);
+            if holders.is_empty() {
+                claims.remove(name);
+            }
+        }
+        if remove_unused && !claims.contains_key(name) && self.read(name).is_ok() {
+            self.remove_unclaimed(name)?;
+        }
+        Ok(())
+    }
+
+    /// The containers using volume `name`, sorted.
+    pub fn users(&self, name: &str) -> Vec<String> {
+        self.claims()
+            .get(name)
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, Claims> {
+        self.inner.claims.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates the volume; the caller holds the claims lock.
+    fn create_locked(
+        &self,
+        name: &str,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+        anonymous: bool,
+    ) -> Result<Volume, Error> {
         let name = if name.is_empty() {
             ids::new_id()
         } else {
@@ -146,7 +239,7 @@ impl VolumeService {
             std::fs::create_dir_all(&data).map_err(Error::io("creating", &data))?;
             let bytes = serde_json::to_vec_pretty(&volume)
                 .map_err(|e| Error::Internal(format!("serialising volume: {e}")))?;
-            crate::container::write_atomic(&dir.join("volume.json"), &bytes)
+            crate::fsutil::write_atomic(&dir.join("volume.json"), &bytes)
         })();
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&dir);
@@ -167,16 +260,32 @@ impl VolumeService {
         Ok(out)
     }
 
-    /// Removes a volume; `in_use` names the containers using it (a 409
-    /// unless `force`... Docker refuses in-use volumes even with force).
-    pub fn remove(&self, name: &str, users: &[String]) -> Result<(), Error> {
-        let _g = self.inner.lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.read(name)?;
-        if !users.is_empty() {
-            return Err(Error::Conflict {
-                message: format!("remove {name}: volume is in use - [{}]", users.join(", ")),
-            });
-        }
+    /// `DELETE /volumes/{name}`: a volume a container uses is a conflict
+    /// naming the containers (also with `force`, as Docker); `force` makes a
+    /// missing volume no error. Off the async workers.
+    pub async fn remove(&self, name: &str, force: bool) -> Result<(), Error> {
+        let svc = self.clone();
+        let name = name.to_string();
+        crate::fsutil::blocking(move || {
+            let claims = svc.claims();
+            match svc.read(&name) {
+                Err(Error::NoSuchVolume(_)) if force => return Ok(()),
+                other => other?,
+            };
+            if let Some(users) = claims.get(&name).filter(|u| !u.is_empty()) {
+                let users: Vec<&str> = users.iter().map(String::as_str).collect();
+                return Err(Error::Conflict {
+                    message: format!("remove {name}: volume is in use - [{}]", users.join(", ")),
+                });
+            }
+            svc.remove_unclaimed(&name)
+        })
+        .await
+    }
+
+    /// Removes a volume no container claims; the caller holds the claims
+    /// lock.
+    fn remove_unclaimed(&self, name: &str) -> Result<(), Error> {
         let data = self.data_dir(name);
         if is_mounted(&data) {
             unmount(name, &data)?;
@@ -187,14 +296,55 @@ impl VolumeService {
         Ok(())
     }
 
+    /// `POST /volumes/prune`: removes the unused local volumes without
+    /// driver options, anonymous ones only unless the `all` filter, of those
+    /// `label` and `label!` select; returns their names and the bytes they
+    /// held. The claims are held throughout, so no container claims a
+    /// volume being pruned. Every volume that can go goes; a failure is
+    /// returned, naming each volume that could not be removed. Off the
+    /// async workers.
+    pub async fn prune(&self, args: Args) -> Result<Pruned, Error> {
+        let svc = self.clone();
+        crate::fsutil::blocking(move || {
+            let claims = svc.claims();
+            let candidates = svc.prune_candidates(&args, &|n| claims.contains_key(n))?;
+            let mut pruned = Pruned::default();
+            let mut failures = Vec::new();
+            for v in candidates {
+                let size = crate::fsutil::dir_size(Path::new(&v.mountpoint));
+                match svc.remove_unclaimed(&v.name) {
+                    Ok(()) => {
+                        pruned.reclaimed += size;
+                        pruned.deleted.push(v.name);
+                    }
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            if !failures.is_empty() {
+                return Err(Error::Internal(format!(
+                    "volume prune removed {} volume(s) but not all: {}",
+                    pruned.deleted.len(),
+                    failures.join("; ")
+                )));
+            }
+            Ok(pruned)
+        })
+        .await
+    }
+
     /// `GET /volumes`: the volumes `args` select (`dangling`, `name` as a
     /// regular expression, `driver`, `label`), given which volumes
     /// containers use.
-    pub fn list_filtered(
-        &self,
-        args: &Args,
-        used: &dyn Fn(&str) -> bool,
-    ) -> Result<Vec<Volume>, Error> {
+    pub async fn list_filtered(&self, args: Args) -> Result<Vec<Volume>, Error> {
+        let svc = self.clone();
+        crate::fsutil::blocking(move || {
+            let used = |name: &str| svc.claims().contains_key(name);
+            svc.select(&args, &used)
+        })
+        .await
+    }
+
+    fn select(&self, args: &Args, used: &dyn Fn(&str) -> bool) -> Result<Vec<Volume>, Error> {
         args.validate(&["dangling", "name", "driver", "label"])?;
         let dangling = match args.contains("dangling") {
             true => Some(args.bool_or("dangling", false)?),
@@ -215,7 +365,7 @@ impl VolumeService {
     /// The volumes `POST /volumes/prune` removes: unused local volumes
     /// without driver options, anonymous ones only unless `all`, of those
     /// `label` and `label!` select.
-    pub fn prune_candidates(
+    fn prune_candidates(
         &self,
         args: &Args,
         used: &dyn Fn(&str) -> bool,
@@ -374,10 +524,20 @@ fn unmount(name: &str, data: &Path) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn create_list_filter_remove() {
+    fn service(dir: &tempfile::TempDir) -> VolumeService {
+        VolumeService::open(dir.path().join("volumes"), Events::default()).unwrap()
+    }
+
+    fn sorted(volumes: Vec<Volume>) -> Vec<String> {
+        let mut n: Vec<String> = volumes.into_iter().map(|v| v.name).collect();
+        n.sort();
+        n
+    }
+
+    #[tokio::test]
+    async fn create_list_filter_remove() {
         let dir = tempfile::tempdir().unwrap();
-        let svc = VolumeService::open(dir.path().join("volumes"), Events::default()).unwrap();
+        let svc = service(&dir);
         let v = svc
             .create(
                 "data",
@@ -398,49 +558,36 @@ mod tests {
         assert_eq!(anon.name.len(), 64);
         svc.create("other", BTreeMap::new(), BTreeMap::new(), false)
             .unwrap();
-        let used = |n: &str| n == "data";
+        svc.adopt("data", "web");
         let args = Args::of;
-        let names = |pairs: &[(&str, &str)]| -> Vec<String> {
-            let mut n: Vec<String> = svc
-                .list_filtered(&args(pairs), &used)
-                .unwrap()
-                .into_iter()
-                .map(|v| v.name)
-                .collect();
-            n.sort();
-            n
+        let names = |pairs: &'static [(&'static str, &'static str)]| {
+            let svc = svc.clone();
+            async move { sorted(svc.list_filtered(args(pairs)).await.unwrap()) }
         };
         assert_eq!(
-            names(&[("dangling", "true")]),
+            names(&[("dangling", "true")]).await,
             [anon.name.clone(), "other".into()]
         );
-        assert_eq!(names(&[("dangling", "false")]), ["data"]);
-        assert_eq!(names(&[("label", "team=a")]), ["data"]);
+        assert_eq!(names(&[("dangling", "false")]).await, ["data"]);
+        assert_eq!(names(&[("label", "team=a")]).await, ["data"]);
         // Not `^d`: the anonymous volume's random hex name starts with `d`
         // one time in sixteen.
-        assert_eq!(names(&[("name", "^dat")]), ["data"]);
-        assert_eq!(names(&[("name", "th")]), ["other"]);
-        assert_eq!(names(&[("driver", "local")]).len(), 3);
-        assert!(names(&[("driver", "loc")]).is_empty());
+        assert_eq!(names(&[("name", "^dat")]).await, ["data"]);
+        assert_eq!(names(&[("name", "th")]).await, ["other"]);
+        assert_eq!(names(&[("driver", "local")]).await.len(), 3);
+        assert!(names(&[("driver", "loc")]).await.is_empty());
         let err = |r: Result<Vec<Volume>, Error>| r.unwrap_err().to_string();
         assert_eq!(
-            err(svc.list_filtered(&args(&[("until", "1h")]), &used)),
+            err(svc.list_filtered(args(&[("until", "1h")])).await),
             "invalid filter 'until'"
         );
         assert_eq!(
-            err(svc.list_filtered(&args(&[("dangling", "x")]), &used)),
+            err(svc.list_filtered(args(&[("dangling", "x")])).await),
             "invalid filter 'dangling=[x]'"
         );
-        let pruned = |pairs: &[(&str, &str)]| -> Vec<String> {
-            let mut n: Vec<String> = svc
-                .prune_candidates(&args(pairs), &used)
-                .unwrap()
-                .into_iter()
-                .map(|v| v.name)
-                .collect();
-            n.sort();
-            n
-        };
+        let used = |n: &str| n == "data";
+        let pruned =
+            |pairs: &[(&str, &str)]| sorted(svc.prune_candidates(&args(pairs), &used).unwrap());
         assert_eq!(pruned(&[]), std::slice::from_ref(&anon.name));
         assert_eq!(
             pruned(&[("all", "true")]),
@@ -451,19 +598,78 @@ mod tests {
             ["other"]
         );
         assert_eq!(
-            err(svc.prune_candidates(&args(&[("all", "yes")]), &used)),
+            svc.prune_candidates(&args(&[("all", "yes")]), &used)
+                .unwrap_err()
+                .to_string(),
             "invalid filter 'all': strconv.ParseBool: parsing \"yes\": invalid syntax"
         );
-        assert!(svc
-            .remove("data", &["web".into()])
-            .unwrap_err()
-            .to_string()
-            .contains("volume is in use"));
-        svc.remove("data", &[]).unwrap();
+        let in_use = svc.remove("data", true).await.unwrap_err();
+        assert_eq!(in_use.to_string(), "remove data: volume is in use - [web]");
+        assert_eq!(in_use.kind(), crate::ErrorKind::Conflict);
+        svc.unclaim("data", "web", false).unwrap();
+        svc.remove("data", false).await.unwrap();
         assert!(!dir.path().join("volumes/data").exists());
         assert!(matches!(svc.inspect("data"), Err(Error::NoSuchVolume(_))));
+        assert!(matches!(
+            svc.remove("data", false).await,
+            Err(Error::NoSuchVolume(_))
+        ));
+        svc.remove("data", true).await.unwrap();
         assert!(svc
             .create("/abs", BTreeMap::new(), BTreeMap::new(), false)
             .is_err());
+    }
+
+    #[test]
+    fn claims_create_count_and_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = service(&dir);
+        let a = svc
+            .claim("", BTreeMap::new(), BTreeMap::new(), true, "c1")
+            .unwrap();
+        assert!(a.created && a.volume.anonymous);
+        let again = svc
+            .claim(
+                &a.volume.name,
+                BTreeMap::new(),
+                BTreeMap::new(),
+                false,
+                "c2",
+            )
+            .unwrap();
+        assert!(!again.created);
+        assert_eq!(svc.users(&a.volume.name), ["c1", "c2"]);
+        // Another user keeps it, even when asked to remove it unused.
+        svc.unclaim(&a.volume.name, "c1", true).unwrap();
+        assert!(svc.inspect(&a.volume.name).is_ok());
+        svc.unclaim(&a.volume.name, "c2", true).unwrap();
+        assert!(matches!(
+            svc.inspect(&a.volume.name),
+            Err(Error::NoSuchVolume(_))
+        ));
+        assert!(svc.users(&a.volume.name).is_empty());
+    }
+
+    #[tokio::test]
+    async fn prune_removes_unclaimed_and_reports_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = service(&dir);
+        let kept = svc
+            .claim("", BTreeMap::new(), BTreeMap::new(), true, "c1")
+            .unwrap()
+            .volume;
+        let free = svc
+            .create("", BTreeMap::new(), BTreeMap::new(), true)
+            .unwrap();
+        std::fs::write(Path::new(&free.mountpoint).join("f"), [1u8; 100]).unwrap();
+        svc.create("named", BTreeMap::new(), BTreeMap::new(), false)
+            .unwrap();
+        let pruned = svc.prune(Args::default()).await.unwrap();
+        assert_eq!(pruned.deleted, std::slice::from_ref(&free.name));
+        assert_eq!(pruned.reclaimed, 100);
+        assert!(svc.inspect(&kept.name).is_ok() && svc.inspect("named").is_ok());
+        let all = svc.prune(Args::of(&[("all", "true")])).await.unwrap();
+        assert_eq!(all.deleted, ["named"]);
+        assert!(svc.prune(Args::of(&[("all", "x")])).await.is_err());
     }
 }

@@ -303,7 +303,9 @@ pub fn exec_matches_first_process(fx: &Fixture) {
         let (events, c) = exec_attached(&dir, t.exec_same(&["sh", "-c", &show]), b"");
         assert_eq!(exit_code(&events), 0, "{}", c.stdout_text());
         let text = c.stdout_text();
-        let (first, exec) = text.split_once("---\n").unwrap_or_else(|| panic!("{text:?}"));
+        let (first, exec) = text
+            .split_once("---\n")
+            .unwrap_or_else(|| panic!("{text:?}"));
         assert_eq!(exec, first, "{name}: exec differs from the first process");
         let field = |key: &str| {
             first

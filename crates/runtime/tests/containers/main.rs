@@ -420,7 +420,10 @@ const TESTS: &[Test] = &[
         exec::exec_stdin_user_and_errors,
     ),
     ("exec_tty", exec::exec_tty),
-    ("exec_matches_first_process", exec::exec_matches_first_process),
+    (
+        "exec_matches_first_process",
+        exec::exec_matches_first_process,
+    ),
 ];
 
 fn main() {

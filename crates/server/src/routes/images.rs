@@ -209,20 +209,12 @@ async fn tag(engine: &Engine, name: &str, params: &Params) -> ApiResult<Response
 }
 
 async fn delete(engine: &Engine, name: &str, params: &Params) -> ApiResult<Response> {
-    let force = params.flag("force");
     let containers = engine.containers.clone();
-    let used_by = Box::new(move |id: &str| containers.user_of_image(id));
-    let parent = engine
+    let used_by = std::sync::Arc::new(move |id: &str| containers.user_of_image(id));
+    let removed = engine
         .images
-        .resolve(name)
-        .await
-        .map(|i| i.parent)
-        .unwrap_or_default();
-    let mut removed = engine.images.remove(name, force, used_by).await?;
-    let deleted = removed.iter().any(|r| matches!(r, Removed::Deleted(_)));
-    if deleted && !params.flag("noprune") {
-        removed.extend(remove_untagged_parents(engine, parent).await);
-    }
+        .remove_with_parents(name, params.flag("force"), params.flag("noprune"), used_by)
+        .await?;
     let items: Vec<DeleteItem> = removed
         .into_iter()
         .map(|r| match r {
@@ -231,37 +223,6 @@ async fn delete(engine: &Engine, name: &str, params: &Params) -> ApiResult<Respo
         })
         .collect();
     Ok(Json(items).into_response())
-}
-
-/// After an image is deleted, its untagged parents nothing else is built
-/// on or runs go too (a build's intermediate images), as Docker's `rmi`
-/// does unless `noprune`.
-async fn remove_untagged_parents(engine: &Engine, mut parent: String) -> Vec<Removed> {
-    let mut out = Vec::new();
-    while !parent.is_empty() {
-        let Ok(all) = engine.images.list().await else {
-            break;
-        };
-        let Some(p) = all.iter().find(|i| i.id == parent) else {
-            break;
-        };
-        let has_children = all.iter().any(|i| i.parent == parent);
-        if !p.repo_tags.is_empty()
-            || has_children
-            || engine.containers.user_of_image(&p.id).is_some()
-        {
-            break;
-        }
-        let next = p.parent.clone();
-        let containers = engine.containers.clone();
-        let used_by = Box::new(move |id: &str| containers.user_of_image(id));
-        match engine.images.remove(&parent, false, used_by).await {
-            Ok(r) => out.extend(r),
-            Err(_) => break,
-        }
-        parent = next;
-    }
-    out
 }
 
 /// `POST /images/load`: as dockerd, always a `200` JSON stream; a failed

@@ -9,7 +9,9 @@ use axum::{Json, Router};
 use berth_api::system::{Platform, VersionComponent, VersionInfo};
 use berth_api::ApiVersion;
 use berth_engine::Engine;
-use serde_json::json;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
 
 pub fn router() -> Router<Engine> {
     Router::new()
@@ -40,7 +42,7 @@ async fn check(
                 .collect::<Vec<_>>(),
         }))
         .into_response(),
-        Err(e) => crate::ApiError::from(e).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -210,56 +212,48 @@ async fn info(State(engine): State<Engine>) -> Response {
 }
 
 /// `GET /system/df`: images, containers, volumes and their sizes.
-async fn df(State(engine): State<Engine>) -> Response {
-    use berth_engine::container::lifecycle_size;
-    let images = engine.images.list().await.unwrap_or_default();
-    let containers = engine
-        .containers
-        .list(&berth_engine::container::ListOptions {
-            all: true,
-            ..Default::default()
-        })
-        .unwrap_or_default();
-    let in_use = |id: &str| containers.iter().filter(|c| c.image_id == id).count();
-    let image_rows: Vec<serde_json::Value> = images
+async fn df(State(engine): State<Engine>) -> ApiResult<Response> {
+    let usage = engine.disk_usage().await?;
+    let images: Vec<Value> = usage
+        .images
         .iter()
-        .map(|i| {
+        .map(|u| {
+            let i = &u.image;
+            let created = i.created.as_deref().and_then(berth_engine::time::parse);
             json!({
                 "Id": i.id, "ParentId": i.parent, "RepoTags": i.repo_tags, "RepoDigests": i.repo_digests,
-                "Created": i.created.as_deref().and_then(berth_engine::time::parse).map(|t| t.timestamp()).unwrap_or(0),
-                "Size": i.size, "SharedSize": 0, "Labels": i.labels, "Containers": in_use(&i.id),
+                "Created": created.map(|t| t.timestamp()).unwrap_or(0),
+                "Size": i.size, "SharedSize": 0, "Labels": i.labels, "Containers": u.containers,
             })
         })
         .collect();
-    let root = engine.config.paths.containers_root();
-    let container_rows: Vec<serde_json::Value> = containers
+    let mut containers = Vec::new();
+    for u in &usage.containers {
+        let mut v = serde_json::to_value(&u.container)
+            .map_err(|e| ApiError::internal(format!("serialising a container: {e}")))?;
+        v["SizeRw"] = json!(u.size_rw);
+        containers.push(v);
+    }
+    let volumes: Vec<Value> = usage
+        .volumes
         .iter()
-        .map(|c| {
-            let mut v = serde_json::to_value(c).unwrap_or_default();
-            v["SizeRw"] = json!(lifecycle_size(&root.join(&c.id).join("upper")));
-            v
-        })
-        .collect();
-    let volumes = engine.volumes.list().unwrap_or_default();
-    let volume_rows: Vec<serde_json::Value> = volumes
-        .iter()
-        .map(|v| {
+        .map(|u| {
+            let v = &u.volume;
             json!({
                 "Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "CreatedAt": v.created_at,
                 "Labels": v.labels, "Scope": v.scope, "Options": v.options,
-                "UsageData": {"Size": lifecycle_size(std::path::Path::new(&v.mountpoint)), "RefCount": engine.containers.volume_users(&v.name).len()},
+                "UsageData": {"Size": u.size, "RefCount": u.ref_count},
             })
         })
         .collect();
-    let layers: u64 = images.iter().map(|i| i.size).sum();
-    Json(json!({
-        "LayersSize": layers,
-        "Images": image_rows,
-        "Containers": container_rows,
-        "Volumes": volume_rows,
+    Ok(Json(json!({
+        "LayersSize": usage.layers_size,
+        "Images": images,
+        "Containers": containers,
+        "Volumes": volumes,
         "BuildCache": [],
     }))
-    .into_response()
+    .into_response())
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -280,6 +274,6 @@ async fn auth(headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Respon
     };
     match berth_engine::login::login(&req.serveraddress, &req.username, &req.password).await {
         Ok(()) => Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response(),
-        Err(e) => crate::error::ApiError::from(e).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }

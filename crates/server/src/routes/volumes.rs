@@ -64,9 +64,7 @@ async fn create(
 
 async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
-    let containers = engine.containers.clone();
-    let used = move |name: &str| !containers.volume_users(name).is_empty();
-    let list = engine.volumes.list_filtered(&args, &used)?;
+    let list = engine.volumes.list_filtered(args).await?;
     let volumes: Vec<_> = list.iter().map(show).collect();
     Ok(Json(json!({"Volumes": volumes, "Warnings": []})).into_response())
 }
@@ -81,28 +79,16 @@ async fn remove(
     RawQuery(q): RawQuery,
 ) -> ApiResult<StatusCode> {
     let force = Params::parse(q.as_deref()).flag("force");
-    let users = engine.containers.volume_users(&name);
-    match engine.volumes.remove(&name, &users) {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(berth_engine::Error::NoSuchVolume(_)) if force => Ok(StatusCode::NO_CONTENT),
-        Err(e) => Err(e.into()),
-    }
+    engine.volumes.remove(&name, force).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Removes unused volumes: anonymous ones only, unless `all=true` (Docker 23+).
 async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
-    let containers = engine.containers.clone();
-    let used = move |name: &str| !containers.volume_users(name).is_empty();
-    let candidates = engine.volumes.prune_candidates(&args, &used)?;
-    let mut deleted = Vec::new();
-    let mut reclaimed = 0u64;
-    for v in candidates {
-        let size = berth_engine::container::lifecycle_size(std::path::Path::new(&v.mountpoint));
-        if engine.volumes.remove(&v.name, &[]).is_ok() {
-            reclaimed += size;
-            deleted.push(v.name);
-        }
-    }
-    Ok(Json(json!({"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed})).into_response())
+    let pruned = engine.volumes.prune(args).await?;
+    Ok(
+        Json(json!({"VolumesDeleted": pruned.deleted, "SpaceReclaimed": pruned.reclaimed}))
+            .into_response(),
+    )
 }

@@ -13,6 +13,7 @@ mod filters;
 mod listener;
 mod networks;
 mod shapes;
+mod use_cases;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -48,6 +49,7 @@ fn main() {
         listener::TESTS,
         networks::TESTS,
         shapes::TESTS,
+        use_cases::TESTS,
     ]
     .concat();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
