@@ -8,5 +8,7 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# No two parts of a crate import each other (see the script for the rules).
+python3 scripts/module-cycles.py > /dev/null || python3 scripts/module-cycles.py
 cargo test --workspace --quiet
 FUZZ_SEED=1 ./scripts/fuzz.sh 10

@@ -1,4 +1,5 @@
 use super::*;
+use crate::heredoc::{heredoc_delimiters, heredoc_run, Heredoc, HeredocRun};
 
 const FIXTURE: &str = r#"# Small multi-stage build.
 FROM debian:bookworm AS builder

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::dockerfile::heredoc_delimiters;
+use crate::heredoc::heredoc_delimiters;
 
 /// A rewritten Dockerfile.
 pub(crate) struct Rewritten {

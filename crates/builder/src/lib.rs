@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config;
 pub mod dockerfile;
 pub mod expand;
+pub mod heredoc;
 pub mod ignore;
 mod inline;
 pub mod mounts;

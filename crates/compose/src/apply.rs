@@ -595,7 +595,7 @@ pub fn stop_groups(p: &Project, containers: &[Observed]) -> Result<Vec<Vec<Obser
     if !others.is_empty() {
         groups.push(others);
     }
-    for level in crate::order::start_order(p)?.into_iter().rev() {
+    for level in p.start_order()?.into_iter().rev() {
         let g: Vec<Observed> = containers
             .iter()
             .filter(|c| level.contains(&c.service))

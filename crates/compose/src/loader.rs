@@ -58,6 +58,14 @@ pub struct Project {
     pub variables: BTreeMap<String, String>,
 }
 
+impl Project {
+    /// Levels of services, each needing only earlier levels (see
+    /// [`crate::order`]).
+    pub fn start_order(&self) -> Result<Vec<Vec<String>>, Error> {
+        crate::order::levels(&self.services)
+    }
+}
+
 fn read(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))
 }
@@ -739,7 +747,7 @@ fn finish(p: &mut Project) -> Result<(), Error> {
             }
         }
     }
-    crate::order::start_order(p).map(|_| ())
+    p.start_order().map(|_| ())
 }
 
 /// The host's architecture as image platforms name it.

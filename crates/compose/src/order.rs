@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Error;
-use crate::loader::Project;
 use crate::model::Service;
 
 /// The services `s` needs started before it (those in the project).
@@ -32,10 +31,6 @@ pub fn dependencies(s: &Service, known: &BTreeMap<String, Service>) -> BTreeSet<
 }
 
 /// Levels of services, each needing only earlier levels.
-pub fn start_order(p: &Project) -> Result<Vec<Vec<String>>, Error> {
-    levels(&p.services)
-}
-
 pub fn levels(services: &BTreeMap<String, Service>) -> Result<Vec<Vec<String>>, Error> {
     let deps: BTreeMap<&String, BTreeSet<String>> = services
         .iter()

@@ -139,7 +139,7 @@ pub fn plan_up(
         }
     }
     let mut recreated: BTreeSet<String> = BTreeSet::new();
-    for level in crate::order::start_order(p)? {
+    for level in p.start_order()? {
         let mut out = Vec::new();
         for service in level.iter().filter(|s| chosen.contains(*s)) {
             let s = &p.services[service];

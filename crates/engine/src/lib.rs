@@ -16,7 +16,6 @@ pub mod history;
 pub mod ids;
 pub mod images;
 pub mod login;
-pub mod logs;
 pub mod monitor_io;
 pub mod networks;
 pub mod paths;
@@ -71,6 +70,8 @@ impl Engine {
         let config = Arc::new(config);
         let events = events::Events::default();
         let images = images::ImageService::open(&config.paths, events.clone()).await?;
+        // Downloads an earlier daemon left unfinished.
+        pull::remove_partials(&images.store().root().join("downloads"));
         let volumes = volumes::VolumeService::open(config.paths.volumes_root(), events.clone())?;
         let networks = {
             let (dir, netns) = (config.paths.networks_root(), config.paths.netns_root());

@@ -14,6 +14,13 @@ pub fn now() -> String {
 /// Docker's zero time, shown for never-started containers.
 pub const ZERO: &str = "0001-01-01T00:00:00Z";
 
+/// `SOURCE_DATE_EPOCH` as the RFC 3339 time images record.
+pub fn epoch_rfc3339(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
 pub fn parse(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()

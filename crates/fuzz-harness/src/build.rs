@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use berth_builder::dockerfile::{heredoc_run, parse, Dockerfile, Instr, Source, Step};
+use berth_builder::dockerfile::{parse, Dockerfile, Instr, Source, Step};
 use berth_builder::expand::{ExpandError, Expander, MAX_LEN};
+use berth_builder::heredoc::heredoc_run;
 use berth_builder::ignore::{clean, read, Matcher};
 use berth_builder::{mounts, plan};
 

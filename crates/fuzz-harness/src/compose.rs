@@ -32,7 +32,7 @@ pub fn compose(data: &[u8]) {
         cwd: dir.path().to_path_buf(),
     };
     if let Ok(p) = load(&opts) {
-        let _ = berth_compose::order::start_order(&p);
+        let _ = p.start_order();
     }
 }
 

@@ -11,10 +11,7 @@ use crate::txn::Txn;
 use serde_json::Value;
 use std::io::Read;
 
-/// The current time as RFC 3339 with nanoseconds, UTC (`2024-01-02T03:04:05.123456789Z`).
-pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-}
+use crate::time::now_rfc3339;
 
 /// Parses a reference to tag with: no digest, `latest` if no tag.
 pub(crate) fn tag_reference(s: &str) -> Result<Reference, ReferenceError> {

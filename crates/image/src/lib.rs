@@ -28,6 +28,7 @@ pub mod reference;
 mod remove;
 mod store;
 mod tarwrite;
+pub mod time;
 mod treewalk;
 mod txn;
 

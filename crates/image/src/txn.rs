@@ -163,7 +163,7 @@ impl<'s> Txn<'s> {
             labels: config.labels(),
             parent,
             manifest,
-            added: crate::import::now_rfc3339(),
+            added: crate::time::now_rfc3339(),
         };
         self.images.push((rec, tags));
         Ok(())

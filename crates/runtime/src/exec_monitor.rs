@@ -37,10 +37,11 @@ use crate::errno::errno_text;
 use crate::last_steps::{self, Program};
 use crate::log::timestamp;
 use crate::monitor::{
-    emit, failed, finish_start, prepare_process, read_json, reap_all, release_startup_memory,
-    single_threaded, write_exit_file, MonitorEvent,
+    emit, failed, finish_start, prepare_process, read_json, single_threaded, write_exit_file,
+    MonitorEvent,
 };
 use crate::program::{errno_err, setup_err, ExecError};
+use crate::reap::reap_all;
 use crate::relay::{relay, RelayOptions};
 use crate::stdio::{ChildStdio, StdioOptions};
 
@@ -208,7 +209,7 @@ fn run_exec(cfg: &ExecConfig, mut hub: Option<&mut Hub>) -> MonitorEvent {
         Err(ev) => return ev,
     };
     emit(&MonitorEvent::Started { pid: pid.as_raw() });
-    release_startup_memory();
+    crate::footprint::release_startup_memory();
     let opts = RelayOptions {
         // An exec's stdin cannot be attached to again: its end is final.
         stdin_once: true,

@@ -14,7 +14,6 @@
 
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 /// Signals passed on to the program.
@@ -48,29 +47,12 @@ pub fn unblock_all() -> Result<(), Errno> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
 }
 
-/// Reaps every child that has ended; returns the program's exit code once
-/// it is among them.
-fn reap(program: Pid) -> Option<i32> {
-    let mut code = None;
-    loop {
-        match nix::sys::wait::waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, c)) if pid == program => code = Some(c),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == program => {
-                code = Some(128 + sig as i32)
-            }
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return code,
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => return code,
-        }
-    }
-}
-
 /// Init's loop; never returns. `program` is the forked child that execs the
 /// user's program; init's signals must already be blocked.
 pub fn run(program: Pid) -> ! {
     let set = signal_set();
     let code = loop {
-        if let Some(code) = reap(program) {
+        if let Some(code) = crate::reap::reap_ended(Some(program)) {
             break code;
         }
         match set.wait() {

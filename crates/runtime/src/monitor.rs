@@ -34,10 +34,8 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
-use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use serde::{Deserialize, Serialize};
@@ -48,6 +46,7 @@ use crate::first_process::{child_main, ChildFds};
 use crate::log::{timestamp, LogWriter};
 use crate::mounts::Overlay;
 use crate::program::{ExecError, EXIT_SETUP_FAILED};
+use crate::reap::{reap_all, wait_for};
 use crate::relay::{relay, RelayOptions, Streams};
 use crate::stdio::{ParentStdio, StdioOptions};
 use crate::sys::RealSys;
@@ -231,101 +230,8 @@ pub(crate) fn single_threaded() -> bool {
         .unwrap_or(false)
 }
 
-/// The exit code Docker reports for a wait status.
-pub fn exit_code_of(status: WaitStatus) -> Option<i32> {
-    match status {
-        WaitStatus::Exited(_, code) => Some(code),
-        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
-        _ => None,
-    }
-}
-
-/// Waits for `pid` to end; its exit code.
-pub(crate) fn wait_for(pid: Pid) -> Result<i32, Errno> {
-    loop {
-        match nix::sys::wait::waitpid(pid, None) {
-            Ok(status) => {
-                if let Some(code) = exit_code_of(status) {
-                    return Ok(code);
-                }
-            }
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Reaps every remaining child without blocking.
-pub(crate) fn reap_all() {
-    loop {
-        match nix::sys::wait::waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => return,
-        }
-    }
-}
-
 fn pipe() -> Result<(OwnedFd, OwnedFd), MonitorEvent> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| failed(format!("pipe: {}", errno_text(e))))
-}
-
-/// Gives back what the setup used and an idle monitor no longer needs, so
-/// it stays small: its mappings of program and library files (code, read-only
-/// data; the pages stay in the page cache, shared, and what the poll loop
-/// uses is mapped again on its next use, a minor fault per page), then the
-/// heap memory freed since the start.
-pub(crate) fn release_startup_memory() {
-    if let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") {
-        for (start, len) in pristine_file_mappings(&smaps) {
-            // SAFETY: the range is a whole private, non-writable file mapping
-            // without a single private (copied-on-write) page, so every page
-            // equals the file's: MADV_DONTNEED only drops this process's page
-            // table entries and later accesses read the same bytes back. The
-            // process is single-threaded: nothing can change that meanwhile.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED);
-            }
-        }
-    }
-    // SAFETY: malloc_trim only walks glibc's own heap; no pointers given.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// `(start, length)` of every private, non-writable file mapping in the
-/// text of `/proc/self/smaps` that has no anonymous (copied) page.
-fn pristine_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut current: Option<(usize, usize)> = None;
-    for line in smaps.lines() {
-        if let Some(kb) = line.strip_prefix("Anonymous:") {
-            let anon = kb.trim().trim_end_matches("kB").trim();
-            if let (Some(m), "0") = (current.take(), anon) {
-                out.push(m);
-            }
-            continue;
-        }
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
-            continue;
-        };
-        // A mapping's header: `start-end perms offset dev inode [path]`.
-        current = None;
-        let path = f.nth(3).unwrap_or("");
-        let p = perms.as_bytes();
-        if p.len() == 4 && p[1] == b'-' && p[3] == b'p' && path.starts_with('/') && b > a {
-            current = Some((a, b - a));
-        }
-    }
-    out
 }
 
 /// Creates the container and follows it to its end; returns the last event.
@@ -383,7 +289,7 @@ fn run_container(bundle: &Path, cfg: &MonitorConfig, mut hub: Option<&mut Hub>) 
                 pid: running.pid.as_raw(),
             });
             drop(spec);
-            release_startup_memory();
+            crate::footprint::release_startup_memory();
             let relay_opts = RelayOptions {
                 stdin_once: cfg.stdin_once,
                 drain_after_exit: false,
@@ -577,55 +483,6 @@ mod tests {
         let back: MonitorEvent = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(back, ev);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn finds_pristine_file_mappings() {
-        let smaps = "\
-55d0a0000000-55d0a0100000 r--p 00000000 fe:00 12 /usr/bin/berth
-Rss:                 576 kB
-Anonymous:             0 kB
-55d0a0100000-55d0a0300000 r-xp 00100000 fe:00 12 /usr/bin/berth
-Anonymous:             0 kB
-55d0a0300000-55d0a0340000 r--p 00300000 fe:00 12 /usr/bin/berth
-Anonymous:           272 kB
-55d0a0340000-55d0a0341000 rw-p 00340000 fe:00 12 /usr/bin/berth
-Anonymous:             0 kB
-55d0a1000000-55d0a1021000 rw-p 00000000 00:00 0 [heap]
-Anonymous:            48 kB
-7f0000000000-7f0000100000 r-xp 00026000 fe:00 34 /usr/lib/x86_64-linux-gnu/libc.so.6
-Anonymous:             0 kB
-7f0000200000-7f0000201000 r--s 00000000 fe:00 35 /shared
-Anonymous:             0 kB
-7ffc00000000-7ffc00002000 r-xp 00000000 00:00 0 [vdso]
-Anonymous:             0 kB
-";
-        assert_eq!(
-            pristine_file_mappings(smaps),
-            [
-                (0x55d0_a000_0000, 0x10_0000),
-                (0x55d0_a010_0000, 0x20_0000),
-                (0x7f00_0000_0000, 0x10_0000)
-            ]
-        );
-        // And on the real process: this test's own code is among them.
-        let own = pristine_file_mappings(&std::fs::read_to_string("/proc/self/smaps").unwrap());
-        let here = finds_pristine_file_mappings as fn() as usize;
-        assert!(own.iter().any(|(a, l)| (*a..a + l).contains(&here)));
-    }
-
-    #[test]
-    fn signals_map_to_128_plus() {
-        let pid = Pid::from_raw(1);
-        assert_eq!(exit_code_of(WaitStatus::Exited(pid, 3)), Some(3));
-        assert_eq!(
-            exit_code_of(WaitStatus::Signaled(
-                pid,
-                nix::sys::signal::Signal::SIGKILL,
-                false
-            )),
-            Some(137)
-        );
     }
 
     #[test]

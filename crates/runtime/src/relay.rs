@@ -179,7 +179,7 @@ pub(crate) fn relay(
         let open_outputs = outputs.iter().any(Option::is_some);
         if exit_code.is_none() && pidfd.is_none() && !open_outputs {
             // No pidfd: wait for the process only once its output ended.
-            exit_code = Some(crate::monitor::wait_for(pid).unwrap_or(EXIT_SETUP_FAILED));
+            exit_code = Some(crate::reap::wait_for(pid).unwrap_or(EXIT_SETUP_FAILED));
         }
         let mut timeout = PollTimeout::NONE;
         if exit_code.is_some() {
@@ -256,7 +256,7 @@ pub(crate) fn relay(
         }
         match nix::poll::poll(&mut fds, timeout) {
             Ok(0) if busy && exit_code.is_none() => {
-                crate::monitor::release_startup_memory();
+                crate::footprint::release_startup_memory();
                 busy = false;
             }
             Ok(_) => busy = true,
@@ -322,7 +322,7 @@ pub(crate) fn relay(
                     stdin.flush(None);
                 }
                 Tag::Pid => {
-                    exit_code = Some(crate::monitor::wait_for(pid).unwrap_or(EXIT_SETUP_FAILED));
+                    exit_code = Some(crate::reap::wait_for(pid).unwrap_or(EXIT_SETUP_FAILED));
                     ended_at = Instant::now();
                 }
                 Tag::Listener => {

@@ -14,7 +14,7 @@ use crate::container::WaitCondition;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::logs::{LogOptions, StartAt};
+use crate::container::logs::{LogOptions, StartAt};
 use crate::{Engine, Error};
 
 /// A RUN to execute.
@@ -212,7 +212,7 @@ async fn run_created(
             diff: diff.clone(),
             config: spec.config.clone(),
             created_by: Some(spec.created_by.clone()),
-            created: spec.epoch.map(super::stage::epoch_rfc3339),
+            created: spec.epoch.map(crate::time::epoch_rfc3339),
             history_comment: Some(spec.history_comment.clone()),
             ..berth_image::CommitOptions::default()
         })

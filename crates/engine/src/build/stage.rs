@@ -84,13 +84,6 @@ impl State {
     }
 }
 
-/// `SOURCE_DATE_EPOCH` as the RFC 3339 time images record.
-pub(super) fn epoch_rfc3339(epoch: i64) -> String {
-    chrono::DateTime::from_timestamp(epoch, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// An ADD source BuildKit would clone as a git repository: `git@host:`,
 /// `git://`, `ssh://`, or an http(s) URL of a `.git` path.
 fn is_git_source(p: &str) -> bool {
@@ -329,7 +322,7 @@ impl Build<'_> {
                 diff: diff.to_path_buf(),
                 config: config.clone(),
                 created_by: Some(created_by.to_string()),
-                created: self.epoch.map(epoch_rfc3339),
+                created: self.epoch.map(crate::time::epoch_rfc3339),
                 history_comment: key.map(super::cache::key_comment),
                 ..berth_image::CommitOptions::default()
             })
@@ -641,7 +634,7 @@ impl Build<'_> {
         step: &Step,
         flags: &berth_builder::dockerfile::Flags,
         cmd: &Form,
-        heredocs: &[berth_builder::dockerfile::Heredoc],
+        heredocs: &[berth_builder::heredoc::Heredoc],
     ) -> Result<(), Error> {
         let df = self.df;
         if let Some(f) = flags.unknown(&["network", "mount"]) {
@@ -684,10 +677,10 @@ impl Build<'_> {
                 ));
             };
             let mut argv = bconfig::shell(&st.config);
-            argv.push(match berth_builder::dockerfile::heredoc_run(line, heredocs) {
-                berth_builder::dockerfile::HeredocRun::Script(s) => s,
+            argv.push(match berth_builder::heredoc::heredoc_run(line, heredocs) {
+                berth_builder::heredoc::HeredocRun::Script(s) => s,
                 // A program with its own interpreter runs from a file.
-                berth_builder::dockerfile::HeredocRun::Program(p) => format!(
+                berth_builder::heredoc::HeredocRun::Program(p) => format!(
                     "mkdir -p /tmp && t=/tmp/.berth-heredoc-$$ && cat > \"$t\" <<'BERTH_HEREDOC_END'\n{p}{}BERTH_HEREDOC_END\nchmod +x \"$t\"; \"$t\"; r=$?; rm -f \"$t\"; exit $r",
                     if p.ends_with('\n') { "" } else { "\n" }
                 ),
@@ -902,7 +895,7 @@ impl Build<'_> {
                 .prefix("heredoc-")
                 .tempdir_in(&self.scratch)
                 .map_err(Error::io("creating a directory in", &self.scratch))?;
-            let names = berth_builder::dockerfile::heredoc_delimiters(&step.text);
+            let names = berth_builder::heredoc::heredoc_delimiters(&step.text);
             for (i, content) in inline.iter().enumerate() {
                 let name = names
                     .get(i)

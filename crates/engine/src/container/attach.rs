@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::{Container, ContainerService};
-use crate::logs::{LogOptions, StartAt};
+use crate::container::logs::{LogOptions, StartAt};
 use crate::monitor_io::{self, BridgeEnd, BridgeOptions};
 use crate::Error;
 

@@ -113,7 +113,7 @@ impl super::ContainerService {
         if hc.links.is_empty() {
             return Ok(Vec::new());
         }
-        if super::network_use::mode(hc) != super::network_use::Mode::Networks {
+        if super::network_mode::mode(hc) != super::network_mode::Mode::Networks {
             return Err(Error::InvalidArgument(format!(
                 "conflicting options: links cannot be used with network mode {}",
                 hc.network_mode

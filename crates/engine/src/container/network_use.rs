@@ -11,32 +11,10 @@ use berth_api::container::HostConfig;
 use berth_network::files::{self, DnsOverrides, ResolvConf, Resolver};
 use serde_json::{json, Value};
 
+use super::network_mode::{mode, Mode};
 use super::{Container, ContainerRecord, ContainerService};
 use crate::networks::{ports, Driver, Endpoint};
 use crate::Error;
-
-/// What `NetworkMode` means.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
-    /// Connected to networks (the default bridge or user networks).
-    Networks,
-    /// Loopback only.
-    None,
-    Host,
-    /// Another container's namespace.
-    Container(String),
-}
-
-pub fn mode(hc: &HostConfig) -> Mode {
-    match hc.network_mode.as_str() {
-        "none" => Mode::None,
-        "host" => Mode::Host,
-        m => match m.strip_prefix("container:") {
-            Some(other) => Mode::Container(other.to_string()),
-            None => Mode::Networks,
-        },
-    }
-}
 
 /// The network `NetworkMode` names for `Mode::Networks`.
 fn primary_network(hc: &HostConfig) -> &str {

@@ -41,7 +41,6 @@ impl ImageService {
     pub async fn open(paths: &Paths, events: Events) -> Result<ImageService, Error> {
         let root = paths.image_root();
         let store = blocking(move || Ok(ImageStore::open(&root)?)).await?;
-        crate::pull::remove_partials(&store.root().join("downloads"));
         Ok(ImageService {
             store: Arc::new(store),
             events,

@@ -1,6 +1,7 @@
 //! Layer unpacking tests: containment, whiteouts, metadata, and the layer store.
 
 use super::*;
+use crate::error::ErrorKind;
 use crate::layout::Layout;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use tar::{EntryType, Header};

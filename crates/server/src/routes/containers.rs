@@ -8,8 +8,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use berth_api::container::{CreateRequest, CreateResponse};
 use berth_api::versioned;
+use berth_engine::container::logs::{LogOptions, StartAt};
 use berth_engine::container::{ListOptions, WaitCondition};
-use berth_engine::logs::{LogOptions, StartAt};
 use berth_engine::Engine;
 
 use crate::api_version::RequestVersion;

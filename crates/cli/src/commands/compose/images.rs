@@ -10,7 +10,7 @@ use berth_compose::plan;
 use berth_compose::{Error, Project};
 use clap::Parser;
 
-use super::lifecycle::{ServicesArgs, UpArgs};
+use super::args::{ServicesArgs, UpArgs};
 use crate::connect::Target;
 
 #[derive(Debug, clap::Args)]

@@ -122,7 +122,7 @@ fn printer(list: &[Observed], no_color: bool, no_prefix: bool) -> Printer {
 }
 
 pub async fn logs(client: &Client, p: &Project, a: &LogsArgs) -> Result<i32, Error> {
-    let list = super::lifecycle::containers(client, p, &a.services).await?;
+    let list = super::containers(client, p, &a.services).await?;
     let printer = printer(&list, a.no_color, a.no_log_prefix);
     let tasks: Vec<_> = list
         .iter()
@@ -157,10 +157,10 @@ pub async fn logs(client: &Client, p: &Project, a: &LogsArgs) -> Result<i32, Err
 pub async fn attached(
     client: &Client,
     p: &Project,
-    a: &super::lifecycle::UpArgs,
+    a: &super::args::UpArgs,
     services: &[String],
 ) -> Result<i32, Error> {
-    let list: Vec<Observed> = super::lifecycle::containers(client, p, &[])
+    let list: Vec<Observed> = super::containers(client, p, &[])
         .await?
         .into_iter()
         .filter(|c| services.contains(&c.service))
@@ -230,7 +230,7 @@ pub async fn attached(
         Some(svc) => match codes.get(svc) {
             Some(c) => *c,
             None => {
-                let c = super::lifecycle::containers(client, p, std::slice::from_ref(svc)).await?;
+                let c = super::containers(client, p, std::slice::from_ref(svc)).await?;
                 match c.first() {
                     Some(o) => client.container_inspect(&o.id).await?["State"]["ExitCode"]
                         .as_i64()

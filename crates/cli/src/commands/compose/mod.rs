@@ -1,6 +1,7 @@
 //! `berth compose`: Docker Compose's commands over berth-compose (the
 //! model, the plan and its execution) and the Engine API client.
 
+mod args;
 mod images;
 mod lifecycle;
 mod logs;
@@ -44,31 +45,31 @@ pub struct ComposeArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum ComposeCommand {
     /// Create and start containers.
-    Up(lifecycle::UpArgs),
+    Up(args::UpArgs),
     /// Stop and remove containers, networks (and volumes, images).
-    Down(lifecycle::DownArgs),
+    Down(args::DownArgs),
     /// Create containers without starting them.
-    Create(lifecycle::UpArgs),
+    Create(args::UpArgs),
     /// Start existing containers.
-    Start(lifecycle::ServicesArgs),
+    Start(args::ServicesArgs),
     /// Stop running containers.
-    Stop(lifecycle::StopArgs),
+    Stop(args::StopArgs),
     /// Restart containers.
-    Restart(lifecycle::StopArgs),
+    Restart(args::StopArgs),
     /// Kill containers.
-    Kill(lifecycle::KillArgs),
+    Kill(args::KillArgs),
     /// Remove stopped containers.
-    Rm(lifecycle::RmArgs),
+    Rm(args::RmArgs),
     /// Pause containers.
-    Pause(lifecycle::ServicesArgs),
+    Pause(args::ServicesArgs),
     /// Unpause containers.
-    Unpause(lifecycle::ServicesArgs),
+    Unpause(args::ServicesArgs),
     /// Build or rebuild services.
     Build(images::BuildArgs),
     /// Pull service images.
-    Pull(lifecycle::ServicesArgs),
+    Pull(args::ServicesArgs),
     /// Push service images.
-    Push(lifecycle::ServicesArgs),
+    Push(args::ServicesArgs),
     /// List containers.
     Ps(view::PsArgs),
     /// List running compose projects.
@@ -78,15 +79,15 @@ pub enum ComposeCommand {
     /// Print the resolved model.
     Config(view::ConfigArgs),
     /// List images used by the created containers.
-    Images(lifecycle::ServicesArgs),
+    Images(args::ServicesArgs),
     /// Print the public port of a port binding.
     Port(view::PortArgs),
     /// Display the running processes.
-    Top(lifecycle::ServicesArgs),
+    Top(args::ServicesArgs),
     /// Execute a command in a running service container.
     Exec(view::ExecArgs),
     /// Block until the first container of the services stops.
-    Wait(lifecycle::ServicesArgs),
+    Wait(args::ServicesArgs),
     /// Show the compose version.
     Version(view::VersionArgs),
     /// Run a one-off command on a service.
@@ -186,4 +187,27 @@ pub async fn run(args: ComposeArgs, target: &Target) -> i32 {
         Ok(code) => code,
         Err(e) => fail(e),
     }
+}
+
+/// The containers of the named services (all when none), not one-off.
+async fn containers(
+    client: &berth_client::Client,
+    p: &Project,
+    services: &[String],
+) -> Result<Vec<berth_compose::plan::Observed>, berth_compose::Error> {
+    for s in services {
+        if !p.services.contains_key(s) {
+            return Err(berth_compose::Error::Project(format!(
+                "no such service: {s}"
+            )));
+        }
+    }
+    let mut list: Vec<berth_compose::plan::Observed> =
+        berth_compose::apply::observe(client, &p.name)
+            .await?
+            .into_iter()
+            .filter(|o| !o.oneoff && (services.is_empty() || services.contains(&o.service)))
+            .collect();
+    list.sort_by(|a, b| a.service.cmp(&b.service).then(a.number.cmp(&b.number)));
+    Ok(list)
 }

@@ -7,8 +7,8 @@ use berth_compose::convert;
 use berth_compose::plan::{self, UpOptions};
 use berth_compose::{Error, Project};
 
+use super::args::UpArgs;
 use super::images::ensure_images;
-use super::lifecycle::UpArgs;
 use crate::connect::Target;
 
 #[derive(Debug, clap::Args)]

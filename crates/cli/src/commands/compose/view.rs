@@ -367,9 +367,9 @@ pub fn config(args: &super::ComposeArgs, a: &ConfigArgs) -> i32 {
 pub async fn images(
     client: &Client,
     p: &Project,
-    a: &super::lifecycle::ServicesArgs,
+    a: &super::args::ServicesArgs,
 ) -> Result<i32, Error> {
-    let list = super::lifecycle::containers(client, p, &a.services).await?;
+    let list = super::containers(client, p, &a.services).await?;
     let mut rows = Vec::new();
     for c in list {
         let info = client.container_inspect(&c.id).await?;
@@ -399,7 +399,7 @@ pub async fn images(
 }
 
 pub async fn port(client: &Client, p: &Project, a: &PortArgs) -> Result<i32, Error> {
-    let list = super::lifecycle::containers(client, p, std::slice::from_ref(&a.service)).await?;
+    let list = super::containers(client, p, std::slice::from_ref(&a.service)).await?;
     let c = list.iter().find(|c| c.number == a.index).ok_or_else(|| {
         Error::Failed(format!(
             "service {} has no container {}",
@@ -430,9 +430,9 @@ pub async fn port(client: &Client, p: &Project, a: &PortArgs) -> Result<i32, Err
 pub async fn top(
     client: &Client,
     p: &Project,
-    a: &super::lifecycle::ServicesArgs,
+    a: &super::args::ServicesArgs,
 ) -> Result<i32, Error> {
-    for c in super::lifecycle::containers(client, p, &a.services).await? {
+    for c in super::containers(client, p, &a.services).await? {
         if c.state != "running" {
             continue;
         }
@@ -473,7 +473,7 @@ pub async fn exec(target: &Target, p: &Project, a: &ExecArgs) -> Result<i32, Err
         .client()
         .await
         .map_err(|e| Error::Failed(e.to_string()))?;
-    let list = super::lifecycle::containers(&client, p, std::slice::from_ref(&a.service)).await?;
+    let list = super::containers(&client, p, std::slice::from_ref(&a.service)).await?;
     let c = list
         .iter()
         .find(|c| c.number == a.index && c.state == "running")
@@ -543,7 +543,7 @@ pub async fn cp(target: &Target, p: &Project, a: &CpArgs) -> Result<i32, Error> 
         ));
     }
     let (svc, _) = src.clone().or(dest.clone()).unwrap_or_default();
-    let list = super::lifecycle::containers(&client, p, std::slice::from_ref(&svc)).await?;
+    let list = super::containers(&client, p, std::slice::from_ref(&svc)).await?;
     let c = list
         .iter()
         .find(|c| c.number == a.index)

@@ -91,10 +91,10 @@ pub async fn watch(
         ));
     }
     if !a.no_up {
-        let up = super::lifecycle::UpArgs {
+        let up = super::args::UpArgs {
             detach: true,
             services: chosen.iter().cloned().collect(),
-            ..super::lifecycle::UpArgs::default()
+            ..super::args::UpArgs::default()
         };
         super::lifecycle::up(client, target, p, &up, false).await?;
     }
@@ -127,7 +127,7 @@ async fn act(
     changes: &watch::Changes,
 ) -> Result<(), Error> {
     let service = &w.service;
-    let containers: Vec<_> = super::lifecycle::containers(client, p, std::slice::from_ref(service))
+    let containers: Vec<_> = super::containers(client, p, std::slice::from_ref(service))
         .await?
         .into_iter()
         .filter(|c| c.state == "running")
@@ -135,12 +135,12 @@ async fn act(
     match w.rule.action.as_str() {
         "rebuild" => {
             println!("Rebuilding service {service:?} after changes were detected...");
-            let up = super::lifecycle::UpArgs {
+            let up = super::args::UpArgs {
                 detach: true,
                 build: true,
                 no_deps: true,
                 services: vec![service.clone()],
-                ..super::lifecycle::UpArgs::default()
+                ..super::args::UpArgs::default()
             };
             super::lifecycle::up(client, target, p, &up, false).await?;
             println!("service {service:?} successfully built");

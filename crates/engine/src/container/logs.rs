@@ -13,7 +13,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::container::{Container, ContainerService, ReaderGuard, Snapshot};
+use super::{Container, ContainerService, ReaderGuard, Snapshot};
 use crate::Error;
 
 /// One parsed log line.
@@ -259,9 +259,9 @@ impl ContainerService {
     ) -> Result<mpsc::Receiver<Bytes>, Error> {
         let c = self.get(name_or_id)?;
         let driver = c.record().host_config.log_config.kind.clone();
-        if !crate::container::log_driver::LogDriver::parse(&driver)?.readable() {
+        if !super::log_driver::LogDriver::parse(&driver)?.readable() {
             return Err(Error::NotImplemented(
-                crate::container::log_driver::NOT_READABLE.into(),
+                super::log_driver::NOT_READABLE.into(),
             ));
         }
         // A few batches ahead of the reader: a reader that stops holds at most

@@ -1,9 +1,17 @@
-//! The crate's error type and the kind the server maps to an HTTP status.
+//! The crate's error type and the kind the server maps to an HTTP status,
+//! with the errors of the archive, content and layer stores it rolls up
+//! (defined here, re-exported by their modules), so the stores depend on
+//! the errors and never the other way round.
 
-use crate::archive::ArchiveError;
+mod archive;
+mod content;
+mod layer;
+
+pub use archive::ArchiveError;
+pub use content::ContentError;
+pub use layer::LayerError;
+
 use crate::changes::ChangeError;
-use crate::content::ContentError;
-use crate::layer::LayerError;
 use crate::reference::ReferenceError;
 use std::io;
 
