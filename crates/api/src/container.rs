@@ -299,6 +299,47 @@ pub struct RestartPolicy {
     pub maximum_retry_count: i64,
 }
 
+/// `GET /containers/{id}/top`: column titles and one row per process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerTop {
+    pub titles: Vec<String>,
+    pub processes: Vec<Vec<String>>,
+}
+
+impl RestartPolicy {
+    /// The docker CLI's `--restart` syntax, also compose's `restart:`:
+    /// `no`, `always`, `unless-stopped`, `on-failure[:max-retries]`, with
+    /// its error texts.
+    pub fn parse(s: &str) -> Result<RestartPolicy, String> {
+        let (name, count) = match s.split_once(':') {
+            Some((n, c)) => (
+                n,
+                c.parse::<i64>()
+                    .map_err(|_| format!("invalid restart policy format: {s}"))?,
+            ),
+            None => (s, 0),
+        };
+        if count != 0 && name != "on-failure" {
+            return Err(format!(
+                "invalid restart policy format: maximum retry count cannot be used with restart policy '{name}'"
+            ));
+        }
+        if count < 0 {
+            return Err(format!(
+                "invalid restart policy format: maximum retry count cannot be negative: {s}"
+            ));
+        }
+        match name {
+            "" | "no" | "always" | "unless-stopped" | "on-failure" => Ok(RestartPolicy {
+                name: name.to_string(),
+                maximum_retry_count: count,
+            }),
+            other => Err(format!("invalid restart policy '{other}'")),
+        }
+    }
+}
+
 /// True for JSON's zero values: null, false, 0, "", [], {} (recursively).
 pub fn is_zero(v: &Value) -> bool {
     match v {
@@ -424,6 +465,27 @@ pub struct ContainerSummary {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn restart_policy_syntax() {
+        let p = |s: &str| RestartPolicy::parse(s).map(|p| (p.name, p.maximum_retry_count));
+        assert_eq!(p("on-failure:3"), Ok(("on-failure".into(), 3)));
+        assert_eq!(p("always"), Ok(("always".into(), 0)));
+        assert_eq!(p("no"), Ok(("no".into(), 0)));
+        assert_eq!(
+            p("always:2").unwrap_err(),
+            "invalid restart policy format: maximum retry count cannot be used with restart policy 'always'"
+        );
+        assert_eq!(
+            p("sometimes").unwrap_err(),
+            "invalid restart policy 'sometimes'"
+        );
+        assert_eq!(
+            p("on-failure:x").unwrap_err(),
+            "invalid restart policy format: on-failure:x"
+        );
+        assert!(p("on-failure:-1").is_err());
+    }
 
     #[test]
     fn create_body_accepts_docker_cli_shape() {

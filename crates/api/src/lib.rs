@@ -2,14 +2,19 @@
 //!
 //! Field names follow the Engine API (PascalCase). No I/O lives here.
 
+pub mod auth;
 pub mod container;
 pub mod detach;
 pub mod error;
+pub mod exec;
 pub mod image;
+pub mod network;
+pub mod ports;
 pub mod system;
 pub mod units;
 pub mod version;
 pub mod versioned;
+pub mod volume;
 
 pub use error::ErrorBody;
 pub use version::ApiVersion;

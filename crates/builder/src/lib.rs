@@ -1,8 +1,9 @@
 //! Building images from Dockerfiles: parsing into an owned model with line
-//! numbers (`dockerfile`), Docker's word processing and variable
-//! substitution (`expand`), the stage plan (`plan`) and `.dockerignore`
-//! matching (`ignore`). Everything here is pure; the engine executes the
-//! plan through the `BuildHost` trait.
+//! numbers (`dockerfile`, `heredoc`), Docker's word processing and variable
+//! substitution (`expand`), the stage plan (`plan`), the cache keys
+//! (`cache`), `RUN --mount` (`mounts`), the image config a build writes
+//! (`config`) and `.dockerignore` matching (`ignore`). Everything here is
+//! pure; the engine executes the plan (`berth-engine`'s `build` module).
 
 pub mod cache;
 pub mod config;

@@ -180,8 +180,13 @@ pub fn erase(dir: &Path, server: &str) -> Result<bool, String> {
 
 /// `X-Registry-Auth` for the daemon: base64url JSON.
 pub fn registry_auth(user: &str, password: &str, server: &str) -> String {
-    let v = json!({"username": user, "password": password, "serveraddress": server});
-    base64::engine::general_purpose::URL_SAFE.encode(v.to_string())
+    berth_api::auth::AuthConfig {
+        username: user.to_string(),
+        password: password.to_string(),
+        serveraddress: server.to_string(),
+        ..Default::default()
+    }
+    .to_header()
 }
 
 /// The `X-Registry-Auth` for a reference, from the stored credentials.

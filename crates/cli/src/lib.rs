@@ -8,6 +8,7 @@ pub mod format;
 pub mod human;
 pub mod output;
 pub mod session;
+pub mod sigproxy;
 
 use clap::{Parser, Subcommand};
 

@@ -370,7 +370,11 @@ impl Client {
     }
 
     /// `POST /containers/{id}/exec`: returns the exec id.
-    pub async fn exec_create(&self, id: &str, config: &Value) -> Result<String, Error> {
+    pub async fn exec_create(
+        &self,
+        id: &str,
+        config: &berth_api::exec::ExecCreate,
+    ) -> Result<String, Error> {
         let v: Value = self
             .post_json(&format!("/containers/{id}/exec"), config)
             .await?;
@@ -407,7 +411,7 @@ impl Client {
         Ok(())
     }
 
-    pub async fn exec_inspect(&self, exec_id: &str) -> Result<Value, Error> {
+    pub async fn exec_inspect(&self, exec_id: &str) -> Result<berth_api::exec::ExecInspect, Error> {
         self.get_json(&format!("/exec/{exec_id}/json")).await
     }
 
@@ -475,7 +479,11 @@ impl Client {
             .await
     }
 
-    pub async fn container_top(&self, id: &str, ps_args: &str) -> Result<Value, Error> {
+    pub async fn container_top(
+        &self,
+        id: &str,
+        ps_args: &str,
+    ) -> Result<berth_api::container::ContainerTop, Error> {
         let q = if ps_args.is_empty() {
             String::new()
         } else {
@@ -684,28 +692,13 @@ pub struct CommitParams<'a> {
 
 /// Standard base64 (with or without padding) to bytes.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            b'\r' | b'\n' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    use base64::Engine as _;
+    let s = s.trim();
+    STANDARD
+        .decode(s)
+        .or_else(|_| STANDARD_NO_PAD.decode(s))
+        .ok()
 }
 
 #[cfg(test)]

@@ -97,21 +97,7 @@ fn duration_ns(d: &Option<String>) -> i64 {
 
 fn restart_policy(s: &Service) -> Result<RestartPolicy, Error> {
     if let Some(r) = &s.restart {
-        let (name, max) = match r.split_once(':') {
-            Some((n, m)) => (
-                n,
-                m.parse::<i64>()
-                    .map_err(|_| Error::Project(format!("invalid restart policy {r:?}")))?,
-            ),
-            None => (r.as_str(), 0),
-        };
-        if !matches!(name, "no" | "always" | "on-failure" | "unless-stopped") {
-            return Err(Error::Project(format!("invalid restart policy {r:?}")));
-        }
-        return Ok(RestartPolicy {
-            name: name.to_string(),
-            maximum_retry_count: max,
-        });
+        return RestartPolicy::parse(r).map_err(Error::Project);
     }
     if let Some(rp) = s.deploy.as_ref().and_then(|d| d.restart_policy.as_ref()) {
         let name = match rp.condition.as_deref() {

@@ -2,6 +2,7 @@
 //! (ranges allowed, IPv6 host addresses in brackets), a bare number, or the
 //! long mapping.
 
+use berth_api::ports::{PortRange, PortSpec};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -54,51 +55,17 @@ fn published<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 fn is_range(s: &str) -> bool {
-    let mut parts = s.splitn(2, '-');
-    let ok = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.parse::<u16>().is_ok());
-    match (parts.next(), parts.next()) {
-        (a, None) => ok(a),
-        (a, b) => ok(a) && ok(b),
-    }
+    PortRange::parse(s).is_ok()
 }
 
-/// Parses the short syntax.
+/// Parses the short syntax (Docker's grammar, [`berth_api::ports`]).
 pub fn parse_short(spec: &str) -> Result<Port, String> {
-    let bad = || format!("invalid port {spec:?}");
-    let (rest, protocol) = match spec.rsplit_once('/') {
-        Some((r, p)) => (r, p.to_string()),
-        None => (spec, "tcp".to_string()),
-    };
-    if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!("invalid protocol {protocol:?} in port {spec:?}"));
-    }
-    // An IPv6 host address is in brackets.
-    let (host_ip, rest) = if let Some(r) = rest.strip_prefix('[') {
-        let (ip, tail) = r.split_once(']').ok_or_else(bad)?;
-        let tail = tail.strip_prefix(':').ok_or_else(bad)?;
-        (ip.to_string(), tail)
-    } else {
-        match rest.matches(':').count() {
-            0 | 1 => (String::new(), rest),
-            2 => {
-                let (ip, tail) = rest.split_once(':').ok_or_else(bad)?;
-                (ip.to_string(), tail)
-            }
-            _ => return Err(bad()),
-        }
-    };
-    let (published, target) = match rest.split_once(':') {
-        Some((p, t)) => (p.to_string(), t.to_string()),
-        None => (String::new(), rest.to_string()),
-    };
-    if !is_range(&target) || (!published.is_empty() && !is_range(&published)) {
-        return Err(bad());
-    }
+    let p = PortSpec::parse(spec).map_err(|e| format!("invalid port {spec:?}: {e}"))?;
     Ok(Port {
-        target,
-        published,
-        host_ip,
-        protocol,
+        target: p.container.to_string(),
+        published: p.host.map(|h| h.to_string()).unwrap_or_default(),
+        host_ip: p.host_ip,
+        protocol: p.proto,
         mode: None,
         name: None,
         app_protocol: None,
@@ -136,15 +103,12 @@ pub fn ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Port>, D::Error> {
         .collect()
 }
 
-/// The ports of a range (`8000-8002`: three), or the one port.
+/// The ports of a range (`8000-8002`: three), or the one port; none for
+/// text that is not a port or range.
 pub fn expand(range: &str) -> Vec<u16> {
-    match range.split_once('-') {
-        Some((a, b)) => match (a.parse::<u16>(), b.parse::<u16>()) {
-            (Ok(a), Ok(b)) if a <= b => (a..=b).collect(),
-            _ => Vec::new(),
-        },
-        None => range.parse().map(|p| vec![p]).unwrap_or_default(),
-    }
+    PortRange::parse(range)
+        .map(|r| r.ports().collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use berth_client::Client;
-use serde_json::json;
 
 use crate::error::Error;
 
@@ -121,12 +120,11 @@ pub async fn sync(client: &Client, id: &str, files: &[(PathBuf, String)]) -> Res
 pub async fn remove(client: &Client, id: &str, paths: &[String]) -> Result<(), Error> {
     let mut cmd = vec!["rm".to_string(), "-rf".to_string(), "--".to_string()];
     cmd.extend(paths.iter().cloned());
-    let exec = client
-        .exec_create(
-            id,
-            &json!({ "Cmd": cmd, "AttachStdout": false, "AttachStderr": false }),
-        )
-        .await?;
+    let config = berth_api::exec::ExecCreate {
+        cmd,
+        ..Default::default()
+    };
+    let exec = client.exec_create(id, &config).await?;
     client.exec_start_detached(&exec).await?;
     Ok(())
 }

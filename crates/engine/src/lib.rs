@@ -1,8 +1,15 @@
-//! The daemon's domain: images and containers, each owned by one service.
+//! The daemon's domain: every use case behind the Engine API, over
+//! services that each own one kind of state — images ([`images`]), containers
+//! ([`container`], with their logs, exec and attach), volumes ([`volumes`]),
+//! networks ([`networks`]) — plus builds ([`build`]), pull and push
+//! ([`pull`], [`push`]), events ([`events`]) and use cases that span
+//! services as [`Engine`] methods ([`disk_usage`]). Every path it writes is
+//! built in [`paths`]; file helpers (the one atomic write) are in
+//! [`fsutil`].
 //!
-//! The server crate translates HTTP into calls on [`Engine`]'s services; this
-//! crate never sees HTTP. Errors carry an [`ErrorKind`] that the server maps
-//! to a status code in one table.
+//! The server crate translates HTTP into calls on [`Engine`]; this crate
+//! never sees HTTP. Errors carry an [`ErrorKind`] that the server maps to a
+//! status code in one table.
 
 pub mod build;
 pub mod check;
@@ -65,8 +72,8 @@ impl Engine {
     /// left by an earlier daemon.
     pub async fn open(config: EngineConfig) -> Result<Engine, Error> {
         config.paths.create_dirs()?;
-        let root_lock = Arc::new(system::lock_root(&config.paths.root)?);
-        let id: Arc<str> = system::engine_id(&config.paths.root)?.into();
+        let root_lock = Arc::new(system::lock_root(&config.paths.lock_file())?);
+        let id: Arc<str> = system::engine_id(&config.paths.engine_id_file())?.into();
         let config = Arc::new(config);
         let events = events::Events::default();
         let images = images::ImageService::open(&config.paths, events.clone()).await?;

@@ -4,7 +4,12 @@
 //!
 //! ```text
 //! <root>/                      --root, default /var/lib/berth
+//!   berth.lock                 held (flock) by the one daemon on this root
+//!   engine-id                  the daemon's ID (`docker info`'s ID)
 //!   image/                     owned by berth-image (blobs, layers, tags)
+//!   builder/cache/<key>        the image id a build step made
+//!   builder/mounts/cache/<id>  RUN --mount=type=cache directories
+//!   builder/work/<id>/         a running build's context and scratch
 //!   runtime/seccomp/           compiled seccomp filters (BPF), by hash
 //!   volumes/<name>/_data      a volume's content (volume.json: its record)
 //!   network/<id>.json          a network's record
@@ -20,7 +25,8 @@
 //!     bundle/rootfs/           mount point of the overlay (inside the
 //!                              container's own mount namespace only)
 //! <exec-root>/                 --exec-root, default /run/berth
-//!   berth.sock                 API socket (default)
+//!   berth.sock                 API socket (default; made by the daemon)
+//!   berth.pid                  the daemon's pid (made by the daemon)
 //!   daemon.log                 log of a daemon the CLI started
 //!   m/<short-id>.sock          a container monitor's attach socket
 //!   x/<short-exec-id>/         exec.json and attach socket of one exec
@@ -56,6 +62,26 @@ impl Paths {
         Ok(())
     }
 
+    /// Held by the one daemon on this root.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("berth.lock")
+    }
+    /// The daemon's ID, kept across restarts.
+    pub fn engine_id_file(&self) -> PathBuf {
+        self.root.join("engine-id")
+    }
+    /// The build cache: the image id each build step made, by key.
+    pub fn build_cache(&self) -> PathBuf {
+        self.root.join("builder").join("cache")
+    }
+    /// `RUN --mount=type=cache` directories, by hashed id.
+    pub fn build_mount_caches(&self) -> PathBuf {
+        self.root.join("builder").join("mounts").join("cache")
+    }
+    /// Running builds' work directories (context, scratch, secrets).
+    pub fn build_work(&self) -> PathBuf {
+        self.root.join("builder").join("work")
+    }
     /// Network records.
     pub fn networks_root(&self) -> PathBuf {
         self.root.join("network")

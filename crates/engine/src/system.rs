@@ -5,17 +5,16 @@ use std::path::Path;
 use crate::Error;
 
 /// The daemon's ID (`docker info`'s `ID`): a UUID made at the first start
-/// and kept in `<root>/engine-id`, as dockerd keeps its own.
-pub fn engine_id(root: &Path) -> Result<String, Error> {
-    let path = root.join("engine-id");
-    if let Ok(text) = std::fs::read_to_string(&path) {
+/// and kept in `path` (`<root>/engine-id`), as dockerd keeps its own.
+pub fn engine_id(path: &Path) -> Result<String, Error> {
+    if let Ok(text) = std::fs::read_to_string(path) {
         let id = text.trim();
         if is_uuid(id) {
             return Ok(id.to_string());
         }
     }
     let id = new_uuid();
-    crate::fsutil::write_atomic(&path, id.as_bytes())?;
+    crate::fsutil::write_atomic(path, id.as_bytes())?;
     Ok(id)
 }
 
@@ -59,18 +58,17 @@ pub struct RootLock {
     _file: nix::fcntl::Flock<std::fs::File>,
 }
 
-/// Takes `<root>/berth.lock` (an exclusive `flock`) and writes this
-/// process's pid into it; fails, naming the holder, when another daemon
-/// has it.
-pub fn lock_root(root: &Path) -> Result<RootLock, Error> {
+/// Takes `path` (`<root>/berth.lock`, an exclusive `flock`) and writes
+/// this process's pid into it; fails, naming the holder, when another
+/// daemon has it.
+pub fn lock_root(path: &Path) -> Result<RootLock, Error> {
     use std::io::{Read, Seek, Write};
-    let path = root.join("berth.lock");
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&path)
+        .open(path)
         .map_err(Error::io("opening", &path))?;
     let mut file = match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
     {
@@ -82,7 +80,7 @@ pub fn lock_root(root: &Path) -> Result<RootLock, Error> {
                 message: format!(
                     "another berth daemon (pid {}) is using the root {}: stop it first, or give this one another --root and --exec-root",
                     holder.trim(),
-                    root.display()
+                    path.parent().unwrap_or(path).display()
                 ),
             });
         }
@@ -105,8 +103,10 @@ mod tests {
     #[test]
     fn one_holder_per_root() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let first = lock_root(dir.path()).expect("first");
-        let err = lock_root(dir.path()).unwrap_err().to_string();
+        let first = lock_root(&dir.path().join("berth.lock")).expect("first");
+        let err = lock_root(&dir.path().join("berth.lock"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(&format!(
                 "another berth daemon (pid {})",
@@ -115,18 +115,18 @@ mod tests {
             "{err}"
         );
         drop(first);
-        lock_root(dir.path()).expect("free again");
+        lock_root(&dir.path().join("berth.lock")).expect("free again");
     }
 
     #[test]
     fn id_is_made_once_and_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let id = engine_id(dir.path()).expect("id");
+        let id = engine_id(&dir.path().join("engine-id")).expect("id");
         assert!(is_uuid(&id), "{id}");
         assert_eq!(&id[14..15], "4");
-        assert_eq!(engine_id(dir.path()).expect("again"), id);
+        assert_eq!(engine_id(&dir.path().join("engine-id")).expect("again"), id);
         std::fs::write(dir.path().join("engine-id"), "garbage").expect("write");
-        let fresh = engine_id(dir.path()).expect("replaced");
+        let fresh = engine_id(&dir.path().join("engine-id")).expect("replaced");
         assert!(is_uuid(&fresh) && fresh != id);
     }
 }

@@ -82,9 +82,19 @@ impl ImageStore {
     pub fn check(&self, opts: CheckOptions) -> Vec<Problem> {
         let _exclusive = opts.repair.then(|| self.gc_exclusive());
         let _shared = (!opts.repair).then(|| self.gc_shared());
-        let images: Vec<ImageRecord> = self.lock().images.values().cloned().collect();
+        let (images, named_manifests): (Vec<ImageRecord>, _) = {
+            let idx = self.lock();
+            (
+                idx.images.values().cloned().collect(),
+                idx.repos.manifest_digests(),
+            )
+        };
         let mut problems = Vec::new();
-        let mut used_blobs = BTreeSet::new();
+        // A digest reference's manifest is kept while the reference is.
+        let mut used_blobs: BTreeSet<Digest> = named_manifests
+            .into_iter()
+            .filter(|d| self.content.exists(d))
+            .collect();
         let mut used_layers = BTreeSet::new();
 
         for (id, path) in hex_names(&self.layout.images_dir(), ".json") {

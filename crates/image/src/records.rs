@@ -91,6 +91,15 @@ impl Repositories {
         self.refs.remove(&r.to_string()).map(|(_, id)| id)
     }
 
+    /// The manifests digest references name (`name@sha256:...`): the store
+    /// keeps each as a blob while a reference names it.
+    pub fn manifest_digests(&self) -> std::collections::BTreeSet<Digest> {
+        self.refs
+            .values()
+            .filter_map(|(r, _)| r.digest().and_then(|d| Digest::parse(d).ok()))
+            .collect()
+    }
+
     /// Every reference to `id`, sorted.
     pub fn refs_of(&self, id: &Digest) -> Vec<Reference> {
         self.refs

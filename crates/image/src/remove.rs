@@ -5,6 +5,7 @@
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::layer::chain_ids;
+use crate::records::Repositories;
 use crate::reference::Reference;
 use crate::store::{resolve_in, By, ImageStore, Index, Removed};
 use crate::txn::used_diff_ids;
@@ -83,7 +84,8 @@ impl ImageStore {
                 if !repos.refs_of(&id).is_empty() || has_children || used.is_some() {
                     // Still referenced, or now dangling but needed: untagging was all.
                     self.write_repos(&repos)?;
-                    idx.repos = repos;
+                    let before = std::mem::replace(&mut idx.repos, repos);
+                    self.drop_unnamed_manifests(&idx, &before)?;
                     return Ok(out);
                 }
             }
@@ -107,16 +109,31 @@ impl ImageStore {
                 if used.is_some() {
                     // Forced: the container keeps the image's data.
                     self.write_repos(&repos)?;
-                    idx.repos = repos;
+                    let before = std::mem::replace(&mut idx.repos, repos);
+                    self.drop_unnamed_manifests(&idx, &before)?;
                     return Ok(out);
                 }
             }
         }
 
         self.write_repos(&repos)?;
-        idx.repos = repos;
+        let before = std::mem::replace(&mut idx.repos, repos);
         out.extend(self.delete_image(&mut idx, &id)?);
+        self.drop_unnamed_manifests(&idx, &before)?;
         Ok(out)
+    }
+
+    /// Removes the manifests only digest references that are gone named
+    /// (those in `before`, no longer in the index, and no image's own).
+    fn drop_unnamed_manifests(&self, idx: &Index, before: &Repositories) -> Result<(), Error> {
+        let still = idx.repos.manifest_digests();
+        for d in before.manifest_digests() {
+            let own = idx.images.values().any(|r| r.manifest.as_ref() == Some(&d));
+            if !still.contains(&d) && !own {
+                self.content.remove(&d)?;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes an unreferenced image's record, blobs and now-unused layers.
@@ -150,7 +167,7 @@ impl ImageStore {
             errors.push(Error::from(e));
         }
         if let Some(m) = &rec.manifest {
-            if !used_manifests.contains(m) {
+            if !used_manifests.contains(m) && !idx.repos.manifest_digests().contains(m) {
                 if let Err(e) = self.content.remove(m) {
                     errors.push(e.into());
                 }

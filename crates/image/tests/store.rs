@@ -372,6 +372,46 @@ fn create_with_present_layers_and_parent() {
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
 
+/// An image already here, pulled again under another name: the new
+/// manifest is kept while its digest reference is, and goes with it, so
+/// the store never holds a blob nothing names (`system check`).
+#[test]
+fn manifest_of_a_digest_reference_goes_with_it() {
+    let (_t, s) = open();
+    let layer = layer_tar(&[("f", b"1")]);
+    let cfg = config(&[digest(&layer)], "img");
+    let first = br#"{"schemaVersion":2,"n":1}"#.to_vec();
+    s.create(NewImage {
+        config: cfg.clone(),
+        layers: vec![LayerInput::Tar(Box::new(&layer[..]))],
+        tags: vec!["one:1".into()],
+        repo_digests: vec![format!("one@{}", digest(&first))],
+        manifest: Some(first.clone()),
+        parent: None,
+    })
+    .unwrap();
+    let second = br#"{"schemaVersion":2,"n":2}"#.to_vec();
+    s.create(NewImage {
+        config: cfg.clone(),
+        layers: vec![LayerInput::Present],
+        tags: vec!["two:1".into()],
+        repo_digests: vec![format!("two@{}", digest(&second))],
+        manifest: Some(second.clone()),
+        parent: None,
+    })
+    .unwrap();
+    let clean = |s: &ImageStore| s.check(Default::default());
+    assert!(clean(&s).is_empty(), "{:?}", clean(&s));
+    assert!(s.content().exists(&digest(&second)));
+    s.remove("two:1", false, &never).unwrap();
+    assert!(
+        !s.content().exists(&digest(&second)),
+        "the second manifest went"
+    );
+    assert!(s.content().exists(&digest(&first)), "the image's own stays");
+    assert!(clean(&s).is_empty(), "{:?}", clean(&s));
+}
+
 #[test]
 fn import_rejects_garbage_and_bad_changes() {
     let (t, s) = open();

@@ -2,8 +2,9 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
-use crate::harness::{Ctx, TestFn};
+use crate::harness::{wait_until, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
     ("ping_and_versions", ping_and_versions),
@@ -191,14 +192,9 @@ fn clients_that_stop_reading_hold_bounded_memory(ctx: &Ctx) {
         .containers_root()
         .join(&logged)
         .join(format!("{logged}-json.log"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0) < 50_000_000 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the log did not reach 50 MB"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_until("the log to reach 50 MB", Duration::from_secs(60), || {
+        std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0) >= 50_000_000
+    });
     let fast = ctx.ok(&["run", "-d", "--log-driver", "none", "busybox", "yes"]);
     let fast = fast.trim().to_string();
     let before = ctx.daemon_rss_kib();
@@ -219,6 +215,8 @@ fn clients_that_stop_reading_hold_bounded_memory(ctx: &Ctx) {
     }
     held.push(stalled(ctx, "GET", "/events"));
     held.push(stalled(ctx, "GET", &format!("/containers/{fast}/stats")));
+    // Time must pass here: 3 s for the stalled streams to pile data up in
+    // the daemon if it queued instead of waiting; the bound is checked after.
     std::thread::sleep(std::time::Duration::from_secs(3));
     let (status, _, body) = request(ctx, "GET", "/_ping", "");
     assert_eq!((status, body.as_str()), (200, "OK"));
@@ -426,14 +424,17 @@ fn cli_starts_a_daemon_when_none_answers(ctx: &Ctx) {
         nix::sys::signal::Signal::SIGTERM,
     )
     .expect("stop daemon");
-    for _ in 0..200 {
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
     // The daemon is not our child (it detached), so it may linger as a zombie
     // of init; what matters is that it stopped serving and cleaned up.
+    wait_until(
+        "the started daemon to stop",
+        Duration::from_secs(10),
+        || {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z "))
+        },
+    );
     assert!(
         !exec_root.join("berth.sock").exists(),
         "socket removed on shutdown"

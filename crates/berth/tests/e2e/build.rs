@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use crate::harness::{stderr, stdout, Ctx, TestFn};
+use crate::harness::{stderr, stdout, wait_until, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
     ("build_fixture_and_cache", build_fixture_and_cache),
@@ -636,6 +637,8 @@ fn reproducible_builds_with_source_date_epoch(ctx: &Ctx) {
         built_id(&stdout(&out))
     };
     let one = build(&["--build-arg", "SOURCE_DATE_EPOCH=0"]);
+    // Time must pass here: the second build runs in a later second, so only
+    // SOURCE_DATE_EPOCH can make the two ids equal.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let two = build(&["--build-arg", "SOURCE_DATE_EPOCH=0"]);
     assert_eq!(one, two, "same context, same epoch, same image");
@@ -965,7 +968,13 @@ fn build_run_host_settings(ctx: &Ctx) {
         "memory-ctx",
         "FROM busybox\nRUN head -c 200000000 /dev/zero | sort > /dev/null\n",
     );
-    let out = build_in(ctx, &hungry, &["-m", "64m", "--memory-swap", "64m"]);
+    // A failed step's container stays (Docker's classic builder keeps it
+    // for inspection) unless --force-rm.
+    let out = build_in(
+        ctx,
+        &hungry,
+        &["-m", "64m", "--memory-swap", "64m", "--force-rm"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(
         stderr(&out).contains("returned a non-zero code: 137"),
@@ -1089,14 +1098,11 @@ fn start_slow_build(ctx: &Ctx, name: &str, tag: &str) -> std::process::Child {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("build");
-    let started = std::time::Instant::now();
-    while step_containers(ctx).is_empty() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "the RUN step's container never appeared"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until(
+        "the RUN step's container to appear",
+        Duration::from_secs(20),
+        || !step_containers(ctx).is_empty(),
+    );
     build
 }
 
@@ -1182,6 +1188,8 @@ fn build_output_waits_for_a_client_that_stops_reading(ctx: &Ctx) {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
+    // Time must pass here: 2 s for the output to pile up in the daemon if
+    // it queued for the stalled client instead of waiting; checked after.
     std::thread::sleep(std::time::Duration::from_secs(2));
     let after = ctx.daemon_rss_kib();
     eprintln!("    RUN wrote {written} bytes of log; daemon RSS {before} -> {after} KiB");
@@ -1190,28 +1198,22 @@ fn build_output_waits_for_a_client_that_stops_reading(ctx: &Ctx) {
         "a client that stopped reading took the daemon from {before} to {after} KiB"
     );
     drop(s);
-    let gone = std::time::Instant::now();
-    while !step_containers(ctx).is_empty() {
-        assert!(
-            gone.elapsed() < std::time::Duration::from_secs(20),
-            "the build outlived its client"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_until(
+        "the build to end with its client (its step's container to go)",
+        Duration::from_secs(20),
+        || step_containers(ctx).is_empty(),
+    );
 }
 
 fn build_stops_when_its_client_goes(ctx: &Ctx) {
     let mut client = start_slow_build(ctx, "build-abandoned", "abandoned-build");
     client.kill().expect("kill the client");
     let _ = client.wait();
-    let gone = std::time::Instant::now();
-    while !step_containers(ctx).is_empty() {
-        assert!(
-            gone.elapsed() < std::time::Duration::from_secs(10),
-            "the step's container outlived its client's build"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_until(
+        "the step's container to go with its client's build",
+        Duration::from_secs(10),
+        || step_containers(ctx).is_empty(),
+    );
     assert_eq!(
         ctx.berth(&["image", "inspect", "abandoned-build"])
             .status

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::api::request;
-use crate::harness::{stderr, stdout, Ctx, TestFn};
+use crate::harness::{stderr, stdout, wait_until, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
     ("hijack_headers_come_alone", hijack_headers_come_alone),
@@ -80,8 +80,12 @@ fn hijack_headers_come_alone(ctx: &Ctx) {
             start.len()
         )
         .expect("write");
-        // Long enough for the exec to have printed everything.
-        std::thread::sleep(Duration::from_millis(500));
+        // The exec has ended, so it has printed everything, before the
+        // first read.
+        wait_until("the exec to end", Duration::from_secs(10), || {
+            let (_, _, body) = request(ctx, "GET", &format!("/exec/{exec}/json"), "");
+            !json_of(&body)["ExitCode"].is_null()
+        });
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
         let mut buf = [0u8; 8192];

@@ -6,9 +6,9 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{stderr, stdout, Ctx, TestFn};
+use crate::harness::{stderr, stdout, wait_until, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
     ("compose_fixture_up_ps_down", compose_fixture_up_ps_down),
@@ -148,17 +148,6 @@ fn http_get(addr: &str) -> String {
     out
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn compose_fixture_up_ps_down(ctx: &Ctx) {
     let f = fixture();
     let up = compose(ctx, &f, "fx", &["up", "-d"]);
@@ -178,10 +167,14 @@ fn compose_fixture_up_ps_down(ctx: &Ctx) {
     }
     assert!(ps.contains("127.0.0.1:18081->80/tcp"), "{ps}");
     // The client reaches both servers by service name.
-    wait_until("the client reached web1 and web2", || {
-        let logs = compose_ok(ctx, &f, "fx", &["logs", "client"]);
-        logs.matches("busybox httpd ok").count() >= 2
-    });
+    wait_until(
+        "the client to reach web1 and web2",
+        Duration::from_secs(20),
+        || {
+            let logs = compose_ok(ctx, &f, "fx", &["logs", "client"]);
+            logs.matches("busybox httpd ok").count() >= 2
+        },
+    );
     assert!(http_get("127.0.0.1:18081").contains("busybox httpd ok"));
     // The live view (forced here, automatic on a terminal).
     let live = compose(ctx, &f, "fx", &["--progress", "tty", "up", "-d"]);
@@ -316,9 +309,11 @@ fn compose_named_volumes_survive_down(ctx: &Ctx) {
         "down keeps named volumes"
     );
     compose_ok(ctx, &f, "vol", &["up", "-d"]);
-    wait_until("the writer saw its old file", || {
-        compose_ok(ctx, &f, "vol", &["logs", "writer"]).contains("kept")
-    });
+    wait_until(
+        "the writer to see its old file",
+        Duration::from_secs(20),
+        || compose_ok(ctx, &f, "vol", &["logs", "writer"]).contains("kept"),
+    );
     compose_ok(ctx, &f, "vol", &["down", "-v", "-t", "1"]);
     assert_eq!(ctx.ok(&["volume", "ls", "-q", "--filter", label]), "");
 }
@@ -356,9 +351,11 @@ fn compose_builds_with_the_cache(ctx: &Ctx) {
         "the second build hits the cache:\n{}",
         stdout(&second)
     );
-    wait_until("the app printed its greeting", || {
-        compose_ok(ctx, &f, "bld", &["logs", "app"]).contains("built")
-    });
+    wait_until(
+        "the app to print its greeting",
+        Duration::from_secs(20),
+        || compose_ok(ctx, &f, "bld", &["logs", "app"]).contains("built"),
+    );
     compose_ok(ctx, &f, "bld", &["down", "--rmi", "local"]);
     assert!(!ctx.berth(&["image", "inspect", "bld-app"]).status.success());
 }
@@ -433,10 +430,14 @@ fn docker_compose_drives_berth(ctx: &Ctx) {
             .unwrap_or_else(|| panic!("{name} missing:\n{text}"));
         assert!(line.contains(" Up "), "{line}");
     }
-    wait_until("docker-compose's client reached both servers", || {
-        let logs = dc(&["logs", "client"]);
-        stdout(&logs).matches("busybox httpd ok").count() >= 2
-    });
+    wait_until(
+        "docker-compose's client to reach both servers",
+        Duration::from_secs(20),
+        || {
+            let logs = dc(&["logs", "client"]);
+            stdout(&logs).matches("busybox httpd ok").count() >= 2
+        },
+    );
     assert!(http_get("127.0.0.1:18081").contains("busybox httpd ok"));
     // berth compose sees the same project.
     let ours = compose_ok(ctx, &f, "dc", &["ps", "--services"]);
@@ -612,9 +613,11 @@ fn compose_watch_syncs_and_rebuilds(ctx: &Ctx) {
         std::fs::write(dir.join("src/new.txt"), "new\n").expect("new");
         std::fs::write(dir.join("src/scratch"), "ignored\n").expect("scratch");
         std::fs::remove_file(dir.join("src/gone.txt")).expect("rm");
-        wait_until("the changes reached the container", || {
-            exec("cat /srv/a.txt /srv/new.txt; ls /srv") == "two\nnew\na.txt\nnew.txt\n"
-        });
+        wait_until(
+            "the changes to reach the container",
+            Duration::from_secs(20),
+            || exec("cat /srv/a.txt /srv/new.txt; ls /srv") == "two\nnew\na.txt\nnew.txt\n",
+        );
         assert_eq!(exec("cat /version"), "v1\n");
         let before = project_containers(ctx, "wt");
         std::fs::write(
@@ -622,7 +625,9 @@ fn compose_watch_syncs_and_rebuilds(ctx: &Ctx) {
             "FROM busybox\nCOPY . /srv-image\nRUN echo v2 > /version\n",
         )
         .expect("Dockerfile");
-        wait_until("the service was rebuilt", || exec("cat /version") == "v2\n");
+        wait_until("the service to be rebuilt", Duration::from_secs(20), || {
+            exec("cat /version") == "v2\n"
+        });
         assert_ne!(project_containers(ctx, "wt"), before, "recreated");
     }));
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
@@ -692,9 +697,11 @@ fn compose_lifecycle_commands_scale_and_profiles(ctx: &Ctx) {
 
     let port = compose_ok(ctx, &f, "lc", &["port", "web", "80"]);
     assert!(port.starts_with("127.0.0.1:"), "{port}");
-    wait_until("web answers on its published port", || {
-        std::net::TcpStream::connect(port.trim()).is_ok()
-    });
+    wait_until(
+        "web to answer on its published port",
+        Duration::from_secs(20),
+        || std::net::TcpStream::connect(port.trim()).is_ok(),
+    );
     assert!(http_get(port.trim()).contains("busybox httpd ok"));
     let images = compose_ok(ctx, &f, "lc", &["images"]);
     assert!(
@@ -924,9 +931,11 @@ fn docker_compose_v1_commands(ctx: &Ctx) {
     let port = dc(&["port", "web", "80"]);
     let addr = port.trim().to_string();
     assert!(addr.starts_with("127.0.0.1:"), "{port}");
-    wait_until("the built web server answers", || {
-        std::net::TcpStream::connect(&addr).is_ok() && http_get(&addr).contains("dcv1-ok")
-    });
+    wait_until(
+        "the built web server to answer",
+        Duration::from_secs(20),
+        || std::net::TcpStream::connect(&addr).is_ok() && http_get(&addr).contains("dcv1-ok"),
+    );
     let out = dc(&[
         "exec",
         "-T",

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{stderr, stdout, Ctx, TestFn};
+use crate::harness::{stderr, stdout, wait_until, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
     ("run_prints_and_exits_zero", run_prints_and_exits_zero),
@@ -68,7 +68,15 @@ fn run_missing_command_is_127(ctx: &Ctx) {
         stderr(&out)
     );
     // --rm removed it even though it never ran.
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(
+        "--rm to remove the container that failed to start",
+        Duration::from_secs(5),
+        || {
+            ctx.ok(&["ps", "-aq", "--filter", "ancestor=busybox"])
+                .trim()
+                .is_empty()
+        },
+    );
     assert_eq!(
         ctx.ok(&["ps", "-aq", "--filter", "ancestor=busybox"])
             .trim(),
@@ -105,14 +113,16 @@ fn run_bad_flag_is_125(ctx: &Ctx) {
 }
 
 fn wait_for_log(ctx: &Ctx, name: &str, needle: &str) -> String {
-    for _ in 0..100 {
-        let logs = ctx.ok(&["logs", name]);
-        if logs.contains(needle) {
-            return logs;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{name} never logged {needle:?}");
+    let mut logs = String::new();
+    wait_until(
+        &format!("{name} to log {needle:?}"),
+        Duration::from_secs(5),
+        || {
+            logs = ctx.ok(&["logs", name]);
+            logs.contains(needle)
+        },
+    );
+    logs
 }
 
 fn detached_lifecycle_leaves_nothing(ctx: &Ctx) {
@@ -149,15 +159,11 @@ fn detached_lifecycle_leaves_nothing(ctx: &Ctx) {
         !ctx.containers_root().join(&id).exists(),
         "state directory left"
     );
-    let mut gone = false;
-    for _ in 0..50 {
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            gone = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(gone, "container process {pid} still exists");
+    wait_until(
+        &format!("container process {pid} to be gone"),
+        Duration::from_secs(5),
+        || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    );
     assert!(
         ctx.our_mounts().is_empty(),
         "mounts left: {:?}",
@@ -447,25 +453,34 @@ fn hundred_runs_leave_nothing(ctx: &Ctx) {
         let out = ctx.berth(&["run", "--rm", "busybox", "true"]);
         assert_eq!(out.status.code(), Some(0), "run {i}: {}", stderr(&out));
     }
-    // --rm removal finishes right after the exit; give it a moment.
-    std::thread::sleep(Duration::from_millis(200));
-    let after = std::fs::read_dir(ctx.containers_root())
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(before, after, "state directories left behind");
+    // --rm removal finishes right after the exit (the state directory
+    // goes before the container leaves the daemon's list).
+    let state_dirs = || {
+        std::fs::read_dir(ctx.containers_root())
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let monitors = || {
+        std::fs::read_dir("/proc")
+            .expect("proc")
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("cmdline")).ok())
+            .filter(|c| c.contains("__monitor") && c.contains(&*ctx.root.to_string_lossy()))
+            .count()
+    };
+    wait_until(
+        "the last --rm removal and its monitor to finish",
+        Duration::from_secs(10),
+        || state_dirs() == before && ctx.ok(&["ps", "-aq"]).is_empty() && monitors() == 0,
+    );
+    assert_eq!(before, state_dirs(), "state directories left behind");
     assert!(
         ctx.our_mounts().is_empty(),
         "mounts left: {:?}",
         ctx.our_mounts()
     );
     assert_eq!(ctx.ok(&["ps", "-aq"]), "");
-    let children = std::fs::read_dir("/proc")
-        .expect("proc")
-        .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("cmdline")).ok())
-        .filter(|c| c.contains("__monitor") && c.contains(&*ctx.root.to_string_lossy()))
-        .count();
-    assert_eq!(children, 0, "monitor processes left");
+    assert_eq!(monitors(), 0, "monitor processes left");
 }
 
 fn fifty_parallel_runs_from_five_clients(ctx: &Ctx) {
@@ -500,11 +515,19 @@ fn fifty_parallel_runs_from_five_clients(ctx: &Ctx) {
             c.join().expect("client thread");
         }
     });
-    std::thread::sleep(Duration::from_millis(300));
-    let after = std::fs::read_dir(ctx.containers_root())
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(before, after, "state directories left behind");
+    // --rm removal finishes right after the exit (the state directory
+    // goes before the container leaves the daemon's list).
+    let state_dirs = || {
+        std::fs::read_dir(ctx.containers_root())
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    wait_until(
+        "the last --rm removals to finish",
+        Duration::from_secs(10),
+        || state_dirs() == before && ctx.ok(&["ps", "-aq"]).is_empty(),
+    );
+    assert_eq!(before, state_dirs(), "state directories left behind");
     assert_eq!(ctx.ok(&["ps", "-aq"]), "");
     assert!(
         ctx.our_mounts().is_empty(),

@@ -11,7 +11,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::{berth_bin, stdout, Ctx, TestFn};
+use crate::harness::{berth_bin, stdout, wait_until, Ctx, TestFn};
 use crate::registry::Registry;
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -219,6 +219,8 @@ fn daemon_killed_at_random_points_leaves_a_consistent_store(ctx: &Ctx) {
             .stderr(Stdio::null())
             .spawn()
             .expect("berth client");
+        // Time must pass here: the daemon is killed `delay` into the
+        // operation, the random moment under test.
         std::thread::sleep(delay);
         ctx.kill_daemon();
         let _ = client.wait();
@@ -279,14 +281,11 @@ fn monitor_and_registry_killed_leave_consistent_state(ctx: &Ctx) {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill the monitor");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while running(ctx, &id) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the container outlived its monitor"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        "the container to end with its monitor",
+        Duration::from_secs(20),
+        || !running(ctx, &id),
+    );
     assert_clean(ctx, "after killing a monitor");
     ctx.ok(&["rm", &id]);
 
@@ -306,19 +305,21 @@ fn monitor_and_registry_killed_leave_consistent_state(ctx: &Ctx) {
         ])
         .trim()
         .to_string();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !ctx
-        .berth(&["exec", &keeper, "test", "-s", "/r"])
-        .status
-        .success()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the file was not written"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until(
+        "the keeper to write all of /r",
+        Duration::from_secs(30),
+        || {
+            ctx.berth(&[
+                "exec",
+                &keeper,
+                "sh",
+                "-c",
+                "test $(wc -c < /r) -eq 30000000",
+            ])
+            .status
+            .success()
+        },
+    );
 
     // The daemon killed while a commit holds the container paused: the
     // restarted daemon thaws it, and drops the commit's half-written tar.
@@ -328,6 +329,8 @@ fn monitor_and_registry_killed_leave_consistent_state(ctx: &Ctx) {
         .stderr(Stdio::null())
         .spawn()
         .expect("commit");
+    // Polled every 5 ms rather than with `wait_until`: the pause lasts only
+    // as long as the commit, and must be caught while it holds.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while ctx
         .ok(&["inspect", "-f", "{{.State.Paused}}", &keeper])
@@ -368,7 +371,17 @@ fn monitor_and_registry_killed_leave_consistent_state(ctx: &Ctx) {
         .stderr(Stdio::null())
         .spawn()
         .expect("push");
-    std::thread::sleep(Duration::from_millis(300));
+    // Killed in the middle: once a blob upload is open (or, if the push
+    // was quicker than the polling, once it is over).
+    let uploads = root.join("uploads");
+    wait_until(
+        "the push to open an upload",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_dir(&uploads).is_ok_and(|mut d| d.next().is_some())
+                || push.try_wait().expect("push status").is_some()
+        },
+    );
     let port = registry.kill();
     let _ = push.wait();
     let registry = Registry::start(&root, Some(port));

@@ -14,6 +14,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         commit_keeps_changes_and_deletions,
     ),
     ("export_is_a_flat_tar", export_is_a_flat_tar),
+    (
+        "cp_out_streams_and_leaves_files_to_the_caller",
+        cp_out_streams_and_leaves_files_to_the_caller,
+    ),
 ];
 
 fn cp_both_ways(ctx: &Ctx) {
@@ -94,7 +98,15 @@ fn cp_never_escapes_through_symlinks(ctx: &Ctx) {
             "ln -s / /rootlink; ln -s ../../.. /uplink; ln -s {host_dir} /hostlink; sleep 100"
         ),
     ]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    crate::harness::wait_until(
+        "the links to be planted",
+        std::time::Duration::from_secs(10),
+        || {
+            ctx.berth(&["exec", "planted", "test", "-L", "/hostlink"])
+                .status
+                .success()
+        },
+    );
     // Reading through the links reaches the container's files, never the host's.
     let out = ctx.berth(&["cp", "planted:/hostlink/secret", &w]);
     assert_ne!(
@@ -206,7 +218,15 @@ fn commit_keeps_changes_and_deletions(ctx: &Ctx) {
         "-c",
         "echo live > /live; sleep 100",
     ]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    crate::harness::wait_until(
+        "/live to be written",
+        std::time::Duration::from_secs(10),
+        || {
+            ctx.berth(&["exec", "livecommit", "test", "-s", "/live"])
+                .status
+                .success()
+        },
+    );
     ctx.ok(&["commit", "livecommit", "img3:1"]);
     assert_eq!(
         ctx.ok(&["inspect", "-f", "{{.State.Status}}", "livecommit"]),
@@ -257,4 +277,65 @@ fn export_is_a_flat_tar(ctx: &Ctx) {
         "temporary rootfs mount left: {:?}",
         ctx.our_mounts()
     );
+}
+
+/// `cp` out of a container unpacks the archive as it arrives: copying a
+/// 128 MiB file, the CLI stays far below the file's size. The files are
+/// the caller's, whatever their owner in the container, as the docker CLI
+/// leaves them.
+fn cp_out_streams_and_leaves_files_to_the_caller(ctx: &Ctx) {
+    let work = ctx.dir.path().join("cp-stream");
+    std::fs::create_dir_all(&work).expect("work dir");
+    let w = work.to_str().expect("utf8").to_string();
+    ctx.ok(&["run", "-d", "--name", "cpbig", "busybox", "sh", "-c",
+        "dd if=/dev/zero of=/big bs=1M count=128 2>/dev/null && mkdir /d && echo x > /d/f && chown -R 1234:5678 /d && echo done > /ready && sleep 100"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ctx.berth(&["exec", "cpbig", "cat", "/ready"]).status.code() != Some(0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the file was never written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut child = std::process::Command::new(crate::harness::berth_bin())
+        .args(["cp", "cpbig:/big", &w])
+        .env("BERTH_HOST", ctx.host())
+        .spawn()
+        .expect("berth cp");
+    // The CLI's high-water mark, sampled until it exits (it only grows).
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak_kib = peak_kib.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().expect("waiting for cp") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    assert!(status.success(), "cp failed: {status}");
+    let size = std::fs::metadata(work.join("big"))
+        .expect("copied file")
+        .len();
+    assert_eq!(size, 128 << 20);
+    assert!(
+        peak_kib < 48 * 1024,
+        "cp held {peak_kib} KiB for a 128 MiB file"
+    );
+    println!("    cp of 128 MiB: CLI peak RSS {peak_kib} KiB");
+
+    ctx.ok(&["cp", "cpbig:/d", &w]);
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(work.join("d/f")).expect("copied tree");
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (0, 0),
+        "owned by the caller (root here)"
+    );
+    ctx.ok(&["rm", "-f", "cpbig"]);
 }

@@ -450,13 +450,23 @@ pub fn run_all(tests: &[(&str, TestFn)], filter: &[String], start: fn() -> Ctx) 
     let mut failed = Vec::new();
     for (name, f) in &selected {
         let t0 = Instant::now();
+        let before = Objects::list(&ctx);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&ctx)));
-        let status = if result.is_ok() { "ok" } else { "FAILED" };
+        // What the test made and left is removed, so a failure (or a
+        // forgetful test) never knocks over the tests after it; a test that
+        // passed but left something fails for it.
+        let left = Objects::list(&ctx).made_since(&before);
+        left.remove(&ctx);
+        let ok = result.is_ok() && left.is_empty();
+        let status = if ok { "ok" } else { "FAILED" };
         println!(
             "test {name} ... {status} ({:.2}s)",
             t0.elapsed().as_secs_f64()
         );
-        if result.is_err() {
+        if result.is_ok() && !left.is_empty() {
+            println!("    {name} left behind: {left:?}");
+        }
+        if !ok {
             failed.push(*name);
         }
     }
@@ -504,4 +514,69 @@ pub fn run_all(tests: &[(&str, TestFn)], filter: &[String], start: fn() -> Ctx) 
         println!("    {f}");
     }
     i32::from(!failed.is_empty())
+}
+
+/// The containers, networks and volumes the daemon has.
+#[derive(Debug, Default)]
+struct Objects {
+    containers: Vec<String>,
+    networks: Vec<String>,
+    volumes: Vec<String>,
+}
+
+impl Objects {
+    fn list(ctx: &Ctx) -> Objects {
+        let names = |args: &[&str]| -> Vec<String> {
+            stdout(&ctx.berth(args))
+                .lines()
+                .map(str::to_string)
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
+        Objects {
+            containers: names(&["ps", "-aq", "--no-trunc"]),
+            networks: names(&["network", "ls", "-q", "--no-trunc"]),
+            volumes: names(&["volume", "ls", "-q"]),
+        }
+    }
+
+    /// What is in `self` and was not in `before`.
+    fn made_since(self, before: &Objects) -> Objects {
+        let new = |now: Vec<String>, then: &[String]| -> Vec<String> {
+            now.into_iter().filter(|x| !then.contains(x)).collect()
+        };
+        Objects {
+            containers: new(self.containers, &before.containers),
+            networks: new(self.networks, &before.networks),
+            volumes: new(self.volumes, &before.volumes),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+
+    /// Removes them: containers first (with their anonymous volumes), then
+    /// networks and volumes.
+    fn remove(&self, ctx: &Ctx) {
+        for c in &self.containers {
+            let _ = ctx.berth(&["rm", "-f", "-v", c]);
+        }
+        for n in &self.networks {
+            let _ = ctx.berth(&["network", "rm", n]);
+        }
+        for v in &self.volumes {
+            let _ = ctx.berth(&["volume", "rm", "-f", v]);
+        }
+    }
+}
+
+/// Polls `f` until it holds; fails naming `what` after `limit`. The one way
+/// tests wait for something to happen (never a fixed sleep).
+pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -10,6 +10,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("stdin_streams_with_i", stdin_streams_with_i),
     ("tty_under_tmux", tty_under_tmux),
     ("exec_in_running_container", exec_in_running_container),
+    ("run_and_start_proxy_signals", run_and_start_proxy_signals),
 ];
 
 fn stdin_streams_with_i(ctx: &Ctx) {
@@ -75,6 +76,23 @@ impl Tmux {
         }
     }
 
+    /// Whether the pane's terminal is in raw mode, as `berth` puts it once
+    /// it is attached.
+    fn raw(&self) -> bool {
+        let tty = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.session, "#{pane_tty}"])
+            .output()
+            .expect("tmux");
+        let tty = String::from_utf8_lossy(&tty.stdout).trim().to_string();
+        let settings = Command::new("stty")
+            .args(["-F", &tty, "-a"])
+            .output()
+            .expect("stty");
+        String::from_utf8_lossy(&settings.stdout)
+            .split_whitespace()
+            .any(|s| s == "-icanon")
+    }
+
     fn dead(&self) -> bool {
         let out = Command::new("tmux")
             .args(["list-panes", "-t", &self.session, "-F", "#{pane_dead}"])
@@ -109,7 +127,22 @@ fn tty_under_tmux(ctx: &Ctx) {
         .status()
         .expect("tmux");
     assert!(status.success());
-    std::thread::sleep(Duration::from_millis(300));
+    // The new size has reached the container's terminal (its pid 1's stdin).
+    let tty = format!(
+        "/proc/{}/fd/0",
+        ctx.ok(&["inspect", "-f", "{{.State.Pid}}", "itbox"]).trim()
+    );
+    crate::harness::wait_until(
+        "the container's terminal to be 40x120",
+        Duration::from_secs(10),
+        || {
+            let size = Command::new("stty")
+                .args(["-F", &tty, "size"])
+                .output()
+                .expect("stty");
+            String::from_utf8_lossy(&size.stdout).trim() == "40 120"
+        },
+    );
     t.keys(&["stty size", "Enter"]);
     t.wait_for("40 120");
     // ctrl-p ctrl-q detaches; the container keeps running.
@@ -133,7 +166,11 @@ fn tty_under_tmux(ctx: &Ctx) {
         "berth-attach",
         &format!("{berth} attach itbox; echo attach-exit=$?; sleep 30"),
     );
-    std::thread::sleep(Duration::from_millis(500));
+    crate::harness::wait_until(
+        "berth attach to be attached (its terminal raw)",
+        Duration::from_secs(10),
+        || again.raw(),
+    );
     again.keys(&["echo again-$((1+1))", "Enter"]);
     again.wait_for("again-2");
     again.keys(&["exit 3", "Enter"]);
@@ -219,7 +256,15 @@ fn exec_in_running_container(ctx: &Ctx) {
         stderr(&out)
     );
     ctx.ok(&["exec", "-d", "execbox", "touch", "/tmp/from-detached"]);
-    std::thread::sleep(Duration::from_millis(300));
+    crate::harness::wait_until(
+        "the detached exec to make its file",
+        Duration::from_secs(10),
+        || {
+            ctx.berth(&["exec", "execbox", "test", "-f", "/tmp/from-detached"])
+                .status
+                .success()
+        },
+    );
     ctx.ok(&["exec", "execbox", "test", "-f", "/tmp/from-detached"]);
     let caps = ctx.ok(&[
         "exec",
@@ -241,4 +286,77 @@ fn exec_in_running_container(ctx: &Ctx) {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
     ctx.ok(&["rm", "execbox"]);
+}
+
+/// Starts `berth ARGS` and waits until its stdout has printed `ready`.
+fn spawn_until_ready(ctx: &Ctx, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::Read;
+    let mut child = Command::new(berth_bin())
+        .args(args)
+        .env("BERTH_HOST", ctx.host())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting berth");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !String::from_utf8_lossy(&seen).contains("ready") {
+        assert!(Instant::now() < deadline, "never ready: {seen:?}");
+        let mut buf = [0u8; 256];
+        match out.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    child.stdout = Some(out);
+    (child, String::from_utf8_lossy(&seen).into_owned())
+}
+
+/// The signals `berth run` (and `start -a`) receives without a terminal go
+/// to the container, as the docker CLI's `--sig-proxy` does; with
+/// `--sig-proxy=false` they end the CLI and leave the container running.
+fn run_and_start_proxy_signals(ctx: &Ctx) {
+    let script = "trap 'echo got TERM; exit 3' TERM; echo ready; while true; do sleep 0.1; done";
+    let (child, _) = spawn_until_ready(
+        ctx,
+        &[
+            "run", "--rm", "--name", "sigp", "busybox", "sh", "-c", script,
+        ],
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal the CLI");
+    let out = child.wait_with_output().expect("berth run");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stdout(&out).contains("got TERM"), "{}", stdout(&out));
+
+    ctx.ok(&["create", "--name", "sigs", "busybox", "sh", "-c", script]);
+    let (child, _) = spawn_until_ready(ctx, &["start", "-a", "sigs"]);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal the CLI");
+    let out = child.wait_with_output().expect("berth start -a");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    ctx.ok(&["rm", "sigs"]);
+
+    let (child, _) = spawn_until_ready(
+        ctx,
+        &[
+            "run",
+            "--sig-proxy=false",
+            "--name",
+            "signp",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal the CLI");
+    let out = child.wait_with_output().expect("berth run");
+    assert_eq!(out.status.code(), None, "the CLI ends by the signal");
+    let state = ctx.ok(&["inspect", "-f", "{{.State.Running}}", "signp"]);
+    assert_eq!(state.trim(), "true");
+    ctx.ok(&["rm", "-f", "signp"]);
 }

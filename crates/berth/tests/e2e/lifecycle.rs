@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{stderr, stdout, Ctx, TestFn};
+use crate::harness::{stderr, wait_until, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
     ("stop_trapping_shell_is_quick", stop_trapping_shell_is_quick),
@@ -42,12 +42,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("image_healthcheck_is_used", image_healthcheck_is_used),
 ];
 
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Whether process `pid` has ended: gone, or a zombie not reaped yet.
+fn ended(pid: i32) -> bool {
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
 }
 
 fn status(ctx: &Ctx, name: &str) -> String {
@@ -309,6 +307,7 @@ fn restart_on_failure_runs_four_times(ctx: &Ctx) {
         .trim()
             == "3 exited"
     });
+    // Time must pass here: no fourth restart may come within 1.5 s.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
         ctx.ok(&[
@@ -364,11 +363,7 @@ fn unrecorded_start_is_stopped_at_daemon_start(ctx: &Ctx) {
     wait_until(
         "the stray process to be stopped",
         Duration::from_secs(5),
-        || {
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .is_ok_and(|s| s.contains(") Z "))
-        },
+        || ended(pid),
     );
     assert_eq!(status(ctx, "unrecorded"), "created 0");
     ctx.ok(&["start", "unrecorded"]);
@@ -449,6 +444,11 @@ fn daemon_crash_keeps_containers(ctx: &Ctx) {
         .trim()
         .parse()
         .expect("pid");
+    let crash3_pid: i32 = ctx
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "crash3"])
+        .trim()
+        .parse()
+        .expect("pid");
     let pids: Vec<i32> = ["crash1", "crash2"]
         .iter()
         .map(|n| {
@@ -458,14 +458,41 @@ fn daemon_crash_keeps_containers(ctx: &Ctx) {
                 .expect("pid")
         })
         .collect();
+    // The ticks in crash1's and crash2's json-file logs, which their
+    // monitors write with or without the daemon.
+    let log_files: Vec<String> = ["crash1", "crash2"]
+        .iter()
+        .map(|n| {
+            ctx.ok(&["inspect", "-f", "{{.LogPath}}", n])
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let ticks_on_disk = |log: &String| {
+        std::fs::read_to_string(log)
+            .map(|t| t.matches("tick").count())
+            .unwrap_or(0)
+    };
     ctx.kill_daemon();
+    let ticks_at_kill: Vec<usize> = log_files.iter().map(ticks_on_disk).collect();
     // While the daemon is down: crash3 exits by itself, crash-always is killed.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(always_pid),
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill");
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_until(
+        "crash3 and crash-always to end and crash1 and crash2 to log on while the daemon is away",
+        Duration::from_secs(10),
+        || {
+            ended(crash3_pid)
+                && ended(always_pid)
+                && log_files
+                    .iter()
+                    .zip(&ticks_at_kill)
+                    .all(|(log, at_kill)| ticks_on_disk(log) >= (at_kill + 3).max(7))
+        },
+    );
     for pid in &pids {
         assert!(
             std::path::Path::new(&format!("/proc/{pid}")).exists(),
@@ -484,20 +511,40 @@ fn daemon_crash_keeps_containers(ctx: &Ctx) {
     let logs = ctx.ok(&["logs", "crash1"]);
     let ticks = logs.lines().count();
     assert!(ticks >= 7, "kept logging while the daemon was away: {logs}");
-    let follow = std::process::Command::new(crate::harness::berth_bin())
+    let mut follow = std::process::Command::new(crate::harness::berth_bin())
         .args(["logs", "-f", "--tail", "0", "crash1"])
         .env("BERTH_HOST", ctx.host())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("logs -f");
-    std::thread::sleep(Duration::from_millis(700));
-    ctx.ok(&["stop", "-t", "1", "crash1"]);
-    let out = follow.wait_with_output().expect("logs -f output");
-    assert!(
-        stdout(&out).contains("tick"),
-        "logs -f continued: {}",
-        stdout(&out)
+    // What `logs -f` prints, read as it comes.
+    let followed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let mut out = follow.stdout.take().expect("logs -f stdout");
+        let followed = followed.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match std::io::Read::read(&mut out, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => followed
+                        .lock()
+                        .expect("followed lock")
+                        .push_str(&String::from_utf8_lossy(&buf[..n])),
+                }
+            }
+        })
+    };
+    wait_until(
+        "logs -f to print a new tick",
+        Duration::from_secs(10),
+        || followed.lock().expect("followed lock").contains("tick"),
     );
+    ctx.ok(&["stop", "-t", "1", "crash1"]);
+    follow.wait().expect("logs -f ends with the container");
+    reader.join().expect("logs -f reader");
+    let out = followed.lock().expect("followed lock").clone();
+    assert!(out.contains("tick"), "logs -f continued: {out}");
     assert_eq!(status(ctx, "crash1"), "exited 137");
     ctx.ok(&["rm", "-f", "crash1", "crash2", "crash3", "crash-always"]);
 }

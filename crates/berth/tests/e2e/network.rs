@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{stderr, stdout, Ctx, TestFn};
+use crate::harness::{stderr, stdout, wait_until, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
     (
@@ -768,14 +768,11 @@ fn monitor_kill_cleans_network(ctx: &Ctx) {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill the monitor");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while inspect(ctx, "{{.State.Running}}", "orphan") == "true" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the container outlived its monitor"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        "the container to end with its monitor",
+        Duration::from_secs(10),
+        || inspect(ctx, "{{.State.Running}}", "orphan") != "true",
+    );
     // Gone, or a zombie waiting for whoever inherited it to reap it.
     let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     assert!(

@@ -4,9 +4,9 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{berth_bin, stderr, stdout, Ctx, TestFn};
+use crate::harness::{berth_bin, stderr, stdout, wait_until, Ctx, TestFn};
 use crate::interop::{podman, skopeo};
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -69,7 +69,6 @@ impl Registry {
             .stderr(Stdio::null())
             .spawn()
             .expect("berth registry serve");
-        let deadline = Instant::now() + Duration::from_secs(10);
         let ready = |addr: &str| {
             if extra.is_empty() {
                 http(addr, "GET", "/v2/", b"").map(|r| r.0) == Ok(200)
@@ -77,13 +76,11 @@ impl Registry {
                 TcpStream::connect(addr).is_ok()
             }
         };
-        while !ready(&addr) {
-            assert!(
-                Instant::now() < deadline,
-                "the registry did not answer on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(30));
-        }
+        wait_until(
+            &format!("the registry to answer on {addr}"),
+            Duration::from_secs(10),
+            || ready(&addr),
+        );
         Registry { child, addr }
     }
 
@@ -498,14 +495,11 @@ impl DockerRegistry {
             .stderr(Stdio::null())
             .spawn()
             .expect("this test needs Debian's docker-registry (scripts/deps.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while http(&addr, "GET", "/v2/", b"").map(|r| r.0) != Ok(200) {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            &format!("docker-registry to answer on {addr}"),
+            Duration::from_secs(10),
+            || http(&addr, "GET", "/v2/", b"").map(|r| r.0) == Ok(200),
+        );
         DockerRegistry { child, addr }
     }
 }

@@ -103,6 +103,8 @@ fn forward(
             seen.throttled_sent
                 .fetch_add(piece.len() as u64, Ordering::Relaxed);
             if slow.lock().expect("lock").is_some() {
+                // Time must pass here: the throttle that keeps the slow
+                // blob in flight while the daemon is killed.
                 std::thread::sleep(Duration::from_millis(40));
             }
         }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{stderr, stdout, Ctx, TestFn};
+use crate::harness::{stderr, stdout, wait_until, Ctx, TestFn};
 
 pub const TESTS: &[(&str, TestFn)] = &[
     (
@@ -491,7 +491,11 @@ fn anonymous_volumes_and_rm_v(ctx: &Ctx) {
     assert_eq!(ctx.ok(&["volume", "ls", "-q"]), before);
     // --rm removes the anonymous volumes too.
     ctx.ok(&["run", "--rm", "-v", "/cache", "busybox", "true"]);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_until(
+        "--rm to remove the anonymous volume",
+        Duration::from_secs(5),
+        || ctx.ok(&["volume", "ls", "-q"]) == before,
+    );
     assert_eq!(ctx.ok(&["volume", "ls", "-q"]), before);
 }
 
@@ -630,7 +634,11 @@ fn shared_volume_between_containers(ctx: &Ctx) {
         "-c",
         "echo from-writer > /s/w; sleep 100",
     ]);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until("the writer to write /s/w", Duration::from_secs(10), || {
+        ctx.berth(&["exec", "writer", "test", "-s", "/s/w"])
+            .status
+            .success()
+    });
     assert_eq!(
         ctx.ok(&["run", "--rm", "-v", "shared:/s", "busybox", "cat", "/s/w"]),
         "from-writer\n"

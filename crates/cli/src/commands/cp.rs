@@ -72,23 +72,6 @@ pub async fn run(args: Args, target: &Target) -> i32 {
     }
 }
 
-/// Collects the archive of a container path.
-async fn fetch(
-    client: &berth_client::Client,
-    container: &str,
-    src: &str,
-) -> Result<Vec<u8>, String> {
-    let mut stream = client
-        .archive_get(container, src)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut tar = Vec::new();
-    while let Some(chunk) = stream.next().await.map_err(|e| e.to_string())? {
-        tar.extend_from_slice(&chunk);
-    }
-    Ok(tar)
-}
-
 async fn copy_from(
     client: &berth_client::Client,
     container: &str,
@@ -102,7 +85,6 @@ async fn copy_from(
             .map_err(|e| e.to_string())?;
         return super::copy_stream(stream, &mut tokio::io::stdout()).await;
     }
-    let tar = fetch(client, container, src).await?;
     let dest_path = PathBuf::from(dest);
     let (into, rename) = if dest_path.is_dir() {
         (dest_path, None)
@@ -126,106 +108,95 @@ async fn copy_from(
         (parent.to_path_buf(), new_name)
     };
     let top = base_name(src);
-    tokio::task::spawn_blocking(move || extract_local(&tar, &into, &top, rename.as_deref()))
+    let stream = client
+        .archive_get(container, src)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    stream_into(stream, into, top, rename).await
 }
 
-/// An archive path as the relative path it is written to: its plain
-/// components only, the top one renamed to `rename` when given.
-fn rewritten(path: &Path, top: &str, rename: Option<&str>) -> PathBuf {
-    let mut parts: Vec<String> = path
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect();
-    if let (Some(new), Some(first)) = (rename, parts.first_mut()) {
-        if first == top {
-            *first = new.to_string();
+/// Unpacks the archive as it arrives, with the project's hardened
+/// extractor (the one that serves `docker cp` into containers): every path
+/// is resolved inside `into`, so no `..`, absolute name, symlink (planted by
+/// the archive or already there) or hard link writes outside it. Files are
+/// owned by the caller, as the docker CLI leaves them; the top entry `top`
+/// is written as `rename` when given.
+async fn stream_into(
+    mut stream: berth_client::calls::BodyStream,
+    into: PathBuf,
+    top: String,
+    rename: Option<String>,
+) -> Result<(), String> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    let extract = tokio::task::spawn_blocking(move || {
+        extract_local(&mut ChunkReader::new(rx), &into, &top, rename.as_deref())
+    });
+    let mut fed = Ok(());
+    loop {
+        match stream.next().await {
+            Ok(Some(chunk)) => {
+                if tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                fed = Err(e.to_string());
+                break;
+            }
         }
     }
-    parts.iter().collect()
+    drop(tx);
+    let extracted = extract.await.map_err(|e| e.to_string())?;
+    extracted.and(fed)
 }
 
-/// `into/rel`, refused when a directory on the way there is a symlink:
-/// the archive comes from the daemon, and a link it planted (`d/esc ->
-/// /victim`, then `d/esc/pwned`) must not lead a write outside `into`.
-fn checked(into: &Path, rel: &Path) -> Result<PathBuf, String> {
-    let mut at = into.to_path_buf();
-    let parents: Vec<_> = rel.components().collect();
-    for c in parents.iter().take(parents.len().saturating_sub(1)) {
-        at.push(c);
-        match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(format!(
-                    "refusing to write {} through the symlink {}",
-                    rel.display(),
-                    at.display()
-                ))
-            }
-            Ok(m) if !m.is_dir() => return Err(format!("{} is not a directory", at.display())),
-            _ => {}
-        }
-    }
-    Ok(into.join(rel))
+/// A blocking reader over chunks sent from async code.
+struct ChunkReader {
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    chunk: bytes::Bytes,
 }
 
-/// Unpacks the archive under `into`, renaming its top entry `top` to
-/// `rename` when given. No entry is written outside `into`: not through
-/// `..` or absolute names, not through symlinks (planted by the archive or
-/// already there), not as a hard link to a file outside.
-fn extract_local(tar: &[u8], into: &Path, top: &str, rename: Option<&str>) -> Result<(), String> {
-    let mut archive = tar::Archive::new(tar);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_mtime(true);
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("reading the archive: {e}"))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| format!("reading the archive: {e}"))?;
-        let path = entry.path().map_err(|e| e.to_string())?.into_owned();
-        let rel = rewritten(&path, top, rename);
-        if rel.as_os_str().is_empty() {
-            continue;
+impl ChunkReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> Self {
+        ChunkReader {
+            rx,
+            chunk: bytes::Bytes::new(),
         }
-        let target = checked(into, &rel)?;
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
-        }
-        // What is at the target is replaced, never written through.
-        if let Ok(m) = std::fs::symlink_metadata(&target) {
-            if !m.is_dir() {
-                std::fs::remove_file(&target)
-                    .map_err(|e| format!("replacing {}: {e}", target.display()))?;
-            }
-        }
-        if entry.header().entry_type() == tar::EntryType::Link {
-            let link = entry
-                .link_name()
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("hard link {} has no target", rel.display()))?
-                .into_owned();
-            let source = checked(into, &rewritten(&link, top, rename))?;
-            let is_file = std::fs::symlink_metadata(&source).is_ok_and(|m| m.is_file());
-            if !is_file {
-                return Err(format!(
-                    "refusing the hard link {} to {}: not a file of this copy",
-                    rel.display(),
-                    link.display()
-                ));
-            }
-            std::fs::hard_link(&source, &target)
-                .map_err(|e| format!("writing {}: {e}", target.display()))?;
-            continue;
-        }
-        entry
-            .unpack(&target)
-            .map_err(|e| format!("writing {}: {e}", target.display()))?;
     }
-    Ok(())
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(c) => self.chunk = c,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Unpacks the tar read from `r` under the existing directory `into` (see
+/// [`stream_into`]).
+fn extract_local(
+    r: &mut dyn std::io::Read,
+    into: &Path,
+    top: &str,
+    rename: Option<&str>,
+) -> Result<(), String> {
+    let opts = berth_image::fsops::ExtractOptions {
+        no_overwrite_dir_non_dir: true,
+        caller_owns: true,
+        rename_top: rename.map(|r| (top.to_string(), r.to_string())),
+        ..Default::default()
+    };
+    berth_image::fsops::extract_into(into, "/", r, &opts)
+        .map(|_| ())
+        .map_err(|e| format!("copying into {}: {e}", into.display()))
 }
 
 async fn copy_to(
@@ -342,8 +313,10 @@ mod tests {
             ("d/esc/pwned", tar::EntryType::Regular, "x"),
         ]);
         for rename in [None, Some("new")] {
-            let err = extract_local(&through, &into, "d", rename).unwrap_err();
-            assert!(err.contains("through the symlink"), "{err}");
+            // The planted link resolves inside `into`, where nothing is at
+            // its target: the write is refused, the victim untouched.
+            let err = extract_local(&mut &through[..], &into, "d", rename).unwrap_err();
+            assert!(err.contains("d/esc/pwned"), "{err}");
             assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
         }
         std::fs::write(victim.join("secret"), "s").unwrap();
@@ -352,18 +325,20 @@ mod tests {
             tar::EntryType::Link,
             victim.join("secret").to_str().unwrap(),
         )]);
-        let err = extract_local(&hard, &into, "h", None).unwrap_err();
-        assert!(err.contains("refusing the hard link"), "{err}");
+        // The link's target is looked up inside `into`, where it is not.
+        let err = extract_local(&mut &hard[..], &into, "h", None).unwrap_err();
+        assert!(err.contains("\"h\""), "{err}");
+        assert_eq!(std::fs::read_to_string(victim.join("secret")).unwrap(), "s");
         let climb = tar_of(&[("../../escaped", tar::EntryType::Regular, "x")]);
-        extract_local(&climb, &into, "x", None).unwrap();
-        assert!(into.join("escaped").exists() && !dir.path().join("escaped").exists());
+        assert!(extract_local(&mut &climb[..], &into, "x", None).is_err());
+        assert!(!dir.path().join("escaped").exists());
         // An ordinary copy under a new name, with an inner hard link.
         let fine = tar_of(&[
             ("dir", tar::EntryType::Directory, ""),
             ("dir/a", tar::EntryType::Regular, "hello"),
             ("dir/b", tar::EntryType::Link, "dir/a"),
         ]);
-        extract_local(&fine, &into, "dir", Some("copy")).unwrap();
+        extract_local(&mut &fine[..], &into, "dir", Some("copy")).unwrap();
         assert_eq!(
             std::fs::read_to_string(into.join("copy/b")).unwrap(),
             "hello"

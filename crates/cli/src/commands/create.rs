@@ -261,30 +261,6 @@ fn csv_fields(spec: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// `--restart` as the API's RestartPolicy.
-pub fn restart_policy(s: &str) -> Result<berth_api::container::RestartPolicy, String> {
-    let (name, count) = match s.split_once(':') {
-        Some((n, c)) => (
-            n,
-            c.parse::<i64>()
-                .map_err(|_| format!("invalid restart policy format: {s}"))?,
-        ),
-        None => (s, 0),
-    };
-    if count != 0 && name != "on-failure" {
-        return Err(format!("invalid restart policy format: maximum retry count cannot be used with restart policy '{name}'"));
-    }
-    match name {
-        "" | "no" | "always" | "unless-stopped" | "on-failure" => {
-            Ok(berth_api::container::RestartPolicy {
-                name: name.to_string(),
-                maximum_retry_count: count,
-            })
-        }
-        other => Err(format!("invalid restart policy '{other}'")),
-    }
-}
-
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
     #[command(flatten)]
@@ -421,7 +397,7 @@ pub fn build_request(
             .iter()
             .map(|m| parse_mount_flag(m))
             .collect::<Result<Vec<_>, _>>()?,
-        restart_policy: restart_policy(&flags.restart)?,
+        restart_policy: berth_api::container::RestartPolicy::parse(&flags.restart)?,
         log_config: berth_api::container::LogConfig {
             kind: flags.log_driver.clone().unwrap_or_default(),
             config: flags
@@ -571,18 +547,6 @@ mod tests {
             parse_mount_flag("type=bind,src=/h,dst=/x,readonly,bind-recursive=readonly").unwrap();
         assert_eq!(r.bind_options.unwrap()["ReadOnlyForceRecursive"], true);
         assert!(parse_mount_flag("type=bind,src=/h,dst=/x,bind-recursive=maybe").is_err());
-    }
-
-    #[test]
-    fn restart_policies() {
-        assert_eq!(
-            restart_policy("on-failure:3").unwrap().maximum_retry_count,
-            3
-        );
-        assert_eq!(restart_policy("always").unwrap().name, "always");
-        assert!(restart_policy("always:2").is_err());
-        assert!(restart_policy("sometimes").is_err());
-        assert!(restart_policy("on-failure:x").is_err());
     }
 
     #[test]

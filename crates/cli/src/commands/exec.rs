@@ -1,7 +1,5 @@
 //! `berth exec`.
 
-use serde_json::json;
-
 use crate::connect::Target;
 use crate::session::{Resize, SessionOptions};
 
@@ -56,18 +54,19 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    let config = json!({
-        "AttachStdin": args.interactive && !args.detach,
-        "AttachStdout": !args.detach,
-        "AttachStderr": !args.detach,
-        "Tty": args.tty,
-        "Env": env,
-        "Cmd": args.command,
-        "WorkingDir": args.workdir.clone().unwrap_or_default(),
-        "User": args.user.clone().unwrap_or_default(),
-        "Privileged": args.privileged,
-        "DetachKeys": args.detach_keys.clone().unwrap_or_default(),
-    });
+    let config = berth_api::exec::ExecCreate {
+        attach_stdin: args.interactive && !args.detach,
+        attach_stdout: !args.detach,
+        attach_stderr: !args.detach,
+        tty: args.tty,
+        env,
+        cmd: args.command.clone(),
+        working_dir: args.workdir.clone().unwrap_or_default(),
+        user: args.user.clone().unwrap_or_default(),
+        privileged: args.privileged,
+        detach_keys: args.detach_keys.clone().unwrap_or_default(),
+        console_size: None,
+    };
     let exec_id = match client.exec_create(&args.container, &config).await {
         Ok(id) => id,
         Err(e) => return super::fail(e),
@@ -110,7 +109,7 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         return 0;
     }
     match client.exec_inspect(&exec_id).await {
-        Ok(v) => v["ExitCode"].as_i64().unwrap_or(0) as i32,
+        Ok(i) => i.exit_code.unwrap_or(0) as i32,
         Err(e) => super::fail(e),
     }
 }

@@ -4,8 +4,6 @@
 
 use std::io::Read;
 
-use serde_json::{json, Value};
-
 use crate::connect::Target;
 use crate::dockercfg;
 
@@ -55,13 +53,21 @@ pub async fn login(a: LoginArgs, target: &Target) -> i32 {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    let body = json!({"username": user, "password": password, "serveraddress": server});
-    match client.post_json::<_, Value>("/auth", &body).await {
+    let body = berth_api::auth::AuthConfig {
+        username: user.clone(),
+        password: password.clone(),
+        serveraddress: server.clone(),
+        ..Default::default()
+    };
+    match client
+        .post_json::<_, berth_api::auth::AuthResponse>("/auth", &body)
+        .await
+    {
         Ok(v) => {
             if let Err(e) = dockercfg::store(&dockercfg::config_dir(), &server, &user, &password) {
                 return super::fail(format!("storing the credentials: {e}"));
             }
-            println!("{}", v["Status"].as_str().unwrap_or("Login Succeeded"));
+            println!("{}", v.status);
             0
         }
         Err(e) => super::fail(e),

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use berth_api::container::PortBinding;
+use berth_api::ports::{parse_expose, PortSpec};
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -50,86 +51,6 @@ pub struct NetFlags {
     pub link: Vec<String>,
 }
 
-fn range(text: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("invalid port range: {text}");
-    let (a, b) = text.split_once('-').unwrap_or((text, text));
-    let a: u16 = a.parse().map_err(|_| bad())?;
-    let b: u16 = b.parse().map_err(|_| bad())?;
-    if a == 0 || b < a {
-        return Err(bad());
-    }
-    Ok((a, b))
-}
-
-/// One `-p` value as `("80/tcp", binding)` pairs, Docker's syntax:
-/// `80`, `8080:80`, `127.0.0.1:8080:80`, `127.0.0.1::80`, `[::1]:80:80`,
-/// ranges `8000-8001:80-81` and `/udp`.
-pub fn parse_publish(spec: &str) -> Result<Vec<(String, PortBinding)>, String> {
-    let (rest, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
-    if !matches!(proto, "tcp" | "udp" | "sctp") {
-        return Err(format!("invalid proto: {proto}"));
-    }
-    let (ip, rest) = if let Some(stripped) = rest.strip_prefix('[') {
-        let (ip, after) = stripped
-            .split_once("]:")
-            .ok_or_else(|| format!("invalid IP address in {spec}"))?;
-        (ip.to_string(), after.to_string())
-    } else {
-        let parts: Vec<&str> = rest.splitn(3, ':').collect();
-        match parts.as_slice() {
-            [_] | [_, _] => (String::new(), rest.to_string()),
-            [ip, hp, cp] => (ip.to_string(), format!("{hp}:{cp}")),
-            _ => return Err(format!("invalid port specification: {spec}")),
-        }
-    };
-    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
-        return Err(format!("invalid IP address: {ip}"));
-    }
-    let (host, ctr) = match rest.split_once(':') {
-        Some((h, c)) => (h.to_string(), c.to_string()),
-        None => (String::new(), rest),
-    };
-    let (c0, c1) = range(&ctr)?;
-    let count = c1 - c0;
-    let host_ports: Vec<String> = if host.is_empty() {
-        vec![String::new(); usize::from(count) + 1]
-    } else {
-        let (h0, h1) = range(&host)?;
-        if count == 0 {
-            vec![if h0 == h1 {
-                h0.to_string()
-            } else {
-                format!("{h0}-{h1}")
-            }]
-        } else if h1 - h0 == count {
-            (h0..=h1).map(|p| p.to_string()).collect()
-        } else {
-            return Err(format!(
-                "invalid ranges specified for container and host ports: {spec}"
-            ));
-        }
-    };
-    Ok((c0..=c1)
-        .zip(host_ports)
-        .map(|(c, h)| {
-            (
-                format!("{c}/{proto}"),
-                PortBinding {
-                    host_ip: ip.clone(),
-                    host_port: h,
-                },
-            )
-        })
-        .collect())
-}
-
-/// `--expose 80`, `--expose 7000-7002/udp` as port keys.
-pub fn parse_expose(spec: &str) -> Result<Vec<String>, String> {
-    let (ports, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
-    let (a, b) = range(ports)?;
-    Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
-}
-
 /// What the flags put in the request.
 pub struct NetRequest {
     pub network_mode: String,
@@ -143,7 +64,7 @@ impl NetFlags {
         let mut bindings: BTreeMap<String, Option<Vec<PortBinding>>> = BTreeMap::new();
         let mut exposed = BTreeMap::new();
         for p in &self.publish {
-            for (key, b) in parse_publish(p)? {
+            for (key, b) in PortSpec::parse(p)?.bindings() {
                 exposed.insert(key.clone(), json!({}));
                 bindings
                     .entry(key)
@@ -215,56 +136,6 @@ pub fn ipam_config(ip: Option<&str>, ip6: Option<&str>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn b(ip: &str, port: &str) -> PortBinding {
-        PortBinding {
-            host_ip: ip.into(),
-            host_port: port.into(),
-        }
-    }
-
-    #[test]
-    fn publish_forms() {
-        assert_eq!(
-            parse_publish("80").unwrap(),
-            vec![("80/tcp".into(), b("", ""))]
-        );
-        assert_eq!(
-            parse_publish("18080:80").unwrap(),
-            vec![("80/tcp".into(), b("", "18080"))]
-        );
-        assert_eq!(
-            parse_publish("127.0.0.1::80").unwrap(),
-            vec![("80/tcp".into(), b("127.0.0.1", ""))]
-        );
-        assert_eq!(
-            parse_publish("15353:53/udp").unwrap(),
-            vec![("53/udp".into(), b("", "15353"))]
-        );
-        assert_eq!(
-            parse_publish("[::1]:8080:80").unwrap(),
-            vec![("80/tcp".into(), b("::1", "8080"))]
-        );
-        assert_eq!(
-            parse_publish("8000-8001:80-81").unwrap(),
-            vec![
-                ("80/tcp".into(), b("", "8000")),
-                ("81/tcp".into(), b("", "8001"))
-            ]
-        );
-        assert_eq!(
-            parse_publish("9000-9010:80").unwrap(),
-            vec![("80/tcp".into(), b("", "9000-9010"))]
-        );
-        assert!(parse_publish("8000-8002:80-81").is_err());
-        assert!(parse_publish("x:80").is_err());
-        assert!(parse_publish("1.2.3:80:80").is_err());
-        assert!(parse_publish("80/icmp").is_err());
-        assert_eq!(
-            parse_expose("7000-7001/udp").unwrap(),
-            vec!["7000/udp", "7001/udp"]
-        );
-    }
 
     #[test]
     fn request_from_flags() {

@@ -12,6 +12,10 @@ pub struct Args {
     /// Run the container in the background and print its id.
     #[arg(short = 'd', long = "detach")]
     pub detach: bool,
+    /// Proxy received signals to the process (without a terminal).
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
     /// The image to run.
     pub image: String,
     /// Command and arguments.
@@ -61,6 +65,7 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             tty: args.flags.tty,
             rm: args.flags.rm,
             detach_keys: args.flags.detach_keys.clone(),
+            sig_proxy: args.sig_proxy,
         },
     )
     .await
@@ -75,6 +80,9 @@ pub struct RunMode {
     /// Removed when it exits (wait for `removed`).
     pub rm: bool,
     pub detach_keys: Option<String>,
+    /// Pass the signals this process receives to the container (only
+    /// without a terminal).
+    pub sig_proxy: bool,
 }
 
 /// Starts a created container: detached (prints its id), or attached until
@@ -129,9 +137,11 @@ pub async fn run_created(client: &berth_client::Client, id: &str, mode: &RunMode
         resize,
         detach_keys: mode.detach_keys.clone(),
     };
+    let _proxy = crate::sigproxy::Guard::start(mode.sig_proxy && !mode.tty, client, &id);
     if crate::session::run(attached, opts).await == crate::session::SessionEnd::Detached {
         return 0;
     }
+    // Until the exit is known: a signal now still belongs to the container.
     let status = waiter.await;
     match status {
         Ok(w) => {

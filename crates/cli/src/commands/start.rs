@@ -23,6 +23,10 @@ pub struct AttachArgs {
     /// Do not attach stdin.
     #[arg(long = "no-stdin")]
     pub no_stdin: bool,
+    /// Proxy all received signals to the process (without a terminal).
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
     /// Override the key sequence for detaching a container.
     #[arg(long = "detach-keys")]
     pub detach_keys: Option<String>,
@@ -88,6 +92,7 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             resize,
             detach_keys: args.detach_keys.clone(),
         };
+        let _proxy = crate::sigproxy::Guard::start(!tty, &client, id);
         if crate::session::run(attached, opts).await == crate::session::SessionEnd::Detached {
             return 0;
         }
@@ -148,6 +153,7 @@ pub async fn attach(args: AttachArgs, target: &Target) -> i32 {
         resize,
         detach_keys: args.detach_keys.clone(),
     };
+    let _proxy = crate::sigproxy::Guard::start(args.sig_proxy && !tty, &client, &args.container);
     if crate::session::run(attached, opts).await == crate::session::SessionEnd::Detached {
         return 0;
     }

@@ -1,7 +1,5 @@
 //! `berth top CONTAINER [ps OPTIONS]`.
 
-use serde_json::Value;
-
 use crate::connect::Target;
 
 #[derive(Debug, clap::Args)]
@@ -24,20 +22,11 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Ok(t) => t,
         Err(e) => return super::fail(e),
     };
-    let cell = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let mut text = String::new();
-    let titles: Vec<String> = top["Titles"]
-        .as_array()
-        .map(|a| a.iter().map(cell).collect())
-        .unwrap_or_default();
-    text.push_str(&titles.join("\t"));
+    text.push_str(&top.titles.join("\t"));
     text.push('\n');
-    for row in top["Processes"].as_array().into_iter().flatten() {
-        let cells: Vec<String> = row
-            .as_array()
-            .map(|a| a.iter().map(cell).collect())
-            .unwrap_or_default();
-        text.push_str(&cells.join("\t"));
+    for row in &top.processes {
+        text.push_str(&row.join("\t"));
         text.push('\n');
     }
     print!("{}", berth_template::tabwrite(&text));

@@ -24,7 +24,7 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Err(e) => return super::fail(e),
     };
     if let Some(r) = &args.restart {
-        match super::create::restart_policy(r) {
+        match berth_api::container::RestartPolicy::parse(r) {
             Ok(p) => {
                 body["RestartPolicy"] =
                     serde_json::json!({"Name": p.name, "MaximumRetryCount": p.maximum_retry_count})

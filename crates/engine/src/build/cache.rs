@@ -2,7 +2,7 @@
 //! step produced. It survives daemon restarts; an entry whose image is gone
 //! is a miss.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use berth_builder::cache::CacheKey;
 use berth_image::commit::ReusedStep;
@@ -16,10 +16,8 @@ pub(crate) struct BuildCache {
 }
 
 impl BuildCache {
-    pub(crate) fn new(root: &Path) -> Self {
-        Self {
-            dir: root.join("builder").join("cache"),
-        }
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Self { dir }
     }
 
     fn path(&self, key: &CacheKey) -> PathBuf {

@@ -197,9 +197,11 @@ async fn build_inner(
             )));
         }
     }
-    let root = engine.config.paths.root.join("builder");
     let work = Workdir(
-        root.join("work")
+        engine
+            .config
+            .paths
+            .build_work()
             .join(crate::ids::short(&crate::ids::new_id())),
     );
     let ctx = work.0.join("context");
@@ -283,7 +285,7 @@ async fn build_inner(
         req: &req,
         ctx: &ctx,
         scratch: work.0.join("scratch"),
-        cache: cache::BuildCache::new(&engine.config.paths.root),
+        cache: cache::BuildCache::new(engine.config.paths.build_cache()),
         globals,
         step: 0,
         total,

@@ -35,7 +35,7 @@ fn in_use(images: &[berth_image::ImageInfo]) -> HashSet<String> {
 }
 
 pub async fn prune(engine: &Engine, all: bool, until: Option<Duration>) -> Result<Pruned, Error> {
-    let dir = engine.config.paths.root.join("builder").join("cache");
+    let dir = engine.config.paths.build_cache();
     let images = engine.images.list().await?;
     let used = in_use(&images);
     let now = SystemTime::now();
@@ -66,7 +66,7 @@ pub async fn prune(engine: &Engine, all: bool, until: Option<Duration>) -> Resul
     }
     // `all` also empties the RUN cache mounts.
     if all {
-        let mounts = engine.config.paths.root.join("builder/mounts/cache");
+        let mounts = engine.config.paths.build_mount_caches();
         for e in std::fs::read_dir(&mounts).into_iter().flatten().flatten() {
             let p = e.path();
             std::fs::remove_dir_all(&p).map_err(Error::io("removing", &p))?;

@@ -1067,8 +1067,7 @@ impl Build<'_> {
                         .engine
                         .config
                         .paths
-                        .root
-                        .join("builder/mounts/cache")
+                        .build_mount_caches()
                         .join(&name[..32]);
                     std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
                     out.key

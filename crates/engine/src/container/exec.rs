@@ -2,6 +2,7 @@
 //! (which joins the container's namespaces and cgroup), attached through its
 //! own socket like a container's monitor.
 
+use berth_api::exec::{ExecCreate, ExecInspect, ProcessConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -10,47 +11,12 @@ use std::time::Duration;
 
 use berth_runtime::exec_monitor::{ExecConfig, EXEC_FILE};
 use berth_runtime::monitor::MonitorEvent;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
 
 use super::{create, options, ContainerService};
 use crate::{ids, monitor_io, Error};
-
-/// The body of `POST /containers/{id}/exec`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ExecCreate {
-    #[serde(default)]
-    pub attach_stdin: bool,
-    #[serde(default)]
-    pub attach_stdout: bool,
-    #[serde(default)]
-    pub attach_stderr: bool,
-    #[serde(default)]
-    pub tty: bool,
-    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
-    pub env: Vec<String>,
-    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
-    pub cmd: Vec<String>,
-    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
-    pub working_dir: String,
-    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
-    pub user: String,
-    #[serde(default)]
-    pub privileged: bool,
-    /// docker-py writes this key as `detachKeys` (Go's decoder ignores case).
-    #[serde(
-        default,
-        alias = "detachKeys",
-        deserialize_with = "berth_api::container::null_as_default"
-    )]
-    pub detach_keys: String,
-    #[serde(default)]
-    pub console_size: Option<[u16; 2]>,
-}
 
 #[derive(Debug, Clone, Default)]
 struct ExecState {
@@ -336,29 +302,29 @@ impl ContainerService {
     }
 
     /// `GET /exec/{id}/json`.
-    pub fn exec_inspect(&self, exec_id: &str) -> Result<Value, Error> {
+    pub fn exec_inspect(&self, exec_id: &str) -> Result<ExecInspect, Error> {
         let e = self.exec(exec_id)?;
         let st = e.state();
         let ex = &e.create;
-        Ok(json!({
-            "ID": e.id,
-            "Running": st.running,
-            "ExitCode": st.exit_code,
-            "ProcessConfig": {
-                "tty": ex.tty,
-                "entrypoint": ex.cmd.first().cloned().unwrap_or_default(),
-                "arguments": ex.cmd.iter().skip(1).cloned().collect::<Vec<_>>(),
-                "privileged": ex.privileged,
-                "user": ex.user,
+        Ok(ExecInspect {
+            id: e.id.clone(),
+            running: st.running,
+            exit_code: st.exit_code,
+            process_config: ProcessConfig {
+                tty: ex.tty,
+                entrypoint: ex.cmd.first().cloned().unwrap_or_default(),
+                arguments: ex.cmd.iter().skip(1).cloned().collect(),
+                privileged: ex.privileged,
+                user: ex.user.clone(),
             },
-            "OpenStdin": ex.attach_stdin,
-            "OpenStderr": ex.attach_stderr,
-            "OpenStdout": ex.attach_stdout,
-            "CanRemove": false,
-            "ContainerID": e.container_id,
-            "DetachKeys": ex.detach_keys,
-            "Pid": st.pid,
-        }))
+            open_stdin: ex.attach_stdin,
+            open_stderr: ex.attach_stderr,
+            open_stdout: ex.attach_stdout,
+            can_remove: false,
+            container_id: e.container_id.clone(),
+            detach_keys: ex.detach_keys.clone(),
+            pid: st.pid,
+        })
     }
 
     /// `POST /exec/{id}/resize`.

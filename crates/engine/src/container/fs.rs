@@ -223,6 +223,7 @@ impl ContainerService {
             no_overwrite_dir_non_dir,
             copy_uid_gid,
             user: rec.config.user.clone(),
+            ..Default::default()
         };
         self.with_root(&c, move |root| {
             fsops::extract_into(root, &p, &mut r, &opts)?;

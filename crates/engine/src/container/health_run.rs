@@ -7,10 +7,10 @@ use std::time::Instant;
 use berth_runtime::frame::{self, Kind};
 use tokio::io::AsyncReadExt;
 
-use super::exec::ExecCreate;
 use super::health::{self, Health, HealthConfig, HealthStatus, ProbeResult};
 use super::{Container, ContainerService};
 use crate::{time, Error};
+use berth_api::exec::ExecCreate;
 
 impl ContainerService {
     /// The container's effective health check, from its image and config.

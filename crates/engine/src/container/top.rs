@@ -3,14 +3,7 @@
 use super::ContainerService;
 use crate::Error;
 
-/// `GET /containers/{id}/top` answer: column titles and one row per process.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TopResult {
-    #[serde(rename = "Titles")]
-    pub titles: Vec<String>,
-    #[serde(rename = "Processes")]
-    pub processes: Vec<Vec<String>>,
-}
+pub use berth_api::container::ContainerTop as TopResult;
 
 /// Host pids whose pid namespace is the container init's.
 fn container_pids(init_pid: i64) -> Vec<i64> {

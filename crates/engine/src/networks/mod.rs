@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod ports;
 pub mod record;
+mod request;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap};

@@ -196,22 +196,8 @@ fn go_time(secs: i64, nanos: u32) -> String {
 
 /// Standard base64 with padding.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let sextet = |shift: u32| char::from(ALPHABET[((n >> shift) & 63) as usize]);
-        out.push(sextet(18));
-        out.push(sextet(12));
-        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn open_root(root: &Path) -> Result<OwnedFd, FsError> {
@@ -335,6 +321,13 @@ pub struct ExtractOptions {
     /// The container's `Config.User`, resolved in its `/etc/passwd` and
     /// `/etc/group` when `copy_uid_gid` is set; if empty, the archive's ids stay.
     pub user: String,
+    /// Leave everything owned by the calling process, whatever the archive
+    /// says (`docker cp` out of a container onto the host, as the docker
+    /// CLI extracts).
+    pub caller_owns: bool,
+    /// `(top, new)`: the archive's top entry `top` (and all below it) is
+    /// written as `new` (`docker cp c:/etc/hosts ./renamed`).
+    pub rename_top: Option<(String, String)>,
 }
 
 /// Extracts the tar `r` (plain, gzip or zstd) into the directory `dest` inside
@@ -372,6 +365,11 @@ pub fn extract_into(
         root_meta: false,
         no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
         owner,
+        caller_owns: opts.caller_owns,
+        rename_top: opts
+            .rename_top
+            .as_ref()
+            .map(|(a, b)| (OsString::from(a), OsString::from(b))),
     };
     Ok(unpack_in(&mut plain, rootfd, &policy)?)
 }

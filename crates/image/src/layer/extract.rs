@@ -97,6 +97,23 @@ pub(crate) struct Policy {
     pub no_overwrite_dir_non_dir: bool,
     /// Owner for every entry instead of the one in its header.
     pub owner: Option<(u32, u32)>,
+    /// Leave every entry owned by the calling process: no chown at all
+    /// (`docker cp` out of a container onto the host).
+    pub caller_owns: bool,
+    /// An entry whose first component is `.0` lands under `.1` instead (so
+    /// are hardlink targets): `docker cp` to a new name.
+    pub rename_top: Option<(OsString, OsString)>,
+}
+
+impl Policy {
+    fn renamed(&self, mut comps: Vec<OsString>) -> Vec<OsString> {
+        if let (Some((from, to)), Some(first)) = (&self.rename_top, comps.first_mut()) {
+            if first == from {
+                *first = to.clone();
+            }
+        }
+        comps
+    }
 }
 
 /// Unpacks `r` below `policy.base`, resolving every path as if `root` were `/`.
@@ -336,6 +353,7 @@ impl Unpacker<'_> {
         }
         let path = display(e);
         let rel = clean_path(&e.path_bytes())
+            .map(|c| self.policy.renamed(c))
             .ok_or_else(|| LayerError::Breakout { path: path.clone() })?;
         let mut meta = read_meta(e)?;
         if let Some((uid, gid)) = self.policy.owner {
@@ -450,6 +468,7 @@ impl Unpacker<'_> {
                 let target = String::from_utf8_lossy(&raw).into_owned();
                 let tcomps = clean_link_target(&raw)
                     .filter(|c| !c.is_empty())
+                    .map(|c| self.policy.renamed(c))
                     .map(|c| {
                         let mut full = self.policy.base.clone();
                         full.extend(c);
@@ -586,6 +605,9 @@ impl Unpacker<'_> {
             Mode::empty(),
             rfs::makedev(0, 0),
         )?;
+        if self.policy.caller_owns {
+            return Ok(());
+        }
         rfs::chownat(
             &dir,
             real,
@@ -597,7 +619,9 @@ impl Unpacker<'_> {
 
     /// Owner, mode and xattrs through an open fd (files and directories).
     fn set_fd_meta(&self, fd: &OwnedFd, m: &Meta) -> Result<(), Errno> {
-        rfs::fchown(fd, Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid)))?;
+        if !self.policy.caller_owns {
+            rfs::fchown(fd, Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid)))?;
+        }
         // chmod after chown: chown clears setuid/setgid.
         rfs::fchmod(fd, Mode::from_raw_mode(m.mode))?;
         for (k, v) in &m.xattrs {
@@ -613,13 +637,15 @@ impl Unpacker<'_> {
 
     /// Owner, mode, xattrs and times of `name` in `dir`, never following a symlink.
     fn set_at_meta(&self, dir: &OwnedFd, name: &OsStr, m: &Meta, chmod: bool) -> Result<(), Errno> {
-        rfs::chownat(
-            dir,
-            name,
-            Some(Uid::from_raw(m.uid)),
-            Some(Gid::from_raw(m.gid)),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?;
+        if !self.policy.caller_owns {
+            rfs::chownat(
+                dir,
+                name,
+                Some(Uid::from_raw(m.uid)),
+                Some(Gid::from_raw(m.gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )?;
+        }
         if chmod {
             rfs::chmodat(dir, name, Mode::from_raw_mode(m.mode), AtFlags::empty())?;
         }

@@ -85,12 +85,10 @@ fn compare(ours: &str, theirs: &str, what: &str) {
 }
 
 pub fn runc_oracle(fx: &Fixture) {
-    if !runc_available() {
-        println!(
-            "runc_oracle: runc is not installed (apt-get install runc); skipping this one test"
-        );
-        return;
-    }
+    assert!(
+        runc_available(),
+        "runc_oracle cannot run: runc is not installed (scripts/deps.sh installs it; apt-get install runc)"
+    );
     assert!(Path::new("/bin/busybox").exists());
     for (name, user) in [("oracle-root", ""), ("oracle-uid", "1000:1000")] {
         let ours = run_ours(fx, name, user);

@@ -7,10 +7,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_engine::container::exec::ExecCreate;
+use berth_api::exec::{ExecCreate, ExecStart, IdResponse};
 use berth_engine::monitor_io::{self, BridgeOptions};
 use berth_engine::Engine;
-use serde::Deserialize;
 
 use crate::api_version::RequestVersion;
 use crate::error::{ApiError, ApiResult};
@@ -36,22 +35,7 @@ async fn create(
     let req: ExecCreate = json_body::read(&headers, &body)?
         .ok_or_else(|| ApiError::bad_request("exec config cannot be empty"))?;
     let exec_id = engine.containers.exec_create(&id, req)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({"Id": exec_id})),
-    )
-        .into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct StartBody {
-    #[serde(default)]
-    detach: bool,
-    /// Whether the stream is raw (true) or multiplexed: Docker decides by
-    /// this field of the start request, not by the exec's own TTY.
-    #[serde(default)]
-    tty: bool,
+    Ok((StatusCode::CREATED, Json(IdResponse { id: exec_id })).into_response())
 }
 
 async fn start(
@@ -63,7 +47,7 @@ async fn start(
     let bytes = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
-    let body: StartBody = json_body::read_or_default(req.headers(), &bytes)?;
+    let body: ExecStart = json_body::read_or_default(req.headers(), &bytes)?;
     let upgrade_requested = req
         .headers()
         .get(header::UPGRADE)

@@ -279,17 +279,12 @@ async fn save(engine: &Engine, names: Vec<String>) -> ApiResult<Response> {
 pub fn registry_auth(
     headers: &axum::http::HeaderMap,
 ) -> Option<berth_registry::client::Credentials> {
-    use base64::Engine;
     let text = headers.get("x-registry-auth")?.to_str().ok()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE
-        .decode(text.trim())
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()))
-        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(text.trim()))
-        .ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    let username = v["username"].as_str().unwrap_or_default().to_string();
-    let password = v["password"].as_str().unwrap_or_default().to_string();
-    (!username.is_empty()).then_some(berth_registry::client::Credentials { username, password })
+    let auth = berth_api::auth::AuthConfig::from_header(text)?;
+    (!auth.username.is_empty()).then_some(berth_registry::client::Credentials {
+        username: auth.username,
+        password: auth.password,
+    })
 }
 
 /// What a build message counts for in its backlog: its text, and about

@@ -256,24 +256,19 @@ async fn df(State(engine): State<Engine>) -> ApiResult<Response> {
     .into_response())
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-struct AuthBody {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    serveraddress: String,
-}
-
 /// `POST /auth`: checks credentials against the registry (`docker login`).
 async fn auth(headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
-    let req: AuthBody = match crate::json_body::read_or_default(&headers, &body) {
+    let req: berth_api::auth::AuthConfig = match crate::json_body::read_or_default(&headers, &body)
+    {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
     match berth_engine::login::login(&req.serveraddress, &req.username, &req.password).await {
-        Ok(()) => Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response(),
+        Ok(()) => Json(berth_api::auth::AuthResponse {
+            status: "Login Succeeded".into(),
+            identity_token: String::new(),
+        })
+        .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -1,16 +1,12 @@
 //! `/volumes`: create, list, inspect, remove, prune.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_engine::volumes::Volume;
+use berth_api::volume::{Volume, VolumeCreate, VolumeList, VolumePrune};
 use berth_engine::Engine;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::json_body;
@@ -24,24 +20,16 @@ pub fn router() -> Router<Engine> {
         .route("/volumes/{name}", get(inspect).delete(remove))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct CreateBody {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    driver: String,
-    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
-    driver_opts: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "berth_api::container::null_as_default")]
-    labels: BTreeMap<String, String>,
-}
-
-fn show(v: &Volume) -> serde_json::Value {
-    json!({
-        "Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "CreatedAt": v.created_at,
-        "Labels": v.labels, "Options": v.options, "Scope": v.scope,
-    })
+fn show(v: &berth_engine::volumes::Volume) -> Volume {
+    Volume {
+        name: v.name.clone(),
+        driver: v.driver.clone(),
+        mountpoint: v.mountpoint.clone(),
+        created_at: v.created_at.clone(),
+        labels: v.labels.clone(),
+        options: v.options.clone(),
+        scope: v.scope.clone(),
+    }
 }
 
 async fn create(
@@ -49,7 +37,7 @@ async fn create(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let req: CreateBody = json_body::read_or_default(&headers, &body)?;
+    let req: VolumeCreate = json_body::read_or_default(&headers, &body)?;
     if !matches!(req.driver.as_str(), "" | "local") {
         return Err(ApiError::bad_request(format!(
             "volume driver {} is not supported: only local",
@@ -65,8 +53,12 @@ async fn create(
 async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
     let list = engine.volumes.list_filtered(args).await?;
-    let volumes: Vec<_> = list.iter().map(show).collect();
-    Ok(Json(json!({"Volumes": volumes, "Warnings": []})).into_response())
+    let volumes = list.iter().map(show).collect();
+    Ok(Json(VolumeList {
+        volumes,
+        warnings: Vec::new(),
+    })
+    .into_response())
 }
 
 async fn inspect(State(engine): State<Engine>, Path(name): Path<String>) -> ApiResult<Response> {
@@ -87,8 +79,9 @@ async fn remove(
 async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
     let pruned = engine.volumes.prune(args).await?;
-    Ok(
-        Json(json!({"VolumesDeleted": pruned.deleted, "SpaceReclaimed": pruned.reclaimed}))
-            .into_response(),
-    )
+    Ok(Json(VolumePrune {
+        volumes_deleted: pruned.deleted,
+        space_reclaimed: pruned.reclaimed,
+    })
+    .into_response())
 }

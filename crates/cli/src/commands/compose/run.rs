@@ -238,6 +238,7 @@ pub async fn run_oneoff(
             tty,
             rm: a.rm,
             detach_keys: None,
+            sig_proxy: true,
         },
     )
     .await)

@@ -436,27 +436,10 @@ pub async fn top(
         if c.state != "running" {
             continue;
         }
-        let v = client.container_top(&c.id, "").await?;
+        let top = client.container_top(&c.id, "").await?;
         println!("{}", c.name);
-        let titles: Vec<&str> = v["Titles"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let rows: Vec<Vec<String>> = v["Processes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| {
-                r.as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|x| x.as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
-            .collect();
-        table(&titles, &rows);
+        let titles: Vec<&str> = top.titles.iter().map(String::as_str).collect();
+        table(&titles, &top.processes);
         println!();
     }
     Ok(0)
