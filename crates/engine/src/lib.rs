@@ -67,10 +67,35 @@ pub struct Engine {
     _root_lock: Arc<system::RootLock>,
 }
 
+/// What the engine does its kernel work through: the real kernel for the
+/// daemon, in-memory fakes in tests.
+#[derive(Clone)]
+pub struct Hosts {
+    /// Bridges, namespaces, veths, ports, firewall, DNS servers.
+    pub network: Arc<dyn networks::NetworkHost>,
+}
+
+impl Hosts {
+    /// The real kernel (needs root). Call from within the tokio runtime the
+    /// DNS servers should run on.
+    pub fn linux() -> Hosts {
+        Hosts {
+            network: Arc::new(networks::LinuxHost {
+                runtime: tokio::runtime::Handle::current(),
+            }),
+        }
+    }
+}
+
 impl Engine {
     /// Opens the stores under the configured roots and re-adopts containers
-    /// left by an earlier daemon.
+    /// left by an earlier daemon, on the real kernel.
     pub async fn open(config: EngineConfig) -> Result<Engine, Error> {
+        Self::open_with(config, Hosts::linux()).await
+    }
+
+    /// [`Engine::open`] over the given hosts.
+    pub async fn open_with(config: EngineConfig, hosts: Hosts) -> Result<Engine, Error> {
         config.paths.create_dirs()?;
         let root_lock = Arc::new(system::lock_root(&config.paths.lock_file())?);
         let id: Arc<str> = system::engine_id(&config.paths.engine_id_file())?.into();
@@ -83,9 +108,9 @@ impl Engine {
         let networks = {
             let (dir, netns) = (config.paths.networks_root(), config.paths.netns_root());
             let (settings, events) = (config.network.clone(), events.clone());
-            let runtime = tokio::runtime::Handle::current();
+            let host = hosts.network.clone();
             tokio::task::spawn_blocking(move || {
-                networks::NetworkService::open(dir, netns, settings, events, runtime)
+                networks::NetworkService::open(dir, netns, settings, events, host)
             })
             .await
             .map_err(|e| Error::Internal(format!("network setup task failed: {e}")))??

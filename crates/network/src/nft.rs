@@ -21,7 +21,9 @@ use nftables::expr::{
     Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload, PayloadField,
     Prefix, CT,
 };
-use nftables::schema::{Chain, NfListObject, Nftables, Rule, Table};
+/// A batch of nftables commands, as [`render`] makes and [`apply`] runs.
+pub use nftables::schema::Nftables;
+use nftables::schema::{Chain, NfListObject, Rule, Table};
 use nftables::stmt::{JumpTarget, Match, Operator, Statement, NAT};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 

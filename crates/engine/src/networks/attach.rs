@@ -4,13 +4,12 @@
 //! host sockets, then the firewall and DNS tables. Setup undoes its partial
 //! work on failure; teardown keeps going and reports every error.
 
-use std::fs::File;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use berth_network::{ipam, ipam6, netlink::Netlink, netns, sysctl};
+use berth_network::{ipam, ipam6};
 
+use super::host::Wiring;
 use super::ports::{self, PortRequest, Published};
 use super::{Driver, Endpoint, Live, NetworkService};
 use crate::{ids, Error};
@@ -119,60 +118,19 @@ impl NetworkService {
         };
         let host = veth_name(cid, &net.id);
         let if_name = format!("eth{index}");
-        let ns_file = File::open(netns_path).map_err(Error::io("opening", netns_path))?;
-        let mut nl = Netlink::open()?;
-        let host_index = match nl.add_veth(&host, &if_name, ns_file.as_raw_fd(), mac) {
-            // The same container's previous veth, its namespace still being
-            // torn down by the kernel (a restart): delete it and try again.
-            Err(berth_network::Error::Netlink { errno, .. }) if errno == libc::EEXIST => {
-                nl.delete_link_named(&host)?;
-                nl.add_veth(&host, &if_name, ns_file.as_raw_fd(), mac)?
-            }
-            other => other?,
-        };
-        let wired = (|| -> Result<(), Error> {
-            let bridge = nl.link_index(&net.bridge)?.ok_or_else(|| {
-                Error::Internal(format!(
-                    "bridge {} of network {} is missing",
-                    net.bridge, net.name
-                ))
-            })?;
-            nl.set_master(host_index, bridge)?;
-            nl.set_up(host_index)?;
-            sysctl::enable_hairpin(Path::new("/sys/class/net"), &host)?;
-            let inner_name = if_name.clone();
-            let prefix = subnet.prefix_len();
-            let link_local = ep.link_local_ips.clone();
-            netns::run_in(netns_path, move || {
-                let mut nl = Netlink::open()?;
-                let idx = nl.link_index(&inner_name)?.ok_or_else(|| {
-                    berth_network::Error::NetlinkIo(format!(
-                        "{inner_name} did not arrive in the container"
-                    ))
-                })?;
-                nl.add_address(idx, ip, prefix)?;
-                for ll in &link_local {
-                    nl.add_address(idx, *ll, 16)?;
-                }
-                if let Some((ip6, prefix6, _)) = v6 {
-                    sysctl::ProcNet::default().enable_ipv6(&inner_name)?;
-                    nl.add_address(idx, ip6, prefix6)?;
-                }
-                nl.set_up(idx)?;
-                if add_route {
-                    nl.add_default_route(gateway)?;
-                    if let Some((_, _, gw6)) = v6 {
-                        nl.add_default_route(gw6)?;
-                    }
-                }
-                Ok(())
-            })?;
-            Ok(())
-        })();
-        if let Err(e) = wired {
-            let _ = nl.delete_link(host_index);
-            return Err(e);
-        }
+        self.inner.host.wire_endpoint(&Wiring {
+            host_veth: &host,
+            if_name: &if_name,
+            netns: netns_path,
+            mac,
+            bridge: &net.bridge,
+            ip,
+            prefix: subnet.prefix_len(),
+            gateway,
+            link_local: &ep.link_local_ips,
+            v6,
+            default_route: add_route,
+        })?;
         ep.network_name = net.name.clone();
         ep.endpoint_id = ids::new_id();
         ep.ip = Some(ip);
@@ -201,12 +159,12 @@ impl NetworkService {
         let mut published = Vec::new();
         let mut holds = Vec::new();
         for r in requests {
-            let (p, fd) = ports::reserve(r)?;
+            let (p, fd) = ports::reserve(&*self.inner.host, r)?;
             published.push(p);
             holds.push(fd);
         }
         let netns_path = self.netns_path(cid);
-        netns::create(&netns_path)?;
+        self.inner.host.create_netns(&netns_path)?;
         let mut routed = false;
         let mut result = Ok(());
         for (i, ep) in endpoints.iter_mut().enumerate() {
@@ -237,14 +195,13 @@ impl NetworkService {
             }
         }
         if let Err(e) = result {
-            let mut nl = Netlink::open().ok();
             for ep in endpoints.iter_mut() {
-                if let Some(nl) = nl.as_mut().filter(|_| !ep.host_veth.is_empty()) {
-                    let _ = nl.delete_link_named(&ep.host_veth);
+                if !ep.host_veth.is_empty() {
+                    let _ = self.inner.host.delete_link(&ep.host_veth);
                 }
                 ep.clear_live();
             }
-            let _ = netns::remove(&netns_path);
+            let _ = self.inner.host.remove_netns(&netns_path);
             return Err(e);
         }
         self.refresh_dns();
@@ -276,21 +233,16 @@ impl NetworkService {
         }
         let netns_path = self.netns_path(cid);
         let held = netns_path.exists();
-        if let Err(e) = netns::remove(&netns_path) {
-            errors.push(e.into());
+        if let Err(e) = self.inner.host.remove_netns(&netns_path) {
+            errors.push(e);
         }
         if !held {
             // No namespace file (a daemon restart lost it): the veths can
             // only go by name.
-            match Netlink::open() {
-                Ok(mut nl) => {
-                    for e in eps.iter().filter(|e| !e.host_veth.is_empty()) {
-                        if let Err(err) = nl.delete_link_named(&e.host_veth) {
-                            errors.push(err.into());
-                        }
-                    }
+            for e in eps.iter().filter(|e| !e.host_veth.is_empty()) {
+                if let Err(err) = self.inner.host.delete_link(&e.host_veth) {
+                    errors.push(err);
                 }
-                Err(e) => errors.push(e.into()),
             }
         }
         self.refresh_dns();
@@ -345,7 +297,7 @@ impl NetworkService {
             })
         };
         if let Some(e) = removed {
-            Netlink::open()?.delete_link_named(&e.host_veth)?;
+            self.inner.host.delete_link(&e.host_veth)?;
         }
         self.apply_firewall()?;
         self.refresh_dns();
@@ -371,7 +323,7 @@ impl NetworkService {
                 host_ip: p.host_ip,
                 host_ports: (p.host_port, p.host_port),
             };
-            match ports::reserve(&req) {
+            match ports::reserve(&*self.inner.host, &req) {
                 Ok((_, fd)) => holds.push(fd),
                 Err(e) => {
                     tracing::warn!(container = %cid, error = %e, "re-taking a published port failed")
@@ -415,9 +367,10 @@ impl NetworkService {
             .values()
             .flat_map(|l| l.endpoints.iter().map(|e| e.host_veth.clone()))
             .collect();
-        let mut veths: Vec<String> = Netlink::open()
-            .and_then(|mut nl| nl.link_names())
-            .unwrap_or_default()
+        let mut veths: Vec<String> = self
+            .inner
+            .host
+            .link_names()
             .into_iter()
             .filter(|link| {
                 link.len() == 15
@@ -430,8 +383,8 @@ impl NetworkService {
         (namespaces, veths)
     }
 
-    fn remove_netns(path: &std::path::Path) -> bool {
-        match netns::remove(path) {
+    fn remove_netns(&self, path: &std::path::Path) -> bool {
+        match self.inner.host.remove_netns(path) {
             Ok(()) => true,
             Err(err) => {
                 tracing::warn!(netns = %path.display(), error = %err, "removing a stale network namespace failed");
@@ -440,8 +393,8 @@ impl NetworkService {
         }
     }
 
-    fn remove_veth(link: &str) -> bool {
-        match Netlink::open().and_then(|mut nl| nl.delete_link_named(link)) {
+    fn remove_veth(&self, link: &str) -> bool {
+        match self.inner.host.delete_link(link) {
             Ok(_) => true,
             Err(e) => {
                 tracing::warn!(link = %link, error = %e, "removing a stale veth failed");
@@ -458,10 +411,10 @@ impl NetworkService {
         let _op = self.ops();
         let (namespaces, veths) = self.stale();
         for ns in &namespaces {
-            Self::remove_netns(ns);
+            self.remove_netns(ns);
         }
         for link in &veths {
-            Self::remove_veth(link);
+            self.remove_veth(link);
         }
         if let Err(e) = self.apply_firewall() {
             tracing::warn!(error = %e, "writing the firewall table failed");
@@ -481,13 +434,13 @@ impl NetworkService {
             out.push(berth_image::check::Problem {
                 object: format!("network namespace {}", ns.display()),
                 message: "no running container owns it".into(),
-                repaired: repair && Self::remove_netns(&ns),
+                repaired: repair && self.remove_netns(&ns),
             });
         }
         for link in veths {
             out.push(berth_image::check::Problem {
                 message: "no running container owns it".into(),
-                repaired: repair && Self::remove_veth(&link),
+                repaired: repair && self.remove_veth(&link),
                 object: format!("veth {link}"),
             });
         }

@@ -10,24 +10,29 @@
 //! change.
 
 pub mod attach;
+pub mod host;
 pub mod ports;
 pub mod record;
 mod request;
 pub mod view;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, HashMap};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::OwnedFd;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use berth_network::{dns, drift, files, ipam, ipam6, netlink::Netlink, nft, nft6, sysctl};
+use berth_network::{dns, drift, ipam, ipam6, nft, nft6};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::events::{Event, Events};
 use crate::{ids, time, Error};
+use host::Hold;
+pub use host::{FakeHost, LinuxHost, NetworkHost};
 pub use ports::Published;
 pub use record::{Driver, NetworkRecord};
 
@@ -129,15 +134,16 @@ struct Live {
     name: String,
     endpoints: Vec<Endpoint>,
     ports: Vec<Published>,
-    /// Sockets holding the published host ports.
-    _holds: Vec<OwnedFd>,
+    /// What holds the published host ports.
+    _holds: Vec<Hold>,
 }
 
 #[derive(Default)]
 struct State {
     networks: BTreeMap<String, NetworkRecord>,
     live: HashMap<String, Live>,
-    dns: HashMap<String, (dns::Table, dns::Server)>,
+    /// Each user network's names, and what serves them.
+    dns: HashMap<String, (dns::Table, Hold)>,
     /// The ruleset last written, so an unchanged one is not written again
     /// (most starts and stops publish no port).
     applied: Option<nft::Ruleset>,
@@ -155,7 +161,8 @@ struct Inner {
     netns_dir: PathBuf,
     settings: NetSettings,
     events: Events,
-    runtime: tokio::runtime::Handle,
+    /// The kernel work.
+    host: Arc<dyn NetworkHost>,
     state: Mutex<State>,
     /// Serialises attach, detach, connect and disconnect: addresses are
     /// chosen from what is live, so two of them must not interleave.
@@ -185,34 +192,15 @@ pub struct CreateNetwork {
 
 const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
 
-fn host_routes() -> Vec<Ipv4Net> {
-    ipam::host_routes(&std::fs::read_to_string("/proc/net/route").unwrap_or_default())
-}
-
-fn host_routes6() -> Vec<Ipv6Net> {
-    ipam6::host_routes6(&std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default())
-}
-
-/// The host's resolvers, for forwarding what the embedded DNS does not know.
-fn upstream_resolvers() -> Vec<SocketAddr> {
-    let conf =
-        files::ResolvConf::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
-    conf.nameservers
-        .iter()
-        .filter_map(|n| n.parse::<std::net::IpAddr>().ok())
-        .map(|ip| SocketAddr::new(ip, 53))
-        .collect()
-}
-
 impl NetworkService {
     /// Loads the records, creates the built-in networks on first start and
-    /// makes sure every bridge exists and is up.
+    /// makes sure every bridge exists and is up, through `host`.
     pub fn open(
         dir: PathBuf,
         netns_dir: PathBuf,
         settings: NetSettings,
         events: Events,
-        runtime: tokio::runtime::Handle,
+        host: Arc<dyn NetworkHost>,
     ) -> Result<NetworkService, Error> {
         std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
         std::fs::create_dir_all(&netns_dir).map_err(Error::io("creating", &netns_dir))?;
@@ -222,7 +210,7 @@ impl NetworkService {
                 netns_dir,
                 settings,
                 events,
-                runtime,
+                host,
                 state: Mutex::new(State::default()),
                 ops: Mutex::new(()),
             }),
@@ -340,7 +328,7 @@ impl NetworkService {
     /// Subnets a new network must not overlap: the host's routes (other
     /// than our own bridges') and existing networks.
     fn taken_subnets(&self) -> Vec<Ipv4Net> {
-        let mut taken = host_routes();
+        let mut taken = self.inner.host.host_routes();
         taken.extend(self.state().networks.values().filter_map(|n| n.subnet));
         taken
     }
@@ -348,40 +336,14 @@ impl NetworkService {
     /// Creates the network's bridge if missing, with its address, up;
     /// starts its DNS server.
     fn bring_up(&self, n: &NetworkRecord) -> Result<(), Error> {
-        let (Some(subnet), Some(gateway)) = (n.subnet, n.gateway) else {
+        let Some(gateway) = n.gateway.filter(|_| n.subnet.is_some()) else {
             return Ok(());
         };
-        let mut nl = Netlink::open()?;
-        let index = match nl.link_index(&n.bridge)? {
-            Some(i) => i,
-            None => nl.add_bridge(&n.bridge)?,
-        };
-        nl.add_address(index, gateway, subnet.prefix_len())?;
-        let proc = sysctl::ProcNet::default();
-        if let (true, Some(s6), Some(g6)) = (n.enable_ipv6, n.subnet6, n.gateway6) {
-            proc.enable_ipv6(&n.bridge)?;
-            nl.add_address(index, g6, s6.prefix_len())?;
-            if !n.internal {
-                proc.enable_forwarding6()?;
-            }
-        }
-        nl.set_up(index)?;
-        proc.enable_route_localnet(&n.bridge)?;
-        if !n.internal {
-            proc.enable_forwarding()?;
-        }
-        if n.has_dns() {
-            let mut st = self.state();
-            if !st.dns.contains_key(&n.id) {
-                let table = dns::Table::default();
-                let server = dns::serve(
-                    &self.inner.runtime,
-                    gateway,
-                    table.clone(),
-                    upstream_resolvers(),
-                )?;
-                st.dns.insert(n.id.clone(), (table, server));
-            }
+        self.inner.host.ensure_bridge(n)?;
+        if n.has_dns() && !self.state().dns.contains_key(&n.id) {
+            let table = dns::Table::default();
+            let server = self.inner.host.serve_dns(gateway, table.clone())?;
+            self.state().dns.insert(n.id.clone(), (table, server));
         }
         Ok(())
     }
@@ -536,7 +498,7 @@ impl NetworkService {
     /// overlap the host's IPv6 routes or another network's, or a unique
     /// local /64 made from the network's id.
     fn pool6(&self, req: &CreateNetwork, id: &str) -> Result<ipam6::Pool6, Error> {
-        let mut taken = host_routes6();
+        let mut taken = self.inner.host.host_routes6();
         taken.extend(self.state().networks.values().filter_map(|n| n.subnet6));
         let subnet = match req.subnet6 {
             Some(s) => {
@@ -569,11 +531,8 @@ impl NetworkService {
     fn tear_down_bridge(&self, n: &NetworkRecord) {
         self.state().dns.remove(&n.id);
         if n.driver == Driver::Bridge {
-            match Netlink::open().and_then(|mut nl| nl.delete_link_named(&n.bridge)) {
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(bridge = %n.bridge, error = %e, "deleting the bridge failed")
-                }
+            if let Err(e) = self.inner.host.delete_link(&n.bridge) {
+                tracing::warn!(bridge = %n.bridge, error = %e, "deleting the bridge failed")
             }
         }
     }
@@ -680,7 +639,8 @@ impl NetworkService {
         if self.state().applied.as_ref() == Some(&rules) {
             return Ok(());
         }
-        nft::apply(&nft::render(&self.inner.settings.nft_table, &rules))?;
+        let batch = nft::render(&self.inner.settings.nft_table, &rules);
+        self.inner.host.apply_firewall(&batch)?;
         self.state().applied = Some(rules);
         Ok(())
     }
@@ -693,9 +653,15 @@ impl NetworkService {
         let table = &self.inner.settings.nft_table;
         match (rules.is_empty(), before) {
             (true, None) => return Ok(()),
-            (true, Some(_)) => nft::apply(&nft6::render_delete6(table))?,
+            (true, Some(_)) => self
+                .inner
+                .host
+                .apply_firewall(&nft6::render_delete6(table))?,
             (false, Some(b)) if b == rules => return Ok(()),
-            (false, _) => nft::apply(&nft6::render6(table, &rules))?,
+            (false, _) => self
+                .inner
+                .host
+                .apply_firewall(&nft6::render6(table, &rules))?,
         }
         self.state().applied6 = (!rules.is_empty()).then_some(rules);
         Ok(())
@@ -716,7 +682,10 @@ impl NetworkService {
         expected
             .into_iter()
             .map(|(family, batch)| {
-                let found = drift::drift(family, table, batch.as_ref()).map_err(Error::from);
+                let found = self
+                    .inner
+                    .host
+                    .firewall_drift(family, table, batch.as_ref());
                 (family, found)
             })
             .collect()
@@ -732,7 +701,8 @@ impl NetworkService {
             st.applied6 = None;
         }
         if self.ruleset6().is_empty() {
-            nft::apply(&nft6::render_delete6(&self.inner.settings.nft_table))?;
+            let batch = nft6::render_delete6(&self.inner.settings.nft_table);
+            self.inner.host.apply_firewall(&batch)?;
         }
         self.apply_firewall()
     }

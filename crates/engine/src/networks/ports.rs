@@ -4,15 +4,14 @@
 //! with a clear error and an ephemeral port is one the kernel picked.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::OwnedFd;
+use std::net::Ipv4Addr;
 
 use berth_api::container::HostConfig;
 use berth_network::nft::Proto;
-use nix::sys::socket::{bind, getsockname, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::host::{Hold, NetworkHost};
 use crate::Error;
 
 /// One port to publish, as asked.
@@ -148,31 +147,17 @@ pub fn requests(
     Ok(out)
 }
 
-/// Binds (without listening) a socket on the host port, so nothing else
-/// can take it while the container runs. Traffic never reaches it: the
-/// firewall rewrites it to the container first.
-fn hold(proto: Proto, ip: Ipv4Addr, port: u16) -> nix::Result<(OwnedFd, u16)> {
-    let kind = match proto {
-        Proto::Tcp => SockType::Stream,
-        Proto::Udp => SockType::Datagram,
-    };
-    let fd = socket(AddressFamily::Inet, kind, SockFlag::SOCK_CLOEXEC, None)?;
-    bind(
-        std::os::fd::AsRawFd::as_raw_fd(&fd),
-        &SockaddrIn::from(SocketAddrV4::new(ip, port)),
-    )?;
-    let got: SockaddrIn = getsockname(std::os::fd::AsRawFd::as_raw_fd(&fd))?;
-    Ok((fd, got.port()))
-}
-
-/// Takes a host port for `req`: the first free one of its range, or one
-/// the kernel picks.
-pub fn reserve(req: &PortRequest) -> Result<(Published, OwnedFd), Error> {
+/// Takes a host port for `req` through `host` (which binds, without
+/// listening, a socket on it, so nothing else can take it while the
+/// container runs; traffic never reaches it: the firewall rewrites it to
+/// the container first): the first free one of its range, or one the
+/// kernel picks.
+pub fn reserve(host: &dyn NetworkHost, req: &PortRequest) -> Result<(Published, Hold), Error> {
     let ip = req.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let (lo, hi) = req.host_ports;
     let mut last = None;
     for port in lo..=hi {
-        match hold(req.proto, ip, port) {
+        match host.hold_port(req.proto, ip, port) {
             Ok((fd, got)) => {
                 let published = Published {
                     proto: req.proto.as_str().to_string(),
@@ -185,7 +170,7 @@ pub fn reserve(req: &PortRequest) -> Result<(Published, OwnedFd), Error> {
             Err(e) => last = Some(e),
         }
     }
-    let errno = last.map(|e| e.desc().to_lowercase()).unwrap_or_default();
+    let errno = last.unwrap_or_default();
     let wanted = if lo == hi {
         lo.to_string()
     } else {
@@ -288,19 +273,23 @@ mod tests {
             host_ip: Some(Ipv4Addr::LOCALHOST),
             host_ports: (0, 0),
         };
-        let (p, _fd) = reserve(&eph).unwrap();
+        let host = super::super::host::FakeHost::default();
+        let (p, _fd) = reserve(&host, &eph).unwrap();
         assert!(p.host_port > 0);
         let same = PortRequest {
             host_ports: (p.host_port, p.host_port),
             ..eph.clone()
         };
-        let err = reserve(&same).unwrap_err().to_string();
+        let err = reserve(&host, &same).unwrap_err().to_string();
         assert!(err.contains("port is already allocated"), "{err}");
         let range = PortRequest {
             host_ports: (p.host_port, p.host_port.saturating_add(5)),
             ..eph
         };
-        let (q, _fd2) = reserve(&range).unwrap();
+        let (q, _fd2) = reserve(&host, &range).unwrap();
+        drop(_fd);
+        // Given back when dropped.
+        reserve(&host, &same).unwrap();
         assert_ne!(q.host_port, p.host_port);
     }
 }

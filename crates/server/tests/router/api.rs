@@ -1,30 +1,25 @@
 //! One engine on a temporary root and a way to send it requests.
 
-use std::process::Command;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use berth_engine::{Engine, EngineConfig, Paths};
+use berth_engine::networks::FakeHost;
+use berth_engine::{Engine, EngineConfig, Hosts, Paths};
 use http_body_util::BodyExt;
 use serde_json::Value;
 
 pub struct Api {
     router: Router,
     pub engine: Engine,
+    /// The engine's networking, in memory: no bridge, namespace or
+    /// firewall of the host is touched.
+    pub network: Arc<FakeHost>,
     dir: tempfile::TempDir,
-    bridge: String,
     nft_table: String,
     cgroup_parent: String,
-    /// The forwarding switches before the run: networks turn them on, and
-    /// they are given back at the end.
-    forwarding_before: Vec<(&'static str, String)>,
 }
-
-const FORWARDING: [&str; 2] = [
-    "/proc/sys/net/ipv4/ip_forward",
-    "/proc/sys/net/ipv6/conf/all/forwarding",
-];
 
 /// An answer: status, headers and the body.
 pub struct Answer {
@@ -70,15 +65,12 @@ impl Answer {
 impl Api {
     pub async fn open() -> Result<Api, String> {
         if !nix::unistd::geteuid().is_root() {
-            return Err("the engine sets up a bridge and nftables: run as root".into());
+            return Err(
+                "the image store keeps the owners of image files (chown): run as root".into(),
+            );
         }
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let forwarding_before = FORWARDING
-            .iter()
-            .filter_map(|p| Some((*p, std::fs::read_to_string(p).ok()?)))
-            .collect();
         let pid = std::process::id();
-        let bridge = format!("brt{}", pid % 1_000_000);
         let nft_table = format!("berth_rt_{pid}");
         let cgroup_parent = format!("berth-rt-{pid}");
         let config = EngineConfig {
@@ -86,73 +78,45 @@ impl Api {
             monitor_exe: "/nonexistent/berth".into(),
             cgroup_parent: cgroup_parent.clone(),
             network: berth_engine::networks::NetSettings {
-                bridge: bridge.clone(),
+                bridge: format!("brt{}", pid % 1_000_000),
                 bip: None,
                 nft_table: nft_table.clone(),
             },
             insecure_registries: Vec::new(),
         };
-        let engine = Engine::open(config)
+        let network = Arc::new(FakeHost::default());
+        let hosts = Hosts {
+            network: network.clone(),
+        };
+        let engine = Engine::open_with(config, hosts)
             .await
             .map_err(|e| format!("opening the engine: {e}"))?;
         Ok(Api {
             router: berth_server::router(engine.clone()),
             engine,
+            network,
             dir,
-            bridge,
             nft_table,
             cgroup_parent,
-            forwarding_before,
         })
     }
 
-    /// Removes every bridge the engine's networks made, its nftables table
-    /// and its cgroup.
+    /// Removes the engine's cgroup and root; fails naming what the tests
+    /// left attached.
     pub async fn close(self) -> Result<(), String> {
-        let mut bridges: Vec<String> = self
-            .engine
-            .networks
-            .list()
-            .iter()
-            .map(|n| n.bridge.clone())
-            .filter(|b| !b.is_empty())
-            .collect();
-        bridges.push(self.bridge.clone());
-        bridges.sort();
-        bridges.dedup();
-        for b in &bridges {
-            let _ = Command::new("ip").args(["link", "del", b]).output();
-        }
-        for family in ["ip", "ip6"] {
-            let _ = Command::new("nft")
-                .args(["delete", "table", family, &self.nft_table])
-                .output();
-        }
-        for (path, value) in &self.forwarding_before {
-            let _ = std::fs::write(path, value);
-        }
         let roots = berth_runtime::cgroups::Roots::default();
         let _ = berth_runtime::cgroups::remove_parent(&roots, &self.cgroup_parent);
-        let mut left = Vec::new();
-        for b in &bridges {
-            if std::path::Path::new("/sys/class/net").join(b).exists() {
-                left.push(format!("bridge {b}"));
-            }
-        }
-        for family in ["ip", "ip6"] {
-            let listed = Command::new("nft")
-                .args(["list", "table", family, &self.nft_table])
-                .output()
-                .map_err(|e| format!("running nft: {e}"))?;
-            if listed.status.success() {
-                left.push(format!("nft table {family} {}", self.nft_table));
-            }
-        }
+        let veths: Vec<String> = self
+            .network
+            .links()
+            .into_iter()
+            .filter(|l| l.starts_with("bv"))
+            .collect();
         drop(self.dir);
-        if left.is_empty() {
+        if veths.is_empty() {
             Ok(())
         } else {
-            Err(format!("left behind: {}", left.join(", ")))
+            Err(format!("endpoints left behind: {veths:?}"))
         }
     }
 

@@ -3,9 +3,9 @@
 //! milliseconds; response shapes, status codes and error bodies are
 //! checked here, the kernel and the binaries in the end-to-end suite.
 //!
-//! The engine brings up its default bridge when it opens, so this runs as
-//! root like the rest of the suite, with a bridge and an nftables table of
-//! its own that it removes at the end.
+//! The engine's networking is the in-memory host (no bridge, namespace or
+//! firewall of this machine is touched); the image store still keeps the
+//! owners of image files, so this runs as root like the rest of the suite.
 
 mod api;
 mod build;

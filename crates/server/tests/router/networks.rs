@@ -8,10 +8,7 @@ use crate::api::Api;
 crate::tests!(ipv6_networks);
 
 fn ip6_table_exists(api: &Api) -> bool {
-    std::process::Command::new("nft")
-        .args(["list", "table", "ip6", api.nft_table()])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    api.network.has_table("ip6", api.nft_table())
 }
 
 async fn ipv6_networks(api: &Api) {
