@@ -71,7 +71,7 @@ impl ContainerService {
             // Cancels the pending restart.
             c.update(false, |r| {
                 r.manually_stopped = true;
-                r.status = Status::Exited;
+                r.set_status(Status::Exited);
             })?;
             return Ok(());
         }
@@ -266,7 +266,7 @@ pub(super) fn restart_by_policy(svc: &ContainerService, c: &Arc<Container>) {
     };
     let delay = next_delay(Duration::from_millis(rec.restart_delay_ms), ran_for);
     let marked = c.update(false, |r| {
-        r.status = Status::Restarting;
+        r.set_status(Status::Restarting);
         r.restart_delay_ms = delay.as_millis() as u64;
     });
     if let Err(e) = marked {
@@ -285,7 +285,9 @@ pub(super) fn restart_by_policy(svc: &ContainerService, c: &Arc<Container>) {
         }
         if let Err(e) = svc.start_boxed(now.id.clone()).await {
             tracing::warn!(id = %now.id, error = %e, "restarting container failed");
-            let _ = c.update(false, |r| r.status = Status::Exited);
+            let _ = c.update(false, |r| {
+                r.set_status(Status::Exited);
+            });
         }
     });
 }

@@ -290,10 +290,10 @@ impl ContainerService {
                 }
             };
             if record.status == Status::Removing {
-                record.status = Status::Dead;
+                record.set_status(Status::Dead);
             }
             if record.status == Status::Restarting {
-                record.status = Status::Exited;
+                record.set_status(Status::Exited);
             }
             let policy = restart::RestartPolicy::parse(&record.host_config.restart_policy)
                 .unwrap_or(restart::RestartPolicy::No);
@@ -329,7 +329,7 @@ impl ContainerService {
                 match thawed {
                     Ok(()) => {
                         if let Err(e) = container.update(false, |r| {
-                            r.status = Status::Running;
+                            r.set_status(Status::Running);
                             r.paused_for_commit = false;
                         }) {
                             tracing::warn!(id = %record.id, error = %e, "recording the unpause after an interrupted commit failed");
@@ -734,7 +734,9 @@ impl ContainerService {
         // mounts outlives the answer to `rm`.
         self.detach_networks(&c).await;
         self.release_volumes(&c.record());
-        let _ = c.update(false, |r| r.status = Status::Removing);
+        let _ = c.update(false, |r| {
+            r.set_status(Status::Removing);
+        });
         let dir = c.paths.dir().to_path_buf();
         let doomed = c.clone();
         let removed = tokio::task::spawn_blocking(move || {
@@ -747,7 +749,9 @@ impl ContainerService {
         .await
         .map_err(|e| Error::Internal(format!("removal task failed: {e}")))?;
         if let Err(e) = removed {
-            let _ = c.update(false, |r| r.status = Status::Dead);
+            let _ = c.update(false, |r| {
+                r.set_status(Status::Dead);
+            });
             return Err(e);
         }
         {

@@ -188,7 +188,7 @@ pub(super) async fn start(
     match event {
         Some(Ok(MonitorEvent::Started { pid })) => {
             c.update(false, |r| {
-                r.status = Status::Running;
+                r.set_status(Status::Running);
                 r.pid = i64::from(pid);
                 r.exit_code = 0;
                 r.error.clear();
@@ -276,7 +276,7 @@ fn record_exit(
     let result = c.update_announced(
         true,
         |r| {
-            r.status = Status::Exited;
+            r.set_status(Status::Exited);
             r.oom_killed = oom_killed;
             r.pid = 0;
             r.exit_code = i64::from(code);

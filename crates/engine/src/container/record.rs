@@ -43,6 +43,43 @@ impl Status {
     pub fn is_running(self) -> bool {
         matches!(self, Status::Running | Status::Paused)
     }
+
+    /// The one state machine: whether a container in this state may move
+    /// to `to`. Every change goes through [`ContainerRecord::set_status`].
+    pub fn may_become(self, to: Status) -> bool {
+        use Status::*;
+        match (self, to) {
+            (a, b) if a == b => true,
+            // Anything but a container being removed may be removed; a
+            // failure anywhere leaves it dead.
+            (Removing, Dead) | (_, Dead) => true,
+            (Removing, _) => false,
+            (_, Removing) => true,
+            // Start and restart.
+            (Created | Exited | Restarting, Running) => true,
+            (Running, Paused) | (Paused, Running) => true,
+            // The process ended (a paused one can be killed).
+            (Running | Paused, Exited) => true,
+            // A restart is waited for, or cancelled (`stop`, daemon start).
+            (Exited, Restarting) | (Restarting, Exited) => true,
+            _ => false,
+        }
+    }
+}
+
+impl ContainerRecord {
+    /// Moves the container to `to` when the state machine allows it
+    /// ([`Status::may_become`]); otherwise it stays as it is, and the
+    /// refusal is logged (the rest of the change still applies).
+    pub fn set_status(&mut self, to: Status) -> bool {
+        if self.status.may_become(to) {
+            self.status = to;
+            true
+        } else {
+            tracing::warn!(id = %self.id, from = self.status.as_str(), to = to.as_str(), "refused a status change");
+            false
+        }
+    }
 }
 
 /// Everything the engine knows about a container, stored as
@@ -134,5 +171,30 @@ mod tests {
             serde_json::to_string(&Status::Exited).unwrap(),
             "\"exited\""
         );
+    }
+
+    /// The whole state machine, row by row: `from` and the states it may
+    /// move to, in `ALL`'s order.
+    #[test]
+    fn status_moves() {
+        use Status::*;
+        const ALL: [Status; 7] = [Created, Running, Paused, Restarting, Exited, Removing, Dead];
+        let golden = [
+            (Created, "created running removing dead"),
+            (Running, "running paused exited removing dead"),
+            (Paused, "running paused exited removing dead"),
+            (Restarting, "running restarting exited removing dead"),
+            (Exited, "running restarting exited removing dead"),
+            (Removing, "removing dead"),
+            (Dead, "removing dead"),
+        ];
+        for (from, allowed) in golden {
+            let got: Vec<&str> = ALL
+                .iter()
+                .filter(|to| from.may_become(**to))
+                .map(|to| to.as_str())
+                .collect();
+            assert_eq!(got.join(" "), allowed, "from {}", from.as_str());
+        }
     }
 }

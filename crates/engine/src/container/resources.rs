@@ -222,7 +222,7 @@ impl ContainerService {
             .map_err(|e| Error::Internal(format!("freeze task failed: {e}")))?
             .map_err(|e| Error::Internal(format!("pausing {}: {e}", rec.id)))?;
         c.update(false, |r| {
-            r.status = Status::Paused;
+            r.set_status(Status::Paused);
             r.paused_for_commit = for_commit;
         })?;
         self.publish("pause", &rec);
@@ -245,7 +245,7 @@ impl ContainerService {
             .map_err(|e| Error::Internal(format!("thaw task failed: {e}")))?
             .map_err(|e| Error::Internal(format!("unpausing {}: {e}", rec.id)))?;
         c.update(false, |r| {
-            r.status = Status::Running;
+            r.set_status(Status::Running);
             r.paused_for_commit = false;
         })?;
         self.publish("unpause", &rec);
@@ -263,7 +263,9 @@ impl ContainerService {
             .await
             .map_err(|e| Error::Internal(format!("thaw task failed: {e}")))?
             .map_err(|e| Error::Internal(format!("unpausing {}: {e}", rec.id)))?;
-        c.update(false, |r| r.status = Status::Running)
+        c.update(false, |r| {
+            r.set_status(Status::Running);
+        })
     }
 
     /// One stats sample; zeros for a container that does not run.

@@ -12,6 +12,7 @@ mod build;
 mod filters;
 mod listener;
 mod networks;
+mod routes;
 mod shapes;
 mod use_cases;
 
@@ -48,6 +49,7 @@ fn main() {
         filters::TESTS,
         listener::TESTS,
         networks::TESTS,
+        routes::TESTS,
         shapes::TESTS,
         use_cases::TESTS,
     ]
