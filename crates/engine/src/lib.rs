@@ -73,16 +73,19 @@ pub struct Engine {
 pub struct Hosts {
     /// Bridges, namespaces, veths, ports, firewall, DNS servers.
     pub network: Arc<dyn networks::NetworkHost>,
+    /// The containers' processes: monitors started, signalled, watched.
+    pub runtime: Arc<dyn container::runtime::ContainerRuntime>,
 }
 
 impl Hosts {
-    /// The real kernel (needs root). Call from within the tokio runtime the
-    /// DNS servers should run on.
-    pub fn linux() -> Hosts {
+    /// The real kernel (needs root), with `monitor_exe` as the monitor.
+    /// Call from within the tokio runtime the DNS servers should run on.
+    pub fn linux(monitor_exe: std::path::PathBuf) -> Hosts {
         Hosts {
             network: Arc::new(networks::LinuxHost {
                 runtime: tokio::runtime::Handle::current(),
             }),
+            runtime: Arc::new(container::runtime::LinuxRuntime { monitor_exe }),
         }
     }
 }
@@ -91,7 +94,8 @@ impl Engine {
     /// Opens the stores under the configured roots and re-adopts containers
     /// left by an earlier daemon, on the real kernel.
     pub async fn open(config: EngineConfig) -> Result<Engine, Error> {
-        Self::open_with(config, Hosts::linux()).await
+        let hosts = Hosts::linux(config.monitor_exe.clone());
+        Self::open_with(config, hosts).await
     }
 
     /// [`Engine::open`] over the given hosts.
@@ -121,6 +125,7 @@ impl Engine {
             events.clone(),
             volumes.clone(),
             networks.clone(),
+            hosts.runtime.clone(),
         )
         .await?;
         let engine = Engine {

@@ -5,13 +5,12 @@
 use berth_api::exec::{ExecCreate, ExecInspect, ProcessConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_runtime::exec_monitor::{ExecConfig, EXEC_FILE};
 use berth_runtime::monitor::MonitorEvent;
-use tokio::io::{AsyncBufReadExt, BufReader};
+
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
 
@@ -207,26 +206,18 @@ impl ContainerService {
             .map_err(|e| Error::Internal(format!("serialising exec.json: {e}")))?;
         std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
         crate::fsutil::write_atomic(&dir.join(EXEC_FILE), &json)?;
-        let mut child = tokio::process::Command::new(&config.monitor_exe)
-            .arg("__exec")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(Error::io("starting exec monitor", &config.monitor_exe))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::Internal("exec monitor stdout was not captured".into()))?;
+        let mut monitor = self
+            .inner
+            .runtime
+            .spawn(super::runtime::MonitorKind::Exec, &dir)?;
         let (tx, mut events) = mpsc::channel::<MonitorEvent>(4);
         let follower = {
             let entry = entry.clone();
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stdout).lines();
                 let mut exit = None;
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let Ok(ev) = serde_json::from_str::<MonitorEvent>(&line) else {
+                // Ends when the exec monitor has been reaped.
+                while let Some(ev) = monitor.events.recv().await {
+                    let Ok(ev) = ev else {
                         continue;
                     };
                     match &ev {
@@ -244,7 +235,6 @@ impl ContainerService {
                     }
                     let _ = tx.send(ev).await;
                 }
-                let _ = child.wait().await;
                 entry.set(|s| {
                     s.running = false;
                     s.exit_code = Some(exit.unwrap_or(126));

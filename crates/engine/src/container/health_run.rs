@@ -93,10 +93,10 @@ impl ContainerService {
                         Ok((code, output)) => Ok((code.unwrap_or(-1), output)),
                         Err(_) => {
                             if let Some(pid) = self.exec_pid(&exec_id) {
-                                let _ = nix::sys::signal::kill(
-                                    nix::unistd::Pid::from_raw(pid as i32),
-                                    nix::sys::signal::Signal::SIGKILL,
-                                );
+                                let _ = self
+                                    .inner
+                                    .runtime
+                                    .signal(pid, nix::sys::signal::Signal::SIGKILL);
                             }
                             Ok((
                                 -1,

@@ -27,18 +27,6 @@ pub fn parse_signal(s: &str) -> Result<Signal, Error> {
     name.parse::<Signal>().map_err(|_| invalid())
 }
 
-fn send(pid: i64, signal: Signal) -> Result<(), Error> {
-    if pid <= 0 {
-        return Ok(());
-    }
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal) {
-        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-        Err(e) => Err(Error::Internal(format!(
-            "signalling container process {pid}: {e}"
-        ))),
-    }
-}
-
 /// Waits until the container is no longer running, at most `limit`.
 pub(super) async fn exited_within(c: &Container, limit: Duration) -> bool {
     let mut rx = c.subscribe();
@@ -91,7 +79,7 @@ impl ContainerService {
             .or(rec.config.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
         self.publish_kill(&rec, signal);
-        send(rec.pid, signal)?;
+        self.inner.runtime.signal(rec.pid, signal)?;
         // A negative timeout waits forever, as Docker.
         let limit = if timeout < 0 {
             Duration::from_secs(u64::MAX / 4)
@@ -100,7 +88,7 @@ impl ContainerService {
         };
         if !exited_within(&c, limit).await {
             self.publish_kill(&rec, Signal::SIGKILL);
-            send(c.record().pid, Signal::SIGKILL)?;
+            self.inner.runtime.signal(c.record().pid, Signal::SIGKILL)?;
             if !exited_within(&c, Duration::from_secs(30)).await {
                 return Err(Error::Internal(format!(
                     "container {} did not exit after SIGKILL",
@@ -132,7 +120,7 @@ impl ContainerService {
             });
         }
         self.publish_kill(&rec, signal);
-        send(rec.pid, signal)?;
+        self.inner.runtime.signal(rec.pid, signal)?;
         // As Docker, SIGKILL returns once the process is gone, so an
         // inspect right after shows it exited (a frozen one dies when thawed).
         if signal == Signal::SIGKILL && rec.status != super::Status::Paused {

@@ -21,6 +21,7 @@ pub mod options;
 pub mod record;
 pub mod resources;
 pub mod restart;
+pub mod runtime;
 mod top;
 mod view;
 mod volumes_use;
@@ -220,6 +221,8 @@ struct Inner {
     execs: exec::ExecTable,
     volumes: crate::volumes::VolumeService,
     networks: crate::networks::NetworkService,
+    /// Starts, signals and watches the containers' processes.
+    runtime: Arc<dyn runtime::ContainerRuntime>,
 }
 
 impl ContainerService {
@@ -229,6 +232,7 @@ impl ContainerService {
         events: Events,
         volumes: crate::volumes::VolumeService,
         networks: crate::networks::NetworkService,
+        runtime: Arc<dyn runtime::ContainerRuntime>,
     ) -> Result<ContainerService, Error> {
         let svc = ContainerService {
             inner: Arc::new(Inner {
@@ -239,6 +243,7 @@ impl ContainerService {
                 execs: exec::ExecTable::default(),
                 volumes,
                 networks,
+                runtime,
             }),
         };
         let to_start = svc.load_existing()?;
@@ -726,7 +731,7 @@ impl ContainerService {
         if rec.status.is_running() {
             self.thaw_if_paused(&c).await?;
             self.publish_kill(&rec, nix::sys::signal::Signal::SIGKILL);
-            monitor::kill_and_wait(&c, libc::SIGKILL).await?;
+            monitor::kill_and_wait(self, &c, libc::SIGKILL).await?;
         }
         c.readers_drained(std::time::Duration::from_secs(5)).await;
         // The exit handler does this too; doing it here (both are

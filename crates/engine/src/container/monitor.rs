@@ -2,15 +2,12 @@
 //! starting `berth __monitor <bundle>`, and following its events.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_runtime::monitor::{MonitorConfig, MonitorEvent};
 use berth_runtime::mounts::Overlay;
 use berth_runtime::spec::{build_spec, SpecOptions};
-
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{options, Container, ContainerRecord, ContainerService, Status};
 use crate::{ids, time, Error};
@@ -165,26 +162,12 @@ pub(super) async fn start(
             .await
             .map_err(|e| Error::Internal(format!("bundle task failed: {e}")))??;
     }
-    let exe = &svc.inner.config.monitor_exe;
-    let mut child = tokio::process::Command::new(exe)
-        .arg("__monitor")
-        .arg(c.paths.bundle())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(Error::io("starting monitor", exe))?;
+    let mut monitor = svc
+        .inner
+        .runtime
+        .spawn(super::runtime::MonitorKind::Container, &c.paths.bundle())?;
     c.spawned.send_modify(|g| *g += 1);
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Internal("monitor stdout was not captured".into()))?;
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines
-        .next_line()
-        .await
-        .map_err(Error::io("reading monitor events of", c.paths.bundle()))?;
-    let event = first.as_deref().map(serde_json::from_str::<MonitorEvent>);
+    let event = monitor.events.recv().await;
     match event {
         Some(Ok(MonitorEvent::Started { pid })) => {
             c.update(false, |r| {
@@ -198,18 +181,20 @@ pub(super) async fn start(
             let (svc, c) = (svc.clone(), c.clone());
             tokio::spawn(async move {
                 let mut exited = None;
-                while let Ok(Some(line)) = lines.next_line().await {
+                while let Some(ev) = monitor.events.recv().await {
                     if let Ok(MonitorEvent::Exited {
                         exit_code,
                         finished_at,
                         oom_killed,
-                    }) = serde_json::from_str(&line)
+                    }) = ev
                     {
                         exited = Some((exit_code, finished_at, oom_killed));
                         break;
                     }
                 }
-                let _ = child.wait().await;
+                // Until the monitor is gone (the channel closes when it
+                // was reaped).
+                while monitor.events.recv().await.is_some() {}
                 let (code, at, oom) = match exited {
                     Some(e) => e,
                     None => match read_exit_file(&c) {
@@ -226,7 +211,7 @@ pub(super) async fn start(
             Ok(())
         }
         Some(Ok(MonitorEvent::Failed { message, exit_code })) => {
-            let _ = child.wait().await;
+            while monitor.events.recv().await.is_some() {}
             let message = format!(
                 "failed to start container {}: {message}",
                 ids::short(&rec.id)
@@ -237,7 +222,7 @@ pub(super) async fn start(
             Err(Error::StartFailed { message, exit_code })
         }
         other => {
-            let _ = child.kill().await;
+            let _ = monitor.kill.send(());
             let detail = match other {
                 Some(Err(e)) => format!("unreadable event: {e}"),
                 _ => "it exited without starting the container; see the daemon log".into(),
@@ -307,10 +292,6 @@ fn read_exit_file(c: &Container) -> Option<(i32, String, bool)> {
     }
 }
 
-fn pid_alive(pid: i64) -> bool {
-    pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
 /// The monitor died without reporting an exit (killed): the container's
 /// processes die with it (they have it as parent-death signal), and what
 /// the monitor would have removed, the container's cgroup, is removed here.
@@ -372,7 +353,7 @@ pub(super) fn readopt(svc: ContainerService, c: Arc<Container>) {
                 mark_died(&svc, &c, code, at, oom);
                 break;
             }
-            if !pid_alive(c.record().pid) {
+            if !svc.inner.runtime.alive(c.record().pid) {
                 // Give a monitor that is just writing the file a moment.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let (code, at, oom) = match read_exit_file(&c) {
@@ -392,20 +373,17 @@ pub(super) fn readopt(svc: ContainerService, c: Arc<Container>) {
 }
 
 /// Sends `signal` to the container's init and waits until it has exited.
-pub(super) async fn kill_and_wait(c: &Container, signal: i32) -> Result<(), Error> {
+pub(super) async fn kill_and_wait(
+    svc: &ContainerService,
+    c: &Container,
+    signal: i32,
+) -> Result<(), Error> {
     let mut rx = c.subscribe();
     let pid = c.record().pid;
     if pid > 0 {
-        let pid = nix::unistd::Pid::from_raw(pid as i32);
         let sig = nix::sys::signal::Signal::try_from(signal)
             .map_err(|e| Error::InvalidArgument(format!("invalid signal {signal}: {e}")))?;
-        if let Err(e) = nix::sys::signal::kill(pid, sig) {
-            if e != nix::errno::Errno::ESRCH {
-                return Err(Error::Internal(format!(
-                    "killing container process {pid}: {e}"
-                )));
-            }
-        }
+        svc.inner.runtime.signal(pid, sig)?;
     }
     let wait = async {
         loop {

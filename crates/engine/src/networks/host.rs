@@ -263,6 +263,9 @@ struct FakeState {
     /// Held ports by (protocol, port): taken ones are refused.
     ports: BTreeSet<(&'static str, u16)>,
     next_port: u16,
+    /// The host ends of the veths wired into each namespace: they go with
+    /// it, as the kernel's do.
+    in_netns: std::collections::BTreeMap<PathBuf, Vec<String>>,
     /// The tables the batches left, by `family name`, with the batch that
     /// wrote each last.
     tables: std::collections::BTreeMap<String, String>,
@@ -349,6 +352,10 @@ impl NetworkHost for FakeHost {
     }
 
     fn remove_netns(&self, path: &Path) -> Result<(), Error> {
+        let mut st = self.state();
+        for veth in st.in_netns.remove(path).unwrap_or_default() {
+            st.links.remove(&veth);
+        }
         match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(Error::io("removing", PathBuf::from(path))(e))
@@ -363,6 +370,10 @@ impl NetworkHost for FakeHost {
             return Err(Error::Internal(format!("bridge {} is missing", w.bridge)));
         }
         st.links.insert(w.host_veth.to_string());
+        st.in_netns
+            .entry(w.netns.to_path_buf())
+            .or_default()
+            .push(w.host_veth.to_string());
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
+use berth_engine::container::runtime::FakeRuntime;
 use berth_engine::networks::FakeHost;
 use berth_engine::{Engine, EngineConfig, Hosts, Paths};
 use http_body_util::BodyExt;
@@ -16,6 +17,8 @@ pub struct Api {
     /// The engine's networking, in memory: no bridge, namespace or
     /// firewall of the host is touched.
     pub network: Arc<FakeHost>,
+    /// The containers' processes, in memory (see `FakeRuntime`).
+    pub runtime: Arc<FakeRuntime>,
     dir: tempfile::TempDir,
     nft_table: String,
     cgroup_parent: String,
@@ -85,8 +88,10 @@ impl Api {
             insecure_registries: Vec::new(),
         };
         let network = Arc::new(FakeHost::default());
+        let runtime = FakeRuntime::new();
         let hosts = Hosts {
             network: network.clone(),
+            runtime: Arc::new(runtime.clone()),
         };
         let engine = Engine::open_with(config, hosts)
             .await
@@ -95,6 +100,7 @@ impl Api {
             router: berth_server::router(engine.clone()),
             engine,
             network,
+            runtime,
             dir,
             nft_table,
             cgroup_parent,

@@ -10,6 +10,7 @@
 mod api;
 mod build;
 mod filters;
+mod lifecycle;
 mod listener;
 mod networks;
 mod routes;
@@ -47,6 +48,7 @@ fn main() {
         api::TESTS,
         build::TESTS,
         filters::TESTS,
+        lifecycle::TESTS,
         listener::TESTS,
         networks::TESTS,
         routes::TESTS,

@@ -1,0 +1,159 @@
+//! A container's life through the router, its processes played by the
+//! in-memory runtime: start, wait, logs, stop, kill, restart, remove, with
+//! the status codes and bodies Docker answers.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::api::Api;
+
+crate::tests!(start_wait_logs_and_exit_codes, stop_kill_restart_and_remove);
+
+async fn create(api: &Api, name: &str, cmd: &[&str]) -> String {
+    let a = api
+        .post_json(
+            &format!("/containers/create?name={name}"),
+            &json!({"Image": "rt-life", "Cmd": cmd}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    a.json()["Id"].as_str().expect("Id").to_string()
+}
+
+async fn state(api: &Api, name: &str) -> serde_json::Value {
+    api.get(format!("/containers/{name}/json")).await.json()["State"].clone()
+}
+
+/// The 8-byte headers of a multiplexed log stream taken off.
+fn demux(body: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while rest.len() >= 8 {
+        let len = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        out.extend_from_slice(&rest[8..8 + len.min(rest.len() - 8)]);
+        rest = &rest[(8 + len).min(rest.len())..];
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn start_wait_logs_and_exit_codes(api: &Api) {
+    crate::shapes::import_image(api, "rt-life").await;
+    create(api, "rt-echo", &["echo", "hello", "router"]).await;
+    let a = api.post("/containers/rt-echo/start").await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text());
+    let w = api.post("/containers/rt-echo/wait").await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.text());
+    // No `Error` member without an error, as Docker (omitempty).
+    assert_eq!(w.json(), json!({"StatusCode": 0}));
+    let s = state(api, "rt-echo").await;
+    assert_eq!(
+        (s["Status"].as_str(), s["ExitCode"].as_i64()),
+        (Some("exited"), Some(0)),
+        "{s}"
+    );
+    let logs = api.get("/containers/rt-echo/logs?stdout=1").await;
+    assert_eq!(logs.status, StatusCode::OK);
+    assert_eq!(demux(&logs.body), "hello router\n");
+    // A second start of an exited container runs it again.
+    assert_eq!(
+        api.post("/containers/rt-echo/start").await.status,
+        StatusCode::NO_CONTENT
+    );
+    api.post("/containers/rt-echo/wait").await;
+    let logs = api.get("/containers/rt-echo/logs?stdout=1").await;
+    assert_eq!(demux(&logs.body), "hello router\nhello router\n");
+
+    create(api, "rt-false", &["false"]).await;
+    api.post("/containers/rt-false/start").await;
+    let w = api.post("/containers/rt-false/wait").await.json();
+    assert_eq!(w["StatusCode"], 1);
+    for name in ["rt-echo", "rt-false"] {
+        assert_eq!(
+            api.delete(format!("/containers/{name}")).await.status,
+            StatusCode::NO_CONTENT
+        );
+    }
+}
+
+async fn stop_kill_restart_and_remove(api: &Api) {
+    crate::shapes::import_image(api, "rt-life").await;
+    create(api, "rt-sleep", &["sleep", "1000"]).await;
+    assert_eq!(
+        api.post("/containers/rt-sleep/start").await.status,
+        StatusCode::NO_CONTENT
+    );
+    let s = state(api, "rt-sleep").await;
+    assert_eq!(s["Status"], "running", "{s}");
+    assert!(
+        s["Pid"].as_i64().is_some_and(|p| p > 4_194_304),
+        "a fake pid: {s}"
+    );
+    // Started twice: Docker's 304.
+    assert_eq!(
+        api.post("/containers/rt-sleep/start").await.status,
+        StatusCode::NOT_MODIFIED
+    );
+    // Removing a running container needs force.
+    let a = api.delete("/containers/rt-sleep").await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text());
+    assert!(
+        a.message()
+            .contains("stop the container before removing or force remove"),
+        "{}",
+        a.message()
+    );
+    // stop: SIGTERM ends it (128 + 15).
+    assert_eq!(
+        api.post("/containers/rt-sleep/stop?t=5").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(state(api, "rt-sleep").await["ExitCode"], 143);
+    assert_eq!(
+        api.post("/containers/rt-sleep/stop").await.status,
+        StatusCode::NOT_MODIFIED
+    );
+    // restart, then kill with a named signal.
+    assert_eq!(
+        api.post("/containers/rt-sleep/restart?t=1").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(state(api, "rt-sleep").await["Status"], "running");
+    assert_eq!(
+        api.post("/containers/rt-sleep/kill?signal=SIGINT")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let w = api
+        .post("/containers/rt-sleep/wait?condition=not-running")
+        .await
+        .json();
+    assert_eq!(w["StatusCode"], 130);
+    let a = api.post("/containers/rt-sleep/kill").await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text());
+    assert_eq!(
+        a.message(),
+        format!(
+            "Container {} is not running",
+            state_id(api, "rt-sleep").await
+        )
+    );
+    // Force removal of a running one.
+    api.post("/containers/rt-sleep/start").await;
+    assert_eq!(
+        api.delete("/containers/rt-sleep?force=1").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.get("/containers/rt-sleep/json").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(api.delete("/images/rt-life").await.status, StatusCode::OK);
+}
+
+async fn state_id(api: &Api, name: &str) -> String {
+    api.get(format!("/containers/{name}/json")).await.json()["Id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
