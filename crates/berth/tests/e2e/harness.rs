@@ -451,13 +451,26 @@ pub fn run_all(tests: &[(&str, TestFn)], filter: &[String], start: fn() -> Ctx) 
     for (name, f) in &selected {
         let t0 = Instant::now();
         let before = Objects::list(&ctx);
+        let log_before = ctx.daemon_log().len();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&ctx)));
         // What the test made and left is removed, so a failure (or a
         // forgetful test) never knocks over the tests after it; a test that
         // passed but left something fails for it.
         let left = Objects::list(&ctx).made_since(&before);
         left.remove(&ctx);
-        let ok = result.is_ok() && left.is_empty();
+        // A panic in the daemon fails the test that caused it, even when
+        // the daemon answered.
+        let log = ctx.daemon_log();
+        let panics: Vec<&str> = log
+            .get(log_before..)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("panicked at"))
+            .collect();
+        for p in &panics {
+            println!("    {name}: the daemon panicked: {p}");
+        }
+        let ok = result.is_ok() && left.is_empty() && panics.is_empty();
         let status = if ok { "ok" } else { "FAILED" };
         println!(
             "test {name} ... {status} ({:.2}s)",

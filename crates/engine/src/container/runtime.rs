@@ -71,6 +71,9 @@ impl ContainerRuntime for LinuxRuntime {
         let (kill, mut killed) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
+            // The kill handle is asked once: dropped unused (the usual
+            // case), it never completes again.
+            let mut may_kill = true;
             loop {
                 tokio::select! {
                     line = lines.next_line() => match line {
@@ -83,9 +86,12 @@ impl ContainerRuntime for LinuxRuntime {
                         }
                         _ => break,
                     },
-                    Ok(()) = &mut killed => {
-                        let _ = child.kill().await;
-                        break;
+                    asked = &mut killed, if may_kill => {
+                        may_kill = false;
+                        if asked.is_ok() {
+                            let _ = child.kill().await;
+                            break;
+                        }
                     }
                 }
             }
