@@ -16,8 +16,8 @@
 # uses 1, so it repeats); unset, each run explores differently.
 #
 # The targets run in a private mount namespace whose / is read-only, with
-# a private /tmp: an extraction bug the fuzzer finds cannot write into the
-# machine. Needs root (for the namespace, and because the layer target
+# a private temporary directory (TMPDIR, a tmpfs on fuzz/tmp): an
+# extraction bug the fuzzer finds cannot write into the machine. Needs root (for the namespace, and because the layer target
 # makes device nodes and trusted xattrs as the daemon does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,10 +60,14 @@ for t in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t" "fuzz/regressions/$t"
     log=fuzz/artifacts/$t/last-run.log
     status=0
+    # The private temporary directory is a tmpfs under fuzz/tmp, not on
+    # /tmp: a checkout that lives under /tmp must stay in sight.
+    mkdir -p fuzz/tmp
     unshare --mount --propagation private -- bash -c '
         set -e
         mount --bind "$1/fuzz" "$1/fuzz"
-        mount -t tmpfs -o size=4g,mode=1777 fuzz-tmp /tmp
+        mount -t tmpfs -o size=4g,mode=1777 fuzz-tmp "$1/fuzz/tmp"
+        export TMPDIR="$1/fuzz/tmp"
         mount -o remount,bind,ro /
         # The daemon parses on tokio workers with 2 MiB stacks: so do the
         # targets, so deep recursion shows here as it would there.
@@ -76,7 +80,7 @@ for t in "${targets[@]}"; do
         ${FUZZ_SEED:+-seed="$FUZZ_SEED"} >"$log" 2>&1 || status=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-    cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+    cov=$( (grep -ao 'cov: [0-9]*' "$log" || true) | tail -n 1 | cut -d' ' -f2)
     corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
     if [ "$status" = 0 ]; then
         result=ok

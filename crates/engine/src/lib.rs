@@ -78,14 +78,18 @@ pub struct Hosts {
 }
 
 impl Hosts {
-    /// The real kernel (needs root), with `monitor_exe` as the monitor.
-    /// Call from within the tokio runtime the DNS servers should run on.
-    pub fn linux(monitor_exe: std::path::PathBuf) -> Hosts {
+    /// The real kernel (needs root), with `monitor_exe` as the monitor and
+    /// the containers' cgroups under `cgroup_parent`. Call from within the
+    /// tokio runtime the DNS servers should run on.
+    pub fn linux(monitor_exe: std::path::PathBuf, cgroup_parent: String) -> Hosts {
         Hosts {
             network: Arc::new(networks::LinuxHost {
                 runtime: tokio::runtime::Handle::current(),
             }),
-            runtime: Arc::new(container::runtime::LinuxRuntime { monitor_exe }),
+            runtime: Arc::new(container::runtime::LinuxRuntime {
+                monitor_exe,
+                cgroup_parent,
+            }),
         }
     }
 }
@@ -94,7 +98,7 @@ impl Engine {
     /// Opens the stores under the configured roots and re-adopts containers
     /// left by an earlier daemon, on the real kernel.
     pub async fn open(config: EngineConfig) -> Result<Engine, Error> {
-        let hosts = Hosts::linux(config.monitor_exe.clone());
+        let hosts = Hosts::linux(config.monitor_exe.clone(), config.cgroup_parent.clone());
         Self::open_with(config, hosts).await
     }
 

@@ -326,11 +326,7 @@ impl ContainerService {
             remove_commit_leftovers(container.paths.dir());
             if running && record.paused_for_commit {
                 // A commit's pause, cut short by a killed daemon.
-                let thawed = berth_runtime::cgroups::Cgroup::open(
-                    &self.inner.config.cgroup_parent,
-                    &record.id,
-                )
-                .and_then(|cg| cg.thaw());
+                let thawed = self.inner.runtime.thaw(&record.id);
                 match thawed {
                     Ok(()) => {
                         if let Err(e) = container.update(false, |r| {

@@ -1,8 +1,8 @@
-//! A running container's cgroup from the daemon: pause/unpause (freezer),
-//! stats, and live resource updates.
+//! A running container's cgroup from the daemon, through the runtime seam:
+//! pause/unpause (freezer), stats, and live resource updates.
 
 use berth_api::container::{Resources as ApiResources, RestartPolicy as ApiRestartPolicy};
-use berth_runtime::cgroups::{Cgroup, Stats};
+use berth_runtime::cgroups::Stats;
 use serde_json::{json, Value};
 
 use super::{options, ContainerService, Status};
@@ -185,13 +185,6 @@ pub fn stats_json(
 }
 
 impl ContainerService {
-    fn cgroup(&self, name_or_id: &str) -> Result<(super::ContainerRecord, Cgroup), Error> {
-        let rec = self.get(name_or_id)?.record();
-        let cg = Cgroup::open(&self.inner.config.cgroup_parent, &rec.id)
-            .map_err(|e| Error::Internal(format!("opening the cgroup of {}: {e}", rec.id)))?;
-        Ok((rec, cg))
-    }
-
     /// `POST /containers/{id}/pause`.
     pub async fn pause(&self, name_or_id: &str) -> Result<(), Error> {
         self.pause_as(name_or_id, false).await
@@ -216,8 +209,8 @@ impl ContainerService {
                 })
             }
         }
-        let (_, cg) = self.cgroup(&rec.id)?;
-        tokio::task::spawn_blocking(move || cg.freeze())
+        let (runtime, id) = (self.inner.runtime.clone(), rec.id.clone());
+        tokio::task::spawn_blocking(move || runtime.freeze(&id))
             .await
             .map_err(|e| Error::Internal(format!("freeze task failed: {e}")))?
             .map_err(|e| Error::Internal(format!("pausing {}: {e}", rec.id)))?;
@@ -239,8 +232,8 @@ impl ContainerService {
                 message: format!("Container {} is not paused", rec.id),
             });
         }
-        let (_, cg) = self.cgroup(&rec.id)?;
-        tokio::task::spawn_blocking(move || cg.thaw())
+        let (runtime, id) = (self.inner.runtime.clone(), rec.id.clone());
+        tokio::task::spawn_blocking(move || runtime.thaw(&id))
             .await
             .map_err(|e| Error::Internal(format!("thaw task failed: {e}")))?
             .map_err(|e| Error::Internal(format!("unpausing {}: {e}", rec.id)))?;
@@ -258,8 +251,8 @@ impl ContainerService {
         if rec.status != Status::Paused {
             return Ok(());
         }
-        let (_, cg) = self.cgroup(&rec.id)?;
-        tokio::task::spawn_blocking(move || cg.thaw())
+        let (runtime, id) = (self.inner.runtime.clone(), rec.id.clone());
+        tokio::task::spawn_blocking(move || runtime.thaw(&id))
             .await
             .map_err(|e| Error::Internal(format!("thaw task failed: {e}")))?
             .map_err(|e| Error::Internal(format!("unpausing {}: {e}", rec.id)))?;
@@ -277,29 +270,14 @@ impl ContainerService {
         if !rec.status.is_running() {
             return Ok((rec, Sample::default()));
         }
-        let (rec, cg) = self.cgroup(name_or_id)?;
         let pid = rec.pid;
         let own_netns = !matches!(rec.host_config.network_mode.as_str(), "host" | "none");
-        let (stats, networks) = tokio::task::spawn_blocking(move || {
-            let networks = match own_netns {
-                true => std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
-                    .map(|t| parse_net_dev(&t))
-                    .unwrap_or_default(),
-                false => Vec::new(),
-            };
-            (cg.stats(), networks)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("stats task failed: {e}")))?;
-        let stats =
-            stats.map_err(|e| Error::Internal(format!("reading stats of {}: {e}", rec.id)))?;
-        Ok((
-            rec,
-            Sample {
-                cgroup: stats,
-                networks,
-            },
-        ))
+        let (runtime, id) = (self.inner.runtime.clone(), rec.id.clone());
+        let sample = tokio::task::spawn_blocking(move || runtime.sample(&id, pid, own_netns))
+            .await
+            .map_err(|e| Error::Internal(format!("stats task failed: {e}")))?
+            .map_err(|e| Error::Internal(format!("reading stats of {}: {e}", rec.id)))?;
+        Ok((rec, sample))
     }
 
     /// `POST /containers/{id}/update`: new limits (applied at once when the
@@ -337,9 +315,9 @@ impl ContainerService {
         }
         let mut warnings = Vec::new();
         if rec.status.is_running() {
-            let (_, cg) = self.cgroup(&rec.id)?;
-            let runtime = options::resources(&merged);
-            warnings = tokio::task::spawn_blocking(move || cg.update(&runtime))
+            let limits = options::resources(&merged);
+            let (runtime, id) = (self.inner.runtime.clone(), rec.id.clone());
+            warnings = tokio::task::spawn_blocking(move || runtime.update(&id, &limits))
                 .await
                 .map_err(|e| Error::Internal(format!("update task failed: {e}")))?
                 .map_err(|e| {

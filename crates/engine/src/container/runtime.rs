@@ -15,7 +15,9 @@ use berth_runtime::monitor::{MonitorConfig, MonitorEvent};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
+use super::resources::{parse_net_dev, Sample};
 use crate::Error;
+use berth_runtime::cgroups::{Cgroup, Resources};
 
 /// Which monitor to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,11 +44,33 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn signal(&self, pid: i64, signal: nix::sys::signal::Signal) -> Result<(), Error>;
     /// Whether process `pid` still exists.
     fn alive(&self, pid: i64) -> bool;
+    /// Freezes every process of container `id` (`pause`).
+    fn freeze(&self, id: &str) -> Result<(), String>;
+    /// Thaws them again.
+    fn thaw(&self, id: &str) -> Result<(), String>;
+    /// The container's resource counters, and its interfaces' when it has
+    /// a network namespace of its own.
+    fn sample(&self, id: &str, pid: i64, own_netns: bool) -> Result<Sample, String>;
+    /// Applies new limits to the running container; warnings.
+    fn update(&self, id: &str, resources: &Resources) -> Result<Vec<String>, String>;
+    /// `ps ARGS` as the host prints it, and the pids in the pid namespace
+    /// of the container whose first process is `pid` (`top` keeps those
+    /// rows).
+    fn ps(&self, pid: i64, args: &[String]) -> Result<(String, Vec<i64>), String>;
 }
 
-/// The real monitor: the daemon's own binary re-executed.
+/// The real monitor: the daemon's own binary re-executed; containers'
+/// cgroups under the engine's parent.
 pub struct LinuxRuntime {
     pub monitor_exe: PathBuf,
+    pub cgroup_parent: String,
+}
+
+impl LinuxRuntime {
+    fn cgroup(&self, id: &str) -> Result<Cgroup, String> {
+        Cgroup::open(&self.cgroup_parent, id)
+            .map_err(|e| format!("opening the cgroup of {id}: {e}"))
+    }
 }
 
 impl ContainerRuntime for LinuxRuntime {
@@ -117,6 +141,47 @@ impl ContainerRuntime for LinuxRuntime {
     fn alive(&self, pid: i64) -> bool {
         pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
     }
+
+    fn freeze(&self, id: &str) -> Result<(), String> {
+        self.cgroup(id)?.freeze().map_err(|e| e.to_string())
+    }
+
+    fn thaw(&self, id: &str) -> Result<(), String> {
+        self.cgroup(id)?.thaw().map_err(|e| e.to_string())
+    }
+
+    fn sample(&self, id: &str, pid: i64, own_netns: bool) -> Result<Sample, String> {
+        let networks = match own_netns {
+            true => std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
+                .map(|t| parse_net_dev(&t))
+                .unwrap_or_default(),
+            false => Vec::new(),
+        };
+        let cgroup = self.cgroup(id)?.stats().map_err(|e| e.to_string())?;
+        Ok(Sample { cgroup, networks })
+    }
+
+    fn update(&self, id: &str, resources: &Resources) -> Result<Vec<String>, String> {
+        self.cgroup(id)?
+            .update(resources)
+            .map_err(|e| e.to_string())
+    }
+
+    fn ps(&self, pid: i64, args: &[String]) -> Result<(String, Vec<i64>), String> {
+        let pids = super::top::container_pids(pid);
+        let out = std::process::Command::new("ps")
+            .args(args)
+            .output()
+            .map_err(|e| format!("running ps: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "ps {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok((String::from_utf8_lossy(&out.stdout).into_owned(), pids))
+    }
 }
 
 /// Containers in memory, for tests. A container's program is its `args`:
@@ -130,6 +195,10 @@ impl ContainerRuntime for LinuxRuntime {
 pub struct FakeRuntime {
     procs: Mutex<HashMap<i64, mpsc::UnboundedSender<i32>>>,
     next_pid: Mutex<i64>,
+    /// Frozen containers, with the signals that wait for their thaw.
+    frozen: Mutex<HashMap<String, Vec<(i64, i32)>>>,
+    /// The container each fake pid belongs to.
+    owners: Mutex<HashMap<i64, String>>,
 }
 
 /// The kernel's largest pid (`PID_MAX_LIMIT`); fake pids are above it.
@@ -142,6 +211,20 @@ impl FakeRuntime {
 
     fn lock_procs(&self) -> std::sync::MutexGuard<'_, HashMap<i64, mpsc::UnboundedSender<i32>>> {
         self.procs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn frozen(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(i64, i32)>>> {
+        self.frozen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<i64, String>> {
+        self.owners.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn deliver(&self, pid: i64, signal: i32) {
+        if let Some(p) = self.lock_procs().get(&pid) {
+            let _ = p.send(signal);
+        }
     }
 
     fn new_pid(&self) -> i64 {
@@ -173,6 +256,7 @@ impl ContainerRuntime for Arc<FakeRuntime> {
         let pid = self.new_pid();
         let (signals, mut received) = mpsc::unbounded_channel::<i32>();
         self.lock_procs().insert(pid, signals);
+        self.owners().insert(pid, cfg.id.clone());
         let (tx, events) = mpsc::channel(4);
         let (kill, killed) = oneshot::channel::<()>();
         let me = self.clone();
@@ -197,6 +281,7 @@ impl ContainerRuntime for Arc<FakeRuntime> {
                 },
             };
             me.lock_procs().remove(&pid);
+            me.owners().remove(&pid);
             let exited = MonitorEvent::Exited {
                 exit_code: code,
                 finished_at: crate::time::now(),
@@ -209,13 +294,46 @@ impl ContainerRuntime for Arc<FakeRuntime> {
     }
 
     fn signal(&self, pid: i64, signal: nix::sys::signal::Signal) -> Result<(), Error> {
-        if let Some(p) = self.lock_procs().get(&pid) {
-            let _ = p.send(signal as i32);
+        // A frozen container's process gets its signals when it thaws.
+        let owner = self.owners().get(&pid).cloned();
+        if let Some(pending) = owner.and_then(|id| {
+            let mut frozen = self.frozen();
+            frozen.get_mut(&id).map(|p| {
+                p.push((pid, signal as i32));
+            })
+        }) {
+            return Ok(pending);
         }
+        self.deliver(pid, signal as i32);
         Ok(())
     }
 
     fn alive(&self, pid: i64) -> bool {
         self.lock_procs().contains_key(&pid)
+    }
+
+    fn freeze(&self, id: &str) -> Result<(), String> {
+        self.frozen().entry(id.to_string()).or_default();
+        Ok(())
+    }
+
+    fn thaw(&self, id: &str) -> Result<(), String> {
+        let pending = self.frozen().remove(id).unwrap_or_default();
+        for (pid, signal) in pending {
+            self.deliver(pid, signal);
+        }
+        Ok(())
+    }
+
+    fn sample(&self, _id: &str, _pid: i64, _own_netns: bool) -> Result<Sample, String> {
+        Ok(Sample::default())
+    }
+
+    fn update(&self, _id: &str, _resources: &Resources) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
+
+    fn ps(&self, pid: i64, _args: &[String]) -> Result<(String, Vec<i64>), String> {
+        Ok((format!("UID PID PPID CMD\nroot {pid} 0 fake\n"), vec![pid]))
     }
 }

@@ -6,7 +6,7 @@ use crate::Error;
 pub use berth_api::container::ContainerTop as TopResult;
 
 /// Host pids whose pid namespace is the container init's.
-fn container_pids(init_pid: i64) -> Vec<i64> {
+pub(super) fn container_pids(init_pid: i64) -> Vec<i64> {
     let Ok(ns) = std::fs::read_link(format!("/proc/{init_pid}/ns/pid")) else {
         return Vec::new();
     };
@@ -66,25 +66,17 @@ impl ContainerService {
                 message: format!("Container {} is not running", rec.id),
             });
         }
-        let pids = container_pids(rec.pid);
         let args = if ps_args.trim().is_empty() {
             vec!["-ef".to_string()]
         } else {
             shell_split(ps_args)
         };
-        let out = tokio::process::Command::new("ps")
-            .args(&args)
-            .output()
+        let (runtime, pid) = (self.inner.runtime.clone(), rec.pid);
+        let (out, pids) = tokio::task::spawn_blocking(move || runtime.ps(pid, &args))
             .await
-            .map_err(|e| Error::Internal(format!("running ps: {e}")))?;
-        if !out.status.success() {
-            return Err(Error::Internal(format!(
-                "ps {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
+            .map_err(|e| Error::Internal(format!("top task failed: {e}")))?
+            .map_err(Error::Internal)?;
+        parse_ps(&out, &pids)
     }
 }
 

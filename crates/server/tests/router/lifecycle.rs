@@ -7,7 +7,11 @@ use serde_json::json;
 
 use crate::api::Api;
 
-crate::tests!(start_wait_logs_and_exit_codes, stop_kill_restart_and_remove);
+crate::tests!(
+    start_wait_logs_and_exit_codes,
+    stop_kill_restart_and_remove,
+    pause_stats_and_update,
+);
 
 async fn create(api: &Api, name: &str, cmd: &[&str]) -> String {
     let a = api
@@ -156,4 +160,67 @@ async fn state_id(api: &Api, name: &str) -> String {
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+/// The cgroup side through the runtime seam: pause and unpause (a signal
+/// to a paused container waits for the thaw), stats, live updates.
+async fn pause_stats_and_update(api: &Api) {
+    crate::shapes::import_image(api, "rt-life").await;
+    let id = create(api, "rt-pause", &["sleep", "1000"]).await;
+    assert_eq!(
+        api.post("/containers/rt-pause/start").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.post("/containers/rt-pause/pause").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(state(api, "rt-pause").await["Status"], "paused");
+    let a = api.post("/containers/rt-pause/pause").await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert_eq!(a.message(), format!("Container {id} is already paused"));
+    assert_eq!(
+        api.post("/containers/rt-pause/unpause").await.status,
+        StatusCode::NO_CONTENT
+    );
+    let a = api.post("/containers/rt-pause/unpause").await;
+    assert_eq!(a.message(), format!("Container {id} is not paused"));
+    let s = api.get("/containers/rt-pause/stats?stream=0&one-shot=1").await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.text());
+    let s = s.json();
+    for k in [
+        "read",
+        "cpu_stats",
+        "memory_stats",
+        "pids_stats",
+        "blkio_stats",
+        "name",
+        "id",
+    ] {
+        assert!(s.get(k).is_some(), "stats have {k}: {s}");
+    }
+    let u = api
+        .post_json("/containers/rt-pause/update", &json!({"Memory": 67108864}))
+        .await;
+    assert_eq!(u.status, StatusCode::OK, "{}", u.text());
+    assert_eq!(u.json(), json!({"Warnings": []}));
+    let hc = api.get("/containers/rt-pause/json").await.json()["HostConfig"].clone();
+    assert_eq!(hc["Memory"], 67108864);
+    let top = api.get("/containers/rt-pause/top").await;
+    assert_eq!(top.status, StatusCode::OK, "{}", top.text());
+    let top = top.json();
+    assert_eq!(top["Titles"], json!(["UID", "PID", "PPID", "CMD"]));
+    assert_eq!(top["Processes"].as_array().map(Vec::len), Some(1), "{top}");
+    // Paused, then stopped: the stop thaws it so the signal lands.
+    api.post("/containers/rt-pause/pause").await;
+    assert_eq!(
+        api.post("/containers/rt-pause/stop?t=5").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(state(api, "rt-pause").await["ExitCode"], 143);
+    assert_eq!(
+        api.delete("/containers/rt-pause").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(api.delete("/images/rt-life").await.status, StatusCode::OK);
 }
