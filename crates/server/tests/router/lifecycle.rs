@@ -185,7 +185,9 @@ async fn pause_stats_and_update(api: &Api) {
     );
     let a = api.post("/containers/rt-pause/unpause").await;
     assert_eq!(a.message(), format!("Container {id} is not paused"));
-    let s = api.get("/containers/rt-pause/stats?stream=0&one-shot=1").await;
+    let s = api
+        .get("/containers/rt-pause/stats?stream=0&one-shot=1")
+        .await;
     assert_eq!(s.status, StatusCode::OK, "{}", s.text());
     let s = s.json();
     for k in [
