@@ -513,6 +513,10 @@ pub fn run_all(tests: &[(&str, TestFn)], filter: &[String], start: fn() -> Ctx) 
     if !leftover_cgroups.is_empty() {
         println!("cgroups left behind: {leftover_cgroups:#?}");
         failed.push("cleanup: no cgroups left");
+        // Reported, then removed: a failed run leaves nothing on the machine.
+        for dir in &leftover_cgroups {
+            remove_cgroup_tree(dir);
+        }
     }
     println!(
         "\ntest result: {}. {} passed; {} failed",
@@ -591,5 +595,23 @@ pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Removes a cgroup directory and those below it, deepest first, waiting a
+/// moment for processes still exiting.
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(children) = std::fs::read_dir(dir) {
+        for child in children.flatten().filter(|c| c.path().is_dir()) {
+            remove_cgroup_tree(&child.path());
+        }
+    }
+    for _ in 0..100 {
+        match std::fs::remove_dir(dir) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => return,
+        }
     }
 }

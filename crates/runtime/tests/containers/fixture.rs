@@ -142,7 +142,15 @@ impl Drop for Fixture {
         for root in berth_runtime::cgroups::all_mount_points(&mountinfo) {
             if let Ok(children) = std::fs::read_dir(root.join(&self.cgroup_parent)) {
                 for child in children.flatten().filter(|c| c.path().is_dir()) {
-                    let _ = std::fs::remove_dir(child.path());
+                    // Processes killed a moment ago may still be exiting.
+                    for _ in 0..100 {
+                        match std::fs::remove_dir(child.path()) {
+                            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                                std::thread::sleep(std::time::Duration::from_millis(20))
+                            }
+                            _ => break,
+                        }
+                    }
                 }
             }
         }
