@@ -188,7 +188,9 @@ pub(crate) fn prepare_process() {
     };
 }
 
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+/// Reads a JSON file (a bundle's `config.json`, `monitor.json`, an exec's
+/// `exec.json`); the error names the file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
     let text = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     serde_json::from_slice(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
 }

@@ -235,8 +235,7 @@ impl FakeRuntime {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
-    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))
+    berth_runtime::monitor::read_json(path).map_err(Error::Internal)
 }
 
 impl ContainerRuntime for Arc<FakeRuntime> {

@@ -18,26 +18,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-
 use crate::events::{Event, Events};
 use crate::filters::Args;
 use crate::{ids, time, Error};
 
-/// A volume as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Volume {
-    pub name: String,
-    pub driver: String,
-    pub mountpoint: String,
-    pub created_at: String,
-    pub labels: BTreeMap<String, String>,
-    pub options: BTreeMap<String, String>,
-    pub scope: String,
-    /// Anonymous volumes get `com.docker.volume.anonymous` as Docker does.
-    #[serde(skip)]
-    pub anonymous: bool,
+/// A volume, as the API shows it and as `volume.json` keeps it.
+pub use berth_api::volume::Volume;
+
+/// Whether the volume is anonymous: Docker labels those
+/// `com.docker.volume.anonymous`.
+pub fn is_anonymous(v: &Volume) -> bool {
+    v.labels.contains_key(ANONYMOUS_LABEL)
 }
 
 /// Go's `strconv.ParseBool`.
@@ -116,10 +107,8 @@ impl VolumeService {
     fn read(&self, name: &str) -> Result<Volume, Error> {
         let path = self.dir(name).join("volume.json");
         let bytes = std::fs::read(&path).map_err(|_| Error::NoSuchVolume(name.to_string()))?;
-        let mut v: Volume = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Internal(format!("volume record {}: {e}", path.display())))?;
-        v.anonymous = v.labels.contains_key(ANONYMOUS_LABEL);
-        Ok(v)
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Internal(format!("volume record {}: {e}", path.display())))
     }
 
     pub fn inspect(&self, name: &str) -> Result<Volume, Error> {
@@ -233,7 +222,6 @@ impl VolumeService {
             labels,
             options,
             scope: "local".into(),
-            anonymous,
         };
         let result = (|| {
             std::fs::create_dir_all(&data).map_err(Error::io("creating", &data))?;
@@ -392,7 +380,7 @@ impl VolumeService {
                 v.driver == "local"
                     && v.options.is_empty()
                     && !used(&v.name)
-                    && (all || v.anonymous)
+                    && (all || is_anonymous(v))
                     && args.labels_select(&v.labels)
             })
             .collect())
@@ -627,7 +615,7 @@ mod tests {
         let a = svc
             .claim("", BTreeMap::new(), BTreeMap::new(), true, "c1")
             .unwrap();
-        assert!(a.created && a.volume.anonymous);
+        assert!(a.created && is_anonymous(&a.volume));
         let again = svc
             .claim(
                 &a.volume.name,

@@ -62,7 +62,8 @@ async fn search() -> ApiError {
     )
 }
 
-fn created_unix(info: &ImageInfo) -> i64 {
+/// `Created` as unix seconds (0 when unknown), as list and df show it.
+pub(crate) fn created_unix(info: &ImageInfo) -> i64 {
     info.created
         .as_deref()
         .and_then(berth_engine::time::parse)

@@ -219,10 +219,9 @@ async fn df(State(engine): State<Engine>) -> ApiResult<Response> {
         .iter()
         .map(|u| {
             let i = &u.image;
-            let created = i.created.as_deref().and_then(berth_engine::time::parse);
             json!({
                 "Id": i.id, "ParentId": i.parent, "RepoTags": i.repo_tags, "RepoDigests": i.repo_digests,
-                "Created": created.map(|t| t.timestamp()).unwrap_or(0),
+                "Created": crate::routes::images::created_unix(i),
                 "Size": i.size, "SharedSize": 0, "Labels": i.labels, "Containers": u.containers,
             })
         })

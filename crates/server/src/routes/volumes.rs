@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use berth_api::volume::{Volume, VolumeCreate, VolumeList, VolumePrune};
+use berth_api::volume::{VolumeCreate, VolumeList, VolumePrune};
 use berth_engine::Engine;
 
 use crate::error::{ApiError, ApiResult};
@@ -18,18 +18,6 @@ pub fn router() -> Router<Engine> {
         .route("/volumes/create", post(create))
         .route("/volumes/prune", post(prune))
         .route("/volumes/{name}", get(inspect).delete(remove))
-}
-
-fn show(v: &berth_engine::volumes::Volume) -> Volume {
-    Volume {
-        name: v.name.clone(),
-        driver: v.driver.clone(),
-        mountpoint: v.mountpoint.clone(),
-        created_at: v.created_at.clone(),
-        labels: v.labels.clone(),
-        options: v.options.clone(),
-        scope: v.scope.clone(),
-    }
 }
 
 async fn create(
@@ -47,13 +35,12 @@ async fn create(
     let v = engine
         .volumes
         .create(&req.name, req.labels, req.driver_opts, false)?;
-    Ok((StatusCode::CREATED, Json(show(&v))).into_response())
+    Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
 async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
-    let list = engine.volumes.list_filtered(args).await?;
-    let volumes = list.iter().map(show).collect();
+    let volumes = engine.volumes.list_filtered(args).await?;
     Ok(Json(VolumeList {
         volumes,
         warnings: Vec::new(),
@@ -62,7 +49,7 @@ async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<
 }
 
 async fn inspect(State(engine): State<Engine>, Path(name): Path<String>) -> ApiResult<Response> {
-    Ok(Json(show(&engine.volumes.inspect(&name)?)).into_response())
+    Ok(Json(engine.volumes.inspect(&name)?).into_response())
 }
 
 async fn remove(

@@ -7,7 +7,8 @@ use crate::api::Api;
 
 crate::tests!(compressed_build_contexts);
 
-fn context_tar(dockerfile: &str) -> Vec<u8> {
+/// A build context holding only `Dockerfile`.
+pub fn context_tar(dockerfile: &str) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_size(dockerfile.len() as u64);

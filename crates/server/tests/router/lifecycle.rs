@@ -28,14 +28,13 @@ async fn state(api: &Api, name: &str) -> serde_json::Value {
     api.get(format!("/containers/{name}/json")).await.json()["State"].clone()
 }
 
-/// The 8-byte headers of a multiplexed log stream taken off.
+/// The payloads of a multiplexed log stream, with the client's demuxer.
 fn demux(body: &[u8]) -> String {
+    let mut d = berth_client::demux::Demuxer::default();
+    d.feed(body);
     let mut out = Vec::new();
-    let mut rest = body;
-    while rest.len() >= 8 {
-        let len = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
-        out.extend_from_slice(&rest[8..8 + len.min(rest.len() - 8)]);
-        rest = &rest[(8 + len).min(rest.len())..];
+    while let Some((_, data)) = d.next_frame() {
+        out.extend_from_slice(&data);
     }
     String::from_utf8_lossy(&out).into_owned()
 }

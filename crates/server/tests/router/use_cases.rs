@@ -170,24 +170,13 @@ async fn disk_usage_shape(api: &Api) {
     assert_eq!(api.delete("/images/rt-df").await.status, StatusCode::OK);
 }
 
-fn build_context(dockerfile: &str) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(dockerfile.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    tar.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
-        .expect("tar");
-    tar.into_inner().expect("tar")
-}
-
 async fn build(api: &Api, tag: &str, dockerfile: &str) -> String {
     let a = api
         .call(
             "POST",
             format!("/build?t={tag}"),
             Some("application/x-tar"),
-            build_context(dockerfile),
+            crate::build::context_tar(dockerfile),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
