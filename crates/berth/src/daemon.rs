@@ -90,6 +90,7 @@ fn socket_path(args: &Args) -> anyhow::Result<PathBuf> {
 async fn serve(args: Args) -> anyhow::Result<()> {
     let socket = socket_path(&args)?;
     let config = berth_engine::EngineConfig {
+        storage: berth_engine::StoreOptions::default(),
         paths: berth_engine::Paths::new(&args.root, &args.exec_root),
         monitor_exe: std::env::current_exe().context("finding the berth binary")?,
         cgroup_parent: args.cgroup_parent.clone(),

@@ -34,6 +34,7 @@ pub mod volumes;
 
 use std::sync::Arc;
 
+pub use berth_image::StoreOptions;
 pub use error::{Error, ErrorKind};
 pub use paths::Paths;
 
@@ -50,6 +51,8 @@ pub struct EngineConfig {
     /// Registries reached over plain HTTP (`--insecure-registry`), besides
     /// loopback ones.
     pub insecure_registries: Vec<String>,
+    /// How the image store keeps layers' owners.
+    pub storage: berth_image::StoreOptions,
 }
 
 /// The engine: a handful of services, each owning its own store.
@@ -109,7 +112,8 @@ impl Engine {
         let id: Arc<str> = system::engine_id(&config.paths.engine_id_file())?.into();
         let config = Arc::new(config);
         let events = events::Events::default();
-        let images = images::ImageService::open(&config.paths, events.clone()).await?;
+        let images =
+            images::ImageService::open(&config.paths, config.storage, events.clone()).await?;
         // Downloads an earlier daemon left unfinished.
         pull::remove_partials(&images.store().root().join("downloads"));
         let volumes = volumes::VolumeService::open(config.paths.volumes_root(), events.clone())?;

@@ -37,5 +37,5 @@ pub use config::ImageConfig;
 pub use digest::Digest;
 pub use error::{Error, ErrorKind};
 pub use reference::Reference;
-pub use store::{ImageInfo, ImageStore, ImportOptions, Loaded, Removed};
+pub use store::{ImageInfo, ImageStore, ImportOptions, Loaded, Removed, StoreOptions};
 pub use txn::{LayerInput, NewImage};

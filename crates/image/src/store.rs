@@ -102,10 +102,25 @@ impl std::fmt::Debug for ImageStore {
     }
 }
 
+/// How a store keeps what it unpacks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreOptions {
+    /// Layers whose files belong to owners this process may not give keep
+    /// those files owned by the process (see
+    /// [`crate::layer::UnpackOptions::ignore_chown_errors`]); without this,
+    /// such a layer fails to unpack.
+    pub ignore_chown_errors: bool,
+}
+
 impl ImageStore {
     /// Opens (creating if missing) the store at `root`, removing leftovers of
     /// interrupted operations.
     pub fn open(root: &Path) -> Result<Self, Error> {
+        Self::open_with(root, StoreOptions::default())
+    }
+
+    /// [`ImageStore::open`] with options.
+    pub fn open_with(root: &Path, options: StoreOptions) -> Result<Self, Error> {
         let layout = Layout::new(root);
         layout
             .create()
@@ -124,7 +139,13 @@ impl ImageStore {
         let index = load_index(&layout)?;
         Ok(Self {
             content: ContentStore::new(layout.clone()),
-            layers: LayerStore::new(layout.clone()),
+            layers: LayerStore::with_options(
+                layout.clone(),
+                crate::layer::UnpackOptions {
+                    ignore_chown_errors: options.ignore_chown_errors,
+                    ..Default::default()
+                },
+            ),
             layout,
             index: Mutex::new(index),
             gc: RwLock::new(()),

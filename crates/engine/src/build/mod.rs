@@ -208,7 +208,13 @@ async fn build_inner(
     std::fs::create_dir_all(&ctx).map_err(Error::io("creating", &ctx))?;
     let c = ctx.clone();
     tokio::task::spawn_blocking(move || -> Result<(), Error> {
-        berth_image::fsops::extract_into(&c, "/", &mut context, &Default::default())?;
+        // The context's owners never reach an image: COPY and ADD give
+        // files 0:0 or `--chown`'s owner.
+        let opts = berth_image::fsops::ExtractOptions {
+            caller_owns: true,
+            ..Default::default()
+        };
+        berth_image::fsops::extract_into(&c, "/", &mut context, &opts)?;
         Ok(())
     })
     .await

@@ -8,11 +8,9 @@
 use std::collections::HashSet;
 
 use berth_image::check::Problem;
-use berth_runtime::cgroups::{children, Cgroup};
-use nix::mount::{umount2, MntFlags};
 
 use super::record::Status;
-use super::{monitor, ContainerService};
+use super::ContainerService;
 
 fn problem(object: String, message: impl Into<String>, repaired: bool) -> Problem {
     Problem {
@@ -41,7 +39,7 @@ impl ContainerService {
                 }
             }
         }
-        let parent = self.inner.config.cgroup_parent.clone();
+        let runtime = self.inner.runtime.clone();
         let mut running = HashSet::new();
         for c in &containers {
             let rec = c.record();
@@ -53,15 +51,10 @@ impl ContainerService {
                     false,
                 ));
             }
-            let pids = || {
-                Cgroup::open(&parent, &rec.id)
-                    .and_then(|cg| cg.pids())
-                    .unwrap_or_default()
-            };
             match rec.status {
                 Status::Running | Status::Paused => {
                     running.insert(rec.id.clone());
-                    if !std::path::Path::new(&format!("/proc/{}", rec.pid)).exists() {
+                    if !runtime.alive(rec.pid) {
                         out.push(problem(
                             object,
                             format!("recorded as running, but its process {} is gone", rec.pid),
@@ -72,16 +65,15 @@ impl ContainerService {
                 // Created, Restarting and Removing may be mid-operation:
                 // their processes are left alone.
                 Status::Exited | Status::Dead => {
-                    let pids = pids();
+                    let pids = runtime.leftover_pids(&rec.id);
                     if pids.is_empty() {
                         continue;
                     }
                     let fixed = repair && {
-                        let id = rec.id.clone();
-                        let parent = parent.clone();
-                        tokio::task::spawn_blocking(move || monitor::stop_strays(&parent, &id))
+                        let (runtime, id) = (runtime.clone(), rec.id.clone());
+                        tokio::task::spawn_blocking(move || runtime.remove_leftovers(&id))
                             .await
-                            .is_ok()
+                            .is_ok_and(|r| r.is_ok())
                     };
                     out.push(problem(
                         object,
@@ -94,18 +86,16 @@ impl ContainerService {
                 }
             }
         }
-        for name in children(&parent).unwrap_or_default() {
+        let parent = &self.inner.config.cgroup_parent;
+        for name in runtime.cgroups() {
             if known.contains(&name) {
                 continue;
             }
             let fixed = repair && {
-                let (parent, name) = (parent.clone(), name.clone());
-                tokio::task::spawn_blocking(move || {
-                    monitor::stop_strays(&parent, &name);
-                    Cgroup::open(&parent, &name).is_err()
-                })
-                .await
-                .unwrap_or(false)
+                let (runtime, name) = (runtime.clone(), name.clone());
+                tokio::task::spawn_blocking(move || runtime.remove_leftovers(&name))
+                    .await
+                    .is_ok_and(|r| r.is_ok())
             };
             out.push(problem(
                 format!("cgroup {parent}/{name}"),
@@ -113,8 +103,8 @@ impl ContainerService {
                 fixed,
             ));
         }
-        for entry in berth_runtime::mountinfo::read() {
-            let Ok(rest) = entry.mount_point.strip_prefix(&root) else {
+        for mount_point in runtime.mounts_below(&root) {
+            let Ok(rest) = mount_point.strip_prefix(&root) else {
                 continue;
             };
             let Some(id) = rest.iter().next().map(|c| c.to_string_lossy().into_owned()) else {
@@ -123,9 +113,9 @@ impl ContainerService {
             if running.contains(&id) {
                 continue;
             }
-            let fixed = repair && umount2(&entry.mount_point, MntFlags::MNT_DETACH).is_ok();
+            let fixed = repair && runtime.unmount(&mount_point).is_ok();
             out.push(problem(
-                format!("mount {}", entry.mount_point.display()),
+                format!("mount {}", mount_point.display()),
                 if known.contains(&id) {
                     "its container is not running"
                 } else {

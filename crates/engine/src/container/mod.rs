@@ -311,7 +311,17 @@ impl ContainerService {
             // running one, and its exit (or its absence) is picked up.
             let running = matches!(record.status, Status::Running | Status::Paused);
             if !running {
-                let stopped = monitor::stop_strays(&self.inner.config.cgroup_parent, &record.id);
+                // A daemon killed between starting a container and
+                // recording it: its processes are stopped, so it is a
+                // created (or exited) container again.
+                let stopped = self
+                    .inner
+                    .runtime
+                    .remove_leftovers(&record.id)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(id = %record.id, error = %e, "removing the cgroup of a container that was not running failed");
+                        0
+                    });
                 if stopped > 0 {
                     tracing::warn!(id = %record.id, processes = stopped, "stopped the processes of a container whose start was not recorded");
                 }

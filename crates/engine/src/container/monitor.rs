@@ -296,52 +296,12 @@ fn read_exit_file(c: &Container) -> Option<(i32, String, bool)> {
 /// processes die with it (they have it as parent-death signal), and what
 /// the monitor would have removed, the container's cgroup, is removed here.
 async fn remove_orphaned_cgroup(svc: &ContainerService, c: &Container) {
-    let parent = svc.inner.config.cgroup_parent.clone();
+    let runtime = svc.inner.runtime.clone();
     let id = c.record().id;
-    let removed = tokio::task::spawn_blocking(move || {
-        match berth_runtime::cgroups::Cgroup::open(&parent, &id) {
-            Ok(cg) => cg.remove().map_err(|e| e.to_string()),
-            // Already gone (or never made): nothing to do.
-            Err(_) => Ok(()),
-        }
-    })
-    .await;
+    let removed = tokio::task::spawn_blocking(move || runtime.remove_leftovers(&id)).await;
     if let Ok(Err(e)) = removed {
         tracing::warn!(id = %c.record().id, error = %e, "removing the cgroup of a container whose monitor died failed");
     }
-}
-
-/// A container not running by its record whose cgroup still holds
-/// processes: a daemon killed between starting its monitor and recording
-/// the start. Its processes are killed and its cgroup removed, so it is a
-/// created (or exited) container again, with nothing left running; returns
-/// how many processes were stopped.
-pub(super) fn stop_strays(parent: &str, id: &str) -> usize {
-    let Ok(cg) = berth_runtime::cgroups::Cgroup::open(parent, id) else {
-        return 0;
-    };
-    let mut stopped = 0;
-    for _ in 0..100 {
-        let pids = cg.pids().unwrap_or_default();
-        if pids.is_empty() {
-            break;
-        }
-        for pid in pids {
-            if nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            )
-            .is_ok()
-            {
-                stopped += 1;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    if let Err(e) = cg.remove() {
-        tracing::warn!(%id, error = %e, "removing the cgroup of a container that was not running failed");
-    }
-    stopped
 }
 
 /// Follows a container that was running when an earlier daemon stopped: its

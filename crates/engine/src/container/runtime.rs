@@ -57,6 +57,20 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// of the container whose first process is `pid` (`top` keeps those
     /// rows).
     fn ps(&self, pid: i64, args: &[String]) -> Result<(String, Vec<i64>), String>;
+    /// The processes still in container `id`'s cgroup (none when it has no
+    /// cgroup).
+    fn leftover_pids(&self, id: &str) -> Vec<i64>;
+    /// Kills whatever still runs in container `id`'s cgroup and removes the
+    /// cgroup (what a monitor that dies unannounced leaves, or a daemon
+    /// killed between starting a container and recording it); how many
+    /// processes were killed. No cgroup is no error.
+    fn remove_leftovers(&self, id: &str) -> Result<usize, String>;
+    /// The containers (by id) that have a cgroup under the engine's parent.
+    fn cgroups(&self) -> Vec<String>;
+    /// The mount points at or below `dir`.
+    fn mounts_below(&self, dir: &Path) -> Vec<PathBuf>;
+    /// Detaches the mount at `path`.
+    fn unmount(&self, path: &Path) -> Result<(), String>;
 }
 
 /// The real monitor: the daemon's own binary re-executed; containers'
@@ -182,6 +196,54 @@ impl ContainerRuntime for LinuxRuntime {
         }
         Ok((String::from_utf8_lossy(&out.stdout).into_owned(), pids))
     }
+
+    fn leftover_pids(&self, id: &str) -> Vec<i64> {
+        Cgroup::open(&self.cgroup_parent, id)
+            .and_then(|cg| cg.pids())
+            .map(|p| p.into_iter().map(i64::from).collect())
+            .unwrap_or_default()
+    }
+
+    fn remove_leftovers(&self, id: &str) -> Result<usize, String> {
+        let Ok(cg) = Cgroup::open(&self.cgroup_parent, id) else {
+            return Ok(0);
+        };
+        let mut killed = 0;
+        // Killed processes leave the cgroup once reaped: wait up to 2 s.
+        for _ in 0..100 {
+            let pids = cg.pids().unwrap_or_default();
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                let sigkill = nix::sys::signal::Signal::SIGKILL;
+                if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sigkill).is_ok() {
+                    killed += 1;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        cg.remove()
+            .map_err(|e| format!("removing the cgroup of {id}: {e}"))?;
+        Ok(killed)
+    }
+
+    fn cgroups(&self) -> Vec<String> {
+        berth_runtime::cgroups::children(&self.cgroup_parent).unwrap_or_default()
+    }
+
+    fn mounts_below(&self, dir: &Path) -> Vec<PathBuf> {
+        berth_runtime::mountinfo::read()
+            .into_iter()
+            .map(|m| m.mount_point)
+            .filter(|p| p.starts_with(dir))
+            .collect()
+    }
+
+    fn unmount(&self, path: &Path) -> Result<(), String> {
+        nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH)
+            .map_err(|e| format!("unmounting {}: {e}", path.display()))
+    }
 }
 
 /// Containers in memory, for tests. A container's program is its `args`:
@@ -199,6 +261,8 @@ pub struct FakeRuntime {
     frozen: Mutex<HashMap<String, Vec<(i64, i32)>>>,
     /// The container each fake pid belongs to.
     owners: Mutex<HashMap<i64, String>>,
+    /// Processes with no monitor (see [`FakeRuntime::leave_stray`]).
+    strays: Mutex<std::collections::HashSet<i64>>,
 }
 
 /// The kernel's largest pid (`PID_MAX_LIMIT`); fake pids are above it.
@@ -219,6 +283,22 @@ impl FakeRuntime {
 
     fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<i64, String>> {
         self.owners.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn strays(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
+        self.strays.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A process in container `id`'s cgroup that no monitor follows, as a
+    /// daemon killed between starting a container and recording the start
+    /// leaves one; its pid.
+    pub fn leave_stray(&self, id: &str) -> i64 {
+        let pid = self.new_pid();
+        let (signals, _) = mpsc::unbounded_channel::<i32>();
+        self.lock_procs().insert(pid, signals);
+        self.owners().insert(pid, id.to_string());
+        self.strays().insert(pid);
+        pid
     }
 
     fn deliver(&self, pid: i64, signal: i32) {
@@ -334,5 +414,44 @@ impl ContainerRuntime for Arc<FakeRuntime> {
 
     fn ps(&self, pid: i64, _args: &[String]) -> Result<(String, Vec<i64>), String> {
         Ok((format!("UID PID PPID CMD\nroot {pid} 0 fake\n"), vec![pid]))
+    }
+
+    fn leftover_pids(&self, id: &str) -> Vec<i64> {
+        let mut pids: Vec<i64> = self
+            .owners()
+            .iter()
+            .filter(|(_, owner)| owner.as_str() == id)
+            .map(|(pid, _)| *pid)
+            .collect();
+        pids.sort_unstable();
+        pids
+    }
+
+    fn remove_leftovers(&self, id: &str) -> Result<usize, String> {
+        let pids = self.leftover_pids(id);
+        for pid in &pids {
+            self.deliver(*pid, nix::sys::signal::Signal::SIGKILL as i32);
+            // A stray has no monitor to reap it.
+            if self.strays().remove(pid) {
+                self.lock_procs().remove(pid);
+                self.owners().remove(pid);
+            }
+        }
+        Ok(pids.len())
+    }
+
+    fn cgroups(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.owners().values().cloned().collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn mounts_below(&self, _dir: &Path) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    fn unmount(&self, path: &Path) -> Result<(), String> {
+        Err(format!("{} is not mounted", path.display()))
     }
 }

@@ -38,9 +38,13 @@ pub struct ImageService {
 }
 
 impl ImageService {
-    pub async fn open(paths: &Paths, events: Events) -> Result<ImageService, Error> {
+    pub async fn open(
+        paths: &Paths,
+        options: berth_image::StoreOptions,
+        events: Events,
+    ) -> Result<ImageService, Error> {
         let root = paths.image_root();
-        let store = blocking(move || Ok(ImageStore::open(&root)?)).await?;
+        let store = blocking(move || Ok(ImageStore::open_with(&root, options)?)).await?;
         Ok(ImageService {
             store: Arc::new(store),
             events,

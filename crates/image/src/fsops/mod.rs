@@ -366,6 +366,7 @@ pub fn extract_into(
         no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
         owner,
         caller_owns: opts.caller_owns,
+        ignore_chown_errors: false,
         rename_top: opts
             .rename_top
             .as_ref()

@@ -37,12 +37,18 @@ pub struct UnpackOptions {
     /// (a 0/0 character device, the `trusted.overlay.opaque` xattr). Without this,
     /// whiteout files are written as ordinary files.
     pub overlay_whiteouts: bool,
+    /// An owner this process may not give (EPERM, or EINVAL for an id its user
+    /// namespace does not map) leaves the entry owned by the caller instead of
+    /// failing the unpack: Podman's `ignore_chown_errors`, for a process that
+    /// is not root or has a single id mapped.
+    pub ignore_chown_errors: bool,
 }
 
 impl Default for UnpackOptions {
     fn default() -> Self {
         Self {
             overlay_whiteouts: true,
+            ignore_chown_errors: false,
         }
     }
 }
@@ -75,6 +81,7 @@ pub fn unpack(
     })?;
     let policy = Policy {
         overlay_whiteouts: opts.overlay_whiteouts,
+        ignore_chown_errors: opts.ignore_chown_errors,
         root_meta: true,
         ..Policy::default()
     };
@@ -100,6 +107,8 @@ pub(crate) struct Policy {
     /// Leave every entry owned by the calling process: no chown at all
     /// (`docker cp` out of a container onto the host).
     pub caller_owns: bool,
+    /// See [`UnpackOptions::ignore_chown_errors`].
+    pub ignore_chown_errors: bool,
     /// An entry whose first component is `.0` lands under `.1` instead (so
     /// are hardlink targets): `docker cp` to a new name.
     pub rename_top: Option<(OsString, OsString)>,
@@ -608,19 +617,31 @@ impl Unpacker<'_> {
         if self.policy.caller_owns {
             return Ok(());
         }
-        rfs::chownat(
+        self.owned(rfs::chownat(
             &dir,
             real,
             Some(Uid::from_raw(meta.uid)),
             Some(Gid::from_raw(meta.gid)),
             AtFlags::SYMLINK_NOFOLLOW,
-        )
+        ))
+    }
+
+    /// The result of giving an entry its owner, under `ignore_chown_errors`.
+    fn owned(&self, r: Result<(), Errno>) -> Result<(), Errno> {
+        match r {
+            Err(Errno::PERM | Errno::INVAL) if self.policy.ignore_chown_errors => Ok(()),
+            other => other,
+        }
     }
 
     /// Owner, mode and xattrs through an open fd (files and directories).
     fn set_fd_meta(&self, fd: &OwnedFd, m: &Meta) -> Result<(), Errno> {
         if !self.policy.caller_owns {
-            rfs::fchown(fd, Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid)))?;
+            self.owned(rfs::fchown(
+                fd,
+                Some(Uid::from_raw(m.uid)),
+                Some(Gid::from_raw(m.gid)),
+            ))?;
         }
         // chmod after chown: chown clears setuid/setgid.
         rfs::fchmod(fd, Mode::from_raw_mode(m.mode))?;
@@ -638,13 +659,13 @@ impl Unpacker<'_> {
     /// Owner, mode, xattrs and times of `name` in `dir`, never following a symlink.
     fn set_at_meta(&self, dir: &OwnedFd, name: &OsStr, m: &Meta, chmod: bool) -> Result<(), Errno> {
         if !self.policy.caller_owns {
-            rfs::chownat(
+            self.owned(rfs::chownat(
                 dir,
                 name,
                 Some(Uid::from_raw(m.uid)),
                 Some(Gid::from_raw(m.gid)),
                 AtFlags::SYMLINK_NOFOLLOW,
-            )?;
+            ))?;
         }
         if chmod {
             rfs::chmodat(dir, name, Mode::from_raw_mode(m.mode), AtFlags::empty())?;

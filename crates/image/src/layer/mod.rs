@@ -82,12 +82,18 @@ pub enum KeepTar {
 #[derive(Debug, Clone)]
 pub struct LayerStore {
     layout: Layout,
+    unpack: UnpackOptions,
 }
 
 impl LayerStore {
     /// A layer store in `layout` (directories must exist).
     pub fn new(layout: Layout) -> Self {
-        Self { layout }
+        Self::with_options(layout, UnpackOptions::default())
+    }
+
+    /// A layer store unpacking layers with `unpack`.
+    pub fn with_options(layout: Layout, unpack: UnpackOptions) -> Self {
+        Self { layout, unpack }
     }
 
     /// True if the layer is unpacked.
@@ -186,7 +192,7 @@ impl LayerStore {
             TarSink::Adopt(_) | TarSink::Compressed { .. } => None,
         };
         let mut hr = HashingReader::with_opt_tee(plain, tee);
-        let stats = unpack(&mut hr, &diff, &UnpackOptions::default())?;
+        let stats = unpack(&mut hr, &diff, &self.unpack)?;
         hr.drain().map_err(LayerError::Tar)?;
         let (diff_id, tar_size) = {
             let (diff_id, tar_size, tee) = hr.finish();

@@ -3,9 +3,12 @@
 //! milliseconds; response shapes, status codes and error bodies are
 //! checked here, the kernel and the binaries in the end-to-end suite.
 //!
-//! The engine's networking is the in-memory host (no bridge, namespace or
-//! firewall of this machine is touched); the image store still keeps the
-//! owners of image files, so this runs as root like the rest of the suite.
+//! The engine's networking and the containers' processes are in memory (no
+//! bridge, namespace, firewall, cgroup or process of this machine is
+//! touched), and the tier needs no privilege: started as root, it first
+//! becomes `nobody`, so a route that reached for the kernel fails here.
+//! The image store leaves image files owned by the caller
+//! (`ignore_chown_errors`).
 
 mod api;
 mod build;
@@ -39,7 +42,26 @@ macro_rules! tests {
     };
 }
 
+/// Gives up root for good, before any thread starts: the user and groups
+/// become `nobody`'s (65534).
+fn drop_root() -> Result<(), String> {
+    use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let (uid, gid) = (Uid::from_raw(65534), Gid::from_raw(65534));
+    setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
+    setresgid(gid, gid, gid).map_err(|e| format!("setresgid: {e}"))?;
+    setresuid(uid, uid, uid).map_err(|e| format!("setresuid: {e}"))?;
+    Ok(())
+}
+
 fn main() {
+    routes::read_source();
+    if let Err(e) = drop_root() {
+        eprintln!("router tests cannot give up root: {e}");
+        std::process::exit(1);
+    }
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))

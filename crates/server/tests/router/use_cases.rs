@@ -1,8 +1,10 @@
 //! Use cases that span services, through the router: `volume rm` and
 //! `volume prune` against the containers' claims, `system df`, and `rmi`'s
-//! walk over untagged parents.
+//! walk over untagged parents, `system check` over what a killed daemon
+//! leaves.
 
 use axum::http::StatusCode;
+use berth_engine::container::runtime::ContainerRuntime;
 use serde_json::{json, Value};
 
 use crate::api::Api;
@@ -10,7 +12,8 @@ use crate::api::Api;
 crate::tests!(
     volumes_claimed_by_containers,
     disk_usage_shape,
-    rmi_removes_untagged_parents
+    rmi_removes_untagged_parents,
+    check_finds_and_repairs_leftover_processes,
 );
 
 /// A created container claims its volumes: `volume rm` (with `force` too)
@@ -230,4 +233,72 @@ async fn rmi_removes_untagged_parents(api: &Api) {
         api.delete("/images/rt-rmi-base").await.status,
         StatusCode::OK
     );
+}
+
+/// The `(Object, Message, Repaired)` of `system check`'s problems about
+/// `objects`.
+async fn problems_about(api: &Api, query: &str, objects: &[&str]) -> Vec<Value> {
+    let a = api.post(format!("/system/check?{query}")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let mut found: Vec<Value> = a.json()["Problems"]
+        .as_array()
+        .expect("Problems")
+        .iter()
+        .filter(|p| objects.iter().any(|o| p["Object"] == *o))
+        .map(|p| json!([p["Object"], p["Message"], p["Repaired"]]))
+        .collect();
+    found.sort_by_key(|p| p.to_string());
+    found
+}
+
+/// Processes left in the cgroup of an exited container, and a cgroup no
+/// container owns (what a daemon killed mid-start leaves): `system check`
+/// names them, `--repair` kills the processes and removes the cgroups.
+async fn check_finds_and_repairs_leftover_processes(api: &Api) {
+    crate::shapes::import_image(api, "rt-check").await;
+    let a = api
+        .post_json(
+            "/containers/create?name=rt-check",
+            &json!({"Image": "rt-check", "Cmd": ["true"]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let id = a.json()["Id"].as_str().expect("Id").to_string();
+    assert_eq!(
+        api.post("/containers/rt-check/start").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.post("/containers/rt-check/wait").await.status,
+        StatusCode::OK
+    );
+    let stray = api.runtime.leave_stray(&id);
+    let unowned = "0000feedface";
+    api.runtime.leave_stray(unowned);
+    let container = format!("container {id}");
+    let cgroup = format!("cgroup {}/{unowned}", api.engine.config.cgroup_parent);
+    let objects = [container.as_str(), cgroup.as_str()];
+    let found = |repaired: bool| {
+        vec![
+            json!([cgroup, "no container owns it", repaired]),
+            json!([
+                container,
+                "stopped, but 1 processes run in its cgroup",
+                repaired
+            ]),
+        ]
+    };
+    assert_eq!(problems_about(api, "", &objects).await, found(false));
+    assert!(
+        api.runtime.alive(stray),
+        "a check without --repair kills nothing"
+    );
+    assert_eq!(problems_about(api, "repair=1", &objects).await, found(true));
+    assert!(!api.runtime.alive(stray));
+    assert_eq!(problems_about(api, "", &objects).await, Vec::<Value>::new());
+    assert_eq!(
+        api.delete("/containers/rt-check").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(api.delete("/images/rt-check").await.status, StatusCode::OK);
 }
