@@ -3,7 +3,10 @@
 //! substitution (`expand`), the stage plan (`plan`), the cache keys
 //! (`cache`), `RUN --mount` (`mounts`), the image config a build writes
 //! (`config`) and `.dockerignore` matching (`ignore`). Everything here is
-//! pure; the engine executes the plan (`berth-engine`'s `build` module).
+//! pure; the engine executes the plan (`berth-engine`'s `build` module),
+//! touching the host only through the engine's seams (`ContainerRuntime`
+//! for RUN, `Snapshots` for image trees), so a plan also runs over their
+//! fakes (the server's router tests).
 
 pub mod cache;
 pub mod config;

@@ -28,6 +28,7 @@ pub mod networks;
 pub mod paths;
 pub mod pull;
 pub mod push;
+pub mod snapshots;
 pub mod system;
 pub mod time;
 pub mod volumes;
@@ -78,6 +79,8 @@ pub struct Hosts {
     pub network: Arc<dyn networks::NetworkHost>,
     /// The containers' processes: monitors started, signalled, watched.
     pub runtime: Arc<dyn container::runtime::ContainerRuntime>,
+    /// Read-only trees of images for the daemon's own reading.
+    pub snapshots: Arc<dyn snapshots::Snapshots>,
 }
 
 impl Hosts {
@@ -93,6 +96,7 @@ impl Hosts {
                 monitor_exe,
                 cgroup_parent,
             }),
+            snapshots: Arc::new(snapshots::MountSnapshots),
         }
     }
 }
@@ -112,8 +116,13 @@ impl Engine {
         let id: Arc<str> = system::engine_id(&config.paths.engine_id_file())?.into();
         let config = Arc::new(config);
         let events = events::Events::default();
-        let images =
-            images::ImageService::open(&config.paths, config.storage, events.clone()).await?;
+        let images = images::ImageService::open(
+            &config.paths,
+            config.storage,
+            hosts.snapshots.clone(),
+            events.clone(),
+        )
+        .await?;
         // Downloads an earlier daemon left unfinished.
         pull::remove_partials(&images.store().root().join("downloads"));
         let volumes = volumes::VolumeService::open(config.paths.volumes_root(), events.clone())?;

@@ -1,6 +1,6 @@
 //! Image references, registry manifests, layer tars and image archives.
 
-use berth_image::layer::extract::{unpack, UnpackOptions};
+use berth_image::layer::extract::{unpack, UnpackOptions, Whiteouts};
 use berth_image::manifest::{index_entry, parse_config, parse_manifest};
 use berth_image::reference::repo_tag;
 use berth_image::{ImageStore, ImportOptions, Reference};
@@ -49,13 +49,13 @@ pub fn layer(data: &[u8]) {
     let dir = scratch();
     let (root, _) = sandbox(dir.path());
     let before = snapshot(dir.path(), &[&root]);
-    let overlay = data.first().is_some_and(|b| b & 1 == 1);
     let _ = unpack(
         &mut &data[..],
         &root,
         &UnpackOptions {
-            overlay_whiteouts: overlay,
-            ignore_chown_errors: data.first().is_some_and(|b| b & 2 == 2),
+            whiteouts: [Whiteouts::Keep, Whiteouts::Overlay, Whiteouts::Apply]
+                [usize::from(data.first().copied().unwrap_or(0) % 3)],
+            ignore_chown_errors: data.first().is_some_and(|b| b & 4 == 4),
         },
     );
     assert_eq!(

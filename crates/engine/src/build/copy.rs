@@ -32,6 +32,9 @@ pub(super) struct CopySpec {
     /// ADD: local tar archives (plain, gzip, bzip2, xz, zstd) are unpacked
     /// into the destination instead of copied.
     pub extract_archives: bool,
+    /// An owner this process may not give leaves the file its own (the
+    /// store's `ignore_chown_errors`).
+    pub ignore_chown_errors: bool,
 }
 
 /// Whether `path` is a tar archive ADD unpacks (plain, gzip, bzip2, xz or
@@ -158,7 +161,12 @@ fn copy_tree(src: &Path, dst: &Path, spec: &CopySpec, rel: &str) -> Result<(), E
 /// Owner, mode and mtime of a copied entry.
 fn finish_entry(dst: &Path, src_meta: &std::fs::Metadata, spec: &CopySpec) -> Result<(), Error> {
     let (uid, gid) = spec.owner;
-    std::os::unix::fs::lchown(dst, Some(uid), Some(gid)).map_err(Error::io("chown", dst))?;
+    match std::os::unix::fs::lchown(dst, Some(uid), Some(gid)) {
+        Err(e)
+            if spec.ignore_chown_errors
+                && matches!(e.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) => {}
+        r => r.map_err(Error::io("chown", dst))?,
+    }
     if !src_meta.file_type().is_symlink() {
         let mode = spec.chmod.unwrap_or(src_meta.mode() & 0o7777);
         std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode))
@@ -221,7 +229,11 @@ pub(super) fn stage(root: &Path, spec: &CopySpec, staging: &Path) -> Result<(), 
         if spec.extract_archives && is_tar_archive(&src)? {
             make_dirs(staging, dest)?;
             let mut f = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
-            berth_image::fsops::extract_into(staging, dest, &mut f, &Default::default())?;
+            let opts = berth_image::fsops::ExtractOptions {
+                ignore_chown_errors: spec.ignore_chown_errors,
+                ..Default::default()
+            };
+            berth_image::fsops::extract_into(staging, dest, &mut f, &opts)?;
             continue;
         }
         if is_dir {
@@ -319,6 +331,7 @@ mod tests {
             exclude: None,
             parents: false,
             extract_archives: false,
+            ignore_chown_errors: false,
         }
     }
 

@@ -13,7 +13,6 @@ pub mod backlog;
 mod cache;
 mod copy;
 mod prune;
-mod root;
 mod run;
 mod stage;
 

@@ -15,9 +15,9 @@ use tokio::sync::mpsc;
 
 use super::cache::BuildCache;
 use super::copy::{self, CopySpec};
-use super::root::ImageRoot;
 use super::run::{self, RunSpec};
 use super::{say, short, BuildRequest};
+use crate::snapshots::View;
 use crate::{Engine, Error};
 
 #[derive(Clone)]
@@ -48,7 +48,7 @@ struct PreparedMounts {
     mounts: Vec<berth_api::container::Mount>,
     key: Vec<(String, String)>,
     stubs: Vec<String>,
-    roots: Vec<ImageRoot>,
+    roots: Vec<View>,
 }
 
 /// The state of the stage being built.
@@ -884,7 +884,7 @@ impl Build<'_> {
         // Where the sources are read: the context, or another stage's or
         // image's tree.
         let from = flags.get("from").map(word).transpose()?;
-        let mut mounts: Vec<ImageRoot> = Vec::new();
+        let mut mounts: Vec<View> = Vec::new();
         // Here-documents (and downloads) become files named after their
         // delimiters (or URLs) in a directory of their own.
         let inline_dir = if inline.is_empty() && downloaded.is_empty() {
@@ -972,6 +972,7 @@ impl Build<'_> {
                 }
             },
             extract_archives: add,
+            ignore_chown_errors: self.engine.config.storage.ignore_chown_errors,
             parents: match flags.get("parents") {
                 None => false,
                 Some("" | "true") => true,
@@ -1183,15 +1184,17 @@ impl Build<'_> {
         Ok(out)
     }
 
-    /// An image's tree, mounted read-only for this step.
-    async fn mount_image(&self, id: &str) -> Result<ImageRoot, Error> {
-        let layers = self.engine.images.layer_dirs(id).await?;
-        ImageRoot::mount(&layers, &self.scratch)
+    /// An image's tree, read-only, for this step.
+    async fn mount_image(&self, id: &str) -> Result<View, Error> {
+        let target = self
+            .scratch
+            .join(format!("root-{}", crate::ids::short(&crate::ids::new_id())));
+        self.engine.images.view(id, target).await
     }
 
     /// The tree a `--from` names (an earlier stage by name or index, or an
     /// image), mounted read-only; `what` (copy, mount) for the error.
-    async fn mount_from(&self, step: &Step, from: &str, what: &str) -> Result<ImageRoot, Error> {
+    async fn mount_from(&self, step: &Step, from: &str, what: &str) -> Result<View, Error> {
         let df = self.df;
         let id = match berth_builder::plan::resolve(df, from, self.stage_index_of(step))
             .map_err(|m| failed(df, step, m))?

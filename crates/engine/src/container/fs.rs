@@ -22,57 +22,6 @@ pub(super) struct TempMount {
 }
 
 impl TempMount {
-    /// The image's layers alone, read-only (overlay with lower dirs only).
-    pub(super) fn image(layers: &[PathBuf], target: &Path) -> Result<TempMount, Error> {
-        std::fs::create_dir_all(target).map_err(Error::io("creating", target))?;
-        let lower: Vec<String> = layers
-            .iter()
-            .rev()
-            .map(|p| p.display().to_string())
-            .collect();
-        // A single lower dir is not an overlay: bind it read-only instead.
-        if lower.len() == 1 {
-            mount(
-                Some(lower[0].as_str()),
-                target,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(|e| {
-                Error::Internal(format!("mounting the image at {}: {e}", target.display()))
-            })?;
-            let mounted = TempMount {
-                target: target.to_path_buf(),
-            };
-            mount(
-                None::<&str>,
-                target,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None::<&str>,
-            )
-            .map_err(|e| Error::Internal(format!("remounting the image read-only: {e}")))?;
-            return Ok(mounted);
-        }
-        let data = format!("lowerdir={}", lower.join(":"));
-        mount(
-            Some("overlay"),
-            target,
-            Some("overlay"),
-            MsFlags::MS_RDONLY,
-            Some(data.as_str()),
-        )
-        .map_err(|e| Error::Internal(format!("mounting the image at {}: {e}", target.display())))?;
-        Ok(TempMount {
-            target: target.to_path_buf(),
-        })
-    }
-
-    pub(super) fn path(&self) -> &Path {
-        &self.target
-    }
-
     fn overlay(
         layers: &[PathBuf],
         upper: &Path,
@@ -223,6 +172,7 @@ impl ContainerService {
             no_overwrite_dir_non_dir,
             copy_uid_gid,
             user: rec.config.user.clone(),
+            ignore_chown_errors: self.inner.config.storage.ignore_chown_errors,
             ..Default::default()
         };
         self.with_root(&c, move |root| {

@@ -247,8 +247,9 @@ impl ContainerRuntime for LinuxRuntime {
 }
 
 /// Containers in memory, for tests. A container's program is its `args`:
-/// `echo WORDS` prints them and exits 0, `false` exits 1, `true` exits 0;
-/// anything else runs until a signal ends it (exit 128 + the signal). Its
+/// `echo WORDS` prints them and exits 0, `false` exits 1, `true` exits 0,
+/// `write PATH WORDS` writes them to PATH in the container's writable
+/// layer (what a build's RUN leaves) and exits 0; anything else runs until a signal ends it (exit 128 + the signal). Its
 /// output goes to the log file the monitor would write, its end to the
 /// exit file. Pids start above the kernel's largest, so a signal that
 /// missed this seam can never reach a real process. No terminal, stdin or
@@ -314,6 +315,22 @@ impl FakeRuntime {
     }
 }
 
+/// `words` as a file at `path` (absolute in the container) in `upper`.
+fn write_in_layer(upper: &Path, path: &str, words: &[String]) -> std::io::Result<()> {
+    let rel = Path::new(path.trim_start_matches('/'));
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    let file = upper.join(rel);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(file, format!("{}\n", words.join(" ")))
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
     berth_runtime::monitor::read_json(path).map_err(Error::Internal)
 }
@@ -353,6 +370,12 @@ impl ContainerRuntime for Arc<FakeRuntime> {
                     0
                 }
                 Some("true") => 0,
+                Some("write") => match (&cfg.overlay, args.get(1)) {
+                    (Some(overlay), Some(path)) => {
+                        i32::from(write_in_layer(&overlay.upper, path, &args[2..]).is_err())
+                    }
+                    _ => 1,
+                },
                 Some("false") => 1,
                 _ => tokio::select! {
                     sig = received.recv() => 128 + sig.unwrap_or(9),

@@ -403,8 +403,10 @@ impl ContainerService {
         let view = c.paths.bundle().join("image-view");
         let layers = layers.to_vec();
         let user = rec.config.user.clone();
+        let snapshots = self.inner.images.snapshots().clone();
+        let ignore_chown_errors = self.inner.config.storage.ignore_chown_errors;
         tokio::task::spawn_blocking(move || -> Result<(), Error> {
-            let mounted = super::fs::TempMount::image(&layers, &view)?;
+            let mounted = snapshots.view(&layers, &view)?;
             let root = mounted.path().to_path_buf();
             for (m, data, copy) in &work {
                 if *copy {
@@ -415,7 +417,10 @@ impl ContainerService {
                         &mut tar,
                     ) {
                         Ok(_) => {
-                            let opts = berth_image::fsops::ExtractOptions::default();
+                            let opts = berth_image::fsops::ExtractOptions {
+                                ignore_chown_errors,
+                                ..Default::default()
+                            };
                             berth_image::fsops::extract_into(
                                 data,
                                 "/",

@@ -34,6 +34,7 @@ pub type SharedUsedBy = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 #[derive(Clone)]
 pub struct ImageService {
     store: Arc<ImageStore>,
+    snapshots: Arc<dyn crate::snapshots::Snapshots>,
     events: Events,
 }
 
@@ -41,12 +42,14 @@ impl ImageService {
     pub async fn open(
         paths: &Paths,
         options: berth_image::StoreOptions,
+        snapshots: Arc<dyn crate::snapshots::Snapshots>,
         events: Events,
     ) -> Result<ImageService, Error> {
         let root = paths.image_root();
         let store = blocking(move || Ok(ImageStore::open_with(&root, options)?)).await?;
         Ok(ImageService {
             store: Arc::new(store),
+            snapshots,
             events,
         })
     }
@@ -314,5 +317,22 @@ impl ImageService {
         let store = self.store.clone();
         let id = id.to_string();
         blocking(move || Ok(store.layer_dirs(&id)?)).await
+    }
+
+    /// How image trees are put together (see [`crate::snapshots`]).
+    pub fn snapshots(&self) -> &Arc<dyn crate::snapshots::Snapshots> {
+        &self.snapshots
+    }
+
+    /// Image `id`'s tree, read-only, at `target` (see
+    /// [`crate::snapshots::Snapshots::view`]).
+    pub async fn view(
+        &self,
+        id: &str,
+        target: std::path::PathBuf,
+    ) -> Result<crate::snapshots::View, Error> {
+        let layers = self.layer_dirs(id).await?;
+        let snapshots = self.snapshots.clone();
+        blocking(move || snapshots.view(&layers, &target)).await
     }
 }

@@ -325,6 +325,8 @@ pub struct ExtractOptions {
     /// says (`docker cp` out of a container onto the host, as the docker
     /// CLI extracts).
     pub caller_owns: bool,
+    /// See [`crate::layer::UnpackOptions::ignore_chown_errors`].
+    pub ignore_chown_errors: bool,
     /// `(top, new)`: the archive's top entry `top` (and all below it) is
     /// written as `new` (`docker cp c:/etc/hosts ./renamed`).
     pub rename_top: Option<(String, String)>,
@@ -361,12 +363,12 @@ pub fn extract_into(
     let (_, mut plain) = compression::decompress(r).map_err(LayerError::Tar)?;
     let policy = Policy {
         base,
-        overlay_whiteouts: false,
+        whiteouts: crate::layer::Whiteouts::Keep,
         root_meta: false,
         no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
         owner,
         caller_owns: opts.caller_owns,
-        ignore_chown_errors: false,
+        ignore_chown_errors: opts.ignore_chown_errors,
         rename_top: opts
             .rename_top
             .as_ref()

@@ -30,13 +30,28 @@ pub(crate) const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 /// The overlayfs xattr marking a directory opaque.
 pub(crate) const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
+/// What OCI whiteouts (`.wh.name`, `.wh..wh..opq`) become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Whiteouts {
+    /// Overlayfs whiteouts (a 0/0 character device, the
+    /// `trusted.overlay.opaque` xattr): the layer is a lower directory.
+    Overlay,
+    /// Done: `.wh.name` removes `name`, `.wh..wh..opq` empties its directory
+    /// of what earlier layers put there (layers unpacked one over another
+    /// into one tree, as `docker export` sees it). An opaque marker must
+    /// come before the layer's own entries in its directory, as it does in
+    /// every diff Berth writes ([`crate::diff`]).
+    Apply,
+    /// Ordinary files with those names.
+    #[default]
+    Keep,
+}
+
 /// How to unpack.
 #[derive(Debug, Clone)]
 pub struct UnpackOptions {
-    /// Turn OCI whiteouts (`.wh.name`, `.wh..wh..opq`) into overlayfs whiteouts
-    /// (a 0/0 character device, the `trusted.overlay.opaque` xattr). Without this,
-    /// whiteout files are written as ordinary files.
-    pub overlay_whiteouts: bool,
+    /// What whiteouts become.
+    pub whiteouts: Whiteouts,
     /// An owner this process may not give (EPERM, or EINVAL for an id its user
     /// namespace does not map) leaves the entry owned by the caller instead of
     /// failing the unpack: Podman's `ignore_chown_errors`, for a process that
@@ -47,7 +62,7 @@ pub struct UnpackOptions {
 impl Default for UnpackOptions {
     fn default() -> Self {
         Self {
-            overlay_whiteouts: true,
+            whiteouts: Whiteouts::Overlay,
             ignore_chown_errors: false,
         }
     }
@@ -80,7 +95,7 @@ pub fn unpack(
         source: e.into(),
     })?;
     let policy = Policy {
-        overlay_whiteouts: opts.overlay_whiteouts,
+        whiteouts: opts.whiteouts,
         ignore_chown_errors: opts.ignore_chown_errors,
         root_meta: true,
         ..Policy::default()
@@ -95,8 +110,8 @@ pub(crate) struct Policy {
     /// resolved, an existing directory). Entry paths and hardlink targets may not
     /// climb above it.
     pub base: Vec<OsString>,
-    /// Convert OCI whiteouts to overlayfs ones.
-    pub overlay_whiteouts: bool,
+    /// What OCI whiteouts become.
+    pub whiteouts: Whiteouts,
     /// Apply a root entry's (`./`) metadata to `base`.
     pub root_meta: bool,
     /// Docker's `noOverwriteDirNonDir`: refuse to replace a directory with a
@@ -388,7 +403,7 @@ impl Unpacker<'_> {
             return Ok(());
         };
         let name_str = name.to_string_lossy();
-        if self.policy.overlay_whiteouts && name_str.starts_with(WHITEOUT_PREFIX) {
+        if self.policy.whiteouts != Whiteouts::Keep && name_str.starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(parent, name, &meta).map_err(apply);
         }
         if !matches!(
@@ -595,7 +610,19 @@ impl Unpacker<'_> {
     fn whiteout(&self, parent: &[OsString], name: &OsStr, meta: &Meta) -> Result<(), Errno> {
         let dir = self.ensure_dir(parent)?;
         let s = name.as_bytes();
+        let apply = self.policy.whiteouts == Whiteouts::Apply;
         if s == OPAQUE_WHITEOUT.as_bytes() {
+            if apply {
+                // The marker follows its directory's own entry: everything
+                // in the directory now came from earlier layers.
+                for entry in std::fs::read_dir(proc_path(&dir, OsStr::new("")))
+                    .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?
+                {
+                    let entry = entry.map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+                    self.clear_slot(&dir, &entry.file_name(), false)?;
+                }
+                return Ok(());
+            }
             return rfs::fsetxattr(&dir, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty());
         }
         if s.starts_with(WHITEOUT_META_PREFIX.as_bytes()) {
@@ -607,6 +634,9 @@ impl Unpacker<'_> {
             return Err(Errno::INVAL);
         }
         self.clear_slot(&dir, real, false)?;
+        if apply {
+            return Ok(());
+        }
         rfs::mknodat(
             &dir,
             real,

@@ -7,7 +7,7 @@
 
 pub mod extract;
 
-pub use extract::{unpack, UnpackOptions, UnpackStats};
+pub use extract::{unpack, UnpackOptions, UnpackStats, Whiteouts};
 
 use crate::compression::{self, Compression};
 use crate::content::{BlobWriter, ContentError, ContentStore, PendingBlob};

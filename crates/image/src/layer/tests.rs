@@ -274,6 +274,64 @@ fn whiteouts_become_overlay_whiteouts() {
     s.assert_outside_untouched();
 }
 
+/// Layers applied one over another into one tree: a whiteout removes what
+/// an earlier layer wrote (a directory with its contents), an opaque
+/// directory loses the earlier layers' entries and keeps its own.
+#[test]
+fn applied_whiteouts_flatten_layers() {
+    let s = Scratch::new();
+    let apply = UnpackOptions {
+        whiteouts: Whiteouts::Apply,
+        ..Default::default()
+    };
+    let base = Tar::default()
+        .file("a", b"a")
+        .dir("gone")
+        .file("gone/inner", b"i")
+        .dir("d")
+        .file("d/x", b"x")
+        .file("d/y", b"y")
+        .dir("e")
+        .file("e/kept", b"k")
+        .finish();
+    let top = Tar::default()
+        .file(".wh.a", b"")
+        .file(".wh.gone", b"")
+        .dir("d")
+        .file("d/.wh..wh..opq", b"")
+        .file("d/z", b"z")
+        .file("e/.wh.absent", b"")
+        .finish();
+    for layer in [&base, &top] {
+        unpack(&mut &layer[..], &s.root, &apply).unwrap();
+    }
+    let mut tree: Vec<String> = walkdir(&s.root);
+    tree.sort();
+    assert_eq!(tree, ["d", "d/z", "e", "e/kept"]);
+    assert_eq!(std::fs::read(s.root.join("d/z")).unwrap(), b"z");
+    assert_eq!(
+        xattr::get(s.root.join("d"), "trusted.overlay.opaque").unwrap(),
+        None
+    );
+    s.assert_outside_untouched();
+}
+
+/// Every path below `root`, relative to it.
+fn walkdir(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+            if p.is_dir() {
+                todo.push(p);
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn keeps_ownership_modes_xattrs_times_and_special_files() {
     let s = Scratch::new();

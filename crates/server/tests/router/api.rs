@@ -89,6 +89,9 @@ impl Api {
         let hosts = Hosts {
             network: network.clone(),
             runtime: Arc::new(runtime.clone()),
+            snapshots: Arc::new(berth_engine::snapshots::CopySnapshots {
+                ignore_chown_errors: true,
+            }),
         };
         let engine = Engine::open_with(config, hosts)
             .await
