@@ -125,8 +125,8 @@ impl Snapshots for CopySnapshots {
             ignore_chown_errors: self.ignore_chown_errors,
         };
         for layer in layers {
-            let (reader, writer) = nix::unistd::pipe()
-                .map_err(|e| Error::Internal(format!("making a pipe: {e}")))?;
+            let (reader, writer) =
+                nix::unistd::pipe().map_err(|e| Error::Internal(format!("making a pipe: {e}")))?;
             let (mut reader, mut writer) =
                 (std::fs::File::from(reader), std::fs::File::from(writer));
             std::thread::scope(|s| -> Result<(), Error> {

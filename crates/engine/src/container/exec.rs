@@ -41,10 +41,55 @@ impl ExecEntry {
     }
 }
 
-/// Execs by id.
+/// Execs by id: the container service's exec bookkeeping.
 #[derive(Default)]
 pub struct ExecTable {
     by_id: Mutex<HashMap<String, Arc<ExecEntry>>>,
+}
+
+impl ExecTable {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ExecEntry>>> {
+        self.by_id.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, exec_id: &str) -> Result<Arc<ExecEntry>, Error> {
+        self.lock()
+            .get(exec_id)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchExec(exec_id.to_string()))
+    }
+
+    /// A new exec of `container_id`; its id.
+    fn add(&self, container_id: String, create: ExecCreate) -> String {
+        let id = ids::new_id();
+        let entry = Arc::new(ExecEntry {
+            id: id.clone(),
+            container_id,
+            create,
+            state: Mutex::new(ExecState::default()),
+            done: watch::channel(false).0,
+        });
+        self.lock().insert(id.clone(), entry);
+        id
+    }
+
+    /// The ids of a container's execs.
+    fn of(&self, container_id: &str) -> Vec<String> {
+        self.lock()
+            .values()
+            .filter(|e| e.container_id == container_id)
+            .map(|e| e.id.clone())
+            .collect()
+    }
+
+    fn remove(&self, exec_id: &str) {
+        self.lock().remove(exec_id);
+    }
+
+    /// Drops every exec of a container.
+    fn remove_of(&self, container_id: &str) {
+        self.lock().retain(|_, e| e.container_id != container_id);
+    }
 }
 
 /// A started exec: its attach connection when not detached.
@@ -55,14 +100,7 @@ pub struct ExecStarted {
 
 impl ContainerService {
     fn exec(&self, exec_id: &str) -> Result<Arc<ExecEntry>, Error> {
-        self.inner
-            .execs
-            .by_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(exec_id)
-            .cloned()
-            .ok_or_else(|| Error::NoSuchExec(exec_id.to_string()))
+        self.inner.execs.get(exec_id)
     }
 
     /// `POST /containers/{id}/exec`.
@@ -84,56 +122,22 @@ impl ContainerService {
         if create.cmd.is_empty() || create.cmd[0].is_empty() {
             return Err(Error::InvalidArgument("No exec command specified".into()));
         }
-        let id = ids::new_id();
-        let entry = Arc::new(ExecEntry {
-            id: id.clone(),
-            container_id: rec.id,
-            create,
-            state: Mutex::new(ExecState::default()),
-            done: watch::channel(false).0,
-        });
-        self.inner
-            .execs
-            .by_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), entry);
-        Ok(id)
+        Ok(self.inner.execs.add(rec.id, create))
     }
 
     /// The ids of a container's execs, for inspect.
     pub fn exec_ids(&self, container_id: &str) -> Vec<String> {
-        let table = self
-            .inner
-            .execs
-            .by_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        table
-            .values()
-            .filter(|e| e.container_id == container_id)
-            .map(|e| e.id.clone())
-            .collect()
+        self.inner.execs.of(container_id)
     }
 
     /// Drops one exec (health probes leave none behind).
     pub(super) fn forget_exec(&self, exec_id: &str) {
-        self.inner
-            .execs
-            .by_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(exec_id);
+        self.inner.execs.remove(exec_id);
     }
 
     /// Drops the execs of a removed container.
     pub(super) fn forget_execs(&self, container_id: &str) {
-        self.inner
-            .execs
-            .by_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, e| e.container_id != container_id);
+        self.inner.execs.remove_of(container_id);
     }
 
     /// `POST /exec/{id}/start`: runs the process; unless detached, returns

@@ -84,11 +84,13 @@ impl ContainerService {
         }
         let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
         let mounts: Vec<oci_spec::runtime::Mount> = self
+            .inner
+            .volume_use
             .oci_mounts(&rec)?
             .into_iter()
             .filter(|m| m.typ().as_deref() == Some("bind"))
             .collect();
-        self.acquire_volumes(&rec)?;
+        self.inner.volume_use.acquire_volumes(&rec)?;
         let paths = c.paths.clone();
         let result = tokio::task::spawn_blocking(move || {
             for dir in [paths.upper(), paths.work()] {
@@ -111,7 +113,7 @@ impl ContainerService {
         })
         .await
         .map_err(|e| Error::Internal(format!("filesystem task failed: {e}")));
-        self.release_volumes(&rec);
+        self.inner.volume_use.release_volumes(&rec);
         result?
     }
 

@@ -195,7 +195,10 @@ impl ContainerService {
             return Err(e);
         }
         let renamed = c.record();
-        self.inner.networks.rename(&renamed.id, &renamed.name);
+        self.inner
+            .network_use
+            .networks
+            .rename(&renamed.id, &renamed.name);
         self.inner
             .events
             .publish(super::event("rename", &renamed).with("oldName", format!("/{}", rec.name)));

@@ -219,8 +219,10 @@ struct Inner {
     events: Events,
     table: RwLock<Table>,
     execs: exec::ExecTable,
-    volumes: crate::volumes::VolumeService,
-    networks: crate::networks::NetworkService,
+    /// Volumes, binds and tmpfs of containers.
+    volume_use: volumes_use::VolumeUse,
+    /// A container's own endpoints.
+    network_use: network_use::NetworkUse,
     /// Starts, signals and watches the containers' processes.
     runtime: Arc<dyn runtime::ContainerRuntime>,
 }
@@ -234,6 +236,11 @@ impl ContainerService {
         networks: crate::networks::NetworkService,
         runtime: Arc<dyn runtime::ContainerRuntime>,
     ) -> Result<ContainerService, Error> {
+        let volume_use = volumes_use::VolumeUse {
+            snapshots: images.snapshots().clone(),
+            ignore_chown_errors: config.storage.ignore_chown_errors,
+            volumes,
+        };
         let svc = ContainerService {
             inner: Arc::new(Inner {
                 config,
@@ -241,14 +248,14 @@ impl ContainerService {
                 events,
                 table: RwLock::new(Table::default()),
                 execs: exec::ExecTable::default(),
-                volumes,
-                networks,
+                volume_use,
+                network_use: network_use::NetworkUse { networks },
                 runtime,
             }),
         };
         let to_start = svc.load_existing()?;
-        svc.inner.volumes.reconcile();
-        svc.inner.networks.reconcile();
+        svc.inner.volume_use.volumes.reconcile();
+        svc.inner.network_use.networks.reconcile();
         for id in to_start {
             let svc = svc.clone();
             tokio::spawn(async move {
@@ -326,7 +333,7 @@ impl ContainerService {
                     tracing::warn!(id = %record.id, processes = stopped, "stopped the processes of a container whose start was not recorded");
                 }
             }
-            self.adopt_volumes(&record);
+            self.inner.volume_use.adopt_volumes(&record);
             let container = Container::new(paths, record.clone());
             {
                 let mut t = self.table_mut();
@@ -352,11 +359,11 @@ impl ContainerService {
                 }
             }
             if running {
-                if let Err(e) = self.acquire_volumes(&record) {
+                if let Err(e) = self.inner.volume_use.acquire_volumes(&record) {
                     tracing::warn!(id = %record.id, error = %e, "re-mounting the volumes of a running container failed");
                 }
                 if !record.sandbox_key.is_empty() {
-                    self.inner.networks.restore(
+                    self.inner.network_use.networks.restore(
                         &record.id,
                         &record.name,
                         &record.endpoints,
@@ -426,10 +433,11 @@ impl ContainerService {
         let mut config = create::merge_image_config(&req.config, &image_config);
         let (path, args) = create::command(&config)?;
         let id = ids::new_id();
-        let endpoints = self.plan_endpoints(
+        let endpoints = self.inner.network_use.plan_endpoints(
             &req.host_config,
             req.networking_config.as_ref(),
             req.config.mac_address.as_deref(),
+            &|name| self.get(name).map(|_| ()),
         )?;
         if config.hostname.is_empty() {
             config.hostname = if req.host_config.network_mode == "host" {
@@ -514,7 +522,11 @@ impl ContainerService {
             t.names.insert(name.clone(), id.clone());
         }
         let mut record = record;
-        record.mounts = match self.prepare_mounts(&record) {
+        record.mounts = match self
+            .inner
+            .volume_use
+            .prepare_mounts(&record, &|name| self.get(name).map(|c| c.record()))
+        {
             Ok(m) => m,
             Err(e) => {
                 self.table_mut().names.remove(&name);
@@ -531,7 +543,7 @@ impl ContainerService {
         if let Err(e) = persisted {
             self.table_mut().names.remove(&name);
             let _ = std::fs::remove_dir_all(paths.dir());
-            self.unclaim_volumes(&record, true);
+            self.inner.volume_use.unclaim_volumes(&record, true);
             return Err(e);
         }
         self.publish("create", &record);
@@ -620,17 +632,20 @@ impl ContainerService {
         }
         c.update(false, |r| r.manually_stopped = false)?;
         let layers = self.inner.images.layer_dirs(&rec.image_id).await?;
-        self.acquire_volumes(&rec)?;
+        self.inner.volume_use.acquire_volumes(&rec)?;
         let started = async {
-            self.attach_networks(&c).await?;
+            self.inner.network_use.attach_networks(&c).await?;
             let rec = c.record();
-            self.populate_volumes(&c, &rec, &layers).await?;
+            let view = c.paths.bundle().join("image-view");
+            (self.inner.volume_use)
+                .populate_volumes(view, &rec, &layers)
+                .await?;
             monitor::start(self, &c, &rec, layers).await
         }
         .await;
         if let Err(e) = started {
-            self.detach_networks(&c).await;
-            self.release_volumes(&rec);
+            self.inner.network_use.detach_networks(&c).await;
+            self.inner.volume_use.release_volumes(&rec);
             // Whatever failed (the program, a mount, a network), `--rm`
             // removes the container; the lifecycle lock is held here, so
             // after this returns.
@@ -669,9 +684,9 @@ impl ContainerService {
     /// Called when a container stopped: removes it when it asked for `--rm`,
     /// else restarts it when its policy says so.
     async fn on_exit(&self, c: &Arc<Container>) {
-        self.detach_networks(c).await;
+        self.inner.network_use.detach_networks(c).await;
         let rec = c.record();
-        self.release_volumes(&rec);
+        self.inner.volume_use.release_volumes(&rec);
         if rec.host_config.auto_remove {
             if let Err(e) = self.remove(&rec.id, true, true).await {
                 if e.kind() != crate::ErrorKind::NotFound {
@@ -743,8 +758,8 @@ impl ContainerService {
         // The exit handler does this too; doing it here (both are
         // idempotent) means nothing of the container's network or volume
         // mounts outlives the answer to `rm`.
-        self.detach_networks(&c).await;
-        self.release_volumes(&c.record());
+        self.inner.network_use.detach_networks(&c).await;
+        self.inner.volume_use.release_volumes(&c.record());
         let _ = c.update(false, |r| {
             r.set_status(Status::Removing);
         });
@@ -774,7 +789,7 @@ impl ContainerService {
         }
         c.state.send_modify(|s| s.removed = true);
         self.forget_execs(&rec.id);
-        self.unclaim_volumes(&rec, volumes);
+        self.inner.volume_use.unclaim_volumes(&rec, volumes);
         self.publish("destroy", &rec);
         Ok(())
     }
@@ -784,8 +799,8 @@ impl ContainerService {
         let c = self.get(name_or_id)?;
         let rec = c.record();
         let mut out = view::inspect(&rec, &c.paths);
-        out.mounts = self.inspect_mounts(&rec);
-        out.network_settings = self.network_settings(&rec);
+        out.mounts = self.inner.volume_use.inspect_mounts(&rec);
+        out.network_settings = self.inner.network_use.network_settings(&rec);
         let execs = self.exec_ids(&rec.id);
         out.exec_ids = (!execs.is_empty()).then_some(execs);
         Ok(out)
@@ -806,8 +821,9 @@ impl ContainerService {
             .map(|r| {
                 let mut s = view::summary(r, now);
                 s.names.extend(self.link_names(r));
-                s.ports = Self::ports_json(r);
-                s.network_settings = serde_json::json!({ "Networks": self.endpoints_json(r) });
+                s.ports = network_use::NetworkUse::ports_json(r);
+                s.network_settings =
+                    serde_json::json!({ "Networks": self.inner.network_use.endpoints_json(r) });
                 s
             })
             .collect();

@@ -156,7 +156,7 @@ pub(super) async fn start(
     {
         let c = c.clone();
         let rec = rec.clone();
-        let extra = svc.oci_mounts(&rec)?;
+        let extra = svc.inner.volume_use.oci_mounts(&rec)?;
         let etc = svc.render_etc_files(&rec)?;
         tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, opts, layers, io, extra, etc))
             .await

@@ -2,6 +2,10 @@
 //! for (at create), wiring them before a start and removing them after an
 //! exit, the files it sees (`/etc/hosts`, `/etc/resolv.conf`,
 //! `/etc/hostname`), and `NetworkSettings` as Docker shows it.
+//! [`NetworkUse`] is the container service's collaborator for a
+//! container's own endpoints, with the network service as its state; what
+//! involves other containers (`--network container:`, links, connect and
+//! disconnect) stays with the container service.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -13,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::network_mode::{mode, Mode};
 use super::{Container, ContainerRecord, ContainerService};
-use crate::networks::{ports, Driver, Endpoint};
+use crate::networks::{ports, Driver, Endpoint, NetworkService};
 use crate::Error;
 
 /// The network `NetworkMode` names for `Mode::Networks`.
@@ -148,13 +152,20 @@ pub fn etc_files(
     })
 }
 
-impl ContainerService {
-    /// At create: the endpoints for `NetworkMode` and `NetworkingConfig`.
+/// A container's own endpoints (see the module documentation).
+pub(super) struct NetworkUse {
+    pub networks: NetworkService,
+}
+
+impl NetworkUse {
+    /// At create: the endpoints for `NetworkMode` and `NetworkingConfig`;
+    /// `exists` checks the container `--network container:NAME` joins.
     pub(super) fn plan_endpoints(
         &self,
         hc: &HostConfig,
         networking: Option<&Value>,
         mac: Option<&str>,
+        exists: &dyn Fn(&str) -> Result<(), Error>,
     ) -> Result<Vec<Endpoint>, Error> {
         let configs: BTreeMap<String, Value> = networking
             .and_then(|n| n.get("EndpointsConfig"))
@@ -168,7 +179,7 @@ impl ContainerService {
         match mode(hc) {
             Mode::None | Mode::Host => return Ok(Vec::new()),
             Mode::Container(other) => {
-                self.get(&other)?;
+                exists(&other)?;
                 if has_ports {
                     return Err(Error::InvalidArgument(
                         "conflicting options: port publishing and the container type network mode"
@@ -196,7 +207,7 @@ impl ContainerService {
         names.extend(configs.keys().filter(|k| **k != primary).cloned());
         let mut out = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            let net = self.inner.networks.get(name)?;
+            let net = self.networks.get(name)?;
             if net.driver != Driver::Bridge {
                 return Err(Error::InvalidArgument(format!(
                     "container cannot be disconnected from host network or connected to host network ({name})"
@@ -230,7 +241,7 @@ impl ContainerService {
             return Ok(());
         }
         let requests = ports::requests(&rec.host_config, rec.config.exposed_ports.as_ref())?;
-        let svc = self.inner.networks.clone();
+        let svc = self.networks.clone();
         let (cid, name, mut eps) = (rec.id.clone(), rec.name.clone(), rec.endpoints.clone());
         let (eps, netns, published) = tokio::task::spawn_blocking(move || {
             svc.attach(&cid, &name, &mut eps, &requests)
@@ -251,7 +262,7 @@ impl ContainerService {
         if rec.sandbox_key.is_empty() && rec.endpoints.iter().all(|e| e.host_veth.is_empty()) {
             return;
         }
-        let svc = self.inner.networks.clone();
+        let svc = self.networks.clone();
         let (cid, eps) = (rec.id.clone(), rec.endpoints.clone());
         let errors = tokio::task::spawn_blocking(move || svc.detach(&cid, &eps))
             .await
@@ -269,45 +280,6 @@ impl ContainerService {
         if let Err(e) = updated {
             tracing::debug!(id = %rec.id, error = %e, "container record not updated after network teardown (removed meanwhile)");
         }
-    }
-
-    /// The container's `/etc` network files for its current record.
-    pub(super) fn render_etc_files(&self, rec: &ContainerRecord) -> Result<EtcFiles, Error> {
-        if let Mode::Container(other) = mode(&rec.host_config) {
-            let o = self.get(&other)?;
-            let read = |p: std::path::PathBuf| {
-                std::fs::read_to_string(&p).map_err(Error::io("reading", &p))
-            };
-            return Ok(EtcFiles {
-                hostname: read(o.paths.hostname_file())?.trim_end().to_string(),
-                hosts: read(o.paths.hosts_file())?,
-                resolv: read(o.paths.resolv_file())?,
-            });
-        }
-        let embedded = rec.endpoints.iter().find_map(|e| {
-            let net = self.inner.networks.get(&e.network_id).ok()?;
-            if net.has_dns() {
-                net.gateway
-            } else {
-                None
-            }
-        });
-        let default_gateway = self
-            .inner
-            .networks
-            .get("bridge")
-            .ok()
-            .and_then(|n| n.gateway);
-        let links: Vec<(String, String)> = self
-            .link_targets(rec)?
-            .iter()
-            .map(|(l, t)| (super::links::hosts_names(&l.alias, t), t.ip.to_string()))
-            .collect();
-        let mut files = etc_files(rec, &HostFiles::read(), embedded, default_gateway)?;
-        for (names, ip) in links {
-            files.hosts.push_str(&format!("{ip}\t{names}\n"));
-        }
-        Ok(files)
     }
 
     /// `NetworkSettings` of inspect.
@@ -372,12 +344,7 @@ impl ContainerService {
             _ => None,
         };
         if let Some(name) = mode_name {
-            let id = self
-                .inner
-                .networks
-                .get(name)
-                .map(|n| n.id)
-                .unwrap_or_default();
+            let id = self.networks.get(name).map(|n| n.id).unwrap_or_default();
             out.insert(name.to_string(), json!({
                 "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
                 "GwPriority": 0, "NetworkID": id, "EndpointID": "", "Gateway": "", "IPAddress": "",
@@ -451,6 +418,43 @@ impl ContainerService {
 }
 
 impl ContainerService {
+    /// The container's `/etc` network files for its current record.
+    pub(super) fn render_etc_files(&self, rec: &ContainerRecord) -> Result<EtcFiles, Error> {
+        if let Mode::Container(other) = mode(&rec.host_config) {
+            let o = self.get(&other)?;
+            let read = |p: std::path::PathBuf| {
+                std::fs::read_to_string(&p).map_err(Error::io("reading", &p))
+            };
+            return Ok(EtcFiles {
+                hostname: read(o.paths.hostname_file())?.trim_end().to_string(),
+                hosts: read(o.paths.hosts_file())?,
+                resolv: read(o.paths.resolv_file())?,
+            });
+        }
+        let embedded = rec.endpoints.iter().find_map(|e| {
+            let net = self.inner.network_use.networks.get(&e.network_id).ok()?;
+            if net.has_dns() {
+                net.gateway
+            } else {
+                None
+            }
+        });
+        let default_gateway = (self.inner.network_use.networks)
+            .get("bridge")
+            .ok()
+            .and_then(|n| n.gateway);
+        let links: Vec<(String, String)> = self
+            .link_targets(rec)?
+            .iter()
+            .map(|(l, t)| (super::links::hosts_names(&l.alias, t), t.ip.to_string()))
+            .collect();
+        let mut files = etc_files(rec, &HostFiles::read(), embedded, default_gateway)?;
+        for (names, ip) in links {
+            files.hosts.push_str(&format!("{ip}\t{names}\n"));
+        }
+        Ok(files)
+    }
+
     /// `POST /networks/{id}/connect`: a running container gets the new
     /// interface at once; a stopped one at its next start.
     pub async fn connect_network(
@@ -459,7 +463,7 @@ impl ContainerService {
         network: &str,
         cfg: Option<&Value>,
     ) -> Result<(), Error> {
-        let net = self.inner.networks.get(network)?;
+        let net = self.inner.network_use.networks.get(network)?;
         let c = self.get(container)?;
         let _op = c.op.lock().await;
         let rec = c.record();
@@ -491,7 +495,7 @@ impl ContainerService {
             ));
         }
         if rec.status.is_running() {
-            let svc = self.inner.networks.clone();
+            let svc = self.inner.network_use.networks.clone();
             let cid = rec.id.clone();
             ep = tokio::task::spawn_blocking(move || {
                 svc.connect_running(&cid, &mut ep).map(|()| ep)
@@ -509,7 +513,7 @@ impl ContainerService {
 
     /// `POST /networks/{id}/disconnect`.
     pub async fn disconnect_network(&self, container: &str, network: &str) -> Result<(), Error> {
-        let net = self.inner.networks.get(network)?;
+        let net = self.inner.network_use.networks.get(network)?;
         let c = self.get(container)?;
         let _op = c.op.lock().await;
         let rec = c.record();
@@ -520,7 +524,7 @@ impl ContainerService {
             )));
         }
         if rec.status.is_running() {
-            let svc = self.inner.networks.clone();
+            let svc = self.inner.network_use.networks.clone();
             let (cid, nid) = (rec.id.clone(), net.id.clone());
             tokio::task::spawn_blocking(move || svc.disconnect_running(&cid, &nid))
                 .await

@@ -1,16 +1,38 @@
 //! Containers and volumes: creating a container's volumes and host dirs,
-//! the OCI mounts at start, and which containers use a volume.
+//! the OCI mounts at start, which containers use a volume, and filling a
+//! new volume from the image. [`VolumeUse`] is the container service's
+//! collaborator for all of it, with the volume service and the image
+//! trees as its own state; it knows other containers only through what
+//! its caller hands it.
+
+use std::sync::Arc;
 
 use oci_spec::runtime::{Mount, MountBuilder};
 
 use super::mounts::{self, MountKind, MountPoint, Recursive};
-use super::{ContainerRecord, ContainerService};
+use super::ContainerRecord;
+use crate::snapshots::Snapshots;
+use crate::volumes::VolumeService;
 use crate::Error;
 
-impl ContainerService {
+/// What containers do with volumes (see the module documentation).
+pub(super) struct VolumeUse {
+    pub volumes: VolumeService,
+    /// The image trees new volumes are filled from.
+    pub snapshots: Arc<dyn Snapshots>,
+    /// The store's `ignore_chown_errors`, for files copied into volumes.
+    pub ignore_chown_errors: bool,
+}
+
+impl VolumeUse {
     /// Plans the container's mounts and creates what they need: named and
     /// anonymous volumes, and (for `-v`) missing host directories.
-    pub(super) fn prepare_mounts(&self, rec: &ContainerRecord) -> Result<Vec<MountPoint>, Error> {
+    /// `record_of` finds the containers `--volumes-from` names.
+    pub(super) fn prepare_mounts(
+        &self,
+        rec: &ContainerRecord,
+        record_of: &dyn Fn(&str) -> Result<ContainerRecord, Error>,
+    ) -> Result<Vec<MountPoint>, Error> {
         let mut planned = mounts::plan(&rec.host_config, rec.config.volumes.as_ref())?;
         // --volumes-from: the other container's volumes and binds, on the
         // same paths, read-only with `:ro`, never its tmpfs.
@@ -19,7 +41,7 @@ impl ContainerService {
                 Some((n, m)) if m == "ro" || m == "rw" => (n, m),
                 _ => (from.as_str(), ""),
             };
-            let other = self.get(name)?.record();
+            let other = record_of(name)?;
             for m in other.mounts.iter().filter(|m| m.kind != MountKind::Tmpfs) {
                 if planned.iter().any(|p| p.target == m.target) {
                     continue;
@@ -42,7 +64,7 @@ impl ContainerService {
                 match m.kind {
                     MountKind::Volume => {
                         let exists =
-                            !m.source.is_empty() && self.inner.volumes.inspect(&m.source).is_ok();
+                            !m.source.is_empty() && self.volumes.inspect(&m.source).is_ok();
                         // `--volume-driver` names the driver of the volumes
                         // the container makes; only `local` exists here.
                         let driver = rec.host_config.volume_driver.as_str();
@@ -53,7 +75,7 @@ impl ContainerService {
                                 ),
                             });
                         }
-                        let c = self.inner.volumes.claim(
+                        let c = self.volumes.claim(
                             &m.source,
                             m.volume_labels.clone(),
                             m.volume_options.clone(),
@@ -83,7 +105,7 @@ impl ContainerService {
         if let Err(e) = result {
             // Undo: no claim stays, and the volumes this create made go.
             for (name, created) in claimed {
-                if let Err(e) = self.inner.volumes.unclaim(&name, &rec.id, created) {
+                if let Err(e) = self.volumes.unclaim(&name, &rec.id, created) {
                     tracing::warn!(volume = %name, error = %e, "undoing a volume of a failed create");
                 }
             }
@@ -116,7 +138,7 @@ impl ContainerService {
                     }
                     (
                         "bind",
-                        self.inner.volumes.data_dir(&m.source).display().to_string(),
+                        self.volumes.data_dir(&m.source).display().to_string(),
                         o,
                     )
                 }
@@ -164,7 +186,7 @@ impl ContainerService {
     /// What a volume mount binds: the volume's data, or its subpath resolved
     /// inside it (symlinks cannot lead out), which must exist.
     fn volume_source(&self, m: &MountPoint) -> Result<std::path::PathBuf, Error> {
-        let data = self.inner.volumes.data_dir(&m.source);
+        let data = self.volumes.data_dir(&m.source);
         if m.subpath.is_empty() {
             return Ok(data);
         }
@@ -191,9 +213,9 @@ impl ContainerService {
             .map(|m| m.source.as_str())
             .collect();
         for (i, name) in volumes.iter().enumerate() {
-            if let Err(e) = self.inner.volumes.acquire(name, &rec.id) {
+            if let Err(e) = self.volumes.acquire(name, &rec.id) {
                 for taken in &volumes[..i] {
-                    self.inner.volumes.release(taken, &rec.id);
+                    self.volumes.release(taken, &rec.id);
                 }
                 return Err(e);
             }
@@ -204,14 +226,14 @@ impl ContainerService {
     /// The container no longer runs: its hold on its volumes goes.
     pub(super) fn release_volumes(&self, rec: &ContainerRecord) {
         for m in rec.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
-            self.inner.volumes.release(&m.source, &rec.id);
+            self.volumes.release(&m.source, &rec.id);
         }
     }
 
     /// At daemon start: the container's volumes are claimed again.
     pub(super) fn adopt_volumes(&self, rec: &ContainerRecord) {
         for m in rec.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
-            self.inner.volumes.adopt(&m.source, &rec.id);
+            self.volumes.adopt(&m.source, &rec.id);
         }
     }
 
@@ -221,7 +243,7 @@ impl ContainerService {
     pub(super) fn unclaim_volumes(&self, rec: &ContainerRecord, volumes: bool) {
         for m in rec.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
             let remove = volumes && m.anonymous;
-            if let Err(e) = self.inner.volumes.unclaim(&m.source, &rec.id, remove) {
+            if let Err(e) = self.volumes.unclaim(&m.source, &rec.id, remove) {
                 tracing::warn!(volume = %m.source, error = %e, "anonymous volume kept");
             }
         }
@@ -233,7 +255,7 @@ impl ContainerService {
             .iter()
             .map(|m| {
                 let (typ, source, name) = match m.kind {
-                    MountKind::Volume => ("volume", self.inner.volumes.data_dir(&m.source).display().to_string(), Some(m.source.clone())),
+                    MountKind::Volume => ("volume", self.volumes.data_dir(&m.source).display().to_string(), Some(m.source.clone())),
                     MountKind::Bind => ("bind", m.source.clone(), None),
                     MountKind::Tmpfs => ("tmpfs", String::new(), None),
                 };
@@ -370,14 +392,15 @@ fn chown_tree(dir: &std::path::Path, uid: u32, gid: u32) -> Result<(), Error> {
     Ok(())
 }
 
-impl ContainerService {
+impl VolumeUse {
     /// Before a start: fills empty volumes from the image's content at their
     /// mount path (unless `nocopy`), as Docker does, and chowns `:U`
-    /// volumes to the container's user. The image is mounted read-only for
-    /// the duration; paths are resolved inside it.
+    /// volumes to the container's user. The image's tree is at `view` (a
+    /// path of the container's) for the duration; paths are resolved
+    /// inside it.
     pub(super) async fn populate_volumes(
         &self,
-        c: &super::Container,
+        view: std::path::PathBuf,
         rec: &ContainerRecord,
         layers: &[std::path::PathBuf],
     ) -> Result<(), Error> {
@@ -391,7 +414,7 @@ impl ContainerService {
             .iter()
             .filter(|m| m.kind == MountKind::Volume)
             .map(|m| {
-                let data = self.inner.volumes.data_dir(&m.source);
+                let data = self.volumes.data_dir(&m.source);
                 let copy = !m.no_copy && empty(&data);
                 (m.clone(), data, copy)
             })
@@ -400,11 +423,10 @@ impl ContainerService {
         if work.is_empty() {
             return Ok(());
         }
-        let view = c.paths.bundle().join("image-view");
         let layers = layers.to_vec();
         let user = rec.config.user.clone();
-        let snapshots = self.inner.images.snapshots().clone();
-        let ignore_chown_errors = self.inner.config.storage.ignore_chown_errors;
+        let snapshots = self.snapshots.clone();
+        let ignore_chown_errors = self.ignore_chown_errors;
         tokio::task::spawn_blocking(move || -> Result<(), Error> {
             let mounted = snapshots.view(&layers, &view)?;
             let root = mounted.path().to_path_buf();
