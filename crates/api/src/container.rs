@@ -393,7 +393,7 @@ pub struct WaitError {
 
 /// `State` in container inspect.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ContainerState {
     pub status: String,
     pub running: bool,
@@ -411,13 +411,15 @@ pub struct ContainerState {
     pub health: Option<Value>,
 }
 
-/// `GET /containers/{id}/json` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// `GET /containers/{id}/json` answer. Reads with defaults for what
+/// another engine leaves out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ContainerInspect {
     pub id: String,
     pub created: String,
     pub path: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub args: Vec<String>,
     pub state: ContainerState,
     pub image: String,
@@ -436,6 +438,7 @@ pub struct ContainerInspect {
     pub exec_ids: Option<Vec<String>>,
     pub host_config: HostConfig,
     pub graph_driver: Value,
+    #[serde(deserialize_with = "null_as_default")]
     pub mounts: Vec<Value>,
     pub config: ContainerConfig,
     pub network_settings: Value,
@@ -461,10 +464,106 @@ pub struct ContainerSummary {
     pub mounts: Vec<Value>,
 }
 
+/// The response header carrying a [`PathStat`] on `HEAD|GET
+/// /containers/{id}/archive`.
+pub const PATH_STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+
+/// A path's metadata as Docker reports it (`types.ContainerPathStat`), in
+/// the [`PATH_STAT_HEADER`] header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathStat {
+    /// The last element of the path as given (`/` for the root).
+    pub name: String,
+    /// `st_size` of the entry itself (a symlink's is its target's length).
+    pub size: i64,
+    /// Go `os.FileMode` bits: permissions plus type and special bits.
+    pub mode: u32,
+    /// Modification time, RFC 3339 with nanoseconds, UTC.
+    pub mtime: String,
+    /// For a symlink, the absolute path it resolves to inside the container.
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+impl PathStat {
+    /// Go's `os.ModeDir`.
+    const GO_MODE_DIR: u32 = 1 << 31;
+
+    /// The header's value: base64 of the JSON.
+    pub fn to_header(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Reads a header's value (base64 with or without padding).
+    pub fn from_header(value: &str) -> Option<PathStat> {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+        use base64::Engine as _;
+        let value = value.trim();
+        let json = STANDARD
+            .decode(value)
+            .or_else(|_| STANDARD_NO_PAD.decode(value))
+            .ok()?;
+        serde_json::from_slice(&json).ok()
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.mode & Self::GO_MODE_DIR != 0
+    }
+}
+
+/// `POST /containers/prune` answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerPrune {
+    #[serde(deserialize_with = "null_as_default")]
+    pub containers_deleted: Vec<String>,
+    pub space_reclaimed: u64,
+}
+
+/// `POST /containers/{id}/update` answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateResponse {
+    #[serde(deserialize_with = "null_as_default")]
+    pub warnings: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn path_stat_header_is_base64_json_with_docker_keys() {
+        let st = PathStat {
+            name: "passwd".into(),
+            size: 1234,
+            mode: 0o644,
+            mtime: "2023-11-14T22:13:20Z".into(),
+            link_target: String::new(),
+        };
+        let json = r#"{"name":"passwd","size":1234,"mode":420,"mtime":"2023-11-14T22:13:20Z","linkTarget":""}"#;
+        assert_eq!(serde_json::to_string(&st).expect("json"), json);
+        // base64 of that JSON, with padding.
+        assert_eq!(
+            st.to_header(),
+            "eyJuYW1lIjoicGFzc3dkIiwic2l6ZSI6MTIzNCwibW9kZSI6NDIwLCJtdGltZSI6IjIwMjMtMTEtMTRUMjI6MTM6MjBaIiwibGlua1RhcmdldCI6IiJ9"
+        );
+        assert_eq!(PathStat::from_header(&st.to_header()), Some(st.clone()));
+        let unpadded = st.to_header().trim_end_matches('=').to_string();
+        assert_eq!(PathStat::from_header(&unpadded), Some(st));
+        assert_eq!(PathStat::from_header("!!"), None);
+        let dir = PathStat {
+            mode: (1 << 31) | 0o755,
+            ..PathStat::from_header(
+                "eyJuYW1lIjoiLyIsInNpemUiOjAsIm1vZGUiOjAsIm10aW1lIjoiIiwibGlua1RhcmdldCI6IiJ9",
+            )
+            .expect("stat")
+        };
+        assert!(dir.is_dir());
+    }
 
     #[test]
     fn restart_policy_syntax() {

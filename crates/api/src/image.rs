@@ -21,12 +21,15 @@ pub struct ImageSummary {
     pub containers: i64,
 }
 
-/// `GET /images/{name}/json` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// `GET /images/{name}/json` answer. Reads with defaults for what
+/// another engine leaves out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ImageInspect {
     pub id: String,
+    #[serde(deserialize_with = "crate::container::null_as_default")]
     pub repo_tags: Vec<String>,
+    #[serde(deserialize_with = "crate::container::null_as_default")]
     pub repo_digests: Vec<String>,
     pub parent: String,
     pub comment: String,
@@ -41,6 +44,24 @@ pub struct ImageInspect {
     #[serde(rename = "RootFS")]
     pub root_fs: Value,
     pub metadata: Value,
+}
+
+/// `POST /images/prune` answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImagePrune {
+    #[serde(deserialize_with = "crate::container::null_as_default")]
+    pub images_deleted: Vec<DeleteItem>,
+    pub space_reclaimed: u64,
+}
+
+/// `POST /build/prune` answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BuildCachePrune {
+    #[serde(deserialize_with = "crate::container::null_as_default")]
+    pub caches_deleted: Vec<String>,
+    pub space_reclaimed: u64,
 }
 
 /// One entry of the `DELETE /images/{name}` answer.

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod image;
 pub mod network;
 pub mod ports;
+pub mod stats;
 pub mod system;
 pub mod units;
 pub mod version;

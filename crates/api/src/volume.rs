@@ -21,9 +21,10 @@ pub struct VolumeCreate {
     pub labels: BTreeMap<String, String>,
 }
 
-/// A volume as the API shows it.
+/// A volume as the API shows it (read with defaults: Docker leaves out an
+/// empty `CreatedAt`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Volume {
     pub name: String,
     pub driver: String,

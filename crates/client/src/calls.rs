@@ -1,7 +1,10 @@
 //! Typed calls, one per endpoint the CLI uses.
 
-use berth_api::container::{ContainerSummary, CreateRequest, CreateResponse, WaitResponse};
-use berth_api::image::{DeleteItem, ImageSummary};
+use berth_api::container::{
+    ContainerInspect, ContainerSummary, CreateRequest, CreateResponse, PathStat, WaitResponse,
+    PATH_STAT_HEADER,
+};
+use berth_api::image::{DeleteItem, ImageInspect, ImageSummary};
 use berth_api::system::VersionInfo;
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -57,7 +60,7 @@ impl Client {
         self.get_json("/version").await
     }
 
-    pub async fn info(&self) -> Result<Value, Error> {
+    pub async fn info(&self) -> Result<berth_api::system::Info, Error> {
         self.get_json("/info").await
     }
 
@@ -69,7 +72,12 @@ impl Client {
         self.get_json(&format!("/images/json{}", query(&q))).await
     }
 
-    pub async fn image_inspect(&self, name: &str) -> Result<Value, Error> {
+    pub async fn image_inspect(&self, name: &str) -> Result<ImageInspect, Error> {
+        self.get_json(&format!("/images/{name}/json")).await
+    }
+
+    /// Image inspect as the daemon sent it (see `container_inspect_raw`).
+    pub async fn image_inspect_raw(&self, name: &str) -> Result<Value, Error> {
         self.get_json(&format!("/images/{name}/json")).await
     }
 
@@ -268,7 +276,13 @@ impl Client {
             .await
     }
 
-    pub async fn container_inspect(&self, id: &str) -> Result<Value, Error> {
+    pub async fn container_inspect(&self, id: &str) -> Result<ContainerInspect, Error> {
+        self.get_json(&format!("/containers/{id}/json")).await
+    }
+
+    /// Container inspect as the daemon sent it, every field kept
+    /// (`inspect` prints it and its templates read it).
+    pub async fn container_inspect_raw(&self, id: &str) -> Result<Value, Error> {
         self.get_json(&format!("/containers/{id}/json")).await
     }
 
@@ -493,7 +507,11 @@ impl Client {
     }
 
     /// `POST /build/prune`.
-    pub async fn build_prune(&self, all: bool, filters: &str) -> Result<Value, Error> {
+    pub async fn build_prune(
+        &self,
+        all: bool,
+        filters: &str,
+    ) -> Result<berth_api::image::BuildCachePrune, Error> {
         let mut q = vec![("all", if all { "1" } else { "0" }.to_string())];
         if !filters.is_empty() {
             q.push(("filters", filters.to_string()));
@@ -510,7 +528,10 @@ impl Client {
         Ok(serde_json::from_slice(&bytes)?)
     }
 
-    pub async fn containers_prune(&self, filters: &str) -> Result<Value, Error> {
+    pub async fn containers_prune(
+        &self,
+        filters: &str,
+    ) -> Result<berth_api::container::ContainerPrune, Error> {
         let q = if filters.is_empty() {
             String::new()
         } else {
@@ -526,6 +547,51 @@ impl Client {
             .await?;
         let bytes = resp.into_body().collect().await?.to_bytes();
         Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    /// `POST /images/prune`; `query` is the encoded query string (`?filters=...`) or empty.
+    pub async fn images_prune(&self, query: &str) -> Result<berth_api::image::ImagePrune, Error> {
+        self.post_json(&format!("/images/prune{query}"), &serde_json::json!({}))
+            .await
+    }
+
+    /// `POST /volumes/prune` (see `images_prune`).
+    pub async fn volumes_prune(
+        &self,
+        query: &str,
+    ) -> Result<berth_api::volume::VolumePrune, Error> {
+        self.post_json(&format!("/volumes/prune{query}"), &serde_json::json!({}))
+            .await
+    }
+
+    /// `POST /networks/prune` (see `images_prune`).
+    pub async fn networks_prune(
+        &self,
+        query: &str,
+    ) -> Result<berth_api::network::NetworkPrune, Error> {
+        self.post_json(&format!("/networks/prune{query}"), &serde_json::json!({}))
+            .await
+    }
+
+    /// `POST /networks/create`.
+    pub async fn network_create(
+        &self,
+        body: &Value,
+    ) -> Result<berth_api::network::NetworkCreated, Error> {
+        self.post_json("/networks/create", body).await
+    }
+
+    /// `GET /volumes` (see `images_prune` for `query`).
+    pub async fn volumes(&self, query: &str) -> Result<berth_api::volume::VolumeList, Error> {
+        self.get_json(&format!("/volumes{query}")).await
+    }
+
+    /// `POST /volumes/create`.
+    pub async fn volume_create(
+        &self,
+        body: &berth_api::volume::VolumeCreate,
+    ) -> Result<berth_api::volume::Volume, Error> {
+        self.post_json("/volumes/create", body).await
     }
 
     /// `GET /events`: a stream of JSON messages.
@@ -557,19 +623,27 @@ impl Client {
             .await
     }
 
-    pub async fn container_update(&self, id: &str, body: &Value) -> Result<Value, Error> {
+    pub async fn container_update(
+        &self,
+        id: &str,
+        body: &Value,
+    ) -> Result<berth_api::container::UpdateResponse, Error> {
         self.post_json(&format!("/containers/{id}/update"), body)
             .await
     }
 
     /// One stats object (`stream=false`), optionally `one-shot`.
-    pub async fn container_stats_once(&self, id: &str, one_shot: bool) -> Result<Value, Error> {
+    pub async fn container_stats_once(
+        &self,
+        id: &str,
+        one_shot: bool,
+    ) -> Result<berth_api::stats::Stats, Error> {
         let q = query(&[("stream", flag(false)), ("one-shot", flag(one_shot))]);
         self.get_json(&format!("/containers/{id}/stats{q}")).await
     }
 
     /// `HEAD /containers/{id}/archive`: the path's stat, `None` if missing.
-    pub async fn archive_stat(&self, id: &str, path: &str) -> Result<Option<Value>, Error> {
+    pub async fn archive_stat(&self, id: &str, path: &str) -> Result<Option<PathStat>, Error> {
         let q = query(&[("path", path.to_string())]);
         let resp = self
             .send(
@@ -587,14 +661,12 @@ impl Client {
         }
         let stat = resp
             .headers()
-            .get("X-Docker-Container-Path-Stat")
+            .get(PATH_STAT_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .and_then(PathStat::from_header);
         let resp = check(resp).await?;
         resp.into_body().collect().await?;
-        Ok(stat
-            .and_then(|b64| decode_base64(&b64))
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+        Ok(stat)
     }
 
     /// `GET /containers/{id}/archive`: the tar stream.
@@ -688,27 +760,4 @@ pub struct CommitParams<'a> {
     pub comment: &'a str,
     pub changes: &'a [String],
     pub pause: bool,
-}
-
-/// Standard base64 (with or without padding) to bytes.
-pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-    use base64::Engine as _;
-    let s = s.trim();
-    STANDARD
-        .decode(s)
-        .or_else(|_| STANDARD_NO_PAD.decode(s))
-        .ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64() {
-        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(decode_base64("eyJhIjoxfQ").unwrap(), b"{\"a\":1}");
-        assert!(decode_base64("!!").is_none());
-    }
 }

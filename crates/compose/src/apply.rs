@@ -73,22 +73,13 @@ pub async fn network_names(client: &Client) -> Result<BTreeSet<String>, Error> {
 
 /// Names of the volumes that exist.
 pub async fn volume_names(client: &Client) -> Result<BTreeSet<String>, Error> {
-    let v: Value = client.get_json("/volumes").await?;
-    Ok(v["Volumes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n["Name"].as_str().map(str::to_string))
-        .collect())
+    let list = client.volumes("").await?;
+    Ok(list.volumes.into_iter().map(|v| v.name).collect())
 }
 
 /// The image id a reference resolves to, if the image is there.
 pub async fn image_id(client: &Client, reference: &str) -> Option<String> {
-    client
-        .image_inspect(reference)
-        .await
-        .ok()
-        .and_then(|v| v["Id"].as_str().map(str::to_string))
+    client.image_inspect(reference).await.ok().map(|i| i.id)
 }
 
 async fn create_network(client: &Client, p: &Project, key: &str, name: &str) -> Result<(), Error> {
@@ -122,7 +113,7 @@ async fn create_network(client: &Client, p: &Project, key: &str, name: &str) -> 
         });
     }
     progress("Network", name, "Creating");
-    let _: Value = client.post_json("/networks/create", &body).await?;
+    client.network_create(&body).await?;
     progress("Network", name, "Created");
     Ok(())
 }
@@ -133,14 +124,14 @@ async fn create_volume(client: &Client, p: &Project, key: &str, name: &str) -> R
     labels.insert(convert::PROJECT.into(), p.name.clone());
     labels.insert(convert::VOLUME.into(), key.into());
     labels.insert(convert::VERSION.into(), convert::COMPOSE_VERSION.into());
-    let body = json!({
-        "Name": name,
-        "Driver": v.driver.clone().unwrap_or_else(|| "local".into()),
-        "DriverOpts": v.driver_opts,
-        "Labels": labels,
-    });
+    let body = berth_api::volume::VolumeCreate {
+        name: name.to_string(),
+        driver: v.driver.clone().unwrap_or_else(|| "local".into()),
+        driver_opts: v.driver_opts,
+        labels,
+    };
     progress("Volume", name, "Creating");
-    let _: Value = client.post_json("/volumes/create", &body).await?;
+    client.volume_create(&body).await?;
     progress("Volume", name, "Created");
     Ok(())
 }
@@ -184,10 +175,11 @@ async fn wait_condition(
             .collect();
         let mut all = !containers.is_empty();
         for c in &containers {
-            let v = client.container_inspect(&c.id).await?;
-            let state = &v["State"];
+            let state = client.container_inspect(&c.id).await?.state;
+            let status = state.status.as_str();
             let ok = match condition {
-                "service_healthy" => match state["Health"]["Status"].as_str() {
+                "service_healthy" => match state.health.as_ref().and_then(|h| h["Status"].as_str())
+                {
                     Some("healthy") => true,
                     Some("unhealthy") => {
                         return Err(Error::Failed(format!(
@@ -195,7 +187,7 @@ async fn wait_condition(
                             c.name
                         )))
                     }
-                    None if state["Status"] == "running" => {
+                    None if status == "running" => {
                         return Err(Error::Failed(format!(
                             "container {} has no healthcheck configured",
                             c.name
@@ -204,8 +196,8 @@ async fn wait_condition(
                     _ => false,
                 },
                 "service_completed_successfully" => {
-                    if state["Status"] == "exited" || state["Status"] == "dead" {
-                        let code = state["ExitCode"].as_i64().unwrap_or(-1);
+                    if status == "exited" || status == "dead" {
+                        let code = state.exit_code;
                         if code != 0 {
                             return Err(Error::Failed(format!(
                                 "service {dep:?} didn't complete successfully: exit {code}"
@@ -216,7 +208,7 @@ async fn wait_condition(
                         false
                     }
                 }
-                _ => state["Status"] == "running" || state["Status"] == "exited",
+                _ => status == "running" || status == "exited",
             };
             all &= ok;
         }
@@ -282,7 +274,7 @@ pub async fn link_hosts(
         })?;
         let info = client.container_inspect(id).await?;
         let ip = mine.iter().find_map(|n| {
-            info["NetworkSettings"]["Networks"][n]["IPAddress"]
+            info.network_settings["Networks"][n]["IPAddress"]
                 .as_str()
                 .filter(|ip| !ip.is_empty())
                 .map(str::to_string)

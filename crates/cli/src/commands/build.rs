@@ -574,20 +574,16 @@ async fn prune(a: PruneArgs, target: &Target) -> i32 {
         Ok(r) => r,
         Err(e) => return super::fail(e),
     };
-    let deleted: Vec<&str> = report["CachesDeleted"]
-        .as_array()
-        .map(|v| v.iter().filter_map(|x| x.as_str()).collect())
-        .unwrap_or_default();
-    if !deleted.is_empty() {
+    if !report.caches_deleted.is_empty() {
         println!("Deleted build cache objects:");
-        for d in deleted {
+        for d in &report.caches_deleted {
             println!("{d}");
         }
         println!();
     }
     println!(
         "Total reclaimed space: {}",
-        crate::human::size(report["SpaceReclaimed"].as_i64().unwrap_or(0))
+        crate::human::size(i64::try_from(report.space_reclaimed).unwrap_or(i64::MAX))
     );
     0
 }

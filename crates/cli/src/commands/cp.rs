@@ -224,10 +224,7 @@ async fn copy_to(
         .archive_stat(container, dest)
         .await
         .map_err(|e| e.to_string())?;
-    let dest_is_dir = stat
-        .as_ref()
-        .and_then(|s| s["mode"].as_u64())
-        .is_some_and(|m| m & (1 << 31) != 0);
+    let dest_is_dir = stat.as_ref().is_some_and(|s| s.is_dir());
     let (put_dir, name) = match (&stat, dest_is_dir) {
         (Some(_), true) => (dest.to_string(), base_name(src)),
         (Some(_), false) if meta.is_dir() => {

@@ -1,7 +1,7 @@
 //! `berth image prune`: removes dangling images (all unused ones with
 //! `-a`), and the intermediate images only they were built on.
 
-use serde_json::{json, Value};
+use berth_api::image::DeleteItem;
 
 use crate::connect::Target;
 
@@ -34,29 +34,23 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     } else {
         String::new()
     };
-    let v: Value = match client
-        .post_json::<_, Value>(&format!("/images/prune{q}"), &json!({}))
-        .await
-    {
+    let v = match client.images_prune(&q).await {
         Ok(v) => v,
         Err(e) => return super::fail(e),
     };
-    let items = v["ImagesDeleted"].as_array().cloned().unwrap_or_default();
-    if !items.is_empty() {
+    if !v.images_deleted.is_empty() {
         println!("Deleted Images:");
-        for i in items {
-            if let Some(t) = i["Untagged"].as_str() {
-                println!("untagged: {t}");
-            }
-            if let Some(d) = i["Deleted"].as_str() {
-                println!("deleted: {d}");
+        for i in &v.images_deleted {
+            match i {
+                DeleteItem::Untagged(t) => println!("untagged: {t}"),
+                DeleteItem::Deleted(d) => println!("deleted: {d}"),
             }
         }
         println!();
     }
     println!(
         "Total reclaimed space: {}",
-        crate::human::size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
+        crate::human::size(i64::try_from(v.space_reclaimed).unwrap_or(i64::MAX))
     );
     0
 }

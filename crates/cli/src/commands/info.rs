@@ -1,6 +1,6 @@
 //! `berth info`.
 
-use serde_json::Value;
+use berth_api::system::Info;
 
 use crate::connect::Target;
 
@@ -22,7 +22,11 @@ pub async fn run(args: Args, target: &Target) -> i32 {
     };
     if let Some(f) = args.format.as_deref() {
         let f = if f == "json" { "{{json .}}" } else { f };
-        return match berth_template::render(f, &info) {
+        let value = match serde_json::to_value(&info) {
+            Ok(v) => v,
+            Err(e) => return super::fail(format!("info: {e}")),
+        };
+        return match berth_template::render(f, &value) {
             Ok(s) => {
                 println!("{s}");
                 0
@@ -30,32 +34,88 @@ pub async fn run(args: Args, target: &Target) -> i32 {
             Err(e) => super::fail(format!("template: {e}")),
         };
     }
-    let s = |k: &str| match &info[k] {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        v => v.to_string(),
-    };
-    println!("Server:");
-    println!(" Containers: {}", s("Containers"));
-    println!("  Running: {}", s("ContainersRunning"));
-    println!("  Paused: {}", s("ContainersPaused"));
-    println!("  Stopped: {}", s("ContainersStopped"));
-    println!(" Images: {}", s("Images"));
-    println!(" Server Version: {}", s("ServerVersion"));
-    println!(" Storage Driver: {}", s("Driver"));
-    println!(" Logging Driver: {}", s("LoggingDriver"));
-    println!(" Cgroup Driver: {}", s("CgroupDriver"));
-    println!(" Cgroup Version: {}", s("CgroupVersion"));
-    println!(" Kernel Version: {}", s("KernelVersion"));
-    println!(" Operating System: {}", s("OperatingSystem"));
-    println!(" OSType: {}", s("OSType"));
-    println!(" Architecture: {}", s("Architecture"));
-    println!(" CPUs: {}", s("NCPU"));
-    println!(
-        " Total Memory: {}",
-        crate::human::size(info["MemTotal"].as_i64().unwrap_or(0))
-    );
-    println!(" Name: {}", s("Name"));
-    println!(" Docker Root Dir: {}", s("DockerRootDir"));
+    print!("{}", text(&info));
     0
+}
+
+/// `info`'s text, in docker's layout.
+fn text(info: &Info) -> String {
+    format!(
+        "Server:
+ Containers: {}
+  Running: {}
+  Paused: {}
+  Stopped: {}
+ Images: {}
+ Server Version: {}
+ Storage Driver: {}
+ Logging Driver: {}
+ Cgroup Driver: {}
+ Cgroup Version: {}
+ Kernel Version: {}
+ Operating System: {}
+ OSType: {}
+ Architecture: {}
+ CPUs: {}
+ Total Memory: {}
+ Name: {}
+ Docker Root Dir: {}
+",
+        info.containers,
+        info.containers_running,
+        info.containers_paused,
+        info.containers_stopped,
+        info.images,
+        info.server_version,
+        info.driver,
+        info.logging_driver,
+        info.cgroup_driver,
+        info.cgroup_version,
+        info.kernel_version,
+        info.operating_system,
+        info.os_type,
+        info.architecture,
+        info.ncpu,
+        crate::human::bytes_size(info.mem_total as f64),
+        info.name,
+        info.docker_root_dir,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_golden() {
+        let info = Info {
+            containers: 3,
+            containers_running: 1,
+            containers_stopped: 2,
+            images: 4,
+            server_version: "0.1.0".into(),
+            driver: "overlay".into(),
+            logging_driver: "json-file".into(),
+            cgroup_driver: "cgroupfs".into(),
+            cgroup_version: "1".into(),
+            kernel_version: "6.1.0".into(),
+            operating_system: "Debian GNU/Linux 12 (bookworm)".into(),
+            os_type: "linux".into(),
+            architecture: "x86_64".into(),
+            ncpu: 2,
+            mem_total: 2 << 30,
+            name: "host".into(),
+            docker_root_dir: "/var/lib/berth".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            text(&info),
+            "Server:\n Containers: 3\n  Running: 1\n  Paused: 0\n  Stopped: 2\n Images: 4\n \
+             Server Version: 0.1.0\n Storage Driver: overlay\n Logging Driver: json-file\n \
+             Cgroup Driver: cgroupfs\n Cgroup Version: 1\n Kernel Version: 6.1.0\n \
+             Operating System: Debian GNU/Linux 12 (bookworm)\n OSType: linux\n \
+             Architecture: x86_64\n CPUs: 2\n Total Memory: 2GiB\n Name: host\n \
+             Docker Root Dir: /var/lib/berth\n"
+        );
+    }
 }

@@ -43,7 +43,7 @@ enum Kind {
 
 async fn fetch(client: &Client, name: &str, kind: Kind) -> Result<Value, String> {
     if kind != Kind::Image {
-        match client.container_inspect(name).await {
+        match client.container_inspect_raw(name).await {
             Ok(v) => return Ok(v),
             Err(e) if e.is_not_found() => {
                 if kind == Kind::Container {
@@ -53,7 +53,7 @@ async fn fetch(client: &Client, name: &str, kind: Kind) -> Result<Value, String>
             Err(e) => return Err(e.to_string()),
         }
     }
-    match client.image_inspect(name).await {
+    match client.image_inspect_raw(name).await {
         Ok(v) => Ok(v),
         Err(e) if e.is_not_found() => Err(match kind {
             Kind::Image => format!("Error: No such image: {name}"),

@@ -44,9 +44,7 @@ pub async fn run(args: Args, target: &Target) -> i32 {
     let tty = client
         .container_inspect(&args.container)
         .await
-        .ok()
-        .and_then(|v| v["Config"]["Tty"].as_bool())
-        .unwrap_or(false);
+        .is_ok_and(|v| v.config.tty);
     let mut out = crate::output::StdStreams::new(tty);
     loop {
         match stream.next().await {

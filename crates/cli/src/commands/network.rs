@@ -211,12 +211,9 @@ pub async fn run(cmd: NetworkCommand, target: &Target) -> i32 {
                 Ok(b) => b,
                 Err(e) => return super::fail(e),
             };
-            match client
-                .post_json::<_, Value>("/networks/create", &body)
-                .await
-            {
+            match client.network_create(&body).await {
                 Ok(v) => {
-                    println!("{}", v["Id"].as_str().unwrap_or_default());
+                    println!("{}", v.id);
                     0
                 }
                 Err(e) => super::fail(e),
@@ -312,16 +309,12 @@ pub async fn run(cmd: NetworkCommand, target: &Target) -> i32 {
                 Ok(q) => q,
                 Err(e) => return super::fail(e),
             };
-            match client
-                .post_json::<_, Value>(&format!("/networks/prune{q}"), &json!({}))
-                .await
-            {
+            match client.networks_prune(&q).await {
                 Ok(v) => {
-                    let deleted = v["NetworksDeleted"].as_array().cloned().unwrap_or_default();
-                    if !deleted.is_empty() {
+                    if !v.networks_deleted.is_empty() {
                         println!("Deleted Networks:");
-                        for d in deleted {
-                            println!("{}", d.as_str().unwrap_or_default());
+                        for d in &v.networks_deleted {
+                            println!("{d}");
                         }
                     }
                     0

@@ -32,20 +32,16 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Ok(r) => r,
         Err(e) => return super::fail(e),
     };
-    let deleted: Vec<&str> = report["ContainersDeleted"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
-    if !deleted.is_empty() {
+    if !report.containers_deleted.is_empty() {
         println!("Deleted Containers:");
-        for id in deleted {
+        for id in &report.containers_deleted {
             println!("{id}");
         }
         println!();
     }
     println!(
         "Total reclaimed space: {}",
-        crate::human::size(report["SpaceReclaimed"].as_i64().unwrap_or(0))
+        crate::human::size(i64::try_from(report.space_reclaimed).unwrap_or(i64::MAX))
     );
     0
 }

@@ -49,11 +49,7 @@ async fn tty_and_stdin(
     id: &str,
 ) -> Result<(bool, bool, bool), berth_client::Error> {
     let v = client.container_inspect(id).await?;
-    Ok((
-        v["Config"]["Tty"].as_bool().unwrap_or(false),
-        v["Config"]["OpenStdin"].as_bool().unwrap_or(false),
-        v["State"]["Running"].as_bool().unwrap_or(false),
-    ))
+    Ok((v.config.tty, v.config.open_stdin, v.state.running))
 }
 
 pub async fn run(args: Args, target: &Target) -> i32 {

@@ -1,6 +1,7 @@
 //! `berth stats`: CPU, memory, block I/O and pids of containers, as docker
 //! computes them from the API's samples.
 
+use berth_api::stats::{CpuStats, Stats};
 use serde_json::{json, Value};
 
 use crate::connect::Target;
@@ -38,70 +39,21 @@ const HEADERS: &[(&str, &str)] = &[
     ("PIDs", "PIDS"),
 ];
 
-fn num(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(0.0)
-}
-
-/// Docker's CPU percentage: container delta over system delta times cpus.
-pub fn cpu_percent(cur: &Value, pre: &Value) -> f64 {
-    let cpu_delta = num(&cur["cpu_usage"]["total_usage"]) - num(&pre["cpu_usage"]["total_usage"]);
-    let system_delta = num(&cur["system_cpu_usage"]) - num(&pre["system_cpu_usage"]);
-    let cpus = match num(&cur["online_cpus"]) {
-        n if n > 0.0 => n,
-        _ => cur["cpu_usage"]["percpu_usage"]
-            .as_array()
-            .map_or(1.0, |a| a.len().max(1) as f64),
-    };
-    if cpu_delta > 0.0 && system_delta > 0.0 {
-        cpu_delta / system_delta * cpus * 100.0
-    } else {
-        0.0
-    }
-}
-
-/// Memory in use without the page cache that can be reclaimed (v1
-/// `total_inactive_file`, v2 `inactive_file`), as docker shows it.
-pub fn memory_used(mem: &Value) -> f64 {
-    let usage = num(&mem["usage"]);
-    let stats = &mem["stats"];
-    let inactive = if stats.get("total_inactive_file").is_some() {
-        num(&stats["total_inactive_file"])
-    } else {
-        num(&stats["inactive_file"])
-    };
-    if inactive < usage {
-        usage - inactive
-    } else {
-        usage
-    }
-}
-
-fn row(s: &Value, pre_cpu: &Value, no_trunc: bool) -> Value {
-    let id = s["id"].as_str().unwrap_or_default();
-    let mem = memory_used(&s["memory_stats"]);
-    let limit = num(&s["memory_stats"]["limit"]);
-    let (mut read, mut write) = (0.0, 0.0);
-    for e in s["blkio_stats"]["io_service_bytes_recursive"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        match e["op"].as_str().map(str::to_ascii_lowercase).as_deref() {
-            Some("read") => read += num(&e["value"]),
-            Some("write") => write += num(&e["value"]),
-            _ => {}
-        }
-    }
+fn row(s: &Stats, pre_cpu: &CpuStats, no_trunc: bool) -> Value {
+    let id: String = s.id.chars().take(if no_trunc { 64 } else { 12 }).collect();
+    let mem = s.memory_used() as f64;
+    let limit = s.memory_stats.limit as f64;
+    let (read, write) = s.block_io();
     json!({
         "BlockIO": format!("{} / {}", human::size(read as i64), human::size(write as i64)),
-        "CPUPerc": format!("{:.2}%", cpu_percent(&s["cpu_stats"], pre_cpu)),
-        "Container": id.chars().take(if no_trunc { 64 } else { 12 }).collect::<String>(),
-        "ID": id.chars().take(if no_trunc { 64 } else { 12 }).collect::<String>(),
+        "CPUPerc": format!("{:.2}%", s.cpu_percent(pre_cpu)),
+        "Container": id,
+        "ID": id,
         "MemPerc": format!("{:.2}%", if limit > 0.0 { mem / limit * 100.0 } else { 0.0 }),
         "MemUsage": format!("{} / {}", human::bytes_size(mem), human::bytes_size(limit)),
-        "Name": s["name"].as_str().unwrap_or_default().trim_start_matches('/'),
+        "Name": s.name.trim_start_matches('/'),
         "NetIO": "0B / 0B",
-        "PIDs": s["pids_stats"]["current"].as_u64().unwrap_or(0).to_string(),
+        "PIDs": s.pids_stats.current.to_string(),
     })
 }
 
@@ -118,11 +70,11 @@ pub async fn run(args: Args, target: &Target) -> i32 {
     } else {
         args.containers.clone()
     };
-    let mut previous: Vec<Value> = vec![Value::Null; ids.len()];
+    let mut previous: Vec<Option<CpuStats>> = vec![None; ids.len()];
     loop {
         // One sample per container, concurrently; the first round of a
         // stream and --no-stream ask the daemon for a pair a second apart.
-        let first = previous.iter().all(Value::is_null);
+        let first = previous.iter().all(Option::is_none);
         let samples = futures_util::future::join_all(ids.iter().map(|id| {
             let client = client.clone();
             async move { client.container_stats_once(id, !first).await }
@@ -132,13 +84,12 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         for (i, sample) in samples.into_iter().enumerate() {
             match sample {
                 Ok(s) => {
-                    let pre = if first {
-                        s["precpu_stats"].clone()
-                    } else {
-                        previous[i].clone()
+                    let pre = match previous[i].take() {
+                        Some(p) if !first => p,
+                        _ => s.precpu_stats.clone(),
                     };
                     rows.push(row(&s, &pre, args.no_trunc));
-                    previous[i] = s["cpu_stats"].clone();
+                    previous[i] = Some(s.cpu_stats);
                 }
                 Err(e) => return super::fail(e),
             }
@@ -160,15 +111,30 @@ pub async fn run(args: Args, target: &Target) -> i32 {
 mod tests {
     use super::*;
 
+    /// A row as docker shows it: percentages from the sample and the
+    /// previous one, sizes in docker's units, the name without its slash.
     #[test]
-    fn cpu_and_memory_like_docker() {
-        let pre = json!({"cpu_usage": {"total_usage": 1_000_000_000u64}, "system_cpu_usage": 10_000_000_000u64, "online_cpus": 2});
-        let cur = json!({"cpu_usage": {"total_usage": 1_500_000_000u64}, "system_cpu_usage": 12_000_000_000u64, "online_cpus": 2});
-        assert!((cpu_percent(&cur, &pre) - 50.0).abs() < 1e-9);
-        assert_eq!(cpu_percent(&cur, &cur), 0.0);
-        let mem = json!({"usage": 1000, "stats": {"total_inactive_file": 200}});
-        assert_eq!(memory_used(&mem), 800.0);
-        let mem2 = json!({"usage": 1000, "stats": {"inactive_file": 1500}});
-        assert_eq!(memory_used(&mem2), 1000.0);
+    fn row_like_docker() {
+        let s: Stats = serde_json::from_value(json!({
+            "id": "0123456789abcdef0123",
+            "name": "/web",
+            "pids_stats": {"current": 3},
+            "memory_stats": {"usage": 2048, "stats": {"inactive_file": 1024}, "limit": 4096},
+            "blkio_stats": {"io_service_bytes_recursive": [{"op": "read", "value": 2000}]},
+            "cpu_stats": {"cpu_usage": {"total_usage": 3}, "system_cpu_usage": 10, "online_cpus": 1},
+        }))
+        .expect("stats");
+        let pre = CpuStats {
+            system_cpu_usage: Some(6),
+            ..Default::default()
+        };
+        let r = row(&s, &pre, false);
+        assert_eq!(r["ID"], "0123456789ab");
+        assert_eq!(r["Name"], "web");
+        assert_eq!(r["CPUPerc"], "75.00%");
+        assert_eq!(r["MemPerc"], "25.00%");
+        assert_eq!(r["MemUsage"], "1KiB / 4KiB");
+        assert_eq!(r["BlockIO"], "2kB / 0B");
+        assert_eq!(r["PIDs"], "3");
     }
 }

@@ -165,15 +165,12 @@ pub async fn run(cmd: SystemCommand, target: &Target) -> i32 {
             }
             let mut reclaimed = 0i64;
             match client.containers_prune("").await {
-                Ok(v) => reclaimed += n(&v["SpaceReclaimed"]),
+                Ok(v) => reclaimed += i64::try_from(v.space_reclaimed).unwrap_or(i64::MAX),
                 Err(e) => return super::fail(e),
             }
             if a.volumes {
-                match client
-                    .post_json::<_, Value>("/volumes/prune", &json!({}))
-                    .await
-                {
-                    Ok(v) => reclaimed += n(&v["SpaceReclaimed"]),
+                match client.volumes_prune("").await {
+                    Ok(v) => reclaimed += i64::try_from(v.space_reclaimed).unwrap_or(i64::MAX),
                     Err(e) => return super::fail(e),
                 }
             }
@@ -185,11 +182,8 @@ pub async fn run(cmd: SystemCommand, target: &Target) -> i32 {
             } else {
                 String::new()
             };
-            match client
-                .post_json::<_, Value>(&format!("/images/prune{q}"), &json!({}))
-                .await
-            {
-                Ok(v) => reclaimed += n(&v["SpaceReclaimed"]),
+            match client.images_prune(&q).await {
+                Ok(v) => reclaimed += i64::try_from(v.space_reclaimed).unwrap_or(i64::MAX),
                 Err(e) => return super::fail(e),
             }
             println!("Total reclaimed space: {}", human::size(reclaimed));

@@ -40,8 +40,8 @@ pub async fn run(args: Args, target: &Target) -> i32 {
     for c in &args.containers {
         match client.container_update(c, &body).await {
             Ok(v) => {
-                for w in v["Warnings"].as_array().into_iter().flatten() {
-                    eprintln!("WARNING: {}", w.as_str().unwrap_or_default());
+                for w in &v.warnings {
+                    eprintln!("WARNING: {w}");
                 }
                 println!("{c}");
             }

@@ -80,11 +80,11 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-fn pairs(list: &[String]) -> serde_json::Map<String, Value> {
+fn pairs(list: &[String]) -> std::collections::BTreeMap<String, String> {
     list.iter()
         .map(|l| {
             let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-            (k.to_string(), Value::String(v.to_string()))
+            (k.to_string(), v.to_string())
         })
         .collect()
 }
@@ -96,10 +96,15 @@ pub async fn run(cmd: VolumeCommand, target: &Target) -> i32 {
     };
     match cmd {
         VolumeCommand::Create(a) => {
-            let body = json!({"Name": a.name.unwrap_or_default(), "Driver": a.driver, "Labels": pairs(&a.label), "DriverOpts": pairs(&a.opt)});
-            match client.post_json::<_, Value>("/volumes/create", &body).await {
+            let body = berth_api::volume::VolumeCreate {
+                name: a.name.unwrap_or_default(),
+                driver: a.driver,
+                driver_opts: pairs(&a.opt),
+                labels: pairs(&a.label),
+            };
+            match client.volume_create(&body).await {
                 Ok(v) => {
-                    println!("{}", v["Name"].as_str().unwrap_or_default());
+                    println!("{}", v.name);
                     0
                 }
                 Err(e) => super::fail(e),
@@ -110,20 +115,19 @@ pub async fn run(cmd: VolumeCommand, target: &Target) -> i32 {
                 Ok(q) => q,
                 Err(e) => return super::fail(e),
             };
-            let list: Value = match client.get_json(&format!("/volumes{q}")).await {
-                Ok(v) => v,
+            let vols = match client.volumes(&q).await {
+                Ok(v) => v.volumes,
                 Err(e) => return super::fail(e),
             };
-            let vols = list["Volumes"].as_array().cloned().unwrap_or_default();
             if a.quiet {
                 for v in &vols {
-                    println!("{}", v["Name"].as_str().unwrap_or_default());
+                    println!("{}", v.name);
                 }
                 return 0;
             }
             let rows: Vec<Value> = vols
                 .iter()
-                .map(|v| json!({"Driver": v["Driver"], "Name": v["Name"], "Mountpoint": v["Mountpoint"], "Scope": v["Scope"], "Labels": v["Labels"]}))
+                .map(|v| json!({"Driver": v.driver, "Name": v.name, "Mountpoint": v.mountpoint, "Scope": v.scope, "Labels": v.labels}))
                 .collect();
             let headers = [
                 ("Driver", "DRIVER"),
@@ -191,22 +195,18 @@ pub async fn run(cmd: VolumeCommand, target: &Target) -> i32 {
                 Ok(q) => q,
                 Err(e) => return super::fail(e),
             };
-            match client
-                .post_json::<_, Value>(&format!("/volumes/prune{q}"), &json!({}))
-                .await
-            {
+            match client.volumes_prune(&q).await {
                 Ok(v) => {
-                    let deleted = v["VolumesDeleted"].as_array().cloned().unwrap_or_default();
-                    if !deleted.is_empty() {
+                    if !v.volumes_deleted.is_empty() {
                         println!("Deleted Volumes:");
-                        for d in deleted {
-                            println!("{}", d.as_str().unwrap_or_default());
+                        for d in &v.volumes_deleted {
+                            println!("{d}");
                         }
                         println!();
                     }
                     println!(
                         "Total reclaimed space: {}",
-                        crate::human::size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
+                        crate::human::size(i64::try_from(v.space_reclaimed).unwrap_or(i64::MAX))
                     );
                     0
                 }

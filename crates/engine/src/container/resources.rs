@@ -2,8 +2,9 @@
 //! pause/unpause (freezer), stats, and live resource updates.
 
 use berth_api::container::{Resources as ApiResources, RestartPolicy as ApiRestartPolicy};
+use berth_api::stats as api;
 use berth_runtime::cgroups::Stats;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{options, ContainerService, Status};
 use crate::{time, Error};
@@ -122,66 +123,73 @@ pub fn stats_json(
     preread: &str,
     name: &str,
     id: &str,
-) -> Value {
+) -> api::Stats {
     let s = &sample.cgroup;
-    let pre = pre.map(|p| &p.cgroup);
+    let throttling = api::ThrottlingData::default();
     let cpu = |s: Option<&Stats>| match s {
-        Some(s) => json!({
-            "cpu_usage": {
-                "total_usage": s.cpu_total_ns,
-                "percpu_usage": s.cpu_per_cpu_ns,
-                "usage_in_kernelmode": s.cpu_system_ns,
-                "usage_in_usermode": s.cpu_user_ns,
+        Some(s) => api::CpuStats {
+            cpu_usage: api::CpuUsage {
+                total_usage: s.cpu_total_ns,
+                percpu_usage: Some(s.cpu_per_cpu_ns.clone()),
+                usage_in_kernelmode: s.cpu_system_ns,
+                usage_in_usermode: s.cpu_user_ns,
             },
-            "system_cpu_usage": s.system_cpu_ns,
-            "online_cpus": s.online_cpus,
-            "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
-        }),
-        None => {
-            json!({"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}})
-        }
+            system_cpu_usage: Some(s.system_cpu_ns),
+            online_cpus: Some(s.online_cpus),
+            throttling_data: throttling.clone(),
+        },
+        None => api::CpuStats::default(),
     };
-    let mut v = json!({
-        "read": read,
-        "preread": preread,
-        "pids_stats": {"current": s.pids_current, "limit": s.pids_limit},
-        "blkio_stats": {
-            "io_service_bytes_recursive": [
-                {"major": 0, "minor": 0, "op": "read", "value": s.blkio_read_bytes},
-                {"major": 0, "minor": 0, "op": "write", "value": s.blkio_write_bytes},
-            ],
+    let blkio = |op: &str, value: u64| api::BlkioEntry {
+        major: 0,
+        minor: 0,
+        op: op.to_string(),
+        value,
+    };
+    api::Stats {
+        read: read.to_string(),
+        preread: preread.to_string(),
+        pids_stats: api::PidsStats {
+            current: s.pids_current,
+            limit: s.pids_limit,
         },
-        "num_procs": 0,
-        "storage_stats": {},
-        "cpu_stats": cpu(Some(s)),
-        "precpu_stats": cpu(pre),
-        "memory_stats": {
-            "usage": s.memory_usage,
-            "stats": s.memory_stat,
-            "limit": s.memory_limit.unwrap_or_else(host_memory),
+        blkio_stats: api::BlkioStats {
+            io_service_bytes_recursive: Some(vec![
+                blkio("read", s.blkio_read_bytes),
+                blkio("write", s.blkio_write_bytes),
+            ]),
         },
-        "name": format!("/{name}"),
-        "id": id,
-    });
-    if !sample.networks.is_empty() {
-        let nets: serde_json::Map<String, Value> = sample
-            .networks
-            .iter()
-            .map(|n| {
-                (
-                    n.name.clone(),
-                    json!({
-                        "rx_bytes": n.rx_bytes, "rx_packets": n.rx_packets,
-                        "rx_errors": n.rx_errors, "rx_dropped": n.rx_dropped,
-                        "tx_bytes": n.tx_bytes, "tx_packets": n.tx_packets,
-                        "tx_errors": n.tx_errors, "tx_dropped": n.tx_dropped,
-                    }),
-                )
-            })
-            .collect();
-        v["networks"] = Value::Object(nets);
+        num_procs: 0,
+        storage_stats: Default::default(),
+        cpu_stats: cpu(Some(s)),
+        precpu_stats: cpu(pre.map(|p| &p.cgroup)),
+        memory_stats: api::MemoryStats {
+            usage: s.memory_usage,
+            stats: s.memory_stat.clone(),
+            limit: s.memory_limit.unwrap_or_else(host_memory),
+        },
+        name: format!("/{name}"),
+        id: id.to_string(),
+        networks: (!sample.networks.is_empty()).then(|| {
+            sample
+                .networks
+                .iter()
+                .map(|n| {
+                    let stats = api::NetworkStats {
+                        rx_bytes: n.rx_bytes,
+                        rx_packets: n.rx_packets,
+                        rx_errors: n.rx_errors,
+                        rx_dropped: n.rx_dropped,
+                        tx_bytes: n.tx_bytes,
+                        tx_packets: n.tx_packets,
+                        tx_errors: n.tx_errors,
+                        tx_dropped: n.tx_dropped,
+                    };
+                    (n.name.clone(), stats)
+                })
+                .collect()
+        }),
     }
-    v
 }
 
 impl ContainerService {
@@ -373,7 +381,7 @@ mod tests {
             cgroup: s,
             networks: Vec::new(),
         };
-        let v = stats_json(&s, None, "r", "p", "web", "abc");
+        let v = serde_json::to_value(stats_json(&s, None, "r", "p", "web", "abc")).expect("json");
         assert!(v.get("networks").is_none());
         assert_eq!(v["memory_stats"]["limit"], 100);
         assert_eq!(v["cpu_stats"]["cpu_usage"]["total_usage"], 5);
@@ -415,6 +423,7 @@ mod tests {
             "web",
             "abc",
         );
+        let v = serde_json::to_value(v).expect("json");
         assert_eq!(v["networks"]["eth0"]["rx_bytes"], 4520);
         assert_eq!(v["networks"]["eth0"]["tx_dropped"], 4);
     }

@@ -30,14 +30,12 @@ use resolve::{clean, resolve, ContainerPath, Last};
 use rustix::fd::OwnedFd;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
-use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// The response header carrying a [`PathStat`] on `HEAD|GET /containers/{id}/archive`.
-pub const PATH_STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+pub use berth_api::container::{PathStat, PATH_STAT_HEADER};
 
 /// Why a container filesystem operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -119,29 +117,6 @@ fn path_err(path: &str, e: Errno) -> FsError {
     }
 }
 
-/// A path's metadata as Docker reports it (`types.ContainerPathStat`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PathStat {
-    /// The last element of the path as given (`/` for the root).
-    pub name: String,
-    /// `st_size` of the entry itself (a symlink's is its target's length).
-    pub size: i64,
-    /// Go `os.FileMode` bits: permissions plus type and special bits.
-    pub mode: u32,
-    /// Modification time, RFC 3339 with nanoseconds, UTC.
-    pub mtime: String,
-    /// For a symlink, the absolute path it resolves to inside the container.
-    #[serde(rename = "linkTarget")]
-    pub link_target: String,
-}
-
-impl PathStat {
-    /// The value of the [`PATH_STAT_HEADER`] header: base64 of the JSON.
-    pub fn to_header(&self) -> String {
-        base64(&serde_json::to_vec(self).unwrap_or_default())
-    }
-}
-
 /// Go's `os.FileMode` type bits.
 mod go_mode {
     pub const DIR: u32 = 1 << 31;
@@ -192,12 +167,6 @@ fn go_time(secs: i64, nanos: u32) -> String {
     }
     s.push('Z');
     s
-}
-
-/// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn open_root(root: &Path) -> Result<OwnedFd, FsError> {

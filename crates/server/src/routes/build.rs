@@ -55,10 +55,10 @@ async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> Response 
         return ApiError::bad_request("keep-storage is not supported yet").into_response();
     }
     match berth_engine::build::prune(&engine, params.flag("all"), until).await {
-        Ok(p) => axum::Json(serde_json::json!({
-            "CachesDeleted": p.caches,
-            "SpaceReclaimed": p.reclaimed,
-        }))
+        Ok(p) => axum::Json(berth_api::image::BuildCachePrune {
+            caches_deleted: p.caches,
+            space_reclaimed: p.reclaimed,
+        })
         .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }

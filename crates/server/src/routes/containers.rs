@@ -139,10 +139,11 @@ async fn changes(State(engine): State<Engine>, Path(id): Path<String>) -> ApiRes
 async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     let (deleted, reclaimed) = engine.containers.prune(&params.filters()?).await?;
-    Ok(
-        Json(serde_json::json!({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}))
-            .into_response(),
-    )
+    Ok(Json(berth_api::container::ContainerPrune {
+        containers_deleted: deleted,
+        space_reclaimed: reclaimed,
+    })
+    .into_response())
 }
 
 async fn create(
@@ -412,7 +413,7 @@ fn archive_path_param(params: &Params) -> ApiResult<String> {
     }
 }
 
-const PATH_STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+use berth_api::container::PATH_STAT_HEADER;
 
 async fn archive_head(
     State(engine): State<Engine>,
@@ -537,7 +538,7 @@ async fn update(
     let req: berth_engine::container::resources::UpdateRequest =
         json_body::read_or_default(&headers, &body)?;
     let warnings = engine.containers.update_resources(&id, req).await?;
-    Ok(Json(serde_json::json!({"Warnings": warnings})).into_response())
+    Ok(Json(berth_api::container::UpdateResponse { warnings }).into_response())
 }
 
 /// `GET /containers/{id}/stats?stream=&one-shot=`: one JSON object per

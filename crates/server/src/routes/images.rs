@@ -453,12 +453,16 @@ async fn prune(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult
             std::sync::Arc::new(move |id: &str| containers.user_of_image(id)),
         )
         .await?;
-    let deleted: Vec<Value> = removed
+    let images_deleted = removed
         .into_iter()
         .map(|item| match item {
-            Removed::Untagged(t) => json!({"Untagged": t}),
-            Removed::Deleted(d) => json!({"Deleted": d}),
+            Removed::Untagged(t) => DeleteItem::Untagged(t),
+            Removed::Deleted(d) => DeleteItem::Deleted(d),
         })
         .collect();
-    Ok(Json(json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed})).into_response())
+    Ok(Json(berth_api::image::ImagePrune {
+        images_deleted,
+        space_reclaimed: reclaimed,
+    })
+    .into_response())
 }

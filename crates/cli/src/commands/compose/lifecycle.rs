@@ -84,20 +84,17 @@ async fn wait_healthy(
         let mut left = Vec::new();
         for (service, id) in pending {
             let v = client.container_inspect(&id).await?;
-            let name = v["Name"]
-                .as_str()
-                .unwrap_or_default()
-                .trim_start_matches('/');
-            let state = &v["State"];
-            let status = state["Status"].as_str().unwrap_or_default();
-            let health = state["Health"]["Status"].as_str();
+            let name = v.name.trim_start_matches('/');
+            let state = &v.state;
+            let status = state.status.as_str();
+            let health = state.health.as_ref().and_then(|h| h["Status"].as_str());
             match (status, health) {
                 ("running", None | Some("healthy")) => progress("Container", name, "Healthy"),
                 ("running", Some("unhealthy")) => {
                     return Err(Error::Failed(format!("container {name} is unhealthy")))
                 }
                 ("exited", _) | ("dead", _) => {
-                    let code = state["ExitCode"].as_i64().unwrap_or(0);
+                    let code = state.exit_code;
                     let completed = p.services.values().any(|s| {
                         s.depends_on
                             .get(&service)

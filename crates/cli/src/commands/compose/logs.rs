@@ -82,9 +82,7 @@ async fn follow_one(
     let tty = client
         .container_inspect(&c.id)
         .await
-        .ok()
-        .and_then(|v| v["Config"]["Tty"].as_bool())
-        .unwrap_or(false);
+        .is_ok_and(|v| v.config.tty);
     let mut stream = client
         .container_logs(&c.id, follow, &tail, timestamps, &since, &until)
         .await?;
@@ -232,9 +230,7 @@ pub async fn attached(
             None => {
                 let c = super::containers(client, p, std::slice::from_ref(svc)).await?;
                 match c.first() {
-                    Some(o) => client.container_inspect(&o.id).await?["State"]["ExitCode"]
-                        .as_i64()
-                        .unwrap_or(0),
+                    Some(o) => client.container_inspect(&o.id).await?.state.exit_code,
                     None => 0,
                 }
             }

@@ -373,22 +373,21 @@ pub async fn images(
     let mut rows = Vec::new();
     for c in list {
         let info = client.container_inspect(&c.id).await?;
-        let image = info["Config"]["Image"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let id = info["Image"].as_str().unwrap_or_default().to_string();
+        let image = info.config.image;
         let size = client
-            .image_inspect(&id)
+            .image_inspect(&info.image)
             .await
-            .ok()
-            .and_then(|v| v["Size"].as_i64())
-            .unwrap_or(0);
+            .map_or(0, |i| i.size);
         let (repo, tag) = match crate::commands::pull::split(&image) {
             (r, t) if t.is_empty() => (r, "latest".to_string()),
             split => split,
         };
-        let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
+        let short: String = info
+            .image
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect();
         rows.push(vec![c.name, repo, tag, short, crate::human::size(size)]);
     }
     table(
@@ -408,7 +407,7 @@ pub async fn port(client: &Client, p: &Project, a: &PortArgs) -> Result<i32, Err
     })?;
     let info = client.container_inspect(&c.id).await?;
     let key = format!("{}/{}", a.private_port, a.protocol);
-    match info["NetworkSettings"]["Ports"][&key]
+    match info.network_settings["Ports"][&key]
         .as_array()
         .and_then(|b| b.first())
     {
