@@ -445,8 +445,8 @@ pub struct ContainerInspect {
 }
 
 /// One entry of `GET /containers/json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ContainerSummary {
     pub id: String,
     pub names: Vec<String>,
@@ -510,6 +510,26 @@ impl PathStat {
 
     pub fn is_dir(&self) -> bool {
         self.mode & Self::GO_MODE_DIR != 0
+    }
+}
+
+/// One entry of `GET /containers/{id}/changes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Change {
+    pub path: String,
+    /// 0 modified, 1 added, 2 deleted.
+    pub kind: u8,
+}
+
+impl Change {
+    /// `docker diff`'s letter: `C`, `A` or `D`.
+    pub fn letter(&self) -> char {
+        match self.kind {
+            1 => 'A',
+            2 => 'D',
+            _ => 'C',
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One entry of `GET /images/json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ImageSummary {
     pub id: String,
     pub parent_id: String,
@@ -44,6 +44,21 @@ pub struct ImageInspect {
     #[serde(rename = "RootFS")]
     pub root_fs: Value,
     pub metadata: Value,
+}
+
+/// One entry of `GET /images/{name}/history` (`HistoryResponseItem`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HistoryItem {
+    /// The image this step made, or `<missing>`.
+    pub id: String,
+    /// Unix seconds.
+    pub created: i64,
+    pub created_by: String,
+    /// `null` when the image has no tags.
+    pub tags: Option<Vec<String>>,
+    pub size: i64,
+    pub comment: String,
 }
 
 /// `POST /images/prune` answer.

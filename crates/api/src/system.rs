@@ -148,6 +148,68 @@ pub struct SwarmInfo {
     pub remote_managers: Option<Vec<Value>>,
 }
 
+/// `GET /system/df` answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DiskUsage {
+    pub layers_size: i64,
+    #[serde(deserialize_with = "crate::container::null_as_default")]
+    pub images: Vec<crate::image::ImageSummary>,
+    #[serde(deserialize_with = "crate::container::null_as_default")]
+    pub containers: Vec<ContainerUsage>,
+    #[serde(deserialize_with = "crate::container::null_as_default")]
+    pub volumes: Vec<VolumeUsage>,
+    #[serde(deserialize_with = "crate::container::null_as_default")]
+    pub build_cache: Vec<Value>,
+}
+
+/// A container in `system df`: its list entry and the size of its
+/// writable layer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerUsage {
+    #[serde(flatten)]
+    pub container: crate::container::ContainerSummary,
+    #[serde(default)]
+    pub size_rw: i64,
+}
+
+/// A volume in `system df`: the volume and its usage.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeUsage {
+    #[serde(flatten)]
+    pub volume: crate::volume::Volume,
+    #[serde(default)]
+    pub usage_data: UsageData,
+}
+
+/// `UsageData` of a volume.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UsageData {
+    pub size: i64,
+    pub ref_count: i64,
+}
+
+/// `POST /system/check` answer (Berth's own route).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CheckReport {
+    #[serde(deserialize_with = "crate::container::null_as_default")]
+    pub problems: Vec<Problem>,
+}
+
+/// One thing `system check` found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Problem {
+    /// What it is about (`container ID`, `blob sha256:...`).
+    pub object: String,
+    pub message: String,
+    pub repaired: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -586,6 +586,38 @@ impl Client {
         self.get_json(&format!("/volumes{query}")).await
     }
 
+    /// `GET /images/{name}/history`, newest first.
+    pub async fn image_history(
+        &self,
+        name: &str,
+    ) -> Result<Vec<berth_api::image::HistoryItem>, Error> {
+        self.get_json(&format!("/images/{name}/history")).await
+    }
+
+    /// `GET /containers/{id}/changes`.
+    pub async fn container_changes(
+        &self,
+        id: &str,
+    ) -> Result<Vec<berth_api::container::Change>, Error> {
+        self.get_json(&format!("/containers/{id}/changes")).await
+    }
+
+    /// `GET /system/df`.
+    pub async fn system_df(&self) -> Result<berth_api::system::DiskUsage, Error> {
+        self.get_json("/system/df").await
+    }
+
+    /// `POST /system/check` (Berth's own route).
+    pub async fn system_check(
+        &self,
+        deep: bool,
+        repair: bool,
+    ) -> Result<berth_api::system::CheckReport, Error> {
+        let q = query(&[("deep", flag(deep)), ("repair", flag(repair))]);
+        self.post_json(&format!("/system/check{q}"), &serde_json::json!({}))
+            .await
+    }
+
     /// `POST /volumes/create`.
     pub async fn volume_create(
         &self,

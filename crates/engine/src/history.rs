@@ -6,19 +6,10 @@
 use berth_image::layer::chain_ids;
 use serde_json::Value;
 
+use berth_api::image::HistoryItem;
+
 use crate::images::ImageService;
 use crate::Error;
-
-/// One history entry (Docker's `HistoryResponseItem`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryItem {
-    pub id: String,
-    pub created: i64,
-    pub created_by: String,
-    pub tags: Vec<String>,
-    pub size: i64,
-    pub comment: String,
-}
 
 impl ImageService {
     pub async fn history(&self, name: &str) -> Result<Vec<HistoryItem>, Error> {
@@ -68,7 +59,7 @@ impl ImageService {
                     .and_then(crate::time::parse)
                     .map_or(0, |t| t.timestamp()),
                 created_by: str_of(&h["created_by"]),
-                tags: owner.map(|o| o.repo_tags.clone()).unwrap_or_default(),
+                tags: owner.map(|o| o.repo_tags.clone()).filter(|t| !t.is_empty()),
                 size,
                 comment: str_of(&h["comment"]),
             });

@@ -1,7 +1,7 @@
 //! `berth diff CONTAINER` (`container diff`): the container's changes to
 //! its image's filesystem, one `A`/`C`/`D` line per path as Docker prints.
 
-use serde_json::Value;
+use berth_api::container::Change;
 
 use crate::connect::Target;
 
@@ -10,20 +10,11 @@ pub struct Args {
     pub container: String,
 }
 
-/// `Kind` numbers (0 changed, 1 added, 2 deleted) to Docker's letters.
-pub fn lines(changes: &Value) -> Vec<String> {
+/// Docker's lines: the kind's letter and the path.
+pub fn lines(changes: &[Change]) -> Vec<String> {
     changes
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            let letter = match c["Kind"].as_u64() {
-                Some(1) => 'A',
-                Some(2) => 'D',
-                _ => 'C',
-            };
-            format!("{letter} {}", c["Path"].as_str().unwrap_or_default())
-        })
+        .iter()
+        .map(|c| format!("{} {}", c.letter(), c.path))
         .collect()
 }
 
@@ -32,10 +23,7 @@ pub async fn run(a: Args, target: &Target) -> i32 {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    match client
-        .get_json(&format!("/containers/{}/changes", a.container))
-        .await
-    {
+    match client.container_changes(&a.container).await {
         Ok(v) => {
             for l in lines(&v) {
                 println!("{l}");
@@ -52,8 +40,11 @@ mod tests {
 
     #[test]
     fn letters() {
-        let v = serde_json::json!([{"Path": "/tmp", "Kind": 0}, {"Path": "/tmp/a", "Kind": 1}, {"Path": "/x", "Kind": 2}]);
+        let v: Vec<Change> = serde_json::from_value(serde_json::json!([
+            {"Path": "/tmp", "Kind": 0}, {"Path": "/tmp/a", "Kind": 1}, {"Path": "/x", "Kind": 2}
+        ]))
+        .expect("changes");
         assert_eq!(lines(&v), vec!["C /tmp", "A /tmp/a", "D /x"]);
-        assert!(lines(&Value::Null).is_empty());
+        assert!(lines(&[]).is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! `berth history IMAGE` / `image history`: each step that made the image,
 //! newest first.
 
+use berth_api::image::HistoryItem;
 use serde_json::{json, Value};
 
 use crate::connect::Target;
@@ -48,15 +49,12 @@ pub async fn run(a: Args, target: &Target) -> i32 {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    let items: Vec<Value> = match client
-        .get_json(&format!("/images/{}/history", a.image))
-        .await
-    {
+    let items = match client.image_history(&a.image).await {
         Ok(v) => v,
         Err(e) => return super::fail(e),
     };
-    let id = |v: &Value| {
-        let id = v["Id"].as_str().unwrap_or_default();
+    let id = |v: &HistoryItem| {
+        let id = v.id.as_str();
         if a.no_trunc || id == "<missing>" {
             id.to_string()
         } else {
@@ -72,19 +70,16 @@ pub async fn run(a: Args, target: &Target) -> i32 {
     let rows: Vec<Value> = items
         .iter()
         .map(|i| {
-            let created = i["Created"].as_i64().unwrap_or(0);
-            let by = i["CreatedBy"]
-                .as_str()
-                .unwrap_or_default()
-                .replace('\t', " ");
-            let size = i["Size"].as_i64().unwrap_or(0);
+            let created = i.created;
+            let by = i.created_by.replace('\t', " ");
+            let size = i.size;
             json!({
                 "ID": id(i),
                 "CreatedSince": if a.human { human::ago(created) } else { human::go_time(created) },
                 "CreatedAt": human::go_time(created),
                 "CreatedBy": if a.no_trunc { by } else { truncate(&by, 45) },
                 "Size": if a.human { human::size(size) } else { size.to_string() },
-                "Comment": i["Comment"].as_str().unwrap_or_default(),
+                "Comment": i.comment,
             })
         })
         .collect();

@@ -54,14 +54,11 @@ pub async fn run(a: PortArgs, target: &Target) -> i32 {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    let info: Value = match client
-        .get_json(&format!("/containers/{}/json", a.container))
-        .await
-    {
+    let info = match client.container_inspect(&a.container).await {
         Ok(v) => v,
         Err(e) => return super::fail(e),
     };
-    let found = lines(&info["NetworkSettings"]["Ports"], a.port.as_deref());
+    let found = lines(&info.network_settings["Ports"], a.port.as_deref());
     if found.is_empty() {
         if let Some(p) = &a.port {
             let key = if p.contains('/') {

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use serde_json::{json, Value};
+use berth_api::system::{CheckReport, DiskUsage};
 
 use crate::connect::Target;
 use crate::human;
@@ -51,8 +51,89 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
-fn n(v: &Value) -> i64 {
-    v.as_i64().unwrap_or(0)
+/// `system df`'s table (and the volumes' with `verbose`), as docker
+/// prints it.
+fn df_text(df: &DiskUsage, verbose: bool) -> String {
+    let pct = |r: i64, t: i64| {
+        if t > 0 {
+            format!(" ({}%)", r * 100 / t)
+        } else {
+            String::new()
+        }
+    };
+    let row = |kind: &str, total: usize, active: usize, size: i64, reclaim: i64| {
+        format!(
+            "{kind}\t{total}\t{active}\t{}\t{}{}\n",
+            human::size4(size),
+            human::size4(reclaim),
+            pct(reclaim, size)
+        )
+    };
+    let images = &df.images;
+    let img_size: i64 = images.iter().map(|i| i.size).sum();
+    let img_reclaim: i64 = images
+        .iter()
+        .filter(|i| i.containers == 0)
+        .map(|i| i.size)
+        .sum();
+    let img_active = images.iter().filter(|i| i.containers > 0).count();
+    let containers = &df.containers;
+    let running = |c: &&berth_api::system::ContainerUsage| c.container.state == "running";
+    let ctr_size: i64 = containers.iter().map(|c| c.size_rw).sum();
+    let ctr_reclaim: i64 = containers
+        .iter()
+        .filter(|c| !running(c))
+        .map(|c| c.size_rw)
+        .sum();
+    let ctr_active = containers.iter().filter(running).count();
+    let volumes = &df.volumes;
+    let vol_size: i64 = volumes.iter().map(|v| v.usage_data.size).sum();
+    let vol_reclaim: i64 = volumes
+        .iter()
+        .filter(|v| v.usage_data.ref_count == 0)
+        .map(|v| v.usage_data.size)
+        .sum();
+    let vol_active = volumes
+        .iter()
+        .filter(|v| v.usage_data.ref_count > 0)
+        .count();
+    let mut text = String::from("TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE\n");
+    text.push_str(&row(
+        "Images",
+        images.len(),
+        img_active,
+        img_size,
+        img_reclaim,
+    ));
+    text.push_str(&row(
+        "Containers",
+        containers.len(),
+        ctr_active,
+        ctr_size,
+        ctr_reclaim,
+    ));
+    text.push_str(&row(
+        "Local Volumes",
+        volumes.len(),
+        vol_active,
+        vol_size,
+        vol_reclaim,
+    ));
+    text.push_str("Build Cache\t0\t0\t0B\t0B\n");
+    let mut out = berth_template::tabwrite(&text);
+    if verbose {
+        let mut t = String::from("\nVOLUME NAME\tLINKS\tSIZE\n");
+        for v in volumes {
+            t.push_str(&format!(
+                "{}\t{}\t{}\n",
+                v.volume.name,
+                v.usage_data.ref_count,
+                human::size4(v.usage_data.size)
+            ));
+        }
+        out.push_str(&berth_template::tabwrite(&t));
+    }
+    out
 }
 
 pub async fn run(cmd: SystemCommand, target: &Target) -> i32 {
@@ -66,87 +147,13 @@ pub async fn run(cmd: SystemCommand, target: &Target) -> i32 {
         Err(e) => return super::fail(e),
     };
     match cmd {
-        SystemCommand::Df(a) => {
-            let df: Value = match client.get_json("/system/df").await {
-                Ok(v) => v,
-                Err(e) => return super::fail(e),
-            };
-            let empty = Vec::new();
-            let images = df["Images"].as_array().unwrap_or(&empty);
-            let containers = df["Containers"].as_array().unwrap_or(&empty);
-            let volumes = df["Volumes"].as_array().unwrap_or(&empty);
-            let img_size: i64 = images.iter().map(|i| n(&i["Size"])).sum();
-            let img_active = images.iter().filter(|i| n(&i["Containers"]) > 0).count();
-            let img_reclaim: i64 = images
-                .iter()
-                .filter(|i| n(&i["Containers"]) == 0)
-                .map(|i| n(&i["Size"]))
-                .sum();
-            let ctr_size: i64 = containers.iter().map(|c| n(&c["SizeRw"])).sum();
-            let ctr_active = containers
-                .iter()
-                .filter(|c| c["State"] == "running")
-                .count();
-            let ctr_reclaim: i64 = containers
-                .iter()
-                .filter(|c| c["State"] != "running")
-                .map(|c| n(&c["SizeRw"]))
-                .sum();
-            let vol_size: i64 = volumes.iter().map(|v| n(&v["UsageData"]["Size"])).sum();
-            let vol_active = volumes
-                .iter()
-                .filter(|v| n(&v["UsageData"]["RefCount"]) > 0)
-                .count();
-            let vol_reclaim: i64 = volumes
-                .iter()
-                .filter(|v| n(&v["UsageData"]["RefCount"]) == 0)
-                .map(|v| n(&v["UsageData"]["Size"]))
-                .sum();
-            let pct = |r: i64, t: i64| {
-                if t > 0 {
-                    format!(" ({}%)", r * 100 / t)
-                } else {
-                    String::new()
-                }
-            };
-            let mut text = String::from("TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE\n");
-            text.push_str(&format!(
-                "Images\t{}\t{img_active}\t{}\t{}{}\n",
-                images.len(),
-                human::size4(img_size),
-                human::size4(img_reclaim),
-                pct(img_reclaim, img_size)
-            ));
-            text.push_str(&format!(
-                "Containers\t{}\t{ctr_active}\t{}\t{}{}\n",
-                containers.len(),
-                human::size4(ctr_size),
-                human::size4(ctr_reclaim),
-                pct(ctr_reclaim, ctr_size)
-            ));
-            text.push_str(&format!(
-                "Local Volumes\t{}\t{vol_active}\t{}\t{}{}\n",
-                volumes.len(),
-                human::size4(vol_size),
-                human::size4(vol_reclaim),
-                pct(vol_reclaim, vol_size)
-            ));
-            text.push_str("Build Cache\t0\t0\t0B\t0B\n");
-            print!("{}", berth_template::tabwrite(&text));
-            if a.verbose {
-                let mut t = String::from("\nVOLUME NAME\tLINKS\tSIZE\n");
-                for v in volumes {
-                    t.push_str(&format!(
-                        "{}\t{}\t{}\n",
-                        v["Name"].as_str().unwrap_or_default(),
-                        n(&v["UsageData"]["RefCount"]),
-                        human::size4(n(&v["UsageData"]["Size"]))
-                    ));
-                }
-                print!("{}", berth_template::tabwrite(&t));
+        SystemCommand::Df(a) => match client.system_df().await {
+            Ok(df) => {
+                print!("{}", df_text(&df, a.verbose));
+                0
             }
-            0
-        }
+            Err(e) => super::fail(e),
+        },
         SystemCommand::Prune(a) => {
             if !a.force {
                 if !std::io::stdin().is_terminal() {
@@ -189,40 +196,29 @@ pub async fn run(cmd: SystemCommand, target: &Target) -> i32 {
             println!("Total reclaimed space: {}", human::size(reclaimed));
             0
         }
-        SystemCommand::Check(a) => {
-            let q = berth_client::transport::query(&[
-                ("deep", if a.deep { "1" } else { "0" }.to_string()),
-                ("repair", if a.repair { "1" } else { "0" }.to_string()),
-            ]);
-            let report: Value = match client
-                .post_json(&format!("/system/check{q}"), &json!({}))
-                .await
-            {
-                Ok(v) => v,
-                Err(e) => return super::fail(e),
-            };
-            check_report(&report, &mut std::io::stdout())
-        }
+        SystemCommand::Check(a) => match client.system_check(a.deep, a.repair).await {
+            Ok(report) => check_report(&report, &mut std::io::stdout()),
+            Err(e) => super::fail(e),
+        },
         SystemCommand::Info(_) | SystemCommand::Events(_) => 0,
     }
 }
 
 /// Prints a check's problems, one per line, and a summary; 1 when a
 /// problem is left unrepaired.
-fn check_report(report: &Value, out: &mut dyn Write) -> i32 {
-    let empty = Vec::new();
-    let problems = report["Problems"].as_array().unwrap_or(&empty);
+fn check_report(report: &CheckReport, out: &mut dyn Write) -> i32 {
+    let problems = &report.problems;
     let mut left = 0;
     for p in problems {
-        let repaired = p["Repaired"].as_bool().unwrap_or(false);
+        let repaired = p.repaired;
         if !repaired {
             left += 1;
         }
         let _ = writeln!(
             out,
             "{}: {}{}",
-            p["Object"].as_str().unwrap_or_default(),
-            p["Message"].as_str().unwrap_or_default(),
+            p.object,
+            p.message,
             if repaired { " (repaired)" } else { "" }
         );
     }
@@ -239,10 +235,40 @@ fn check_report(report: &Value, out: &mut dyn Write) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn report(v: Value) -> (i32, String) {
+    /// Two images (one used), a running and an exited container, a used
+    /// and an unused volume: totals, active counts, reclaimable sizes.
+    #[test]
+    fn df_golden() {
+        let df: DiskUsage = serde_json::from_value(json!({
+            "LayersSize": 3000,
+            "Images": [{"Size": 2000, "Containers": 1}, {"Size": 1000, "Containers": 0}],
+            "Containers": [{"State": "running", "SizeRw": 10}, {"State": "exited", "SizeRw": 30}],
+            "Volumes": [
+                {"Name": "used", "UsageData": {"Size": 100, "RefCount": 1}},
+                {"Name": "spare", "UsageData": {"Size": 300, "RefCount": 0}}
+            ],
+            "BuildCache": null
+        }))
+        .expect("df");
+        assert_eq!(
+            df_text(&df, true),
+            "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n\
+             Images          2         1         3kB       1kB (33%)\n\
+             Containers      2         1         40B       30B (75%)\n\
+             Local Volumes   2         1         400B      300B (75%)\n\
+             Build Cache     0         0         0B        0B\n\
+             \n\
+             VOLUME NAME   LINKS     SIZE\n\
+             used          1         100B\n\
+             spare         0         300B\n"
+        );
+    }
+
+    fn report(v: serde_json::Value) -> (i32, String) {
         let mut out = Vec::new();
-        let code = check_report(&v, &mut out);
+        let code = check_report(&serde_json::from_value(v).expect("report"), &mut out);
         (code, String::from_utf8(out).expect("utf-8"))
     }
 

@@ -6,8 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use super::ContainerService;
 use crate::Error;
 
@@ -19,13 +17,7 @@ pub enum ChangeKind {
     Deleted = 2,
 }
 
-/// One changed path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Change {
-    pub path: String,
-    pub kind: u8,
-}
+pub use berth_api::container::Change;
 
 /// Files berth bind-mounts over at start; where the image lacks them the
 /// runtime leaves an empty file in the upper directory, which Docker keeps

@@ -63,7 +63,7 @@ async fn search() -> ApiError {
 }
 
 /// `Created` as unix seconds (0 when unknown), as list and df show it.
-pub(crate) fn created_unix(info: &ImageInfo) -> i64 {
+fn created_unix(info: &ImageInfo) -> i64 {
     info.created
         .as_deref()
         .and_then(berth_engine::time::parse)
@@ -71,7 +71,7 @@ pub(crate) fn created_unix(info: &ImageInfo) -> i64 {
         .unwrap_or(0)
 }
 
-fn summary(info: &ImageInfo) -> ImageSummary {
+pub(crate) fn summary(info: &ImageInfo) -> ImageSummary {
     ImageSummary {
         id: info.id.clone(),
         parent_id: info.parent.clone(),
@@ -141,21 +141,7 @@ async fn dispatch(
 
 /// `GET /images/{name}/history`.
 async fn history(engine: &Engine, name: &str) -> ApiResult<Response> {
-    let items = engine.images.history(name).await?;
-    let body: Vec<Value> = items
-        .into_iter()
-        .map(|h| {
-            json!({
-                "Id": h.id,
-                "Created": h.created,
-                "CreatedBy": h.created_by,
-                "Tags": if h.tags.is_empty() { Value::Null } else { json!(h.tags) },
-                "Size": h.size,
-                "Comment": h.comment,
-            })
-        })
-        .collect();
-    Ok(Json(body).into_response())
+    Ok(Json(engine.images.history(name).await?).into_response())
 }
 
 async fn inspect(engine: &Engine, name: &str, version: ApiVersion) -> ApiResult<Response> {

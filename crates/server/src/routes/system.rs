@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use berth_api::system::{Platform, VersionComponent, VersionInfo};
 use berth_api::ApiVersion;
 use berth_engine::Engine;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -35,12 +35,16 @@ async fn check(
         repair: params.flag("repair"),
     };
     match berth_engine::check::check(&engine, opts).await {
-        Ok(problems) => Json(json!({
-            "Problems": problems
-                .iter()
-                .map(|p| json!({"Object": p.object, "Message": p.message, "Repaired": p.repaired}))
-                .collect::<Vec<_>>(),
-        }))
+        Ok(problems) => Json(berth_api::system::CheckReport {
+            problems: problems
+                .into_iter()
+                .map(|p| berth_api::system::Problem {
+                    object: p.object,
+                    message: p.message,
+                    repaired: p.repaired,
+                })
+                .collect(),
+        })
         .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -223,44 +227,42 @@ async fn info(State(engine): State<Engine>) -> Response {
 /// `GET /system/df`: images, containers, volumes and their sizes.
 async fn df(State(engine): State<Engine>) -> ApiResult<Response> {
     let usage = engine.disk_usage().await?;
-    let images: Vec<Value> = usage
+    use berth_api::system::{ContainerUsage, DiskUsage, UsageData, VolumeUsage};
+    let images = usage
         .images
         .iter()
-        .map(|u| {
-            let i = &u.image;
-            json!({
-                "Id": i.id, "ParentId": i.parent, "RepoTags": i.repo_tags, "RepoDigests": i.repo_digests,
-                "Created": crate::routes::images::created_unix(i),
-                "Size": i.size, "SharedSize": 0, "Labels": i.labels, "Containers": u.containers,
-            })
+        .map(|u| berth_api::image::ImageSummary {
+            shared_size: 0,
+            containers: u.containers as i64,
+            ..crate::routes::images::summary(&u.image)
         })
         .collect();
-    let mut containers = Vec::new();
-    for u in &usage.containers {
-        let mut v = serde_json::to_value(&u.container)
-            .map_err(|e| ApiError::internal(format!("serialising a container: {e}")))?;
-        v["SizeRw"] = json!(u.size_rw);
-        containers.push(v);
-    }
-    let volumes: Vec<Value> = usage
+    let containers = usage
+        .containers
+        .into_iter()
+        .map(|u| ContainerUsage {
+            container: u.container,
+            size_rw: i64::try_from(u.size_rw).unwrap_or(i64::MAX),
+        })
+        .collect();
+    let volumes = usage
         .volumes
-        .iter()
-        .map(|u| {
-            let v = &u.volume;
-            json!({
-                "Name": v.name, "Driver": v.driver, "Mountpoint": v.mountpoint, "CreatedAt": v.created_at,
-                "Labels": v.labels, "Scope": v.scope, "Options": v.options,
-                "UsageData": {"Size": u.size, "RefCount": u.ref_count},
-            })
+        .into_iter()
+        .map(|u| VolumeUsage {
+            volume: u.volume,
+            usage_data: UsageData {
+                size: i64::try_from(u.size).unwrap_or(i64::MAX),
+                ref_count: u.ref_count as i64,
+            },
         })
         .collect();
-    Ok(Json(json!({
-        "LayersSize": usage.layers_size,
-        "Images": images,
-        "Containers": containers,
-        "Volumes": volumes,
-        "BuildCache": [],
-    }))
+    Ok(Json(DiskUsage {
+        layers_size: i64::try_from(usage.layers_size).unwrap_or(i64::MAX),
+        images,
+        containers,
+        volumes,
+        build_cache: Vec::new(),
+    })
     .into_response())
 }
 
