@@ -1,5 +1,6 @@
-//! Networks: `POST /networks/create`, `POST /networks/{id}/connect` and
-//! `/disconnect`, `POST /networks/prune`.
+//! Networks: `POST /networks/create`, `GET /networks` and
+//! `/networks/{id}`, `POST /networks/{id}/connect` and `/disconnect`,
+//! `POST /networks/prune`.
 
 use std::collections::BTreeMap;
 
@@ -39,6 +40,9 @@ pub struct NetworkCreate {
 pub struct Ipam {
     #[serde(default, deserialize_with = "null_as_default")]
     pub driver: String,
+    /// The driver's options (`null` when none).
+    #[serde(default)]
+    pub options: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub config: Vec<IpamConfig>,
 }
@@ -49,12 +53,61 @@ pub struct Ipam {
 pub struct IpamConfig {
     #[serde(default, deserialize_with = "null_as_default")]
     pub subnet: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub gateway: String,
-    #[serde(rename = "IPRange", default, deserialize_with = "null_as_default")]
+    #[serde(
+        rename = "IPRange",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub ip_range: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub auxiliary_addresses: BTreeMap<String, String>,
+}
+
+/// A network as `GET /networks` and `GET /networks/{id}` show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkInspect {
+    pub name: String,
+    pub id: String,
+    pub created: String,
+    pub scope: String,
+    pub driver: String,
+    #[serde(rename = "EnableIPv4")]
+    pub enable_ipv4: bool,
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: bool,
+    #[serde(rename = "IPAM")]
+    pub ipam: Ipam,
+    pub internal: bool,
+    pub attachable: bool,
+    pub ingress: bool,
+    pub config_from: ConfigFrom,
+    pub config_only: bool,
+    /// Attached containers by id (name, endpoint, addresses).
+    #[serde(deserialize_with = "null_as_default")]
+    pub containers: BTreeMap<String, Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub options: BTreeMap<String, String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `ConfigFrom` of a network: always empty here (no config-only networks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ConfigFrom {
+    pub network: String,
 }
 
 /// The answer of `POST /networks/create`.

@@ -573,6 +573,14 @@ impl Client {
             .await
     }
 
+    /// `GET /networks` (see `images_prune` for `query`).
+    pub async fn networks(
+        &self,
+        query: &str,
+    ) -> Result<Vec<berth_api::network::NetworkInspect>, Error> {
+        self.get_json(&format!("/networks{query}")).await
+    }
+
     /// `POST /networks/create`.
     pub async fn network_create(
         &self,

@@ -65,10 +65,8 @@ pub async fn observe(client: &Client, project: &str) -> Result<Vec<Observed>, Er
 
 /// Names of the networks that exist.
 pub async fn network_names(client: &Client) -> Result<BTreeSet<String>, Error> {
-    let v: Vec<Value> = client.get_json("/networks").await?;
-    Ok(v.iter()
-        .filter_map(|n| n["Name"].as_str().map(str::to_string))
-        .collect())
+    let list = client.networks("").await?;
+    Ok(list.into_iter().map(|n| n.name).collect())
 }
 
 /// Names of the volumes that exist.

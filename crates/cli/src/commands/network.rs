@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use berth_api::network::NetworkInspect;
 use serde_json::{json, Value};
 
 use crate::connect::Target;
@@ -224,13 +225,12 @@ pub async fn run(cmd: NetworkCommand, target: &Target) -> i32 {
                 Ok(q) => q,
                 Err(e) => return super::fail(e),
             };
-            let list: Value = match client.get_json(&format!("/networks{q}")).await {
+            let nets = match client.networks(&q).await {
                 Ok(v) => v,
                 Err(e) => return super::fail(e),
             };
-            let nets = list.as_array().cloned().unwrap_or_default();
-            let id = |n: &Value| {
-                let full = n["Id"].as_str().unwrap_or_default().to_string();
+            let id = |n: &NetworkInspect| {
+                let full = n.id.clone();
                 if a.no_trunc {
                     full
                 } else {
@@ -245,8 +245,8 @@ pub async fn run(cmd: NetworkCommand, target: &Target) -> i32 {
             }
             let rows: Vec<Value> = nets
                 .iter()
-                .map(|n| json!({"ID": id(n), "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
-                    "IPv6": n["EnableIPv6"], "Internal": n["Internal"], "Labels": n["Labels"], "CreatedAt": n["Created"]}))
+                .map(|n| json!({"ID": id(n), "Name": n.name, "Driver": n.driver, "Scope": n.scope,
+                    "IPv6": n.enable_ipv6, "Internal": n.internal, "Labels": n.labels, "CreatedAt": n.created}))
                 .collect();
             let headers = [
                 ("ID", "NETWORK ID"),

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use berth_api::network::{ConfigFrom, Ipam, IpamConfig, NetworkInspect};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The three drivers Docker users meet on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,57 +81,51 @@ impl NetworkRecord {
         self.driver == Driver::Bridge && !self.default_bridge
     }
 
-    /// A container attached to it, as `Containers` in network inspect shows it.
-    pub fn inspect(&self, containers: BTreeMap<String, Value>) -> Value {
-        let config: Vec<Value> = match (self.subnet, self.gateway) {
-            (Some(s), g) => {
-                let mut c = json!({"Subnet": s.to_string()});
-                if let Some(g) = g {
-                    c["Gateway"] = json!(g.to_string());
-                }
-                if let Some(r) = self.ip_range {
-                    c["IPRange"] = json!(r.to_string());
-                }
-                if !self.aux_addresses.is_empty() {
-                    c["AuxiliaryAddresses"] = json!(self
-                        .aux_addresses
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.to_string()))
-                        .collect::<BTreeMap<String, String>>());
-                }
-                vec![c]
-            }
-            _ => Vec::new(),
-        };
-        let mut config = config;
-        if let Some(s6) = self.subnet6 {
-            let mut c = json!({"Subnet": s6.to_string()});
-            if let Some(g) = self.gateway6 {
-                c["Gateway"] = json!(g.to_string());
-            }
-            if let Some(r) = self.ip_range6 {
-                c["IPRange"] = json!(r.to_string());
-            }
-            config.push(c);
+    /// The network as inspect shows it, with its attached containers.
+    pub fn inspect(&self, containers: BTreeMap<String, Value>) -> NetworkInspect {
+        let mut config = Vec::new();
+        if let Some(s) = self.subnet {
+            config.push(IpamConfig {
+                subnet: s.to_string(),
+                gateway: self.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                ip_range: self.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+                auxiliary_addresses: self
+                    .aux_addresses
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect(),
+            });
         }
-        json!({
-            "Name": self.name,
-            "Id": self.id,
-            "Created": self.created,
-            "Scope": "local",
-            "Driver": self.driver.as_str(),
-            "EnableIPv4": true,
-            "EnableIPv6": self.enable_ipv6,
-            "IPAM": {"Driver": "default", "Options": null, "Config": config},
-            "Internal": self.internal,
-            "Attachable": self.attachable,
-            "Ingress": false,
-            "ConfigFrom": {"Network": ""},
-            "ConfigOnly": false,
-            "Containers": containers,
-            "Options": self.options,
-            "Labels": self.labels,
-        })
+        if let Some(s6) = self.subnet6 {
+            config.push(IpamConfig {
+                subnet: s6.to_string(),
+                gateway: self.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+                ip_range: self.ip_range6.map(|r| r.to_string()).unwrap_or_default(),
+                auxiliary_addresses: BTreeMap::new(),
+            });
+        }
+        NetworkInspect {
+            name: self.name.clone(),
+            id: self.id.clone(),
+            created: self.created.clone(),
+            scope: "local".into(),
+            driver: self.driver.as_str().into(),
+            enable_ipv4: true,
+            enable_ipv6: self.enable_ipv6,
+            ipam: Ipam {
+                driver: "default".into(),
+                options: None,
+                config,
+            },
+            internal: self.internal,
+            attachable: self.attachable,
+            ingress: false,
+            config_from: ConfigFrom::default(),
+            config_only: false,
+            containers,
+            options: self.options.clone(),
+            labels: self.labels.clone(),
+        }
     }
 }
 
@@ -170,7 +165,7 @@ mod tests {
             gateway6: Some("fd00:7::1".parse().unwrap()),
             ip_range6: None,
         };
-        let v = r.inspect(BTreeMap::new());
+        let v = serde_json::to_value(r.inspect(BTreeMap::new())).expect("json");
         assert_eq!(v["IPAM"]["Config"][0]["Subnet"], "10.7.0.0/24");
         assert_eq!(v["IPAM"]["Config"][0]["Gateway"], "10.7.0.1");
         assert_eq!(

@@ -93,8 +93,8 @@ mod tests {
             name: "n".into(),
             enable_ipv6: Some(true),
             ipam: Some(Ipam {
-                driver: String::new(),
                 config,
+                ..Default::default()
             }),
             ..Default::default()
         }
@@ -127,7 +127,7 @@ mod tests {
         let mut other = req(vec![]);
         other.ipam = Some(Ipam {
             driver: "dhcp".into(),
-            config: vec![],
+            ..Default::default()
         });
         assert_eq!(
             err(other),

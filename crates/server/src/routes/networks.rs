@@ -9,7 +9,6 @@ use berth_api::network::{NetworkConnect, NetworkCreate, NetworkCreated, NetworkP
 use berth_engine::networks::view::Filter as NetworkFilter;
 use berth_engine::networks::{CreateNetwork, NetworkRecord};
 use berth_engine::Engine;
-use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::json_body;
@@ -47,21 +46,21 @@ async fn create(
         .into_response())
 }
 
-fn show(engine: &Engine, n: &NetworkRecord) -> Value {
+fn show(engine: &Engine, n: &NetworkRecord) -> berth_api::network::NetworkInspect {
     n.inspect(engine.networks.attached(&n.id))
 }
 
 async fn list(State(engine): State<Engine>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let args = berth_engine::filters::Args::from(&Params::parse(q.as_deref()).filters()?);
     let filter = NetworkFilter::list(args)?;
-    let out: Vec<Value> = engine
+    let out: Vec<_> = engine
         .networks
         .list()
         .iter()
         .filter(|n| filter.matches(n, !engine.containers.network_users(&n.id).is_empty()))
         .map(|n| show(&engine, n))
         .collect();
-    Ok(Json(Value::Array(out)).into_response())
+    Ok(Json(out).into_response())
 }
 
 async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
