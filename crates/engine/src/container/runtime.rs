@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
+use berth_runtime::exec_monitor::ExecConfig;
 use berth_runtime::log::{LogWriter, Stream};
 use berth_runtime::monitor::{MonitorConfig, MonitorEvent};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -252,8 +253,8 @@ impl ContainerRuntime for LinuxRuntime {
 /// layer (what a build's RUN leaves) and exits 0; anything else runs until a signal ends it (exit 128 + the signal). Its
 /// output goes to the log file the monitor would write, its end to the
 /// exit file. Pids start above the kernel's largest, so a signal that
-/// missed this seam can never reach a real process. No terminal, stdin or
-/// attach socket is served, and execs are refused.
+/// missed this seam can never reach a real process. Execs run the same
+/// programs, detached only: no terminal, stdin or attach socket is served.
 #[derive(Default)]
 pub struct FakeRuntime {
     procs: Mutex<HashMap<i64, mpsc::UnboundedSender<i32>>>,
@@ -331,36 +332,80 @@ fn write_in_layer(upper: &Path, path: &str, words: &[String]) -> std::io::Result
     std::fs::write(file, format!("{}\n", words.join(" ")))
 }
 
+/// What a fake monitor runs: the program, where its output and its end
+/// go, the container it belongs to, and that container's writable layer.
+struct FakeProcess {
+    args: Vec<String>,
+    log: Option<PathBuf>,
+    exit_path: Option<PathBuf>,
+    owner: String,
+    upper: Option<PathBuf>,
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
     berth_runtime::monitor::read_json(path).map_err(Error::Internal)
 }
 
 impl ContainerRuntime for Arc<FakeRuntime> {
     fn spawn(&self, kind: MonitorKind, dir: &Path) -> Result<Monitor, Error> {
-        if kind == MonitorKind::Exec {
-            return Err(Error::InvalidArgument(
-                "the fake runtime runs no execs".into(),
-            ));
-        }
-        let cfg: MonitorConfig = read_json(&dir.join(berth_runtime::monitor::MONITOR_FILE))?;
-        let spec: oci_spec::runtime::Spec = read_json(&dir.join("config.json"))?;
-        let args = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.args().clone())
-            .unwrap_or_default();
+        let run = match kind {
+            MonitorKind::Container => {
+                let cfg: MonitorConfig =
+                    read_json(&dir.join(berth_runtime::monitor::MONITOR_FILE))?;
+                let spec: oci_spec::runtime::Spec = read_json(&dir.join("config.json"))?;
+                FakeProcess {
+                    args: spec
+                        .process()
+                        .as_ref()
+                        .and_then(|p| p.args().clone())
+                        .unwrap_or_default(),
+                    log: (!cfg.log_disabled).then_some(cfg.log_path),
+                    exit_path: Some(cfg.exit_path),
+                    owner: cfg.id,
+                    upper: cfg.overlay.map(|o| o.upper),
+                }
+            }
+            MonitorKind::Exec => {
+                let cfg: ExecConfig = read_json(&dir.join(berth_runtime::exec_monitor::EXEC_FILE))?;
+                // An attached exec waits for a client on its socket,
+                // which the fake does not serve.
+                if cfg.wait_for_attach {
+                    return Err(Error::InvalidArgument(
+                        "the fake runtime serves no attach socket: start execs detached".into(),
+                    ));
+                }
+                let owner = self
+                    .owners()
+                    .get(&i64::from(cfg.pid))
+                    .cloned()
+                    .ok_or_else(|| Error::Internal(format!("no fake process {}", cfg.pid)))?;
+                FakeProcess {
+                    args: cfg.process.args().clone().unwrap_or_default(),
+                    // A detached exec's output goes nowhere, as in Docker.
+                    log: None,
+                    exit_path: cfg.exit_path,
+                    owner,
+                    upper: None,
+                }
+            }
+        };
+        let FakeProcess {
+            args,
+            log,
+            exit_path,
+            owner,
+            upper,
+        } = run;
         let pid = self.new_pid();
         let (signals, mut received) = mpsc::unbounded_channel::<i32>();
         self.lock_procs().insert(pid, signals);
-        self.owners().insert(pid, cfg.id.clone());
+        self.owners().insert(pid, owner);
         let (tx, events) = mpsc::channel(4);
         let (kill, killed) = oneshot::channel::<()>();
         let me = self.clone();
         tokio::spawn(async move {
             let _ = tx.send(Ok(MonitorEvent::Started { pid: pid as i32 })).await;
-            let mut log = (!cfg.log_disabled)
-                .then(|| LogWriter::open(&cfg.log_path).ok())
-                .flatten();
+            let mut log = log.and_then(|p| LogWriter::open(&p).ok());
             let code = match args.first().map(String::as_str) {
                 Some("echo") => {
                     let line = format!("{}\n", args[1..].join(" "));
@@ -370,9 +415,9 @@ impl ContainerRuntime for Arc<FakeRuntime> {
                     0
                 }
                 Some("true") => 0,
-                Some("write") => match (&cfg.overlay, args.get(1)) {
-                    (Some(overlay), Some(path)) => {
-                        i32::from(write_in_layer(&overlay.upper, path, &args[2..]).is_err())
+                Some("write") => match (&upper, args.get(1)) {
+                    (Some(upper), Some(path)) => {
+                        i32::from(write_in_layer(upper, path, &args[2..]).is_err())
                     }
                     _ => 1,
                 },
@@ -389,7 +434,9 @@ impl ContainerRuntime for Arc<FakeRuntime> {
                 finished_at: crate::time::now(),
                 oom_killed: false,
             };
-            let _ = berth_runtime::monitor::write_exit_file(&cfg.exit_path, &exited);
+            if let Some(path) = &exit_path {
+                let _ = berth_runtime::monitor::write_exit_file(path, &exited);
+            }
             let _ = tx.send(Ok(exited)).await;
         });
         Ok(Monitor { events, kill })

@@ -11,6 +11,7 @@ crate::tests!(
     start_wait_logs_and_exit_codes,
     stop_kill_restart_and_remove,
     pause_stats_and_update,
+    detached_execs,
 );
 
 async fn create(api: &Api, name: &str, cmd: &[&str]) -> String {
@@ -221,6 +222,81 @@ async fn pause_stats_and_update(api: &Api) {
     assert_eq!(state(api, "rt-pause").await["ExitCode"], 143);
     assert_eq!(
         api.delete("/containers/rt-pause").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(api.delete("/images/rt-life").await.status, StatusCode::OK);
+}
+
+/// `exec` through the runtime seam: created against a running container,
+/// started detached, its exit code in exec inspect and its id in the
+/// container's `ExecIDs`; Docker's errors for an empty command and for a
+/// container that does not run.
+async fn detached_execs(api: &Api) {
+    crate::shapes::import_image(api, "rt-life").await;
+    create(api, "rt-exec", &["sleep", "1000"]).await;
+    assert_eq!(
+        api.post("/containers/rt-exec/start").await.status,
+        StatusCode::NO_CONTENT
+    );
+    let a = api
+        .post_json("/containers/rt-exec/exec", &json!({"Cmd": ["false"]}))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let id = a.json()["Id"].as_str().expect("Id").to_string();
+    let inspect = || api.get(format!("/exec/{id}/json"));
+    let before = inspect().await.json();
+    assert_eq!(
+        (&before["Running"], &before["ExitCode"]),
+        (&json!(false), &json!(null)),
+        "{before}"
+    );
+    let a = api
+        .post_json(&format!("/exec/{id}/start"), &json!({"Detach": true}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let mut after = inspect().await.json();
+    for _ in 0..100 {
+        if after["ExitCode"].is_number() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        after = inspect().await.json();
+    }
+    assert_eq!(
+        (&after["Running"], &after["ExitCode"]),
+        (&json!(false), &json!(1)),
+        "{after}"
+    );
+    let c = api.get("/containers/rt-exec/json").await.json();
+    assert_eq!(c["ExecIDs"], json!([id]), "{c}");
+    // Started twice: Docker's conflict.
+    let again = api
+        .post_json(&format!("/exec/{id}/start"), &json!({"Detach": true}))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+
+    let a = api
+        .post_json("/containers/rt-exec/exec", &json!({"Cmd": []}))
+        .await;
+    assert_eq!(
+        (a.status, a.message()),
+        (StatusCode::BAD_REQUEST, "No exec command specified".into())
+    );
+    assert_eq!(
+        api.post("/containers/rt-exec/kill").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.post("/containers/rt-exec/wait").await.status,
+        StatusCode::OK
+    );
+    let a = api
+        .post_json("/containers/rt-exec/exec", &json!({"Cmd": ["true"]}))
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text());
+    assert!(a.message().ends_with("is not running"), "{}", a.text());
+    assert_eq!(
+        api.delete("/containers/rt-exec").await.status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(api.delete("/images/rt-life").await.status, StatusCode::OK);
