@@ -166,6 +166,11 @@ impl Api {
         }
     }
 
+    /// The engine's temporary root directory.
+    pub fn root(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The name of the engine's nftables tables.
     pub fn nft_table(&self) -> &str {
         &self.nft_table

@@ -13,6 +13,7 @@
 mod api;
 mod build;
 mod filters;
+mod goldens;
 mod lifecycle;
 mod listener;
 mod networks;
@@ -70,6 +71,7 @@ fn main() {
         api::TESTS,
         build::TESTS,
         filters::TESTS,
+        goldens::TESTS,
         lifecycle::TESTS,
         listener::TESTS,
         networks::TESTS,
