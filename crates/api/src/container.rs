@@ -542,6 +542,20 @@ pub struct ContainerPrune {
     pub space_reclaimed: u64,
 }
 
+/// The body of `POST /containers/{id}/update`: resources, a restart
+/// policy, and whatever else was sent (refused by name when not
+/// supported).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateRequest {
+    #[serde(flatten)]
+    pub resources: Resources,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<RestartPolicy>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
 /// `POST /containers/{id}/update` answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

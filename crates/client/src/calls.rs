@@ -584,7 +584,7 @@ impl Client {
     /// `POST /networks/create`.
     pub async fn network_create(
         &self,
-        body: &Value,
+        body: &berth_api::network::NetworkCreate,
     ) -> Result<berth_api::network::NetworkCreated, Error> {
         self.post_json("/networks/create", body).await
     }
@@ -666,7 +666,7 @@ impl Client {
     pub async fn container_update(
         &self,
         id: &str,
-        body: &Value,
+        body: &berth_api::container::UpdateRequest,
     ) -> Result<berth_api::container::UpdateResponse, Error> {
         self.post_json(&format!("/containers/{id}/update"), body)
             .await

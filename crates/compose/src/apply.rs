@@ -86,30 +86,29 @@ async fn create_network(client: &Client, p: &Project, key: &str, name: &str) -> 
     labels.insert(convert::PROJECT.into(), p.name.clone());
     labels.insert(convert::NETWORK.into(), key.into());
     labels.insert(convert::VERSION.into(), convert::COMPOSE_VERSION.into());
-    let mut body = json!({
-        "Name": name,
-        "Driver": n.driver.clone().unwrap_or_else(|| "bridge".into()),
-        "Internal": n.internal,
-        "Attachable": n.attachable,
-        "EnableIPv6": n.enable_ipv6,
-        "Options": n.driver_opts,
-        "Labels": labels,
-        "CheckDuplicate": true,
-    });
-    if let Some(ipam) = &n.ipam {
-        body["IPAM"] = json!({
-            "Driver": ipam.driver.clone().unwrap_or_else(|| "default".into()),
-            "Options": ipam.options,
-            "Config": ipam.config.iter().map(|c| {
-                let mut o = serde_json::Map::new();
-                if let Some(s) = &c.subnet { o.insert("Subnet".into(), json!(s)); }
-                if let Some(s) = &c.ip_range { o.insert("IPRange".into(), json!(s)); }
-                if let Some(s) = &c.gateway { o.insert("Gateway".into(), json!(s)); }
-                if !c.aux_addresses.is_empty() { o.insert("AuxiliaryAddresses".into(), json!(c.aux_addresses)); }
-                Value::Object(o)
-            }).collect::<Vec<_>>(),
-        });
-    }
+    let body = berth_api::network::NetworkCreate {
+        name: name.to_string(),
+        driver: n.driver.clone().unwrap_or_else(|| "bridge".into()),
+        internal: n.internal,
+        attachable: n.attachable,
+        enable_ipv6: Some(n.enable_ipv6),
+        ipam: n.ipam.as_ref().map(|ipam| berth_api::network::Ipam {
+            driver: ipam.driver.clone().unwrap_or_else(|| "default".into()),
+            options: Some(ipam.options.clone()),
+            config: ipam
+                .config
+                .iter()
+                .map(|c| berth_api::network::IpamConfig {
+                    subnet: c.subnet.clone().unwrap_or_default(),
+                    gateway: c.gateway.clone().unwrap_or_default(),
+                    ip_range: c.ip_range.clone().unwrap_or_default(),
+                    auxiliary_addresses: c.aux_addresses.clone(),
+                })
+                .collect(),
+        }),
+        options: n.driver_opts.clone(),
+        labels,
+    };
     progress("Network", name, "Creating");
     client.network_create(&body).await?;
     progress("Network", name, "Created");

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use berth_api::network::NetworkInspect;
+use berth_api::network::{Ipam, IpamConfig, NetworkCreate, NetworkInspect};
 use serde_json::{json, Value};
 
 use crate::connect::Target;
@@ -127,11 +127,11 @@ pub struct DisconnectArgs {
     pub container: String,
 }
 
-fn pairs(list: &[String]) -> serde_json::Map<String, Value> {
+fn pairs(list: &[String]) -> std::collections::BTreeMap<String, String> {
     list.iter()
         .map(|l| {
             let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-            (k.to_string(), Value::String(v.to_string()))
+            (k.to_string(), v.to_string())
         })
         .collect()
 }
@@ -139,7 +139,7 @@ fn pairs(list: &[String]) -> serde_json::Map<String, Value> {
 /// One IPAM pool per `--subnet` (one IPv4 and one IPv6 at most), each
 /// with the `--gateway` and `--ip-range` inside it, as the docker CLI
 /// pairs them.
-fn create_body(a: &CreateArgs) -> Result<Value, String> {
+fn create_body(a: &CreateArgs) -> Result<NetworkCreate, String> {
     let parse = |what: &str, s: &str| -> Result<ipnet::IpNet, String> {
         s.parse::<ipnet::IpNet>()
             .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
@@ -166,14 +166,21 @@ fn create_body(a: &CreateArgs) -> Result<Value, String> {
     if (!a.gateway.is_empty() || !a.ip_range.is_empty()) && a.subnet.is_empty() {
         return Err("gateway and ip-range need a subnet (--subnet)".into());
     }
-    let mut configs: Vec<Value> = a.subnet.iter().map(|s| json!({"Subnet": s})).collect();
+    let mut configs: Vec<IpamConfig> = a
+        .subnet
+        .iter()
+        .map(|s| IpamConfig {
+            subnet: s.clone(),
+            ..Default::default()
+        })
+        .collect();
     for g in &a.gateway {
         let ip = parse("gateway", g)?.addr();
         let i = subnets
             .iter()
             .position(|s| s.contains(&ip))
             .ok_or_else(|| format!("no matching subnet for gateway {g}"))?;
-        configs[i]["Gateway"] = json!(g);
+        configs[i].gateway = g.clone();
     }
     for r in &a.ip_range {
         let range = parse("ip-range", r)?;
@@ -181,13 +188,22 @@ fn create_body(a: &CreateArgs) -> Result<Value, String> {
             .iter()
             .position(|s| s.contains(&range))
             .ok_or_else(|| format!("no matching subnet for range {r}"))?;
-        configs[i]["IPRange"] = json!(r);
+        configs[i].ip_range = r.clone();
     }
-    Ok(json!({
-        "Name": a.name, "Driver": a.driver, "Internal": a.internal, "Attachable": a.attachable,
-        "EnableIPv6": a.ipv6, "IPAM": {"Driver": "default", "Config": configs},
-        "Options": pairs(&a.opt), "Labels": pairs(&a.label),
-    }))
+    Ok(NetworkCreate {
+        name: a.name.clone(),
+        driver: a.driver.clone(),
+        internal: a.internal,
+        attachable: a.attachable,
+        enable_ipv6: Some(a.ipv6),
+        ipam: Some(Ipam {
+            driver: "default".into(),
+            options: None,
+            config: configs,
+        }),
+        options: pairs(&a.opt),
+        labels: pairs(&a.label),
+    })
 }
 
 fn confirm(question: &str) -> Result<bool, String> {
@@ -380,6 +396,7 @@ mod tests {
             &["2001:389::/96"],
         ))
         .unwrap();
+        let body = serde_json::to_value(body).unwrap();
         assert_eq!(
             body["IPAM"]["Config"],
             json!([

@@ -19,19 +19,20 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         Ok(r) => r,
         Err(e) => return super::fail(e),
     };
-    let mut body = match serde_json::to_value(&resources) {
-        Ok(v) => v,
-        Err(e) => return super::fail(e),
+    let restart_policy = match args
+        .restart
+        .as_deref()
+        .map(berth_api::container::RestartPolicy::parse)
+    {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return super::fail(e),
+        None => None,
     };
-    if let Some(r) = &args.restart {
-        match berth_api::container::RestartPolicy::parse(r) {
-            Ok(p) => {
-                body["RestartPolicy"] =
-                    serde_json::json!({"Name": p.name, "MaximumRetryCount": p.maximum_retry_count})
-            }
-            Err(e) => return super::fail(e),
-        }
-    }
+    let body = berth_api::container::UpdateRequest {
+        resources,
+        restart_policy,
+        other: Default::default(),
+    };
     let client = match target.client().await {
         Ok(c) => c,
         Err(e) => return super::fail(e),

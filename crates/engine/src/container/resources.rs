@@ -1,25 +1,14 @@
 //! A running container's cgroup from the daemon, through the runtime seam:
 //! pause/unpause (freezer), stats, and live resource updates.
 
-use berth_api::container::{Resources as ApiResources, RestartPolicy as ApiRestartPolicy};
+use berth_api::container::Resources as ApiResources;
 use berth_api::stats as api;
 use berth_runtime::cgroups::Stats;
-use serde_json::Value;
 
 use super::{options, ContainerService, Status};
 use crate::{time, Error};
 
-/// The body of `POST /containers/{id}/update`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct UpdateRequest {
-    #[serde(flatten)]
-    pub resources: ApiResources,
-    #[serde(default)]
-    pub restart_policy: Option<ApiRestartPolicy>,
-    #[serde(flatten)]
-    pub other: serde_json::Map<String, Value>,
-}
+pub use berth_api::container::UpdateRequest;
 
 /// Overlays the fields of `update` that are set onto `current`.
 pub fn merge_resources(current: &ApiResources, update: &ApiResources) -> ApiResources {
