@@ -11,16 +11,14 @@ struct Args {
     /// Socket to listen on (unix://PATH).
     #[arg(short = 'H', long = "host", env = "BERTH_HOST")]
     host: Option<String>,
-    /// Root of persistent state.
-    #[arg(long, env = "BERTH_ROOT", default_value = "/var/lib/berth")]
-    root: PathBuf,
-    /// Root of runtime state (socket, pid file).
-    #[arg(
-        long = "exec-root",
-        env = "BERTH_EXEC_ROOT",
-        default_value = "/run/berth"
-    )]
-    exec_root: PathBuf,
+    /// Root of persistent state [default: /var/lib/berth; an ordinary
+    /// user's: $XDG_DATA_HOME/berth or ~/.local/share/berth].
+    #[arg(long, env = "BERTH_ROOT")]
+    root: Option<PathBuf>,
+    /// Root of runtime state (socket, pid file) [default: /run/berth; an
+    /// ordinary user's: $XDG_RUNTIME_DIR/berth].
+    #[arg(long = "exec-root", env = "BERTH_EXEC_ROOT")]
+    exec_root: Option<PathBuf>,
     /// Parent cgroup (under each hierarchy's root) of every container.
     #[arg(long = "cgroup-parent", default_value = "berth")]
     cgroup_parent: String,
@@ -58,6 +56,17 @@ pub fn main(args: &[String]) -> i32 {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    let locations = berth_client::locations::Locations::current();
+    if locations.rootless {
+        eprintln!(
+            "berth daemon: running as an ordinary user (rootless) is not supported yet: it needs user namespaces and user-mode networking; run the daemon as root"
+        );
+        return 1;
+    }
+    let roots = Roots {
+        root: args.root.clone().unwrap_or(locations.root),
+        exec_root: args.exec_root.clone().unwrap_or(locations.exec_root),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,7 +77,7 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(serve(args)) {
+    match runtime.block_on(serve(args, roots)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("berth daemon: {e:#}");
@@ -77,9 +86,16 @@ pub fn main(args: &[String]) -> i32 {
     }
 }
 
-fn socket_path(args: &Args) -> anyhow::Result<PathBuf> {
+/// Where state lives: the flags, else the user's defaults
+/// (`berth_client::locations`).
+struct Roots {
+    root: PathBuf,
+    exec_root: PathBuf,
+}
+
+fn socket_path(args: &Args, roots: &Roots) -> anyhow::Result<PathBuf> {
     match args.host.as_deref().filter(|h| !h.is_empty()) {
-        None => Ok(args.exec_root.join("berth.sock")),
+        None => Ok(roots.exec_root.join("berth.sock")),
         Some(h) => h
             .strip_prefix("unix://")
             .map(PathBuf::from)
@@ -87,11 +103,11 @@ fn socket_path(args: &Args) -> anyhow::Result<PathBuf> {
     }
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
-    let socket = socket_path(&args)?;
+async fn serve(args: Args, roots: Roots) -> anyhow::Result<()> {
+    let socket = socket_path(&args, &roots)?;
     let config = berth_engine::EngineConfig {
         storage: berth_engine::StoreOptions::default(),
-        paths: berth_engine::Paths::new(&args.root, &args.exec_root),
+        paths: berth_engine::Paths::new(&roots.root, &roots.exec_root),
         monitor_exe: std::env::current_exe().context("finding the berth binary")?,
         cgroup_parent: args.cgroup_parent.clone(),
         network: berth_engine::networks::NetSettings {
@@ -104,7 +120,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let engine = berth_engine::Engine::open(config)
         .await
         .context("opening the engine")?;
-    let pid_file = args.exec_root.join("berth.pid");
+    let pid_file = roots.exec_root.join("berth.pid");
     std::fs::write(&pid_file, std::process::id().to_string())
         .with_context(|| format!("writing {}", pid_file.display()))?;
     let shutdown = async {
@@ -122,7 +138,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             _ => std::future::pending::<()>().await,
         }
     };
-    tracing::info!(socket = %socket.display(), root = %args.root.display(), "berth daemon listening");
+    tracing::info!(socket = %socket.display(), root = %roots.root.display(), "berth daemon listening");
     let served = berth_server::serve_unix(engine, &socket, shutdown)
         .await
         .with_context(|| format!("serving on {}", socket.display()));

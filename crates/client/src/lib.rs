@@ -3,6 +3,7 @@
 
 pub mod demux;
 pub mod error;
+pub mod locations;
 pub mod transport;
 
 pub mod calls;

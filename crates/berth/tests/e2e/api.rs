@@ -17,6 +17,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "cli_starts_a_daemon_when_none_answers",
         cli_starts_a_daemon_when_none_answers,
     ),
+    (
+        "cli_hosts_and_an_ordinary_user",
+        cli_hosts_and_an_ordinary_user,
+    ),
     ("one_daemon_per_root", one_daemon_per_root),
     (
         "hostile_clients_leave_the_daemon_answering",
@@ -387,6 +391,7 @@ fn cli_starts_a_daemon_when_none_answers(ctx: &Ctx) {
         std::process::Command::new(crate::harness::berth_bin())
             .args(args)
             .env_remove("BERTH_HOST")
+            .env_remove("DOCKER_HOST")
             .env("BERTH_EXEC_ROOT", &exec_root)
             .env("BERTH_ROOT", &root)
             .env("BERTH_BRIDGE", &bridge)
@@ -448,4 +453,77 @@ fn cli_starts_a_daemon_when_none_answers(ctx: &Ctx) {
     assert!(!std::path::Path::new("/sys/class/net")
         .join(&bridge)
         .exists());
+}
+
+/// `DOCKER_HOST` is read when neither `-H` nor `BERTH_HOST` is given, and
+/// no daemon is started for it; an ordinary user's CLI uses a private
+/// per-user runtime directory and, since the daemon does not run rootless
+/// yet, reports the daemon's own reason at once instead of waiting.
+fn cli_hosts_and_an_ordinary_user(ctx: &Ctx) {
+    let unused_root = ctx.dir.path().join("never-started");
+    let berth = |docker_host: &str, args: &[&str]| {
+        std::process::Command::new(crate::harness::berth_bin())
+            .args(args)
+            .env_remove("BERTH_HOST")
+            .env("DOCKER_HOST", docker_host)
+            .env("BERTH_EXEC_ROOT", &unused_root)
+            .output()
+            .expect("berth")
+    };
+    let out = berth(&ctx.host(), &["version", "--format", "{{.Server.Version}}"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let missing = ctx.dir.path().join("nothing.sock");
+    let out = berth(&format!("unix://{}", missing.display()), &["ps"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(
+        !unused_root.exists(),
+        "no daemon is started for DOCKER_HOST"
+    );
+
+    // As `nobody`, from a copy of the binary anyone may run, with a
+    // temporary directory of the test's own.
+    let shared = tempfile::Builder::new()
+        .prefix("berth-e2e-user-")
+        .tempdir()
+        .expect("tempdir");
+    let set_mode = |p: &std::path::Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    set_mode(shared.path(), 0o1777);
+    let bin = shared.path().join("berth");
+    std::fs::copy(crate::harness::berth_bin(), &bin).expect("copy berth");
+    set_mode(&bin, 0o755);
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .arg("ps")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/nonexistent")
+        .env("TMPDIR", shared.path())
+        .output()
+        .expect("setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the daemon exited") && err.contains("rootless) is not supported yet"),
+        "{err}"
+    );
+    let run_dir = shared.path().join("berth-run-65534");
+    let meta = std::fs::metadata(&run_dir).expect("the user's runtime directory");
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        assert_eq!(
+            (meta.uid(), meta.permissions().mode() & 0o777),
+            (65534, 0o700)
+        );
+    }
+    assert!(!run_dir.join("berth.sock").exists());
 }
