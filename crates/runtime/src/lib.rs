@@ -27,6 +27,9 @@
 //!   seccomp, and the executable lookup and `execve` ([`program`]). The
 //!   optional built-in init that stays pid 1 is [`mini_init`].
 //! * [`errno`] spells errno values as Go does, for every message.
+//! * [`subid`] reads `/etc/subuid` and `/etc/subgid` and builds the id
+//!   mapping of a rootless daemon's user namespace (pure; not used by the
+//!   daemon yet: rootless is issue 17's work in progress).
 #![allow(unsafe_code)]
 
 pub mod attach;
@@ -53,6 +56,7 @@ pub mod seccomp;
 pub mod sockq;
 pub mod spec;
 mod stdio;
+pub mod subid;
 pub mod sys;
 pub mod sysctl;
 pub mod user;
