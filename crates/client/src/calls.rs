@@ -516,10 +516,19 @@ impl Client {
         if !filters.is_empty() {
             q.push(("filters", filters.to_string()));
         }
+        self.prune("build", &query(&q)).await
+    }
+
+    /// `POST /<resource>/prune<query>` with no body, its report decoded.
+    async fn prune<T: serde::de::DeserializeOwned>(
+        &self,
+        resource: &str,
+        query: &str,
+    ) -> Result<T, Error> {
         let resp = self
             .call(
                 Method::POST,
-                &format!("/build/prune{}", query(&q)),
+                &format!("/{resource}/prune{query}"),
                 empty(),
                 None,
             )
@@ -537,22 +546,12 @@ impl Client {
         } else {
             query(&[("filters", filters.to_string())])
         };
-        let resp = self
-            .call(
-                Method::POST,
-                &format!("/containers/prune{q}"),
-                empty(),
-                None,
-            )
-            .await?;
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        Ok(serde_json::from_slice(&bytes)?)
+        self.prune("containers", &q).await
     }
 
     /// `POST /images/prune`; `query` is the encoded query string (`?filters=...`) or empty.
     pub async fn images_prune(&self, query: &str) -> Result<berth_api::image::ImagePrune, Error> {
-        self.post_json(&format!("/images/prune{query}"), &serde_json::json!({}))
-            .await
+        self.prune("images", query).await
     }
 
     /// `POST /volumes/prune` (see `images_prune`).
@@ -560,8 +559,7 @@ impl Client {
         &self,
         query: &str,
     ) -> Result<berth_api::volume::VolumePrune, Error> {
-        self.post_json(&format!("/volumes/prune{query}"), &serde_json::json!({}))
-            .await
+        self.prune("volumes", query).await
     }
 
     /// `POST /networks/prune` (see `images_prune`).
@@ -569,8 +567,7 @@ impl Client {
         &self,
         query: &str,
     ) -> Result<berth_api::network::NetworkPrune, Error> {
-        self.post_json(&format!("/networks/prune{query}"), &serde_json::json!({}))
-            .await
+        self.prune("networks", query).await
     }
 
     /// `GET /networks` (see `images_prune` for `query`).

@@ -53,26 +53,13 @@ fn host_memory() -> u64 {
 #[derive(Debug, Clone, Default)]
 pub struct Sample {
     pub cgroup: Stats,
-    pub networks: Vec<NetDev>,
-}
-
-/// One interface's counters, as `/proc/net/dev` gives them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetDev {
-    pub name: String,
-    pub rx_bytes: u64,
-    pub rx_packets: u64,
-    pub rx_errors: u64,
-    pub rx_dropped: u64,
-    pub tx_bytes: u64,
-    pub tx_packets: u64,
-    pub tx_errors: u64,
-    pub tx_dropped: u64,
+    /// Counters by interface name.
+    pub networks: std::collections::BTreeMap<String, api::NetworkStats>,
 }
 
 /// The interfaces of a `/proc/<pid>/net/dev` text, loopback left out (as
 /// Docker leaves it out of stats).
-pub fn parse_net_dev(text: &str) -> Vec<NetDev> {
+pub fn parse_net_dev(text: &str) -> std::collections::BTreeMap<String, api::NetworkStats> {
     text.lines()
         .skip(2)
         .filter_map(|line| {
@@ -88,8 +75,7 @@ pub fn parse_net_dev(text: &str) -> Vec<NetDev> {
             if n.len() < 16 {
                 return None;
             }
-            Some(NetDev {
-                name: name.to_string(),
+            let counters = api::NetworkStats {
                 rx_bytes: n[0],
                 rx_packets: n[1],
                 rx_errors: n[2],
@@ -98,7 +84,8 @@ pub fn parse_net_dev(text: &str) -> Vec<NetDev> {
                 tx_packets: n[9],
                 tx_errors: n[10],
                 tx_dropped: n[11],
-            })
+            };
+            Some((name.to_string(), counters))
         })
         .collect()
 }
@@ -159,25 +146,7 @@ pub fn stats_json(
         },
         name: format!("/{name}"),
         id: id.to_string(),
-        networks: (!sample.networks.is_empty()).then(|| {
-            sample
-                .networks
-                .iter()
-                .map(|n| {
-                    let stats = api::NetworkStats {
-                        rx_bytes: n.rx_bytes,
-                        rx_packets: n.rx_packets,
-                        rx_errors: n.rx_errors,
-                        rx_dropped: n.rx_dropped,
-                        tx_bytes: n.tx_bytes,
-                        tx_packets: n.tx_packets,
-                        tx_errors: n.tx_errors,
-                        tx_dropped: n.tx_dropped,
-                    };
-                    (n.name.clone(), stats)
-                })
-                .collect()
-        }),
+        networks: (!sample.networks.is_empty()).then(|| sample.networks.clone()),
     }
 }
 
@@ -368,7 +337,7 @@ mod tests {
         };
         let s = Sample {
             cgroup: s,
-            networks: Vec::new(),
+            networks: Default::default(),
         };
         let v = serde_json::to_value(stats_json(&s, None, "r", "p", "web", "abc")).expect("json");
         assert!(v.get("networks").is_none());
@@ -389,17 +358,19 @@ mod tests {
         let nets = parse_net_dev(text);
         assert_eq!(
             nets,
-            vec![NetDev {
-                name: "eth0".into(),
-                rx_bytes: 4520,
-                rx_packets: 40,
-                rx_errors: 1,
-                rx_dropped: 2,
-                tx_bytes: 1860,
-                tx_packets: 20,
-                tx_errors: 3,
-                tx_dropped: 4,
-            }]
+            std::collections::BTreeMap::from([(
+                "eth0".to_string(),
+                api::NetworkStats {
+                    rx_bytes: 4520,
+                    rx_packets: 40,
+                    rx_errors: 1,
+                    rx_dropped: 2,
+                    tx_bytes: 1860,
+                    tx_packets: 20,
+                    tx_errors: 3,
+                    tx_dropped: 4,
+                }
+            )])
         );
         let v = stats_json(
             &Sample {

@@ -170,7 +170,7 @@ impl ContainerRuntime for LinuxRuntime {
             true => std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
                 .map(|t| parse_net_dev(&t))
                 .unwrap_or_default(),
-            false => Vec::new(),
+            false => Default::default(),
         };
         let cgroup = self.cgroup(id)?.stats().map_err(|e| e.to_string())?;
         Ok(Sample { cgroup, networks })

@@ -55,6 +55,16 @@ impl Answer {
         names
     }
 
+    /// The keys of a JSON object answer, in order.
+    pub fn keys(&self) -> Vec<String> {
+        let body = self.json();
+        body.as_object()
+            .unwrap_or_else(|| panic!("not an object: {body}"))
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// Docker's error body's `message`.
     pub fn message(&self) -> String {
         self.json()["message"]
