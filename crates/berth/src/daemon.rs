@@ -57,15 +57,22 @@ pub fn main(args: &[String]) -> i32 {
         .with_writer(std::io::stderr)
         .init();
     let locations = berth_client::locations::Locations::current();
-    if locations.rootless {
-        eprintln!(
-            "berth daemon: running as an ordinary user (rootless) is not supported yet: it needs user namespaces and user-mode networking; run the daemon as root"
-        );
-        return 1;
-    }
     let roots = Roots {
         root: args.root.clone().unwrap_or(locations.root),
         exec_root: args.exec_root.clone().unwrap_or(locations.exec_root),
+    };
+    // An ordinary user's daemon moves into its namespaces now, while it is
+    // the only thread: `setns` of a user namespace needs that.
+    let rootless = if locations.rootless {
+        match rootless_setup(&roots) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("berth daemon: running as an ordinary user (rootless): {e:#}");
+                return 1;
+            }
+        }
+    } else {
+        None
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -77,7 +84,7 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(serve(args, roots)) {
+    match runtime.block_on(serve(args, roots, rootless)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("berth daemon: {e:#}");
@@ -103,10 +110,47 @@ fn socket_path(args: &Args, roots: &Roots) -> anyhow::Result<PathBuf> {
     }
 }
 
-async fn serve(args: Args, roots: Roots) -> anyhow::Result<()> {
+/// Creates the exec root (private to the user) and enters the rootless
+/// namespaces.
+fn rootless_setup(roots: &Roots) -> anyhow::Result<crate::rootless::Rootless> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&roots.exec_root)
+        .with_context(|| format!("creating {}", roots.exec_root.display()))?;
+    crate::rootless::enter(&roots.exec_root)
+}
+
+/// Why a rootless daemon's containers get no cgroup on this host.
+fn no_cgroups_reason() -> String {
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    if v2 {
+        "a rootless daemon runs containers without cgroups (using a delegated cgroup v2 subtree is not supported yet)".into()
+    } else {
+        "a rootless daemon runs containers without cgroups: this host has cgroup v1, which cannot be delegated to an ordinary user (limits need cgroup v2 with a delegated subtree, as systemd's user@.service gives)".into()
+    }
+}
+
+async fn serve(
+    args: Args,
+    roots: Roots,
+    rootless: Option<crate::rootless::Rootless>,
+) -> anyhow::Result<()> {
     let socket = socket_path(&args, &roots)?;
+    for w in rootless.iter().flat_map(|r| &r.warnings) {
+        tracing::warn!("{w}");
+    }
     let config = berth_engine::EngineConfig {
-        storage: berth_engine::StoreOptions::default(),
+        storage: berth_engine::StoreOptions {
+            ignore_chown_errors: rootless.as_ref().is_some_and(|r| r.single_id),
+            user_xattrs: rootless.is_some(),
+        },
+        rootless: rootless.as_ref().map(|r| berth_engine::RootlessConfig {
+            ports_socket: r.ports_socket.clone(),
+            no_cgroups: no_cgroups_reason(),
+            warnings: r.warnings.clone(),
+        }),
         paths: berth_engine::Paths::new(&roots.root, &roots.exec_root),
         monitor_exe: std::env::current_exe().context("finding the berth binary")?,
         cgroup_parent: args.cgroup_parent.clone(),
@@ -144,10 +188,23 @@ async fn serve(args: Args, roots: Roots) -> anyhow::Result<()> {
         .with_context(|| format!("serving on {}", socket.display()));
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&pid_file);
-    // The parent cgroup goes when no container is left in it.
-    let roots = berth_runtime::cgroups::Roots::default();
-    if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &args.cgroup_parent) {
-        tracing::debug!(error = %e, "parent cgroup kept");
+    match &rootless {
+        Some(r) => {
+            let kept = crate::rootless::leave(r);
+            if kept > 0 {
+                tracing::info!(
+                    processes = kept,
+                    "rootless namespaces kept for the containers still running"
+                );
+            }
+        }
+        None => {
+            // The parent cgroup goes when no container is left in it.
+            let roots = berth_runtime::cgroups::Roots::default();
+            if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &args.cgroup_parent) {
+                tracing::debug!(error = %e, "parent cgroup kept");
+            }
+        }
     }
     tracing::info!("berth daemon stopped");
     served

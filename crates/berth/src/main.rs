@@ -1,9 +1,12 @@
 //! The one `berth` binary: the CLI, `berth daemon`, `berth registry`, and the hidden
-//! per-container monitor entry (`berth __monitor <bundle>`) and exec
-//! monitor entry (`berth __exec <exec-dir>`).
+//! per-container monitor entry (`berth __monitor <bundle>`), exec
+//! monitor entry (`berth __exec <exec-dir>`) and a rootless daemon's
+//! namespace holder and port helper (`berth __rootless-ns`,
+//! `berth __rootless-ports <socket>`).
 
 mod daemon;
 mod registry;
+mod rootless;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -20,6 +23,15 @@ fn main() {
             Some(dir) => berth_runtime::exec_monitor::run(std::path::Path::new(dir)),
             None => {
                 eprintln!("berth __exec: missing exec directory");
+                125
+            }
+        },
+        // A rootless daemon's helpers, also single-threaded.
+        Some("__rootless-ns") => rootless::holder_main(),
+        Some("__rootless-ports") => match args.get(2) {
+            Some(socket) => rootless::ports_main(std::path::Path::new(socket)),
+            None => {
+                eprintln!("berth __rootless-ports: missing socket path");
                 125
             }
         },

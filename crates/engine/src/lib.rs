@@ -54,6 +54,36 @@ pub struct EngineConfig {
     pub insecure_registries: Vec<String>,
     /// How the image store keeps layers' owners.
     pub storage: berth_image::StoreOptions,
+    /// An ordinary user's daemon: what differs. `None` for root's.
+    pub rootless: Option<RootlessConfig>,
+}
+
+/// What differs for a daemon of an ordinary user, run in a user namespace
+/// it owns (see `berth::rootless`).
+#[derive(Debug, Clone)]
+pub struct RootlessConfig {
+    /// The helper outside the daemon's network namespace that binds
+    /// published ports on the host (`berth_network::hostports`).
+    pub ports_socket: std::path::PathBuf,
+    /// Why containers get no cgroup, so resource limits are refused.
+    pub no_cgroups: String,
+    /// What does not work in this setting, for `info`.
+    pub warnings: Vec<String>,
+}
+
+impl EngineConfig {
+    /// Why resource limits cannot be applied; `None` when they can.
+    pub fn limits_refused(&self) -> Option<&str> {
+        self.rootless.as_ref().map(|r| r.no_cgroups.as_str())
+    }
+
+    /// The parent of containers' cgroups; `None` when they get none.
+    pub fn cgroups(&self) -> Option<&str> {
+        match self.rootless {
+            None => Some(&self.cgroup_parent),
+            Some(_) => None,
+        }
+    }
 }
 
 /// The engine: a handful of services, each owning its own store.
@@ -84,19 +114,27 @@ pub struct Hosts {
 }
 
 impl Hosts {
-    /// The real kernel (needs root), with `monitor_exe` as the monitor and
-    /// the containers' cgroups under `cgroup_parent`. Call from within the
+    /// The real kernel (needs root, or a rootless daemon's user namespace),
+    /// with the configured monitor, cgroup parent and host ports. Call from within the
     /// tokio runtime the DNS servers should run on.
-    pub fn linux(monitor_exe: std::path::PathBuf, cgroup_parent: String) -> Hosts {
+    pub fn linux(config: &EngineConfig) -> Hosts {
+        let linux = networks::LinuxHost {
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let network: Arc<dyn networks::NetworkHost> = match &config.rootless {
+            None => Arc::new(linux),
+            Some(r) => Arc::new(networks::RootlessHost::new(linux, r.ports_socket.clone())),
+        };
         Hosts {
-            network: Arc::new(networks::LinuxHost {
-                runtime: tokio::runtime::Handle::current(),
-            }),
+            network,
             runtime: Arc::new(container::runtime::LinuxRuntime {
-                monitor_exe,
-                cgroup_parent,
+                monitor_exe: config.monitor_exe.clone(),
+                cgroup_parent: config.cgroup_parent.clone(),
+                cgroups: config.rootless.is_none(),
             }),
-            snapshots: Arc::new(snapshots::MountSnapshots),
+            snapshots: Arc::new(snapshots::MountSnapshots {
+                userxattr: config.storage.user_xattrs,
+            }),
         }
     }
 }
@@ -105,7 +143,7 @@ impl Engine {
     /// Opens the stores under the configured roots and re-adopts containers
     /// left by an earlier daemon, on the real kernel.
     pub async fn open(config: EngineConfig) -> Result<Engine, Error> {
-        let hosts = Hosts::linux(config.monitor_exe.clone(), config.cgroup_parent.clone());
+        let hosts = Hosts::linux(&config);
         Self::open_with(config, hosts).await
     }
 

@@ -55,7 +55,10 @@ fn create_target(target: &Path) -> Result<View, Error> {
 }
 
 /// The kernel's overlayfs (needs the right to mount).
-pub struct MountSnapshots;
+pub struct MountSnapshots {
+    /// Mount with `userxattr` (layers of a rootless daemon's store).
+    pub userxattr: bool,
+}
 
 impl Snapshots for MountSnapshots {
     fn view(&self, layers: &[PathBuf], target: &Path) -> Result<View, Error> {
@@ -91,7 +94,10 @@ impl Snapshots for MountSnapshots {
                     .rev()
                     .map(|p| p.display().to_string())
                     .collect();
-                let data = format!("lowerdir={}", lower.join(":"));
+                let mut data = format!("lowerdir={}", lower.join(":"));
+                if self.userxattr {
+                    data.push_str(",userxattr");
+                }
                 mount(
                     Some("overlay"),
                     target,
@@ -123,6 +129,7 @@ impl Snapshots for CopySnapshots {
         let opts = UnpackOptions {
             whiteouts: Whiteouts::Apply,
             ignore_chown_errors: self.ignore_chown_errors,
+            user_xattrs: false,
         };
         for layer in layers {
             let (reader, writer) =

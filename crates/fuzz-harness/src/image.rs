@@ -56,6 +56,7 @@ pub fn layer(data: &[u8]) {
             whiteouts: [Whiteouts::Keep, Whiteouts::Overlay, Whiteouts::Apply]
                 [usize::from(data.first().copied().unwrap_or(0) % 3)],
             ignore_chown_errors: data.first().is_some_and(|b| b & 4 == 4),
+            user_xattrs: data.first().is_some_and(|b| b & 8 == 8),
         },
     );
     assert_eq!(

@@ -110,6 +110,9 @@ pub struct StoreOptions {
     /// [`crate::layer::UnpackOptions::ignore_chown_errors`]); without this,
     /// such a layer fails to unpack.
     pub ignore_chown_errors: bool,
+    /// Layers are for overlays mounted with `userxattr` (a rootless
+    /// daemon's): opaque directories carry `user.overlay.opaque`.
+    pub user_xattrs: bool,
 }
 
 impl ImageStore {
@@ -143,6 +146,7 @@ impl ImageStore {
                 layout.clone(),
                 crate::layer::UnpackOptions {
                     ignore_chown_errors: options.ignore_chown_errors,
+                    user_xattrs: options.user_xattrs,
                     ..Default::default()
                 },
             ),

@@ -14,7 +14,9 @@
 //! ([`crate::fsops`]).
 
 use crate::error::ErrorKind;
-use crate::layer::extract::{OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
+use crate::layer::extract::{
+    OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, OVERLAY_USER_OPAQUE_XATTR, WHITEOUT_PREFIX,
+};
 use crate::tarwrite::{Entry, Kind, TarWriter};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Stat};
@@ -26,6 +28,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 
 const OVERLAY_XATTR_PREFIX: &[u8] = b"trusted.overlay.";
+/// The same for overlays mounted with `userxattr` (rootless).
+const OVERLAY_USER_XATTR_PREFIX: &[u8] = b"user.overlay.";
 const OVERLAY_REDIRECT_XATTR: &[u8] = b"trusted.overlay.redirect";
 const OVERLAY_METACOPY_XATTR: &[u8] = b"trusted.overlay.metacopy";
 
@@ -338,7 +342,7 @@ fn read_xattrs(src: &XSrc<'_>) -> Result<Xattrs, Errno> {
 /// in the `security` namespace, everything but file capabilities (SELinux labels
 /// and IMA/EVM data belong to the host, as Docker also holds).
 fn keep_xattr(name: &[u8]) -> bool {
-    if name.starts_with(OVERLAY_XATTR_PREFIX) {
+    if name.starts_with(OVERLAY_XATTR_PREFIX) || name.starts_with(OVERLAY_USER_XATTR_PREFIX) {
         return false;
     }
     if name.starts_with(b"security.") {
@@ -428,7 +432,9 @@ impl Sink<'_> {
                         ),
                     });
                 }
-                if k == OVERLAY_OPAQUE_XATTR.as_bytes() && v == b"y" {
+                let opaque_marker = k == OVERLAY_OPAQUE_XATTR.as_bytes()
+                    || k == OVERLAY_USER_OPAQUE_XATTR.as_bytes();
+                if opaque_marker && v == b"y" {
                     opaque = true;
                 }
             }
@@ -693,5 +699,6 @@ mod tests {
         assert!(!keep_xattr(b"security.selinux"));
         assert!(!keep_xattr(b"trusted.overlay.opaque"));
         assert!(!keep_xattr(b"trusted.overlay.origin"));
+        assert!(!keep_xattr(b"user.overlay.opaque"));
     }
 }

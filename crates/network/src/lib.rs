@@ -10,6 +10,7 @@
 pub mod dns;
 pub mod drift;
 pub mod files;
+pub mod hostports;
 pub mod ipam;
 pub mod ipam6;
 pub mod netlink;

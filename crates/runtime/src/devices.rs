@@ -2,7 +2,9 @@
 //!
 //! Nodes are made with `mknod` under umask 0 so they really get mode 0666,
 //! and only when `/dev` is the container's own tmpfs (otherwise whatever was
-//! bound there is left alone).
+//! bound there is left alone). In a user namespace, where `mknod` of a
+//! device is refused, the host's node is bound in its place, as rootless
+//! runc does.
 
 use std::path::{Path, PathBuf};
 
@@ -131,6 +133,7 @@ pub fn create_nodes(sys: &dyn Sys, root: &Path, nodes: &[Node]) -> Result<(), De
                 errno,
             }),
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(Errno::EPERM) if n.kind != SFlag::S_IFIFO => bind_host_node(sys, &path, n),
             Err(errno) => Err(DeviceError::Sys {
                 op: "mknod",
                 path: n.path.clone(),
@@ -140,6 +143,72 @@ pub fn create_nodes(sys: &dyn Sys, root: &Path, nodes: &[Node]) -> Result<(), De
     });
     sys.umask(old);
     res
+}
+
+/// Where the host has the node `n` (same kind and numbers): its own path,
+/// else the name sysfs gives the device.
+pub fn host_node_path(n: &Node) -> Option<PathBuf> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let matches = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| {
+            let kind_ok = if n.kind == SFlag::S_IFBLK {
+                m.file_type().is_block_device()
+            } else {
+                m.file_type().is_char_device()
+            };
+            kind_ok && m.rdev() == makedev(n.major, n.minor)
+        })
+    };
+    if matches(&n.path) {
+        return Some(n.path.clone());
+    }
+    let class = if n.kind == SFlag::S_IFBLK {
+        "block"
+    } else {
+        "char"
+    };
+    let uevent =
+        std::fs::read_to_string(format!("/sys/dev/{class}/{}:{}/uevent", n.major, n.minor)).ok()?;
+    let name = uevent.lines().find_map(|l| l.strip_prefix("DEVNAME="))?;
+    let p = Path::new("/dev").join(name);
+    matches(&p).then_some(p)
+}
+
+/// Binds the host's node for `n` onto `path` (an empty file made first).
+fn bind_host_node(sys: &dyn Sys, path: &Path, n: &Node) -> Result<(), DeviceError> {
+    let err = |op: &'static str| {
+        move |errno| DeviceError::Sys {
+            op,
+            path: n.path.clone(),
+            errno,
+        }
+    };
+    let host = host_node_path(n).ok_or(DeviceError::Sys {
+        op: "mknod (refused in a user namespace; no host node to bind)",
+        path: n.path.clone(),
+        errno: Errno::EPERM,
+    })?;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(err("creating a bind target")(Errno::from_raw(
+                e.raw_os_error().unwrap_or(0),
+            )))
+        }
+    }
+    sys.mount(
+        Some(&host.to_string_lossy()),
+        path,
+        None,
+        nix::mount::MsFlags::MS_BIND,
+        None,
+    )
+    .map_err(err("binding the host's node"))
 }
 
 /// The standard `/dev` symlinks; `/dev/core` only when the kernel has

@@ -60,6 +60,7 @@ pub mod subid;
 pub mod sys;
 pub mod sysctl;
 pub mod user;
+pub mod userns;
 
 /// Annotation holding the raw `docker run -u` string (possibly empty),
 /// resolved inside the container against its own `/etc/passwd` and

@@ -495,6 +495,7 @@ mod tests {
                 lower: vec!["/l".into()],
                 upper: "/u".into(),
                 work: "/w".into(),
+                userxattr: false,
             }),
             log_path: "/log".into(),
             exit_path: "/exit".into(),

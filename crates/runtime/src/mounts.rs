@@ -38,6 +38,10 @@ pub struct Overlay {
     pub upper: PathBuf,
     /// Overlay's work directory (same file system as `upper`).
     pub work: PathBuf,
+    /// Overlay's own markers (opaque directories) in `user.overlay.*`
+    /// xattrs: a mount inside a user namespace cannot use `trusted.*`.
+    #[serde(default)]
+    pub userxattr: bool,
 }
 
 /// Errors while building the container's mount table.
@@ -233,10 +237,13 @@ pub fn overlay_mount(overlay: &Overlay) -> OverlayMount {
         .collect();
     let upper = overlay.upper.display().to_string();
     let work = overlay.work.display().to_string();
-    let data = format!(
+    let mut data = format!(
         "lowerdir={},upperdir={upper},workdir={work}",
         lowers.join(":")
     );
+    if overlay.userxattr {
+        data.push_str(",userxattr");
+    }
     let awkward = lowers
         .iter()
         .chain([&upper, &work])
@@ -248,7 +255,29 @@ pub fn overlay_mount(overlay: &Overlay) -> OverlayMount {
         lowers.into_iter().map(|l| ("lowerdir+", l)).collect();
     config.push(("upperdir", upper));
     config.push(("workdir", work));
+    if overlay.userxattr {
+        // An empty value is a flag.
+        config.push(("userxattr", String::new()));
+    }
     OverlayMount::FsConfig(config)
+}
+
+/// Mounts `overlay` on `target`, as [`overlay_mount`] chooses.
+pub fn mount_overlay(sys: &dyn Sys, overlay: &Overlay, target: &Path) -> Result<(), MountError> {
+    match overlay_mount(overlay) {
+        OverlayMount::Legacy(data) => sys
+            .mount(
+                Some("overlay"),
+                target,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(&data),
+            )
+            .map_err(sys_err("mounting overlay on", target)),
+        OverlayMount::FsConfig(config) => sys
+            .mount_fs("overlay", &config, target)
+            .map_err(sys_err("mounting overlay on", target)),
+    }
 }
 
 /// What [`open_in_root`] makes when the destination is missing.
@@ -367,19 +396,8 @@ pub fn mount_root(
         .map_err(sys_err("setting propagation of", slash))?;
     sys.mount(None, parent, None, MsFlags::MS_PRIVATE, None)
         .map_err(sys_err("making private", parent))?;
-    match overlay.map(overlay_mount) {
-        Some(OverlayMount::Legacy(data)) => sys
-            .mount(
-                Some("overlay"),
-                root,
-                Some("overlay"),
-                MsFlags::empty(),
-                Some(&data),
-            )
-            .map_err(sys_err("mounting overlay on", root)),
-        Some(OverlayMount::FsConfig(config)) => sys
-            .mount_fs("overlay", &config, root)
-            .map_err(sys_err("mounting overlay on", root)),
+    match overlay {
+        Some(ov) => mount_overlay(sys, ov, root),
         None => {
             let src = root.to_string_lossy();
             sys.mount(
@@ -613,6 +631,7 @@ mod tests {
             lower: vec!["/l/0".into(), "/l/1".into()],
             upper: "/u".into(),
             work: "/w".into(),
+            userxattr: false,
         };
         assert_eq!(
             overlay_mount(&ov),
@@ -628,6 +647,7 @@ mod tests {
                 .collect(),
             upper: "/u".into(),
             work: "/w".into(),
+            userxattr: false,
         };
         match overlay_mount(&long) {
             OverlayMount::FsConfig(cfg) => {
@@ -641,8 +661,33 @@ mod tests {
             lower: vec!["/a:b".into()],
             upper: "/u".into(),
             work: "/w".into(),
+            userxattr: false,
         };
         assert!(matches!(overlay_mount(&colon), OverlayMount::FsConfig(_)));
+    }
+
+    #[test]
+    fn a_user_namespace_overlay_uses_user_xattrs() {
+        let ov = Overlay {
+            lower: vec!["/l/0".into()],
+            upper: "/u".into(),
+            work: "/w".into(),
+            userxattr: true,
+        };
+        assert_eq!(
+            overlay_mount(&ov),
+            OverlayMount::Legacy("lowerdir=/l/0,upperdir=/u,workdir=/w,userxattr".into())
+        );
+        let colon = Overlay {
+            lower: vec!["/a:b".into()],
+            ..ov
+        };
+        match overlay_mount(&colon) {
+            OverlayMount::FsConfig(cfg) => {
+                assert_eq!(cfg.last(), Some(&("userxattr", String::new())));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -744,6 +789,7 @@ mod tests {
             lower: vec!["/l0".into()],
             upper: "/u".into(),
             work: "/w".into(),
+            userxattr: false,
         };
         let slave = root_propagation(None).unwrap();
         mount_root(&sys, root, Some(&ov), slave, Path::new("/run")).unwrap();
@@ -882,6 +928,7 @@ mod tests {
             lower: vec!["/l0".into()],
             upper: "/u".into(),
             work: "/w".into(),
+            userxattr: false,
         };
         let slave = root_propagation(None).unwrap();
         let err = mount_root(&sys, dir.path(), Some(&ov), slave, Path::new("/")).unwrap_err();

@@ -92,7 +92,11 @@ impl Sys for RealSys {
         let to_errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
         let fs = rm::fsopen(fstype, rm::FsOpenFlags::FSOPEN_CLOEXEC).map_err(to_errno)?;
         for (key, value) in config {
-            rm::fsconfig_set_string(&fs, *key, value.as_str()).map_err(to_errno)?;
+            if value.is_empty() {
+                rm::fsconfig_set_flag(&fs, *key).map_err(to_errno)?;
+            } else {
+                rm::fsconfig_set_string(&fs, *key, value.as_str()).map_err(to_errno)?;
+            }
         }
         rm::fsconfig_create(&fs).map_err(to_errno)?;
         let mnt = rm::fsmount(

@@ -35,7 +35,35 @@ pub async fn run(args: Args, target: &Target) -> i32 {
         };
     }
     print!("{}", text(&info));
+    // As docker does: the daemon's warnings last, on stderr.
+    for w in info.warnings.iter().flatten() {
+        eprintln!("WARNING: {w}");
+    }
     0
+}
+
+/// `Security Options`' lines: each `name=X,k=v` as `X` and its settings
+/// capitalised below it, as docker prints them.
+fn security_lines(options: &[String]) -> String {
+    let mut out = String::new();
+    for opt in options {
+        let mut fields = opt.split(',');
+        let name = fields
+            .next()
+            .map(|f| f.strip_prefix("name=").unwrap_or(f))
+            .unwrap_or_default();
+        out.push_str(&format!("  {name}\n"));
+        for f in fields {
+            if let Some((k, v)) = f.split_once('=') {
+                let mut k = k.to_string();
+                if let Some(first) = k.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                out.push_str(&format!("   {k}: {v}\n"));
+            }
+        }
+    }
+    out
 }
 
 /// `info`'s text, in docker's layout.
@@ -49,10 +77,11 @@ fn text(info: &Info) -> String {
  Images: {}
  Server Version: {}
  Storage Driver: {}
- Logging Driver: {}
+{} Logging Driver: {}
  Cgroup Driver: {}
  Cgroup Version: {}
- Kernel Version: {}
+ Security Options:
+{} Kernel Version: {}
  Operating System: {}
  OSType: {}
  Architecture: {}
@@ -68,9 +97,17 @@ fn text(info: &Info) -> String {
         info.images,
         info.server_version,
         info.driver,
+        info.driver_status
+            .iter()
+            .filter_map(|pair| match pair.as_slice() {
+                [k, v] => Some(format!("  {k}: {v}\n")),
+                _ => None,
+            })
+            .collect::<String>(),
         info.logging_driver,
         info.cgroup_driver,
         info.cgroup_version,
+        security_lines(&info.security_options),
         info.kernel_version,
         info.operating_system,
         info.os_type,
@@ -106,13 +143,19 @@ mod tests {
             mem_total: 2 << 30,
             name: "host".into(),
             docker_root_dir: "/var/lib/berth".into(),
+            driver_status: vec![vec!["Backing Filesystem".into(), "extfs".into()]],
+            security_options: vec![
+                "name=seccomp,profile=builtin".into(),
+                "name=rootless".into(),
+            ],
             ..Default::default()
         };
         assert_eq!(
             text(&info),
             "Server:\n Containers: 3\n  Running: 1\n  Paused: 0\n  Stopped: 2\n Images: 4\n \
-             Server Version: 0.1.0\n Storage Driver: overlay\n Logging Driver: json-file\n \
-             Cgroup Driver: cgroupfs\n Cgroup Version: 1\n Kernel Version: 6.1.0\n \
+             Server Version: 0.1.0\n Storage Driver: overlay\n  Backing Filesystem: extfs\n \
+             Logging Driver: json-file\n Cgroup Driver: cgroupfs\n Cgroup Version: 1\n \
+             Security Options:\n  seccomp\n   Profile: builtin\n  rootless\n Kernel Version: 6.1.0\n \
              Operating System: Debian GNU/Linux 12 (bookworm)\n OSType: linux\n \
              Architecture: x86_64\n CPUs: 2\n Total Memory: 2GiB\n Name: host\n \
              Docker Root Dir: /var/lib/berth\n"

@@ -172,10 +172,9 @@ impl ContainerService {
         }
         probe.config.tty = ex.tty;
         let config = &self.inner.config;
-        let opts =
-            options::spec_options(&probe, unused_rootfs(), &config.cgroup_parent, None, &|n| {
-                self.running_pid(n)
-            })?;
+        let opts = options::spec_options(&probe, unused_rootfs(), config.cgroups(), None, &|n| {
+            self.running_pid(n)
+        })?;
         let spec = berth_runtime::spec::build_spec(&opts)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let mut process = spec
@@ -201,7 +200,7 @@ impl ContainerService {
                 .console_size
                 .map(|[h, w]| (h, w))
                 .filter(|(h, w)| *h > 0 && *w > 0),
-            cgroup_parent: Some(config.cgroup_parent.clone()),
+            cgroup_parent: config.cgroups().map(str::to_string),
             exit_path: Some(dir.join("exit.json")),
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
             seccomp_cache: Some(config.paths.seccomp_cache()),

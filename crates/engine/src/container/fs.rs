@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use berth_image::fsops::{self, ExtractOptions, PathStat};
 use berth_image::CommitOptions;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{umount2, MntFlags};
 
 use super::{Container, ContainerService};
 use crate::{ids, Error};
@@ -23,36 +23,17 @@ pub(super) struct TempMount {
 
 impl TempMount {
     fn overlay(
-        layers: &[PathBuf],
-        upper: &Path,
-        work: &Path,
+        overlay: &berth_runtime::mounts::Overlay,
         target: &Path,
     ) -> Result<TempMount, Error> {
         std::fs::create_dir_all(target).map_err(Error::io("creating", target))?;
-        let lower: Vec<String> = layers
-            .iter()
-            .rev()
-            .map(|p| p.display().to_string())
-            .collect();
-        let data = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lower.join(":"),
-            upper.display(),
-            work.display()
-        );
-        mount(
-            Some("overlay"),
-            target,
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(data.as_str()),
-        )
-        .map_err(|e| {
-            Error::Internal(format!(
-                "mounting the container's rootfs at {}: {e}",
-                target.display()
-            ))
-        })?;
+        berth_runtime::mounts::mount_overlay(&berth_runtime::sys::RealSys, overlay, target)
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "mounting the container's rootfs at {}: {e}",
+                    target.display()
+                ))
+            })?;
         Ok(TempMount {
             target: target.to_path_buf(),
         })
@@ -92,12 +73,18 @@ impl ContainerService {
             .collect();
         self.inner.volume_use.acquire_volumes(&rec)?;
         let paths = c.paths.clone();
+        let userxattr = self.inner.config.storage.user_xattrs;
         let result = tokio::task::spawn_blocking(move || {
             for dir in [paths.upper(), paths.work()] {
                 std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
             }
-            let mounted =
-                TempMount::overlay(&layers, &paths.upper(), &paths.work(), &paths.rootfs())?;
+            let overlay = berth_runtime::mounts::Overlay {
+                lower: layers,
+                upper: paths.upper(),
+                work: paths.work(),
+                userxattr,
+            };
+            let mounted = TempMount::overlay(&overlay, &paths.rootfs())?;
             for m in &mounts {
                 berth_runtime::mounts::mount_one(&berth_runtime::sys::RealSys, &mounted.target, m)
                     .map_err(|e| {

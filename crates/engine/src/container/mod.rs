@@ -562,6 +562,7 @@ impl ContainerService {
         path: &str,
         args: &[String],
     ) -> Result<(), Error> {
+        options::check_limits(self.inner.config.limits_refused(), &host_config.resources)?;
         let probe = ContainerRecord {
             id: id.to_string(),
             name: String::new(),
@@ -594,7 +595,7 @@ impl ContainerService {
         let opts = options::spec_options(
             &probe,
             "/".into(),
-            &self.inner.config.cgroup_parent,
+            self.inner.config.cgroups(),
             None,
             &exists,
         )?;

@@ -23,7 +23,7 @@ fn prepare_bundle(
     c: &Container,
     rec: &ContainerRecord,
     opts: SpecOptions,
-    layers: Vec<PathBuf>,
+    overlay: Overlay,
     io: MonitorIo,
     extra_mounts: Vec<oci_spec::runtime::Mount>,
     etc: super::network_use::EtcFiles,
@@ -60,11 +60,7 @@ fn prepare_bundle(
     crate::fsutil::write_atomic(&p.bundle().join("config.json"), &spec_json)?;
     let monitor = MonitorConfig {
         id: rec.id.clone(),
-        overlay: Some(Overlay {
-            lower: layers,
-            upper: p.upper(),
-            work: p.work(),
-        }),
+        overlay: Some(overlay),
         log_path: p.log(),
         exit_path: p.exit_file(),
         attach_socket: Some(io.attach_socket),
@@ -131,7 +127,7 @@ pub(super) async fn start(
     let mut opts = options::spec_options(
         rec,
         c.paths.rootfs(),
-        &config.cgroup_parent,
+        config.cgroups(),
         Some(config.paths.seccomp_cache()),
         &|name| svc.running_pid(name),
     )?;
@@ -158,9 +154,17 @@ pub(super) async fn start(
         let rec = rec.clone();
         let extra = svc.inner.volume_use.oci_mounts(&rec)?;
         let etc = svc.render_etc_files(&rec)?;
-        tokio::task::spawn_blocking(move || prepare_bundle(&c, &rec, opts, layers, io, extra, etc))
-            .await
-            .map_err(|e| Error::Internal(format!("bundle task failed: {e}")))??;
+        let overlay = Overlay {
+            lower: layers,
+            upper: c.paths.upper(),
+            work: c.paths.work(),
+            userxattr: config.storage.user_xattrs,
+        };
+        tokio::task::spawn_blocking(move || {
+            prepare_bundle(&c, &rec, opts, overlay, io, extra, etc)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("bundle task failed: {e}")))??;
     }
     let mut monitor = svc
         .inner

@@ -82,11 +82,23 @@ pub fn ns_mode(
     }
 }
 
+/// Refuses resource limits a daemon cannot apply (`refused`: why, from
+/// [`crate::EngineConfig::limits_refused`]) instead of ignoring them.
+pub fn check_limits(refused: Option<&str>, hc: &ApiResources) -> Result<(), Error> {
+    match refused {
+        Some(why) if resources(hc) != Resources::default() => Err(Error::InvalidArgument(format!(
+            "resource limits cannot be applied: {why}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Everything the runtime needs to build the container's spec.
+/// `cgroup_parent`: `None` when containers get no cgroup (rootless).
 pub fn spec_options(
     rec: &ContainerRecord,
     rootfs: PathBuf,
-    cgroup_parent: &str,
+    cgroup_parent: Option<&str>,
     seccomp_cache_dir: Option<PathBuf>,
     join: &dyn Fn(&str) -> Result<i64, Error>,
 ) -> Result<SpecOptions, Error> {
@@ -111,8 +123,12 @@ pub fn spec_options(
         hostname: rec.config.hostname.clone(),
         no_new_privileges: create::wants_no_new_privileges(hc),
         rootfs,
-        id: rec.id.clone(),
-        cgroup_parent: cgroup_parent.to_string(),
+        id: if cgroup_parent.is_some() {
+            rec.id.clone()
+        } else {
+            String::new()
+        },
+        cgroup_parent: cgroup_parent.unwrap_or_default().to_string(),
         resources: resources(&hc.resources),
         cap_add: hc.cap_add.clone(),
         cap_drop: hc.cap_drop.clone(),

@@ -273,6 +273,7 @@ impl ContainerService {
         let _op = c.op.lock().await;
         let rec = c.record();
         let merged = merge_resources(&rec.host_config.resources, &req.resources);
+        options::check_limits(self.inner.config.limits_refused(), &merged)?;
         if let Some(p) = &req.restart_policy {
             super::restart::RestartPolicy::parse(p)?;
             if rec.host_config.auto_remove && !matches!(p.name.as_str(), "" | "no") {

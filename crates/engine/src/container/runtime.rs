@@ -79,10 +79,18 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 pub struct LinuxRuntime {
     pub monitor_exe: PathBuf,
     pub cgroup_parent: String,
+    /// Containers have cgroups (not so for a rootless daemon without a
+    /// delegated cgroup v2 subtree).
+    pub cgroups: bool,
 }
 
 impl LinuxRuntime {
     fn cgroup(&self, id: &str) -> Result<Cgroup, String> {
+        if !self.cgroups {
+            return Err(format!(
+                "container {id} has no cgroup: this rootless daemon runs containers without cgroups"
+            ));
+        }
         Cgroup::open(&self.cgroup_parent, id)
             .map_err(|e| format!("opening the cgroup of {id}: {e}"))
     }
@@ -199,14 +207,15 @@ impl ContainerRuntime for LinuxRuntime {
     }
 
     fn leftover_pids(&self, id: &str) -> Vec<i64> {
-        Cgroup::open(&self.cgroup_parent, id)
-            .and_then(|cg| cg.pids())
+        self.cgroup(id)
+            .ok()
+            .and_then(|cg| cg.pids().ok())
             .map(|p| p.into_iter().map(i64::from).collect())
             .unwrap_or_default()
     }
 
     fn remove_leftovers(&self, id: &str) -> Result<usize, String> {
-        let Ok(cg) = Cgroup::open(&self.cgroup_parent, id) else {
+        let Ok(cg) = self.cgroup(id) else {
             return Ok(0);
         };
         let mut killed = 0;
@@ -230,6 +239,9 @@ impl ContainerRuntime for LinuxRuntime {
     }
 
     fn cgroups(&self) -> Vec<String> {
+        if !self.cgroups {
+            return Vec::new();
+        }
         berth_runtime::cgroups::children(&self.cgroup_parent).unwrap_or_default()
     }
 

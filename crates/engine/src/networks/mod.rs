@@ -14,6 +14,7 @@ pub mod host;
 pub mod ports;
 pub mod record;
 mod request;
+mod rootless_host;
 pub mod view;
 
 #[cfg(test)]
@@ -35,6 +36,7 @@ use host::Hold;
 pub use host::{FakeHost, LinuxHost, NetworkHost};
 pub use ports::Published;
 pub use record::{Driver, NetworkRecord};
+pub use rootless_host::RootlessHost;
 
 /// Daemon settings for networking.
 #[derive(Debug, Clone)]

@@ -176,9 +176,14 @@ pub fn reserve(host: &dyn NetworkHost, req: &PortRequest) -> Result<(Published, 
     } else {
         format!("{lo}-{hi}")
     };
+    let why = if errno.is_empty() || errno.contains("in use") {
+        format!("port is already allocated ({errno})")
+    } else {
+        errno
+    };
     Err(Error::Conflict {
         message: format!(
-            "driver failed programming external connectivity: Bind for {ip}:{wanted} failed: port is already allocated ({errno})"
+            "driver failed programming external connectivity: Bind for {ip}:{wanted} failed: {why}"
         ),
     })
 }

@@ -338,6 +338,8 @@ pub fn extract_into(
         owner,
         caller_owns: opts.caller_owns,
         ignore_chown_errors: opts.ignore_chown_errors,
+        // Whiteouts are kept as files here: no overlay marker is written.
+        user_xattrs: false,
         rename_top: opts
             .rename_top
             .as_ref()

@@ -29,6 +29,9 @@ const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 pub(crate) const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 /// The overlayfs xattr marking a directory opaque.
 pub(crate) const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// The same marker for overlays mounted with `userxattr` (in a user
+/// namespace, where `trusted.*` cannot be set).
+pub(crate) const OVERLAY_USER_OPAQUE_XATTR: &str = "user.overlay.opaque";
 
 /// What OCI whiteouts (`.wh.name`, `.wh..wh..opq`) become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +60,9 @@ pub struct UnpackOptions {
     /// failing the unpack: Podman's `ignore_chown_errors`, for a process that
     /// is not root or has a single id mapped.
     pub ignore_chown_errors: bool,
+    /// Opaque directories marked for an overlay mounted with `userxattr`
+    /// (`user.overlay.opaque`): a rootless daemon's layers.
+    pub user_xattrs: bool,
 }
 
 impl Default for UnpackOptions {
@@ -64,6 +70,7 @@ impl Default for UnpackOptions {
         Self {
             whiteouts: Whiteouts::Overlay,
             ignore_chown_errors: false,
+            user_xattrs: false,
         }
     }
 }
@@ -97,6 +104,7 @@ pub fn unpack(
     let policy = Policy {
         whiteouts: opts.whiteouts,
         ignore_chown_errors: opts.ignore_chown_errors,
+        user_xattrs: opts.user_xattrs,
         root_meta: true,
         ..Policy::default()
     };
@@ -124,6 +132,8 @@ pub(crate) struct Policy {
     pub caller_owns: bool,
     /// See [`UnpackOptions::ignore_chown_errors`].
     pub ignore_chown_errors: bool,
+    /// See [`UnpackOptions::user_xattrs`].
+    pub user_xattrs: bool,
     /// An entry whose first component is `.0` lands under `.1` instead (so
     /// are hardlink targets): `docker cp` to a new name.
     pub rename_top: Option<(OsString, OsString)>,
@@ -623,7 +633,12 @@ impl Unpacker<'_> {
                 }
                 return Ok(());
             }
-            return rfs::fsetxattr(&dir, OVERLAY_OPAQUE_XATTR, b"y", XattrFlags::empty());
+            let name = if self.policy.user_xattrs {
+                OVERLAY_USER_OPAQUE_XATTR
+            } else {
+                OVERLAY_OPAQUE_XATTR
+            };
+            return rfs::fsetxattr(&dir, name, b"y", XattrFlags::empty());
         }
         if s.starts_with(WHITEOUT_META_PREFIX.as_bytes()) {
             // Other AUFS metadata (.wh..wh.plnk, ...) has no overlay meaning.

@@ -307,6 +307,7 @@ pub fn spawn(fx: &Fixture, run: Run) -> Spawned {
             lower,
             upper: upper.clone(),
             work,
+            userxattr: false,
         }),
         None => {
             build_rootfs(&rootfs);

@@ -152,12 +152,27 @@ async fn info(State(engine): State<Engine>) -> Response {
     let (total, running, stopped) = engine.containers.counts();
     let images = engine.images.list().await.map(|l| l.len()).unwrap_or(0);
     let paths = &engine.config.paths;
-    let cg = berth_engine::system::cgroup_features();
+    let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let rootless = engine.config.rootless.as_ref();
+    // A rootless daemon's containers get no cgroup: no limit is available.
+    let cg = match rootless {
+        None => berth_engine::system::cgroup_features(),
+        Some(_) => Default::default(),
+    };
     let mut security = vec!["name=seccomp,profile=builtin"];
+    if rootless.is_some() {
+        security.push("name=rootless");
+    }
     if cgroup_version() == "2" {
         security.push("name=cgroupns");
     }
-    let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut driver_status = vec![list(&["Backing Filesystem", "extfs"])];
+    if rootless.is_some() {
+        driver_status.push(list(&[
+            "Mount",
+            "kernel overlayfs in the user namespace (userxattr)",
+        ]));
+    }
     let info = berth_api::system::Info {
         id: engine.id.to_string(),
         containers: total as i64,
@@ -166,7 +181,7 @@ async fn info(State(engine): State<Engine>) -> Response {
         containers_stopped: stopped as i64,
         images: images as i64,
         driver: "overlay".into(),
-        driver_status: vec![list(&["Backing Filesystem", "extfs"])],
+        driver_status,
         plugins: berth_api::system::Plugins {
             volume: list(&["local"]),
             network: list(&["bridge", "host", "null"]),
@@ -218,7 +233,9 @@ async fn info(State(engine): State<Engine>) -> Response {
         isolation: String::new(),
         init_binary: String::new(),
         security_options: security.into_iter().map(str::to_string).collect(),
-        warnings: None,
+        warnings: rootless
+            .map(|r| r.warnings.clone())
+            .filter(|w| !w.is_empty()),
         extra: Default::default(),
     };
     Json(info).into_response()

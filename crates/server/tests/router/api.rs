@@ -92,7 +92,9 @@ impl Api {
             // Run by an ordinary user, image files stay the user's.
             storage: berth_engine::StoreOptions {
                 ignore_chown_errors: true,
+                user_xattrs: false,
             },
+            rootless: None,
         };
         let network = Arc::new(FakeHost::default());
         let runtime = FakeRuntime::new();

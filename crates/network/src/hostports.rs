@@ -1,0 +1,238 @@
+//! Host ports for a rootless daemon. The daemon lives in a network
+//! namespace of its own, so a socket it binds is not on the host; a small
+//! helper left outside (`berth __rootless-ports`) binds and listens on the
+//! host's address for it and hands the listening socket over a unix socket
+//! (`SCM_RIGHTS`). A socket stays in the namespace it was made in, so the
+//! daemon accepts host connections on it and carries them to the
+//! container. The helper keeps nothing: a port is free again when the
+//! daemon closes the socket (or dies).
+//!
+//! The exchange is one line each way: `tcp 127.0.0.1 8080\n`, answered by
+//! `ok 8080\n` with the socket attached, or `err TEXT\n`.
+
+use std::io::{BufRead, BufReader, IoSlice, IoSliceMut, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, UnixAddr};
+
+/// One request: a TCP listener on `ip:port` (0: a port the kernel picks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+}
+
+impl Request {
+    /// The request's line.
+    pub fn line(&self) -> String {
+        format!("tcp {} {}\n", self.ip, self.port)
+    }
+
+    /// Reads a request line.
+    pub fn parse(line: &str) -> Result<Request, String> {
+        let mut f = line.split_whitespace();
+        match (f.next(), f.next(), f.next(), f.next()) {
+            (Some("tcp"), Some(ip), Some(port), None) => Ok(Request {
+                ip: ip.parse().map_err(|_| format!("bad address {ip:?}"))?,
+                port: port.parse().map_err(|_| format!("bad port {port:?}"))?,
+            }),
+            (Some(proto), Some(_), Some(_), None) => {
+                Err(format!("protocol {proto} is not supported"))
+            }
+            _ => Err(format!("bad request {line:?}")),
+        }
+    }
+}
+
+/// The reply to a request: the port bound, or why not.
+pub fn reply_line(result: &Result<u16, String>) -> String {
+    match result {
+        Ok(port) => format!("ok {port}\n"),
+        Err(e) => format!("err {}\n", e.replace('\n', " ")),
+    }
+}
+
+/// Reads a reply line.
+pub fn parse_reply(line: &str) -> Result<u16, String> {
+    let line = line.trim_end_matches('\n');
+    if let Some(port) = line.strip_prefix("ok ") {
+        return port
+            .parse()
+            .map_err(|_| format!("bad reply from the port helper: {line:?}"));
+    }
+    match line.strip_prefix("err ") {
+        Some(e) => Err(e.to_string()),
+        None => Err(format!("bad reply from the port helper: {line:?}")),
+    }
+}
+
+/// Why binding a host port failed, in words a user acts on: ports below
+/// `unprivileged_start` need privileges an ordinary user lacks.
+pub fn bind_error(errno: nix::errno::Errno, port: u16, unprivileged_start: Option<u16>) -> String {
+    let text = errno.desc().to_lowercase();
+    match unprivileged_start {
+        Some(start) if errno == nix::errno::Errno::EACCES && port < start => format!(
+            "{text}: a rootless daemon cannot bind port {port}, below net.ipv4.ip_unprivileged_port_start ({start}): publish a port from {start} up, or lower that sysctl"
+        ),
+        _ => text,
+    }
+}
+
+/// Binds and listens on the host, as the helper does for a request.
+pub fn listen(req: Request) -> Result<(OwnedFd, u16), nix::errno::Errno> {
+    use nix::sys::socket::{
+        bind, getsockname, listen as listen_on, setsockopt, socket, sockopt, AddressFamily,
+        Backlog, SockFlag, SockType, SockaddrIn,
+    };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    bind(
+        fd.as_raw_fd(),
+        &SockaddrIn::from(SocketAddrV4::new(req.ip, req.port)),
+    )?;
+    listen_on(&fd, Backlog::new(511).unwrap_or(Backlog::MAXCONN))?;
+    let got: SockaddrIn = getsockname(fd.as_raw_fd())?;
+    Ok((fd, got.port()))
+}
+
+/// The helper's loop: one request per connection, forever.
+pub fn serve(listener: UnixListener) -> std::io::Result<()> {
+    let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|t| t.trim().parse().ok());
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        let mut line = String::new();
+        if BufReader::new(&conn).read_line(&mut line).is_err() {
+            continue;
+        }
+        let answer = Request::parse(&line)
+            .and_then(|req| listen(req).map_err(|e| bind_error(e, req.port, start)));
+        let text = reply_line(&answer.as_ref().map(|(_, p)| *p).map_err(Clone::clone));
+        let sent = match &answer {
+            Ok((fd, _)) => send_with_fd(&conn, text.as_bytes(), fd.as_raw_fd()),
+            Err(_) => conn.write_all(text.as_bytes()),
+        };
+        if let Err(e) = sent {
+            eprintln!("berth port helper: answering: {e}");
+        }
+    }
+    Ok(())
+}
+
+fn send_with_fd(conn: &UnixStream, bytes: &[u8], fd: RawFd) -> std::io::Result<()> {
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<UnixAddr>(
+        conn.as_raw_fd(),
+        &[IoSlice::new(bytes)],
+        &cmsg,
+        MsgFlags::empty(),
+        None,
+    )?;
+    Ok(())
+}
+
+/// Asks the helper at `socket` for a host listener: the socket and its
+/// port, or the helper's words.
+pub fn request(socket: &Path, req: Request) -> Result<(OwnedFd, u16), String> {
+    let conn = UnixStream::connect(socket)
+        .map_err(|e| format!("reaching the port helper at {}: {e}", socket.display()))?;
+    (&conn)
+        .write_all(req.line().as_bytes())
+        .map_err(|e| format!("asking the port helper: {e}"))?;
+    let mut buf = [0u8; 512];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let (n, fd) = {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<UnixAddr>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| format!("reading the port helper's answer: {e}"))?;
+        let mut fd = None;
+        for c in msg
+            .cmsgs()
+            .map_err(|e| format!("port helper's answer: {e}"))?
+        {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: the kernel just installed these descriptors in
+                // this process for this message; nothing else owns them.
+                fd = fds.first().map(|&f| unsafe { OwnedFd::from_raw_fd(f) });
+            }
+        }
+        (msg.bytes, fd)
+    };
+    let port = parse_reply(&String::from_utf8_lossy(&buf[..n]))?;
+    let fd = fd.ok_or("the port helper sent no socket")?;
+    Ok((fd, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_and_reply_lines() {
+        let r = Request {
+            ip: Ipv4Addr::LOCALHOST,
+            port: 8080,
+        };
+        assert_eq!(r.line(), "tcp 127.0.0.1 8080\n");
+        assert_eq!(Request::parse(&r.line()), Ok(r));
+        assert_eq!(
+            Request::parse("udp 0.0.0.0 53\n"),
+            Err("protocol udp is not supported".into())
+        );
+        assert!(Request::parse("tcp 1.2.3 80").is_err());
+        assert_eq!(parse_reply(&reply_line(&Ok(80))), Ok(80));
+        assert_eq!(
+            parse_reply(&reply_line(&Err("address in use\nx".into()))),
+            Err("address in use x".into())
+        );
+        assert!(parse_reply("what").is_err());
+    }
+
+    #[test]
+    fn low_ports_say_why() {
+        assert_eq!(
+            bind_error(nix::errno::Errno::EACCES, 80, Some(1024)),
+            "permission denied: a rootless daemon cannot bind port 80, below net.ipv4.ip_unprivileged_port_start (1024): publish a port from 1024 up, or lower that sysctl"
+        );
+        assert_eq!(
+            bind_error(nix::errno::Errno::EADDRINUSE, 8080, Some(1024)),
+            "address already in use"
+        );
+    }
+
+    #[test]
+    fn a_socket_crosses_to_the_asker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ports.sock");
+        let listener = UnixListener::bind(&path).expect("bind");
+        std::thread::spawn(move || serve(listener));
+        let (fd, port) = request(
+            &path,
+            Request {
+                ip: Ipv4Addr::LOCALHOST,
+                port: 0,
+            },
+        )
+        .expect("a listener");
+        assert!(port > 0);
+        let listener = std::net::TcpListener::from(fd);
+        let client = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+        let (_, from) = listener.accept().expect("accept");
+        assert_eq!(from, client.local_addr().expect("addr"));
+    }
+}
