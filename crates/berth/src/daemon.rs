@@ -84,7 +84,19 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    match runtime.block_on(serve(args, roots, rootless)) {
+    let served = runtime.block_on(serve(args, roots, rootless.as_ref()));
+    // A rootless daemon's namespaces and helpers go with it, also after a
+    // failed start, unless containers still run in them.
+    if let Some(r) = &rootless {
+        let kept = crate::rootless::leave(r, served.is_ok());
+        if kept > 0 {
+            tracing::info!(
+                processes = kept,
+                "rootless namespaces kept for the containers still running"
+            );
+        }
+    }
+    match served {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("berth daemon: {e:#}");
@@ -135,7 +147,7 @@ fn no_cgroups_reason() -> String {
 async fn serve(
     args: Args,
     roots: Roots,
-    rootless: Option<crate::rootless::Rootless>,
+    rootless: Option<&crate::rootless::Rootless>,
 ) -> anyhow::Result<()> {
     let socket = socket_path(&args, &roots)?;
     for w in rootless.iter().flat_map(|r| &r.warnings) {
@@ -143,10 +155,10 @@ async fn serve(
     }
     let config = berth_engine::EngineConfig {
         storage: berth_engine::StoreOptions {
-            ignore_chown_errors: rootless.as_ref().is_some_and(|r| r.single_id),
+            ignore_chown_errors: rootless.is_some_and(|r| r.single_id),
             user_xattrs: rootless.is_some(),
         },
-        rootless: rootless.as_ref().map(|r| berth_engine::RootlessConfig {
+        rootless: rootless.map(|r| berth_engine::RootlessConfig {
             ports_socket: r.ports_socket.clone(),
             no_cgroups: no_cgroups_reason(),
             warnings: r.warnings.clone(),
@@ -188,22 +200,11 @@ async fn serve(
         .with_context(|| format!("serving on {}", socket.display()));
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&pid_file);
-    match &rootless {
-        Some(r) => {
-            let kept = crate::rootless::leave(r);
-            if kept > 0 {
-                tracing::info!(
-                    processes = kept,
-                    "rootless namespaces kept for the containers still running"
-                );
-            }
-        }
-        None => {
-            // The parent cgroup goes when no container is left in it.
-            let roots = berth_runtime::cgroups::Roots::default();
-            if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &args.cgroup_parent) {
-                tracing::debug!(error = %e, "parent cgroup kept");
-            }
+    if rootless.is_none() {
+        // The parent cgroup goes when no container is left in it.
+        let roots = berth_runtime::cgroups::Roots::default();
+        if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &args.cgroup_parent) {
+            tracing::debug!(error = %e, "parent cgroup kept");
         }
     }
     tracing::info!("berth daemon stopped");

@@ -260,8 +260,10 @@ fn start_slirp(dir: &Path, holder: i32) -> anyhow::Result<()> {
 
 /// After the daemon stopped: when no process but the holder and this one
 /// is left in the namespaces, ends the helpers and the holder and removes
-/// their files. Returns how many processes keep them.
-pub fn leave(r: &Rootless) -> usize {
+/// their files (and, after a clean stop, the log of a daemon the CLI
+/// started; after a failed start it tells the CLI why). Returns how many
+/// processes keep the namespaces.
+pub fn leave(r: &Rootless, clean: bool) -> usize {
     let Ok(own) = std::fs::read_link("/proc/self/ns/user") else {
         return 0;
     };
@@ -301,7 +303,9 @@ pub fn leave(r: &Rootless) -> usize {
     // The runtime root's own leftovers: empty directories and the log of
     // a daemon the CLI started; then the root itself when empty.
     if let Some(exec_root) = r.dir.parent() {
-        let _ = std::fs::remove_file(exec_root.join("daemon.log"));
+        if clean {
+            let _ = std::fs::remove_file(exec_root.join("daemon.log"));
+        }
         for entry in std::fs::read_dir(exec_root).into_iter().flatten().flatten() {
             let _ = std::fs::remove_dir(entry.path());
         }

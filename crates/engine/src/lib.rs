@@ -111,6 +111,8 @@ pub struct Hosts {
     pub runtime: Arc<dyn container::runtime::ContainerRuntime>,
     /// Read-only trees of images for the daemon's own reading.
     pub snapshots: Arc<dyn snapshots::Snapshots>,
+    /// How registries are reached.
+    pub dialer: berth_registry::dial::Dialer,
 }
 
 impl Hosts {
@@ -135,6 +137,10 @@ impl Hosts {
             snapshots: Arc::new(snapshots::MountSnapshots {
                 userxattr: config.storage.user_xattrs,
             }),
+            dialer: match &config.rootless {
+                None => berth_registry::dial::Dialer::direct(),
+                Some(r) => networks::rootless_dialer(r.ports_socket.clone()),
+            },
         }
     }
 }
@@ -159,6 +165,7 @@ impl Engine {
             config.storage,
             hosts.snapshots.clone(),
             events.clone(),
+            hosts.dialer.clone(),
         )
         .await?;
         // Downloads an earlier daemon left unfinished.

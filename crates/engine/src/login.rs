@@ -1,7 +1,7 @@
 //! `POST /auth`: checks credentials against a registry, as `docker login`
 //! asks the daemon to.
 
-use berth_registry::client::{endpoint, Client, Credentials, Remote};
+use berth_registry::client::{endpoint, Credentials, Remote};
 
 use crate::Error;
 
@@ -19,7 +19,12 @@ fn domain(server: &str) -> String {
 }
 
 /// Succeeds when the registry accepts the credentials.
-pub async fn login(server: &str, username: &str, password: &str) -> Result<(), Error> {
+pub async fn login(
+    images: &crate::images::ImageService,
+    server: &str,
+    username: &str,
+    password: &str,
+) -> Result<(), Error> {
     let remote = Remote {
         endpoint: endpoint(&domain(server), &[]),
         repo: String::new(),
@@ -28,7 +33,7 @@ pub async fn login(server: &str, username: &str, password: &str) -> Result<(), E
             password: password.to_string(),
         }),
     };
-    let client = Client::new().map_err(|e| Error::Registry(e.to_string()))?;
+    let client = images.registry_client()?;
     client.ping(&remote).await.map_err(|e| {
         if e.is_unauthorized() {
             Error::Unauthorized(format!(

@@ -177,7 +177,7 @@ impl ImageService {
             tags
         };
         let target = Target {
-            client: Client::new().map_err(|e| Error::Registry(e.to_string()))?,
+            client: self.registry_client()?,
             remote: Remote {
                 endpoint: endpoint(r.domain(), &req.insecure),
                 repo: r.path().to_string(),

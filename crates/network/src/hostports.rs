@@ -7,8 +7,13 @@
 //! container. The helper keeps nothing: a port is free again when the
 //! daemon closes the socket (or dies).
 //!
-//! The exchange is one line each way: `tcp 127.0.0.1 8080\n`, answered by
-//! `ok 8080\n` with the socket attached, or `err TEXT\n`.
+//! The same helper makes the daemon's own outgoing connections (to
+//! registries) from the host's network, where the user's loopback and
+//! resolver are.
+//!
+//! The exchange is one line each way: `tcp 127.0.0.1 8080\n` (listen) or
+//! `dial HOST PORT\n` (connect), answered by `ok PORT\n` with the socket
+//! attached, or `err TEXT\n`.
 
 use std::io::{BufRead, BufReader, IoSlice, IoSliceMut, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -18,26 +23,38 @@ use std::path::Path;
 
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, UnixAddr};
 
-/// One request: a TCP listener on `ip:port` (0: a port the kernel picks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Request {
-    pub ip: Ipv4Addr,
-    pub port: u16,
+/// One request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// A TCP listener on `ip:port` (0: a port the kernel picks).
+    Listen { ip: Ipv4Addr, port: u16 },
+    /// A TCP connection from the host to `host:port` (a name or an
+    /// address): how the daemon reaches registries, which are on the
+    /// host's network (its loopback too), not the daemon's.
+    Dial { host: String, port: u16 },
 }
 
 impl Request {
     /// The request's line.
     pub fn line(&self) -> String {
-        format!("tcp {} {}\n", self.ip, self.port)
+        match self {
+            Request::Listen { ip, port } => format!("tcp {ip} {port}\n"),
+            Request::Dial { host, port } => format!("dial {host} {port}\n"),
+        }
     }
 
     /// Reads a request line.
     pub fn parse(line: &str) -> Result<Request, String> {
         let mut f = line.split_whitespace();
+        let port = |p: &str| p.parse::<u16>().map_err(|_| format!("bad port {p:?}"));
         match (f.next(), f.next(), f.next(), f.next()) {
-            (Some("tcp"), Some(ip), Some(port), None) => Ok(Request {
+            (Some("tcp"), Some(ip), Some(p), None) => Ok(Request::Listen {
                 ip: ip.parse().map_err(|_| format!("bad address {ip:?}"))?,
-                port: port.parse().map_err(|_| format!("bad port {port:?}"))?,
+                port: port(p)?,
+            }),
+            (Some("dial"), Some(host), Some(p), None) => Ok(Request::Dial {
+                host: host.to_string(),
+                port: port(p)?,
             }),
             (Some(proto), Some(_), Some(_), None) => {
                 Err(format!("protocol {proto} is not supported"))
@@ -75,14 +92,14 @@ pub fn bind_error(errno: nix::errno::Errno, port: u16, unprivileged_start: Optio
     let text = errno.desc().to_lowercase();
     match unprivileged_start {
         Some(start) if errno == nix::errno::Errno::EACCES && port < start => format!(
-            "{text}: a rootless daemon cannot bind port {port}, below net.ipv4.ip_unprivileged_port_start ({start}): publish a port from {start} up, or lower that sysctl"
+            "a rootless daemon may not bind port {port}, below net.ipv4.ip_unprivileged_port_start ({start}): publish a port from {start} up, or lower that sysctl"
         ),
         _ => text,
     }
 }
 
 /// Binds and listens on the host, as the helper does for a request.
-pub fn listen(req: Request) -> Result<(OwnedFd, u16), nix::errno::Errno> {
+pub fn listen(ip: Ipv4Addr, port: u16) -> Result<(OwnedFd, u16), nix::errno::Errno> {
     use nix::sys::socket::{
         bind, getsockname, listen as listen_on, setsockopt, socket, sockopt, AddressFamily,
         Backlog, SockFlag, SockType, SockaddrIn,
@@ -96,34 +113,64 @@ pub fn listen(req: Request) -> Result<(OwnedFd, u16), nix::errno::Errno> {
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     bind(
         fd.as_raw_fd(),
-        &SockaddrIn::from(SocketAddrV4::new(req.ip, req.port)),
+        &SockaddrIn::from(SocketAddrV4::new(ip, port)),
     )?;
     listen_on(&fd, Backlog::new(511).unwrap_or(Backlog::MAXCONN))?;
     let got: SockaddrIn = getsockname(fd.as_raw_fd())?;
     Ok((fd, got.port()))
 }
 
-/// The helper's loop: one request per connection, forever.
+/// Connects from the host to `host:port`, trying each address the name
+/// has for up to 10 s.
+pub fn dial(host: &str, port: u16) -> Result<OwnedFd, String> {
+    use std::net::ToSocketAddrs;
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("resolving {host}: {e}"))?;
+    let mut last = format!("{host} has no address");
+    for addr in addrs {
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(10)) {
+            Ok(s) => return Ok(OwnedFd::from(s)),
+            Err(e) => last = format!("connecting to {addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// What the helper does for one request: the socket and the port bound
+/// (0 for a connection), or why not.
+fn answer(req: &Request, unprivileged_start: Option<u16>) -> Result<(OwnedFd, u16), String> {
+    match req {
+        Request::Listen { ip, port } => {
+            listen(*ip, *port).map_err(|e| bind_error(e, *port, unprivileged_start))
+        }
+        Request::Dial { host, port } => dial(host, *port).map(|fd| (fd, 0)),
+    }
+}
+
+/// The helper's loop: one request per connection, each on a thread of its
+/// own (a slow connection does not hold up a port).
 pub fn serve(listener: UnixListener) -> std::io::Result<()> {
     let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
         .ok()
         .and_then(|t| t.trim().parse().ok());
     for conn in listener.incoming() {
         let Ok(mut conn) = conn else { continue };
-        let mut line = String::new();
-        if BufReader::new(&conn).read_line(&mut line).is_err() {
-            continue;
-        }
-        let answer = Request::parse(&line)
-            .and_then(|req| listen(req).map_err(|e| bind_error(e, req.port, start)));
-        let text = reply_line(&answer.as_ref().map(|(_, p)| *p).map_err(Clone::clone));
-        let sent = match &answer {
-            Ok((fd, _)) => send_with_fd(&conn, text.as_bytes(), fd.as_raw_fd()),
-            Err(_) => conn.write_all(text.as_bytes()),
-        };
-        if let Err(e) = sent {
-            eprintln!("berth port helper: answering: {e}");
-        }
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            if BufReader::new(&conn).read_line(&mut line).is_err() {
+                return;
+            }
+            let answer = Request::parse(&line).and_then(|req| answer(&req, start));
+            let text = reply_line(&answer.as_ref().map(|(_, p)| *p).map_err(Clone::clone));
+            let sent = match &answer {
+                Ok((fd, _)) => send_with_fd(&conn, text.as_bytes(), fd.as_raw_fd()),
+                Err(_) => conn.write_all(text.as_bytes()),
+            };
+            if let Err(e) = sent {
+                eprintln!("berth port helper: answering: {e}");
+            }
+        });
     }
     Ok(())
 }
@@ -141,9 +188,9 @@ fn send_with_fd(conn: &UnixStream, bytes: &[u8], fd: RawFd) -> std::io::Result<(
     Ok(())
 }
 
-/// Asks the helper at `socket` for a host listener: the socket and its
-/// port, or the helper's words.
-pub fn request(socket: &Path, req: Request) -> Result<(OwnedFd, u16), String> {
+/// Asks the helper at `socket` for a host socket: the socket and its port
+/// (0 for a connection), or the helper's words.
+pub fn request(socket: &Path, req: &Request) -> Result<(OwnedFd, u16), String> {
     let conn = UnixStream::connect(socket)
         .map_err(|e| format!("reaching the port helper at {}: {e}", socket.display()))?;
     (&conn)
@@ -184,12 +231,18 @@ mod tests {
 
     #[test]
     fn request_and_reply_lines() {
-        let r = Request {
+        let r = Request::Listen {
             ip: Ipv4Addr::LOCALHOST,
             port: 8080,
         };
         assert_eq!(r.line(), "tcp 127.0.0.1 8080\n");
         assert_eq!(Request::parse(&r.line()), Ok(r));
+        let d = Request::Dial {
+            host: "registry.local".into(),
+            port: 5000,
+        };
+        assert_eq!(d.line(), "dial registry.local 5000\n");
+        assert_eq!(Request::parse(&d.line()), Ok(d));
         assert_eq!(
             Request::parse("udp 0.0.0.0 53\n"),
             Err("protocol udp is not supported".into())
@@ -207,7 +260,7 @@ mod tests {
     fn low_ports_say_why() {
         assert_eq!(
             bind_error(nix::errno::Errno::EACCES, 80, Some(1024)),
-            "permission denied: a rootless daemon cannot bind port 80, below net.ipv4.ip_unprivileged_port_start (1024): publish a port from 1024 up, or lower that sysctl"
+            "a rootless daemon may not bind port 80, below net.ipv4.ip_unprivileged_port_start (1024): publish a port from 1024 up, or lower that sysctl"
         );
         assert_eq!(
             bind_error(nix::errno::Errno::EADDRINUSE, 8080, Some(1024)),
@@ -223,7 +276,7 @@ mod tests {
         std::thread::spawn(move || serve(listener));
         let (fd, port) = request(
             &path,
-            Request {
+            &Request::Listen {
                 ip: Ipv4Addr::LOCALHOST,
                 port: 0,
             },
@@ -234,5 +287,25 @@ mod tests {
         let client = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
         let (_, from) = listener.accept().expect("accept");
         assert_eq!(from, client.local_addr().expect("addr"));
+        // And a connection made by the helper.
+        let (fd, _) = request(
+            &path,
+            &Request::Dial {
+                host: "127.0.0.1".into(),
+                port,
+            },
+        )
+        .expect("a connection");
+        let dialed = std::net::TcpStream::from(fd);
+        let (_, from) = listener.accept().expect("accept");
+        assert_eq!(from, dialed.local_addr().expect("addr"));
+        let refused = request(
+            &path,
+            &Request::Listen {
+                ip: Ipv4Addr::LOCALHOST,
+                port,
+            },
+        );
+        assert!(refused.is_err(), "the port is taken");
     }
 }

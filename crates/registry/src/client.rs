@@ -17,7 +17,6 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use tokio::io::AsyncWriteExt;
@@ -211,7 +210,7 @@ fn origin(url: &str) -> &str {
 
 #[derive(Clone)]
 pub struct Client {
-    http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, ReqBody>,
+    http: HyperClient<hyper_rustls::HttpsConnector<crate::dial::Dialer>, ReqBody>,
     /// Bearer tokens by (realm, service, scope).
     tokens: Arc<Mutex<HashMap<String, String>>>,
     /// The `Authorization` that worked, by origin and scope.
@@ -219,14 +218,20 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client connecting directly.
     pub fn new() -> Result<Client> {
+        Self::with_dialer(crate::dial::Dialer::direct())
+    }
+
+    /// A client opening its connections with `dialer`.
+    pub fn with_dialer(dialer: crate::dial::Dialer) -> Result<Client> {
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(provider)
             .map_err(|e| ClientError::Http(format!("loading the system's root certificates: {e}")))?
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(dialer);
         Ok(Client {
             http: HyperClient::builder(TokioExecutor::new()).build(https),
             tokens: Arc::new(Mutex::new(HashMap::new())),

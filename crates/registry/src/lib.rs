@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod dial;
 pub mod protocol;
 pub mod server;
 pub mod storage;

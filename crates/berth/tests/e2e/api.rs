@@ -457,8 +457,9 @@ fn cli_starts_a_daemon_when_none_answers(ctx: &Ctx) {
 
 /// `DOCKER_HOST` is read when neither `-H` nor `BERTH_HOST` is given, and
 /// no daemon is started for it; an ordinary user's CLI uses a private
-/// per-user runtime directory and, since the daemon does not run rootless
-/// yet, reports the daemon's own reason at once instead of waiting.
+/// per-user runtime directory, and when the rootless daemon it starts
+/// cannot run (here: `nobody`'s home does not exist) reports the daemon's
+/// own reason at once instead of waiting, leaving no helper behind.
 fn cli_hosts_and_an_ordinary_user(ctx: &Ctx) {
     let unused_root = ctx.dir.path().join("never-started");
     let berth = |docker_host: &str, args: &[&str]| {
@@ -513,7 +514,7 @@ fn cli_hosts_and_an_ordinary_user(ctx: &Ctx) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("the daemon exited") && err.contains("rootless) is not supported yet"),
+        err.contains("the daemon exited") && err.contains("/nonexistent/.local/share/berth"),
         "{err}"
     );
     let run_dir = shared.path().join("berth-run-65534");
@@ -526,4 +527,8 @@ fn cli_hosts_and_an_ordinary_user(ctx: &Ctx) {
         );
     }
     assert!(!run_dir.join("berth.sock").exists());
+    assert!(
+        !run_dir.join("rootless").exists(),
+        "the failed daemon's namespace holder and port helper are gone"
+    );
 }

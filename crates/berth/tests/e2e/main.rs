@@ -22,6 +22,7 @@ mod network;
 mod registry;
 mod registry_client;
 mod registry_resume;
+mod rootless;
 mod security;
 mod volumes;
 
@@ -52,6 +53,7 @@ fn main() {
         check::TESTS,
         crash::TESTS,
         attacks::TESTS,
+        rootless::TESTS,
     ]
     .concat();
     let code = harness::run_all(&tests, &filter, Ctx::start);

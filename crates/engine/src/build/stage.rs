@@ -818,8 +818,7 @@ impl Build<'_> {
                         .map_err(|e| failed(df, step, format!("invalid --checksum {c:?}: {e}")))
                 })
                 .transpose()?;
-            let client = berth_registry::client::Client::new()
-                .map_err(|e| Error::Registry(e.to_string()))?;
+            let client = self.engine.images.registry_client()?;
             for u in &urls {
                 let name = u
                     .split(['?', '#'])

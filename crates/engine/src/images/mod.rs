@@ -36,6 +36,8 @@ pub struct ImageService {
     store: Arc<ImageStore>,
     snapshots: Arc<dyn crate::snapshots::Snapshots>,
     events: Events,
+    /// How registries are reached.
+    dialer: berth_registry::dial::Dialer,
 }
 
 impl ImageService {
@@ -44,6 +46,7 @@ impl ImageService {
         options: berth_image::StoreOptions,
         snapshots: Arc<dyn crate::snapshots::Snapshots>,
         events: Events,
+        dialer: berth_registry::dial::Dialer,
     ) -> Result<ImageService, Error> {
         let root = paths.image_root();
         let store = blocking(move || Ok(ImageStore::open_with(&root, options)?)).await?;
@@ -51,7 +54,15 @@ impl ImageService {
             store: Arc::new(store),
             snapshots,
             events,
+            dialer,
         })
+    }
+
+    /// A registry client connecting as this daemon must (directly, or from
+    /// the host's network for a rootless daemon).
+    pub fn registry_client(&self) -> Result<berth_registry::client::Client, Error> {
+        berth_registry::client::Client::with_dialer(self.dialer.clone())
+            .map_err(|e| Error::Registry(e.to_string()))
     }
 
     pub fn store(&self) -> &Arc<ImageStore> {

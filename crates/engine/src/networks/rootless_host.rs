@@ -19,6 +19,26 @@ use super::host::{Hold, LinuxHost, NetworkHost, Wiring};
 use super::NetworkRecord;
 use crate::Error;
 
+/// Connections to registries made by the port helper, from the host's
+/// network (the daemon's own namespace has no way out but slirp4netns,
+/// and never reaches the host's loopback).
+pub fn rootless_dialer(ports_socket: PathBuf) -> berth_registry::dial::Dialer {
+    berth_registry::dial::Dialer::Through(std::sync::Arc::new(move |host, port| {
+        let socket = ports_socket.clone();
+        Box::pin(async move {
+            let asked = tokio::task::spawn_blocking(move || {
+                hostports::request(&socket, &Request::Dial { host, port })
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+            let (fd, _) = asked.map_err(std::io::Error::other)?;
+            let stream = std::net::TcpStream::from(fd);
+            stream.set_nonblocking(true)?;
+            tokio::net::TcpStream::from_std(stream)
+        })
+    }))
+}
+
 /// [`LinuxHost`] with host ports through the port helper.
 pub struct RootlessHost {
     linux: LinuxHost,
@@ -99,7 +119,7 @@ impl NetworkHost for RootlessHost {
                 "a rootless daemon publishes ports on 0.0.0.0 or 127.0.0.1 only, not {ip}"
             ));
         }
-        let (fd, got) = hostports::request(&self.ports_socket, Request { ip, port })?;
+        let (fd, got) = hostports::request(&self.ports_socket, &Request::Listen { ip, port })?;
         let (inner, _) = self.linux.hold_port(proto, ip, got)?;
         let std_listener = std::net::TcpListener::from(fd);
         std_listener

@@ -3,7 +3,7 @@
 //! platforms it serves.
 
 use berth_image::{Digest, Reference};
-use berth_registry::client::{endpoint, Client, Credentials, Remote};
+use berth_registry::client::{endpoint, Credentials, Remote};
 use serde_json::{json, Map, Value};
 
 use super::client_error;
@@ -28,6 +28,7 @@ fn platform_of(v: &Value) -> Value {
 
 /// Asks the registry of `image` for its manifest; the answer Docker gives.
 pub async fn distribution_inspect(
+    images: &crate::images::ImageService,
     image: &str,
     credentials: Option<Credentials>,
     insecure: &[String],
@@ -40,7 +41,7 @@ pub async fn distribution_inspect(
         .unwrap_or(berth_image::reference::DEFAULT_TAG)
         .to_string();
     let name = r.familiar_name();
-    let client = Client::new().map_err(|e| Error::Registry(e.to_string()))?;
+    let client = images.registry_client()?;
     let remote = Remote {
         endpoint: endpoint(r.domain(), insecure),
         repo: r.path().to_string(),

@@ -116,7 +116,7 @@ impl ImageService {
             repo: r.path().to_string(),
             credentials: req.credentials.clone(),
         };
-        let client = Client::new().map_err(|e| Error::Registry(e.to_string()))?;
+        let client = self.registry_client()?;
         let tags = client
             .tags(&remote)
             .await
@@ -153,7 +153,7 @@ impl ImageService {
         let tagged = r.digest().is_none();
         let display = r.familiar();
         let pull = Pull {
-            client: Client::new().map_err(|e| Error::Registry(e.to_string()))?,
+            client: self.registry_client()?,
             remote: Remote {
                 endpoint: endpoint(r.domain(), &req.insecure),
                 repo: r.path().to_string(),

@@ -46,6 +46,7 @@ async fn distribution(
         .strip_suffix("/json")
         .ok_or_else(|| ApiError::not_found(format!("page not found: GET /distribution/{rest}")))?;
     let answer = berth_engine::pull::distribution_inspect(
+        &engine.images,
         name,
         registry_auth(&headers),
         &engine.config.insecure_registries,

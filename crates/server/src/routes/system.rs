@@ -284,13 +284,24 @@ async fn df(State(engine): State<Engine>) -> ApiResult<Response> {
 }
 
 /// `POST /auth`: checks credentials against the registry (`docker login`).
-async fn auth(headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
+async fn auth(
+    State(engine): State<Engine>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let req: berth_api::auth::AuthConfig = match crate::json_body::read_or_default(&headers, &body)
     {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    match berth_engine::login::login(&req.serveraddress, &req.username, &req.password).await {
+    match berth_engine::login::login(
+        &engine.images,
+        &req.serveraddress,
+        &req.username,
+        &req.password,
+    )
+    .await
+    {
         Ok(()) => Json(berth_api::auth::AuthResponse {
             status: "Login Succeeded".into(),
             identity_token: String::new(),

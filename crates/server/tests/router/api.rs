@@ -104,6 +104,7 @@ impl Api {
             snapshots: Arc::new(berth_engine::snapshots::CopySnapshots {
                 ignore_chown_errors: true,
             }),
+            dialer: berth_registry::dial::Dialer::direct(),
         };
         let engine = Engine::open_with(config, hosts)
             .await
