@@ -275,7 +275,7 @@ pub fn leave(r: &Rootless, clean: bool) -> usize {
         .map(|d| {
             d.flatten()
                 .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-                .filter(|&pid| pid != me && Some(pid) != holder)
+                .filter(|&pid| pid != me && Some(pid) != holder && !is_zombie(pid))
                 .filter(|pid| {
                     std::fs::read_link(format!("/proc/{pid}/ns/user")).ok() == Some(own.clone())
                 })
@@ -312,6 +312,18 @@ pub fn leave(r: &Rootless, clean: bool) -> usize {
         let _ = std::fs::remove_dir(exec_root);
     }
     0
+}
+
+/// An exited process not yet reaped keeps its credentials (and so its
+/// user namespace link) but holds nothing.
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next())
+        })
+        .is_some_and(|state| state == 'Z' || state == 'X')
 }
 
 /// `berth __rootless-ns`: the holder. Unshares its user namespace, waits

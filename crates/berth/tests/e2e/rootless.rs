@@ -169,7 +169,7 @@ impl RootlessUser {
         self.daemon = Some(child);
         let sock = self.runtime_dir().join("berth.sock");
         for _ in 0..200 {
-            if sock.exists() {
+            if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
                 return;
             }
             if let Some(Ok(Some(status))) = self.daemon.as_mut().map(Child::try_wait) {
@@ -185,6 +185,14 @@ impl RootlessUser {
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.home.join("daemon.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL, as a crash would.
+    fn kill_daemon(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
     }
 
     /// SIGTERM, then waits for the daemon's exit.
@@ -400,6 +408,26 @@ fn rootless_user_runs_everything(ctx: &Ctx) {
             );
         }
     }
+    // The daemon killed: the container runs on, and the next daemon joins
+    // the same namespaces and re-adopts it (same process, port answering,
+    // exec working).
+    let pid_before = u.ok(&["inspect", "--format", "{{.State.Pid}}", "rl-web"]);
+    u.kill_daemon();
+    assert!(
+        http_get("127.0.0.1:18090").is_empty(),
+        "no proxy while no daemon runs"
+    );
+    u.start_daemon();
+    assert_eq!(
+        u.ok(&["inspect", "--format", "{{.State.Pid}}", "rl-web"]),
+        pid_before
+    );
+    wait_until(
+        "the re-adopted published port to answer",
+        Duration::from_secs(10),
+        || http_get("127.0.0.1:18090").contains("busybox httpd ok"),
+    );
+    assert_eq!(u.ok(&["exec", "rl-web", "echo", "exec ok"]), "exec ok\n");
     u.ok(&["rm", "-f", "rl-web"]);
 
     // A build with RUN steps, as the user.
