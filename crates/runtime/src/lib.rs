@@ -28,8 +28,9 @@
 //!   optional built-in init that stays pid 1 is [`mini_init`].
 //! * [`errno`] spells errno values as Go does, for every message.
 //! * [`subid`] reads `/etc/subuid` and `/etc/subgid` and builds the id
-//!   mapping of a rootless daemon's user namespace (pure; not used by the
-//!   daemon yet: rootless is issue 17's work in progress).
+//!   mapping of a rootless daemon's user namespace (pure); [`userns`]
+//!   unshares, maps and joins that namespace and its mount and network
+//!   namespaces.
 #![allow(unsafe_code)]
 
 pub mod attach;
