@@ -22,7 +22,8 @@ rl_cleanup() {
     # Whatever of the user's still runs (rootless podman's pause process).
     pkill_pids=$(ps -u "$user" -o pid= || true)
     [ -n "$pkill_pids" ] && kill $pkill_pids 2>/dev/null || true
-    userdel "$user" 2>/dev/null || true
+    # Processes just ended may hold the user for a moment.
+    for _ in $(seq 50); do userdel "$user" 2>/dev/null && break; sleep 0.1; done
   fi
   sed -i "/^$user:/d" /etc/subuid /etc/subgid
   cleanup
@@ -52,7 +53,7 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "${BENCH_JSON:-/tmp/berth-r
 
 rows=(-n "berth rootless" "$work/berth-rl run --rm busybox true"
       -n "berth rootless --network none" "$work/berth-rl run --rm --network none busybox true")
-peers_tar=${PEERS:-/var/tmp/peers}/busybox-docker.tar
+peers_tar=${PEERS:-/var/tmp/peers}/busybox-latest.docker.tar
 if command -v podman >/dev/null && [ -s "$peers_tar" ]; then
   cp "$peers_tar" "$work/busybox-podman.tar" && chmod 644 "$work/busybox-podman.tar"
   if as_user podman load -q -i "$work/busybox-podman.tar" >/dev/null 2>&1 \
@@ -63,5 +64,5 @@ if command -v podman >/dev/null && [ -s "$peers_tar" ]; then
   fi
 fi
 echo "== rootless, as $user"
-as_user hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/rootless.json" "${rows[@]}"
-cp "$work/rootless.json" "${BENCH_JSON:-/tmp/berth-rootless}-rootless.json"
+as_user hyperfine -N --warmup 5 --runs "$runs" --export-json "$home/rootless.json" "${rows[@]}"
+cp "$home/rootless.json" "${BENCH_JSON:-/tmp/berth-rootless}-rootless.json"
