@@ -408,6 +408,23 @@ fn rootless_user_runs_everything(ctx: &Ctx) {
             );
         }
     }
+    // Stats without a cgroup: the network counters, zero for the rest;
+    // pause needs the freezer cgroup and says so.
+    let stats = u.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
+        "rl-web",
+    ]);
+    assert!(stats.starts_with("rl-web 0B / "), "{stats}");
+    let pause = u.berth(&["pause", "rl-web"]);
+    assert!(
+        !pause.status.success()
+            && String::from_utf8_lossy(&pause.stderr).contains("runs containers without cgroups"),
+        "{}",
+        out_text(&pause)
+    );
     // The daemon killed: the container runs on, and the next daemon joins
     // the same namespaces and re-adopts it (same process, port answering,
     // exec working).

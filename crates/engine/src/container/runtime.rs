@@ -180,7 +180,13 @@ impl ContainerRuntime for LinuxRuntime {
                 .unwrap_or_default(),
             false => Default::default(),
         };
-        let cgroup = self.cgroup(id)?.stats().map_err(|e| e.to_string())?;
+        // Without a cgroup (rootless) the figures it would give are zero,
+        // as Docker shows them where a controller is missing; the network
+        // counters still count.
+        let cgroup = match self.cgroups {
+            true => self.cgroup(id)?.stats().map_err(|e| e.to_string())?,
+            false => Default::default(),
+        };
         Ok(Sample { cgroup, networks })
     }
 
