@@ -10,6 +10,11 @@ use std::collections::BTreeMap;
 
 use crate::interpolate::interpolate;
 
+/// The longest value a variable may have: the kernel's limit for one
+/// environment string (`MAX_ARG_STRLEN`), which no container could be
+/// given anyway. Values that grow by referring to themselves stop here.
+pub const MAX_VALUE: usize = 128 * 1024;
+
 /// Parses an env file; `lookup` resolves variables not defined earlier in
 /// the file. An error names the line.
 pub fn parse(
@@ -17,6 +22,7 @@ pub fn parse(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(String, String)>, String> {
     let mut out: Vec<(String, String)> = Vec::new();
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
     let lines: Vec<&str> = text.lines().collect();
     let mut i = 0;
     while i < lines.len() {
@@ -36,11 +42,12 @@ pub fn parse(
         }
         let Some(rest) = rest else {
             if let Some(v) = lookup(key) {
+                out.retain(|(k, _)| k != key);
+                known.insert(key.to_string(), v.clone());
                 out.push((key.to_string(), v));
             }
             continue;
         };
-        let known: BTreeMap<String, String> = out.iter().cloned().collect();
         let vars = |n: &str| known.get(n).cloned().or_else(|| lookup(n));
         let value = if let Some(r) = rest.strip_prefix('\'') {
             let mut body = r.to_string();
@@ -74,7 +81,13 @@ pub fn parse(
             };
             interpolate(raw.trim(), &vars).map_err(|e| format!("line {lineno}: {e}"))?
         };
+        if value.len() > MAX_VALUE {
+            return Err(format!(
+                "line {lineno}: the value of {key} is longer than {MAX_VALUE} bytes"
+            ));
+        }
         out.retain(|(k, _)| k != key);
+        known.insert(key.to_string(), value.clone());
         out.push((key.to_string(), value));
     }
     Ok(out)
@@ -138,5 +151,16 @@ mod tests {
         assert!(e.contains("line 2"), "{e}");
         let e = parse("BAD KEY=1\n", &|_| None).unwrap_err();
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn self_doubling_values_stop_at_the_limit() {
+        let mut text = "E=0123456789abcdef\n".to_string();
+        text.push_str(&"E=$E$E\n".repeat(40));
+        let e = parse(&text, &|_| None).unwrap_err();
+        assert_eq!(
+            e,
+            format!("line 15: the value of E is longer than {MAX_VALUE} bytes")
+        );
     }
 }
