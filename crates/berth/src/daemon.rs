@@ -136,8 +136,7 @@ fn rootless_setup(roots: &Roots) -> anyhow::Result<crate::rootless::Rootless> {
 
 /// Why a rootless daemon's containers get no cgroup on this host.
 fn no_cgroups_reason() -> String {
-    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    if v2 {
+    if berth_engine::system::cgroup_version() == "2" {
         "a rootless daemon runs containers without cgroups (using a delegated cgroup v2 subtree is not supported yet)".into()
     } else {
         "a rootless daemon runs containers without cgroups: this host has cgroup v1, which cannot be delegated to an ordinary user (limits need cgroup v2 with a delegated subtree, as systemd's user@.service gives)".into()

@@ -69,7 +69,7 @@ pub fn enter(exec_root: &Path) -> anyhow::Result<Rootless> {
     }
     match tun_usable() {
         Ok(()) => {
-            if std::fs::read_to_string(dir.join("slirp4netns.pid")).is_err() {
+            if read_pid(&dir.join("slirp4netns.pid")).is_none() {
                 start_slirp(&dir, holder)?;
             }
         }
@@ -130,10 +130,21 @@ fn subid_mapping_single(holder: i32) -> bool {
         .unwrap_or(false)
 }
 
+/// The pid a pid file holds.
+fn read_pid(file: &Path) -> Option<i32> {
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
+}
+
+/// Records a helper's pid in `dir/name`.
+fn write_pid(dir: &Path, name: &str, pid: u32) -> anyhow::Result<()> {
+    let file = dir.join(name);
+    std::fs::write(&file, pid.to_string()).with_context(|| format!("writing {}", file.display()))
+}
+
 /// The pid in `file` when it is a live helper `marker` of `uid`.
 fn live_pid(file: &Path, uid: u32, marker: &str) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(file).ok()?.trim().parse().ok()?;
-    userns::is_holder(pid, uid, marker).ok().map(|()| pid)
+    let pid = read_pid(file)?;
+    userns::is_ours(pid, uid, marker).ok().map(|()| pid)
 }
 
 fn read_line(out: &mut impl BufRead, what: &str) -> anyhow::Result<String> {
@@ -179,8 +190,7 @@ fn start_holder(
         let _ = child.wait();
         bail!("setting up the rootless namespaces: {step}");
     }
-    std::fs::write(dir.join("holder.pid"), pid.to_string())
-        .with_context(|| format!("writing {}", dir.join("holder.pid").display()))?;
+    write_pid(dir, "holder.pid", pid.unsigned_abs())?;
     // The holder outlives this daemon; dropping the handle leaves it be.
     drop(child);
     Ok(pid)
@@ -204,8 +214,7 @@ fn start_port_helper(exe: &Path, dir: &Path, socket: &Path) -> anyhow::Result<()
         let _ = child.wait();
         bail!("starting the port helper: {step}");
     }
-    std::fs::write(dir.join("ports.pid"), child.id().to_string())
-        .with_context(|| format!("writing {}", dir.join("ports.pid").display()))?;
+    write_pid(dir, "ports.pid", child.id())?;
     drop(child);
     Ok(())
 }
@@ -252,8 +261,7 @@ fn start_slirp(dir: &Path, holder: i32) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::fs::write(dir.join("slirp4netns.pid"), child.id().to_string())
-        .with_context(|| format!("writing {}", dir.join("slirp4netns.pid").display()))?;
+    write_pid(dir, "slirp4netns.pid", child.id())?;
     drop(child);
     Ok(())
 }
@@ -268,9 +276,7 @@ pub fn leave(r: &Rootless, clean: bool) -> usize {
         return 0;
     };
     let me = std::process::id();
-    let holder: Option<u32> = std::fs::read_to_string(r.dir.join("holder.pid"))
-        .ok()
-        .and_then(|t| t.trim().parse().ok());
+    let holder = read_pid(&r.dir.join("holder.pid")).map(i32::unsigned_abs);
     let others = std::fs::read_dir("/proc")
         .map(|d| {
             d.flatten()
@@ -287,10 +293,7 @@ pub fn leave(r: &Rootless, clean: bool) -> usize {
     }
     for file in ["slirp4netns.pid", "ports.pid", "holder.pid", "lock"] {
         let path = r.dir.join(file);
-        if let Some(pid) = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-        {
+        if let Some(pid) = read_pid(&path) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGTERM,

@@ -120,15 +120,11 @@ impl Hosts {
     /// with the configured monitor, cgroup parent and host ports. Call from within the
     /// tokio runtime the DNS servers should run on.
     pub fn linux(config: &EngineConfig) -> Hosts {
-        let linux = networks::LinuxHost {
-            runtime: tokio::runtime::Handle::current(),
-        };
-        let network: Arc<dyn networks::NetworkHost> = match &config.rootless {
-            None => Arc::new(linux),
-            Some(r) => Arc::new(networks::RootlessHost::new(linux, r.ports_socket.clone())),
-        };
         Hosts {
-            network,
+            network: Arc::new(networks::LinuxHost {
+                runtime: tokio::runtime::Handle::current(),
+                host_ports: config.rootless.as_ref().map(|r| r.ports_socket.clone()),
+            }),
             runtime: Arc::new(container::runtime::LinuxRuntime {
                 monitor_exe: config.monitor_exe.clone(),
                 cgroup_parent: config.cgroup_parent.clone(),

@@ -51,6 +51,15 @@ pub fn cgroup_features() -> CgroupFeatures {
     berth_runtime::cgroups::host_features(&berth_runtime::cgroups::Roots::default())
 }
 
+/// The cgroup version of this machine (`"1"` or `"2"`), from the mount
+/// table: a rootless daemon's fresh sysfs hides `/sys/fs/cgroup` itself.
+pub fn cgroup_version() -> &'static str {
+    match berth_runtime::cgroups::Roots::default().layout() {
+        Ok(berth_runtime::cgroups::Layout::V2(_)) => "2",
+        _ => "1",
+    }
+}
+
 /// The daemon's hold on its root: one daemon per root, as Docker allows
 /// one per data root. Released when dropped (or when the process ends).
 #[derive(Debug)]

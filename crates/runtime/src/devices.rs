@@ -196,9 +196,9 @@ fn bind_host_node(sys: &dyn Sys, path: &Path, n: &Node) -> Result<(), DeviceErro
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => {
-            return Err(err("creating a bind target")(Errno::from_raw(
-                e.raw_os_error().unwrap_or(0),
-            )))
+            return Err(err("creating a bind target")(
+                e.raw_os_error().map_or(Errno::EIO, Errno::from_raw),
+            ))
         }
     }
     sys.mount(

@@ -30,8 +30,8 @@ pub enum UsernsError {
     /// `newuidmap`/`newgidmap` is missing or refused the mapping.
     #[error("{tool} failed: {detail}")]
     Map { tool: &'static str, detail: String },
-    /// The process to join is not a holder of this user's.
-    #[error("process {pid} is not this user's namespace holder: {why}")]
+    /// The process is not the helper of this user's it should be.
+    #[error("process {pid} is not this user's helper: {why}")]
     NotOurs { pid: i32, why: String },
 }
 
@@ -118,10 +118,10 @@ fn run_map_tool(tool: &'static str, pid: i32, mapping: &[IdRange]) -> Result<(),
     })
 }
 
-/// Checks that `pid` is a live process of user `uid` whose command line
-/// starts with `marker` (after the program), i.e. a holder this user
-/// started and not a recycled pid.
-pub fn is_holder(pid: i32, uid: u32, marker: &str) -> Result<(), UsernsError> {
+/// Checks that `pid` is a live process of user `uid` whose first argument
+/// is `marker`, i.e. a helper this user started (the namespace holder,
+/// the port helper) and not a recycled pid.
+pub fn is_ours(pid: i32, uid: u32, marker: &str) -> Result<(), UsernsError> {
     let not = |why: String| UsernsError::NotOurs { pid, why };
     let dir = format!("/proc/{pid}");
     let meta = std::fs::metadata(&dir).map_err(|e| not(e.to_string()))?;

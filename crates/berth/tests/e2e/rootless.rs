@@ -149,15 +149,25 @@ impl RootlessUser {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Makes `path` (and what is below it) the user's.
+    fn give(&self, path: &Path) {
+        let out = Command::new("chown")
+            .args(["-R", &format!("{}:{}", self.uid, self.gid)])
+            .arg(path)
+            .output()
+            .expect("chown");
+        assert!(
+            out.status.success(),
+            "chown {}: {}",
+            path.display(),
+            out_text(&out)
+        );
+    }
+
     fn start_daemon(&mut self) {
         let tmp = self.home.join("tmp");
         std::fs::create_dir_all(&tmp).expect("tmp");
-        nix::unistd::chown(
-            &tmp,
-            Some(nix::unistd::Uid::from_raw(self.uid)),
-            Some(nix::unistd::Gid::from_raw(self.gid)),
-        )
-        .expect("chown tmp");
+        self.give(&tmp);
         let log = std::fs::File::create(self.home.join("daemon.log")).expect("log");
         let child = self
             .command(&self.bin)
@@ -327,12 +337,7 @@ fn rootless_user_runs_everything(ctx: &Ctx) {
     // uid 1000's is the subordinate id 999 above the range's start.
     let shared = u.home.join("shared");
     std::fs::create_dir(&shared).expect("mkdir");
-    nix::unistd::chown(
-        &shared,
-        Some(nix::unistd::Uid::from_raw(u.uid)),
-        Some(nix::unistd::Gid::from_raw(u.gid)),
-    )
-    .expect("chown");
+    u.give(&shared);
     let bind = format!("{}:/b", shared.display());
     u.ok(&[
         "run",
@@ -456,12 +461,7 @@ fn rootless_user_runs_everything(ctx: &Ctx) {
     )
     .expect("Dockerfile");
     std::fs::write(build_dir.join("hello.txt"), "built rootless\n").expect("file");
-    let chown_r = Command::new("chown")
-        .args(["-R", &format!("{}:{}", u.uid, u.gid)])
-        .arg(&build_dir)
-        .output()
-        .expect("chown");
-    assert!(chown_r.status.success());
+    u.give(&build_dir);
     u.ok(&[
         "build",
         "-q",

@@ -82,8 +82,37 @@ pub trait NetworkHost: Send + Sync + 'static {
 
 /// The real thing: netlink, `/proc/sys`, nsfs bind mounts, sockets, `nft`.
 pub struct LinuxHost {
-    /// Where the DNS servers' tasks run.
+    /// Where the DNS servers' and port proxies' tasks run.
     pub runtime: tokio::runtime::Handle,
+    /// A rootless daemon's port helper: published ports are bound on the
+    /// host through it and proxied in (`rootless_host`). `None` for root's
+    /// daemon, whose namespace is the host's.
+    pub host_ports: Option<PathBuf>,
+}
+
+/// Binds (without listening) `ip:port` in this process's network
+/// namespace; the port bound.
+pub(super) fn bind_port(
+    proto: Proto,
+    ip: Ipv4Addr,
+    port: u16,
+) -> Result<(std::os::fd::OwnedFd, u16), String> {
+    use nix::sys::socket::SockaddrIn;
+    use nix::sys::socket::{bind, getsockname, socket, AddressFamily, SockFlag, SockType};
+    let kind = match proto {
+        Proto::Tcp => SockType::Stream,
+        Proto::Udp => SockType::Datagram,
+    };
+    let held = (|| -> nix::Result<(std::os::fd::OwnedFd, u16)> {
+        let fd = socket(AddressFamily::Inet, kind, SockFlag::SOCK_CLOEXEC, None)?;
+        bind(
+            fd.as_raw_fd(),
+            &SockaddrIn::from(SocketAddrV4::new(ip, port)),
+        )?;
+        let got: SockaddrIn = getsockname(fd.as_raw_fd())?;
+        Ok((fd, got.port()))
+    })();
+    held.map_err(|e| e.desc().to_lowercase())
 }
 
 /// The host's resolvers, for forwarding what the embedded DNS does not know.
@@ -213,24 +242,11 @@ impl NetworkHost for LinuxHost {
     }
 
     fn hold_port(&self, proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(Hold, u16), String> {
-        use nix::sys::socket::SockaddrIn;
-        use nix::sys::socket::{bind, getsockname, socket, AddressFamily, SockFlag, SockType};
-        let kind = match proto {
-            Proto::Tcp => SockType::Stream,
-            Proto::Udp => SockType::Datagram,
-        };
-        let held = (|| -> nix::Result<(std::os::fd::OwnedFd, u16)> {
-            let fd = socket(AddressFamily::Inet, kind, SockFlag::SOCK_CLOEXEC, None)?;
-            bind(
-                fd.as_raw_fd(),
-                &SockaddrIn::from(SocketAddrV4::new(ip, port)),
-            )?;
-            let got: SockaddrIn = getsockname(fd.as_raw_fd())?;
-            Ok((fd, got.port()))
-        })();
-        match held {
-            Ok((fd, got)) => Ok((Box::new(fd), got)),
-            Err(e) => Err(e.desc().to_lowercase()),
+        match &self.host_ports {
+            None => bind_port(proto, ip, port).map(|(fd, got)| (Box::new(fd) as Hold, got)),
+            Some(helper) => {
+                super::rootless_host::hold_on_host(&self.runtime, helper, proto, ip, port)
+            }
         }
     }
 

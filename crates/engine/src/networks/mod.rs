@@ -36,7 +36,7 @@ use host::Hold;
 pub use host::{FakeHost, LinuxHost, NetworkHost};
 pub use ports::Published;
 pub use record::{Driver, NetworkRecord};
-pub use rootless_host::{rootless_dialer, RootlessHost};
+pub use rootless_host::rootless_dialer;
 
 /// Daemon settings for networking.
 #[derive(Debug, Clone)]

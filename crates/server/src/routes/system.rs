@@ -140,14 +140,6 @@ fn os_name() -> String {
         .unwrap_or_else(|| "Linux".into())
 }
 
-fn cgroup_version() -> &'static str {
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        "2"
-    } else {
-        "1"
-    }
-}
-
 async fn info(State(engine): State<Engine>) -> Response {
     let (total, running, stopped) = engine.containers.counts();
     let images = engine.images.list().await.map(|l| l.len()).unwrap_or(0);
@@ -163,7 +155,7 @@ async fn info(State(engine): State<Engine>) -> Response {
     if rootless.is_some() {
         security.push("name=rootless");
     }
-    if cgroup_version() == "2" {
+    if berth_engine::system::cgroup_version() == "2" {
         security.push("name=cgroupns");
     }
     let mut driver_status = vec![list(&["Backing Filesystem", "extfs"])];
@@ -203,7 +195,7 @@ async fn info(State(engine): State<Engine>) -> Response {
         system_time: berth_engine::time::now(),
         logging_driver: "json-file".into(),
         cgroup_driver: "cgroupfs".into(),
-        cgroup_version: cgroup_version().into(),
+        cgroup_version: berth_engine::system::cgroup_version().into(),
         n_events_listener: 0,
         kernel_version: kernel_version(),
         operating_system: os_name(),
