@@ -92,11 +92,7 @@ pub struct LinuxHost {
 
 /// Binds (without listening) `ip:port` in this process's network
 /// namespace; the port bound.
-pub(super) fn bind_port(
-    proto: Proto,
-    ip: Ipv4Addr,
-    port: u16,
-) -> Result<(std::os::fd::OwnedFd, u16), String> {
+fn bind_port(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(std::os::fd::OwnedFd, u16), String> {
     use nix::sys::socket::SockaddrIn;
     use nix::sys::socket::{bind, getsockname, socket, AddressFamily, SockFlag, SockType};
     let kind = match proto {
@@ -245,7 +241,16 @@ impl NetworkHost for LinuxHost {
         match &self.host_ports {
             None => bind_port(proto, ip, port).map(|(fd, got)| (Box::new(fd) as Hold, got)),
             Some(helper) => {
-                super::rootless_host::hold_on_host(&self.runtime, helper, proto, ip, port)
+                let hold_inner = |got| bind_port(proto, ip, got).map(|(fd, _)| fd);
+                super::rootless_host::hold_on_host(
+                    &self.runtime,
+                    helper,
+                    proto,
+                    ip,
+                    port,
+                    hold_inner,
+                )
+                .map(|(hold, got)| (Box::new(hold) as Hold, got))
             }
         }
     }

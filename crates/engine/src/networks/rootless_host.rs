@@ -14,8 +14,6 @@ use std::path::{Path, PathBuf};
 use berth_network::hostports::{self, Request};
 use berth_network::nft::Proto;
 
-use super::host::{bind_port, Hold};
-
 /// Connections to registries made by the port helper, from the host's
 /// network (the daemon's own namespace has no way out but slirp4netns,
 /// and never reaches the host's loopback).
@@ -38,7 +36,7 @@ pub fn rootless_dialer(ports_socket: PathBuf) -> berth_registry::dial::Dialer {
 
 /// A published port's two holds: the port in the daemon's namespace and
 /// the proxy task owning the host's listening socket.
-struct ProxyHold {
+pub(super) struct ProxyHold {
     _inner: OwnedFd,
     task: tokio::task::AbortHandle,
 }
@@ -68,13 +66,15 @@ async fn proxy(listener: tokio::net::TcpListener, target: SocketAddr) {
 /// A published port of a rootless daemon: the helper binds `ip:port` on
 /// the host, the same port is held in the daemon's namespace, and a proxy
 /// carries each connection to that port on the namespace's loopback.
+/// `hold_inner` holds the port the helper got in the daemon's namespace.
 pub(super) fn hold_on_host(
     runtime: &tokio::runtime::Handle,
     helper: &Path,
     proto: Proto,
     ip: Ipv4Addr,
     port: u16,
-) -> Result<(Hold, u16), String> {
+    hold_inner: impl FnOnce(u16) -> Result<OwnedFd, String>,
+) -> Result<(ProxyHold, u16), String> {
     if proto == Proto::Udp {
         return Err("a rootless daemon cannot publish UDP ports yet".into());
     }
@@ -84,7 +84,7 @@ pub(super) fn hold_on_host(
         ));
     }
     let (fd, got) = hostports::request(helper, &Request::Listen { ip, port })?;
-    let (inner, _) = bind_port(proto, ip, got)?;
+    let inner = hold_inner(got)?;
     let std_listener = std::net::TcpListener::from(fd);
     std_listener
         .set_nonblocking(true)
@@ -94,10 +94,10 @@ pub(super) fn hold_on_host(
     let target = SocketAddr::from((Ipv4Addr::LOCALHOST, got));
     let task = runtime.spawn(proxy(listener, target));
     Ok((
-        Box::new(ProxyHold {
+        ProxyHold {
             _inner: inner,
             task: task.abort_handle(),
-        }),
+        },
         got,
     ))
 }
