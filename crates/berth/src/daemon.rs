@@ -134,13 +134,18 @@ fn rootless_setup(roots: &Roots) -> anyhow::Result<crate::rootless::Rootless> {
     crate::rootless::enter(&roots.exec_root)
 }
 
-/// Why a rootless daemon's containers get no cgroup on this host.
-fn no_cgroups_reason() -> String {
-    if berth_engine::system::cgroup_version() == "2" {
-        "a rootless daemon runs containers without cgroups (using a delegated cgroup v2 subtree is not supported yet)".into()
-    } else {
-        "a rootless daemon runs containers without cgroups: this host has cgroup v1, which cannot be delegated to an ordinary user (limits need cgroup v2 with a delegated subtree, as systemd's user@.service gives)".into()
-    }
+/// Where a rootless daemon's containers' cgroups go: under the cgroup v2
+/// subtree delegated to the user, or nowhere (the reason why).
+fn rootless_cgroups(cgroup_parent: &str) -> Result<String, String> {
+    let roots = berth_runtime::cgroups::Roots::default();
+    // In the user namespace the user's own directories belong to 0.
+    let uid = nix::unistd::geteuid().as_raw();
+    berth_runtime::cgroups::delegated(&roots, uid, cgroup_parent)
+        .map(|d| {
+            tracing::info!(parent = %d.parent, controllers = %d.controllers.join(" "), "containers' cgroups go in the delegated subtree");
+            d.parent
+        })
+        .map_err(|why| format!("a rootless daemon runs containers without cgroups: {why}"))
 }
 
 async fn serve(
@@ -152,6 +157,11 @@ async fn serve(
     for w in rootless.iter().flat_map(|r| &r.warnings) {
         tracing::warn!("{w}");
     }
+    let delegation = rootless.map(|_| rootless_cgroups(&args.cgroup_parent));
+    let cgroup_parent = match &delegation {
+        Some(Ok(parent)) => parent.clone(),
+        _ => args.cgroup_parent.clone(),
+    };
     let config = berth_engine::EngineConfig {
         storage: berth_engine::StoreOptions {
             ignore_chown_errors: rootless.is_some_and(|r| r.single_id),
@@ -159,12 +169,12 @@ async fn serve(
         },
         rootless: rootless.map(|r| berth_engine::RootlessConfig {
             ports_socket: r.ports_socket.clone(),
-            no_cgroups: no_cgroups_reason(),
+            no_cgroups: delegation.clone().and_then(Result::err),
             warnings: r.warnings.clone(),
         }),
         paths: berth_engine::Paths::new(&roots.root, &roots.exec_root),
         monitor_exe: std::env::current_exe().context("finding the berth binary")?,
-        cgroup_parent: args.cgroup_parent.clone(),
+        cgroup_parent: cgroup_parent.clone(),
         network: berth_engine::networks::NetSettings {
             bridge: args.bridge.clone(),
             bip: args.bip,
@@ -199,10 +209,10 @@ async fn serve(
         .with_context(|| format!("serving on {}", socket.display()));
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&pid_file);
-    if rootless.is_none() {
+    if rootless.is_none() || matches!(delegation, Some(Ok(_))) {
         // The parent cgroup goes when no container is left in it.
         let roots = berth_runtime::cgroups::Roots::default();
-        if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &args.cgroup_parent) {
+        if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &cgroup_parent) {
             tracing::debug!(error = %e, "parent cgroup kept");
         }
     }

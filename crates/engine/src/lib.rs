@@ -65,8 +65,10 @@ pub struct RootlessConfig {
     /// The helper outside the daemon's network namespace that binds
     /// published ports on the host (`berth_network::hostports`).
     pub ports_socket: std::path::PathBuf,
-    /// Why containers get no cgroup, so resource limits are refused.
-    pub no_cgroups: String,
+    /// Why containers get no cgroup, so resource limits are refused;
+    /// `None` when a delegated cgroup v2 subtree holds them (then
+    /// `cgroup_parent` lies in it).
+    pub no_cgroups: Option<String>,
     /// What does not work in this setting, for `info`.
     pub warnings: Vec<String>,
 }
@@ -74,12 +76,12 @@ pub struct RootlessConfig {
 impl EngineConfig {
     /// Why resource limits cannot be applied; `None` when they can.
     pub fn limits_refused(&self) -> Option<&str> {
-        self.rootless.as_ref().map(|r| r.no_cgroups.as_str())
+        self.rootless.as_ref().and_then(|r| r.no_cgroups.as_deref())
     }
 
     /// The parent of containers' cgroups; `None` when they get none.
     pub fn cgroups(&self) -> Option<&str> {
-        match self.rootless {
+        match self.limits_refused() {
             None => Some(&self.cgroup_parent),
             Some(_) => None,
         }
@@ -128,7 +130,7 @@ impl Hosts {
             runtime: Arc::new(container::runtime::LinuxRuntime {
                 monitor_exe: config.monitor_exe.clone(),
                 cgroup_parent: config.cgroup_parent.clone(),
-                cgroups: config.rootless.is_none(),
+                cgroups: config.cgroups().is_some(),
             }),
             snapshots: Arc::new(snapshots::MountSnapshots {
                 userxattr: config.storage.user_xattrs,

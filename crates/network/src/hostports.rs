@@ -11,9 +11,9 @@
 //! registries) from the host's network, where the user's loopback and
 //! resolver are.
 //!
-//! The exchange is one line each way: `tcp 127.0.0.1 8080\n` (listen) or
-//! `dial HOST PORT\n` (connect), answered by `ok PORT\n` with the socket
-//! attached, or `err TEXT\n`.
+//! The exchange is one line each way: `tcp 127.0.0.1 8080\n` (listen),
+//! `udp 0.0.0.0 5353\n` (bind) or `dial HOST PORT\n` (connect), answered
+//! by `ok PORT\n` with the socket attached, or `err TEXT\n`.
 
 use std::io::{BufRead, BufReader, IoSlice, IoSliceMut, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -23,11 +23,18 @@ use std::path::Path;
 
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, UnixAddr};
 
+use crate::nft::Proto;
+
 /// One request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    /// A TCP listener on `ip:port` (0: a port the kernel picks).
-    Listen { ip: Ipv4Addr, port: u16 },
+    /// A TCP listener, or a bound UDP socket, on `ip:port` (0: a port
+    /// the kernel picks).
+    Listen {
+        proto: Proto,
+        ip: Ipv4Addr,
+        port: u16,
+    },
     /// A TCP connection from the host to `host:port` (a name or an
     /// address): how the daemon reaches registries, which are on the
     /// host's network (its loopback too), not the daemon's.
@@ -38,7 +45,7 @@ impl Request {
     /// The request's line.
     pub fn line(&self) -> String {
         match self {
-            Request::Listen { ip, port } => format!("tcp {ip} {port}\n"),
+            Request::Listen { proto, ip, port } => format!("{} {ip} {port}\n", proto.as_str()),
             Request::Dial { host, port } => format!("dial {host} {port}\n"),
         }
     }
@@ -48,7 +55,12 @@ impl Request {
         let mut f = line.split_whitespace();
         let port = |p: &str| p.parse::<u16>().map_err(|_| format!("bad port {p:?}"));
         match (f.next(), f.next(), f.next(), f.next()) {
-            (Some("tcp"), Some(ip), Some(p), None) => Ok(Request::Listen {
+            (Some(proto @ ("tcp" | "udp")), Some(ip), Some(p), None) => Ok(Request::Listen {
+                proto: if proto == "tcp" {
+                    Proto::Tcp
+                } else {
+                    Proto::Udp
+                },
                 ip: ip.parse().map_err(|_| format!("bad address {ip:?}"))?,
                 port: port(p)?,
             }),
@@ -98,24 +110,26 @@ pub fn bind_error(errno: nix::errno::Errno, port: u16, unprivileged_start: Optio
     }
 }
 
-/// Binds and listens on the host, as the helper does for a request.
-pub fn listen(ip: Ipv4Addr, port: u16) -> Result<(OwnedFd, u16), nix::errno::Errno> {
+/// Binds (and for TCP listens) on the host, as the helper does for a
+/// request.
+pub fn listen(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(OwnedFd, u16), nix::errno::Errno> {
     use nix::sys::socket::{
         bind, getsockname, listen as listen_on, setsockopt, socket, sockopt, AddressFamily,
         Backlog, SockFlag, SockType, SockaddrIn,
     };
-    let fd = socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
+    let kind = match proto {
+        Proto::Tcp => SockType::Stream,
+        Proto::Udp => SockType::Datagram,
+    };
+    let fd = socket(AddressFamily::Inet, kind, SockFlag::SOCK_CLOEXEC, None)?;
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     bind(
         fd.as_raw_fd(),
         &SockaddrIn::from(SocketAddrV4::new(ip, port)),
     )?;
-    listen_on(&fd, Backlog::new(511).unwrap_or(Backlog::MAXCONN))?;
+    if proto == Proto::Tcp {
+        listen_on(&fd, Backlog::new(511).unwrap_or(Backlog::MAXCONN))?;
+    }
     let got: SockaddrIn = getsockname(fd.as_raw_fd())?;
     Ok((fd, got.port()))
 }
@@ -141,8 +155,8 @@ pub fn dial(host: &str, port: u16) -> Result<OwnedFd, String> {
 /// (0 for a connection), or why not.
 fn answer(req: &Request, unprivileged_start: Option<u16>) -> Result<(OwnedFd, u16), String> {
     match req {
-        Request::Listen { ip, port } => {
-            listen(*ip, *port).map_err(|e| bind_error(e, *port, unprivileged_start))
+        Request::Listen { proto, ip, port } => {
+            listen(*proto, *ip, *port).map_err(|e| bind_error(e, *port, unprivileged_start))
         }
         Request::Dial { host, port } => dial(host, *port).map(|fd| (fd, 0)),
     }
@@ -232,11 +246,19 @@ mod tests {
     #[test]
     fn request_and_reply_lines() {
         let r = Request::Listen {
+            proto: Proto::Tcp,
             ip: Ipv4Addr::LOCALHOST,
             port: 8080,
         };
         assert_eq!(r.line(), "tcp 127.0.0.1 8080\n");
         assert_eq!(Request::parse(&r.line()), Ok(r));
+        let u = Request::Listen {
+            proto: Proto::Udp,
+            ip: Ipv4Addr::UNSPECIFIED,
+            port: 5353,
+        };
+        assert_eq!(u.line(), "udp 0.0.0.0 5353\n");
+        assert_eq!(Request::parse(&u.line()), Ok(u));
         let d = Request::Dial {
             host: "registry.local".into(),
             port: 5000,
@@ -244,8 +266,8 @@ mod tests {
         assert_eq!(d.line(), "dial registry.local 5000\n");
         assert_eq!(Request::parse(&d.line()), Ok(d));
         assert_eq!(
-            Request::parse("udp 0.0.0.0 53\n"),
-            Err("protocol udp is not supported".into())
+            Request::parse("sctp 0.0.0.0 53\n"),
+            Err("protocol sctp is not supported".into())
         );
         assert!(Request::parse("tcp 1.2.3 80").is_err());
         assert_eq!(parse_reply(&reply_line(&Ok(80))), Ok(80));
@@ -277,6 +299,7 @@ mod tests {
         let (fd, port) = request(
             &path,
             &Request::Listen {
+                proto: Proto::Tcp,
                 ip: Ipv4Addr::LOCALHOST,
                 port: 0,
             },
@@ -302,10 +325,32 @@ mod tests {
         let refused = request(
             &path,
             &Request::Listen {
+                proto: Proto::Tcp,
                 ip: Ipv4Addr::LOCALHOST,
                 port,
             },
         );
         assert!(refused.is_err(), "the port is taken");
+        // A bound UDP socket: a datagram sent to its port arrives on it.
+        let (fd, port) = request(
+            &path,
+            &Request::Listen {
+                proto: Proto::Udp,
+                ip: Ipv4Addr::LOCALHOST,
+                port: 0,
+            },
+        )
+        .expect("a UDP socket");
+        let bound = std::net::UdpSocket::from(fd);
+        let sender = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        sender
+            .send_to(b"ping", (Ipv4Addr::LOCALHOST, port))
+            .expect("send");
+        let mut buf = [0u8; 8];
+        let (n, from) = bound.recv_from(&mut buf).expect("recv");
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"ping"[..], sender.local_addr().expect("addr"))
+        );
     }
 }

@@ -63,7 +63,10 @@ pub fn take_mount_and_network() -> Result<(), UsernsError> {
     )
     .map_err(sys("making / a slave mount"))?;
     // The host's sysfs shows the host's network devices; this namespace's
-    // bridges and veths appear in a sysfs mounted from inside it.
+    // bridges and veths appear in a sysfs mounted from inside it. The
+    // cgroup mounts under it are taken along (a delegated cgroup v2
+    // subtree is where the containers' cgroups go).
+    let cgroups = clone_tree(CGROUP_MOUNTS);
     mount(
         Some("sysfs"),
         "/sys",
@@ -72,7 +75,37 @@ pub fn take_mount_and_network() -> Result<(), UsernsError> {
         None::<&str>,
     )
     .map_err(sys("mounting sysfs for the new network namespace"))?;
+    if let Some(tree) = cgroups {
+        use rustix::mount::{move_mount, MoveMountFlags};
+        move_mount(
+            &tree,
+            "",
+            rustix::fs::CWD,
+            CGROUP_MOUNTS,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+        .map_err(|e| UsernsError::Sys {
+            op: "putting the cgroup mounts back under the new sysfs",
+            errno: nix::errno::Errno::from_raw(e.raw_os_error()),
+        })?;
+    }
     Ok(())
+}
+
+const CGROUP_MOUNTS: &str = "/sys/fs/cgroup";
+
+/// A detached copy of the mounts at `path` and below; `None` when there
+/// is nothing mounted there (a machine without cgroups).
+fn clone_tree(path: &str) -> Option<rustix::fd::OwnedFd> {
+    use rustix::mount::OpenTreeFlags;
+    rustix::mount::open_tree(
+        rustix::fs::CWD,
+        path,
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::AT_RECURSIVE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .ok()
 }
 
 /// Writes the maps of process `pid` (which has unshared its user

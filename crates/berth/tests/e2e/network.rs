@@ -80,7 +80,7 @@ fn inspect(ctx: &Ctx, format: &str, name: &str) -> String {
 }
 
 /// Builds the static UDP echo server the UDP test runs in busybox.
-fn udpecho(ctx: &Ctx) -> std::path::PathBuf {
+pub(crate) fn udpecho(ctx: &Ctx) -> std::path::PathBuf {
     let out = ctx.dir.path().join("udpecho");
     if out.exists() {
         return out;

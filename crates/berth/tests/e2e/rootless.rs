@@ -378,6 +378,45 @@ fn rootless_user_runs_everything(ctx: &Ctx) {
         Duration::from_secs(10),
         || http_get("127.0.0.1:18090").contains("busybox httpd ok"),
     );
+    // UDP: each client's datagrams reach the container and its answers
+    // come back.
+    let echo = u.home.join("udpecho");
+    std::fs::copy(crate::network::udpecho(ctx), &echo).expect("copy udpecho");
+    u.give(&echo);
+    u.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl-udp",
+        "-v",
+        &format!("{}:/udpecho:ro", echo.display()),
+        "-p",
+        "127.0.0.1:18091:53/udp",
+        "busybox",
+        "/udpecho",
+        "53",
+    ]);
+    for client in ["first", "second"] {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
+        let mut got = None;
+        for _ in 0..10 {
+            sock.send_to(client.as_bytes(), "127.0.0.1:18091")
+                .expect("send");
+            let mut buf = [0u8; 64];
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                got = Some(buf[..n].to_vec());
+                break;
+            }
+        }
+        assert_eq!(
+            got.as_deref(),
+            Some(client.as_bytes()),
+            "UDP echo for {client}"
+        );
+    }
+    u.ok(&["rm", "-f", "rl-udp"]);
     let low = u.berth(&["run", "--rm", "-p", "127.0.0.1:80:80", "busybox", "true"]);
     assert_eq!(low.status.code(), Some(125), "{}", out_text(&low));
     assert!(
@@ -452,6 +491,50 @@ fn rootless_user_runs_everything(ctx: &Ctx) {
     assert_eq!(u.ok(&["exec", "rl-web", "echo", "exec ok"]), "exec ok\n");
     u.ok(&["rm", "-f", "rl-web"]);
 
+    // Health checks and restart policies.
+    u.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl-hc",
+        "--health-cmd",
+        "test -e /tmp/ready",
+        "--health-interval",
+        "1s",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /tmp/ready; sleep 300",
+    ]);
+    wait_until("the health check to pass", Duration::from_secs(20), || {
+        u.ok(&["inspect", "--format", "{{.State.Health.Status}}", "rl-hc"]) == "healthy\n"
+    });
+    u.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl-rs",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    wait_until(
+        "two restarts, then the end",
+        Duration::from_secs(30),
+        || {
+            u.ok(&[
+                "inspect",
+                "--format",
+                "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}",
+                "rl-rs",
+            ]) == "2 exited 3\n"
+        },
+    );
+    u.ok(&["rm", "-f", "rl-hc", "rl-rs"]);
+
     // A build with RUN steps, as the user.
     let build_dir = u.home.join("build");
     std::fs::create_dir(&build_dir).expect("mkdir");
@@ -473,6 +556,28 @@ fn rootless_user_runs_everything(ctx: &Ctx) {
         u.ok(&["run", "--rm", "rl-built"]),
         "1234\n1234\nbuilt rootless\n"
     );
+
+    // A cache mount keeps its files from one build to the next.
+    let cache_dir = u.home.join("cache-build");
+    std::fs::create_dir(&cache_dir).expect("mkdir");
+    std::fs::write(
+        cache_dir.join("Dockerfile"),
+        "FROM busybox:latest\nARG N\nRUN --mount=type=cache,target=/cache echo $N >> /cache/log && cp /cache/log /log\nCMD [\"cat\", \"/log\"]\n",
+    )
+    .expect("Dockerfile");
+    u.give(&cache_dir);
+    for n in ["1", "2"] {
+        u.ok(&[
+            "build",
+            "-q",
+            "--build-arg",
+            &format!("N={n}"),
+            "-t",
+            "rl-cache",
+            cache_dir.to_str().expect("utf8"),
+        ]);
+    }
+    assert_eq!(u.ok(&["run", "--rm", "rl-cache"]), "1\n2\n");
 
     // The shared compose fixture: the client reaches web1 by name, the
     // published port answers.

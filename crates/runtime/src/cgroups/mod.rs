@@ -16,12 +16,14 @@
 //! [`Cgroup::oom_killed`] and calls [`Cgroup::remove`]. The engine reaches a
 //! running container's cgroup with [`Cgroup::open`].
 
+mod delegation;
 mod features;
 mod fs;
 mod resources;
 mod v1;
 mod v2;
 
+pub use delegation::{delegated, Delegated};
 pub use features::{features, host_features, Features};
 
 use std::collections::BTreeMap;
@@ -142,7 +144,7 @@ pub enum CgroupError {
     BadName(String),
     #[error("cgroup {} does not exist", .0.display())]
     NotFound(PathBuf),
-    #[error("the cgroup controller {controller} is not available in {}", .path.display())]
+    #[error("the cgroup controller {controller} is not available in {} (not enabled by its parent; a delegated subtree has only the controllers delegated to it)", .path.display())]
     ControllerMissing { controller: String, path: PathBuf },
     #[error("{0}")]
     Invalid(String),

@@ -368,6 +368,39 @@ fn v2_missing_controller_is_an_error() {
 }
 
 #[test]
+fn v2_leaves_another_users_directories_alone() {
+    if !nix::unistd::geteuid().is_root() {
+        panic!("this test gives a fake tree's directory to another user: run it as root");
+    }
+    // A delegated subtree seen from inside: the directories above it
+    // belong to someone else (a rootless daemon sees them as nobody's).
+    let fake = fake_v2("cpu memory pids");
+    let above = fake.root.join("user.slice");
+    put(&above.join("cgroup.controllers"), "cpu memory pids");
+    put(&above.join("cgroup.subtree_control"), "memory");
+    std::fs::rename(fake.root.join("berth"), above.join("berth")).unwrap();
+    std::os::unix::fs::chown(&above, Some(4242), Some(4242)).unwrap();
+    let cg = Cgroup::create_in(
+        &fake.roots,
+        &CgroupConfig {
+            parent: "user.slice/berth".into(),
+            ..cfg(Resources {
+                memory: Some(gib(64)),
+                ..Default::default()
+            })
+        },
+    )
+    .unwrap();
+    assert_eq!(cg.dir(), above.join("berth/c1"));
+    assert_eq!(text(above.join("cgroup.subtree_control")), "memory");
+    assert_eq!(
+        text(above.join("berth/cgroup.subtree_control")),
+        "+cpu +cpuset +io +memory +pids +hugetlb"
+    );
+    assert_eq!(text(above.join("berth/c1/memory.max")), gib(64).to_string());
+}
+
+#[test]
 fn v2_membership_and_spec_config() {
     let fake = fake_v2("cpu memory pids");
     let cg = Cgroup::open_in(&fake.roots, "berth", "c1").unwrap();

@@ -1,6 +1,7 @@
 //! cgroup v2: one unified hierarchy.
 
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -87,12 +88,19 @@ impl V2 {
 
     /// Enables the wanted controllers in each directory between the root and
     /// the leaf (the engine's own parent chain). The root's
-    /// `cgroup.subtree_control` belongs to the system and is never written.
+    /// `cgroup.subtree_control` belongs to the system and is never written,
+    /// nor is that of a directory another user owns (above a rootless
+    /// daemon's delegated subtree: what its owner enabled there is what the
+    /// subtree gets).
     fn enable_controllers(&self) -> Result<()> {
+        let euid = nix::unistd::geteuid().as_raw();
         let mut dir = self.root.clone();
         let parts: Vec<_> = self.rel.components().collect();
         for part in &parts[..parts.len().saturating_sub(1)] {
             dir.push(part);
+            if std::fs::metadata(&dir).is_ok_and(|m| m.uid() != euid) {
+                continue;
+            }
             let available = controllers(&dir)?;
             let enabled = read(&dir.join("cgroup.subtree_control"))?;
             let enabled: Vec<&str> = enabled.split_whitespace().collect();

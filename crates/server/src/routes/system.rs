@@ -146,11 +146,7 @@ async fn info(State(engine): State<Engine>) -> Response {
     let paths = &engine.config.paths;
     let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let rootless = engine.config.rootless.as_ref();
-    // A rootless daemon's containers get no cgroup: no limit is available.
-    let cg = match rootless {
-        None => berth_engine::system::cgroup_features(),
-        Some(_) => Default::default(),
-    };
+    let cg = berth_engine::system::cgroup_features(&engine.config);
     let mut security = vec!["name=seccomp,profile=builtin"];
     if rootless.is_some() {
         security.push("name=rootless");
