@@ -2,7 +2,7 @@
 # Installs the Debian packages Berth's build, demo and tests need (only the
 # missing ones). Needs root.
 set -euo pipefail
-pkgs=(busybox-static skopeo podman runc hyperfine nftables libseccomp-dev uidmap tar procps util-linux tmux iproute2 debootstrap gcc libc6-dev iperf3 curl openssl docker-registry xz-utils bzip2 docker-compose python3-venv slirp4netns)
+pkgs=(busybox-static skopeo podman runc hyperfine nftables libseccomp-dev uidmap tar procps util-linux tmux iproute2 debootstrap gcc libc6-dev iperf3 curl openssl docker-registry xz-utils bzip2 docker-compose python3-venv slirp4netns fuse-overlayfs)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

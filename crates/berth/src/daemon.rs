@@ -36,6 +36,12 @@ struct Args {
     /// Loopback registries always are.
     #[arg(long = "insecure-registry")]
     insecure_registry: Vec<String>,
+    /// How container filesystems are mounted: overlay2 (the kernel's
+    /// overlayfs) or fuse-overlayfs [default: overlay2; a rootless
+    /// daemon whose kernel refuses overlayfs in a user namespace:
+    /// fuse-overlayfs].
+    #[arg(short = 's', long = "storage-driver")]
+    storage_driver: Option<String>,
     /// Log level filter (error, warn, info, debug, trace).
     #[arg(long = "log-level", default_value = "info")]
     log_level: String,
@@ -134,6 +140,44 @@ fn rootless_setup(roots: &Roots) -> anyhow::Result<crate::rootless::Rootless> {
     crate::rootless::enter(&roots.exec_root)
 }
 
+/// `--storage-driver`: whether overlays go through fuse-overlayfs;
+/// `None` when no driver is named.
+fn chosen_driver(name: Option<&str>) -> anyhow::Result<Option<bool>> {
+    match name {
+        None => Ok(None),
+        Some("overlay2" | "overlay") => Ok(Some(false)),
+        Some("fuse-overlayfs") => {
+            berth_runtime::mounts::fuse::usable()
+                .map_err(|why| anyhow::anyhow!("storage driver fuse-overlayfs: {why}"))?;
+            Ok(Some(true))
+        }
+        Some(other) => anyhow::bail!(
+            "storage driver {other:?} is not supported: berth has overlay2 and fuse-overlayfs"
+        ),
+    }
+}
+
+/// A rootless daemon's overlays: the kernel's where it mounts overlayfs in
+/// a user namespace (Linux 5.11 and later), else fuse-overlayfs.
+fn rootless_storage(name: Option<&str>, root: &std::path::Path) -> anyhow::Result<bool> {
+    if let Some(fuse) = chosen_driver(name)? {
+        return Ok(fuse);
+    }
+    let kernel = match berth_runtime::mounts::probe_overlay(root, true) {
+        Ok(()) => return Ok(false),
+        Err(e) => e,
+    };
+    match berth_runtime::mounts::fuse::usable() {
+        Ok(()) => {
+            tracing::warn!("the kernel refuses overlayfs in this user namespace ({kernel}): using fuse-overlayfs");
+            Ok(true)
+        }
+        Err(fuse) => anyhow::bail!(
+            "no way to mount container filesystems: the kernel refuses overlayfs in a user namespace ({kernel}; Linux 5.11 and later allow it), and fuse-overlayfs cannot be used ({fuse}); a copying snapshotter is not supported yet"
+        ),
+    }
+}
+
 /// Where a rootless daemon's containers' cgroups go: under the cgroup v2
 /// subtree delegated to the user, or nowhere (the reason why).
 fn rootless_cgroups(cgroup_parent: &str) -> Result<String, String> {
@@ -157,6 +201,10 @@ async fn serve(
     for w in rootless.iter().flat_map(|r| &r.warnings) {
         tracing::warn!("{w}");
     }
+    let fuse_overlay = match rootless {
+        None => chosen_driver(args.storage_driver.as_deref())?.unwrap_or(false),
+        Some(_) => rootless_storage(args.storage_driver.as_deref(), &roots.root)?,
+    };
     let delegation = rootless.map(|_| rootless_cgroups(&args.cgroup_parent));
     let cgroup_parent = match &delegation {
         Some(Ok(parent)) => parent.clone(),
@@ -181,6 +229,7 @@ async fn serve(
             nft_table: args.nft_table.clone(),
         },
         insecure_registries: args.insecure_registry.clone(),
+        fuse_overlay,
     };
     let engine = berth_engine::Engine::open(config)
         .await

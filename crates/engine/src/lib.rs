@@ -54,6 +54,10 @@ pub struct EngineConfig {
     pub insecure_registries: Vec<String>,
     /// How the image store keeps layers' owners.
     pub storage: berth_image::StoreOptions,
+    /// Overlays served by `fuse-overlayfs` rather than the kernel
+    /// (`--storage-driver fuse-overlayfs`, or a rootless daemon whose
+    /// kernel refuses overlayfs in a user namespace).
+    pub fuse_overlay: bool,
     /// An ordinary user's daemon: what differs. `None` for root's.
     pub rootless: Option<RootlessConfig>,
 }
@@ -77,6 +81,23 @@ impl EngineConfig {
     /// Why resource limits cannot be applied; `None` when they can.
     pub fn limits_refused(&self) -> Option<&str> {
         self.rootless.as_ref().and_then(|r| r.no_cgroups.as_deref())
+    }
+
+    /// A container's overlay: its image's layers (lowest first) under its
+    /// writable directories, mounted as this daemon mounts overlays.
+    pub fn overlay(
+        &self,
+        lower: Vec<std::path::PathBuf>,
+        upper: std::path::PathBuf,
+        work: std::path::PathBuf,
+    ) -> berth_runtime::mounts::Overlay {
+        berth_runtime::mounts::Overlay {
+            lower,
+            upper,
+            work,
+            userxattr: self.storage.user_xattrs,
+            fuse: self.fuse_overlay,
+        }
     }
 
     /// The parent of containers' cgroups; `None` when they get none.
@@ -134,6 +155,7 @@ impl Hosts {
             }),
             snapshots: Arc::new(snapshots::MountSnapshots {
                 userxattr: config.storage.user_xattrs,
+                fuse: config.fuse_overlay,
             }),
             dialer: match &config.rootless {
                 None => berth_registry::dial::Dialer::direct(),

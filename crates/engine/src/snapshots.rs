@@ -58,6 +58,8 @@ fn create_target(target: &Path) -> Result<View, Error> {
 pub struct MountSnapshots {
     /// Mount with `userxattr` (layers of a rootless daemon's store).
     pub userxattr: bool,
+    /// Mount through `fuse-overlayfs` rather than the kernel.
+    pub fuse: bool,
 }
 
 impl Snapshots for MountSnapshots {
@@ -87,6 +89,15 @@ impl Snapshots for MountSnapshots {
                     None::<&str>,
                 )
                 .map_err(failed)?;
+            }
+            _ if self.fuse => {
+                let overlay = berth_runtime::mounts::Overlay {
+                    lower: layers.to_vec(),
+                    ..Default::default()
+                };
+                berth_runtime::mounts::fuse::mount(&overlay, target)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                view.mounted = true;
             }
             _ => {
                 let lower: Vec<String> = layers

@@ -30,6 +30,11 @@ use std::os::unix::ffi::OsStrExt;
 const OVERLAY_XATTR_PREFIX: &[u8] = b"trusted.overlay.";
 /// The same for overlays mounted with `userxattr` (rootless).
 const OVERLAY_USER_XATTR_PREFIX: &[u8] = b"user.overlay.";
+/// fuse-overlayfs's own markers, where it may not write `trusted.*`.
+const FUSE_OVERLAY_XATTR_PREFIX: &[u8] = b"user.fuseoverlayfs.";
+const FUSE_OPAQUE_XATTR: &[u8] = b"user.fuseoverlayfs.opaque";
+/// The whiteout of `.opq` fuse-overlayfs puts beside the OCI opaque marker.
+const FUSE_OPAQUE_WHITEOUT: &[u8] = b".wh..opq";
 const OVERLAY_REDIRECT_XATTR: &[u8] = b"trusted.overlay.redirect";
 const OVERLAY_METACOPY_XATTR: &[u8] = b"trusted.overlay.metacopy";
 
@@ -342,7 +347,10 @@ fn read_xattrs(src: &XSrc<'_>) -> Result<Xattrs, Errno> {
 /// in the `security` namespace, everything but file capabilities (SELinux labels
 /// and IMA/EVM data belong to the host, as Docker also holds).
 fn keep_xattr(name: &[u8]) -> bool {
-    if name.starts_with(OVERLAY_XATTR_PREFIX) || name.starts_with(OVERLAY_USER_XATTR_PREFIX) {
+    if name.starts_with(OVERLAY_XATTR_PREFIX)
+        || name.starts_with(OVERLAY_USER_XATTR_PREFIX)
+        || name.starts_with(FUSE_OVERLAY_XATTR_PREFIX)
+    {
         return false;
     }
     if name.starts_with(b"security.") {
@@ -433,7 +441,8 @@ impl Sink<'_> {
                     });
                 }
                 let opaque_marker = k == OVERLAY_OPAQUE_XATTR.as_bytes()
-                    || k == OVERLAY_USER_OPAQUE_XATTR.as_bytes();
+                    || k == OVERLAY_USER_OPAQUE_XATTR.as_bytes()
+                    || k == FUSE_OPAQUE_XATTR;
                 if opaque_marker && v == b"y" {
                     opaque = true;
                 }
@@ -562,7 +571,25 @@ impl Sink<'_> {
     fn dir(&mut self, fd: OwnedFd, name: &[u8]) -> Result<Option<Frame>, WalkError> {
         let st = rfs::fstat(&fd).map_err(|e| read_err(name, e))?;
         let all = read_xattrs(&XSrc::Fd(fd.as_fd())).map_err(|e| read_err(name, e))?;
-        let (xattrs, opaque) = self.xattrs(all, name)?;
+        let (xattrs, mut opaque) = self.xattrs(all, name)?;
+        let mut listed = None;
+        if self.opts.overlay {
+            let mut names = read_names(&fd).map_err(|e| read_err(name, e))?;
+            // fuse-overlayfs marks an opaque directory with its own pair
+            // of entries (the OCI marker as a file, and a whiteout of
+            // `.opq`), besides or instead of the xattr.
+            if names
+                .iter()
+                .any(|n| n.as_bytes() == OPAQUE_WHITEOUT.as_bytes())
+            {
+                opaque = true;
+                names.retain(|n| {
+                    n.as_bytes() != OPAQUE_WHITEOUT.as_bytes()
+                        && n.as_bytes() != FUSE_OPAQUE_WHITEOUT
+                });
+            }
+            listed = Some(names);
+        }
         let mut hname = name.to_vec();
         if !hname.ends_with(b"/") {
             hname.push(b'/');
@@ -593,7 +620,10 @@ impl Sink<'_> {
         {
             return Ok(None);
         }
-        let names = read_names(&fd).map_err(|e| read_err(name, e))?;
+        let names = match listed {
+            Some(names) => names,
+            None => read_names(&fd).map_err(|e| read_err(name, e))?,
+        };
         Ok(Some(Frame {
             fd,
             names,
@@ -700,5 +730,6 @@ mod tests {
         assert!(!keep_xattr(b"trusted.overlay.opaque"));
         assert!(!keep_xattr(b"trusted.overlay.origin"));
         assert!(!keep_xattr(b"user.overlay.opaque"));
+        assert!(!keep_xattr(b"user.fuseoverlayfs.opaque"));
     }
 }

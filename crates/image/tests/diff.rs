@@ -118,3 +118,36 @@ fn overlay_features_a_layer_cannot_express_are_refused() {
     let err = write_diff_tar(&t.path().join("missing"), &mut Vec::new()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
+
+#[test]
+fn fuse_overlayfs_opaque_markers_become_one_oci_marker() {
+    require_root();
+    // What fuse-overlayfs leaves for `rm -rf dir; mkdir dir; touch
+    // dir/fresh` where it may not write trusted xattrs: the OCI marker as
+    // a file and a whiteout of `.opq` beside it, and its own xattr.
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("upper/dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".wh..wh..opq"), b"").unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.join(".wh..opq"),
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::empty(),
+        rustix::fs::makedev(0, 0),
+    )
+    .unwrap();
+    std::fs::write(dir.join("fresh"), b"fresh").unwrap();
+    xattr::set(&dir, "user.fuseoverlayfs.opaque", b"y").unwrap();
+    let mut tar = Vec::new();
+    let sum = write_diff_tar(&t.path().join("upper"), &mut tar).unwrap();
+    let got = entries(&tar);
+    let names: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(names, ["dir/", "dir/.wh..wh..opq", "dir/fresh"]);
+    assert_eq!((sum.whiteouts, sum.opaque_dirs), (0, 1));
+    assert!(
+        got[0].3.is_empty(),
+        "fuse-overlayfs xattrs leak: {:?}",
+        got[0].3
+    );
+}

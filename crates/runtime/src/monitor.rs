@@ -258,7 +258,7 @@ fn supervise(bundle: &Path, cfg: &MonitorConfig) -> MonitorEvent {
     last
 }
 
-fn run_container(bundle: &Path, cfg: &MonitorConfig, mut hub: Option<&mut Hub>) -> MonitorEvent {
+fn run_container(bundle: &Path, cfg: &MonitorConfig, hub: Option<&mut Hub>) -> MonitorEvent {
     let spec = match read_json::<Spec>(&bundle.join(CONFIG_FILE)) {
         Ok(s) => s,
         Err(message) => return failed(message),
@@ -285,7 +285,43 @@ fn run_container(bundle: &Path, cfg: &MonitorConfig, mut hub: Option<&mut Hub>) 
         wait_for_attach: cfg.wait_for_attach && hub.is_some(),
         console_size: cfg.console_size.or(spec_size),
     };
-    match start(&spec, &root, cfg.overlay.as_ref(), opts, hub.as_deref_mut()) {
+    // A fuse-overlayfs root is mounted here, before the container's pid
+    // namespace exists, so its server is no process of the container's;
+    // the container's mount namespace binds it like a prepared root.
+    let fuse_root = match cfg.overlay.as_ref().filter(|o| o.fuse) {
+        Some(ov) => match crate::mounts::fuse::mount(ov, &root) {
+            Ok(()) => Some(FuseRoot(root.clone())),
+            Err(e) => return failed(e.to_string()),
+        },
+        None => None,
+    };
+    let kernel_overlay = cfg.overlay.as_ref().filter(|o| !o.fuse);
+    let event = run_started(spec, &root, kernel_overlay, opts, cfg, log.as_mut(), hub);
+    drop(fuse_root);
+    event
+}
+
+/// A fuse-overlayfs root, unmounted (which ends its server) on drop.
+struct FuseRoot(PathBuf);
+
+impl Drop for FuseRoot {
+    fn drop(&mut self) {
+        if let Err(e) = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH) {
+            tracing::error!(error = %e, root = %self.0.display(), "unmounting the fuse-overlayfs root");
+        }
+    }
+}
+
+fn run_started(
+    spec: Spec,
+    root: &Path,
+    overlay: Option<&Overlay>,
+    opts: StdioOptions,
+    cfg: &MonitorConfig,
+    log: Option<&mut LogWriter>,
+    mut hub: Option<&mut Hub>,
+) -> MonitorEvent {
+    match start(&spec, root, overlay, opts, hub.as_deref_mut()) {
         Ok(running) => {
             emit(&MonitorEvent::Started {
                 pid: running.pid.as_raw(),
@@ -302,7 +338,7 @@ fn run_container(bundle: &Path, cfg: &MonitorConfig, mut hub: Option<&mut Hub>) 
                 cgroup,
             } = running;
             let running = RunningCgroup { cgroup };
-            let exit_code = relay(pid, streams, log.as_mut(), hub, relay_opts);
+            let exit_code = relay(pid, streams, log, hub, relay_opts);
             reap_all();
             let oom_killed = running.cgroup.as_ref().is_some_and(|c| c.oom_killed());
             if let Some(Err(e)) = running.cgroup.as_ref().map(crate::cgroups::Cgroup::remove) {
@@ -496,6 +532,7 @@ mod tests {
                 upper: "/u".into(),
                 work: "/w".into(),
                 userxattr: false,
+                fuse: false,
             }),
             log_path: "/log".into(),
             exit_path: "/exit".into(),

@@ -23,6 +23,8 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use oci_spec::runtime::Mount;
 
+pub mod fuse;
+
 use crate::errno::{errno_text, io_errno};
 use crate::sys::Sys;
 
@@ -30,7 +32,7 @@ use crate::sys::Sys;
 const MAX_MOUNT_DATA: usize = 4095;
 
 /// The container's overlay root filesystem.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Overlay {
     /// Read-only layers, lowest first.
     pub lower: Vec<PathBuf>,
@@ -42,6 +44,10 @@ pub struct Overlay {
     /// xattrs: a mount inside a user namespace cannot use `trusted.*`.
     #[serde(default)]
     pub userxattr: bool,
+    /// Served by `fuse-overlayfs` instead of the kernel
+    /// ([`crate::fuse_overlay`]).
+    #[serde(default)]
+    pub fuse: bool,
 }
 
 /// Errors while building the container's mount table.
@@ -71,6 +77,9 @@ pub enum MountError {
     /// The spec asks for something this runtime does not do.
     #[error("mount {}: {what} is not supported", .path.display())]
     Unsupported { path: PathBuf, what: String },
+    /// fuse-overlayfs could not mount.
+    #[error("mounting fuse-overlayfs on {}: {detail}", .path.display())]
+    Fuse { path: PathBuf, detail: String },
 }
 
 fn sys_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> MountError + 'a {
@@ -264,6 +273,9 @@ pub fn overlay_mount(overlay: &Overlay) -> OverlayMount {
 
 /// Mounts `overlay` on `target`, as [`overlay_mount`] chooses.
 pub fn mount_overlay(sys: &dyn Sys, overlay: &Overlay, target: &Path) -> Result<(), MountError> {
+    if overlay.fuse {
+        return crate::mounts::fuse::mount(overlay, target);
+    }
     match overlay_mount(overlay) {
         OverlayMount::Legacy(data) => sys
             .mount(
@@ -278,6 +290,40 @@ pub fn mount_overlay(sys: &dyn Sys, overlay: &Overlay, target: &Path) -> Result<
             .mount_fs("overlay", &config, target)
             .map_err(sys_err("mounting overlay on", target)),
     }
+}
+
+/// Tries the kernel's overlayfs in a scratch directory under `dir` (made
+/// if missing; the scratch goes again): whether this process may mount
+/// it here (in a user namespace: Linux 5.11 and later, with `userxattr`).
+pub fn probe_overlay(dir: &Path, userxattr: bool) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let scratch = tempfile_dir(dir)?;
+    let sub = |n: &str| scratch.join(n);
+    let result = (|| {
+        for d in ["lower", "upper", "work", "merged"] {
+            std::fs::create_dir(sub(d))
+                .map_err(|e| format!("creating {}: {e}", sub(d).display()))?;
+        }
+        let overlay = Overlay {
+            lower: vec![sub("lower")],
+            upper: sub("upper"),
+            work: sub("work"),
+            userxattr,
+            fuse: false,
+        };
+        mount_overlay(&crate::sys::RealSys, &overlay, &sub("merged")).map_err(|e| e.to_string())?;
+        nix::mount::umount2(&sub("merged"), nix::mount::MntFlags::MNT_DETACH)
+            .map_err(|e| format!("unmounting the probe: {e}"))
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn tempfile_dir(dir: &Path) -> Result<PathBuf, String> {
+    let path = dir.join(format!(".overlay-probe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// What [`open_in_root`] makes when the destination is missing.
@@ -632,6 +678,7 @@ mod tests {
             upper: "/u".into(),
             work: "/w".into(),
             userxattr: false,
+            fuse: false,
         };
         assert_eq!(
             overlay_mount(&ov),
@@ -648,6 +695,7 @@ mod tests {
             upper: "/u".into(),
             work: "/w".into(),
             userxattr: false,
+            fuse: false,
         };
         match overlay_mount(&long) {
             OverlayMount::FsConfig(cfg) => {
@@ -662,6 +710,7 @@ mod tests {
             upper: "/u".into(),
             work: "/w".into(),
             userxattr: false,
+            fuse: false,
         };
         assert!(matches!(overlay_mount(&colon), OverlayMount::FsConfig(_)));
     }
@@ -673,6 +722,7 @@ mod tests {
             upper: "/u".into(),
             work: "/w".into(),
             userxattr: true,
+            fuse: false,
         };
         assert_eq!(
             overlay_mount(&ov),
@@ -790,6 +840,7 @@ mod tests {
             upper: "/u".into(),
             work: "/w".into(),
             userxattr: false,
+            fuse: false,
         };
         let slave = root_propagation(None).unwrap();
         mount_root(&sys, root, Some(&ov), slave, Path::new("/run")).unwrap();
@@ -929,6 +980,7 @@ mod tests {
             upper: "/u".into(),
             work: "/w".into(),
             userxattr: false,
+            fuse: false,
         };
         let slave = root_propagation(None).unwrap();
         let err = mount_root(&sys, dir.path(), Some(&ov), slave, Path::new("/")).unwrap_err();

@@ -1,5 +1,6 @@
 //! A container's filesystem from outside: cp both ways (running and
-//! stopped, with planted symlinks), commit, export.
+//! stopped, with planted symlinks), commit, export; the same through
+//! fuse-overlayfs.
 
 use crate::harness::{stderr, stdout, Ctx, TestFn};
 
@@ -17,6 +18,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     (
         "cp_out_streams_and_leaves_files_to_the_caller",
         cp_out_streams_and_leaves_files_to_the_caller,
+    ),
+    (
+        "fuse_overlayfs_storage_driver",
+        fuse_overlayfs_storage_driver,
     ),
 ];
 
@@ -338,4 +343,136 @@ fn cp_out_streams_and_leaves_files_to_the_caller(ctx: &Ctx) {
         "owned by the caller (root here)"
     );
     ctx.ok(&["rm", "-f", "cpbig"]);
+}
+
+/// fuse-overlayfs mounts (and their servers) of this test's root.
+fn fuse_mounts_and_servers(ctx: &Ctx) -> (usize, usize) {
+    let root = ctx.root.to_str().expect("utf8");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("fuse-overlayfs") && l.contains(root))
+        .count();
+    let servers = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline);
+            text.starts_with("fuse-overlayfs") && text.contains(root)
+        })
+        .count();
+    (mounts, servers)
+}
+
+/// `--storage-driver fuse-overlayfs`: containers, their changes, commit,
+/// cp from a stopped container and builds work as with the kernel's
+/// overlay, and every mount and server goes with its container.
+fn fuse_overlayfs_storage_driver(ctx: &Ctx) {
+    // An unknown driver is refused by name, before anything is made.
+    let t = tempfile::tempdir().expect("tempdir");
+    let refused = std::process::Command::new(crate::harness::berth_bin())
+        .args(["daemon", "--storage-driver", "vfs", "--root"])
+        .arg(t.path().join("root"))
+        .arg("--exec-root")
+        .arg(t.path().join("run"))
+        .arg("-H")
+        .arg(format!("unix://{}", t.path().join("s.sock").display()))
+        .output()
+        .expect("berth daemon");
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("storage driver \"vfs\" is not supported"),
+        "{}",
+        stderr(&refused)
+    );
+
+    ctx.stop_daemon();
+    ctx.start_daemon_with(&["--storage-driver", "fuse-overlayfs"]);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_eq!(
+            ctx.ok(&["info", "--format", "{{.Driver}}"]),
+            "fuse-overlayfs\n"
+        );
+        ctx.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "fusebox",
+            "busybox",
+            "sh",
+            "-c",
+            "echo new > /newfile; rm /etc/group; rm -rf /home; mkdir /home; echo x > /home/only; sleep 300",
+        ]);
+        crate::harness::wait_until(
+            "the container's changes",
+            std::time::Duration::from_secs(10),
+            || {
+                ctx.berth(&["exec", "fusebox", "test", "-e", "/home/only"])
+                    .status
+                    .success()
+            },
+        );
+        assert_eq!(
+            fuse_mounts_and_servers(ctx),
+            (1, 1),
+            "one mount and server while running"
+        );
+        let diff = ctx.ok(&["diff", "fusebox"]);
+        for line in ["A /newfile", "D /etc/group", "C /home", "A /home/only"] {
+            assert!(
+                diff.lines().any(|l| l == line),
+                "{line} missing from:\n{diff}"
+            );
+        }
+        ctx.ok(&["stop", "-t", "1", "fusebox"]);
+        assert_eq!(
+            fuse_mounts_and_servers(ctx).0,
+            0,
+            "the root goes with the container"
+        );
+        // cp from the stopped container mounts it for the copy only.
+        let out = ctx.berth(&["cp", "fusebox:/newfile", "-"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        ctx.ok(&["commit", "fusebox", "fuse-img:latest"]);
+        assert_eq!(
+            ctx.ok(&[
+                "run",
+                "--rm",
+                "fuse-img",
+                "sh",
+                "-c",
+                "cat /newfile; ls /home; test -e /etc/group || echo gone"
+            ]),
+            "new\nonly\ngone\n"
+        );
+        let build = ctx.dir.path().join("fuse-build");
+        std::fs::create_dir_all(&build).expect("mkdir");
+        std::fs::write(
+            build.join("Dockerfile"),
+            "FROM busybox:latest\nRUN echo built > /built && rm /etc/passwd\nCMD [\"sh\", \"-c\", \"cat /built; test -e /etc/passwd || echo no passwd\"]\n",
+        )
+        .expect("Dockerfile");
+        ctx.ok(&[
+            "build",
+            "-q",
+            "-t",
+            "fuse-built",
+            build.to_str().expect("utf8"),
+        ]);
+        assert_eq!(ctx.ok(&["run", "--rm", "fuse-built"]), "built\nno passwd\n");
+        ctx.ok(&["rm", "-f", "fusebox"]);
+        ctx.ok(&["rmi", "fuse-img", "fuse-built"]);
+        crate::harness::wait_until(
+            "every fuse-overlayfs server to end",
+            std::time::Duration::from_secs(10),
+            || fuse_mounts_and_servers(ctx) == (0, 0),
+        );
+    }));
+    ctx.stop_daemon();
+    ctx.start_daemon();
+    if let Err(e) = result {
+        let _ = ctx.berth(&["rm", "-f", "fusebox"]);
+        std::panic::resume_unwind(e);
+    }
 }

@@ -73,17 +73,12 @@ impl ContainerService {
             .collect();
         self.inner.volume_use.acquire_volumes(&rec)?;
         let paths = c.paths.clone();
-        let userxattr = self.inner.config.storage.user_xattrs;
+        let config = self.inner.config.clone();
         let result = tokio::task::spawn_blocking(move || {
             for dir in [paths.upper(), paths.work()] {
                 std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
             }
-            let overlay = berth_runtime::mounts::Overlay {
-                lower: layers,
-                upper: paths.upper(),
-                work: paths.work(),
-                userxattr,
-            };
+            let overlay = config.overlay(layers, paths.upper(), paths.work());
             let mounted = TempMount::overlay(&overlay, &paths.rootfs())?;
             for m in &mounts {
                 berth_runtime::mounts::mount_one(&berth_runtime::sys::RealSys, &mounted.target, m)

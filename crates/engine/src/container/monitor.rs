@@ -154,12 +154,7 @@ pub(super) async fn start(
         let rec = rec.clone();
         let extra = svc.inner.volume_use.oci_mounts(&rec)?;
         let etc = svc.render_etc_files(&rec)?;
-        let overlay = Overlay {
-            lower: layers,
-            upper: c.paths.upper(),
-            work: c.paths.work(),
-            userxattr: config.storage.user_xattrs,
-        };
+        let overlay = config.overlay(layers, c.paths.upper(), c.paths.work());
         tokio::task::spawn_blocking(move || {
             prepare_bundle(&c, &rec, opts, overlay, io, extra, etc)
         })

@@ -308,6 +308,7 @@ pub fn spawn(fx: &Fixture, run: Run) -> Spawned {
             upper: upper.clone(),
             work,
             userxattr: false,
+            fuse: false,
         }),
         None => {
             build_rootfs(&rootfs);

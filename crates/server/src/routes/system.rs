@@ -155,11 +155,14 @@ async fn info(State(engine): State<Engine>) -> Response {
         security.push("name=cgroupns");
     }
     let mut driver_status = vec![list(&["Backing Filesystem", "extfs"])];
-    if rootless.is_some() {
-        driver_status.push(list(&[
+    let fuse = engine.config.fuse_overlay;
+    match (fuse, rootless.is_some()) {
+        (true, _) => driver_status.push(list(&["Mount", "fuse-overlayfs"])),
+        (false, true) => driver_status.push(list(&[
             "Mount",
             "kernel overlayfs in the user namespace (userxattr)",
-        ]));
+        ])),
+        (false, false) => {}
     }
     let info = berth_api::system::Info {
         id: engine.id.to_string(),
@@ -168,7 +171,7 @@ async fn info(State(engine): State<Engine>) -> Response {
         containers_paused: 0,
         containers_stopped: stopped as i64,
         images: images as i64,
-        driver: "overlay".into(),
+        driver: if fuse { "fuse-overlayfs" } else { "overlay" }.into(),
         driver_status,
         plugins: berth_api::system::Plugins {
             volume: list(&["local"]),

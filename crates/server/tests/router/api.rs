@@ -95,6 +95,7 @@ impl Api {
                 user_xattrs: false,
             },
             rootless: None,
+            fuse_overlay: false,
         };
         let network = Arc::new(FakeHost::default());
         let runtime = FakeRuntime::new();
