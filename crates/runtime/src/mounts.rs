@@ -50,6 +50,17 @@ pub struct Overlay {
     pub fuse: bool,
 }
 
+impl Overlay {
+    /// The lower layers as `lowerdir=` lists them: the highest first.
+    pub fn lowerdirs(&self) -> Vec<String> {
+        self.lower
+            .iter()
+            .rev()
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+}
+
 /// Errors while building the container's mount table.
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -238,12 +249,7 @@ pub enum OverlayMount {
 /// Chooses how to mount `overlay`. `lowerdir=` lists the highest layer first;
 /// [`Overlay::lower`] holds the lowest first.
 pub fn overlay_mount(overlay: &Overlay) -> OverlayMount {
-    let lowers: Vec<String> = overlay
-        .lower
-        .iter()
-        .rev()
-        .map(|p| p.display().to_string())
-        .collect();
+    let lowers = overlay.lowerdirs();
     let upper = overlay.upper.display().to_string();
     let work = overlay.work.display().to_string();
     let mut data = format!(

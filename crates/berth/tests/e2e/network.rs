@@ -100,6 +100,22 @@ pub(crate) fn udpecho(ctx: &Ctx) -> std::path::PathBuf {
     out
 }
 
+/// Sends `payload` to `addr` from a fresh socket (up to ten times, half a
+/// second apart) and returns the first answer.
+pub(crate) fn udp_echo(addr: &str, payload: &[u8]) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    for _ in 0..10 {
+        sock.send_to(payload, addr).expect("send");
+        let mut buf = [0u8; 64];
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            return Some(buf[..n].to_vec());
+        }
+    }
+    None
+}
+
 fn published_ports_tcp_udp_and_ephemeral(ctx: &Ctx) {
     web(ctx, "web", &["-p", "18080:80"]);
     wait_http("127.0.0.1:18080", "hello from web");
@@ -173,18 +189,7 @@ fn published_ports_tcp_udp_and_ephemeral(ctx: &Ctx) {
         "/udpecho",
         "53",
     ]);
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("udp socket");
-    sock.set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("timeout");
-    let mut got = None;
-    for _ in 0..10 {
-        sock.send_to(b"ping", "127.0.0.1:15353").expect("send");
-        let mut buf = [0u8; 64];
-        if let Ok((n, _)) = sock.recv_from(&mut buf) {
-            got = Some(buf[..n].to_vec());
-            break;
-        }
-    }
+    let got = udp_echo("127.0.0.1:15353", b"ping");
     assert_eq!(
         got.as_deref(),
         Some(&b"ping"[..]),

@@ -397,21 +397,8 @@ fn rootless_user_runs_everything(ctx: &Ctx) {
         "53",
     ]);
     for client in ["first", "second"] {
-        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp socket");
-        sock.set_read_timeout(Some(Duration::from_millis(500)))
-            .expect("timeout");
-        let mut got = None;
-        for _ in 0..10 {
-            sock.send_to(client.as_bytes(), "127.0.0.1:18091")
-                .expect("send");
-            let mut buf = [0u8; 64];
-            if let Ok((n, _)) = sock.recv_from(&mut buf) {
-                got = Some(buf[..n].to_vec());
-                break;
-            }
-        }
         assert_eq!(
-            got.as_deref(),
+            crate::network::udp_echo("127.0.0.1:18091", client.as_bytes()).as_deref(),
             Some(client.as_bytes()),
             "UDP echo for {client}"
         );

@@ -20,12 +20,7 @@ pub const PROGRAM: &str = "fuse-overlayfs";
 /// The arguments that mount `overlay` on `target` (read-only when it has
 /// no upper directory).
 pub fn args(overlay: &Overlay, target: &Path) -> Result<Vec<String>, String> {
-    let lowers: Vec<String> = overlay
-        .lower
-        .iter()
-        .rev()
-        .map(|p| p.display().to_string())
-        .collect();
+    let lowers = overlay.lowerdirs();
     let mut paths = lowers.clone();
     let mut data = format!("lowerdir={}", lowers.join(":"));
     if !overlay.upper.as_os_str().is_empty() {
