@@ -1,6 +1,7 @@
 # Shared by the bench scripts: a private berth daemon on a temp root, with
 # the busybox image, stopped by pid on exit. Source it; it sets $berth and
-# exports BERTH_HOST.
+# exports BERTH_HOST. BERTH_DAEMON_ARGS adds daemon flags (say
+# `--storage-driver fuse-overlayfs`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v hyperfine >/dev/null || { echo "install hyperfine (scripts/deps.sh)" >&2; exit 1; }
@@ -37,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 export BERTH_HOST=unix://$work/run/berth.sock
 "$berth" daemon -H "$BERTH_HOST" --root "$work/root" --exec-root "$work/run" --cgroup-parent "berth-bench-$$" \
-  --bridge berthbench0 --nft-table berth-bench >"$work/daemon.log" 2>&1 &
+  --bridge berthbench0 --nft-table berth-bench ${BERTH_DAEMON_ARGS:-} >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 ready=
 for _ in $(seq 200); do
