@@ -42,6 +42,11 @@ struct Args {
     /// fuse-overlayfs].
     #[arg(short = 's', long = "storage-driver")]
     storage_driver: Option<String>,
+    /// Docker's user-namespace remapping of a root daemon's containers:
+    /// not supported yet, refused at start (a rootless daemon's
+    /// containers are always in the user's namespace).
+    #[arg(long = "userns-remap", value_name = "USER[:GROUP]")]
+    userns_remap: Option<String>,
     /// Log level filter (error, warn, info, debug, trace).
     #[arg(long = "log-level", default_value = "info")]
     log_level: String,
@@ -200,6 +205,11 @@ async fn serve(
     let socket = socket_path(&args, &roots)?;
     for w in rootless.iter().flat_map(|r| &r.warnings) {
         tracing::warn!("{w}");
+    }
+    if let Some(remap) = &args.userns_remap {
+        anyhow::bail!(
+            "--userns-remap {remap}: remapping a root daemon's containers into a user namespace is not supported yet (run berth as an ordinary user for rootless containers)"
+        );
     }
     let fuse_overlay = match rootless {
         None => chosen_driver(args.storage_driver.as_deref())?.unwrap_or(false),

@@ -369,23 +369,37 @@ fn fuse_mounts_and_servers(ctx: &Ctx) -> (usize, usize) {
 /// cp from a stopped container and builds work as with the kernel's
 /// overlay, and every mount and server goes with its container.
 fn fuse_overlayfs_storage_driver(ctx: &Ctx) {
-    // An unknown driver is refused by name, before anything is made.
+    // An unknown driver (and remapping, not done yet) is refused by name,
+    // before anything is made.
     let t = tempfile::tempdir().expect("tempdir");
-    let refused = std::process::Command::new(crate::harness::berth_bin())
-        .args(["daemon", "--storage-driver", "vfs", "--root"])
-        .arg(t.path().join("root"))
-        .arg("--exec-root")
-        .arg(t.path().join("run"))
-        .arg("-H")
-        .arg(format!("unix://{}", t.path().join("s.sock").display()))
-        .output()
-        .expect("berth daemon");
-    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
-    assert!(
-        stderr(&refused).contains("storage driver \"vfs\" is not supported"),
-        "{}",
-        stderr(&refused)
-    );
+    for (flag, value, says) in [
+        (
+            "--storage-driver",
+            "vfs",
+            "storage driver \"vfs\" is not supported",
+        ),
+        (
+            "--userns-remap",
+            "default",
+            "--userns-remap default: remapping",
+        ),
+    ] {
+        let refused = std::process::Command::new(crate::harness::berth_bin())
+            .args(["daemon", flag, value, "--root"])
+            .arg(t.path().join("root"))
+            .arg("--exec-root")
+            .arg(t.path().join("run"))
+            .arg("-H")
+            .arg(format!("unix://{}", t.path().join("s.sock").display()))
+            .output()
+            .expect("berth daemon");
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains(says), "{}", stderr(&refused));
+        assert!(
+            !t.path().join("root").exists(),
+            "nothing is made for a refused start"
+        );
+    }
 
     ctx.stop_daemon();
     ctx.start_daemon_with(&["--storage-driver", "fuse-overlayfs"]);
