@@ -232,7 +232,7 @@ async fn serve(
         }),
         paths: berth_engine::Paths::new(&roots.root, &roots.exec_root),
         monitor_exe: std::env::current_exe().context("finding the berth binary")?,
-        cgroup_parent: cgroup_parent.clone(),
+        cgroup_parent,
         network: berth_engine::networks::NetSettings {
             bridge: args.bridge.clone(),
             bip: args.bip,
@@ -241,6 +241,8 @@ async fn serve(
         insecure_registries: args.insecure_registry.clone(),
         fuse_overlay,
     };
+    // The parent cgroup this daemon made, removed when it stops.
+    let own_parent = config.cgroups().map(str::to_string);
     let engine = berth_engine::Engine::open(config)
         .await
         .context("opening the engine")?;
@@ -268,10 +270,10 @@ async fn serve(
         .with_context(|| format!("serving on {}", socket.display()));
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&pid_file);
-    if rootless.is_none() || matches!(delegation, Some(Ok(_))) {
+    if let Some(parent) = own_parent {
         // The parent cgroup goes when no container is left in it.
         let roots = berth_runtime::cgroups::Roots::default();
-        if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &cgroup_parent) {
+        if let Err(e) = berth_runtime::cgroups::remove_parent(&roots, &parent) {
             tracing::debug!(error = %e, "parent cgroup kept");
         }
     }

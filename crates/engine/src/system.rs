@@ -46,24 +46,16 @@ fn is_uuid(s: &str) -> bool {
 
 pub use berth_runtime::cgroups::Features as CgroupFeatures;
 
-/// What the daemon's containers' cgroups can limit: the machine's, those
-/// of a rootless daemon's delegated subtree, or nothing when containers
-/// get no cgroup.
+/// What the daemon's containers' cgroups can limit: what is offered where
+/// their parent is made (the machine's root, or a rootless daemon's
+/// delegated subtree), nothing when containers get no cgroup.
 pub fn cgroup_features(config: &crate::EngineConfig) -> CgroupFeatures {
-    use berth_runtime::cgroups::{features, host_features, Layout, Roots};
-    let roots = Roots::default();
-    match (config.cgroups(), &config.rootless) {
-        (None, _) => CgroupFeatures::default(),
-        (Some(_), None) => host_features(&roots),
-        (Some(parent), Some(_)) => match roots.layout() {
-            Ok(Layout::V2(root)) => {
-                let top = Path::new(parent).parent().unwrap_or(Path::new(""));
-                features(&Layout::V2(root.join(top)), &|p| p.exists(), &|p| {
-                    std::fs::read_to_string(p).ok()
-                })
-            }
-            _ => CgroupFeatures::default(),
-        },
+    match config.cgroups() {
+        None => CgroupFeatures::default(),
+        Some(parent) => berth_runtime::cgroups::features_under(
+            &berth_runtime::cgroups::Roots::default(),
+            Path::new(parent).parent().unwrap_or(Path::new("")),
+        ),
     }
 }
 

@@ -45,7 +45,7 @@ pub struct Overlay {
     #[serde(default)]
     pub userxattr: bool,
     /// Served by `fuse-overlayfs` instead of the kernel
-    /// ([`crate::fuse_overlay`]).
+    /// ([`fuse`]).
     #[serde(default)]
     pub fuse: bool,
 }
@@ -303,7 +303,7 @@ pub fn mount_overlay(sys: &dyn Sys, overlay: &Overlay, target: &Path) -> Result<
 /// it here (in a user namespace: Linux 5.11 and later, with `userxattr`).
 pub fn probe_overlay(dir: &Path, userxattr: bool) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let scratch = tempfile_dir(dir)?;
+    let scratch = probe_dir(dir)?;
     let sub = |n: &str| scratch.join(n);
     let result = (|| {
         for d in ["lower", "upper", "work", "merged"] {
@@ -325,7 +325,8 @@ pub fn probe_overlay(dir: &Path, userxattr: bool) -> Result<(), String> {
     result
 }
 
-fn tempfile_dir(dir: &Path) -> Result<PathBuf, String> {
+/// `dir/.overlay-probe-<pid>`, made empty.
+fn probe_dir(dir: &Path) -> Result<PathBuf, String> {
     let path = dir.join(format!(".overlay-probe-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&path);
     std::fs::create_dir(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;

@@ -65,15 +65,19 @@ pub fn features(
     }
 }
 
-/// The features of this machine's cgroups (none when no hierarchy is
-/// mounted).
-pub fn host_features(roots: &super::Roots) -> Features {
-    match roots.layout() {
-        Ok(layout) => features(&layout, &|p| p.exists(), &|p| {
-            std::fs::read_to_string(p).ok()
-        }),
-        Err(_) => Features::default(),
-    }
+/// The features of the cgroups made under `dir` (relative to the
+/// hierarchy's root: on v2 its `cgroup.controllers` says what its children
+/// may use, so a delegated subtree offers only what was delegated; v1's
+/// limits are per hierarchy). None when no hierarchy is mounted.
+pub fn features_under(roots: &super::Roots, dir: &Path) -> Features {
+    let layout = match roots.layout() {
+        Ok(Layout::V2(root)) => Layout::V2(root.join(dir)),
+        Ok(v1) => v1,
+        Err(_) => return Features::default(),
+    };
+    features(&layout, &|p| p.exists(), &|p| {
+        std::fs::read_to_string(p).ok()
+    })
 }
 
 #[cfg(test)]

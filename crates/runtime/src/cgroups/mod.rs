@@ -24,7 +24,7 @@ mod v1;
 mod v2;
 
 pub use delegation::{delegated, Delegated};
-pub use features::{features, host_features, Features};
+pub use features::{features, features_under, Features};
 
 use std::collections::BTreeMap;
 use std::io;
