@@ -43,8 +43,10 @@ struct Args {
     #[arg(short = 's', long = "storage-driver")]
     storage_driver: Option<String>,
     /// Docker's user-namespace remapping of a root daemon's containers:
-    /// not supported yet, refused at start (a rootless daemon's
-    /// containers are always in the user's namespace).
+    /// each gets a user namespace of its own mapped onto the subordinate
+    /// ranges of USER (and GROUP, else the group named as USER);
+    /// `default` is Docker's `dockremap`, made when missing. A rootless
+    /// daemon's containers are always in the user's namespace.
     #[arg(long = "userns-remap", value_name = "USER[:GROUP]")]
     userns_remap: Option<String>,
     /// Log level filter (error, warn, info, debug, trace).
@@ -206,14 +208,19 @@ async fn serve(
     for w in rootless.iter().flat_map(|r| &r.warnings) {
         tracing::warn!("{w}");
     }
-    if let Some(remap) = &args.userns_remap {
-        anyhow::bail!(
-            "--userns-remap {remap}: remapping a root daemon's containers into a user namespace is not supported yet (run berth as an ordinary user for rootless containers)"
-        );
-    }
     let fuse_overlay = match rootless {
         None => chosen_driver(args.storage_driver.as_deref())?.unwrap_or(false),
         Some(_) => rootless_storage(args.storage_driver.as_deref(), &roots.root)?,
+    };
+    let userns_remap = match (&args.userns_remap, rootless) {
+        (None, _) => None,
+        (Some(_), Some(_)) => anyhow::bail!(
+            "--userns-remap is for a root daemon: a rootless daemon's containers are always in the user's namespace"
+        ),
+        (Some(_), None) if fuse_overlay => anyhow::bail!(
+            "--userns-remap needs the kernel's overlayfs: fuse-overlayfs cannot serve remapped containers"
+        ),
+        (Some(value), None) => Some(crate::remap::resolve(value)?),
     };
     let delegation = rootless.map(|_| rootless_cgroups(&args.cgroup_parent));
     let cgroup_parent = match &delegation {
@@ -240,6 +247,7 @@ async fn serve(
         },
         insecure_registries: args.insecure_registry.clone(),
         fuse_overlay,
+        userns_remap,
     };
     // The parent cgroup this daemon made, removed when it stops.
     let own_parent = config.cgroups().map(str::to_string);

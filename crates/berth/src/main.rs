@@ -6,6 +6,7 @@
 
 mod daemon;
 mod registry;
+mod remap;
 mod rootless;
 
 fn main() {

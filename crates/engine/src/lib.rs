@@ -60,6 +60,19 @@ pub struct EngineConfig {
     pub fuse_overlay: bool,
     /// An ordinary user's daemon: what differs. `None` for root's.
     pub rootless: Option<RootlessConfig>,
+    /// `--userns-remap`: each container gets a user namespace of its own
+    /// with these maps (unless it asks for `--userns host`).
+    pub userns_remap: Option<UsernsRemap>,
+}
+
+/// A root daemon's `--userns-remap`.
+#[derive(Debug, Clone)]
+pub struct UsernsRemap {
+    /// The user and group whose subordinate ranges make the maps
+    /// (`dockremap` for `default`, as Docker).
+    pub user: String,
+    pub group: String,
+    pub maps: berth_runtime::spec::UserNamespace,
 }
 
 /// What differs for a daemon of an ordinary user, run in a user namespace
@@ -98,6 +111,16 @@ impl EngineConfig {
             userxattr: self.storage.user_xattrs,
             fuse: self.fuse_overlay,
         }
+    }
+
+    /// The user namespace of a container with `HostConfig.UsernsMode`
+    /// `mode`: the remapped one, unless the daemon does not remap or the
+    /// container asks for the host's (`host`).
+    pub fn userns_for(&self, mode: &str) -> Option<berth_runtime::spec::UserNamespace> {
+        self.userns_remap
+            .as_ref()
+            .filter(|_| mode != "host")
+            .map(|r| r.maps.clone())
     }
 
     /// The parent of containers' cgroups; `None` when they get none.

@@ -236,14 +236,17 @@ fn child_main(cfg: &ExecConfig, stdio: ChildStdio, sync: OwnedFd) -> ! {
     last_steps::child_main(sync, |_| setup_and_exec(cfg, stdio))
 }
 
-/// The namespaces joined through `/proc/<pid>/ns`, the mount namespace
-/// last (after it, the host's `/proc` is out of sight).
-const NAMESPACES: [(&str, CloneFlags); 5] = [
+/// The namespaces joined through `/proc/<pid>/ns` (all opened before the
+/// first join: after the mount namespace the host's `/proc` is out of
+/// sight). A remapped container's user namespace comes last: joining it
+/// gives up the host's privileges the other joins need.
+const NAMESPACES: [(&str, CloneFlags); 6] = [
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),
     ("mnt", CloneFlags::CLONE_NEWNS),
+    ("user", CloneFlags::CLONE_NEWUSER),
 ];
 
 /// Joins the container's cgroups and namespaces.

@@ -34,6 +34,9 @@ pub(crate) struct ChildFds {
     pub sync: OwnedFd,
     /// Terminal and start gate, used just before exec (see [`crate::stdio`]).
     pub io: crate::stdio::ChildIo,
+    /// In a user namespace of its own: the monitor's signal that the maps
+    /// and mounts are ready ([`crate::remap`]).
+    pub userns_go: Option<OwnedFd>,
 }
 
 /// The child's whole life: set up, exec, or report and `_exit`. With a
@@ -52,15 +55,20 @@ pub(crate) fn child_main(
         stderr,
         sync,
         io,
+        userns_go,
     } = fds;
     last_steps::child_main(sync, |sync| {
         if let Some(cg) = cgroup {
             cg.add_self()
                 .map_err(|e| setup_err(format!("joining the container's cgroup: {e}")))?;
         }
+        let in_userns = userns_go.is_some();
+        if let Some(go) = userns_go {
+            crate::remap::become_root(go)?;
+        }
         last_steps::install_stdio(&stdin, &stdout, &stderr)?;
         drop((stdin, stdout, stderr));
-        setup_and_exec(sys, spec, root, overlay, sync, &io)
+        setup_and_exec(sys, spec, root, overlay, sync, &io, in_userns)
     })
 }
 
@@ -73,7 +81,13 @@ struct OwnNamespaces {
 }
 
 /// Enters or creates every namespace but pid (the monitor did that one).
-fn enter_namespaces(sys: &dyn Sys, spec: &Spec) -> Result<OwnNamespaces, ExecError> {
+/// In a user namespace of its own (`in_userns`) the monitor created it
+/// (and the pid namespace) and joined those given by path already.
+fn enter_namespaces(
+    sys: &dyn Sys,
+    spec: &Spec,
+    in_userns: bool,
+) -> Result<OwnNamespaces, ExecError> {
     let namespaces = spec
         .linux()
         .as_ref()
@@ -84,6 +98,7 @@ fn enter_namespaces(sys: &dyn Sys, spec: &Spec) -> Result<OwnNamespaces, ExecErr
     for ns in &namespaces {
         let flag = match ns.typ() {
             LinuxNamespaceType::Pid => continue,
+            LinuxNamespaceType::User if in_userns => continue,
             LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
             LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
             LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
@@ -92,6 +107,7 @@ fn enter_namespaces(sys: &dyn Sys, spec: &Spec) -> Result<OwnNamespaces, ExecErr
             other => return Err(setup_err(format!("{other} namespaces are not supported"))),
         };
         match ns.path() {
+            Some(_) if in_userns => joined |= flag,
             Some(path) => {
                 sys.setns(path, flag).map_err(|e| {
                     errno_err(
@@ -184,6 +200,7 @@ fn setup_and_exec(
     overlay: Option<&Overlay>,
     sync: &mut Option<OwnedFd>,
     io: &crate::stdio::ChildIo,
+    in_userns: bool,
 ) -> Result<Infallible, ExecError> {
     last_steps::reset_signals()?;
     let process = spec
@@ -191,7 +208,7 @@ fn setup_and_exec(
         .as_ref()
         .ok_or_else(|| setup_err("config.json has no process"))?;
     let filter = seccomp_filter(spec)?;
-    let ns = enter_namespaces(sys, spec)?;
+    let ns = enter_namespaces(sys, spec, in_userns)?;
     if ns.created.contains(CloneFlags::CLONE_NEWNET) {
         sys.loopback_up()
             .map_err(|e| errno_err("bringing up lo", e))?;

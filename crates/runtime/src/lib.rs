@@ -52,6 +52,7 @@ pub mod program;
 pub mod pty;
 mod reap;
 mod relay;
+pub mod remap;
 pub mod rlimit;
 pub mod seccomp;
 pub mod sockq;

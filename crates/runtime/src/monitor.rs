@@ -259,8 +259,12 @@ fn supervise(bundle: &Path, cfg: &MonitorConfig) -> MonitorEvent {
 }
 
 fn run_container(bundle: &Path, cfg: &MonitorConfig, hub: Option<&mut Hub>) -> MonitorEvent {
-    let spec = match read_json::<Spec>(&bundle.join(CONFIG_FILE)) {
+    let mut spec = match read_json::<Spec>(&bundle.join(CONFIG_FILE)) {
         Ok(s) => s,
+        Err(message) => return failed(message),
+    };
+    let remap = match crate::remap::plan(&mut spec, bundle) {
+        Ok(r) => r,
         Err(message) => return failed(message),
     };
     let root = match spec.root() {
@@ -296,7 +300,12 @@ fn run_container(bundle: &Path, cfg: &MonitorConfig, hub: Option<&mut Hub>) -> M
         None => None,
     };
     let kernel_overlay = cfg.overlay.as_ref().filter(|o| !o.fuse);
-    let event = run_started(spec, &root, kernel_overlay, opts, cfg, log.as_mut(), hub);
+    let setup = Setup {
+        root: &root,
+        overlay: kernel_overlay,
+        remap: remap.as_ref(),
+    };
+    let event = run_started(spec, &setup, opts, cfg, log.as_mut(), hub);
     drop(fuse_root);
     event
 }
@@ -312,16 +321,24 @@ impl Drop for FuseRoot {
     }
 }
 
+/// How the container's root file system and namespaces come to be.
+struct Setup<'a> {
+    root: &'a Path,
+    /// The kernel overlay to mount on `root`.
+    overlay: Option<&'a Overlay>,
+    /// The container's own user namespace.
+    remap: Option<&'a crate::remap::Plan>,
+}
+
 fn run_started(
     spec: Spec,
-    root: &Path,
-    overlay: Option<&Overlay>,
+    setup: &Setup<'_>,
     opts: StdioOptions,
     cfg: &MonitorConfig,
     log: Option<&mut LogWriter>,
     mut hub: Option<&mut Hub>,
 ) -> MonitorEvent {
-    match start(&spec, root, overlay, opts, hub.as_deref_mut()) {
+    match start(&spec, setup, opts, hub.as_deref_mut()) {
         Ok(running) => {
             emit(&MonitorEvent::Started {
                 pid: running.pid.as_raw(),
@@ -391,39 +408,72 @@ fn enter_pid_namespace(spec: &Spec) -> Result<(), MonitorEvent> {
 /// Forks the container's pid 1 and waits until it has exec'd or failed.
 fn start(
     spec: &Spec,
-    root: &Path,
-    overlay: Option<&Overlay>,
+    setup: &Setup<'_>,
     opts: StdioOptions,
     hub: Option<&mut Hub>,
 ) -> Result<Running, MonitorEvent> {
     let (child_io, parent_io) =
         crate::stdio::prepare(opts).map_err(|e| failed(format!("creating stdio: {e}")))?;
     let (sync_r, sync_w) = pipe()?;
-    enter_pid_namespace(spec)?;
+    let go = match setup.remap {
+        Some(r) => {
+            r.enter(spec).map_err(failed)?;
+            Some(pipe()?)
+        }
+        None => {
+            enter_pid_namespace(spec)?;
+            None
+        }
+    };
     let cgroup = crate::cgroups::create_for_spec(spec)
         .map_err(|e| failed(format!("creating the container's cgroup: {e}")))?;
-    // SAFETY: the monitor is single-threaded (checked in `supervise`), so the
-    // child may allocate and run ordinary Rust code until it execs or exits.
-    let fork = unsafe { nix::unistd::fork() };
+    let fork = match setup.remap {
+        Some(r) => r.clone_child(),
+        // SAFETY: the monitor is single-threaded (checked in `supervise`),
+        // so the child may allocate and run ordinary Rust code until it
+        // execs or exits.
+        None => unsafe { nix::unistd::fork() }.map(|f| match f {
+            ForkResult::Child => None,
+            ForkResult::Parent { child } => Some(child),
+        }),
+    };
+    let (go_r, go_w) = go.unzip();
     let pid = match fork {
-        Ok(ForkResult::Child) => {
-            drop((parent_io, sync_r));
+        Ok(None) => {
+            drop((parent_io, sync_r, go_w));
             let fds = ChildFds {
                 stdin: child_io.stdin,
                 stdout: child_io.stdout,
                 stderr: child_io.stderr,
                 sync: sync_w,
                 io: child_io.io,
+                userns_go: go_r,
             };
-            child_main(&RealSys, spec, root, overlay, cgroup.as_ref(), fds)
+            // With its own user namespace the monitor mounted the root.
+            let overlay = setup.overlay.filter(|_| setup.remap.is_none());
+            child_main(&RealSys, spec, setup.root, overlay, cgroup.as_ref(), fds)
         }
-        Ok(ForkResult::Parent { child }) => child,
+        Ok(Some(child)) => child,
         Err(e) => {
             cgroup.as_ref().map(crate::cgroups::Cgroup::remove);
             return Err(failed(format!("fork: {}", errno_text(e))));
         }
     };
-    drop((child_io, sync_w));
+    drop((child_io, sync_w, go_r));
+    if let (Some(r), Some(go_w)) = (setup.remap, go_w) {
+        let ready = r.prepare(pid, setup.overlay, setup.root).and_then(|()| {
+            std::fs::File::from(go_w)
+                .write_all(b"1")
+                .map_err(|e| format!("releasing the container's first process: {e}"))
+        });
+        if let Err(message) = ready {
+            // Its end of the pipe closed, the child reports and exits.
+            wait_for(pid).ok();
+            reap_all();
+            cgroup.as_ref().map(crate::cgroups::Cgroup::remove);
+            return Err(failed(message));
+        }
+    }
     match finish_start(pid, parent_io, hub, sync_r) {
         Ok(streams) => Ok(Running {
             pid,

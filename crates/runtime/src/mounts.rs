@@ -539,14 +539,28 @@ pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError
             .as_ref()
             .map(|s| s.to_string_lossy().into_owned());
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        sys.mount(
+        let mounted = sys.mount(
             Some(src.as_deref().unwrap_or(typ)),
             &fd_path(&dest),
             Some(typ),
             opts.flags,
             data,
-        )
-        .map_err(sys_err("mounting", &shown))?;
+        );
+        match mounted {
+            // In a user namespace that does not own the network namespace
+            // (a remapped container on an engine-made network), sysfs
+            // cannot be mounted: the host's is bound instead, as runc does.
+            Err(Errno::EPERM) if typ == "sysfs" => {
+                bind_host_sysfs(sys, &dest, &shown)?;
+                if opts.flags.contains(MsFlags::MS_RDONLY) {
+                    // Opened again: the new mount.
+                    let dest = target(Create::Nothing)?;
+                    sys.readonly_recursive(&fd_path(&dest))
+                        .map_err(sys_err("making read-only recursively", &shown))?;
+                }
+            }
+            other => other.map_err(sys_err("mounting", &shown))?,
+        }
     }
     for prop in &opts.propagation {
         let dest = target(Create::Nothing)?;
@@ -554,6 +568,22 @@ pub fn mount_one(sys: &dyn Sys, root: &Path, m: &Mount) -> Result<(), MountError
             .map_err(sys_err("setting propagation of", &shown))?;
     }
     Ok(())
+}
+
+/// Binds the host's `/sys` (with what is mounted below it) on `dest`.
+fn bind_host_sysfs(
+    sys: &dyn Sys,
+    dest: &rustix::fd::OwnedFd,
+    shown: &Path,
+) -> Result<(), MountError> {
+    sys.mount(
+        Some("/sys"),
+        &fd_path(dest),
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(sys_err("binding the host's /sys on", shown))
 }
 
 /// Moves `root` to `/` with `pivot_root(".", ".")` and detaches the old

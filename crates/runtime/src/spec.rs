@@ -230,6 +230,16 @@ pub struct SpecOptions {
     pub annotations: BTreeMap<String, String>,
     /// `-t`: the process gets a terminal.
     pub tty: bool,
+    /// A user namespace of its own with these maps (`--userns-remap`);
+    /// `None`: the daemon's.
+    pub userns: Option<UserNamespace>,
+}
+
+/// The maps of a container's own user namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserNamespace {
+    pub uids: Vec<crate::subid::IdRange>,
+    pub gids: Vec<crate::subid::IdRange>,
 }
 
 impl Default for SpecOptions {
@@ -262,6 +272,7 @@ impl Default for SpecOptions {
             init: false,
             annotations: BTreeMap::new(),
             tty: false,
+            userns: None,
         }
     }
 }
@@ -737,6 +748,13 @@ pub fn build_spec_with(opts: &SpecOptions, host: &dyn Host) -> Result<Spec, Erro
     ]
     .into_iter()
     .flatten()
+    .chain(
+        opts.userns
+            .as_ref()
+            .map(|_| namespace(LinuxNamespaceType::User, "user", &NsMode::Private))
+            .transpose()?
+            .flatten(),
+    )
     .collect();
     for name in opts.sysctls.keys() {
         crate::sysctl::validate(name, |n| {
@@ -768,8 +786,11 @@ pub fn build_spec_with(opts: &SpecOptions, host: &dyn Host) -> Result<Spec, Erro
     }
     linux.set_resources(Some(resources));
     linux.set_devices((!device_nodes.is_empty()).then_some(device_nodes));
-    linux.set_uid_mappings(None);
-    linux.set_gid_mappings(None);
+    let maps = |f: fn(&UserNamespace) -> &[crate::subid::IdRange]| {
+        opts.userns.as_ref().map(|u| id_mappings(f(u))).transpose()
+    };
+    linux.set_uid_mappings(maps(|u| &u.uids)?);
+    linux.set_gid_mappings(maps(|u| &u.gids)?);
     linux.set_sysctl((!opts.sysctls.is_empty()).then(|| {
         opts.sysctls
             .iter()
@@ -849,6 +870,22 @@ pub fn build_spec_with(opts: &SpecOptions, host: &dyn Host) -> Result<Spec, Erro
     spec.set_hostname((own_uts && !opts.hostname.is_empty()).then(|| opts.hostname.clone()));
     spec.set_annotations(Some(annotations));
     Ok(spec)
+}
+
+/// OCI id mappings from map lines.
+fn id_mappings(
+    ranges: &[crate::subid::IdRange],
+) -> Result<Vec<oci_spec::runtime::LinuxIdMapping>, Error> {
+    ranges
+        .iter()
+        .map(|r| {
+            Ok(oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(r.inside)
+                .host_id(r.outside)
+                .size(r.size)
+                .build()?)
+        })
+        .collect()
 }
 
 /// Sorts what `oci-spec` keeps in hash sets and maps, so equal specs

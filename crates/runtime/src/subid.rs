@@ -83,6 +83,27 @@ pub fn ranges_for(
     Ok(out)
 }
 
+/// The mapping of a remapped root daemon's containers (`--userns-remap`):
+/// the remap user's subordinate `ranges` one after another from id 0, as
+/// Docker maps them. Ranges that would run past the largest id are cut.
+pub fn remap_mapping(ranges: &[(u32, u32)]) -> Vec<IdRange> {
+    let mut out = Vec::new();
+    let mut next: u32 = 0;
+    for &(start, count) in ranges {
+        let size = count.min(u32::MAX - next);
+        if size == 0 {
+            break;
+        }
+        out.push(IdRange {
+            inside: next,
+            outside: start,
+            size,
+        });
+        next += size;
+    }
+    out
+}
+
 /// The mapping for a user with id `id` and subordinate `ranges`: `id` as
 /// 0, then the ranges from 1. Ranges that would push an inside id past
 /// the largest are cut short.
@@ -132,6 +153,24 @@ bob:300000:65536
 ann:500000:1000
 ann:600000:0
 ";
+
+    #[test]
+    fn remapped_containers_map_the_ranges_from_zero() {
+        let r = |inside, outside, size| IdRange {
+            inside,
+            outside,
+            size,
+        };
+        assert_eq!(
+            remap_mapping(&[(100000, 65536), (500000, 1000)]),
+            [r(0, 100000, 65536), r(65536, 500000, 1000)]
+        );
+        assert_eq!(
+            remap_mapping(&[(1, u32::MAX - 1), (5, 10)]),
+            [r(0, 1, u32::MAX - 1), r(u32::MAX - 1, 5, 1)]
+        );
+        assert!(remap_mapping(&[]).is_empty());
+    }
 
     #[test]
     fn ranges_by_name_and_by_number_in_file_order() {

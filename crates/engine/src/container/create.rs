@@ -111,10 +111,38 @@ pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 /// Typed HostConfig settings Berth does not implement yet.
 fn not_wired_yet(hc: &HostConfig) -> Vec<String> {
     let mut out = Vec::new();
-    if !matches!(hc.userns_mode.as_str(), "" | "private") {
-        out.push("--userns (user namespaces)".to_string());
+    if !matches!(hc.userns_mode.as_str(), "" | "private" | "host") {
+        out.push(format!("--userns {} (only host)", hc.userns_mode));
     }
     out
+}
+
+/// What a container in the daemon's remapped user namespace
+/// (`--userns-remap`, unless it asks for `--userns host`) cannot have.
+pub fn check_remapped(hc: &HostConfig) -> Result<(), Error> {
+    if hc.userns_mode == "host" {
+        return Ok(());
+    }
+    let refused = |why: &str| Err(Error::InvalidArgument(why.to_string()));
+    if hc.privileged {
+        return refused("privileged mode is incompatible with user namespaces. You must run the container in the host namespace when running privileged mode");
+    }
+    if hc.network_mode == "host" {
+        return refused(
+            "cannot share the host's network namespace when user namespaces are enabled",
+        );
+    }
+    if hc.pid_mode == "host" {
+        return refused("cannot share the host PID namespace when user namespaces are enabled");
+    }
+    for (flag, mode) in [("--pid", &hc.pid_mode), ("--ipc", &hc.ipc_mode)] {
+        if mode.starts_with("container:") {
+            return Err(Error::NotImplemented(format!(
+                "{flag} {mode}: sharing another container's namespace is not supported yet with --userns-remap"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `no-new-privileges`, `no-new-privileges:true`, `no-new-privileges=false`.
@@ -306,14 +334,46 @@ mod tests {
     }
 
     #[test]
+    fn remapped_containers_refuse_what_needs_the_hosts_ids() {
+        let hc = |v: serde_json::Value| -> HostConfig { serde_json::from_value(v).unwrap() };
+        for (v, want) in [
+            (
+                json!({"Privileged": true}),
+                "privileged mode is incompatible",
+            ),
+            (json!({"NetworkMode": "host"}), "host's network namespace"),
+            (json!({"PidMode": "host"}), "host PID namespace"),
+            (
+                json!({"IpcMode": "container:db"}),
+                "--ipc container:db: sharing",
+            ),
+            (
+                json!({"PidMode": "container:db"}),
+                "--pid container:db: sharing",
+            ),
+        ] {
+            let err = check_remapped(&hc(v.clone())).unwrap_err().to_string();
+            assert!(err.contains(want), "{v}: {err}");
+        }
+        check_remapped(&hc(
+            json!({"Privileged": true, "UsernsMode": "host", "NetworkMode": "host"}),
+        ))
+        .expect("--userns host opts out");
+        check_remapped(&hc(
+            json!({"NetworkMode": "container:db", "IpcMode": "shareable"}),
+        ))
+        .expect("a joined network namespace is fine");
+    }
+
+    #[test]
     fn unsupported_settings_are_named() {
         let req: CreateRequest = serde_json::from_value(json!({
-            "Image": "busybox", "HostConfig": {"Memory": 1024, "OomScoreAdj": 5, "UsernsMode": "host", "ConsoleSize": [1, 2], "MemorySwappiness": -1, "RestartPolicy": {"Name": "always"}}
+            "Image": "busybox", "HostConfig": {"Memory": 1024, "OomScoreAdj": 5, "UsernsMode": "keep-id", "ConsoleSize": [1, 2], "MemorySwappiness": -1, "RestartPolicy": {"Name": "always"}}
         }))
         .unwrap();
         let err = validate(&req).unwrap_err().to_string();
         assert!(err.contains("HostConfig.OomScoreAdj"), "{err}");
-        assert!(err.contains("--userns"), "{err}");
+        assert!(err.contains("--userns keep-id (only host)"), "{err}");
         assert!(!err.contains("Memory,"), "{err}");
         assert!(!err.contains("ConsoleSize"), "{err}");
         assert!(!err.contains("MemorySwappiness"), "{err}");

@@ -172,7 +172,7 @@ impl ContainerService {
         }
         probe.config.tty = ex.tty;
         let config = &self.inner.config;
-        let opts = options::spec_options(&probe, unused_rootfs(), config.cgroups(), None, &|n| {
+        let opts = options::spec_options(&probe, unused_rootfs(), config, None, &|n| {
             self.running_pid(n)
         })?;
         let spec = berth_runtime::spec::build_spec(&opts)

@@ -58,6 +58,19 @@ impl ContainerService {
         let _op = c.op.lock().await;
         let rec = c.record();
         if rec.status.is_running() && rec.pid > 0 {
+            // Seen from the host, a remapped container's files carry the
+            // shifted ids and new ones cannot be made with its own.
+            if self
+                .inner
+                .config
+                .userns_for(&rec.host_config.userns_mode)
+                .is_some()
+            {
+                return Err(Error::NotImplemented(format!(
+                    "copying files of running container {} is not supported yet with --userns-remap: stop it first",
+                    rec.name.trim_start_matches('/')
+                )));
+            }
             let root = PathBuf::from(format!("/proc/{}/root", rec.pid));
             return tokio::task::spawn_blocking(move || f(&root))
                 .await
@@ -67,7 +80,7 @@ impl ContainerService {
         let mounts: Vec<oci_spec::runtime::Mount> = self
             .inner
             .volume_use
-            .oci_mounts(&rec)?
+            .oci_mounts(&rec, false)?
             .into_iter()
             .filter(|m| m.typ().as_deref() == Some("bind"))
             .collect();

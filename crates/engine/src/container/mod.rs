@@ -423,6 +423,9 @@ impl ContainerService {
         name: Option<String>,
     ) -> Result<(String, Vec<String>), Error> {
         create::validate(&req)?;
+        if self.inner.config.userns_remap.is_some() {
+            create::check_remapped(&req.host_config)?;
+        }
         if req.config.image.is_empty() {
             return Err(Error::InvalidArgument(
                 "config cannot be empty in order to create a container".into(),
@@ -592,13 +595,7 @@ impl ContainerService {
         };
         // Joined containers must exist; whether they run is checked at start.
         let exists = |name: &str| self.get(name).map(|_| 1);
-        let opts = options::spec_options(
-            &probe,
-            "/".into(),
-            self.inner.config.cgroups(),
-            None,
-            &exists,
-        )?;
+        let opts = options::spec_options(&probe, "/".into(), &self.inner.config, None, &exists)?;
         berth_runtime::spec::build_spec(&opts)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         Ok(())

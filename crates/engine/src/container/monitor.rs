@@ -38,7 +38,7 @@ fn prepare_bundle(
         Err(e) => return Err(Error::io("removing", p.exit_file())(e)),
     }
     let mut spec = build_spec(&opts).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    add_etc_files(&mut spec, p, &etc)?;
+    add_etc_files(&mut spec, p, &etc, opts.userns.is_some())?;
     // A shared bind needs a shared root in the container's namespace (runc
     // then keeps the root filesystem itself private); otherwise the
     // runtime's default, recursive slave.
@@ -84,11 +84,14 @@ fn console_size(hc: &berth_api::container::HostConfig) -> Option<(u16, u16)> {
 }
 
 /// `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`, written per
-/// container and bind-mounted over the image's, as Docker does.
+/// container and bind-mounted over the image's, as Docker does. In a
+/// remapped container (`idmap`) the binds are idmapped, so its root owns
+/// them as root owns them on the host.
 fn add_etc_files(
     spec: &mut oci_spec::runtime::Spec,
     p: &crate::paths::ContainerPaths,
     etc: &super::network_use::EtcFiles,
+    idmap: bool,
 ) -> Result<(), Error> {
     let files = [
         (
@@ -106,7 +109,13 @@ fn add_etc_files(
             .destination(target)
             .typ("bind")
             .source(&source)
-            .options(vec!["rbind".to_string(), "rprivate".to_string()])
+            .options(
+                ["rbind", "rprivate"]
+                    .into_iter()
+                    .chain(idmap.then_some(berth_runtime::remap::IDMAP_OPTION))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+            )
             .build()
             .map_err(|e| Error::Internal(format!("building the {target} mount: {e}")))?;
         mounts.push(mount);
@@ -127,7 +136,7 @@ pub(super) async fn start(
     let mut opts = options::spec_options(
         rec,
         c.paths.rootfs(),
-        config.cgroups(),
+        config,
         Some(config.paths.seccomp_cache()),
         &|name| svc.running_pid(name),
     )?;
@@ -152,7 +161,10 @@ pub(super) async fn start(
     {
         let c = c.clone();
         let rec = rec.clone();
-        let extra = svc.inner.volume_use.oci_mounts(&rec)?;
+        let extra = svc
+            .inner
+            .volume_use
+            .oci_mounts(&rec, opts.userns.is_some())?;
         let etc = svc.render_etc_files(&rec)?;
         let overlay = config.overlay(layers, c.paths.upper(), c.paths.work());
         tokio::task::spawn_blocking(move || {

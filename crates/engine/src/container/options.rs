@@ -1,6 +1,7 @@
 //! From a container record to the runtime's `SpecOptions`: Docker's
 //! HostConfig meanings (0 = unset, -1 = unlimited) turned into options.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use berth_api::container::{HostConfig, Resources as ApiResources};
@@ -95,14 +96,35 @@ pub fn check_limits(refused: Option<&str>, hc: &ApiResources) -> Result<(), Erro
 
 /// Everything the runtime needs to build the container's spec.
 /// `cgroup_parent`: `None` when containers get no cgroup (rootless).
+/// The container's sysctls: its own over Docker's defaults for a network
+/// namespace of its own: any port may be bound without
+/// `CAP_NET_BIND_SERVICE`, and (outside user namespaces, where the whole
+/// group range cannot be written) ICMP echo sockets need no `CAP_NET_RAW`.
+fn sysctls(hc: &HostConfig, userns: bool) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let own_network = hc.network_mode != "host" && !hc.network_mode.starts_with("container:");
+    if own_network {
+        out.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
+        if !userns {
+            out.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+        }
+    }
+    out.extend(hc.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out
+}
+
+/// The container's cgroup parent and user namespace come from `config`.
 pub fn spec_options(
     rec: &ContainerRecord,
     rootfs: PathBuf,
-    cgroup_parent: Option<&str>,
+    config: &crate::EngineConfig,
     seccomp_cache_dir: Option<PathBuf>,
     join: &dyn Fn(&str) -> Result<i64, Error>,
 ) -> Result<SpecOptions, Error> {
     let hc = &rec.host_config;
+    let cgroup_parent = config.cgroups();
+    let own_userns = config.userns_for(&hc.userns_mode);
+    let in_userns = own_userns.is_some() || config.rootless.is_some();
     Ok(SpecOptions {
         args: std::iter::once(rec.path.clone())
             .chain(rec.args.iter().cloned())
@@ -161,7 +183,7 @@ pub fn spec_options(
             .collect(),
         device_cgroup_rules: hc.device_cgroup_rules.clone(),
         group_add: hc.group_add.clone(),
-        sysctls: hc.sysctls.clone(),
+        sysctls: sysctls(hc, in_userns),
         ulimits: hc
             .ulimits
             .iter()
@@ -187,6 +209,7 @@ pub fn spec_options(
         init: hc.init == Some(true),
         annotations: hc.annotations.clone(),
         tty: rec.config.tty,
+        userns: own_userns,
     })
 }
 

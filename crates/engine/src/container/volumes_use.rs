@@ -115,7 +115,14 @@ impl VolumeUse {
     }
 
     /// The OCI mounts for the container's volumes, binds and tmpfs.
-    pub(super) fn oci_mounts(&self, rec: &ContainerRecord) -> Result<Vec<Mount>, Error> {
+    /// The container's mounts as OCI mounts; with `idmap` (a remapped
+    /// container) named volumes are idmapped binds, so their files keep
+    /// the owners the container gives them.
+    pub(super) fn oci_mounts(
+        &self,
+        rec: &ContainerRecord,
+        idmap: bool,
+    ) -> Result<Vec<Mount>, Error> {
         let mut out = Vec::new();
         for m in &rec.mounts {
             let bind = if m.recursive == Recursive::Disabled {
@@ -129,6 +136,9 @@ impl VolumeUse {
                     // volume by the runtime when it mounts.
                     self.volume_source(m)?;
                     let mut o = vec![bind.to_string()];
+                    if idmap {
+                        o.push(berth_runtime::remap::IDMAP_OPTION.to_string());
+                    }
                     if !m.subpath.is_empty() {
                         o.push(format!(
                             "{}{}",

@@ -151,6 +151,9 @@ async fn info(State(engine): State<Engine>) -> Response {
     if rootless.is_some() {
         security.push("name=rootless");
     }
+    if engine.config.userns_remap.is_some() {
+        security.push("name=userns");
+    }
     if berth_engine::system::cgroup_version() == "2" {
         security.push("name=cgroupns");
     }

@@ -95,6 +95,7 @@ impl Api {
                 user_xattrs: false,
             },
             rootless: None,
+            userns_remap: None,
             fuse_overlay: false,
         };
         let network = Arc::new(FakeHost::default());
