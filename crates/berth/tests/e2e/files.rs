@@ -369,23 +369,24 @@ fn fuse_mounts_and_servers(ctx: &Ctx) -> (usize, usize) {
 /// cp from a stopped container and builds work as with the kernel's
 /// overlay, and every mount and server goes with its container.
 fn fuse_overlayfs_storage_driver(ctx: &Ctx) {
-    // An unknown driver (and remapping, not done yet) is refused by name,
-    // before anything is made.
+    // An unknown driver (and remapping, which needs the kernel's
+    // overlayfs) is refused by name, before anything is made.
     let t = tempfile::tempdir().expect("tempdir");
-    for (flag, value, says) in [
-        (
-            "--storage-driver",
-            "vfs",
-            "storage driver \"vfs\" is not supported",
-        ),
-        (
-            "--userns-remap",
-            "default",
-            "--userns-remap default: remapping",
-        ),
+    let vfs: &[&str] = &["--storage-driver", "vfs"];
+    let remap: &[&str] = &[
+        "--storage-driver",
+        "fuse-overlayfs",
+        "--userns-remap",
+        "default",
+    ];
+    for (flags, says) in [
+        (vfs, "storage driver \"vfs\" is not supported"),
+        (remap, "--userns-remap needs the kernel's overlayfs"),
     ] {
         let refused = std::process::Command::new(crate::harness::berth_bin())
-            .args(["daemon", flag, value, "--root"])
+            .arg("daemon")
+            .args(flags)
+            .arg("--root")
             .arg(t.path().join("root"))
             .arg("--exec-root")
             .arg(t.path().join("run"))

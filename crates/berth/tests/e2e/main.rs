@@ -22,6 +22,7 @@ mod network;
 mod registry;
 mod registry_client;
 mod registry_resume;
+mod remap;
 mod rootless;
 mod security;
 mod volumes;
@@ -52,6 +53,7 @@ fn main() {
         interop::TESTS,
         check::TESTS,
         crash::TESTS,
+        remap::TESTS,
         attacks::TESTS,
         rootless::TESTS,
     ]
