@@ -400,15 +400,6 @@ fn write_maps(pid: Pid, uids: &[IdRange], gids: &[IdRange]) -> Result<(), String
     Ok(())
 }
 
-/// `struct mount_attr` of `<linux/mount.h>`.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 /// Attaches at `target` (made as a directory or file like `source`) a
@@ -434,27 +425,14 @@ fn idmapped(
     }
     let tree =
         rustix::mount::open_tree(rustix::fs::CWD, source, flags).map_err(|e| fail("cloning", e))?;
-    let attr = MountAttr {
+    let attr = crate::sys::MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
+        ..Default::default()
     };
     let at = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: `tree` is an open mount descriptor, the path is an empty
-    // NUL-terminated string, and `attr` is a properly laid out mount_attr
-    // whose size is passed; all outlive the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            at,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    Errno::result(rc).map_err(|e| format!("idmapping {}: {}", source.display(), errno_text(e)))?;
+    crate::sys::mount_setattr(tree.as_raw_fd(), c"", at, &attr)
+        .map_err(|e| format!("idmapping {}: {}", source.display(), errno_text(e)))?;
     let is_dir = std::fs::metadata(source)
         .map(|m| m.is_dir())
         .unwrap_or(true);

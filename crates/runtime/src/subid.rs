@@ -87,21 +87,7 @@ pub fn ranges_for(
 /// the remap user's subordinate `ranges` one after another from id 0, as
 /// Docker maps them. Ranges that would run past the largest id are cut.
 pub fn remap_mapping(ranges: &[(u32, u32)]) -> Vec<IdRange> {
-    let mut out = Vec::new();
-    let mut next: u32 = 0;
-    for &(start, count) in ranges {
-        let size = count.min(u32::MAX - next);
-        if size == 0 {
-            break;
-        }
-        out.push(IdRange {
-            inside: next,
-            outside: start,
-            size,
-        });
-        next += size;
-    }
-    out
+    consecutive(0, ranges)
 }
 
 /// The mapping for a user with id `id` and subordinate `ranges`: `id` as
@@ -113,10 +99,17 @@ pub fn user_mapping(id: u32, ranges: &[(u32, u32)]) -> Vec<IdRange> {
         outside: id,
         size: 1,
     }];
-    let mut next: u32 = 1;
+    out.extend(consecutive(1, ranges));
+    out
+}
+
+/// `ranges` (start, count) one after another inside from `first`, cut
+/// where they would run past the largest id.
+fn consecutive(first: u32, ranges: &[(u32, u32)]) -> Vec<IdRange> {
+    let mut out = Vec::new();
+    let mut next = first;
     for &(start, count) in ranges {
-        let room = u32::MAX - next;
-        let size = count.min(room);
+        let size = count.min(u32::MAX - next);
         if size == 0 {
             break;
         }

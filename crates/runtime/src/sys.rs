@@ -180,38 +180,49 @@ impl Sys for RealSys {
 
     fn readonly_recursive(&self, path: &Path) -> SysResult {
         use std::os::unix::ffi::OsStrExt;
-        /// `struct mount_attr` of `<linux/mount.h>`.
-        #[repr(C)]
-        struct MountAttr {
-            attr_set: u64,
-            attr_clr: u64,
-            propagation: u64,
-            userns_fd: u64,
-        }
         const MOUNT_ATTR_RDONLY: u64 = 0x1;
         let c_path =
             std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
         let attr = MountAttr {
             attr_set: MOUNT_ATTR_RDONLY,
-            attr_clr: 0,
-            propagation: 0,
-            userns_fd: 0,
+            ..MountAttr::default()
         };
-        // SAFETY: `c_path` is a NUL-terminated string and `attr` a properly
-        // laid out mount_attr; both outlive the call, and the size passed is
-        // the struct's own.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                libc::AT_FDCWD,
-                c_path.as_ptr(),
-                libc::AT_RECURSIVE,
-                &attr as *const MountAttr,
-                std::mem::size_of::<MountAttr>(),
-            )
-        };
-        Errno::result(rc).map(drop)
+        mount_setattr(libc::AT_FDCWD, &c_path, libc::AT_RECURSIVE, &attr)
     }
+}
+
+/// `struct mount_attr` of `<linux/mount.h>`.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct MountAttr {
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+}
+
+/// `mount_setattr(2)` on `path` relative to `dirfd` (`AT_FDCWD`, or a
+/// mount descriptor with an empty path and `AT_EMPTY_PATH`).
+pub(crate) fn mount_setattr(
+    dirfd: libc::c_int,
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    attr: &MountAttr,
+) -> SysResult {
+    // SAFETY: `path` is a NUL-terminated string and `attr` a properly laid
+    // out mount_attr; both outlive the call, and the size passed is the
+    // struct's own.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            path.as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(rc).map(drop)
 }
 
 /// Sets `IFF_UP` on the interface `name` with `SIOCGIFFLAGS`/`SIOCSIFFLAGS`.
