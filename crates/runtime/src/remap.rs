@@ -258,7 +258,10 @@ impl Plan {
     /// The monitor's side after the clone: the maps of `pid`'s user
     /// namespace, the idmapped mounts, and the overlay on `root`.
     pub fn prepare(&self, pid: Pid, overlay: Option<&Overlay>, root: &Path) -> Result<(), String> {
-        write_maps(pid, &self.uids, &self.gids)?;
+        // Root of the host's user namespace: any ranges, no helper,
+        // `setgroups` left allowed.
+        crate::userns::write_maps_directly(pid.as_raw(), &self.uids, &self.gids, false)
+            .map_err(|e| e.to_string())?;
         let userns = std::fs::File::open(format!("/proc/{pid}/ns/user"))
             .map_err(|e| format!("opening the container's user namespace: {e}"))?;
         std::fs::create_dir_all(&self.dir)
@@ -382,22 +385,6 @@ fn joined_flag(typ: LinuxNamespaceType) -> Option<CloneFlags> {
         LinuxNamespaceType::Cgroup => Some(CloneFlags::CLONE_NEWCGROUP),
         _ => None,
     }
-}
-
-/// Writes `pid`'s maps directly (the monitor is root of the host's user
-/// namespace: any ranges, no helper, `setgroups` left allowed).
-fn write_maps(pid: Pid, uids: &[IdRange], gids: &[IdRange]) -> Result<(), String> {
-    let text = |ranges: &[IdRange]| {
-        ranges
-            .iter()
-            .map(|r| format!("{} {} {}\n", r.inside, r.outside, r.size))
-            .collect::<String>()
-    };
-    for (file, ranges) in [("uid_map", uids), ("gid_map", gids)] {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, text(ranges)).map_err(|e| format!("writing {path}: {e}"))?;
-    }
-    Ok(())
 }
 
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;

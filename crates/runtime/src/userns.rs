@@ -113,20 +113,41 @@ fn clone_tree(path: &str) -> Option<rustix::fd::OwnedFd> {
 /// own id alone needs no helper: it is written directly.
 pub fn write_maps(pid: i32, uids: &[IdRange], gids: &[IdRange]) -> Result<(), UsernsError> {
     if uids.len() == 1 && gids.len() == 1 {
-        let dir = format!("/proc/{pid}");
-        let line = |r: &IdRange| format!("{} {} {}\n", r.inside, r.outside, r.size);
-        let write = |file: &str, text: &str| {
-            std::fs::write(format!("{dir}/{file}"), text).map_err(|e| UsernsError::Map {
-                tool: "writing the id maps",
-                detail: format!("{dir}/{file}: {e}"),
-            })
-        };
-        write("uid_map", &line(&uids[0]))?;
-        write("setgroups", "deny")?;
-        return write("gid_map", &line(&gids[0]));
+        // An unprivileged writer of its own gid must deny setgroups first.
+        return write_maps_directly(pid, uids, gids, true);
     }
     run_map_tool("newuidmap", pid, uids)?;
     run_map_tool("newgidmap", pid, gids)
+}
+
+/// Writes the maps of process `pid` into `/proc/<pid>/{uid,gid}_map`
+/// itself (one line per range), denying `setgroups` in between when
+/// `deny_setgroups`. Root of the parent namespace may write any ranges;
+/// anyone else only its own id.
+pub fn write_maps_directly(
+    pid: i32,
+    uids: &[IdRange],
+    gids: &[IdRange],
+    deny_setgroups: bool,
+) -> Result<(), UsernsError> {
+    let dir = format!("/proc/{pid}");
+    let text = |ranges: &[IdRange]| {
+        ranges
+            .iter()
+            .map(|r| format!("{} {} {}\n", r.inside, r.outside, r.size))
+            .collect::<String>()
+    };
+    let write = |file: &str, text: &str| {
+        std::fs::write(format!("{dir}/{file}"), text).map_err(|e| UsernsError::Map {
+            tool: "writing the id maps",
+            detail: format!("{dir}/{file}: {e}"),
+        })
+    };
+    write("uid_map", &text(uids))?;
+    if deny_setgroups {
+        write("setgroups", "deny")?;
+    }
+    write("gid_map", &text(gids))
 }
 
 fn run_map_tool(tool: &'static str, pid: i32, mapping: &[IdRange]) -> Result<(), UsernsError> {

@@ -371,45 +371,36 @@ fn fuse_mounts_and_servers(ctx: &Ctx) -> (usize, usize) {
 fn fuse_overlayfs_storage_driver(ctx: &Ctx) {
     // An unknown driver (and remapping, which needs the kernel's
     // overlayfs) is refused by name, before anything is made.
-    let t = tempfile::tempdir().expect("tempdir");
-    let vfs: &[&str] = &["--storage-driver", "vfs"];
-    let remap: &[&str] = &[
-        "--storage-driver",
-        "fuse-overlayfs",
-        "--userns-remap",
-        "default",
-    ];
-    for (flags, says) in [
-        (vfs, "storage driver \"vfs\" is not supported"),
-        (remap, "--userns-remap needs the kernel's overlayfs"),
-    ] {
-        let refused = std::process::Command::new(crate::harness::berth_bin())
-            .arg("daemon")
-            .args(flags)
-            .arg("--root")
-            .arg(t.path().join("root"))
-            .arg("--exec-root")
-            .arg(t.path().join("run"))
-            .arg("-H")
-            .arg(format!("unix://{}", t.path().join("s.sock").display()))
-            .output()
-            .expect("berth daemon");
-        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
-        assert!(stderr(&refused).contains(says), "{}", stderr(&refused));
-        assert!(
-            !t.path().join("root").exists(),
-            "nothing is made for a refused start"
-        );
-    }
+    crate::harness::assert_refused_start(
+        &["--storage-driver", "vfs"],
+        "storage driver \"vfs\" is not supported",
+    );
+    crate::harness::assert_refused_start(
+        &[
+            "--storage-driver",
+            "fuse-overlayfs",
+            "--userns-remap",
+            "default",
+        ],
+        "--userns-remap needs the kernel's overlayfs",
+    );
 
-    ctx.stop_daemon();
-    ctx.start_daemon_with(&["--storage-driver", "fuse-overlayfs"]);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        assert_eq!(
-            ctx.ok(&["info", "--format", "{{.Driver}}"]),
-            "fuse-overlayfs\n"
-        );
-        ctx.ok(&[
+    ctx.with_daemon_flags(
+        &["--storage-driver", "fuse-overlayfs"],
+        || fuse_daemon_runs_everything(ctx),
+        || {
+            let _ = ctx.berth(&["rm", "-f", "fusebox"]);
+        },
+    );
+}
+
+/// Everything `fuse_overlayfs_storage_driver` checks on the fuse daemon.
+fn fuse_daemon_runs_everything(ctx: &Ctx) {
+    assert_eq!(
+        ctx.ok(&["info", "--format", "{{.Driver}}"]),
+        "fuse-overlayfs\n"
+    );
+    ctx.ok(&[
             "run",
             "-d",
             "--name",
@@ -419,75 +410,59 @@ fn fuse_overlayfs_storage_driver(ctx: &Ctx) {
             "-c",
             "echo new > /newfile; rm /etc/group; rm -rf /home; mkdir /home; echo x > /home/only; sleep 300",
         ]);
-        crate::harness::wait_until(
-            "the container's changes",
-            std::time::Duration::from_secs(10),
-            || {
-                ctx.berth(&["exec", "fusebox", "test", "-e", "/home/only"])
-                    .status
-                    .success()
-            },
+    crate::harness::wait_until(
+        "the container's changes",
+        std::time::Duration::from_secs(10),
+        || {
+            ctx.berth(&["exec", "fusebox", "test", "-e", "/home/only"])
+                .status
+                .success()
+        },
+    );
+    assert_eq!(
+        fuse_mounts_and_servers(ctx),
+        (1, 1),
+        "one mount and server while running"
+    );
+    let diff = ctx.ok(&["diff", "fusebox"]);
+    for line in ["A /newfile", "D /etc/group", "C /home", "A /home/only"] {
+        assert!(
+            diff.lines().any(|l| l == line),
+            "{line} missing from:\n{diff}"
         );
-        assert_eq!(
-            fuse_mounts_and_servers(ctx),
-            (1, 1),
-            "one mount and server while running"
-        );
-        let diff = ctx.ok(&["diff", "fusebox"]);
-        for line in ["A /newfile", "D /etc/group", "C /home", "A /home/only"] {
-            assert!(
-                diff.lines().any(|l| l == line),
-                "{line} missing from:\n{diff}"
-            );
-        }
-        ctx.ok(&["stop", "-t", "1", "fusebox"]);
-        assert_eq!(
-            fuse_mounts_and_servers(ctx).0,
-            0,
-            "the root goes with the container"
-        );
-        // cp from the stopped container mounts it for the copy only.
-        let out = ctx.berth(&["cp", "fusebox:/newfile", "-"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        ctx.ok(&["commit", "fusebox", "fuse-img:latest"]);
-        assert_eq!(
-            ctx.ok(&[
-                "run",
-                "--rm",
-                "fuse-img",
-                "sh",
-                "-c",
-                "cat /newfile; ls /home; test -e /etc/group || echo gone"
-            ]),
-            "new\nonly\ngone\n"
-        );
-        let build = ctx.dir.path().join("fuse-build");
-        std::fs::create_dir_all(&build).expect("mkdir");
-        std::fs::write(
-            build.join("Dockerfile"),
-            "FROM busybox:latest\nRUN echo built > /built && rm /etc/passwd\nCMD [\"sh\", \"-c\", \"cat /built; test -e /etc/passwd || echo no passwd\"]\n",
-        )
-        .expect("Dockerfile");
-        ctx.ok(&[
-            "build",
-            "-q",
-            "-t",
-            "fuse-built",
-            build.to_str().expect("utf8"),
-        ]);
-        assert_eq!(ctx.ok(&["run", "--rm", "fuse-built"]), "built\nno passwd\n");
-        ctx.ok(&["rm", "-f", "fusebox"]);
-        ctx.ok(&["rmi", "fuse-img", "fuse-built"]);
-        crate::harness::wait_until(
-            "every fuse-overlayfs server to end",
-            std::time::Duration::from_secs(10),
-            || fuse_mounts_and_servers(ctx) == (0, 0),
-        );
-    }));
-    ctx.stop_daemon();
-    ctx.start_daemon();
-    if let Err(e) = result {
-        let _ = ctx.berth(&["rm", "-f", "fusebox"]);
-        std::panic::resume_unwind(e);
     }
+    ctx.ok(&["stop", "-t", "1", "fusebox"]);
+    assert_eq!(
+        fuse_mounts_and_servers(ctx).0,
+        0,
+        "the root goes with the container"
+    );
+    // cp from the stopped container mounts it for the copy only.
+    let out = ctx.berth(&["cp", "fusebox:/newfile", "-"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ctx.ok(&["commit", "fusebox", "fuse-img:latest"]);
+    assert_eq!(
+        ctx.ok(&[
+            "run",
+            "--rm",
+            "fuse-img",
+            "sh",
+            "-c",
+            "cat /newfile; ls /home; test -e /etc/group || echo gone"
+        ]),
+        "new\nonly\ngone\n"
+    );
+    ctx.build_dockerfile(
+        "fuse-build",
+        "FROM busybox:latest\nRUN echo built > /built && rm /etc/passwd\nCMD [\"sh\", \"-c\", \"cat /built; test -e /etc/passwd || echo no passwd\"]\n",
+        "fuse-built",
+    );
+    assert_eq!(ctx.ok(&["run", "--rm", "fuse-built"]), "built\nno passwd\n");
+    ctx.ok(&["rm", "-f", "fusebox"]);
+    ctx.ok(&["rmi", "fuse-img", "fuse-built"]);
+    crate::harness::wait_until(
+        "every fuse-overlayfs server to end",
+        std::time::Duration::from_secs(10),
+        || fuse_mounts_and_servers(ctx) == (0, 0),
+    );
 }

@@ -130,6 +130,31 @@ impl Ctx {
         }
     }
 
+    /// Runs `body` with the shared daemon restarted with `flags`, then
+    /// `cleanup` (with that daemon still up; its failures are the
+    /// cleanup's to ignore), then the plain daemon again; a panic of
+    /// `body` is raised after that.
+    pub fn with_daemon_flags(&self, flags: &[&str], body: impl FnOnce(), cleanup: impl FnOnce()) {
+        self.stop_daemon();
+        self.start_daemon_with(flags);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+        cleanup();
+        self.stop_daemon();
+        self.start_daemon();
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+    }
+
+    /// Writes `dockerfile` into a fresh context directory `name` and builds
+    /// it quietly as `tag`.
+    pub fn build_dockerfile(&self, name: &str, dockerfile: &str, tag: &str) {
+        let dir = self.dir.path().join(name);
+        std::fs::create_dir_all(&dir).expect("build context");
+        std::fs::write(dir.join("Dockerfile"), dockerfile).expect("Dockerfile");
+        self.ok(&["build", "-q", "-t", tag, dir.to_str().expect("utf8")]);
+    }
+
     /// The running daemon's pid.
     pub fn daemon_pid(&self) -> Option<u32> {
         self.daemon
@@ -419,6 +444,29 @@ pub fn docker_cli() -> &'static str {
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect("the docker CLI is needed for this test: neither /usr/local/bin/docker nor /usr/bin/docker exists")
+}
+
+/// Starts `berth daemon` with `flags` on a scratch root and expects it to
+/// refuse: exit 1, `says` in its error, nothing made under the root.
+pub fn assert_refused_start(flags: &[&str], says: &str) {
+    let t = tempfile::tempdir().expect("tempdir");
+    let refused = Command::new(berth_bin())
+        .arg("daemon")
+        .args(flags)
+        .arg("--root")
+        .arg(t.path().join("root"))
+        .arg("--exec-root")
+        .arg(t.path().join("run"))
+        .arg("-H")
+        .arg(format!("unix://{}", t.path().join("s.sock").display()))
+        .output()
+        .expect("berth daemon");
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains(says), "{}", stderr(&refused));
+    assert!(
+        !t.path().join("root").exists(),
+        "nothing is made for a refused start"
+    );
 }
 
 pub fn stdout(o: &Output) -> String {

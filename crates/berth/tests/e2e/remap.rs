@@ -33,39 +33,20 @@ fn first_range() -> (u32, u32) {
 }
 
 fn userns_remap_default(ctx: &Ctx) {
-    // A remapped daemon needs the kernel's overlayfs; refused by name,
-    // before any user is made.
-    let t = tempfile::tempdir().expect("tempdir");
-    let refused = std::process::Command::new(crate::harness::berth_bin())
-        .args([
-            "daemon",
-            "--userns-remap",
-            "berth-e2e-no-such-user",
-            "--root",
-        ])
-        .arg(t.path().join("root"))
-        .arg("--exec-root")
-        .arg(t.path().join("run"))
-        .arg("-H")
-        .arg(format!("unix://{}", t.path().join("s.sock").display()))
-        .output()
-        .expect("berth daemon");
-    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
-    assert!(
-        stderr(&refused).contains("no user \"berth-e2e-no-such-user\""),
-        "{}",
-        stderr(&refused)
+    // An unknown remap user is refused by name, before anything is made.
+    crate::harness::assert_refused_start(
+        &["--userns-remap", "berth-e2e-no-such-user"],
+        "no user \"berth-e2e-no-such-user\"",
     );
-    assert!(!t.path().join("root").exists(), "nothing is made");
 
     let made_user = !user_exists();
-    ctx.stop_daemon();
-    ctx.start_daemon_with(&["--userns-remap", "default"]);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| remapped(ctx)));
-    let _ = ctx.berth(&["rm", "-f", "remapped", "remap-web"]);
-    let _ = ctx.berth(&["volume", "rm", "remap-vol"]);
-    ctx.stop_daemon();
-    ctx.start_daemon();
+    let cleanup = || {
+        let _ = ctx.berth(&["rm", "-f", "remapped", "remap-web"]);
+        let _ = ctx.berth(&["volume", "rm", "remap-vol"]);
+    };
+    let removed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ctx.with_daemon_flags(&["--userns-remap", "default"], || remapped(ctx), cleanup)
+    }));
     if made_user {
         let out = std::process::Command::new("userdel")
             .arg(USER)
@@ -73,7 +54,7 @@ fn userns_remap_default(ctx: &Ctx) {
             .expect("userdel");
         assert!(out.status.success(), "userdel: {}", stderr(&out));
     }
-    if let Err(e) = result {
+    if let Err(e) = removed {
         std::panic::resume_unwind(e);
     }
 }
@@ -212,20 +193,11 @@ fn remapped(ctx: &Ctx) {
     );
 
     // A build's RUN steps run remapped too.
-    let build = ctx.dir.path().join("remap-build");
-    std::fs::create_dir_all(&build).expect("mkdir");
-    std::fs::write(
-        build.join("Dockerfile"),
+    ctx.build_dockerfile(
+        "remap-build",
         "FROM busybox:latest\nRUN echo built > /built && chown 1000 /built && cat /proc/self/uid_map > /map\n",
-    )
-    .expect("Dockerfile");
-    ctx.ok(&[
-        "build",
-        "-q",
-        "-t",
         "remap-built",
-        build.to_str().expect("utf8"),
-    ]);
+    );
     let out = ctx.ok(&[
         "run",
         "--rm",
